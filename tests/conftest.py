@@ -1,0 +1,42 @@
+import os
+
+import pytest
+import spacy
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", default=False, help="run slow tests")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--slow"):
+        return
+    skip_slow = pytest.mark.skip(reason="needs --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip_slow)
+
+
+@pytest.fixture
+def nlp():
+    return spacy.blank("en")
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory):
+    """A random tiny BERT (2 layers x 32) and its vocab in a temp folder: no network."""
+    from spacy_clintiny.testing import make_tiny_bert
+
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_mlm_encoder(tmp_path_factory):
+    """The same tiny BERT with a masked-language-model head."""
+    from spacy_clintiny.testing import make_tiny_bert
+
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny_bert_mlm"), with_mlm_head=True)
