@@ -34,3 +34,9 @@ class Errors(metaclass=_Codes):
     E004 = ("Component '{name}' has no encoder upstream: add a 'clintiny_encoder' "
             "(or spacy-transformers 'transformer') component before it in the "
             "pipeline, or set its listener's upstream to an existing encoder name.")
+    E601 = ("Corpus path '{path}' does not exist. Run `spacy project run corpus` first, or "
+            "point the config's [paths] at an existing DocBin (.spacy) file or folder.")
+    E602 = ("MixedCorpus weights name corpora {names} that are not in its paths {known}: "
+            "fix the names in [corpora.train.weights].")
+    E603 = ("Corpus '{name}' at '{path}' holds no documents: check the conversion report, "
+            "or give it weight 0.")

@@ -1,0 +1,1 @@
+from . import mixed_corpus  # noqa: F401

@@ -1,0 +1,82 @@
+"""``spacy-clintiny.MixedCorpus.v1``: an endless, seeded stream of training examples drawn from
+several DocBins with per-corpus weights.
+
+Multi-task training on partially annotated corpora needs balance: the MTSamples specialty
+notes are a thousand words each, the ADE sentences twenty. Sampling corpora by weight (and
+not by size) keeps every head learning. Use it with ``[training] max_epochs = -1`` and a
+``max_steps`` budget.
+"""
+import random
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional
+
+from spacy.language import Language
+from spacy.tokens import DocBin
+from spacy.training import Example
+
+from ..errors import Errors
+from ..registry import registry
+
+
+def _docbin_paths(path: Path) -> List[Path]:
+    if path.is_dir():
+        return sorted(path.rglob("*.spacy"))
+    return [path]
+
+
+def load_examples(nlp: Language, path: Path, *, limit: int = 0) -> List[Example]:
+    """Read a DocBin (or a folder of them) into Examples whose predicted side is re-tokenized
+    with ``nlp``'s tokenizer only when the text differs from the reference tokens."""
+    if not path.exists():
+        raise ValueError(Errors.E601.format(path=path))
+    examples: List[Example] = []
+    for p in _docbin_paths(path):
+        for doc in DocBin().from_disk(p).get_docs(nlp.vocab):
+            examples.append(Example(nlp.make_doc(doc.text), doc))
+            if limit and len(examples) >= limit:
+                return examples
+    return examples
+
+
+@registry.readers("spacy-clintiny.MixedCorpus.v1")
+def build_mixed_corpus_v1(
+    paths: Dict[str, str],
+    *,
+    weights: Optional[Dict[str, float]] = None,
+    seed: int = 0,
+    limit: int = 0,
+) -> Callable[[Language], Iterator[Example]]:
+    """Create an endless weighted stream over several corpora.
+
+    paths (Dict[str, str]): Corpus name -> DocBin file or folder of DocBins.
+    weights (Optional[Dict[str, float]]): Corpus name -> sampling weight (default 1.0 each).
+        A corpus with weight 0 is skipped.
+    seed (int): Seed of the sampling order.
+    limit (int): Read at most this many docs per corpus (0 = all).
+    RETURNS (Callable[[Language], Iterator[Example]]): The reader.
+    """
+    weights = dict(weights or {})
+    unknown = sorted(set(weights) - set(paths))
+    if unknown:
+        raise ValueError(Errors.E602.format(names=unknown, known=sorted(paths)))
+
+    def read(nlp: Language) -> Iterator[Example]:
+        rng = random.Random(seed)
+        pools: Dict[str, List[Example]] = {}
+        for name, path in paths.items():
+            if weights.get(name, 1.0) <= 0:
+                continue
+            pools[name] = load_examples(nlp, Path(path), limit=limit)
+            if not pools[name]:
+                raise ValueError(Errors.E603.format(name=name, path=path))
+        names = sorted(pools)
+        probs = [weights.get(n, 1.0) for n in names]
+        orders = {n: [] for n in names}
+        while True:
+            name = rng.choices(names, probs)[0]
+            if not orders[name]:
+                orders[name] = list(range(len(pools[name])))
+                rng.shuffle(orders[name])
+            yield pools[name][orders[name].pop()]
+
+    return read
