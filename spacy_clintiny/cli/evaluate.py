@@ -1,0 +1,39 @@
+"""``clintiny evaluate``: task scores, PHI token figures, speed and the student/teacher table."""
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from wasabi import msg
+
+from ._app import app
+
+
+@app.command("evaluate")
+def evaluate_cli(
+    student: Path = typer.Argument(..., help="Trained (assembled) student pipeline folder", exists=True),
+    corpus_dir: Path = typer.Argument(..., help="Folder with <corpus>/dev.spacy files", exists=True),
+    output_dir: Path = typer.Argument(..., help="Where metrics.json, report.md and plots go"),
+    teacher: Optional[Path] = typer.Option(None, "--teacher", help="Same heads on the teacher encoder", exists=True),
+    phi_docs: Optional[Path] = typer.Option(None, "--phi-docs", help="Real notes with gold PHI (DocBin) for token-level figures", exists=True),
+    train_log: List[str] = typer.Option([], "--train-log", help="NAME=PATH of a spacy train JSONL log (repeatable)"),
+    speed_docs: int = typer.Option(200, "--speed-docs", help="Dev docs timed for words/s"),
+    limit: int = typer.Option(0, "--limit", help="At most this many docs per dev corpus (0 = all)"),
+    threads: int = typer.Option(2, "--threads", help="torch threads while timing"),
+) -> None:
+    """Evaluate the student (and teacher baseline) on every dev split and write the report."""
+    from ..evaluation import evaluate_pipelines
+
+    logs = {}
+    for item in train_log:
+        if "=" not in item:
+            msg.fail(f"--train-log takes NAME=PATH, got '{item}'", exits=1)
+        name, path = item.split("=", 1)
+        logs[name] = Path(path)
+    metrics = evaluate_pipelines(
+        student, corpus_dir, output_dir, teacher=teacher, phi_docs=phi_docs, train_logs=logs,
+        speed_docs=speed_docs, limit=limit, threads=threads,
+    )
+    msg.good(f"Wrote {output_dir / 'metrics.json'} and {output_dir / 'report.md'}")
+    print((output_dir / "report.md").read_text(encoding="utf8"))
+    if not metrics["student"]["tasks"]:
+        msg.warn("The student pipeline has no clintiny heads to score.")

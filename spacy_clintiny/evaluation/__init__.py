@@ -1,0 +1,127 @@
+"""Evaluate a trained pipeline (and its teacher baseline) on every task's dev split.
+
+``evaluate_pipelines`` is what ``clintiny evaluate`` and the project's ``evaluate`` step run:
+per-label P/R/F for every head, PHI token-level recall/precision on real notes, specialty top-1
+accuracy and macro-F1, relation F1, and the student-versus-teacher table (parameters, MB,
+words/s on this machine, each task's score and the fraction of the teacher's score kept).
+"""
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import spacy
+
+from .report import main_figure, markdown_report, plot_all, write_json_atomic
+from .scores import (
+    dir_size_mb,
+    encoder_size,
+    kept_fraction,
+    phi_token_scores,
+    read_dev_sets,
+    score_tasks,
+    words_per_second,
+)
+
+__all__ = ["evaluate_pipelines", "evaluate_one"]
+
+HEAD_FACTORIES = ("clintiny_encoder", "transformer", "clintiny_ner", "clintiny_textcat", "clintiny_rel")
+
+
+def find_dev_sets(corpus_dir: Path, *, split: str = "dev") -> Dict[str, Path]:
+    """Every ``<corpus_dir>/<name>/<split>.spacy``, keyed by corpus name."""
+    return {p.parent.name: p for p in sorted(Path(corpus_dir).glob(f"*/{split}.spacy"))}
+
+
+def speed_texts(dev_sets: Dict[str, List], *, n_docs: int) -> List[str]:
+    """A fixed, varied sample of dev texts for timing: round-robin over the corpora."""
+    pools = [[eg.reference.text for eg in egs] for _, egs in sorted(dev_sets.items())]
+    texts: List[str] = []
+    i = 0
+    while len(texts) < n_docs and any(i < len(p) for p in pools):
+        for pool in pools:
+            if i < len(pool) and len(texts) < n_docs:
+                texts.append(pool[i])
+        i += 1
+    return texts
+
+
+def evaluate_one(
+    model_path: Path,
+    dev_sets: Dict[str, List],
+    *,
+    phi_examples: Optional[List] = None,
+    speed_sample: List[str],
+    batch_size: int = 16,
+) -> Dict[str, Any]:
+    """Scores, size and speed of one pipeline."""
+    nlp = spacy.load(model_path)
+    all_examples = [eg for egs in dev_sets.values() for eg in egs]
+    result: Dict[str, Any] = {"model": str(model_path)}
+    result["tasks"] = score_tasks(nlp, all_examples, batch_size=batch_size)
+    result["tasks_by_corpus"] = {
+        name: {t: v.get("main") for t, v in score_tasks(nlp, egs, batch_size=batch_size).items()
+               if v.get("main") is not None}
+        for name, egs in dev_sets.items()
+    }
+    if phi_examples is not None and "phi" in result["tasks"]:
+        result["phi_tokens"] = phi_token_scores(nlp, phi_examples)
+    result.update(encoder_size(nlp))
+    result["pipeline_mb"] = dir_size_mb(model_path)
+    extra = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory not in HEAD_FACTORIES]
+    result["words_per_s"] = words_per_second(nlp, speed_sample, batch_size=batch_size, disable=extra)
+    if extra:
+        result["words_per_s_full"] = words_per_second(nlp, speed_sample, batch_size=batch_size)
+    result["speed_docs"] = len(speed_sample)
+    return result
+
+
+def evaluate_pipelines(
+    student: Path,
+    corpus_dir: Path,
+    output_dir: Path,
+    *,
+    teacher: Optional[Path] = None,
+    phi_docs: Optional[Path] = None,
+    train_logs: Optional[Dict[str, Path]] = None,
+    speed_docs: int = 200,
+    limit: int = 0,
+    threads: int = 2,
+) -> Dict[str, Any]:
+    """Evaluate the student (and teacher) and write metrics.json, report.md and plots.
+
+    student (Path): The trained (assembled) student pipeline.
+    corpus_dir (Path): Folder with ``<corpus>/dev.spacy`` files.
+    output_dir (Path): Where metrics.json, report.md and the PNG plots go.
+    teacher (Optional[Path]): The same heads trained on the teacher encoder.
+    phi_docs (Optional[Path]): Real notes with gold PHI for token-level figures.
+    RETURNS (Dict[str, Any]): The metrics.
+    """
+    import torch
+
+    torch.set_num_threads(threads)
+    nlp = spacy.blank("en")
+    dev_sets = read_dev_sets(nlp, find_dev_sets(corpus_dir), limit=limit)
+    phi_examples = None
+    if phi_docs is not None:
+        phi_examples = read_dev_sets(nlp, {"phi": phi_docs}, limit=limit)["phi"]
+    sample = speed_texts(dev_sets, n_docs=speed_docs)
+    metrics: Dict[str, Any] = {
+        "dev_docs": {name: len(egs) for name, egs in dev_sets.items()},
+        "threads": threads,
+    }
+    metrics["student"] = evaluate_one(student, dev_sets, phi_examples=phi_examples, speed_sample=sample)
+    if teacher is not None:
+        metrics["teacher"] = evaluate_one(teacher, dev_sets, phi_examples=phi_examples, speed_sample=sample)
+        metrics["kept"] = {
+            task: kept_fraction(main_figure(entry), main_figure(metrics["teacher"]["tasks"].get(task, {})))
+            for task, entry in metrics["student"]["tasks"].items()
+        }
+        metrics["speedup"] = metrics["student"]["words_per_s"] / max(metrics["teacher"]["words_per_s"], 1e-9)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(output_dir / "metrics.json", metrics)
+    report = markdown_report(metrics)
+    tmp = output_dir / ".report.md.tmp"
+    tmp.write_text(report, encoding="utf8")
+    tmp.replace(output_dir / "report.md")
+    plot_all(metrics, output_dir, train_logs or {})
+    return metrics
+

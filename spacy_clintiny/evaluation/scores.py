@@ -1,0 +1,149 @@
+"""Task scores of a trained pipeline on its dev corpora.
+
+Each clintiny head scores itself (spaCy's Scorer underneath) only over the examples whose
+reference carries its annotation, so one ``nlp.evaluate`` over the union of all dev corpora
+gives every task's figures. On top of that we add PHI token-level recall and precision, the
+figure de-identification is judged by.
+"""
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
+
+from ..training.mixed_corpus import load_examples
+
+NER_FACTORY = "clintiny_ner"
+TEXTCAT_FACTORY = "clintiny_textcat"
+REL_FACTORY = "clintiny_rel"
+
+
+def head_tasks(nlp: Language) -> Dict[str, Dict[str, str]]:
+    """Map each trained clintiny head to the score keys that describe it.
+
+    RETURNS (Dict[str, Dict[str, str]]): task name -> {"main", "per_label", "kind", ...}.
+    """
+    tasks: Dict[str, Dict[str, str]] = {}
+    for name in nlp.pipe_names:
+        factory = nlp.get_pipe_meta(name).factory
+        pipe = nlp.get_pipe(name)
+        if factory == NER_FACTORY:
+            key = pipe.cfg.get("spans_key", getattr(pipe, "spans_key", name))
+            tasks[key] = {
+                "kind": "ner", "component": name,
+                "main": f"spans_{key}_f", "p": f"spans_{key}_p", "r": f"spans_{key}_r",
+                "per_label": f"spans_{key}_per_type",
+            }
+        elif factory == TEXTCAT_FACTORY:
+            tasks[name] = {
+                "kind": "textcat", "component": name,
+                "main": f"{name}_macro_f", "acc": f"{name}_acc", "micro_f": f"{name}_micro_f",
+                "per_label": f"{name}_per_label",
+            }
+        elif factory == REL_FACTORY:
+            tasks[name] = {
+                "kind": "rel", "component": name,
+                "main": f"{name}_rel_f", "p": f"{name}_rel_p", "r": f"{name}_rel_r",
+                "per_label": f"{name}_rel_per_type",
+            }
+    return tasks
+
+
+def score_tasks(nlp: Language, examples: Sequence[Example], *, batch_size: int = 16) -> Dict[str, Any]:
+    """Score every clintiny head on the examples that carry its annotation.
+
+    RETURNS (Dict[str, Any]): task name -> {"main": float, <other figures>, "per_label": {...}}.
+    """
+    scores = nlp.evaluate(list(examples), batch_size=batch_size)
+    out: Dict[str, Any] = {}
+    for task, keys in head_tasks(nlp).items():
+        entry: Dict[str, Any] = {"kind": keys["kind"], "component": keys["component"]}
+        for figure, key in keys.items():
+            if figure in ("kind", "component"):
+                continue
+            entry[figure] = scores.get(key)
+        out[task] = entry
+    return out
+
+
+def _span_token_flags(doc: Doc, spans: Iterable) -> List[bool]:
+    """Which tokens of ``doc`` overlap any of the (start_char, end_char) ranges."""
+    flags = [False] * len(doc)
+    ranges = sorted((s.start_char, s.end_char) for s in spans)
+    for i, token in enumerate(doc):
+        t_start, t_end = token.idx, token.idx + len(token)
+        for start, end in ranges:
+            if start >= t_end:
+                break
+            if end > t_start:
+                flags[i] = True
+                break
+    return flags
+
+
+def phi_token_scores(nlp: Language, examples: Sequence[Example], *, spans_key: str = "phi",
+                     batch_size: int = 8) -> Dict[str, float]:
+    """PHI token-level recall and precision: a token is PHI when it overlaps a PHI span.
+
+    Recall is what de-identification is judged by (a missed PHI token leaks); precision
+    says how much non-PHI text would be redacted.
+    """
+    examples = [eg for eg in examples if spans_key in eg.reference.spans]
+    tp = fp = fn = 0
+    docs = nlp.pipe((eg.reference.text for eg in examples), batch_size=batch_size)
+    for eg, pred in zip(examples, docs):
+        gold = _span_token_flags(pred, eg.reference.spans[spans_key])
+        guess = _span_token_flags(pred, pred.spans.get(spans_key, []))
+        for g, p in zip(gold, guess):
+            tp += g and p
+            fp += p and not g
+            fn += g and not p
+    return {
+        "token_recall": tp / (tp + fn) if tp + fn else 0.0,
+        "token_precision": tp / (tp + fp) if tp + fp else 0.0,
+        "gold_tokens": tp + fn,
+        "docs": len(examples),
+    }
+
+
+def words_per_second(nlp: Language, texts: Sequence[str], *, batch_size: int = 16,
+                     repeats: int = 1, disable: Sequence[str] = ()) -> float:
+    """Throughput of ``nlp.pipe`` in words (spaCy tokens that are not whitespace) per second,
+    after one warm-up batch."""
+    with nlp.select_pipes(disable=list(disable)):
+        list(nlp.pipe(texts[:batch_size], batch_size=batch_size))
+        n_words = 0
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for doc in nlp.pipe(texts, batch_size=batch_size):
+                n_words += sum(not t.is_space for t in doc)
+        elapsed = time.perf_counter() - start
+    return n_words / elapsed if elapsed else 0.0
+
+
+def encoder_size(nlp: Language) -> Dict[str, float]:
+    """Parameters of the pipeline's Hugging Face encoder(s) and their float32 size in MB."""
+    from spacy_transformers.pipeline_component import Transformer
+
+    params = 0
+    for _, pipe in nlp.pipeline:
+        if isinstance(pipe, Transformer):
+            params += sum(p.numel() for p in pipe.model.transformer.parameters())
+    return {"params": params, "encoder_mb": params * 4 / 2**20}
+
+
+def dir_size_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 2**20
+
+
+def read_dev_sets(nlp: Language, paths: Dict[str, Path], *, limit: int = 0) -> Dict[str, List[Example]]:
+    """corpus name -> its dev examples."""
+    return {name: load_examples(nlp, Path(path), limit=limit) for name, path in paths.items()}
+
+
+def kept_fraction(student: Optional[float], teacher: Optional[float]) -> Optional[float]:
+    if student is None or teacher is None or not teacher:
+        return None
+    return student / teacher
