@@ -1,10 +1,12 @@
 """``spacy-clintiny.MixedCorpus.v1``: an endless, seeded stream of training examples drawn from
-several DocBins with per-corpus weights.
+several DocBins with per-corpus weights, served in "epochs" of a fixed size.
 
 Multi-task training on partially annotated corpora needs balance: the MTSamples specialty
 notes are a thousand words each, the ADE sentences twenty. Sampling corpora by weight (and
 not by size) keeps every head learning. Use it with ``[training] max_epochs = -1`` and a
-``max_steps`` budget.
+``max_steps`` budget: spaCy then calls the reader once per epoch (and once for
+``initialize``, which collects labels from a pass), so each call yields ``epoch_size``
+examples and the sampling order carries over from one call to the next.
 """
 import random
 from pathlib import Path
@@ -45,14 +47,16 @@ def build_mixed_corpus_v1(
     weights: Optional[Dict[str, float]] = None,
     seed: int = 0,
     limit: int = 0,
+    epoch_size: int = 0,
 ) -> Callable[[Language], Iterator[Example]]:
-    """Create an endless weighted stream over several corpora.
+    """Create a weighted stream over several corpora, served an epoch per call.
 
     paths (Dict[str, str]): Corpus name -> DocBin file or folder of DocBins.
     weights (Optional[Dict[str, float]]): Corpus name -> sampling weight (default 1.0 each).
         A corpus with weight 0 is skipped.
     seed (int): Seed of the sampling order.
     limit (int): Read at most this many docs per corpus (0 = all).
+    epoch_size (int): Examples per call (0 = as many as all corpora hold together).
     RETURNS (Callable[[Language], Iterator[Example]]): The reader.
     """
     weights = dict(weights or {})
@@ -60,19 +64,23 @@ def build_mixed_corpus_v1(
     if unknown:
         raise ValueError(Errors.E602.format(names=unknown, known=sorted(paths)))
 
+    rng = random.Random(seed)
+    pools: Dict[str, List[Example]] = {}
+    orders: Dict[str, List[int]] = {}
+
     def read(nlp: Language) -> Iterator[Example]:
-        rng = random.Random(seed)
-        pools: Dict[str, List[Example]] = {}
-        for name, path in paths.items():
-            if weights.get(name, 1.0) <= 0:
-                continue
-            pools[name] = load_examples(nlp, Path(path), limit=limit)
-            if not pools[name]:
-                raise ValueError(Errors.E603.format(name=name, path=path))
+        if not pools:
+            for name, path in paths.items():
+                if weights.get(name, 1.0) <= 0:
+                    continue
+                pools[name] = load_examples(nlp, Path(path), limit=limit)
+                if not pools[name]:
+                    raise ValueError(Errors.E603.format(name=name, path=path))
+                orders[name] = []
         names = sorted(pools)
         probs = [weights.get(n, 1.0) for n in names]
-        orders = {n: [] for n in names}
-        while True:
+        size = epoch_size or sum(len(pool) for pool in pools.values())
+        for _ in range(size):
             name = rng.choices(names, probs)[0]
             if not orders[name]:
                 orders[name] = list(range(len(pools[name])))

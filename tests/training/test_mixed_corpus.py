@@ -1,0 +1,57 @@
+from collections import Counter
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+
+from spacy_clintiny.registry import registry
+
+
+@pytest.fixture
+def two_corpora(tmp_path):
+    nlp = spacy.blank("en")
+    paths = {}
+    for name, n in (("small", 5), ("big", 50)):
+        db = DocBin(store_user_data=True)
+        for i in range(n):
+            db.add(nlp(f"{name} doc number {i}"))
+        paths[name] = str(tmp_path / f"{name}.spacy")
+        db.to_disk(paths[name])
+    return nlp, paths
+
+
+def make(paths, **kwargs):
+    return registry.readers.get("spacy-clintiny.MixedCorpus.v1")(paths, **kwargs)
+
+
+def test_weights_balance_corpora_not_sizes(two_corpora):
+    nlp, paths = two_corpora
+    read = make(paths, weights={"small": 1.0, "big": 1.0}, epoch_size=1000)
+    counts = Counter(eg.reference.text.split()[0] for eg in read(nlp))
+    assert sum(counts.values()) == 1000
+    assert 400 < counts["small"] < 600  # equal weight although 10x fewer docs
+
+
+def test_each_call_is_one_epoch_and_order_is_seeded(two_corpora):
+    nlp, paths = two_corpora
+    first = [eg.reference.text for eg in make(paths, seed=3)(nlp)]
+    again = [eg.reference.text for eg in make(paths, seed=3)(nlp)]
+    assert len(first) == 55
+    assert first == again
+    read = make(paths, seed=3)
+    list(read(nlp))
+    assert [eg.reference.text for eg in read(nlp)] != first  # the next epoch goes on
+
+
+def test_zero_weight_skips_a_corpus(two_corpora):
+    nlp, paths = two_corpora
+    texts = [eg.reference.text for eg in make(paths, weights={"small": 0}, epoch_size=100)(nlp)]
+    assert all(t.startswith("big") for t in texts)
+
+
+def test_clear_errors(two_corpora, tmp_path):
+    nlp, paths = two_corpora
+    with pytest.raises(ValueError, match="E602"):
+        make(paths, weights={"nope": 1.0})
+    with pytest.raises(ValueError, match="E601"):
+        list(make({"gone": str(tmp_path / "missing.spacy")})(nlp))
