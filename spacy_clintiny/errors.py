@@ -14,12 +14,18 @@ class _Codes(ErrorsWithCodes):
         msg = super().__getattribute__(code)
         if code.startswith("__"):
             return msg
-        return f"(spacy-clintiny) [{code}] {msg}"
+        return f"(spacy-clintiny) {msg}"  # ErrorsWithCodes already adds "[code] "
 
 
 class Warnings(metaclass=_Codes):
     W001 = ("Encoder window ({window}) is shorter than its stride ({stride}): some "
             "tokens would never be encoded. Set stride <= window.")
+    W100 = ("Component '{name}': {n} overlapping span(s) in span group '{key}' (in {n_docs} "
+            "training doc(s)) are not used for training: token tags cannot represent "
+            "overlaps, so the longest non-overlapping spans are kept (spacy.util.filter_spans).")
+    W101 = ("Component '{name}': none of the {n} evaluation example(s) carries span group "
+            "'{key}' (groups present: {keys}), so its scores are None. Evaluate on data "
+            "annotated with '{key}', or check the component's `spans_key`.")
 
 
 class Errors(metaclass=_Codes):
@@ -34,6 +40,24 @@ class Errors(metaclass=_Codes):
     E004 = ("Component '{name}' has no encoder upstream: add a 'clintiny_encoder' "
             "(or spacy-transformers 'transformer') component before it in the "
             "pipeline, or set its listener's upstream to an existing encoder name.")
+    E100 = ("Component '{name}': scheme '{scheme}' is not supported. Set `scheme` to "
+            "'BILUO' or 'BIO' in [components.{name}].")
+    E101 = ("Component '{name}' reads span group '{key}', but none of the {n} training "
+            "example(s) carries it. Span groups found in the examples: {keys}. Set "
+            "`spans_key` in [components.{name}] to one of them, or add training data "
+            "annotated with '{key}'.")
+    E102 = ("Component '{name}': span group '{key}' is present in {n} training doc(s) but "
+            "holds no spans, so there are no labels to learn. Add annotated spans, or pass "
+            "the labels explicitly only once the data contains them.")
+    E103 = ("Component '{name}': label(s) {labels} never occur in training span group "
+            "'{key}' (labels in the data: {known}). Remove them from the component's labels "
+            "(initialize `labels` or `add_label`), or add training spans with these labels.")
+    E104 = ("Component '{name}' is already initialized with labels {labels}; label "
+            "'{label}' was never seen in training and cannot be added afterwards. Add spans "
+            "with this label to the training data and initialize again (`spacy train` or "
+            "`nlp.initialize()`).")
+    E105 = ("Component '{name}': labels must be non-empty strings, got {value!r} of type "
+            "{type}.")
     E601 = ("Corpus path '{path}' does not exist. Run `spacy project run corpus` first, or "
             "point the config's [paths] at an existing DocBin (.spacy) file or folder.")
     E602 = ("MixedCorpus weights name corpora {names} that are not in its paths {known}: "
