@@ -1,0 +1,413 @@
+"""``clintiny_ner``: token-classification NER over the shared encoder, one instance per span group.
+
+Predictions go to ``doc.spans[spans_key]`` (with a per-span confidence in
+``doc.spans[spans_key].attrs["scores"]``) and, with ``write_ents = true``, to ``doc.ents``.
+Training uses partially annotated data: a doc whose reference has no ``spans_key`` group
+teaches this head nothing (no loss, zero gradient), an EMPTY group is a true negative.
+"""
+import warnings
+from itertools import islice
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.scorer import Scorer
+from spacy.tokens import Doc, Span, SpanGroup
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.util import filter_spans
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.types import Floats2d
+
+from ..errors import Errors, Warnings
+from .tag_scheme import MISSING, SCHEMES, TagScheme
+
+DEFAULT_CONFIG_STR = """
+[model]
+@architectures = "spacy-clintiny.TokenClassifier.v1"
+hidden_width = null
+dropout = 0.1
+nO = null
+
+[model.tok2vec]
+@architectures = "spacy-transformers.TransformerListener.v1"
+grad_factor = 1.0
+upstream = "*"
+
+[model.tok2vec.pooling]
+@layers = "reduce_mean.v1"
+"""
+DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG_STR)["model"]
+
+
+@Language.factory(
+    "clintiny_ner",
+    assigns=["doc.spans", "doc.ents"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "spans_key": "sc",
+        "write_ents": False,
+        "overwrite_ents": False,
+        "scheme": "BILUO",
+    },
+    default_score_weights={"spans_sc_f": 1.0, "spans_sc_p": 0.0, "spans_sc_r": 0.0},
+)
+def make_clintiny_ner(
+    nlp: Language,
+    name: str,
+    model: Model[List[Doc], List[Floats2d]],
+    spans_key: str,
+    write_ents: bool,
+    overwrite_ents: bool,
+    scheme: str,
+) -> "TokenClassifier":
+    """Create a ``clintiny_ner`` component.
+
+    model (Model[List[Doc], List[Floats2d]]): Tag probabilities per token, usually
+        ``spacy-clintiny.TokenClassifier.v1`` over a listener to the shared encoder.
+    spans_key (str): Span group read in training and written at inference (e.g. "phi").
+    write_ents (bool): Also write the predictions to ``doc.ents`` (so medspaCy ConText can
+        act on them).
+    overwrite_ents (bool): When writing ``doc.ents``, let these predictions replace
+        overlapping entities set earlier; by default earlier entities win overlaps.
+    scheme (str): "BILUO" or "BIO".
+    """
+    return TokenClassifier(
+        nlp.vocab,
+        model,
+        name=name,
+        spans_key=spans_key,
+        write_ents=write_ents,
+        overwrite_ents=overwrite_ents,
+        scheme=scheme,
+    )
+
+
+class TokenClassifier(TrainablePipe):
+    """Tag tokens with BILUO/BIO tags and decode valid entity spans."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model[List[Doc], List[Floats2d]],
+        name: str = "clintiny_ner",
+        *,
+        spans_key: str = "sc",
+        write_ents: bool = False,
+        overwrite_ents: bool = False,
+        scheme: str = "BILUO",
+    ) -> None:
+        if scheme not in SCHEMES:
+            raise ValueError(Errors.E100.format(name=name, scheme=scheme))
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.cfg: Dict[str, Any] = {
+            "labels": [],
+            "spans_key": spans_key,
+            "write_ents": write_ents,
+            "overwrite_ents": overwrite_ents,
+            "scheme": scheme,
+        }
+        self.n_overlaps_dropped = 0
+        self._scheme: Optional[TagScheme] = None
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        """RETURNS (Tuple[str, ...]): The entity labels."""
+        return tuple(self.cfg["labels"])
+
+    @property
+    def label_data(self) -> List[str]:
+        """RETURNS (List[str]): The labels, for ``spacy init labels``."""
+        return list(self.labels)
+
+    @property
+    def spans_key(self) -> str:
+        """RETURNS (str): The span group this component reads and writes."""
+        return self.cfg["spans_key"]
+
+    @property
+    def tag_scheme(self) -> TagScheme:
+        """RETURNS (TagScheme): Tags and decoding for the current labels."""
+        if self._scheme is None or self._scheme.labels != list(self.labels):
+            self._scheme = TagScheme(self.labels, self.cfg["scheme"])
+        return self._scheme
+
+    @property
+    def is_initialized(self) -> bool:
+        """RETURNS (bool): Whether the output layer has its size (labels are fixed)."""
+        return bool(self.model.get_ref("output_layer").has_dim("nO"))
+
+    def add_label(self, label: str) -> int:
+        """Add a label before initialization. Labels are fixed once the model is
+        initialized, because a label the head was never trained on cannot be predicted.
+
+        label (str): The label.
+        RETURNS (int): 0 if the label was already present, 1 if it was added.
+        """
+        if not isinstance(label, str) or not label:
+            raise ValueError(Errors.E105.format(name=self.name, value=label, type=type(label).__name__))
+        if label in self.labels:
+            return 0
+        if self.is_initialized:
+            raise ValueError(Errors.E104.format(name=self.name, labels=list(self.labels), label=label))
+        self.cfg["labels"].append(label)
+        return 1
+
+    # ------------------------------------------------------------------ prediction
+
+    def predict(self, docs: Iterable[Doc]) -> List[Floats2d]:
+        """Tag probabilities for each doc.
+
+        docs (Iterable[Doc]): The documents; the encoder must have run on them.
+        RETURNS (List[Floats2d]): One ``(n_tokens, n_tags)`` array per doc.
+        """
+        docs = list(docs)
+        self._check_encoder_output(docs)
+        if not any(len(doc) for doc in docs):
+            return [self.model.ops.alloc2f(0, len(self.tag_scheme)) for _ in docs]
+        return self.model.predict(docs)
+
+    def set_annotations(self, docs: Iterable[Doc], scores: List[Floats2d]) -> None:
+        """Decode valid tag sequences and write spans (and optionally ``doc.ents``).
+
+        docs (Iterable[Doc]): The documents.
+        scores (List[Floats2d]): The output of ``predict``.
+        """
+        scheme = self.tag_scheme
+        key = self.spans_key
+        for doc, probs in zip(docs, scores):
+            probs = self.model.ops.to_numpy(probs)
+            path = scheme.decode(probs)
+            spans, confidences = [], []
+            for start, end, label in scheme.to_spans(path):
+                spans.append(Span(doc, start, end, label=label))
+                rows = numpy.arange(start, end)
+                confidences.append(float(probs[rows, path[start:end]].mean()))
+            doc.spans[key] = SpanGroup(doc, name=key, spans=spans, attrs={"scores": confidences})
+            if self.cfg["write_ents"]:
+                self._write_ents(doc, spans)
+
+    def _write_ents(self, doc: Doc, spans: List[Span]) -> None:
+        existing = list(doc.ents)
+        if self.cfg["overwrite_ents"]:
+            ours = filter_spans(spans)
+            taken = _occupied(ours)
+            kept = [e for e in existing if not any(i in taken for i in range(e.start, e.end))]
+            doc.ents = sorted(ours + kept, key=lambda s: s.start)
+        else:
+            taken = _occupied(existing)
+            new = [s for s in filter_spans(spans) if not any(i in taken for i in range(s.start, s.end))]
+            doc.ents = sorted(existing + new, key=lambda s: s.start)
+
+    def _check_encoder_output(self, docs: List[Doc]) -> None:
+        """Raise E004 if the model listens to an encoder that did not run on ``docs``
+        (the listener would otherwise silently feed zeros)."""
+        if not self._listens_to_transformer():
+            return
+        if not Doc.has_extension("trf_data"):
+            raise ValueError(Errors.E004.format(name=self.name))
+        for doc in docs:
+            if len(doc) and doc._.trf_data is None:
+                raise ValueError(Errors.E004.format(name=self.name))
+
+    def _listens_to_transformer(self) -> bool:
+        from spacy_transformers.layers import TransformerListener
+
+        return any(isinstance(node, TransformerListener) for node in self.model.walk())
+
+    # ------------------------------------------------------------------ training
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Learn from a batch. Examples whose reference lacks ``spans_key`` give no loss and
+        a zero gradient; the encoder still receives the (zero) gradient so that the shared
+        backward pass runs once for all heads.
+
+        examples (Iterable[Example]): The batch.
+        drop (float): Dropout rate.
+        sgd (Optional[Optimizer]): Optimizer; if given, the head's weights are updated.
+        losses (Optional[Dict[str, float]]): Accumulated losses by component name.
+        RETURNS (Dict[str, float]): The updated losses.
+        """
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "TokenClassifier.update")
+        docs = [eg.predicted for eg in examples]
+        set_dropout_rate(self.model, drop)
+        scores, backprop = self.model.begin_update(docs)
+        loss, d_scores = self.get_loss(examples, scores)
+        backprop(d_scores)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
+        """Token cross-entropy, averaged over the annotated tokens of the batch.
+
+        Tokens of docs without ``spans_key`` and tokens whose gold tag is unknown
+        (misaligned span boundaries) are ignored; normalising by the number of annotated
+        tokens makes loss and gradient independent of unannotated docs in the batch.
+
+        examples (Iterable[Example]): The batch.
+        scores (List[Floats2d]): Tag probabilities from the model.
+        RETURNS (Tuple[float, List[Floats2d]]): The loss and the gradient w.r.t. the logits.
+        """
+        ops = self.model.ops
+        golds = [self._gold_tag_ids(eg)[0] for eg in examples]
+        n_annotated = sum(int((g != MISSING).sum()) for g in golds)
+        total = 0.0
+        d_scores = []
+        for probs, gold in zip(scores, golds):
+            d = ops.to_numpy(probs).astype("float32", copy=True)  # (n_tokens, n_tags)
+            mask = gold != MISSING
+            if n_annotated and mask.any():
+                rows = numpy.nonzero(mask)[0]
+                picked = d[rows, gold[rows]]
+                total -= float(numpy.log(numpy.maximum(picked, 1e-12)).sum())
+                d[rows, gold[rows]] -= 1.0
+            d[~mask] = 0.0
+            if n_annotated:
+                d /= n_annotated
+            d_scores.append(ops.asarray2f(d))
+        loss = total / n_annotated if n_annotated else 0.0
+        return loss, d_scores
+
+    def _gold_tag_ids(self, example: Example) -> Tuple[numpy.ndarray, int]:
+        """Gold tag ids on ``example.predicted`` tokens, MISSING where unknown.
+
+        RETURNS (Tuple[numpy.ndarray, int]): ``(n_tokens,)`` tag ids, and the number of
+            overlapping gold spans that were dropped.
+        """
+        pred = example.predicted
+        ref = example.reference
+        gold = numpy.full((len(pred),), MISSING, dtype="int32")
+        if self.spans_key not in ref.spans:
+            return gold, 0
+        labels = set(self.labels)
+        group = [span for span in ref.spans[self.spans_key] if span.label_ in labels]
+        kept = filter_spans(group)
+        aligned, misaligned = [], []
+        for span in kept:
+            x_span = pred.char_span(span.start_char, span.end_char)
+            if x_span is None:
+                misaligned.append((span.start_char, span.end_char))
+            else:
+                aligned.append((x_span.start, x_span.end, span.label_))
+        gold = self.tag_scheme.gold_tags(len(pred), aligned)
+        if misaligned and len(pred):
+            starts = numpy.asarray([t.idx for t in pred])
+            ends = starts + numpy.asarray([len(t) for t in pred])
+            for start_char, end_char in misaligned:
+                gold[(starts < end_char) & (ends > start_char)] = MISSING
+        return gold, len(group) - len(kept)
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[List[str]] = None,
+    ) -> None:
+        """Infer labels from the training examples that carry ``spans_key`` and size the model.
+
+        get_examples (Callable[[], Iterable[Example]]): Returns the training examples.
+        nlp (Optional[Language]): The pipeline, used to check that an encoder feeds this head.
+        labels (Optional[List[str]]): Labels to use instead of all labels in the data;
+            each must occur in the data. Spans with other labels are tagged O.
+        """
+        validate_get_examples(get_examples, "TokenClassifier.initialize")
+        if nlp is not None:
+            self._check_upstream(nlp)
+        key = self.spans_key
+        n_examples, n_with_key, n_overlaps, n_overlap_docs = 0, 0, 0, 0
+        keys_seen, data_labels = set(), set()
+        for eg in get_examples():
+            n_examples += 1
+            keys_seen.update(eg.reference.spans.keys())
+            if key not in eg.reference.spans:
+                continue
+            n_with_key += 1
+            group = list(eg.reference.spans[key])
+            data_labels.update(span.label_ for span in group)
+            dropped = len(group) - len(filter_spans(group))
+            n_overlaps += dropped
+            n_overlap_docs += bool(dropped)
+        if not n_with_key:
+            raise ValueError(Errors.E101.format(name=self.name, key=key, n=n_examples, keys=sorted(keys_seen)))
+        if not data_labels:
+            raise ValueError(Errors.E102.format(name=self.name, key=key, n=n_with_key))
+        if labels is not None:
+            requested = list(labels)
+        else:  # labels added with add_label before the first initialization
+            requested = [] if self.is_initialized else list(self.cfg["labels"])
+        unseen = [label for label in requested if label not in data_labels]
+        if unseen:
+            raise ValueError(Errors.E103.format(name=self.name, labels=unseen, key=key, known=sorted(data_labels)))
+        self.cfg["labels"] = list(labels) if labels is not None else sorted(set(requested) | data_labels)
+        self.n_overlaps_dropped = n_overlaps
+        if n_overlaps:
+            warnings.warn(Warnings.W100.format(name=self.name, n=n_overlaps, key=key, n_docs=n_overlap_docs))
+        output_layer = self.model.get_ref("output_layer")
+        n_tags = len(self.tag_scheme)
+        if output_layer.has_dim("nO") and output_layer.get_dim("nO") != n_tags:
+            output_layer.set_dim("nO", n_tags, force=True)
+        elif not output_layer.has_dim("nO"):
+            output_layer.set_dim("nO", n_tags)
+        doc_sample = [eg.predicted for eg in islice(get_examples(), 10)]
+        self.model.initialize(X=doc_sample)
+
+    def _check_upstream(self, nlp: Language) -> None:
+        """Raise E004 if this head listens for an encoder but no pipe feeds it."""
+        if not self._listens_to_transformer():
+            return
+        for _, proc in nlp.pipeline:
+            listener_map = getattr(proc, "listener_map", None)
+            if listener_map and self.name in listener_map:
+                return
+        raise ValueError(Errors.E004.format(name=self.name))
+
+    # ------------------------------------------------------------------ scoring
+
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+        """Entity-level P/R/F (overall and per label) over the examples whose reference
+        carries ``spans_key``, via spaCy's ``Scorer.score_spans``.
+
+        examples (Iterable[Example]): Examples with predictions.
+        RETURNS (Dict[str, Any]): ``spans_{key}_p/_r/_f/_per_type``; None when no example
+            carries the key (with warning W101).
+        """
+        examples = list(examples)
+        validate_examples(examples, "TokenClassifier.score")
+        key = self.spans_key
+        if examples and not any(key in eg.reference.spans for eg in examples):
+            keys = sorted({k for eg in examples for k in eg.reference.spans.keys()})
+            warnings.warn(Warnings.W101.format(name=self.name, n=len(examples), key=key, keys=keys))
+        labels = set(self.labels)
+
+        def getter(doc: Doc, attr: str) -> List[Span]:
+            return [span for span in doc.spans.get(key, []) if span.label_ in labels]
+
+        return Scorer.score_spans(
+            examples,
+            f"spans_{key}",
+            getter=getter,
+            has_annotation=lambda doc: key in doc.spans,
+            allow_overlap=True,
+            **kwargs,
+        )
+
+
+def _occupied(spans: Iterable[Span]) -> set:
+    return {i for span in spans for i in range(span.start, span.end)}
