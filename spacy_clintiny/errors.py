@@ -58,6 +58,85 @@ class Errors(metaclass=_Codes):
             "`nlp.initialize()`).")
     E105 = ("Component '{name}': labels must be non-empty strings, got {value!r} of type "
             "{type}.")
+    E400 = ("Alignment mode '{value}' is not supported. Use one of: {options}.")
+    E401 = ("Re-tokenizing document '{doc_id}' changed its text; this is a bug in the "
+            "converter. Convert with alignment 'expand' for now and report the document id.")
+    E402 = ("Assertion '{value}' at {where} is not one of: {options}. Fix the label map.")
+    E403 = ("Label map entry at '{where}' must be a JSON object, got {value}. See "
+            "docs/corpora.md for the label-map format.")
+    E404 = ("Unknown key(s) {keys} in label map at '{where}'. Allowed keys: {allowed}.")
+    E405 = ("Label map '{value}' is neither a preset nor an existing .json file. Presets: "
+            "{presets}; or pass a JSON file as described in docs/corpora.md.")
+    E406 = ("Unknown corpus format '{value}'. Available formats: {options}.")
+    E407 = ("Input '{path}' for format '{fmt}' does not exist or is not what the format "
+            "expects ({expected}). Check the path.")
+    E408 = ("Dev fraction {value} is out of range: use a value in [0, 1) (0 = no split).")
+    E409 = ("Nothing usable came out of '{path}' (format '{fmt}'): 0 documents. See the "
+            "report above for the skipped records and their reasons.")
+    E410 = ("Reader split '{value}' is not supported: use 'train', 'dev' or null (all docs).")
+    E411 = ("Output '{path}' must be a .spacy file path (got suffix '{suffix}').")
+    E501 = ("Layer map '{layer_map}' does not fit a {n_teacher}-layer teacher and a "
+            "{n_student}-layer student: give one teacher layer index (0..{max}) per student "
+            "layer, strictly increasing, e.g. --layer-map {example}.")
+    E502 = ("A student of {n_student} layers cannot be built from a {n_teacher}-layer teacher: "
+            "choose between 1 and {n_teacher} student layers.")
+    E503 = ("Unknown student preset '{name}'. Available presets: {names}. Or give --layers and "
+            "--hidden instead.")
+    E504 = ("Student width {hidden} is larger than the teacher's {teacher_hidden}: a student "
+            "should be compact. Presets 'distil' and 'tiny' suit base-size (768) teachers; for "
+            "this teacher use one of {suggest}, or pass --hidden <= {teacher_hidden}.")
+    E505 = ("Student width {hidden} is not divisible by its {heads} attention heads: pass --heads "
+            "with a divisor of {hidden}.")
+    E506 = ("Unknown distillation loss '{name}' in [losses.{key}]. Registered losses: {names}.")
+    E507 = ("[losses.{key}] ('{name}') has unknown setting(s) {unknown}. Allowed settings: "
+            "{allowed}.")
+    E508 = ("[losses.{key}] ('{name}') needs the teacher's MLM logits, but teacher '{teacher}' "
+            "has no masked-language-model head. Run `clintiny pretrain` on the teacher first (it "
+            "adds a tied MLM head), set losses.{key}.weight = 0, or use --recipe compact.")
+    E509 = ("Unknown distillation recipe '{name}'. Available recipes: {names}.")
+    E510 = ("Output folder '{path}' is not empty. Pass --resume to continue the run in it, "
+            "--force to start over in it (its checkpoints and logs are replaced), or choose "
+            "another folder.")
+    E511 = ("Output folder '{path}' is an input of this run ({role}): inputs are never "
+            "overwritten. Choose another output folder.")
+    E512 = ("Nothing to resume in '{path}': it has no complete checkpoint. Run without --resume "
+            "to start a new run.")
+    E513 = ("Cannot resume '{path}': setting(s) {keys} differ from the run being resumed "
+            "(see its training_config.cfg). Resume with the same settings, or start over with "
+            "--force.")
+    E514 = ("Training stopped at step {step}: loss term(s) {terms} became non-finite "
+            "({values}). Nothing from this step was saved; the last good checkpoint is "
+            "'{checkpoint}'. Lower training.lr (now {lr}), keep training.max_grad_norm set, or "
+            "check the corpus, then continue with --resume.")
+    E515 = ("Training stopped at step {step}: the loss ({loss:.4g}) exploded to more than "
+            "{factor}x its running average ({average:.4g}). The last good checkpoint is "
+            "'{checkpoint}'. Lower training.lr (now {lr}) and continue with --resume, or raise "
+            "training.explode_factor.")
+    E516 = ("Corpus file '{path}' has an unsupported format '{suffix}'. Use .txt (plain text), "
+            ".jsonl (one JSON object per line) or .spacy (DocBin), or set --format to text, "
+            "jsonl or docbin.")
+    E517 = ("'{path}', line {line}: no text field '{field}' (fields on that line: {fields}). "
+            "Pass --text-field with the field that holds the text.")
+    E518 = ("Corpus {paths} gives {n_train} training and {n_heldout} held-out sequence(s) of "
+            "{seq_len} tokens; at least one of each is needed. Add text, or lower "
+            "corpus.heldout_fraction or corpus.seq_len.")
+    E519 = ("Global batch size {batch_size} is not divisible by the {world_size} processes: "
+            "choose a multiple of {world_size} for training.batch_size.")
+    E520 = ("Unknown setting '{key}'. Settings in [{section}]: {allowed}.")
+    E521 = ("Setting {name} = {value!r} is not valid: {hint}.")
+    E522 = ("corpus.seq_len = {seq_len} exceeds the {max_pos} positions of model '{model}'. "
+            "Choose corpus.seq_len <= {max_pos}.")
+    E523 = ("Corpus path '{path}' does not exist. Pass existing .txt, .jsonl or .spacy files "
+            "or folders.")
+    E524 = ("Teacher and student vocabularies differ ({teacher_vocab} vs {student_vocab} "
+            "entries): a student must share its teacher's tokenizer. Build it with `clintiny "
+            "init-student` from this teacher.")
+    E525 = ("'{path}', line {line}: not valid JSON ({err}). Fix or remove that line.")
+    E526 = ("Student has {student} hidden states but the layer map needs {needed}: the student "
+            "folder's clintiny_student.json or distill.layer_map does not match the model. "
+            "Set distill.layer_map to {n} increasing teacher layer indices.")
+    E527 = ("Processes disagree on the weights after training (max difference {diff:.3g}): "
+            "the distributed run is not synchronised. Please report this with the command used.")
     E601 = ("Corpus path '{path}' does not exist. Run `spacy project run corpus` first, or "
             "point the config's [paths] at an existing DocBin (.spacy) file or folder.")
     E602 = ("MixedCorpus weights name corpora {names} that are not in its paths {known}: "
