@@ -26,6 +26,9 @@ class Warnings(metaclass=_Codes):
     W101 = ("Component '{name}': none of the {n} evaluation example(s) carries span group "
             "'{key}' (groups present: {keys}), so its scores are None. Evaluate on data "
             "annotated with '{key}', or check the component's `spans_key`.")
+    W102 = ("Component '{name}': {n} rule(s) have on_match/on_modifies callables, which "
+            "cannot be saved: they are written without them. Re-attach the callables "
+            "after loading, or express the logic as patterns.")
 
 
 class Errors(metaclass=_Codes):
@@ -58,6 +61,8 @@ class Errors(metaclass=_Codes):
             "`nlp.initialize()`).")
     E105 = ("Component '{name}': labels must be non-empty strings, got {value!r} of type "
             "{type}.")
+    E106 = ("Component '{name}': rule file '{path}' does not exist. Use \"default\" for "
+            "the rules packaged in spacy_clintiny/resources, or give an existing file.")
     E400 = ("Alignment mode '{value}' is not supported. Use one of: {options}.")
     E401 = ("Re-tokenizing document '{doc_id}' changed its text; this is a bug in the "
             "converter. Convert with alignment 'expand' for now and report the document id.")
@@ -137,6 +142,68 @@ class Errors(metaclass=_Codes):
             "Set distill.layer_map to {n} increasing teacher layer indices.")
     E527 = ("Processes disagree on the weights after training (max difference {diff:.3g}): "
             "the distributed run is not synchronised. Please report this with the command used.")
+    # clintiny_textcat
+    E200 = ("Component '{name}': mode '{mode}' is not supported. Set `mode` in "
+            "[components.{name}] to 'doc' (classify the whole doc) or 'pair' (premise and "
+            "hypothesis, for NLI).")
+    E201 = ("Pooling '{pooling}' is not supported. Set `pooling` in the model config to one "
+            "of {allowed}.")
+    E202 = ("Component '{name}' (pair mode): doc {i} of the batch (of {n}) has no span "
+            "group '{key}'. A pair doc needs doc.spans['{key}'] = [PREMISE span, HYPOTHESIS "
+            "span]: build it with spacy_clintiny.pairs.make_pair_doc, and when training with "
+            "`spacy train` add `augmenter = {{\"@augmenters\": \"spacy-clintiny.CopyGoldSpans.v1\", "
+            "\"spans_keys\": [\"{key}\"]}}` to the [corpora.*] readers.")
+    E203 = ("Component '{name}' (pair mode): doc {i} of the batch (of {n}) has {n_spans} "
+            "span(s) in doc.spans['{key}'] with labels {labels}; it needs exactly two, "
+            "labelled PREMISE then HYPOTHESIS (see spacy_clintiny.pairs.make_pair_doc).")
+    E204 = ("Component '{name}': none of the {n} training example(s) has any label for "
+            "this component in doc.cats{where}. Add cats to the training docs, or list the "
+            "labels in [initialize.components.{name}] `labels`.")
+    E205 = ("Component '{name}': label(s) {labels} never occur in the training docs' "
+            "doc.cats (labels in the data: {known}). Remove them from the component's labels "
+            "(initialize `labels` or `add_label`), or add training docs with these labels.")
+    E206 = ("Component '{name}' has exclusive_classes = true but only one label {labels}: a "
+            "softmax over one class always predicts it. Set exclusive_classes = false for a "
+            "yes/no label, or add the other classes.")
+    E207 = ("Component '{name}' has exclusive_classes = true, but doc {i} of the batch has "
+            "{n_pos} positive labels {labels}. Set exclusive_classes = false for multi-label "
+            "data, or fix the doc's cats.")
+    E208 = ("Component '{name}' (pair mode) reads span group '{key}', but none of the {n} "
+            "training example(s) carries it. Span groups found: {keys}. Set `pair_spans_key` "
+            "in [components.{name}] to the group holding PREMISE and HYPOTHESIS spans.")
+    E209 = ("Component '{name}': threshold {threshold!r} must be a number between 0 and 1.")
+    E210 = ("Component '{name}' is already initialized with labels {labels}; label '{label}' "
+            "cannot be added afterwards. Add training docs with it and initialize again.")
+    E211 = ("Component '{name}': labels must be non-empty strings, got {value!r} of type "
+            "{type}.")
+    E212 = ("Every doc of a batch needs the same number of segments to pool, 1 (doc mode) "
+            "or 2 (pair mode); got counts {counts}. Check the component's `mode`.")
+    E213 = ("Cannot infer the token vector width: every sample doc given to initialize is "
+            "empty. Initialize with at least one non-empty doc.")
+    # clintiny_rel
+    E300 = ("Component '{name}': {setting} = {value!r} is invalid: {expected}. Fix it in "
+            "[components.{name}].")
+    E301 = ("Component '{name}' reads span group(s) {missing} (spans_keys = {keys}), but none "
+            "of the {n} training example(s) carries them. Span groups found: {seen} (use "
+            "'ents' for doc.ents). Fix `spans_keys` in [components.{name}].")
+    E302 = ("Component '{name}': no relation label to learn: {n_rels} of the {n} training "
+            "example(s) carry gold relations (doc.user_data['clintiny_rels'], see "
+            "spacy_clintiny.relations.set_gold_relations) and none holds a relation. Add "
+            "relation annotation to the training docs.")
+    E303 = ("Component '{name}': label(s) {labels} never occur in the training docs' gold "
+            "relations (labels in the data: {known}). Remove them from the component's labels, "
+            "or add training relations with these labels.")
+    E304 = ("Gold relation {i} is not {{\"head\": [start_char, end_char], \"tail\": "
+            "[start_char, end_char], \"label\": str}}: {problem}. Fix the converter that wrote "
+            "doc.user_data['clintiny_rels'].")
+    E305 = ("Gold relation {i}: {which} offsets {offsets} are outside the doc's text (length "
+            "{length}) or empty. Fix the converter's character offsets.")
+    E306 = ("doc._.clintiny_rels takes spacy_clintiny.relations.Relation objects (or None), "
+            "got a {type}.")
+    E307 = ("A Relation at character offsets {key} has a head or tail span from another Doc; "
+            "build its spans from the doc it is assigned to.")
+    E308 = ("Component '{name}' is already initialized with labels {labels}; label '{label}' "
+            "cannot be added afterwards. Add training relations with it and initialize again.")
     E601 = ("Corpus path '{path}' does not exist. Run `spacy project run corpus` first, or "
             "point the config's [paths] at an existing DocBin (.spacy) file or folder.")
     E602 = ("MixedCorpus weights name corpora {names} that are not in its paths {known}: "

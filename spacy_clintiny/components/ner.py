@@ -180,9 +180,13 @@ class TokenClassifier(TrainablePipe):
         key = self.spans_key
         for doc, probs in zip(docs, scores):
             probs = self.model.ops.to_numpy(probs)
-            path = scheme.decode(probs)
+            is_space = numpy.asarray([token.is_space for token in doc], dtype=bool)
+            path = scheme.decode(probs, inner_only=is_space)
             spans, confidences = [], []
             for start, end, label in scheme.to_spans(path):
+                start, end = _strip_space(is_space, start, end)
+                if start >= end:
+                    continue
                 spans.append(Span(doc, start, end, label=label))
                 rows = numpy.arange(start, end)
                 confidences.append(float(probs[rows, path[start:end]].mean()))
@@ -298,13 +302,15 @@ class TokenClassifier(TrainablePipe):
         labels = set(self.labels)
         group = [span for span in ref.spans[self.spans_key] if span.label_ in labels]
         kept = filter_spans(group)
+        is_space = [token.is_space for token in pred]
         aligned, misaligned = [], []
         for span in kept:
             x_span = pred.char_span(span.start_char, span.end_char)
             if x_span is None:
                 misaligned.append((span.start_char, span.end_char))
             else:
-                aligned.append((x_span.start, x_span.end, span.label_))
+                start, end = _strip_space(is_space, x_span.start, x_span.end)
+                aligned.append((start, end, span.label_))
         gold = self.tag_scheme.gold_tags(len(pred), aligned)
         if misaligned and len(pred):
             starts = numpy.asarray([t.idx for t in pred])
@@ -411,3 +417,12 @@ class TokenClassifier(TrainablePipe):
 
 def _occupied(spans: Iterable[Span]) -> set:
     return {i for span in spans for i in range(span.start, span.end)}
+
+
+def _strip_space(is_space: Any, start: int, end: int) -> Tuple[int, int]:
+    """Token offsets of a span without leading/trailing whitespace tokens."""
+    while start < end and is_space[start]:
+        start += 1
+    while end > start and is_space[end - 1]:
+        end -= 1
+    return start, end

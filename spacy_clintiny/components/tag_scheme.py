@@ -5,7 +5,7 @@ Decoding only ever produces valid sequences: a transition mask forbids e.g. ``O 
 ``B-X -> I-Y`` or ending inside an entity, and the Viterbi search finds the most probable
 sequence among the valid ones (sum of token log-probabilities).
 """
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 
@@ -31,6 +31,8 @@ class TagScheme:
         self._trans = numpy.where(self.allowed, 0.0, -numpy.inf)
         self._start = numpy.where(self.start_ok, 0.0, -numpy.inf)
         self._end = numpy.where(self.end_ok, 0.0, -numpy.inf)
+        edge_prefixes = ("B", "L", "U") if scheme == "BILUO" else ("B",)
+        self._edge_tags = numpy.asarray([i for i, t in enumerate(self.tags) if t[0] in edge_prefixes], dtype="int64")
 
     def __len__(self) -> int:
         return len(self.tags)
@@ -74,16 +76,20 @@ class TagScheme:
                 tags[end - 1] = self.index[f"L-{label}"]
         return tags
 
-    def decode(self, probs: numpy.ndarray) -> numpy.ndarray:
+    def decode(self, probs: numpy.ndarray, *, inner_only: Optional[numpy.ndarray] = None) -> numpy.ndarray:
         """Most probable valid tag sequence (Viterbi with a transition mask).
 
         probs (numpy.ndarray): ``(n_tokens, n_tags)`` tag probabilities.
+        inner_only (Optional[numpy.ndarray]): ``(n_tokens,)`` bool, tokens that may not
+            begin or end an entity (whitespace); they can only be O or inside one.
         RETURNS (numpy.ndarray): ``(n_tokens,)`` int tag indices forming a valid sequence.
         """
         n = probs.shape[0]
         if n == 0:
             return numpy.zeros((0,), dtype="int32")
         logp = numpy.log(numpy.maximum(probs.astype("float64"), 1e-30))  # (n, T)
+        if inner_only is not None and inner_only.any():
+            logp[numpy.ix_(numpy.nonzero(inner_only)[0], self._edge_tags)] = -numpy.inf
         score = logp[0] + self._start  # (T,)
         back = numpy.zeros((n, len(self.tags)), dtype="int32")
         cols = numpy.arange(len(self.tags))

@@ -1,0 +1,423 @@
+"""medspaCy after the heads: sentence splitting (PyRuSH), sectionizer and ConText that survive
+``nlp.to_disk`` / ``spacy.load``.
+
+medspaCy 1.3.1 has three problems in a saved pipeline, handled here:
+
+* PyRuSH's sentencizer subclasses spaCy's ``Sentencizer`` but has no ``punct_chars``, so
+  ``nlp.to_disk`` fails. ``clintiny_sentences`` runs the same RuSH rules and saves only
+  its rules text; it also silences PyRuSH's per-doc loguru DEBUG lines.
+* ``medspacy_context`` / ``medspacy_sectionizer`` have no ``to_disk``: rules added in code
+  are lost, and their default rules are found through a path outside their package.
+  ``clintiny_context`` / ``clintiny_sectionizer`` are the same components (subclasses)
+  whose rules are written into the pipeline folder and read back; defaults come from
+  ``spacy_clintiny/resources`` via ``importlib.resources`` (copies of medspaCy's, see
+  ``resources/NOTICE.txt``).
+* medspaCy declares no spaCy entry points; importing this module registers the
+  ``medspacy_*`` factories too, so pipelines that use them directly also load.
+
+``add_clinical_rules(nlp)`` appends the three in the order that works: sentences (ConText
+scopes are sentences) -> sectionizer -> context. They act on ``doc.ents``, so put them
+after a ``clintiny_ner`` with ``write_ents = true``. ``medspacy.load`` is not used: it
+would replace the tokenizer the heads were trained with.
+"""
+import json
+import warnings
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Union
+
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.util import SimpleFrozenList, ensure_path
+
+_filters_before = list(warnings.filters)
+import medspacy  # noqa: E402,F401  (registers the medspacy_* factories)
+from medspacy.common.medspacy_matcher import MedspacyMatcher  # noqa: E402
+from medspacy.context import ConText, ConTextRule  # noqa: E402
+from medspacy.section_detection import Sectionizer, SectionRule  # noqa: E402
+
+# medspacy.common.medspacy_matcher calls warnings.filterwarnings("ignore") at import,
+# which silences every warning in the process. Undo exactly that filter and keep only
+# what it was meant for: spaCy's W036 "matcher has no patterns" from medspaCy's matchers.
+for _f in [f for f in warnings.filters if f not in _filters_before and f[0] == "ignore" and f[1] is None]:
+    warnings.filters.remove(_f)
+getattr(warnings, "_filters_mutated", lambda: None)()
+warnings.filterwarnings("ignore", message=r".*\[W036\]", module=r"medspacy\.")
+
+from ..errors import Errors, Warnings  # noqa: E402
+
+RULES_FILE = "rules.json"
+
+
+def resource_path(name: str) -> str:
+    """Path of a packaged rule file, found with ``importlib.resources``.
+
+    name (str): File name in ``spacy_clintiny/resources``.
+    RETURNS (str): The file's path.
+    """
+    return str(files("spacy_clintiny").joinpath("resources", name))
+
+
+# ---------------------------------------------------------------------- sentences
+
+
+@Language.factory(
+    "clintiny_sentences",
+    assigns=["token.is_sent_start"],
+    default_config={
+        "rules": "default",
+        "max_repeat": 50,
+        "auto_fix_gaps": True,
+        "merge_gaps": False,
+        "max_sentence_length": None,
+    },
+)
+def make_clintiny_sentences(
+    nlp: Language,
+    name: str,
+    rules: str,
+    max_repeat: int,
+    auto_fix_gaps: bool,
+    merge_gaps: bool,
+    max_sentence_length: Optional[int],
+) -> "RushSentences":
+    """Create the PyRuSH sentence splitter.
+
+    rules (str): "default" for the packaged RuSH rules, or a path to a RuSH ``.tsv`` rule
+        file (read when first needed; saved into the pipeline folder by ``to_disk``).
+    max_repeat (int): Maximum repeats of the ``+`` wildcard in rules.
+    auto_fix_gaps (bool): Fix gaps left by malformed rules.
+    merge_gaps (bool): Merge whitespace gaps into the preceding sentence instead of
+        splitting them into their own sentences.
+    max_sentence_length (Optional[int]): Split sentences longer than this many characters.
+    """
+    return RushSentences(
+        nlp,
+        name,
+        rules=rules,
+        max_repeat=max_repeat,
+        auto_fix_gaps=auto_fix_gaps,
+        merge_gaps=merge_gaps,
+        max_sentence_length=max_sentence_length,
+    )
+
+
+class RushSentences:
+    """PyRuSH sentence splitting whose state (the rules text) can be saved."""
+
+    def __init__(
+        self,
+        nlp: Language,
+        name: str = "clintiny_sentences",
+        *,
+        rules: str = "default",
+        max_repeat: int = 50,
+        auto_fix_gaps: bool = True,
+        merge_gaps: bool = False,
+        max_sentence_length: Optional[int] = None,
+    ) -> None:
+        from loguru import logger
+
+        # PyRuSH logs every token (note text!) at DEBUG; its cython functions are attributed
+        # to the calling module, so silence both.
+        logger.disable("PyRuSH")
+        logger.disable(__name__)
+        self.name = name
+        self.rules = rules
+        self.max_repeat = max_repeat
+        self.auto_fix_gaps = auto_fix_gaps
+        self.merge_gaps = merge_gaps
+        self.max_sentence_length = max_sentence_length
+        self._rules_text: Optional[str] = None
+        self._rush = None
+
+    @property
+    def rules_text(self) -> str:
+        """RETURNS (str): The RuSH rules (tab-separated lines)."""
+        if self._rules_text is None:
+            path = resource_path("rush_rules.tsv") if self.rules == "default" else self.rules
+            if not Path(path).exists():
+                raise ValueError(Errors.E106.format(name=self.name, path=path))
+            self._rules_text = Path(path).read_text(encoding="utf8")
+        return self._rules_text
+
+    @property
+    def rush(self) -> Any:
+        """RETURNS (PyRuSH.RuSH): The rule engine, built on first use."""
+        if self._rush is None:
+            from PyRuSH.RuSH import RuSH
+
+            # RuSH reads a string that does not end in "tsv"/"csv" as the rules themselves
+            self._rush = RuSH(rules=self.rules_text.rstrip("\n") + "\n", max_repeat=self.max_repeat,
+                              auto_fix_gaps=self.auto_fix_gaps)
+        return self._rush
+
+    def __call__(self, doc: Doc) -> Doc:
+        """Set sentence starts on ``doc``."""
+        from PyRuSH.StaticSentencizerFun import cpredict_merge_gaps, cpredict_split_gaps, cset_annotations
+
+        if not len(doc):
+            return doc
+        predict = cpredict_merge_gaps if self.merge_gaps else cpredict_split_gaps
+        tags = predict([doc], self.rush.segToSentenceSpans, self.max_sentence_length)
+        cset_annotations([doc], tags)
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterable[Doc]:
+        """Set sentence starts on a stream of docs."""
+        for doc in stream:
+            yield self(doc)
+
+    def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
+        return json.dumps({"rules_text": self.rules_text}).encode("utf8")
+
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> "RushSentences":
+        self._rules_text = json.loads(data.decode("utf8"))["rules_text"]
+        self._rush = None
+        return self
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
+        path = ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "rush_rules.tsv").write_text(self.rules_text, encoding="utf8")
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> "RushSentences":
+        self._rules_text = (ensure_path(path) / "rush_rules.tsv").read_text(encoding="utf8")
+        self._rush = None
+        return self
+
+
+# ---------------------------------------------------------------------- ConText
+
+
+class _SavedRules:
+    """Serialization of a medspaCy rule component: its rules as JSON (``rules.json`` in
+    the component's pipeline folder). Subclasses give ``_rules_data``/``_set_rules_data``."""
+
+    def _rules_data(self) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def _set_rules_data(self, data: Dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
+        return json.dumps(self._rules_data()).encode("utf8")
+
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> Any:
+        self._set_rules_data(json.loads(data.decode("utf8")))
+        return self
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
+        path = ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        tmp = path / (RULES_FILE + ".tmp")
+        tmp.write_text(json.dumps(self._rules_data(), indent=1), encoding="utf8")
+        tmp.replace(path / RULES_FILE)
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> Any:
+        self._set_rules_data(json.loads((ensure_path(path) / RULES_FILE).read_text(encoding="utf8")))
+        return self
+
+
+@Language.factory(
+    "clintiny_context",
+    requires=["doc.ents", "token.is_sent_start"],
+    default_config={
+        "rules": "default",
+        "phrase_matcher_attr": "LOWER",
+        "allowed_types": None,
+        "excluded_types": None,
+        "terminating_types": None,
+        "max_scope": None,
+        "max_targets": None,
+        "prune_on_modifier_overlap": True,
+        "prune_on_target_overlap": False,
+        "span_attrs": "default",
+        "input_span_type": "ents",
+        "span_group_name": "medspacy_spans",
+    },
+)
+def make_clintiny_context(
+    nlp: Language,
+    name: str,
+    rules: Optional[str],
+    phrase_matcher_attr: str,
+    allowed_types: Optional[List[str]],
+    excluded_types: Optional[List[str]],
+    terminating_types: Optional[Dict[str, List[str]]],
+    max_scope: Optional[int],
+    max_targets: Optional[int],
+    prune_on_modifier_overlap: bool,
+    prune_on_target_overlap: bool,
+    span_attrs: Union[str, Dict[str, Dict[str, Any]], None],
+    input_span_type: str,
+    span_group_name: str,
+) -> "ClinicalContext":
+    """Create medspaCy ConText whose rules are saved with the pipeline.
+
+    rules (Optional[str]): "default" (packaged medspaCy rules), a path to a ConText rules
+        JSON file (read once, then saved into the pipeline folder), or None for no rules.
+    Other settings are medspaCy ``ConText``'s; ``span_attrs = "default"`` sets
+    ``ent._.is_negated / is_uncertain / is_historical / is_hypothetical / is_family``.
+    """
+    return ClinicalContext(
+        nlp,
+        name=name,
+        rules=None,
+        phrase_matcher_attr=phrase_matcher_attr,
+        allowed_types=set(allowed_types) if allowed_types else None,
+        excluded_types=set(excluded_types) if excluded_types else None,
+        terminating_types=terminating_types,
+        max_scope=max_scope,
+        max_targets=max_targets,
+        prune_on_modifier_overlap=prune_on_modifier_overlap,
+        prune_on_target_overlap=prune_on_target_overlap,
+        span_attrs=span_attrs,
+        input_span_type=input_span_type,
+        span_group_name=span_group_name,
+    )._load_rules(rules)
+
+
+class ClinicalContext(_SavedRules, ConText):
+    """medspaCy ConText that writes its rules into the pipeline folder."""
+
+    def __init__(self, nlp: Language, *, phrase_matcher_attr: str = "LOWER", **kwargs: Any) -> None:
+        super().__init__(nlp, phrase_matcher_attr=phrase_matcher_attr, **kwargs)
+        self._phrase_matcher_attr = phrase_matcher_attr
+
+    def _load_rules(self, rules: Optional[str]) -> "ClinicalContext":
+        if rules is not None:
+            path = resource_path("context_rules.json") if rules == "default" else rules
+            if not Path(path).exists():
+                raise ValueError(Errors.E106.format(name=self.name, path=path))
+            self.add(ConTextRule.from_json(path))
+        return self
+
+    def _rules_data(self) -> Dict[str, Any]:
+        _warn_callables(self.name, self.rules)
+        return {"context_rules": [rule.to_dict() for rule in self.rules]}
+
+    def _set_rules_data(self, data: Dict[str, Any]) -> None:
+        self._ConText__matcher = MedspacyMatcher(
+            self.nlp, name=self.name, phrase_matcher_attr=self._phrase_matcher_attr,
+            prune=self.prune_on_modifier_overlap,
+        )
+        self.add([ConTextRule.from_dict(d) for d in data["context_rules"]])
+
+
+# ---------------------------------------------------------------------- sectionizer
+
+
+@Language.factory(
+    "clintiny_sectionizer",
+    assigns=["doc._.sections"],
+    default_config={
+        "rules": "default",
+        "max_section_length": None,
+        "phrase_matcher_attr": "LOWER",
+        "require_start_line": False,
+        "require_end_line": False,
+        "newline_pattern": r"[\n\r]+[\s]*$",
+        "input_span_type": "ents",
+        "span_group_name": "medspacy_spans",
+        "span_attrs": "default",
+        "apply_sentence_boundary": False,
+    },
+)
+def make_clintiny_sectionizer(
+    nlp: Language,
+    name: str,
+    rules: Optional[str],
+    max_section_length: Optional[int],
+    phrase_matcher_attr: str,
+    require_start_line: bool,
+    require_end_line: bool,
+    newline_pattern: str,
+    input_span_type: str,
+    span_group_name: str,
+    span_attrs: Union[str, Dict[str, Dict[str, Any]], None],
+    apply_sentence_boundary: bool,
+) -> "ClinicalSectionizer":
+    """Create the medspaCy sectionizer whose rules are saved with the pipeline.
+
+    rules (Optional[str]): "default" (packaged medspaCy section patterns), a path to a
+        section rules JSON file (read once, then saved into the pipeline folder), or None.
+    Other settings are medspaCy ``Sectionizer``'s.
+    """
+    return ClinicalSectionizer(
+        nlp,
+        name=name,
+        rules=None,
+        max_section_length=max_section_length,
+        phrase_matcher_attr=phrase_matcher_attr,
+        require_start_line=require_start_line,
+        require_end_line=require_end_line,
+        newline_pattern=newline_pattern,
+        input_span_type=input_span_type,
+        span_group_name=span_group_name,
+        span_attrs=span_attrs,
+        apply_sentence_boundary=apply_sentence_boundary,
+    )._load_rules(rules)
+
+
+class ClinicalSectionizer(_SavedRules, Sectionizer):
+    """medspaCy Sectionizer that writes its rules into the pipeline folder."""
+
+    def __init__(self, nlp: Language, *, phrase_matcher_attr: str = "LOWER", **kwargs: Any) -> None:
+        super().__init__(nlp, phrase_matcher_attr=phrase_matcher_attr, **kwargs)
+        self._phrase_matcher_attr = phrase_matcher_attr
+
+    def _load_rules(self, rules: Optional[str]) -> "ClinicalSectionizer":
+        if rules is not None:
+            path = resource_path("section_patterns.json") if rules == "default" else rules
+            if not Path(path).exists():
+                raise ValueError(Errors.E106.format(name=self.name, path=path))
+            self.add(SectionRule.from_json(path))
+        return self
+
+    def _rules_data(self) -> Dict[str, Any]:
+        _warn_callables(self.name, self.rules)
+        return {"section_rules": [rule.to_dict() for rule in self.rules]}
+
+    def _set_rules_data(self, data: Dict[str, Any]) -> None:
+        self._Sectionizer__matcher = MedspacyMatcher(
+            self.nlp, name=self.name, phrase_matcher_attr=self._phrase_matcher_attr
+        )
+        self._parent_sections = {}
+        self._parent_required = {}
+        self.add([SectionRule.from_dict(d) for d in data["section_rules"]])
+
+
+# ---------------------------------------------------------------------- shared helpers
+
+
+def _warn_callables(name: str, rules: Iterable[Any]) -> None:
+    n = sum(1 for r in rules if getattr(r, "on_match", None) or getattr(r, "on_modifies", None))
+    if n:
+        warnings.warn(Warnings.W102.format(name=name, n=n))
+
+
+def add_clinical_rules(
+    nlp: Language,
+    *,
+    sentences: bool = True,
+    sectionizer: bool = True,
+    context: bool = True,
+    context_config: Optional[Dict[str, Any]] = None,
+    sectionizer_config: Optional[Dict[str, Any]] = None,
+) -> Language:
+    """Append medspaCy sentence splitting, sectionizer and ConText to ``nlp`` (in that
+    order), keeping the pipeline's tokenizer.
+
+    nlp (Language): A pipeline, usually ending with ``clintiny_ner`` heads (one with
+        ``write_ents = true`` for ConText to act on).
+    context_config / sectionizer_config (Optional[Dict[str, Any]]): Config overrides.
+    RETURNS (Language): The same pipeline.
+    """
+    if sentences:
+        nlp.add_pipe("clintiny_sentences")
+    if sectionizer:
+        nlp.add_pipe("clintiny_sectionizer", config=dict(sectionizer_config or {}))
+    if context:
+        nlp.add_pipe("clintiny_context", config=dict(context_config or {}))
+    return nlp
