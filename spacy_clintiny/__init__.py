@@ -2,4 +2,8 @@
 from .about import __version__
 from . import architectures, components, training  # noqa: F401  (registers factories, architectures, readers)
 
+from .components._extensions import install_extensions
+
+install_extensions()  # idempotent, never force=True: doc._.clintiny_rels after `import spacy_clintiny`
+
 __all__ = ["__version__"]

@@ -1,0 +1,130 @@
+"""The text classification head: pooled token vectors → optional hidden layer → logits.
+
+The input is the docs plus, for each doc, the token ranges to pool ("segments"), chosen by
+the ``clintiny_textcat`` component: the whole doc in ``doc`` mode, or premise and hypothesis
+in ``pair`` mode. With one segment per doc the feature vector is the pooled segment; with
+two segments ``p`` and ``h`` it is ``[p, h, |p - h|, p * h]`` (the classic sentence-pair
+features). Both segments come from the same encoder pass over the whole doc, so the
+encoder's attention crosses premise and hypothesis.
+"""
+from typing import Callable, List, Optional, Tuple
+
+from spacy.tokens import Doc, Span
+from thinc.api import Linear, Model, Relu, chain
+from thinc.types import Floats2d
+
+from ..errors import Errors
+from ..registry import registry
+from ._pooling import POOLINGS, pool_ranges, pooled_width
+
+# (docs, segments per doc): every doc of a batch has the same number of segments (1 or 2).
+TextInput = Tuple[List[Doc], List[List[Span]]]
+
+
+@registry.architectures("spacy-clintiny.TextClassifier.v1")
+def build_text_classifier_v1(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    *,
+    pooling: str = "mean",
+    hidden_width: Optional[int] = 64,
+    dropout: float = 0.1,
+    nO: Optional[int] = None,
+) -> Model[TextInput, Floats2d]:
+    """Build the text classification head.
+
+    tok2vec (Model[List[Doc], List[Floats2d]]): Token vectors, usually a
+        ``spacy-transformers.TransformerListener.v1`` to the shared encoder.
+    pooling (str): "mean" or "mean_max" (mean and max concatenated).
+    hidden_width (Optional[int]): Width of a ReLU hidden layer; null or 0 for none.
+    dropout (float): Dropout before the output layer (on the hidden layer).
+    nO (Optional[int]): Number of labels; set by the component from its labels.
+    RETURNS (Model[TextInput, Floats2d]): Logits, ``(n_docs, n_labels)``. The component
+        applies softmax (exclusive classes) or sigmoid (multi-label).
+    """
+    if pooling not in POOLINGS:
+        raise ValueError(Errors.E201.format(pooling=pooling, allowed=list(POOLINGS)))
+    pooler = segment_pooler(tok2vec, pooling=pooling)
+    output_layer = Linear(nO=nO)
+    if hidden_width:
+        model = chain(pooler, Relu(nO=hidden_width, dropout=dropout), output_layer)
+    else:
+        model = chain(pooler, output_layer)
+    model.set_ref("tok2vec", tok2vec)
+    model.set_ref("pooler", pooler)
+    model.set_ref("output_layer", output_layer)
+    return model
+
+
+def segment_pooler(tok2vec: Model[List[Doc], List[Floats2d]], *, pooling: str) -> Model[TextInput, Floats2d]:
+    """Run ``tok2vec`` on the docs and pool each doc's segments into one feature row.
+
+    tok2vec (Model[List[Doc], List[Floats2d]]): Token vectors.
+    pooling (str): "mean" or "mean_max".
+    RETURNS (Model[TextInput, Floats2d]): ``(n_docs, n_features)``.
+    """
+    return Model(
+        "clintiny_segment_pool",
+        _pool_forward,
+        init=_pool_init,
+        layers=[tok2vec],
+        dims={"nI": None, "nO": None},
+        attrs={"pooling": pooling},
+    )
+
+
+def _n_segments(segments: List[List[Span]]) -> int:
+    counts = {len(segs) for segs in segments}
+    if len(counts) != 1 or counts.pop() not in (1, 2):
+        raise ValueError(Errors.E212.format(counts=sorted({len(segs) for segs in segments})))
+    return len(segments[0])
+
+
+def _pool_init(model: Model, X: Optional[TextInput] = None, Y: Optional[Floats2d] = None) -> None:
+    if X is None:
+        return
+    docs, segments = X
+    tok2vec = model.layers[0]
+    tok2vec.initialize(X=docs)
+    if not model.has_dim("nI"):
+        widths = [int(V.shape[1]) for V in tok2vec.predict(docs) if V.shape[0]]
+        if not widths:
+            raise ValueError(Errors.E213)
+        model.set_dim("nI", widths[0])
+    width = pooled_width(model.get_dim("nI"), model.attrs["pooling"])
+    n_segments = _n_segments(segments)
+    model.set_dim("nO", width if n_segments == 1 else 4 * width, force=True)
+
+
+def _pool_forward(model: Model, X: TextInput, is_train: bool) -> Tuple[Floats2d, Callable]:
+    docs, segments = X
+    tok2vec = model.layers[0]
+    ops = model.ops
+    width = model.get_dim("nI")
+    if any(len(doc) for doc in docs):
+        Xs, bp_tok2vec = tok2vec(docs, is_train)
+    else:  # spacy-transformers cannot pool a batch of empty docs; nothing to encode anyway
+        Xs, bp_tok2vec = [ops.alloc2f(0, width) for _ in docs], lambda dXs: []
+    n_segments = _n_segments(segments)
+    ranges = [(i, span.start, span.end) for i, segs in enumerate(segments) for span in segs]
+    pooled, bp_pool = pool_ranges(ops, Xs, ranges, pooling=model.attrs["pooling"], width=width)
+    if n_segments == 1:
+        output = pooled  # (n_docs, P)
+    else:
+        prem = pooled[0::2]  # (n_docs, P)
+        hyp = pooled[1::2]  # (n_docs, P)
+        diff = prem - hyp
+        output = ops.xp.hstack([prem, hyp, ops.xp.abs(diff), prem * hyp])  # (n_docs, 4P)
+
+    def backprop(d_output: Floats2d) -> List[Doc]:
+        if n_segments == 1:
+            d_pooled = d_output
+        else:
+            P = prem.shape[1]
+            d_p, d_h, d_abs, d_prod = (d_output[:, k * P : (k + 1) * P] for k in range(4))
+            sign = ops.xp.sign(diff)
+            d_pooled = ops.alloc2f(*pooled.shape)
+            d_pooled[0::2] = d_p + sign * d_abs + hyp * d_prod
+            d_pooled[1::2] = d_h - sign * d_abs + prem * d_prod
+        return bp_tok2vec(bp_pool(d_pooled))
+
+    return output, backprop

@@ -1,0 +1,438 @@
+"""``clintiny_rel``: relation extraction between entity spans over the shared encoder.
+
+Entities are the union of the span groups in ``spans_keys`` ("ents" = ``doc.ents``).
+Every ordered pair of distinct entities at most ``max_distance`` tokens apart (sentence
+boundaries in between are allowed) is classified with one sigmoid per relation label; a
+label is predicted when its probability reaches ``threshold``. "No relation" is simply no
+label reaching the threshold. Predictions are written to ``doc._.clintiny_rels`` as
+:class:`spacy_clintiny.relations.Relation` objects.
+
+Training: candidates are built from the reference's gold entity spans (aligned to the
+predicted doc by character offsets), targets from ``get_gold_relations(reference)``; pairs
+without a gold relation are all-zero targets. Docs without the gold relations key
+contribute nothing (no loss, zero gradient); the loss is averaged over the candidate pairs
+of the annotated docs. Gold relations whose head or tail is not a candidate (not in
+``spans_keys`` or farther apart than ``max_distance``) cannot be learned: they are counted
+in ``losses["{name}_gold_unreachable"]`` during training and in the
+``{name}_rel_gold_unreachable`` score.
+"""
+from itertools import islice
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.scorer import PRFScore
+from spacy.tokens import Doc, Span
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.types import Floats2d
+
+from ..architectures.instances import ENTS_KEY, Candidates, get_candidates, get_entity_spans
+from ..errors import Errors
+from ..relations import Relation, RelationKey, get_gold_relations, gold_relation_keys
+from ._extensions import install_extensions
+from ._upstream import docs_are_encoded, has_upstream
+
+DEFAULT_CONFIG_STR = """
+[model]
+@architectures = "spacy-clintiny.RelationClassifier.v1"
+hidden_width = 64
+label_width = 16
+dropout = 0.1
+nO = null
+
+[model.tok2vec]
+@architectures = "spacy-transformers.TransformerListener.v1"
+grad_factor = 1.0
+upstream = "*"
+
+[model.tok2vec.pooling]
+@layers = "reduce_mean.v1"
+"""
+DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG_STR)["model"]
+
+RelScores = Tuple[List[Candidates], Floats2d]
+
+
+@Language.factory(
+    "clintiny_rel",
+    assigns=["doc._.clintiny_rels"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "spans_keys": [ENTS_KEY],
+        "max_distance": 50,
+        "threshold": 0.5,
+    },
+    default_score_weights={
+        "clintiny_rel_rel_f": 1.0,
+        "clintiny_rel_rel_p": 0.0,
+        "clintiny_rel_rel_r": 0.0,
+    },
+)
+def make_clintiny_rel(
+    nlp: Language,
+    name: str,
+    model: Model,
+    spans_keys: List[str],
+    max_distance: int,
+    threshold: float,
+) -> "RelationExtractor":
+    """Create a ``clintiny_rel`` component.
+
+    model (Model): Logits per candidate pair, usually ``spacy-clintiny.RelationClassifier.v1``
+        over a listener to the shared encoder.
+    spans_keys (List[str]): Span groups holding the entities ("ents" = ``doc.ents``).
+    max_distance (int): Largest number of tokens between the two entities of a pair.
+    threshold (float): Probability from which a relation label is predicted.
+    """
+    install_extensions()
+    return RelationExtractor(
+        nlp.vocab, model, name=name, spans_keys=spans_keys, max_distance=max_distance, threshold=threshold
+    )
+
+
+class RelationExtractor(TrainablePipe):
+    """Predict relations between pairs of entity spans into ``doc._.clintiny_rels``."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "clintiny_rel",
+        *,
+        spans_keys: Sequence[str] = (ENTS_KEY,),
+        max_distance: int = 50,
+        threshold: float = 0.5,
+    ) -> None:
+        if isinstance(spans_keys, str) or not spans_keys or not all(isinstance(k, str) and k for k in spans_keys):
+            raise ValueError(
+                Errors.E300.format(
+                    name=name, setting="spans_keys", value=spans_keys, expected="a non-empty list of span group names"
+                )
+            )
+        if isinstance(max_distance, bool) or not isinstance(max_distance, int) or max_distance < 0:
+            raise ValueError(
+                Errors.E300.format(name=name, setting="max_distance", value=max_distance, expected="an integer >= 0")
+            )
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+            raise ValueError(
+                Errors.E300.format(name=name, setting="threshold", value=threshold, expected="a number between 0 and 1")
+            )
+        install_extensions()
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.cfg: Dict[str, Any] = {
+            "labels": [],
+            "spans_keys": list(spans_keys),
+            "max_distance": int(max_distance),
+            "threshold": float(threshold),
+        }
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        """RETURNS (Tuple[str, ...]): The relation labels."""
+        return tuple(self.cfg["labels"])
+
+    @property
+    def label_data(self) -> List[str]:
+        """RETURNS (List[str]): The labels, for ``spacy init labels``."""
+        return list(self.labels)
+
+    @property
+    def is_initialized(self) -> bool:
+        """RETURNS (bool): Whether the output layer has its size (labels are fixed)."""
+        return bool(self.model.get_ref("output_layer").has_dim("nO"))
+
+    def add_label(self, label: str) -> int:
+        """Add a relation label before initialization.
+
+        label (str): The label.
+        RETURNS (int): 0 if the label was already present, 1 if it was added.
+        """
+        if not isinstance(label, str) or not label:
+            raise ValueError(
+                Errors.E300.format(name=self.name, setting="label", value=label, expected="a non-empty string")
+            )
+        if label in self.labels:
+            return 0
+        if self.is_initialized:
+            raise ValueError(Errors.E308.format(name=self.name, labels=list(self.labels), label=label))
+        self.cfg["labels"].append(label)
+        return 1
+
+    def candidates(self, doc: Doc, *, spans: Optional[List[Span]] = None) -> Candidates:
+        """The relation instances of a doc under this component's settings.
+
+        doc (Doc): The doc.
+        spans (Optional[List[Span]]): Entities to use instead of the doc's span groups.
+        RETURNS (Candidates): Entities and candidate pairs.
+        """
+        return get_candidates(doc, self.cfg["spans_keys"], self.cfg["max_distance"], spans=spans)
+
+    # ------------------------------------------------------------------ prediction
+
+    def predict(self, docs: Iterable[Doc]) -> RelScores:
+        """Relation probabilities for every candidate pair.
+
+        docs (Iterable[Doc]): The documents; the encoder must have run on them.
+        RETURNS (RelScores): The candidates per doc, and ``(n_pairs, n_labels)``
+            probabilities with rows in candidate order.
+        """
+        docs = list(docs)
+        candidates = [self.candidates(doc) for doc in docs]
+        if not any(c.pairs for c in candidates):
+            return candidates, self.model.ops.alloc2f(0, len(self.labels))
+        if not docs_are_encoded(self, docs):
+            raise ValueError(Errors.E004.format(name=self.name))
+        logits = self.model.predict((docs, candidates))
+        return candidates, self.model.ops.sigmoid(logits)
+
+    def set_annotations(self, docs: Iterable[Doc], scores: RelScores) -> None:
+        """Write the relations whose probability reaches the threshold to ``doc._.clintiny_rels``.
+
+        docs (Iterable[Doc]): The documents.
+        scores (RelScores): The output of ``predict``.
+        """
+        candidates, probs = scores
+        probs = self.model.ops.to_numpy(probs)
+        threshold = self.cfg["threshold"]
+        row = 0
+        for doc, cands in zip(docs, candidates):
+            rels = []
+            for head, tail in cands.pairs:
+                for j in numpy.nonzero(probs[row] >= threshold)[0]:
+                    rels.append(
+                        Relation(head=cands.spans[head], tail=cands.spans[tail], label=self.labels[j], score=float(probs[row, j]))
+                    )
+                row += 1
+            doc._.clintiny_rels = rels
+
+    # ------------------------------------------------------------------ training
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Learn from a batch. Docs without gold relations give no loss and a zero gradient;
+        the encoder still receives the (zero) gradient so that the shared backward pass
+        runs once for all heads.
+
+        examples (Iterable[Example]): The batch.
+        drop (float): Dropout rate.
+        sgd (Optional[Optimizer]): Optimizer; if given, the head's weights are updated.
+        losses (Optional[Dict[str, float]]): Accumulated losses by component name; the
+            number of unlearnable gold relations goes to ``"{name}_gold_unreachable"``.
+        RETURNS (Dict[str, float]): The updated losses.
+        """
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        losses.setdefault(f"{self.name}_gold_unreachable", 0.0)
+        examples = list(examples)
+        validate_examples(examples, "RelationExtractor.update")
+        if not any(len(eg.predicted) for eg in examples):
+            return losses  # the encoder skips such batches too
+        docs = [eg.predicted for eg in examples]
+        candidates = [self._gold_candidates(eg) for eg in examples]
+        set_dropout_rate(self.model, drop)
+        logits, backprop = self.model.begin_update((docs, candidates))
+        loss, d_logits = self.get_loss(examples, (candidates, self.model.ops.sigmoid(logits)))
+        backprop(d_logits)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        losses[f"{self.name}_gold_unreachable"] += sum(
+            self._n_unreachable(eg, cands) for eg, cands in zip(examples, candidates)
+        )
+        return losses
+
+    def _gold_candidates(self, example: Example) -> Candidates:
+        """Candidates from the reference's entities aligned to the predicted doc; no
+        candidates for a doc without gold relations (it teaches this head nothing)."""
+        ref, pred = example.reference, example.predicted
+        if get_gold_relations(ref) is None:
+            return Candidates(spans=[], pairs=[])
+        aligned, seen = [], set()
+        for span in get_entity_spans(ref, self.cfg["spans_keys"]):
+            x_span = _align(pred, span.start_char, span.end_char, label=span.label_)
+            if x_span is not None and (x_span.start, x_span.end) not in seen:
+                seen.add((x_span.start, x_span.end))
+                aligned.append(x_span)
+        return self.candidates(pred, spans=aligned)
+
+    def get_loss(self, examples: Iterable[Example], scores: RelScores) -> Tuple[float, Floats2d]:
+        """Binary cross-entropy per label, summed over labels and averaged over the
+        candidate pairs of the docs that carry gold relations.
+
+        examples (Iterable[Example]): The batch.
+        scores (RelScores): Candidates per doc and sigmoid probabilities.
+        RETURNS (Tuple[float, Floats2d]): The loss and its gradient with respect to the
+            logits (``(probs - truth) * mask / n_annotated_pairs``).
+        """
+        candidates, probs = scores
+        truths, mask = self._gold(list(examples), candidates)
+        probs = self.model.ops.to_numpy(probs).astype("float32")
+        n_annotated = int(mask.sum())
+        if not n_annotated:
+            return 0.0, self.model.ops.alloc2f(*probs.shape)
+        clipped = numpy.clip(probs, 1e-7, 1.0 - 1e-7)
+        loss = -(mask * (truths * numpy.log(clipped) + (1.0 - truths) * numpy.log(1.0 - clipped))).sum()
+        d_logits = (probs - truths) * mask / n_annotated
+        return float(loss) / n_annotated, self.model.ops.asarray2f(d_logits.astype("float32"))
+
+    def _gold(self, examples: List[Example], candidates: List[Candidates]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """Targets ``(n_pairs, n_labels)`` and a row mask ``(n_pairs, 1)`` (1 for pairs of
+        docs with gold relations). Gold relations with labels this component does not
+        predict are ignored."""
+        n_pairs = sum(len(c.pairs) for c in candidates)
+        label_index = {label: j for j, label in enumerate(self.labels)}
+        truths = numpy.zeros((n_pairs, len(self.labels)), dtype="float32")
+        mask = numpy.zeros((n_pairs, 1), dtype="float32")
+        row = 0
+        for eg, cands in zip(examples, candidates):
+            gold = gold_relation_keys(eg.reference)
+            n = len(cands.pairs)
+            if gold is not None and n:
+                mask[row : row + n] = 1.0
+                pair_rows = self._pair_rows(cands)
+                for hs, he, ts, te, label in gold:
+                    key = (_token_offsets(eg.predicted, hs, he), _token_offsets(eg.predicted, ts, te))
+                    if label in label_index and key in pair_rows:
+                        truths[row + pair_rows[key], label_index[label]] = 1.0
+            row += n
+        return truths, mask
+
+    @staticmethod
+    def _pair_rows(cands: Candidates) -> Dict[Tuple[Tuple[int, int], Tuple[int, int]], int]:
+        return {
+            ((cands.spans[h].start, cands.spans[h].end), (cands.spans[t].start, cands.spans[t].end)): k
+            for k, (h, t) in enumerate(cands.pairs)
+        }
+
+    def _n_unreachable(self, example: Example, cands: Candidates) -> int:
+        """Gold relations (of this component's labels) with no matching candidate pair."""
+        gold = gold_relation_keys(example.reference)
+        if not gold:
+            return 0
+        pair_rows = self._pair_rows(cands)
+        labels = set(self.labels)
+        return sum(
+            1
+            for hs, he, ts, te, label in gold
+            if label in labels
+            and (_token_offsets(example.predicted, hs, he), _token_offsets(example.predicted, ts, te)) not in pair_rows
+        )
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[List[str]] = None,
+    ) -> None:
+        """Gather relation labels from the training docs' gold relations and size the model.
+
+        get_examples (Callable[[], Iterable[Example]]): Returns the training examples.
+        nlp (Optional[Language]): The pipeline, used to check that an encoder feeds this head.
+        labels (Optional[List[str]]): Labels to use instead of all labels in the data; each
+            must occur in the data.
+        """
+        validate_get_examples(get_examples, "RelationExtractor.initialize")
+        if nlp is not None and not has_upstream(self, nlp):
+            raise ValueError(Errors.E004.format(name=self.name))
+        keys = self.cfg["spans_keys"]
+        n_examples, n_rels = 0, 0
+        keys_seen: Set[str] = set()
+        data_labels: Set[str] = set()
+        for eg in get_examples():
+            n_examples += 1
+            ref = eg.reference
+            keys_seen.update(ref.spans.keys())
+            if ref.has_annotation("ENT_IOB"):
+                keys_seen.add(ENTS_KEY)
+            gold = get_gold_relations(ref)
+            if gold is not None:
+                n_rels += 1
+                data_labels.update(rel["label"] for rel in gold)
+        missing = [key for key in keys if key not in keys_seen]
+        if missing:
+            raise ValueError(
+                Errors.E301.format(name=self.name, missing=missing, keys=keys, n=n_examples, seen=sorted(keys_seen))
+            )
+        if labels is not None:
+            requested = list(labels)
+        else:  # labels added with add_label before the first initialization
+            requested = [] if self.is_initialized else list(self.cfg["labels"])
+        unseen = [label for label in requested if label not in data_labels]
+        if unseen:
+            raise ValueError(Errors.E303.format(name=self.name, labels=unseen, known=sorted(data_labels)))
+        final = list(labels) if labels is not None else sorted(set(requested) | data_labels)
+        if not final:
+            raise ValueError(Errors.E302.format(name=self.name, n=n_examples, n_rels=n_rels))
+        self.cfg["labels"] = final
+        output_layer = self.model.get_ref("output_layer")
+        output_layer.set_dim("nO", len(final), force=output_layer.has_dim("nO") is True)
+        sample = [eg for eg in get_examples() if len(eg.reference) and get_gold_relations(eg.reference) is not None]
+        sample = list(islice(sample, 10))
+        docs = [eg.reference for eg in sample]
+        self.model.initialize(X=(docs, [self.candidates(doc) for doc in docs]))
+
+    # ------------------------------------------------------------------ scoring
+
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+        """Micro P/R/F over (head offsets, tail offsets, label), overall and per label, on
+        the examples whose reference carries gold relations.
+
+        examples (Iterable[Example]): Examples with predictions.
+        RETURNS (Dict[str, Any]): ``{name}_rel_p/_r/_f/_per_type`` and
+            ``{name}_rel_gold_unreachable`` (gold relations that were no candidate pair of
+            the predicted doc); None values when no example carries gold relations.
+        """
+        examples = list(examples)
+        validate_examples(examples, "RelationExtractor.score")
+        prefix = f"{self.name}_rel"
+        labels = set(self.labels)
+        total = PRFScore()
+        per_type = {label: PRFScore() for label in self.labels}
+        n_annotated, n_unreachable = 0, 0
+        for eg in examples:
+            gold_keys = gold_relation_keys(eg.reference)
+            if gold_keys is None:
+                continue
+            n_annotated += 1
+            gold: Set[RelationKey] = {k for k in gold_keys if k[4] in labels}
+            pred: Set[RelationKey] = {rel.key for rel in (eg.predicted._.clintiny_rels or []) if rel.label in labels}
+            for label, prf in per_type.items():
+                prf.score_set({k for k in pred if k[4] == label}, {k for k in gold if k[4] == label})
+            total.score_set(pred, gold)
+            cands = self.candidates(eg.predicted)
+            reachable = {
+                (cands.spans[h].start_char, cands.spans[h].end_char, cands.spans[t].start_char, cands.spans[t].end_char)
+                for h, t in cands.pairs
+            }
+            n_unreachable += sum(1 for k in gold if k[:4] not in reachable)
+        if not n_annotated:
+            return {f"{prefix}_{k}": None for k in ("p", "r", "f", "per_type", "gold_unreachable")}
+        return {
+            f"{prefix}_p": total.precision,
+            f"{prefix}_r": total.recall,
+            f"{prefix}_f": total.fscore,
+            f"{prefix}_per_type": {label: prf.to_dict() for label, prf in per_type.items()},
+            f"{prefix}_gold_unreachable": float(n_unreachable),
+        }
+
+
+def _align(doc: Doc, start_char: int, end_char: int, *, label: str = "") -> Optional[Span]:
+    return doc.char_span(start_char, end_char, label=label, alignment_mode="expand")
+
+
+def _token_offsets(doc: Doc, start_char: int, end_char: int) -> Optional[Tuple[int, int]]:
+    span = _align(doc, start_char, end_char)
+    return None if span is None else (span.start, span.end)

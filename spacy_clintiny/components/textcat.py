@@ -1,0 +1,401 @@
+"""``clintiny_textcat``: document classification and sentence-pair (NLI) classification.
+
+Predictions go to ``doc.cats`` (one probability per label; only this component's labels
+are written, so several text classifiers can share ``doc.cats``). Exclusive classes use a
+softmax, multi-label a sigmoid per label with ``threshold`` for scoring.
+
+In ``pair`` mode a Doc carries a premise and a hypothesis as described in
+:mod:`spacy_clintiny.pairs` (text ``premise + "\\n" + hypothesis``, span group
+``pair_spans_key`` = [PREMISE, HYPOTHESIS]); the head pools the two spans separately and
+classifies ``[p, h, |p - h|, p * h]``.
+
+Training on partially annotated data: a doc whose reference ``cats`` holds none of this
+component's labels contributes nothing; the loss is averaged over the annotated docs of
+the batch, so unannotated docs change neither the loss nor any gradient.
+"""
+from itertools import islice
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.scorer import Scorer
+from spacy.tokens import Doc, Span
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.types import Floats2d
+
+from ..errors import Errors
+from ..pairs import PAIR_KEY, get_pair_spans
+from ._upstream import docs_are_encoded, has_upstream
+
+MODES = ("doc", "pair")
+
+DEFAULT_CONFIG_STR = """
+[model]
+@architectures = "spacy-clintiny.TextClassifier.v1"
+pooling = "mean"
+hidden_width = 64
+dropout = 0.1
+nO = null
+
+[model.tok2vec]
+@architectures = "spacy-transformers.TransformerListener.v1"
+grad_factor = 1.0
+upstream = "*"
+
+[model.tok2vec.pooling]
+@layers = "reduce_mean.v1"
+"""
+DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG_STR)["model"]
+
+
+@Language.factory(
+    "clintiny_textcat",
+    assigns=["doc.cats"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "mode": "doc",
+        "exclusive_classes": False,
+        "threshold": 0.5,
+        "pair_spans_key": PAIR_KEY,
+    },
+    default_score_weights={
+        "clintiny_textcat_macro_f": 1.0,
+        "clintiny_textcat_micro_f": 0.0,
+        "clintiny_textcat_acc": 0.0,
+    },
+)
+def make_clintiny_textcat(
+    nlp: Language,
+    name: str,
+    model: Model,
+    mode: str,
+    exclusive_classes: bool,
+    threshold: float,
+    pair_spans_key: str,
+) -> "TextClassifier":
+    """Create a ``clintiny_textcat`` component.
+
+    model (Model): Logits per doc, usually ``spacy-clintiny.TextClassifier.v1`` over a
+        listener to the shared encoder.
+    mode (str): "doc" (classify the whole doc) or "pair" (premise/hypothesis pair).
+    exclusive_classes (bool): One class per doc (softmax) instead of multi-label (sigmoid).
+    threshold (float): Probability from which a multi-label class counts as predicted.
+    pair_spans_key (str): Span group holding the PREMISE and HYPOTHESIS spans.
+    """
+    return TextClassifier(
+        nlp.vocab,
+        model,
+        name=name,
+        mode=mode,
+        exclusive_classes=exclusive_classes,
+        threshold=threshold,
+        pair_spans_key=pair_spans_key,
+    )
+
+
+class TextClassifier(TrainablePipe):
+    """Classify docs, or premise/hypothesis pairs, into ``doc.cats``."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "clintiny_textcat",
+        *,
+        mode: str = "doc",
+        exclusive_classes: bool = False,
+        threshold: float = 0.5,
+        pair_spans_key: str = PAIR_KEY,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(Errors.E200.format(name=name, mode=mode))
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+            raise ValueError(Errors.E209.format(name=name, threshold=threshold))
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.cfg: Dict[str, Any] = {
+            "labels": [],
+            "mode": mode,
+            "exclusive_classes": bool(exclusive_classes),
+            "threshold": float(threshold),
+            "pair_spans_key": pair_spans_key,
+        }
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        """RETURNS (Tuple[str, ...]): The labels."""
+        return tuple(self.cfg["labels"])
+
+    @property
+    def label_data(self) -> List[str]:
+        """RETURNS (List[str]): The labels, for ``spacy init labels``."""
+        return list(self.labels)
+
+    @property
+    def is_initialized(self) -> bool:
+        """RETURNS (bool): Whether the output layer has its size (labels are fixed)."""
+        return bool(self.model.get_ref("output_layer").has_dim("nO"))
+
+    def add_label(self, label: str) -> int:
+        """Add a label before initialization.
+
+        label (str): The label.
+        RETURNS (int): 0 if the label was already present, 1 if it was added.
+        """
+        if not isinstance(label, str) or not label:
+            raise ValueError(Errors.E211.format(name=self.name, value=label, type=type(label).__name__))
+        if label in self.labels:
+            return 0
+        if self.is_initialized:
+            raise ValueError(Errors.E210.format(name=self.name, labels=list(self.labels), label=label))
+        self.cfg["labels"].append(label)
+        return 1
+
+    # ------------------------------------------------------------------ prediction
+
+    def _segments(self, docs: List[Doc]) -> List[List[Span]]:
+        """The token ranges the head pools: the whole doc, or premise and hypothesis."""
+        if self.cfg["mode"] == "doc":
+            return [[doc[:]] for doc in docs]
+        key = self.cfg["pair_spans_key"]
+        segments = []
+        for i, doc in enumerate(docs):
+            pair = get_pair_spans(doc, key)
+            if pair is None:
+                if key not in doc.spans:
+                    raise ValueError(Errors.E202.format(name=self.name, i=i, n=len(docs), key=key))
+                group = doc.spans[key]
+                raise ValueError(
+                    Errors.E203.format(
+                        name=self.name, i=i, n=len(docs), key=key, n_spans=len(group), labels=[s.label_ for s in group]
+                    )
+                )
+            segments.append(list(pair))
+        return segments
+
+    def _activate(self, logits: Floats2d) -> Floats2d:
+        if self.cfg["exclusive_classes"]:
+            return self.model.ops.softmax(logits, axis=-1)
+        return self.model.ops.sigmoid(logits)
+
+    def predict(self, docs: Iterable[Doc]) -> Floats2d:
+        """Class probabilities for each doc.
+
+        docs (Iterable[Doc]): The documents; the encoder must have run on them.
+        RETURNS (Floats2d): ``(n_docs, n_labels)`` probabilities.
+        """
+        docs = list(docs)
+        if not docs:
+            return self.model.ops.alloc2f(0, len(self.labels))
+        if not docs_are_encoded(self, docs):
+            raise ValueError(Errors.E004.format(name=self.name))
+        logits = self.model.predict((docs, self._segments(docs)))
+        return self._activate(logits)
+
+    def set_annotations(self, docs: Iterable[Doc], scores: Floats2d) -> None:
+        """Write this component's label probabilities to ``doc.cats``.
+
+        docs (Iterable[Doc]): The documents.
+        scores (Floats2d): The output of ``predict``.
+        """
+        probs = self.model.ops.to_numpy(scores)
+        for doc, row in zip(docs, probs):
+            for label, prob in zip(self.labels, row):
+                doc.cats[label] = float(prob)
+
+    # ------------------------------------------------------------------ training
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Learn from a batch. Docs without this component's labels give no loss and a zero
+        gradient; the encoder still receives the (zero) gradient so that the shared backward
+        pass runs once for all heads.
+
+        examples (Iterable[Example]): The batch.
+        drop (float): Dropout rate.
+        sgd (Optional[Optimizer]): Optimizer; if given, the head's weights are updated.
+        losses (Optional[Dict[str, float]]): Accumulated losses by component name.
+        RETURNS (Dict[str, float]): The updated losses.
+        """
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "TextClassifier.update")
+        if not any(len(eg.predicted) for eg in examples):
+            return losses  # the encoder skips such batches too
+        docs = [eg.predicted for eg in examples]
+        set_dropout_rate(self.model, drop)
+        logits, backprop = self.model.begin_update((docs, self._segments(docs)))
+        loss, d_logits = self.get_loss(examples, self._activate(logits))
+        backprop(d_logits)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def get_loss(self, examples: Iterable[Example], scores: Floats2d) -> Tuple[float, Floats2d]:
+        """Cross-entropy (exclusive classes) or binary cross-entropy (multi-label), summed
+        over labels and averaged over the annotated docs of the batch.
+
+        examples (Iterable[Example]): The batch.
+        scores (Floats2d): Probabilities (softmax or sigmoid of the logits).
+        RETURNS (Tuple[float, Floats2d]): The loss, and its gradient with respect to the
+            logits (``(probs - truth) * mask / n_annotated``, exact for both losses).
+        """
+        examples = list(examples)
+        truths, mask = self._gold(examples)
+        probs = self.model.ops.to_numpy(scores).astype("float32")
+        n_annotated = int((mask.sum(axis=1) > 0).sum())
+        if not n_annotated:
+            return 0.0, self.model.ops.alloc2f(*probs.shape)
+        clipped = numpy.clip(probs, 1e-7, 1.0 - 1e-7)
+        if self.cfg["exclusive_classes"]:
+            loss = -(mask * truths * numpy.log(clipped)).sum()
+        else:
+            loss = -(mask * (truths * numpy.log(clipped) + (1.0 - truths) * numpy.log(1.0 - clipped))).sum()
+        d_logits = (probs - truths) * mask / n_annotated
+        return float(loss) / n_annotated, self.model.ops.asarray2f(d_logits.astype("float32"))
+
+    def _gold(self, examples: List[Example]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """Targets and mask, both ``(n_docs, n_labels)``; mask 0 where the label is unknown.
+
+        Exclusive classes: a doc is annotated when exactly one of the labels is positive
+        (> 0) in its cats; the others are then known negatives. Multi-label: each label in
+        the doc's cats is known, the others are masked.
+        """
+        labels = self.labels
+        truths = numpy.zeros((len(examples), len(labels)), dtype="float32")
+        mask = numpy.zeros((len(examples), len(labels)), dtype="float32")
+        for i, eg in enumerate(examples):
+            cats = eg.reference.cats
+            present = [j for j, label in enumerate(labels) if label in cats]
+            if not present:
+                continue
+            if self.cfg["exclusive_classes"]:
+                positives = [j for j in present if cats[labels[j]] > 0]
+                if len(positives) > 1:
+                    raise ValueError(
+                        Errors.E207.format(
+                            name=self.name, i=i, n_pos=len(positives), labels=[labels[j] for j in positives]
+                        )
+                    )
+                if positives:
+                    truths[i, positives[0]] = 1.0
+                    mask[i] = 1.0
+            else:
+                for j in present:
+                    truths[i, j] = float(cats[labels[j]])
+                    mask[i, j] = 1.0
+        return truths, mask
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[List[str]] = None,
+    ) -> None:
+        """Gather labels from the training docs' ``cats`` and size the model.
+
+        In pair mode only docs carrying the pair span group are read; in doc mode those
+        docs are skipped (their NLI labels belong to a pair-mode head). When several doc-mode
+        heads share a corpus, give each its labels explicitly.
+
+        get_examples (Callable[[], Iterable[Example]]): Returns the training examples.
+        nlp (Optional[Language]): The pipeline, used to check that an encoder feeds this head.
+        labels (Optional[List[str]]): Labels to use instead of all labels in the data; each
+            must occur in the data.
+        """
+        validate_get_examples(get_examples, "TextClassifier.initialize")
+        if nlp is not None and not has_upstream(self, nlp):
+            raise ValueError(Errors.E004.format(name=self.name))
+        key = self.cfg["pair_spans_key"]
+        pair_mode = self.cfg["mode"] == "pair"
+        n_examples, n_pairs = 0, 0
+        keys_seen, data_labels = set(), set()
+        for eg in get_examples():
+            n_examples += 1
+            ref = eg.reference
+            keys_seen.update(ref.spans.keys())
+            is_pair = key in ref.spans
+            n_pairs += is_pair
+            if is_pair == pair_mode:
+                data_labels.update(ref.cats.keys())
+        if pair_mode and not n_pairs:
+            raise ValueError(Errors.E208.format(name=self.name, key=key, n=n_examples, keys=sorted(keys_seen)))
+        if labels is not None:
+            requested = list(labels)
+        else:  # labels added with add_label before the first initialization
+            requested = [] if self.is_initialized else list(self.cfg["labels"])
+        unseen = [label for label in requested if label not in data_labels]
+        if unseen:
+            raise ValueError(Errors.E205.format(name=self.name, labels=unseen, known=sorted(data_labels)))
+        final = list(labels) if labels is not None else sorted(set(requested) | data_labels)
+        if not final:
+            where = f" among docs with span group '{key}'" if pair_mode else f" (docs with span group '{key}' are left to pair-mode heads)"
+            raise ValueError(Errors.E204.format(name=self.name, n=n_examples, where=where))
+        if self.cfg["exclusive_classes"] and len(final) == 1:
+            raise ValueError(Errors.E206.format(name=self.name, labels=final))
+        self.cfg["labels"] = final
+        output_layer = self.model.get_ref("output_layer")
+        output_layer.set_dim("nO", len(final), force=output_layer.has_dim("nO") is True)
+        sample = [eg.reference for eg in get_examples() if (key in eg.reference.spans) == pair_mode]
+        docs = list(islice((doc for doc in sample if len(doc)), 10))
+        self.model.initialize(X=(docs, self._segments(docs)))
+
+    # ------------------------------------------------------------------ scoring
+
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+        """Score the examples annotated for this component (reference cats holding at
+        least one of its labels).
+
+        ``{name}_macro_f`` / ``_micro_f`` (and ``_p``/``_r``, ``_macro_auc``) come from
+        spaCy's ``Scorer.score_cats``; ``{name}_acc`` is top-1 accuracy: correct when the
+        top-scoring label is among the gold positives (for a multi-label doc without gold
+        positives: when no label reaches the threshold); ``{name}_per_label`` holds P/R/F
+        per label.
+
+        examples (Iterable[Example]): Examples with predictions.
+        RETURNS (Dict[str, Any]): The scores; None values when nothing is annotated.
+        """
+        examples = list(examples)
+        validate_examples(examples, "TextClassifier.score")
+        name, labels = self.name, self.labels
+        annotated = [eg for eg in examples if any(label in eg.reference.cats for label in labels)]
+        keys = ("micro_p", "micro_r", "micro_f", "macro_p", "macro_r", "macro_f", "macro_auc", "acc", "per_label")
+        if not annotated or not labels:
+            return {f"{name}_{k}": None for k in keys}
+        multi_label = not self.cfg["exclusive_classes"]
+        threshold = self.cfg["threshold"]
+        res = Scorer.score_cats(annotated, "cats", labels=labels, multi_label=multi_label, threshold=threshold)
+        scores = {f"{name}_{k}": res[f"cats_{k}"] for k in keys[:7]}
+        scores[f"{name}_per_label"] = res["cats_f_per_type"]
+        scores[f"{name}_acc"] = _top1_accuracy(annotated, labels, multi_label=multi_label, threshold=threshold)
+        return scores
+
+
+def _top1_accuracy(examples: List[Example], labels: Tuple[str, ...], *, multi_label: bool, threshold: float) -> Optional[float]:
+    n, correct = 0, 0
+    for eg in examples:
+        gold = eg.reference.cats
+        positives = {label for label in labels if gold.get(label, 0.0) > 0}
+        pred = {label: eg.predicted.cats[label] for label in labels if label in eg.predicted.cats}
+        if not positives and not multi_label:
+            continue  # no class given: not annotated for an exclusive classifier
+        n += 1
+        if not pred:
+            continue
+        top, top_score = max(pred.items(), key=lambda item: item[1])
+        correct += (top in positives) if positives else (top_score < threshold)
+    return correct / n if n else None
