@@ -1,0 +1,70 @@
+"""Deterministic train/dev splits by document group (patient, PMID, distinct text...).
+
+Documents sharing a group id always land on the same side, so sentences or notes of one
+patient never appear in both. The dev groups are the ``round(fraction * n_groups)`` groups
+with the smallest ``sha1(f"{seed}:{group}")``: the same seed and groups give the same split on
+any machine, and adding groups elsewhere does not move an existing group to the other side
+unless its rank crosses the cut.
+"""
+import hashlib
+from typing import Any, Dict, Iterable, List, Set, Tuple
+
+from spacy.tokens import Doc
+
+from ..errors import Errors
+from .placement import SOURCE_KEY
+from .report import ConversionReport
+
+
+def group_of(doc: Doc) -> str:
+    """The split unit of a converted doc (``doc.user_data["clintiny_source"]["group"]``)."""
+    source = doc.user_data.get(SOURCE_KEY) or {}
+    return str(source.get("group", source.get("doc_id", "")))
+
+
+def dev_groups(groups: Iterable[str], *, dev_fraction: float, seed: int = 0) -> Set[str]:
+    """Choose the dev groups.
+
+    groups (Iterable[str]): Group ids (duplicates are fine).
+    dev_fraction (float): Fraction of GROUPS to put in dev, in [0, 1).
+    seed (int): Seed of the hash order.
+    RETURNS (Set[str]): The dev group ids (at least one when the fraction is > 0 and there
+        are at least two groups).
+    """
+    if not 0.0 <= dev_fraction < 1.0:
+        raise ValueError(Errors.E408.format(value=dev_fraction))
+    unique = sorted(set(groups))
+    if dev_fraction == 0.0 or len(unique) < 2:
+        return set()
+    n_dev = min(len(unique) - 1, max(1, round(dev_fraction * len(unique))))
+    ranked = sorted(unique, key=lambda g: hashlib.sha1(f"{seed}:{g}".encode("utf8")).hexdigest())
+    return set(ranked[:n_dev])
+
+
+def split_docs(docs: List[Doc], *, dev_fraction: float, seed: int = 0) -> Tuple[List[Doc], List[Doc], Dict[str, Any]]:
+    """Split docs by group.
+
+    docs (List[Doc]): Converted docs (with ``clintiny_source`` metadata).
+    dev_fraction (float): Fraction of groups for dev.
+    seed (int): Seed of the split.
+    RETURNS (Tuple[List[Doc], List[Doc], Dict[str, Any]]): Train docs, dev docs (input order
+        kept) and a JSON-serialisable summary with the counts of each side.
+    """
+    dev = dev_groups((group_of(d) for d in docs), dev_fraction=dev_fraction, seed=seed)
+    train_docs = [d for d in docs if group_of(d) not in dev]
+    dev_docs = [d for d in docs if group_of(d) in dev]
+    summary: Dict[str, Any] = {"unit": "group", "seed": seed, "dev_fraction": dev_fraction}
+    for name, side in (("train", train_docs), ("dev", dev_docs)):
+        counts = ConversionReport(name)
+        for doc in side:
+            counts.count_doc(doc)
+        data = counts.to_dict()
+        summary[name] = {
+            "docs": len(side),
+            "groups": len({group_of(d) for d in side}),
+            "spans": data["spans"],
+            "relations": data["relations"],
+            "cats_positive": data["cats_positive"],
+        }
+    summary["dev_groups"] = sorted(dev)
+    return train_docs, dev_docs, summary
