@@ -48,6 +48,7 @@ def build_mixed_corpus_v1(
     seed: int = 0,
     limit: int = 0,
     epoch_size: int = 0,
+    sample: bool = True,
 ) -> Callable[[Language], Iterator[Example]]:
     """Create a weighted stream over several corpora, served an epoch per call.
 
@@ -57,6 +58,8 @@ def build_mixed_corpus_v1(
     seed (int): Seed of the sampling order.
     limit (int): Read at most this many docs per corpus (0 = all).
     epoch_size (int): Examples per call (0 = as many as all corpora hold together).
+    sample (bool): Draw by weight (training). False yields every doc of every corpus once
+        per call, in file order: a fixed dev set (with ``limit`` docs per corpus).
     RETURNS (Callable[[Language], Iterator[Example]]): The reader.
     """
     weights = dict(weights or {})
@@ -78,6 +81,10 @@ def build_mixed_corpus_v1(
                     raise ValueError(Errors.E603.format(name=name, path=path))
                 orders[name] = []
         names = sorted(pools)
+        if not sample:
+            for name in names:
+                yield from pools[name]
+            return
         probs = [weights.get(n, 1.0) for n in names]
         size = epoch_size or sum(len(pool) for pool in pools.values())
         for _ in range(size):

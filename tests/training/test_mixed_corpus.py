@@ -55,3 +55,11 @@ def test_clear_errors(two_corpora, tmp_path):
         make(paths, weights={"nope": 1.0})
     with pytest.raises(ValueError, match="E601"):
         list(make({"gone": str(tmp_path / "missing.spacy")})(nlp))
+
+
+def test_fixed_dev_mode_yields_every_doc_once_in_order(two_corpora):
+    nlp, paths = two_corpora
+    read = make(paths, sample=False, limit=3)
+    texts = [eg.reference.text for eg in read(nlp)]
+    assert texts == [f"big doc number {i}" for i in range(3)] + [f"small doc number {i}" for i in range(3)]
+    assert [eg.reference.text for eg in read(nlp)] == texts
