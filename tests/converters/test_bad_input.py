@@ -1,0 +1,128 @@
+"""Malformed lines, out-of-range offsets, latin-1 / mixed encodings, overlapping and duplicate
+spans, empty files: clear events naming file and line, the rest converted, non-zero exit only
+when nothing usable came out."""
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from spacy_clintiny.converters import ConversionReport, read_ade, read_brat, read_physionet, read_pubtator
+
+RECORDS = (
+    "START_OF_RECORD=1||||1||||\nPT SEEN BY DR SMITH ON 3/4. WIFE MARY AT BEDSIDE.\n||||END_OF_RECORD\n\n"
+    "START_OF_RECORD=1||||2||||\nCALLED 555-1234 RE: CAF\xc9 VISIT 3/5.\n||||END_OF_RECORD\n\n"
+)
+
+
+@pytest.fixture
+def bad_physionet(tmp_path):
+    # latin-1 text (the \xc9), one malformed line, one out of range, a duplicate, an overlap
+    (tmp_path / "id.text").write_bytes(RECORDS.encode("latin-1"))
+    (tmp_path / "id-phi.phrase").write_text(
+        "1 1 14 19 HCPName SMITH\n"
+        "1 1 14 19 HCPName SMITH\n"          # duplicate
+        "1 1 23 26 Date 3/4\n"
+        "this line is broken\n"              # malformed
+        "1 1 33 37 RelativeProxyName MARY\n"
+        "1 1 33 35 RelativeProxyName MA\n"   # overlapping
+        "1 2 7 15 Phone 555-1234\n"
+        "1 2 500 504 Date 3/5\n"             # out of range
+        "1 2 33 36 Date 3/5\n"
+        "1 9 0 4 Date 3/5\n"                 # unknown record
+    )
+    return tmp_path
+
+
+def test_bad_physionet_lines_are_reported_rest_converted(bad_physionet):
+    report = ConversionReport("physionet")
+    docs = list(read_physionet(bad_physionet / "id.text", bad_physionet / "id-phi.phrase", report=report))
+    assert [len(d.spans["phi"]) for d in docs] == [4, 2]
+    assert "CAF\u00c9" in docs[1].text
+    events = report.to_dict()
+    assert events["skipped"] == {"malformed_line": 1}
+    assert events["unplaceable"] == {"offset_out_of_range": 1, "unknown_record": 1}
+    assert events["adjusted"]["duplicate_span_merged"] == 1
+    assert events["adjusted"]["encoding_fallback"] == 1
+    assert events["info"]["overlapping_spans[phi]"] == 1
+    phrase = str(bad_physionet / "id-phi.phrase")
+    assert events["examples"]["skipped:malformed_line"] == [{"file": phrase, "line": 4, "detail": "4 fields"}]
+    assert events["examples"]["unplaceable:offset_out_of_range"][0]["line"] == 8
+    # the report never carries note text
+    assert "SMITH" not in json.dumps(events) and "555-1234" not in json.dumps(events)
+
+
+def test_mixed_encoding_brat_keeps_offsets(tmp_path):
+    text = "Caf\u00e9 au lait spots.\nNa\u00efve patient with r\u00e9nal failure.\n"
+    raw = text.split("\n")[0].encode("utf-8") + b"\n" + text.split("\n", 1)[1].encode("cp1252")
+    (tmp_path / "a.txt").write_bytes(raw)
+    start = text.index("r\u00e9nal failure")
+    (tmp_path / "a.ann").write_text(f"T1\tProblem {start} {start + 13}\tr\u00e9nal failure\nT2\tProblem 0 19\tCaf\u00e9 au lait spots\n")
+    report = ConversionReport("brat")
+    doc = next(read_brat(tmp_path, report=report))
+    assert doc.text == text
+    assert [s.text for s in doc.spans["entities"]] == ["Caf\u00e9 au lait spots", "r\u00e9nal failure"]
+    assert report.examples["adjusted:encoding_fallback"] == [{"file": str(tmp_path / "a.txt"), "line": 2,
+                                                             "detail": "cp1252"}]
+
+
+def test_text_mismatch_and_bad_brat_lines(tmp_path):
+    (tmp_path / "b.txt").write_text("No acute distress.\n")
+    (tmp_path / "b.ann").write_text(
+        "T1\tProblem 3 17\tacute distress\n"
+        "T2\tProblem 3 8\tsomething else\n"   # text differs from the offsets
+        "T3\tProblem x y\tacute\n"            # malformed
+        "R1\tRel Arg1:T1 Arg2:T9\n"           # unknown endpoint
+    )
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "empty.ann").write_text("")
+    report = ConversionReport("brat")
+    docs = list(read_brat(tmp_path, report=report))
+    assert [len(d.spans["entities"]) for d in docs] == [1, 0]  # the empty file: annotated, no span
+    assert docs[0].user_data["clintiny_rels"] == [] and docs[1].user_data["clintiny_rels"] == []
+    assert report.events["unplaceable"] == {"text_mismatch": 1, "relation_endpoint_unknown": 1}
+    assert report.events["skipped"] == {"malformed_line": 1}
+
+
+def test_ade_malformed_rows_and_missing_files(tmp_path):
+    (tmp_path / "DRUG-AE.rel").write_text(
+        "1|Rash after penicillin.|Rash|10|14|penicillin|21|31\n"
+        "2|too|few|fields\n"
+        "3|Fever on drugX.|Fever|0|5|drugY|9|14\n"   # drug not in sentence
+    )
+    report = ConversionReport("ade")
+    docs = list(read_ade(tmp_path, report=report))
+    assert len(docs) == 2
+    assert [s.text for s in docs[0].spans["concepts"]] == ["Rash", "penicillin"]
+    assert report.events["skipped"] == {"malformed_line": 1, "missing_file": 2}
+    assert report.events["unplaceable"] == {"not_found_in_sentence": 1, "relation_endpoint_unplaced": 1}
+
+
+def test_empty_pubtator_gives_no_docs(tmp_path):
+    (tmp_path / "empty.txt").write_text("\n\n")
+    report = ConversionReport("pubtator")
+    assert list(read_pubtator(tmp_path / "empty.txt", report=report)) == []
+
+
+@pytest.fixture(scope="module")
+def cli_app():
+    from spacy_clintiny.cli import app
+
+    return app
+
+
+def test_cli_exit_codes(cli_app, bad_physionet, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "out" / "train.spacy"
+    result = runner.invoke(cli_app, ["convert", "physionet", str(bad_physionet), str(out), "--split-dev", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert "malformed_line" in result.output and "id-phi.phrase:4" in result.output
+    report = json.loads((tmp_path / "out" / "train.report.json").read_text())
+    assert report["docs"] == 2 and report["skipped"] == {"malformed_line": 1}
+    assert report["split"]["train"]["docs"] + report["split"]["dev"]["docs"] == 2
+    assert (tmp_path / "out" / "dev.spacy").exists()
+    (tmp_path / "empty.txt").write_text("")
+    result = runner.invoke(cli_app, ["convert", "pubtator", str(tmp_path / "empty.txt"), str(tmp_path / "e.spacy")])
+    assert result.exit_code == 1 and "E409" in result.output
+    assert not (tmp_path / "e.spacy").exists() and (tmp_path / "e.report.json").exists()
+    result = runner.invoke(cli_app, ["convert", "nosuchformat", str(tmp_path), str(tmp_path / "x.spacy")])
+    assert result.exit_code == 1 and "E406" in result.output
