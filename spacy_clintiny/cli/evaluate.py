@@ -19,9 +19,12 @@ def evaluate_cli(
     speed_docs: int = typer.Option(200, "--speed-docs", help="Dev docs timed for words/s"),
     limit: int = typer.Option(0, "--limit", help="At most this many docs per dev corpus (0 = all)"),
     threads: int = typer.Option(2, "--threads", help="torch threads while timing"),
+    meta: Optional[Path] = typer.Option(None, "--meta", help="Package meta template: writes meta.json with the figures beside metrics.json", exists=True),
+    fidelity: Optional[Path] = typer.Option(None, "--fidelity", help="The student's distillation fidelity.json, recorded in meta.json"),
 ) -> None:
     """Evaluate the student (and teacher baseline) on every dev split and write the report."""
-    from ..evaluation import evaluate_pipelines
+    from ..evaluation import evaluate_pipelines, package_meta
+    from ..evaluation.report import write_json_atomic
 
     logs = {}
     for item in train_log:
@@ -33,6 +36,8 @@ def evaluate_cli(
         student, corpus_dir, output_dir, teacher=teacher, phi_docs=phi_docs, train_logs=logs,
         speed_docs=speed_docs, limit=limit, threads=threads,
     )
+    if meta is not None:
+        write_json_atomic(output_dir / "meta.json", package_meta(meta, metrics, fidelity=fidelity))
     msg.good(f"Wrote {output_dir / 'metrics.json'} and {output_dir / 'report.md'}")
     print((output_dir / "report.md").read_text(encoding="utf8"))
     if not metrics["student"]["tasks"]:

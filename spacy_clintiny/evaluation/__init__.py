@@ -21,7 +21,7 @@ from .scores import (
     words_per_second,
 )
 
-__all__ = ["evaluate_pipelines", "evaluate_one"]
+__all__ = ["evaluate_pipelines", "evaluate_one", "package_meta"]
 
 HEAD_FACTORIES = ("clintiny_encoder", "transformer", "clintiny_ner", "clintiny_textcat", "clintiny_rel")
 
@@ -125,3 +125,31 @@ def evaluate_pipelines(
     plot_all(metrics, output_dir, train_logs or {})
     return metrics
 
+
+
+def package_meta(template: Path, metrics: Dict[str, Any], *, fidelity: Optional[Path] = None) -> Dict[str, Any]:
+    """The package meta: the template (name, license, sources...) plus the measured figures,
+    so the installed package says what it was trained from and how well it does."""
+    import json
+
+    meta = json.loads(Path(template).read_text(encoding="utf8"))
+    student = metrics["student"]
+    performance: Dict[str, Any] = {}
+    for task, entry in student["tasks"].items():
+        value = main_figure(entry)
+        if value is not None:
+            performance[f"{task}_{'acc' if entry.get('kind') == 'textcat' else 'f'}"] = round(value, 4)
+    if student.get("phi_tokens"):
+        performance["physionet_phi_token_recall"] = round(student["phi_tokens"]["token_recall"], 4)
+        performance["physionet_phi_token_precision"] = round(student["phi_tokens"]["token_precision"], 4)
+    performance["words_per_second_2_cores"] = round(student["words_per_s"])
+    meta["performance"] = performance
+    clintiny: Dict[str, Any] = {
+        "encoder_params": student["params"],
+        "encoder_mb": round(student["encoder_mb"], 1),
+        "kept_of_teacher": {k: (round(v, 4) if v is not None else None) for k, v in metrics.get("kept", {}).items()},
+    }
+    if fidelity is not None and Path(fidelity).exists():
+        clintiny["distillation_fidelity"] = json.loads(Path(fidelity).read_text(encoding="utf8"))
+    meta["clintiny"] = clintiny
+    return meta
