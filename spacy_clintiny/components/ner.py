@@ -17,7 +17,7 @@ from spacy.tokens import Doc, Span, SpanGroup
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import filter_spans
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.api import Config, Model, Optimizer, Softmax, set_dropout_rate
 from thinc.types import Floats2d
 
 from ..errors import Errors, Warnings
@@ -368,7 +368,10 @@ class TokenClassifier(TrainablePipe):
         output_layer = self.model.get_ref("output_layer")
         n_tags = len(self.tag_scheme)
         if output_layer.has_dim("nO") and output_layer.get_dim("nO") != n_tags:
-            output_layer.set_dim("nO", n_tags, force=True)
+            # re-initialization with another label set: a fresh output layer
+            new_output = Softmax(nO=n_tags)
+            self.model.replace_node(output_layer, new_output)
+            self.model.set_ref("output_layer", new_output)
         elif not output_layer.has_dim("nO"):
             output_layer.set_dim("nO", n_tags)
         doc_sample = [eg.predicted for eg in islice(get_examples(), 10)]
