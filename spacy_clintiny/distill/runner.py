@@ -98,6 +98,7 @@ def run_training(kind: str, config: Config, *, resume: bool = False, force: bool
     RETURNS (Dict[str, Any]): The run summary (also in run_meta.json).
     """
     threads = int(config["training"]["threads"])
+    previous_threads = torch.get_num_threads()
     if threads > 0:
         torch.set_num_threads(threads)
     ctx = init_distributed(config["training"]["device"])
@@ -105,6 +106,7 @@ def run_training(kind: str, config: Config, *, resume: bool = False, force: bool
         return _run(kind, config, ctx, resume=resume, force=force, progress=progress, callbacks=callbacks)
     finally:
         shutdown(ctx)
+        torch.set_num_threads(previous_threads)
 
 
 def _run(kind: str, config: Config, ctx: DistContext, *, resume: bool, force: bool, progress: bool,
