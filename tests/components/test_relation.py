@@ -1,0 +1,426 @@
+"""clintiny_rel: candidate pairs, training on partially annotated docs, thresholds, storage."""
+import io
+import pickle
+
+import numpy
+import pytest
+import spacy
+from numpy.testing import assert_allclose
+from spacy.tokens import Doc, DocBin, Span
+from spacy.training import Example
+from spacy.training.initialize import init_nlp
+from spacy.training.loop import train
+from spacy.util import load_config_from_str
+
+from spacy_clintiny.architectures.instances import get_candidate_pairs, get_candidates, get_entity_spans, token_distance
+from spacy_clintiny.augmenters import copy_gold_spans
+from spacy_clintiny.relations import Relation, get_gold_relations, set_gold_relations
+
+KEYS = ["concepts", "modifiers"]
+
+CONFIG = """
+[paths]
+train = null
+dev = null
+encoder = null
+
+[system]
+seed = 0
+gpu_allocator = null
+
+[nlp]
+lang = "en"
+pipeline = ["clintiny_encoder", "clintiny_rel"]
+batch_size = 16
+
+[components]
+
+[components.clintiny_encoder]
+factory = "clintiny_encoder"
+
+[components.clintiny_encoder.model]
+@architectures = "spacy-clintiny.Encoder.v1"
+name = ${paths.encoder}
+window = 48
+stride = 36
+
+[components.clintiny_rel]
+factory = "clintiny_rel"
+spans_keys = ["concepts", "modifiers"]
+max_distance = 20
+threshold = 0.5
+
+[components.clintiny_rel.model]
+@architectures = "spacy-clintiny.RelationClassifier.v1"
+hidden_width = 32
+label_width = 8
+dropout = 0.0
+
+[components.clintiny_rel.model.tok2vec]
+@architectures = "spacy-transformers.TransformerListener.v1"
+grad_factor = 1.0
+upstream = "*"
+
+[components.clintiny_rel.model.tok2vec.pooling]
+@layers = "reduce_mean.v1"
+
+[corpora]
+
+[corpora.train]
+@readers = "spacy.Corpus.v1"
+path = ${paths.train}
+
+[corpora.dev]
+@readers = "spacy.Corpus.v1"
+path = ${paths.dev}
+augmenter = {"@augmenters": "spacy-clintiny.CopyGoldSpans.v1", "spans_keys": ["concepts", "modifiers"]}
+
+[training]
+seed = ${system.seed}
+gpu_allocator = ${system.gpu_allocator}
+dropout = 0.0
+accumulate_gradient = 1
+patience = 0
+max_epochs = 0
+max_steps = 40
+eval_frequency = 40
+frozen_components = []
+annotating_components = []
+dev_corpus = "corpora.dev"
+train_corpus = "corpora.train"
+before_to_disk = null
+before_update = null
+logger = {"@loggers": "spacy.ConsoleLogger.v1"}
+
+[training.batcher]
+@batchers = "spacy.batch_by_sequence.v1"
+size = 8
+get_length = null
+
+[training.optimizer]
+@optimizers = "Adam.v1"
+learn_rate = 0.005
+use_averages = false
+
+[training.score_weights]
+clintiny_rel_rel_f = 1.0
+
+[initialize]
+vectors = null
+init_tok2vec = null
+vocab_data = null
+lookups = null
+before_init = null
+after_init = null
+
+[initialize.components]
+
+[initialize.tokenizer]
+"""
+
+# (text, [(entity text, label, key)], [(head text, tail text, relation label)]); entity
+# texts are unique within a doc. None for relations = not annotated for relations.
+DOCS = [
+    (
+        "Started aspirin 81 mg daily. Developed a rash two days later.",
+        [("aspirin", "DRUG", "concepts"), ("81 mg", "DOSE", "modifiers"), ("rash", "AE", "concepts")],
+        [("aspirin", "rash", "DRUG_AE"), ("aspirin", "81 mg", "DRUG_DOSE")],
+    ),
+    (
+        "Heparin 5000 units given. No bleeding noted.",
+        [("Heparin", "DRUG", "concepts"), ("5000 units", "DOSE", "modifiers"), ("bleeding", "AE", "concepts")],
+        [("Heparin", "5000 units", "DRUG_DOSE")],
+    ),
+    (
+        "Metformin caused nausea ; insulin was continued.",
+        [("Metformin", "DRUG", "concepts"), ("nausea", "AE", "concepts"), ("insulin", "DRUG", "concepts")],
+        [("Metformin", "nausea", "DRUG_AE")],
+    ),
+    (
+        "Warfarin 5 mg and lisinopril 10 mg were started.",
+        [("Warfarin", "DRUG", "concepts"), ("5 mg", "DOSE", "modifiers"), ("lisinopril", "DRUG", "concepts"),
+         ("10 mg", "DOSE", "modifiers")],
+        [("Warfarin", "5 mg", "DRUG_DOSE"), ("lisinopril", "10 mg", "DRUG_DOSE")],
+    ),
+    (
+        "Patient denies headache on lisinopril.",
+        [("headache", "AE", "concepts"), ("lisinopril", "DRUG", "concepts")],
+        [],
+    ),
+    (
+        "Cough after lisinopril 20 mg .",
+        [("Cough", "AE", "concepts"), ("lisinopril", "DRUG", "concepts"), ("20 mg", "DOSE", "modifiers")],
+        [("lisinopril", "Cough", "DRUG_AE"), ("lisinopril", "20 mg", "DRUG_DOSE")],
+    ),
+]
+
+
+def make_doc(nlp, text, ents, rels):
+    doc = nlp.make_doc(text)
+    offsets = {}
+    groups = {}
+    for ent_text, label, key in ents:
+        start = text.index(ent_text)
+        offsets[ent_text] = [start, start + len(ent_text)]
+        groups.setdefault(key, []).append(doc.char_span(start, start + len(ent_text), label=label))
+    for key in KEYS:
+        doc.spans[key] = groups.get(key, [])
+    if rels is not None:
+        set_gold_relations(doc, [{"head": offsets[h], "tail": offsets[t], "label": lab} for h, t, lab in rels])
+    return doc
+
+
+def reference_docs(nlp):
+    return [make_doc(nlp, *item) for item in DOCS]
+
+
+def gold_examples(nlp, docs):
+    return [copy_gold_spans(Example(nlp.make_doc(doc.text), doc), KEYS) for doc in docs]
+
+
+def train_with_spacy(tmp_path, encoder, docs, overrides=None):
+    """Train through the real `spacy train` machinery (init_nlp + training loop)."""
+    path = tmp_path / "train.spacy"
+    DocBin(docs=docs, store_user_data=True).to_disk(path)
+    overrides = {"paths.train": str(path), "paths.dev": str(path), "paths.encoder": str(encoder), **(overrides or {})}
+    nlp = init_nlp(load_config_from_str(CONFIG, overrides=overrides, interpolate=False))
+    nlp, _ = train(nlp, None, stdout=io.StringIO(), stderr=io.StringIO())
+    return nlp
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_encoder):
+    docs = reference_docs(spacy.blank("en"))
+    return train_with_spacy(tmp_path_factory.mktemp("rel_train"), tiny_encoder, docs), docs
+
+
+def test_rel_overfits_with_spacy_train(trained):
+    nlp, docs = trained
+    scores = nlp.evaluate(gold_examples(nlp, docs))
+    assert scores["clintiny_rel_rel_f"] >= 0.9
+    assert scores["clintiny_rel_rel_gold_unreachable"] == 0.0
+    assert set(scores["clintiny_rel_rel_per_type"]) == {"DRUG_AE", "DRUG_DOSE"}
+    # the cross-sentence relation (aspirin ... . ... rash) is found
+    doc = nlp(gold_examples(nlp, docs[:1])[0].predicted)
+    found = {(r.head.text, r.tail.text, r.label) for r in doc._.clintiny_rels}
+    assert ("aspirin", "rash", "DRUG_AE") in found
+    for rel in doc._.clintiny_rels:
+        assert rel.score >= 0.5 and rel.head.label_ in {"DRUG"} and isinstance(rel.head, Span)
+
+
+def test_rel_round_trips_to_disk_and_docbin(trained, tmp_path):
+    nlp, docs = trained
+    doc = nlp(gold_examples(nlp, docs[:1])[0].predicted)
+    nlp.to_disk(tmp_path / "model")
+    nlp2 = spacy.load(tmp_path / "model")
+    assert nlp2.get_pipe("clintiny_rel").cfg == nlp.get_pipe("clintiny_rel").cfg
+    doc2 = nlp2(gold_examples(nlp2, docs[:1])[0].predicted)
+    assert [(r.key, round(r.score, 5)) for r in doc2._.clintiny_rels] == [
+        (r.key, round(r.score, 5)) for r in doc._.clintiny_rels
+    ]
+    # predicted docs survive DocBin(store_user_data=True) and pickling with their relations
+    loaded = list(DocBin(docs=[doc], store_user_data=True).from_bytes(DocBin(docs=[doc], store_user_data=True).to_bytes()).get_docs(nlp.vocab))[0]
+    for other in (loaded, pickle.loads(pickle.dumps(doc))):
+        assert [(r.key, r.head.label_, r.tail.label_, r.score) for r in other._.clintiny_rels] == [
+            (r.key, r.head.label_, r.tail.label_, r.score) for r in doc._.clintiny_rels
+        ]
+        assert get_gold_relations(other) is None  # predictions are not mistaken for gold
+
+
+def test_docs_without_entities_or_text_get_an_empty_list(trained):
+    nlp, _ = trained
+    for text in ["", "  \n", "no entities here"]:
+        assert nlp(text)._.clintiny_rels == []
+    assert spacy.blank("en")("not processed")._.clintiny_rels is None
+
+
+# ---------------------------------------------------------------- candidates
+
+
+def _doc_with_groups(nlp, words, groups):
+    doc = Doc(nlp.vocab, words=words)
+    for key, spans in groups.items():
+        doc.spans[key] = [Span(doc, s, e, label=label) for s, e, label in spans]
+    return doc
+
+
+def test_candidate_pairs_respect_max_distance_in_both_directions(nlp):
+    words = "a1 x x b1 x x x x x x c1".split()  # a1-b1: 2 tokens between, b1-c1: 6
+    doc = _doc_with_groups(nlp, words, {"concepts": [(0, 1, "DRUG"), (3, 4, "AE"), (10, 11, "AE")]})
+    spans = get_entity_spans(doc, ["concepts"])
+    assert token_distance(spans[0], spans[1]) == 2 and token_distance(spans[2], spans[1]) == 6
+    assert get_candidate_pairs(spans, 1) == []
+    assert sorted(get_candidate_pairs(spans, 2)) == [(0, 1), (1, 0)]
+    assert sorted(get_candidate_pairs(spans, 6)) == [(0, 1), (1, 0), (1, 2), (2, 1)]
+    assert len(get_candidate_pairs(spans, 9)) == 6
+
+
+def test_candidates_cross_sentence_boundaries_and_union_keys(nlp):
+    doc = nlp("Started aspirin. Rash and hives today.")
+    doc[0].is_sent_start = True
+    doc[3].is_sent_start = True  # "Rash" starts the second sentence
+    doc.spans["concepts"] = [Span(doc, 1, 2, label="DRUG"), Span(doc, 3, 4, label="AE")]
+    doc.spans["modifiers"] = [Span(doc, 3, 4, label="AE_DUP"), Span(doc, 5, 6, label="AE")]
+    doc.ents = [Span(doc, 6, 7, label="DATE")]
+    cands = get_candidates(doc, ["concepts", "modifiers"], max_distance=5)
+    assert [(s.start, s.label_) for s in cands.spans] == [(1, "DRUG"), (3, "AE"), (5, "AE")]  # first key wins
+    assert (0, 1) in cands.pairs and doc[1].sent != doc[3].sent
+    with_ents = get_candidates(doc, ["ents", "concepts"], max_distance=0)
+    assert [s.label_ for s in with_ents.spans] == ["DRUG", "AE", "DATE"]
+    assert with_ents.pairs == []  # nothing adjacent
+
+
+# ---------------------------------------------------------------- in-process pipelines
+
+
+def _pipeline(encoder, *, no_dropout=False, **rel_cfg):
+    nlp = spacy.blank("en")
+    model = {"name": str(encoder), "window": 48, "stride": 36}
+    if no_dropout:
+        model["transformer_config"] = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+    nlp.add_pipe("clintiny_encoder", config={"model": model})
+    cfg = {"spans_keys": KEYS, "max_distance": 20, "model": {"hidden_width": 16, "label_width": 8, "dropout": 0.0}}
+    cfg.update(rel_cfg)
+    nlp.add_pipe("clintiny_rel", config=cfg)
+    return nlp
+
+
+def _examples(nlp, docs):
+    return [Example(nlp.make_doc(doc.text), doc) for doc in docs]
+
+
+def test_rel_loss_falls(tiny_encoder):
+    nlp = _pipeline(tiny_encoder)
+    examples = _examples(nlp, reference_docs(nlp))
+    optimizer = nlp.initialize(lambda: examples)
+    history = [nlp.update(examples, sgd=optimizer, drop=0.0)["clintiny_rel"] for _ in range(12)]
+    assert history[-1] < 0.5 * history[0]
+
+
+def _head_grads(pipe):
+    grads = {}
+    for node in pipe.model.walk():
+        for name in node.param_names:
+            if node.has_grad(name):
+                grads[(node.id, name)] = numpy.array(node.get_grad(name))
+                node.set_grad(name, node.ops.alloc(node.get_grad(name).shape))
+    return grads
+
+
+def test_rel_docs_without_gold_relations_change_neither_loss_nor_gradients(tiny_encoder):
+    nlp = _pipeline(tiny_encoder, no_dropout=True)
+    annotated = _examples(nlp, reference_docs(nlp)[:4])
+    # entities but no relation annotation (e.g. a NER-only corpus), and a doc with nothing
+    unannotated = _examples(nlp, [make_doc(nlp, *DOCS[4][:2], None), make_doc(nlp, *DOCS[5][:2], None)])
+    unannotated.append(Example(nlp.make_doc("plain note"), nlp.make_doc("plain note")))
+    nlp.initialize(lambda: annotated)
+    pipe = nlp.get_pipe("clintiny_rel")
+    loss_a = nlp.update(annotated, sgd=False, drop=0.0)["clintiny_rel"]
+    grads_a = _head_grads(pipe)
+    mixed = [unannotated[0], annotated[0], annotated[1], unannotated[1], annotated[2], unannotated[2], annotated[3]]
+    loss_b = nlp.update(mixed, sgd=False, drop=0.0)["clintiny_rel"]
+    grads_b = _head_grads(pipe)
+    assert loss_a > 0 and loss_b == pytest.approx(loss_a, rel=1e-5)
+    assert grads_a.keys() == grads_b.keys() and len(grads_a) >= 5  # hidden, output, label embedding
+    for key in grads_a:
+        assert_allclose(grads_b[key], grads_a[key], rtol=1e-4, atol=1e-6)
+    assert nlp.update(unannotated, sgd=False, drop=0.0)["clintiny_rel"] == 0.0
+    assert all(not g.any() for g in _head_grads(pipe).values())
+
+
+def test_threshold_no_relation_and_multi_label(tiny_encoder):
+    nlp = _pipeline(tiny_encoder, threshold=0.6)
+    examples = _examples(nlp, reference_docs(nlp))
+    nlp.initialize(lambda: examples)
+    pipe = nlp.get_pipe("clintiny_rel")
+    assert pipe.labels == ("DRUG_AE", "DRUG_DOSE")
+    doc = gold_examples(nlp, [examples[2].reference])[0].predicted  # Metformin, nausea, insulin
+    cands = pipe.candidates(doc)
+    assert len(cands.pairs) == 6
+    probs = numpy.zeros((6, 2), dtype="float32")
+    probs[0] = [0.59, 0.1]  # just below threshold: no relation
+    probs[1] = [0.9, 0.7]  # both labels: two relations for the same pair
+    pipe.set_annotations([doc], ([cands], probs))
+    rels = doc._.clintiny_rels
+    h, t = cands.pairs[1]
+    assert [(r.head, r.tail, r.label, pytest.approx(r.score)) for r in rels] == [
+        (cands.spans[h], cands.spans[t], "DRUG_AE", 0.9),
+        (cands.spans[h], cands.spans[t], "DRUG_DOSE", 0.7),
+    ]
+    assert "DRUG_AE" in repr(rels[0]) and "nausea" not in repr(rels[0]) and "Metformin" not in repr(rels[0])
+    pipe.set_annotations([doc], ([cands], numpy.full((6, 2), 0.2, dtype="float32")))
+    assert doc._.clintiny_rels == []
+
+
+def test_unreachable_gold_relations_are_counted(tiny_encoder):
+    nlp = _pipeline(tiny_encoder, max_distance=3)
+    text = "aspirin was given on monday and then a rash appeared"
+    doc = make_doc(nlp, text, [("aspirin", "DRUG", "concepts"), ("rash", "AE", "concepts"), ("monday", "DATE", "modifiers")],
+                   [("aspirin", "rash", "DRUG_AE"), ("aspirin", "monday", "GIVEN_ON")])
+    examples = _examples(nlp, [doc])
+    nlp.initialize(lambda: examples)
+    losses = nlp.update(examples, sgd=False)
+    assert losses["clintiny_rel_gold_unreachable"] == 1.0  # aspirin -> rash is 7 tokens apart
+    scores = nlp.evaluate(gold_examples(nlp, [doc]))
+    assert scores["clintiny_rel_rel_gold_unreachable"] == 1.0
+    assert scores["clintiny_rel_rel_r"] <= 0.5
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_unknown_spans_key_names_the_existing_keys(tiny_encoder):
+    nlp = _pipeline(tiny_encoder, spans_keys=["concepts", "drugs"])
+    examples = _examples(nlp, reference_docs(nlp))
+    with pytest.raises(ValueError, match=r"E301.*\['drugs'\].*\['concepts', 'modifiers'\]"):
+        nlp.initialize(lambda: examples)
+
+
+@pytest.mark.parametrize(
+    "cfg,labels,code",
+    [({"max_distance": -1}, None, "E300"), ({"spans_keys": []}, None, "E300.*spans_keys"),
+     ({"threshold": 2}, None, "E300"), ({}, ["DRUG_AE", "TREATS"], r"E303.*'TREATS'")],
+)
+def test_misconfigured_rel_errors(tiny_encoder, cfg, labels, code):
+    with pytest.raises(ValueError, match=code):
+        nlp = _pipeline(tiny_encoder, **cfg)
+        examples = _examples(nlp, reference_docs(nlp))
+        nlp.get_pipe("clintiny_rel").initialize(lambda: examples, nlp=nlp, labels=labels)
+
+
+def test_no_relation_annotation_is_a_clear_error(tiny_encoder):
+    nlp = _pipeline(tiny_encoder)
+    examples = _examples(nlp, [make_doc(nlp, text, ents, []) for text, ents, _ in DOCS])
+    with pytest.raises(ValueError, match=r"E302.*6 of the 6"):
+        nlp.initialize(lambda: examples)
+
+
+def test_no_encoder_upstream_is_a_clear_error(nlp):
+    nlp.add_pipe("clintiny_rel", config={"spans_keys": KEYS})
+    examples = _examples(nlp, reference_docs(nlp))
+    with pytest.raises(ValueError, match="E004.*clintiny_rel"):
+        nlp.initialize(lambda: examples)
+
+
+def test_label_cannot_be_added_after_initialize(tiny_encoder):
+    nlp = _pipeline(tiny_encoder)
+    nlp.initialize(lambda: _examples(nlp, reference_docs(nlp)))
+    with pytest.raises(ValueError, match="E308.*'TREATS'"):
+        nlp.get_pipe("clintiny_rel").add_label("TREATS")
+
+
+def test_gold_relations_are_validated(nlp):
+    doc = nlp.make_doc("aspirin caused rash")
+    set_gold_relations(doc, [(0, 7, 15, 19, "DRUG_AE")])
+    assert get_gold_relations(doc) == [{"head": [0, 7], "tail": [15, 19], "label": "DRUG_AE"}]
+    with pytest.raises(ValueError, match=r"E305.*tail offsets \[15, 40\].*length 19"):
+        set_gold_relations(doc, [{"head": [0, 7], "tail": [15, 40], "label": "DRUG_AE"}])
+    with pytest.raises(ValueError, match=r"E304.*keys are \['head', 'label'\]"):
+        set_gold_relations(doc, [{"head": [0, 7], "label": "DRUG_AE"}])
+    with pytest.raises(ValueError, match="E304.*label"):
+        set_gold_relations(doc, [(0, 7, 15, 19, "")])
+    with pytest.raises(TypeError, match="E306"):
+        doc._.clintiny_rels = [("aspirin", "rash")]
+    other = nlp.make_doc("aspirin caused rash")
+    with pytest.raises(ValueError, match="E307"):
+        doc._.clintiny_rels = [Relation(head=other[0:1], tail=doc[2:3], label="DRUG_AE", score=1.0)]
