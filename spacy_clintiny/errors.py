@@ -80,6 +80,8 @@ class Errors(metaclass=_Codes):
             "report above for the skipped records and their reasons.")
     E410 = ("Reader split '{value}' is not supported: use 'train', 'dev' or null (all docs).")
     E411 = ("Output '{path}' must be a .spacy file path (got suffix '{suffix}').")
+    E412 = ("Synthetic note style '{value}' is not supported. Use one of: {options}.")
+    E413 = ("Number of synthetic notes must be >= 0, got {value}.")
     E501 = ("Layer map '{layer_map}' does not fit a {n_teacher}-layer teacher and a "
             "{n_student}-layer student: give one teacher layer index (0..{max}) per student "
             "layer, strictly increasing, e.g. --layer-map {example}.")

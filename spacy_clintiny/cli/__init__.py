@@ -3,6 +3,7 @@ plain typed function; import them here so they register on ``app``."""
 from ._app import app
 from . import info  # noqa: F401
 from . import convert  # noqa: F401
+from . import synth  # noqa: F401
 from . import distill  # noqa: F401
 from . import evaluate  # noqa: F401
 from . import package  # noqa: F401

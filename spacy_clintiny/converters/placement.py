@@ -9,6 +9,8 @@ placed is counted in the report with its reason and location; none is dropped si
 from bisect import bisect_left, bisect_right
 from typing import Dict, List, Optional, Set, Tuple
 
+import numpy
+from spacy.attrs import IDX, LENGTH
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
@@ -159,6 +161,16 @@ def _realign(text: str, expected: str, start: int, window: int) -> Optional[int]
 
 def _retokenize(doc: Doc, boundaries: Set[int], src: SourceDoc, report: ConversionReport) -> Doc:
     """Split tokens at span boundaries that fall strictly inside them."""
+    if not boundaries or not len(doc):
+        return doc
+    starts = doc.to_array(IDX).astype("int64")
+    ends = starts + doc.to_array(LENGTH).astype("int64")
+    ordered_arr = numpy.asarray(sorted(boundaries), dtype="int64")
+    # a boundary is fine when it is a token start or end, or lies in whitespace between tokens
+    pos = numpy.searchsorted(starts, ordered_arr, side="right") - 1
+    inside = (pos >= 0) & (ordered_arr > starts[numpy.maximum(pos, 0)]) & (ordered_arr < ends[numpy.maximum(pos, 0)])
+    if not inside.any():
+        return doc
     words: List[str] = []
     spaces: List[bool] = []
     n_split = 0
