@@ -44,6 +44,7 @@ lr = 0.00005
 schedule = "linear"
 warmup_steps = 0
 head_warmup_steps = 0
+new_lr = null
 weight_decay = 0.01
 adam_eps = 0.000001
 max_grad_norm = 1.0

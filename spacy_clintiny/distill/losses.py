@@ -39,6 +39,11 @@ def register_loss(name: str, *, mask_kind: str, requires: Tuple[str, ...]) -> Ca
     return decorator
 
 
+def logits_at(out: ModelOutputs, mask: Tensor) -> Tensor:
+    """(n_masked, vocab) logits at ``mask``, from ``masked_logits`` when computed."""
+    return out.masked_logits if out.masked_logits is not None else out.logits[mask]
+
+
 def _normalise(total: Tensor, mask: Tensor, denominator: Optional[float]) -> Tensor:
     count = mask.sum().clamp(min=1) if denominator is None else max(float(denominator), 1.0)
     return total / count
@@ -59,7 +64,7 @@ def masked_lm(
     labels (Tensor): (batch, seq) original token ids (any value outside ``mask``).
     RETURNS (Tensor): Scalar, mean cross-entropy per masked token.
     """
-    logits = student.logits[mask].float()  # (n_masked, vocab)
+    logits = logits_at(student, mask).float()  # (n_masked, vocab)
     total = F.cross_entropy(logits, labels[mask], reduction="sum")
     return _normalise(total, mask, denominator)
 
@@ -85,8 +90,8 @@ def soft_target_kl(
     mask (Tensor): (batch, seq) bool, the masked positions.
     RETURNS (Tensor): Scalar, mean KL per masked token × T².
     """
-    s = F.log_softmax(student.logits[mask].float() / temperature, dim=-1)  # (n, vocab)
-    t = F.log_softmax(teacher.logits[mask].float() / temperature, dim=-1)
+    s = F.log_softmax(logits_at(student, mask).float() / temperature, dim=-1)  # (n, vocab)
+    t = F.log_softmax(logits_at(teacher, mask).float() / temperature, dim=-1)
     total = F.kl_div(s, t, log_target=True, reduction="sum")
     return _normalise(total, mask, denominator) * temperature**2
 

@@ -24,30 +24,44 @@ class TrainableModel(torch.nn.Module):
         self.projections = projections if projections is not None else torch.nn.ModuleDict()
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor, *, logits: bool = True,
-                hidden: bool = False, attentions: bool = False) -> ModelOutputs:
+                hidden: bool = False, attentions: bool = False,
+                positions: Optional[Tensor] = None) -> ModelOutputs:
         return run_model(self.model, input_ids, attention_mask, logits=logits, hidden=hidden,
-                         attentions=attentions)
+                         attentions=attentions, positions=positions)
 
     def projection_map(self) -> Dict[int, torch.nn.Module]:
         return {int(k): v for k, v in self.projections.items()}
 
 
+def mlm_head(model: torch.nn.Module) -> Optional[torch.nn.Module]:
+    """The module mapping hidden states to vocabulary logits (BERT ``cls``, RoBERTa-style
+    ``lm_head``), or None for families where it is not one module."""
+    head = getattr(model, "cls", None) or getattr(model, "lm_head", None)
+    return head if isinstance(head, torch.nn.Module) else None
+
+
 def run_model(model: torch.nn.Module, input_ids: Tensor, attention_mask: Tensor, *, logits: bool,
-              hidden: bool, attentions: bool) -> ModelOutputs:
+              hidden: bool, attentions: bool, positions: Optional[Tensor] = None) -> ModelOutputs:
     """Forward pass returning only what the losses need. Without ``logits`` the MLM head
-    (a vocabulary-sized projection per token) is skipped."""
-    net = model if logits else model.base_model
+    (a vocabulary-sized projection per token) is skipped; with ``positions`` (bool,
+    (batch, seq)) it runs only there and fills ``masked_logits``."""
+    head = mlm_head(model) if logits and positions is not None else None
+    net = model if logits and head is None else model.base_model
     out = net(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=hidden,
               output_attentions=attentions, return_dict=True)
-    hidden_states = out.hidden_states if hidden else (out.last_hidden_state,) if not logits else ()
-    return ModelOutputs(tuple(hidden_states), out.attentions if attentions else None,
-                        out.logits if logits else None)
+    hidden_states = out.hidden_states if hidden else ()
+    if not hidden_states and not logits:
+        hidden_states = (out.last_hidden_state,)
+    masked = head(out.last_hidden_state[positions]) if head is not None else None
+    full = out.logits if logits and head is None else None
+    return ModelOutputs(tuple(hidden_states), out.attentions if attentions else None, full, masked)
 
 
-def parameter_groups(trainable: torch.nn.Module, *, new_parameters: Sequence[str],
-                     weight_decay: float) -> List[Dict[str, Any]]:
+def parameter_groups(trainable: torch.nn.Module, *, new_parameters: Sequence[str], weight_decay: float,
+                     lr: float, new_lr: Optional[float] = None) -> List[Dict[str, Any]]:
     """AdamW groups: {pretrained, new} x {decay, no decay}. "new" are the newly initialised
-    MLM head tensors and the projections (they may train alone during head warm-up)."""
+    MLM head tensors and the projections: they may train alone during head warm-up, at
+    their own learning rate ``new_lr`` (default ``lr``)."""
     groups: Dict[tuple, List[torch.nn.Parameter]] = {}
     new = set(new_parameters)
     for name, param in trainable.named_parameters():
@@ -57,7 +71,8 @@ def parameter_groups(trainable: torch.nn.Module, *, new_parameters: Sequence[str
         decay = not any(name.endswith(suffix) for suffix in _NO_DECAY)
         groups.setdefault((is_new, decay), []).append(param)
     return [
-        {"params": params, "weight_decay": weight_decay if decay else 0.0, "is_new": is_new}
+        {"params": params, "weight_decay": weight_decay if decay else 0.0, "is_new": is_new,
+         "lr": new_lr if is_new and new_lr is not None else lr}
         for (is_new, decay), params in sorted(groups.items())
     ]
 

@@ -28,6 +28,7 @@ from .corpus import Corpus, global_batch_indices
 from .distributed import DistContext, all_reduce_sum, any_process, barrier
 from .mlm import mask_tokens, masking_generator
 from .runs import JsonlLog
+from .losses import logits_at
 from .trainable import TrainableModel, make_scheduler, parameter_groups, run_model
 from .types import ModelOutputs
 
@@ -106,7 +107,8 @@ class Trainer:
             self.module = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.optimizer = torch.optim.AdamW(
             parameter_groups(self.model, new_parameters=new_parameters,
-                             weight_decay=float(self.training["weight_decay"])),
+                             weight_decay=float(self.training["weight_decay"]), lr=float(self.training["lr"]),
+                             new_lr=None if self.training["new_lr"] is None else float(self.training["new_lr"])),
             lr=float(self.training["lr"]), eps=float(self.training["adam_eps"]))
         self.scheduler = make_scheduler(self.optimizer, schedule=self.training["schedule"],
                                         warmup=int(self.training["warmup_steps"]),
@@ -164,7 +166,8 @@ class Trainer:
         with torch.no_grad():
             return run_model(self.teacher, batch["input_ids"], batch["attention_mask"],
                              logits=self.need_teacher_logits and self.teacher_has_head,
-                             hidden=self.need_hidden, attentions=self.need_attentions)
+                             hidden=self.need_hidden, attentions=self.need_attentions,
+                             positions=batch["masked"])
 
     def step(self, batch: Batch) -> Dict[str, float]:
         """Forward both models, add the weighted loss terms, backpropagate.
@@ -173,7 +176,8 @@ class Trainer:
         """
         with self._autocast():
             student = self.module(batch["input_ids"], batch["attention_mask"], logits=self.need_logits,
-                                  hidden=self.need_hidden, attentions=self.need_attentions)
+                                  hidden=self.need_hidden, attentions=self.need_attentions,
+                                  positions=batch["masked"])
             teacher = self.forward_teacher(batch)
             available = {"labels": batch["labels"], "layer_map": self.layer_map,
                          "projections": self.model.projection_map() or None}
@@ -240,10 +244,14 @@ class Trainer:
         every = int(self.training["log_every"])
         if every and self.step_no % every == 0:
             record = {"split": "train", "step": self.step_no, **{k: round(v, 6) for k, v in values.items()},
-                      "lr": self.scheduler.get_last_lr()[0], "grad_norm": round(grad_norm, 4),
+                      "lr": self.scheduler.get_last_lr()[0], **self._new_lr(), "grad_norm": round(grad_norm, 4),
                       "tokens": self.tokens_seen, "tokens_per_s": round(tokens_per_s, 1),
                       "elapsed_s": round(elapsed, 2)}
             self.log_file.write(record)
+
+    def _new_lr(self) -> Dict[str, float]:
+        rates = [lr for g, lr in zip(self.optimizer.param_groups, self.scheduler.get_last_lr()) if g["is_new"]]
+        return {"lr_new": rates[0]} if rates else {}
 
     # ----------------------------------------------------------------- state
     def trainer_state(self) -> Dict[str, Any]:
@@ -396,11 +404,11 @@ def heldout_mlm_loss(model: torch.nn.Module, corpus: Corpus, config: Dict[str, A
         for begin in range(0, n, batch_size):
             part = slice(begin, begin + batch_size)
             ctx = autocast() if autocast else torch.autocast(device.type, enabled=False)
-            with ctx:
-                out = model(input_ids=corrupted[part].to(device),
-                            attention_mask=seqs.attention_mask[part].to(device), return_dict=True)
             mask = chosen[part].to(device)
-            logits = out.logits[mask].float()
+            with ctx:
+                out = run_model(model, corrupted[part].to(device), seqs.attention_mask[part].to(device),
+                                logits=True, hidden=False, attentions=False, positions=mask)
+            logits = logits_at(out, mask).float()
             total += float(torch.nn.functional.cross_entropy(logits, seqs.input_ids[part].to(device)[mask],
                                                              reduction="sum"))
             count += int(mask.sum())
