@@ -390,9 +390,11 @@ def _top1_accuracy(examples: List[Example], labels: Tuple[str, ...], *, multi_la
     for eg in examples:
         gold = eg.reference.cats
         positives = {label for label in labels if gold.get(label, 0.0) > 0}
-        pred = {label: eg.predicted.cats[label] for label in labels if label in eg.predicted.cats}
         if not positives and not multi_label:
             continue  # no class given: not annotated for an exclusive classifier
+        # multi-label docs may be annotated for some labels only: rank those
+        known = [label for label in labels if label in gold] if multi_label else labels
+        pred = {label: eg.predicted.cats[label] for label in known if label in eg.predicted.cats}
         n += 1
         if not pred:
             continue

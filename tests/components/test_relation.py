@@ -219,8 +219,10 @@ def test_rel_round_trips_to_disk_and_docbin(trained, tmp_path):
         (r.key, round(r.score, 5)) for r in doc._.clintiny_rels
     ]
     # predicted docs survive DocBin(store_user_data=True) and pickling with their relations
-    loaded = list(DocBin(docs=[doc], store_user_data=True).from_bytes(DocBin(docs=[doc], store_user_data=True).to_bytes()).get_docs(nlp.vocab))[0]
-    for other in (loaded, pickle.loads(pickle.dumps(doc))):
+    docbin_bytes = DocBin(docs=[doc], store_user_data=True).to_bytes()
+    loaded = list(DocBin().from_bytes(docbin_bytes).get_docs(nlp.vocab))[0]
+    from_bytes = Doc(nlp.vocab).from_bytes(doc.to_bytes())  # how nlp.pipe(n_process=2) ships docs
+    for other in (loaded, pickle.loads(pickle.dumps(doc)), from_bytes):
         assert [(r.key, r.head.label_, r.tail.label_, r.score) for r in other._.clintiny_rels] == [
             (r.key, r.head.label_, r.tail.label_, r.score) for r in doc._.clintiny_rels
         ]

@@ -389,3 +389,26 @@ def test_pool_ranges_backprop_matches_finite_differences(pooling):
             f_plus = (pool_ranges(ops, plus, ranges, pooling=pooling, width=3)[0] * d_out).sum()
             f_minus = (pool_ranges(ops, minus, ranges, pooling=pooling, width=3)[0] * d_out).sum()
             assert dXs[d][idx] == pytest.approx((f_plus - f_minus) / (2 * eps), abs=1e-3)
+
+
+def test_scores_judge_partially_annotated_docs_on_their_labels(nlp):
+    pipe = nlp.add_pipe("clintiny_textcat", name="specialty")
+    pipe.cfg["labels"] = ["ADE", "CARDIO", "PULMO"]  # a multi-label head over two corpora
+
+    def example(text, gold, pred):
+        eg = Example(nlp.make_doc(text), _doc_with_cats(nlp, text, gold))
+        eg.predicted.cats = pred
+        return eg
+
+    examples = [
+        example("chest pain", {"CARDIO": 1.0, "PULMO": 0.0}, {"ADE": 0.97, "CARDIO": 0.9, "PULMO": 0.1}),
+        example("aspirin given", {"ADE": 0.0}, {"ADE": 0.1, "CARDIO": 0.9, "PULMO": 0.2}),
+        example("nli doc", {"entailment": 1.0}, {"ADE": 0.9, "CARDIO": 0.9, "PULMO": 0.9}),  # not annotated
+    ]
+    scores = pipe.score(examples)
+    assert scores["specialty_acc"] == 1.0  # labels unknown for a doc are not ranked
+    assert scores["specialty_micro_f"] == 1.0  # ... nor counted as false positives
+    assert scores["specialty_per_label"]["CARDIO"] == {"p": 1.0, "r": 1.0, "f": 1.0}
+    examples[1].predicted.cats["ADE"] = 0.8
+    assert pipe.score(examples)["specialty_acc"] == 0.5
+    assert pipe.score(examples[2:])["specialty_acc"] is None
