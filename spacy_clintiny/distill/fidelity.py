@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from .corpus import Corpus
 from .mlm import load_mlm_model
 from .student import PROJECTIONS_FILE, count_parameters, megabytes
-from .trainer import heldout_mlm_loss
+from .heldout import heldout_mlm_loss
 
 
 def encoder_speed(encoder: torch.nn.Module, corpus: Corpus, *, device: torch.device, batch_size: int,

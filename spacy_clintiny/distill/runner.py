@@ -18,7 +18,7 @@ from thinc.api import Config
 
 from ..errors import Errors
 from ..models import resolve_model_source
-from .config import config_differences, default_config, resolve_losses
+from .config import config_differences, resolve_losses
 from .corpus import CorpusSettings, load_corpus
 from .distributed import DistContext, barrier, init_distributed, shutdown, weights_max_difference
 from .layer_map import check_layer_map, parse_layer_map, uniform_layer_map
@@ -182,9 +182,10 @@ def _run(kind: str, config: Config, ctx: DistContext, *, resume: bool, force: bo
                 else {str(n_s)}
             for key, module in projections.items():
                 module.requires_grad_(key in used)
-    if "student_logits" not in requires:
+    if "student_logits" not in requires:  # no loss uses the MLM head: freeze it (DDP needs every
+        head = set(new_head_parameter_names(model))  # trainable parameter to get a gradient)
         for name, param in model.named_parameters():
-            if name in set(new_head_parameter_names(model)):
+            if name in head:
                 param.requires_grad_(False)
     max_pos = getattr(model.config, "max_position_embeddings", None)
     if max_pos and int(config["corpus"]["seq_len"]) > max_pos:
@@ -306,7 +307,3 @@ def write_model_card(output: Path, meta: Dict[str, Any], config: Config,
         "git_sha": meta.get("git_sha"),
     }
     write_text_atomic(output / "README.md", model_card(card, fidelity=fidelity))
-
-
-def load_default_config(kind: str) -> Config:
-    return default_config(kind)
