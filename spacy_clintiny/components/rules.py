@@ -194,11 +194,42 @@ class _SavedRules:
     """Serialization of a medspaCy rule component: its rules as JSON (``rules.json`` in
     the component's pipeline folder). Subclasses give ``_rules_data``/``_set_rules_data``."""
 
+    _default_file: str
+    _rule_cls: Any
+    _pending_rules: Optional[str] = None
+
     def _rules_data(self) -> Dict[str, Any]:
         raise NotImplementedError
 
     def _set_rules_data(self, data: Dict[str, Any]) -> None:
         raise NotImplementedError
+
+    def _load_rules(self, rules: Optional[str]) -> Any:
+        """Add the rules named in the config. A rule file that does not exist (yet) is
+        not an error here: ``spacy.load`` builds the component from its config and then
+        replaces the rules with the saved ``rules.json``. It is an error if the component
+        is used or saved before rules were loaded (E106)."""
+        self._pending_rules = None
+        if rules is None:
+            return self
+        path = resource_path(self._default_file) if rules == "default" else rules
+        if Path(path).exists():
+            self.add(self._rule_cls.from_json(path))
+        else:
+            self._pending_rules = path
+        return self
+
+    def _check_rules_loaded(self) -> None:
+        if self._pending_rules is not None:
+            raise ValueError(Errors.E106.format(name=self.name, path=self._pending_rules))
+
+    def initialize(self, get_examples: Optional[Any] = None, *, nlp: Optional[Language] = None) -> None:
+        """Check that the configured rule file was found."""
+        self._check_rules_loaded()
+
+    def __call__(self, doc: Doc) -> Doc:
+        self._check_rules_loaded()
+        return super().__call__(doc)  # type: ignore[misc]
 
     def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
         return json.dumps(self._rules_data()).encode("utf8")
@@ -281,19 +312,15 @@ def make_clintiny_context(
 class ClinicalContext(_SavedRules, ConText):
     """medspaCy ConText that writes its rules into the pipeline folder."""
 
+    _default_file = "context_rules.json"
+    _rule_cls = ConTextRule
+
     def __init__(self, nlp: Language, *, phrase_matcher_attr: str = "LOWER", **kwargs: Any) -> None:
         super().__init__(nlp, phrase_matcher_attr=phrase_matcher_attr, **kwargs)
         self._phrase_matcher_attr = phrase_matcher_attr
 
-    def _load_rules(self, rules: Optional[str]) -> "ClinicalContext":
-        if rules is not None:
-            path = resource_path("context_rules.json") if rules == "default" else rules
-            if not Path(path).exists():
-                raise ValueError(Errors.E106.format(name=self.name, path=path))
-            self.add(ConTextRule.from_json(path))
-        return self
-
     def _rules_data(self) -> Dict[str, Any]:
+        self._check_rules_loaded()
         _warn_callables(self.name, self.rules)
         return {"context_rules": [rule.to_dict() for rule in self.rules]}
 
@@ -302,6 +329,7 @@ class ClinicalContext(_SavedRules, ConText):
             self.nlp, name=self.name, phrase_matcher_attr=self._phrase_matcher_attr,
             prune=self.prune_on_modifier_overlap,
         )
+        self._pending_rules = None
         self.add([ConTextRule.from_dict(d) for d in data["context_rules"]])
 
 
@@ -363,19 +391,15 @@ def make_clintiny_sectionizer(
 class ClinicalSectionizer(_SavedRules, Sectionizer):
     """medspaCy Sectionizer that writes its rules into the pipeline folder."""
 
+    _default_file = "section_patterns.json"
+    _rule_cls = SectionRule
+
     def __init__(self, nlp: Language, *, phrase_matcher_attr: str = "LOWER", **kwargs: Any) -> None:
         super().__init__(nlp, phrase_matcher_attr=phrase_matcher_attr, **kwargs)
         self._phrase_matcher_attr = phrase_matcher_attr
 
-    def _load_rules(self, rules: Optional[str]) -> "ClinicalSectionizer":
-        if rules is not None:
-            path = resource_path("section_patterns.json") if rules == "default" else rules
-            if not Path(path).exists():
-                raise ValueError(Errors.E106.format(name=self.name, path=path))
-            self.add(SectionRule.from_json(path))
-        return self
-
     def _rules_data(self) -> Dict[str, Any]:
+        self._check_rules_loaded()
         _warn_callables(self.name, self.rules)
         return {"section_rules": [rule.to_dict() for rule in self.rules]}
 
@@ -385,6 +409,7 @@ class ClinicalSectionizer(_SavedRules, Sectionizer):
         )
         self._parent_sections = {}
         self._parent_required = {}
+        self._pending_rules = None
         self.add([SectionRule.from_dict(d) for d in data["section_rules"]])
 
 
