@@ -4,8 +4,10 @@ from ._app import app
 from . import info  # noqa: F401
 from . import convert  # noqa: F401
 from . import synth  # noqa: F401
+from . import assets  # noqa: F401
 from . import distill  # noqa: F401
 from . import evaluate  # noqa: F401
+from . import labels  # noqa: F401
 from . import package  # noqa: F401
 
 __all__ = ["app"]
