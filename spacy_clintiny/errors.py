@@ -29,6 +29,7 @@ class Warnings(metaclass=_Codes):
     W102 = ("Component '{name}': {n} rule(s) have on_match/on_modifies callables, which "
             "cannot be saved: they are written without them. Re-attach the callables "
             "after loading, or express the logic as patterns.")
+    W400 = ("Credentialed asset '{dest}' is not present (not an error). {how}")
 
 
 class Errors(metaclass=_Codes):
@@ -82,6 +83,14 @@ class Errors(metaclass=_Codes):
     E411 = ("Output '{path}' must be a .spacy file path (got suffix '{suffix}').")
     E412 = ("Synthetic note style '{value}' is not supported. Use one of: {options}.")
     E413 = ("Number of synthetic notes must be >= 0, got {value}.")
+    E414 = ("Assets file '{path}' does not exist. Pass configs/assets.yml or a project.yml.")
+    E415 = ("Asset #{i} in '{path}' is not a mapping with a 'dest' key: fix that entry.")
+    E416 = ("Checksum mismatch for '{dest}': '{src}' has md5 {got}, the project pins {expected}. "
+            "Nothing was written. Use the project's version of the file (the mirror), or update "
+            "the checksum in the assets file if the new version is intended.")
+    E417 = ("Asset '{dest}' is missing: not in the mirror ({mirror}) and the download failed "
+            "({err}). Download {url} and save it as '{dest}', or point --mirror / $CLINTINY_MIRROR "
+            "at a folder holding it.")
     E501 = ("Layer map '{layer_map}' does not fit a {n_teacher}-layer teacher and a "
             "{n_student}-layer student: give one teacher layer index (0..{max}) per student "
             "layer, strictly increasing, e.g. --layer-map {example}.")
