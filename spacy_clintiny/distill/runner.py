@@ -23,8 +23,8 @@ from .corpus import CorpusSettings, load_corpus
 from .distributed import DistContext, barrier, init_distributed, shutdown, weights_max_difference
 from .layer_map import check_layer_map, parse_layer_map, uniform_layer_map
 from .mlm import load_mlm_model, new_head_parameter_names, set_attention_dropout, set_dropout
-from .runs import (CONFIG_FILE, META_FILE, PLOT_FILE, git_sha, model_card, package_versions,
-                   plot_curves, prepare_output_dir, set_default_permissions, write_json_atomic,
+from .runs import (CONFIG_FILE, LOG_FILE, META_FILE, PLOT_FILE, git_sha, model_card, package_versions,
+                   plot_curves, prepare_output_dir, read_log, set_default_permissions, write_json_atomic,
                    write_text_atomic)
 from .student import (PROJECTIONS_FILE, STUDENT_META, count_parameters, load_projections, megabytes,
                       read_student_meta, save_projections)
@@ -199,6 +199,8 @@ def _run(kind: str, config: Config, ctx: DistContext, *, resume: bool, force: bo
     start_loss = None
     if resume:
         trainer.resume()
+        first = [r for r in read_log(output / LOG_FILE) if r.get("label") == "start"]
+        start_loss = first[0]["mlm_loss"] if first else None
     else:
         start_loss = trainer.evaluate("start")
     teacher_loss = None
@@ -278,7 +280,7 @@ def _save_final(output: Path, model: torch.nn.Module, tokenizer: Any, projection
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     write_json_atomic(output / META_FILE, meta)
-    plot_curves(output / "train_log.jsonl", output / PLOT_FILE, terms=[t.key for t in terms])
+    plot_curves(output / LOG_FILE, output / PLOT_FILE, terms=[t.key for t in terms])
     write_model_card(output, meta, config)
 
 
