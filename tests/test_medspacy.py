@@ -155,3 +155,26 @@ def test_missing_rule_file_is_a_clear_error(tmp_path):
         nlp.initialize()
     with pytest.raises(ValueError, match="E106.*no_such.json"):
         nlp("Patient denies pain.")
+
+
+def test_sentence_port_matches_pyrush():
+    """clintiny_sentences maps RuSH spans to tokens with a port of PyRuSH's
+    cpredict_split_gaps (minus its per-token logging): same sentence starts."""
+    from loguru import logger
+    from PyRuSH.StaticSentencizerFun import cpredict_split_gaps
+
+    from spacy_clintiny.components.rules import split_gaps_starts
+
+    nlp = spacy.blank("en")
+    sentences = nlp.add_pipe("clintiny_sentences")
+    texts = [NOTE, "A.  B\n\nC. d e f.\r\n\r\n  G", "  leading space. Then more\n", "x", "Dr. Smith saw pt. at 5 p.m. today.",
+             "Jose\u0301 \u0301 denies\x07 pain 😷.\r\nPlan:\n\n\n- aspirin\n- rest"]
+    logger.disable(__name__)  # PyRuSH's cython function logs every token under the caller's name
+    try:
+        for max_len in (None, 12):
+            for text in texts:
+                doc = nlp.make_doc(text)
+                expected = [bool(x) for x in cpredict_split_gaps([doc], sentences.rush.segToSentenceSpans, max_len)[0]]
+                assert split_gaps_starts(doc, sentences.rush.segToSentenceSpans(text), max_len) == expected
+    finally:
+        logger.enable(__name__)

@@ -1,0 +1,142 @@
+"""Bad input never crashes the pipeline, gives predictable output, and every predicted span
+indexes the original text exactly."""
+import pytest
+import spacy
+from spacy.training import Example
+
+from spacy_clintiny.components.rules import add_clinical_rules
+
+PHI = [
+    ("John Smith was seen at Boston clinic.", [(0, 10, "NAME"), (23, 29, "LOCATION")]),
+    ("Mary Jones reports chest pain.", [(0, 10, "NAME")]),
+]
+CONCEPTS = [
+    ("Patient denies chest pain and fever.", [(15, 25, "PROBLEM"), (30, 35, "PROBLEM")]),
+    ("Started aspirin for chest pain.", [(8, 15, "TREATMENT"), (20, 30, "PROBLEM")]),
+]
+
+BAD_INPUTS = {
+    "empty": "",
+    "space": " ",
+    "whitespace_only": "  \n\t \r\n  \n\n",
+    "crlf_only": "\r\n\r\n",
+    "no_entities": "the a of and to in",
+    "emoji": "John Smith 😷🤒 denies chest pain 💊💊 at Boston 🏥.",
+    "emoji_only": "😀" * 300,
+    "rtl_arabic": "مريض John Smith في بوسطن يعاني من ألم في الصدر.",
+    "rtl_hebrew": "שלום John Smith, כאב בחזה.",
+    "combining_marks": "Jose\u0301 Smith and Zoe\u0308 denies fever.",
+    "lone_combining_marks": "\u0301\u0301 \u0308 John Smith \u0301",
+    "control_chars": "John\x00 Smith\x07 denies\x1b chest\x0c pain\x7f.",
+    "zero_width": "John\u200bSmith\u200b\u200d denies\ufeff fever.",
+    "crlf": "John Smith was seen.\r\nPatient denies chest pain and fever.\r\n\r\nPlan: aspirin.\r\n",
+    "mixed_scripts": "Пациент John Smith 患者 chest pain ✓ fever ∅ 37.5°C",
+    "long_token": "x" * 5000 + " John Smith",
+    "surrogate_like": "John \U0001F9D1\u200d\u2695\ufe0f Smith denies fever.",
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def ml_pipeline(tiny_encoder):
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(tiny_encoder), "window": 32, "stride": 24}})
+    nlp.add_pipe("clintiny_ner", name="ner_phi", config={"spans_key": "phi", "write_ents": True})
+    nlp.add_pipe("clintiny_ner", name="ner_concepts", config={"spans_key": "concepts", "write_ents": True})
+    examples = []
+    for data, key in ((PHI, "phi"), (CONCEPTS, "concepts")):
+        for text, spans in data:
+            ref = nlp.make_doc(text)
+            ref.spans[key] = [ref.char_span(s, e, label=label) for s, e, label in spans]
+            examples.append(Example(nlp.make_doc(text), ref))
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(60):
+        nlp.update(examples, sgd=optimizer)
+    return nlp
+
+
+@pytest.fixture(scope="module")
+def full_pipeline(ml_pipeline):
+    # a copy of the trained heads followed by medspaCy sentences, sectionizer and ConText
+    nlp = spacy.blank("en").from_config(ml_pipeline.config).from_bytes(ml_pipeline.to_bytes())
+    return add_clinical_rules(nlp)
+
+
+def check_doc(doc, text):
+    assert doc.text == text
+    assert set(doc.spans) >= {"phi", "concepts"}
+    spans = list(doc.spans["phi"]) + list(doc.spans["concepts"]) + list(doc.ents)
+    for span in spans:
+        assert text[span.start_char:span.end_char] == span.text
+        assert span.text and span.text == span.text.strip()
+    for key in ("phi", "concepts"):
+        assert len(doc.spans[key].attrs["scores"]) == len(doc.spans[key])
+        assert all(0.0 <= s <= 1.0 for s in doc.spans[key].attrs["scores"])
+    return [(s.start_char, s.end_char, s.label_) for s in spans]
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+def test_bad_input(full_pipeline, name):
+    text = BAD_INPUTS[name]
+    first = check_doc(full_pipeline(text), text)
+    again = check_doc(full_pipeline(text), text)
+    assert first == again  # predictable: same input, same output
+    if not text.strip():
+        assert first == []
+
+
+def test_bad_inputs_in_one_batch_match_one_by_one(ml_pipeline):
+    texts = [BAD_INPUTS[name] for name in sorted(BAD_INPUTS)]
+    batched = [check_doc(doc, text) for doc, text in zip(ml_pipeline.pipe(texts, batch_size=len(texts)), texts)]
+    single = [check_doc(ml_pipeline(text), text) for text in texts]
+    assert batched == single
+
+
+def test_control_sentence_is_still_recognised(ml_pipeline):
+    doc = ml_pipeline("John Smith was seen at Boston clinic.")
+    assert ("John Smith", "NAME") in [(s.text, s.label_) for s in doc.spans["phi"]]
+
+
+def test_tokens_without_wordpieces(ml_pipeline):
+    text = BAD_INPUTS["lone_combining_marks"]
+    doc = ml_pipeline(text)
+    lengths = list(doc._.trf_data.align.lengths)
+    assert len(lengths) == len(doc) and 0 in lengths  # the tokenizer drops these marks
+    check_doc(doc, text)
+
+
+def make_long_note(n_chars):
+    parts = [
+        "Patient John Smith was seen at Boston clinic on Monday. ",
+        "He denies chest pain and fever 😷.\r\n",
+        "مريض في بوسطن. ",
+        "Jose\u0301 reports\x07 nausea.\n\n",
+        "Started aspirin for chest pain. ",
+    ]
+    text = "".join(parts) * (n_chars // len("".join(parts)) + 1)
+    return text[:n_chars]
+
+
+def test_200k_character_note(ml_pipeline):
+    text = make_long_note(200_000)
+    doc = ml_pipeline(text)
+    spans = check_doc(doc, text)
+    assert len(doc) > 30_000
+    assert spans  # the note is full of the training patterns
+
+
+@pytest.mark.slow
+def test_200k_character_note_through_medspacy(full_pipeline):
+    # the RuSH rule engine reads ~16,000 characters/s here (~12 s for this note): run with --slow
+    text = make_long_note(200_000)
+    check_doc(full_pipeline(text), text)
