@@ -163,7 +163,7 @@ def test_sentence_port_matches_pyrush():
     from loguru import logger
     from PyRuSH.StaticSentencizerFun import cpredict_split_gaps
 
-    from spacy_clintiny.components.rules import split_gaps_starts
+    from spacy_clintiny.components.sentences import split_gaps_starts
 
     nlp = spacy.blank("en")
     sentences = nlp.add_pipe("clintiny_sentences")
