@@ -374,7 +374,7 @@ class TokenClassifier(TrainablePipe):
             self.model.set_ref("output_layer", new_output)
         elif not output_layer.has_dim("nO"):
             output_layer.set_dim("nO", n_tags)
-        doc_sample = [eg.predicted for eg in islice(get_examples(), 10)]
+        doc_sample = list(islice((eg.predicted for eg in get_examples() if len(eg.predicted)), 10))
         self.model.initialize(X=doc_sample)
 
     def _check_upstream(self, nlp: Language) -> None:
