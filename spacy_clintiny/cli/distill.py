@@ -137,7 +137,7 @@ def pretrain_cli(
     whole_word: Optional[bool] = typer.Option(None, "--whole-word/--no-whole-word", help="Whole-word masking"),
     text_field: Optional[str] = typer.Option(None, "--text-field", help="JSONL field with the text"),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (0 = default)"),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in OUTPUT from its last checkpoint"),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in OUTPUT from its last checkpoint (starts the run when OUTPUT has none yet)"),
     force: bool = typer.Option(False, "--force", help="Start over in a non-empty OUTPUT"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar"),
 ) -> None:
@@ -165,7 +165,7 @@ def distill_cli(
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 1e-4)"),
     text_field: Optional[str] = typer.Option(None, "--text-field", help="JSONL field with the text"),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (0 = default)"),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in OUTPUT from its last checkpoint"),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in OUTPUT from its last checkpoint (starts the run when OUTPUT has none yet)"),
     force: bool = typer.Option(False, "--force", help="Start over in a non-empty OUTPUT"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar"),
 ) -> None:

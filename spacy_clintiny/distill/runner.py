@@ -81,6 +81,18 @@ def _check_output(config: Dict[str, Any], output: Path, inputs: Dict[str, str], 
     barrier(ctx)
 
 
+def _nothing_to_resume(output: Path) -> bool:
+    """True when ``output`` is missing, empty, or holds only the files of a run that never
+    reached its first checkpoint."""
+    from .checkpoint import latest_checkpoint
+    from .runs import CHECKPOINT_DIR, RUN_FILES
+
+    if not output.exists():
+        return True
+    names = {p.name for p in output.iterdir()}
+    return latest_checkpoint(output) is None and names <= set(RUN_FILES) | {CHECKPOINT_DIR}
+
+
 def _seed_everything(seed: int, rank: int) -> None:
     torch.manual_seed(seed + rank)
     numpy.random.seed((seed + rank) % 2**32)
@@ -125,6 +137,10 @@ def _run(kind: str, config: Config, ctx: DistContext, *, resume: bool, force: bo
         teacher_src = resolve_model_source(paths["teacher"])
         model_src = resolve_model_source(paths["student"])
         inputs = {"teacher": teacher_src, "student": model_src}
+    if resume and _nothing_to_resume(output):
+        # a workflow step re-run after an interruption passes --resume every time: with no
+        # checkpoint yet there is nothing to continue, so start the run (only run files are lost)
+        resume, force = False, True
     _check_output(config, output, inputs, resume=resume, force=force, ctx=ctx)
     if ctx.is_main and not resume:
         write_text_atomic(output / CONFIG_FILE, config.to_str())

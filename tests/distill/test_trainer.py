@@ -107,6 +107,14 @@ def test_non_empty_output_needs_force_or_resume(pretrained, tiny_encoder, text_c
                      progress=False)
 
 
+def test_resume_with_nothing_to_resume_starts_the_run(tiny_encoder, text_corpus, tmp_path):
+    # what a re-run workflow step does: --resume every time, a fresh folder the first time
+    out = tmp_path / "fresh"
+    config = pretrain_config(tiny_encoder, out, text_corpus, **{"training.max_steps": 2})
+    run_training("pretrain", config, resume=True, progress=False)
+    assert (out / "model.safetensors").exists()
+
+
 def test_nan_stops_with_last_good_checkpoint(tiny_mlm_encoder, text_corpus, tmp_path):
     out = tmp_path / "nan"
 
