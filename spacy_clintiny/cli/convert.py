@@ -21,6 +21,7 @@ def convert_cli(
     discontinuous: Optional[str] = typer.Option(None, "--discontinuous", help="brat discontinuous spans: join (default), fragments or skip"),
     n_sents: Optional[int] = typer.Option(None, "--n-sents", help="conll: sentences per doc when the file has no -DOCSTART- (default 10)"),
     alignment: str = typer.Option("retokenize", "--alignment", help="retokenize (exact offsets), expand, contract or strict"),
+    limit: int = typer.Option(0, "--limit", help="Stop after this many documents (0 = all), e.g. for smoke runs"),
 ) -> None:
     """Convert a clinical corpus to a DocBin, with a conversion report (printed and written
     as <stem>.report.json beside the output). Exits non-zero only when nothing usable came out."""
@@ -31,6 +32,7 @@ def convert_cli(
         report, written = convert_corpus(
             fmt, input_path, output_path, dev_output=dev_output, dev_fraction=split_dev, seed=seed,
             label_map=label_map, discontinuous=discontinuous, n_sents=n_sents, alignment=alignment,
+            limit=limit,
         )
     except ValueError as err:
         msg.fail(str(err), exits=1)

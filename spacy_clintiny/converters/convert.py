@@ -9,6 +9,7 @@
   unplaceable spans / skipped records / adjustments by reason with located examples, and the
   split (seed, fraction, per-side counts, dev group ids).
 """
+import itertools
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
@@ -55,6 +56,7 @@ def convert_corpus(
     n_sents: Optional[int] = None,
     alignment: str = "retokenize",
     nlp: Optional[Language] = None,
+    limit: int = 0,
 ) -> Tuple[ConversionReport, List[Path]]:
     """Convert ``input_path`` in format ``fmt`` to DocBin(s) and a JSON report.
 
@@ -69,6 +71,7 @@ def convert_corpus(
     n_sents (Optional[int]): CoNLL sentences per doc.
     alignment (str): Span alignment mode ("retokenize" keeps offsets exact).
     nlp (Optional[Language]): Tokenizer source (blank English by default).
+    limit (int): Stop after this many documents (0 = all), e.g. for smoke runs.
     RETURNS (Tuple[ConversionReport, List[Path]]): The report and the files written. No
         DocBin is written when no document came out (the report still is).
     """
@@ -78,8 +81,11 @@ def convert_corpus(
     if not 0.0 <= dev_fraction < 1.0:
         raise ValueError(Errors.E408.format(value=dev_fraction))
     report = ConversionReport(fmt)
-    docs = list(read_format(fmt, input_path, nlp=nlp, report=report, alignment=alignment, label_map=label_map,
-                            discontinuous=discontinuous, n_sents=n_sents))
+    docs = list(itertools.islice(
+        read_format(fmt, input_path, nlp=nlp, report=report, alignment=alignment, label_map=label_map,
+                    discontinuous=discontinuous, n_sents=n_sents),
+        limit or None,
+    ))
     report.extra["input"] = str(input_path)
     written: List[Path] = []
     if docs:
