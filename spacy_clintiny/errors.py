@@ -91,6 +91,9 @@ class Errors(metaclass=_Codes):
     E417 = ("Asset '{dest}' is missing: not in the mirror ({mirror}) and the download failed "
             "({err}). Download {url} and save it as '{dest}', or point --mirror / $CLINTINY_MIRROR "
             "at a folder holding it.")
+    E418 = ("Option(s) {options} do not apply to format '{fmt}' (its options: {allowed}). Remove "
+            "them, or pick the format they belong to (e.g. --label-map is for brat, pubtator, conll).")
+    E419 = ("BRAT discontinuous-span mode '{value}' is not supported. Use one of: {options}.")
     E501 = ("Layer map '{layer_map}' does not fit a {n_teacher}-layer teacher and a "
             "{n_student}-layer student: give one teacher layer index (0..{max}) per student "
             "layer, strictly increasing, e.g. --layer-map {example}.")

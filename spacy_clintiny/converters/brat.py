@@ -13,6 +13,7 @@ Relations are "annotated" for every document when any ``.ann`` in the input has 
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
+from ..errors import Errors
 from .labels import LabelMap, get_label_map
 from .report import ConversionReport
 from .source import Location, SourceDoc, SourceRelation, SourceSpan
@@ -46,7 +47,7 @@ def iter_brat(
     YIELDS (SourceDoc): One per .ann/.txt pair; the split unit is the file stem.
     """
     if discontinuous not in DISCONTINUOUS_MODES:
-        raise ValueError(f"discontinuous={discontinuous!r}: use one of {DISCONTINUOUS_MODES}")
+        raise ValueError(Errors.E419.format(value=discontinuous, options=", ".join(DISCONTINUOUS_MODES)))
     report = report if report is not None else ConversionReport(corpus)
     lmap = get_label_map(label_map, default="identity")
     files: List[Path] = []

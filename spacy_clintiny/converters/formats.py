@@ -188,8 +188,8 @@ def read_format(
     nlp (Optional[Language]): Tokenizer source (blank English by default).
     report (Optional[ConversionReport]): Receives the counts and events.
     alignment (str): Span alignment mode.
-    **options: Format options (``label_map``, ``discontinuous``, ``n_sents``); options a format
-        does not take are ignored when None.
+    **options: Format options (``label_map``, ``discontinuous``, ``n_sents``); None means "not
+        given". Giving an option the format does not take is an error.
     YIELDS (Doc): Annotated docs.
     """
     if fmt not in FORMATS:
@@ -198,6 +198,9 @@ def read_format(
     path = Path(path)
     if not path.exists() or (spec.must_be_dir and not path.is_dir()):
         raise ValueError(Errors.E407.format(path=path, fmt=fmt, expected=spec.expects))
-    kwargs = {k: v for k, v in options.items() if k in spec.options and v is not None}
+    unsupported = sorted(k for k, v in options.items() if v is not None and k not in spec.options)
+    if unsupported:
+        raise ValueError(Errors.E418.format(options=unsupported, fmt=fmt, allowed=", ".join(spec.options) or "none"))
+    kwargs = {k: v for k, v in options.items() if v is not None}
     return spec.read(path, nlp=nlp, report=report if report is not None else ConversionReport(fmt),
                      alignment=alignment, **kwargs)

@@ -151,7 +151,10 @@ def progress_note(b: NoteBuilder, phi: PhiFactory, clin: ClinicalFactory, rng: r
         b.text("\n")
     if rng.random() < 0.5:
         b.text("Dispo: possible transfer to ")
-        phi.write_ward(b) if rng.random() < 0.5 else phi.write_hospital(b)
+        if rng.random() < 0.5:
+            phi.write_ward(b)
+        else:
+            phi.write_hospital(b)
         b.text(".\n")
     b.text("\n")
     phi.write_name(b, "DOCTOR", style=rng.choice(("full", "first_initial_last", "initial_last")))
@@ -173,7 +176,10 @@ def radiology_report(b: NoteBuilder, phi: PhiFactory, clin: ClinicalFactory, rng
     b.text("   MRN: ")
     phi.write_id(b)
     b.text("\nLOCATION: ")
-    phi.write_hospital(b) if rng.random() < 0.5 else phi.write_ward(b)
+    if rng.random() < 0.5:
+        phi.write_hospital(b)
+    else:
+        phi.write_ward(b)
     b.text("\n\nCLINICAL HISTORY: ")
     phi.write_age(b, forms=("{a} year old", "{a}-year-old", "{a}F", "{a}M"))
     b.text(" with ")

@@ -60,7 +60,10 @@ def _opener(b: NoteBuilder, phi: PhiFactory, clin: ClinicalFactory, rng: random.
         phi.write_date(b)
         b.text(" ")
     b.text("from ")
-    phi.write_hospital(b) if rng.random() < 0.7 else b.text(rng.choice(("EW", "OSH", "home", "rehab")))
+    if rng.random() < 0.7:
+        phi.write_hospital(b)
+    else:
+        b.text(rng.choice(("EW", "OSH", "home", "rehab")))
     b.text(" with ")
     clin.write_bare_problem(b)
     if rng.random() < 0.5:
@@ -137,7 +140,10 @@ def _social(b: NoteBuilder, phi: PhiFactory, rng: random.Random) -> None:
             phi.write_state(b)
     elif r < 0.75:
         b.text(f"{relative} called from ")
-        phi.write_city(b) if rng.random() < 0.7 else phi.write_country(b)
+        if rng.random() < 0.7:
+            phi.write_city(b)
+        else:
+            phi.write_country(b)
     elif r < 0.88:
         b.text(rng.choice(("pt works as a ", "retired ", "pt is a ")))
         phi.write_profession(b)
@@ -162,7 +168,10 @@ def _plan(b: NoteBuilder, phi: PhiFactory, clin: ClinicalFactory, rng: random.Ra
         clin.write_problem(b, rng.choice(("hypothetical", "possible")))
     elif r < 0.65:
         b.text(rng.choice(("possible transfer to ", "? to ", "plan for d/c to ")))
-        phi.write_ward(b) if rng.random() < 0.5 else phi.write_hospital(b)
+        if rng.random() < 0.5:
+            phi.write_ward(b)
+        else:
+            phi.write_hospital(b)
     elif r < 0.8:
         b.text(rng.choice(("family meeting ", "CT ", "cath ", "f/u appt ")))
         phi.write_date(b)

@@ -63,3 +63,12 @@ def test_alignment_modes(nlp, alignment, placed, reason):
     assert doc.text == src.text
     assert [s.text for s in doc.spans["phi"]] == placed
     assert (reason in report.events["unplaceable"]) if reason else report.n_unplaceable == 0
+
+
+def test_options_that_do_not_apply_are_rejected(fixtures_dir):
+    from spacy_clintiny.converters import read_format
+
+    with pytest.raises(ValueError, match="E418.*label_map"):
+        read_format("mednli", fixtures_dir / "mednli", label_map="n2c2-2018")
+    with pytest.raises(ValueError, match="E419"):
+        list(read_format("brat", fixtures_dir / "n2c2-2018", discontinuous="glue"))
