@@ -23,3 +23,27 @@ def test_missing_local_path_is_a_clear_error(tmp_path):
 
 def test_hub_id_passes_through_unchanged():
     assert resolve_model_source("emilyalsentzer/Bio_ClinicalBERT") == "emilyalsentzer/Bio_ClinicalBERT"
+
+
+def test_saved_pipeline_loads_when_the_encoder_folder_is_gone(tmp_path):
+    """The config names the encoder folder, but a saved pipeline carries the weights: moving or
+    deleting the training-time folder must not break spacy.load."""
+    import shutil
+
+    from spacy_clintiny.testing import make_tiny_bert
+
+    src = make_tiny_bert(tmp_path / "enc")
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(src)}})
+    nlp.initialize()
+    nlp.to_disk(tmp_path / "pipe")
+    shutil.rmtree(src)
+    doc = spacy.load(tmp_path / "pipe")("no chest pain")
+    assert len(doc._.trf_data.align.lengths) == 3
+
+
+def test_missing_encoder_folder_fails_at_initialize_with_a_clear_error(tmp_path):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(tmp_path / "gone")}})
+    with pytest.raises(ValueError, match="E001"):
+        nlp.initialize()

@@ -41,11 +41,22 @@ def build_encoder_v1(
     if stride > window:
         warnings.warn(Warnings.W001.format(window=window, stride=stride))
     get_spans = configure_strided_spans(window=window, stride=stride)
-    return TransformerModel(
-        resolve_model_source(name),
+    model = TransformerModel(
+        name,
         get_spans=get_spans,
         tokenizer_config=dict(tokenizer_config) if tokenizer_config is not None else {"use_fast": True},
         transformer_config=dict(transformer_config),
         mixed_precision=mixed_precision,
         grad_scaler_config=dict(grad_scaler_config),
     )
+    # Resolve the source only when weights are actually loaded from it (initialize). A saved
+    # pipeline carries its weights, so spacy.load never needs the original folder to exist.
+    load_weights = model.init
+
+    def init(model: Model, X: Any = None, Y: Any = None) -> None:
+        if not model.attrs["has_transformer"]:
+            model.attrs["name"] = resolve_model_source(name)
+        return load_weights(model, X, Y)
+
+    model.init = init
+    return model

@@ -16,6 +16,7 @@ from .scores import (
     encoder_size,
     kept_fraction,
     phi_token_scores,
+    predict,
     read_dev_sets,
     score_tasks,
     words_per_second,
@@ -23,6 +24,7 @@ from .scores import (
 
 __all__ = ["evaluate_pipelines", "evaluate_one", "package_meta"]
 
+PHI_CORPUS = "physionet"
 HEAD_FACTORIES = ("clintiny_encoder", "transformer", "clintiny_ner", "clintiny_textcat", "clintiny_rel")
 
 
@@ -48,22 +50,21 @@ def evaluate_one(
     model_path: Path,
     dev_sets: Dict[str, List],
     *,
-    phi_examples: Optional[List] = None,
+    phi_corpus: str = "physionet",
     speed_sample: List[str],
     batch_size: int = 16,
 ) -> Dict[str, Any]:
     """Scores, size and speed of one pipeline."""
     nlp = spacy.load(model_path)
-    all_examples = [eg for egs in dev_sets.values() for eg in egs]
+    predicted = {name: predict(nlp, egs, batch_size=batch_size) for name, egs in dev_sets.items()}
     result: Dict[str, Any] = {"model": str(model_path)}
-    result["tasks"] = score_tasks(nlp, all_examples, batch_size=batch_size)
+    result["tasks"] = score_tasks(nlp, [eg for egs in predicted.values() for eg in egs])
     result["tasks_by_corpus"] = {
-        name: {t: v.get("main") for t, v in score_tasks(nlp, egs, batch_size=batch_size).items()
-               if v.get("main") is not None}
-        for name, egs in dev_sets.items()
+        name: {t: v.get("main") for t, v in score_tasks(nlp, egs).items() if v.get("main") is not None}
+        for name, egs in predicted.items()
     }
-    if phi_examples is not None and "phi" in result["tasks"]:
-        result["phi_tokens"] = phi_token_scores(nlp, phi_examples)
+    if phi_corpus in predicted and "phi" in result["tasks"]:
+        result["phi_tokens"] = phi_token_scores(predicted[phi_corpus])
     result.update(encoder_size(nlp))
     result["pipeline_mb"] = dir_size_mb(model_path)
     extra = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory not in HEAD_FACTORIES]
@@ -92,25 +93,29 @@ def evaluate_pipelines(
     corpus_dir (Path): Folder with ``<corpus>/dev.spacy`` files.
     output_dir (Path): Where metrics.json, report.md and the PNG plots go.
     teacher (Optional[Path]): The same heads trained on the teacher encoder.
-    phi_docs (Optional[Path]): Real notes with gold PHI for token-level figures.
+    phi_docs (Optional[Path]): Real notes with gold PHI for token-level figures, scored in
+        full (no ``limit``) as the corpus "physionet".
     RETURNS (Dict[str, Any]): The metrics.
     """
     import torch
 
     torch.set_num_threads(threads)
     nlp = spacy.blank("en")
-    dev_sets = read_dev_sets(nlp, find_dev_sets(corpus_dir), limit=limit)
-    phi_examples = None
+    paths = find_dev_sets(corpus_dir)
     if phi_docs is not None:
-        phi_examples = read_dev_sets(nlp, {"phi": phi_docs}, limit=limit)["phi"]
+        paths.pop(PHI_CORPUS, None)
+    dev_sets = read_dev_sets(nlp, paths, limit=limit)
+    if phi_docs is not None:
+        # real notes with gold PHI are scored in full, whatever the limit
+        dev_sets[PHI_CORPUS] = read_dev_sets(nlp, {PHI_CORPUS: phi_docs})[PHI_CORPUS]
     sample = speed_texts(dev_sets, n_docs=speed_docs)
     metrics: Dict[str, Any] = {
         "dev_docs": {name: len(egs) for name, egs in dev_sets.items()},
         "threads": threads,
     }
-    metrics["student"] = evaluate_one(student, dev_sets, phi_examples=phi_examples, speed_sample=sample)
+    metrics["student"] = evaluate_one(student, dev_sets, phi_corpus=PHI_CORPUS, speed_sample=sample)
     if teacher is not None:
-        metrics["teacher"] = evaluate_one(teacher, dev_sets, phi_examples=phi_examples, speed_sample=sample)
+        metrics["teacher"] = evaluate_one(teacher, dev_sets, phi_corpus=PHI_CORPUS, speed_sample=sample)
         metrics["kept"] = {
             task: kept_fraction(main_figure(entry), main_figure(metrics["teacher"]["tasks"].get(task, {})))
             for task, entry in metrics["student"]["tasks"].items()
