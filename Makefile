@@ -2,6 +2,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# the workflow's commands call `clintiny` and `python`: put the venv first on PATH
+export PATH := $(abspath $(BIN)):$(PATH)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
 TORCH_VERSION ?= 2.13.0
 
 .PHONY: setup all smoke test clean

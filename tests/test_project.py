@@ -1,0 +1,44 @@
+"""The whole workflow, end to end, at smoke size: corpora from the mirror, pre-training,
+distillation, multi-task training of student and teacher, medspaCy assembly, evaluation,
+packaging, and a fresh-process spacy.load of the packaged pipeline."""
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MIRROR = (REPO / ".." / "shared" / "data").resolve()
+
+
+@pytest.mark.skipif(not MIRROR.exists(), reason="needs the corpus mirror ../shared/data")
+def test_smoke_workflow_end_to_end(tmp_path, monkeypatch):
+    from weasel.cli.run import project_run
+
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy(REPO / "project.yml", root / "project.yml")
+    shutil.copytree(REPO / "configs", root / "configs")
+    # the commands call `clintiny`: make this interpreter's scripts folder win
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    project_run(root, "smoke", overrides={"vars.mirror": str(MIRROR)}, capture=True)
+
+    build = root / "build" / "smoke"
+    metrics = json.loads((build / "metrics" / "metrics.json").read_text())
+    student, teacher = metrics["student"], metrics["teacher"]
+    assert 0 < student["params"] < teacher["params"]
+    assert student["words_per_s"] > 0 and teacher["words_per_s"] > 0
+    assert {"phi", "concepts", "modifiers", "textcat_specialty", "textcat_ade", "rel"} <= set(student["tasks"])
+    assert "token_recall" in student["phi_tokens"]
+    assert (build / "metrics" / "report.md").read_text().startswith("# en_clintiny_sm evaluation")
+    for plot in ("training_curves.png", "per_label_f1.png", "speed_vs_score.png"):
+        assert (build / "metrics" / plot).stat().st_size > 1000
+    meta = json.loads((build / "metrics" / "meta.json").read_text())
+    assert meta["performance"]["words_per_second_2_cores"] > 0
+    fidelity = json.loads((build / "student" / "fidelity.json").read_text())
+    assert fidelity
+    wheels = list((build / "packages").glob("*/dist/en_clintiny_smoke-*.whl"))
+    assert len(wheels) == 1
