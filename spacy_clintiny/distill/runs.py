@@ -143,6 +143,8 @@ def plot_curves(log_path: Path, out_path: Path, *, terms: Iterable[str]) -> Opti
     heldout = [r for r in records if r.get("split") == "heldout"]
     keys = ["loss"] + [f"loss_{t}" for t in terms]
     keys = [k for k in keys if any(k in r for r in train)]
+    if len(keys) == 2:  # a single term: its panel would repeat the total
+        keys = keys[:1]
     panels = len(keys) + (1 if heldout else 0)
     if not panels:
         return None
