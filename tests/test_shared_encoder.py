@@ -122,3 +122,34 @@ def test_batch_of_only_unannotated_docs_gives_zero_loss_and_gradient(tiny_encode
     loss, grads = head_loss_and_grads(nlp, "ner_phi", examples_for(nlp, CONCEPTS, "concepts"))
     assert loss == 0.0
     assert all(not g.any() for g in grads.values())
+
+
+def test_one_encoder_forward_with_ner_textcat_and_rel(tiny_encoder):
+    """The three kinds of head together still share one encoder pass, in inference and update."""
+    from spacy_clintiny.relations import set_gold_relations
+
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_encoder", config={"model": {
+        "name": str(tiny_encoder), "window": 32, "stride": 24, "transformer_config": NO_DROPOUT}})
+    nlp.add_pipe("clintiny_ner", name="ner_concepts", config={"spans_key": "concepts", "write_ents": True})
+    nlp.add_pipe("clintiny_textcat", name="textcat", config={"exclusive_classes": False})
+    nlp.add_pipe("clintiny_rel", name="rel", config={"spans_keys": ["concepts"]})
+    examples = examples_for(nlp, CONCEPTS, "concepts")
+    examples[0].reference.cats = {"NEGATED": 1.0}
+    examples[1].reference.cats = {"NEGATED": 0.0}
+    set_gold_relations(examples[0].reference, [])
+    set_gold_relations(examples[1].reference, [(8, 15, 20, 30, "TrAP")])
+    nlp.initialize(lambda: examples)
+    calls, handle = count_hf_forwards(nlp)
+    try:
+        docs = list(nlp.pipe([eg.x.text for eg in examples], batch_size=len(examples)))
+        assert len(calls) == 1
+        assert all(doc.cats and doc._.clintiny_rels is not None for doc in docs)
+        calls.clear()
+        losses = {}
+        nlp.update(examples, losses=losses)
+        assert len(calls) == 1
+        assert {"ner_concepts", "textcat", "rel"} <= set(losses)
+    finally:
+        handle.remove()
