@@ -21,6 +21,8 @@ from thinc.api import Config, Model, Optimizer, Softmax, set_dropout_rate
 from thinc.types import Floats2d
 
 from ..errors import Errors, Warnings
+from ._common import LISTENER_CONFIG_STR, LabelledHead
+from ._upstream import docs_are_encoded, has_upstream, listens_to_encoder
 from .tag_scheme import MISSING, SCHEMES, TagScheme
 
 DEFAULT_CONFIG_STR = """
@@ -29,15 +31,7 @@ DEFAULT_CONFIG_STR = """
 hidden_width = null
 dropout = 0.1
 nO = null
-
-[model.tok2vec]
-@architectures = "spacy-transformers.TransformerListener.v1"
-grad_factor = 1.0
-upstream = "*"
-
-[model.tok2vec.pooling]
-@layers = "reduce_mean.v1"
-"""
+""" + LISTENER_CONFIG_STR
 DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG_STR)["model"]
 
 
@@ -84,7 +78,7 @@ def make_clintiny_ner(
     )
 
 
-class TokenClassifier(TrainablePipe):
+class TokenClassifier(LabelledHead, TrainablePipe):
     """Tag tokens with BILUO/BIO tags and decode valid entity spans."""
 
     def __init__(
@@ -114,16 +108,6 @@ class TokenClassifier(TrainablePipe):
         self._scheme: Optional[TagScheme] = None
 
     @property
-    def labels(self) -> Tuple[str, ...]:
-        """RETURNS (Tuple[str, ...]): The entity labels."""
-        return tuple(self.cfg["labels"])
-
-    @property
-    def label_data(self) -> List[str]:
-        """RETURNS (List[str]): The labels, for ``spacy init labels``."""
-        return list(self.labels)
-
-    @property
     def spans_key(self) -> str:
         """RETURNS (str): The span group this component reads and writes."""
         return self.cfg["spans_key"]
@@ -135,11 +119,6 @@ class TokenClassifier(TrainablePipe):
             self._scheme = TagScheme(self.labels, self.cfg["scheme"])
         return self._scheme
 
-    @property
-    def is_initialized(self) -> bool:
-        """RETURNS (bool): Whether the output layer has its size (labels are fixed)."""
-        return bool(self.model.get_ref("output_layer").has_dim("nO"))
-
     def add_label(self, label: str) -> int:
         """Add a label before initialization. Labels are fixed once the model is
         initialized, because a label the head was never trained on cannot be predicted.
@@ -149,12 +128,7 @@ class TokenClassifier(TrainablePipe):
         """
         if not isinstance(label, str) or not label:
             raise ValueError(Errors.E105.format(name=self.name, value=label, type=type(label).__name__))
-        if label in self.labels:
-            return 0
-        if self.is_initialized:
-            raise ValueError(Errors.E104.format(name=self.name, labels=list(self.labels), label=label))
-        self.cfg["labels"].append(label)
-        return 1
+        return self._append_label(label, Errors.E104)
 
     # ------------------------------------------------------------------ prediction
 
@@ -208,19 +182,12 @@ class TokenClassifier(TrainablePipe):
 
     def _check_encoder_output(self, docs: List[Doc]) -> None:
         """Raise E004 if the model listens to an encoder that did not run on ``docs``
-        (the listener would otherwise silently feed zeros)."""
-        if not self._listens_to_transformer():
-            return
-        if not Doc.has_extension("trf_data"):
+        (the listener would otherwise silently feed zeros). Unlike ``docs_are_encoded``
+        alone, this also raises when no encoder ever ran in this process (no ``trf_data``
+        extension), even for empty docs."""
+        never_encoded = listens_to_encoder(self) and not Doc.has_extension("trf_data")
+        if never_encoded or not docs_are_encoded(self, docs):
             raise ValueError(Errors.E004.format(name=self.name))
-        for doc in docs:
-            if len(doc) and doc._.trf_data is None:
-                raise ValueError(Errors.E004.format(name=self.name))
-
-    def _listens_to_transformer(self) -> bool:
-        from spacy_transformers.layers import TransformerListener
-
-        return any(isinstance(node, TransformerListener) for node in self.model.walk())
 
     # ------------------------------------------------------------------ training
 
@@ -334,8 +301,8 @@ class TokenClassifier(TrainablePipe):
             each must occur in the data. Spans with other labels are tagged O.
         """
         validate_get_examples(get_examples, "TokenClassifier.initialize")
-        if nlp is not None:
-            self._check_upstream(nlp)
+        if nlp is not None and not has_upstream(self, nlp):
+            raise ValueError(Errors.E004.format(name=self.name))
         key = self.spans_key
         n_examples, n_with_key, n_overlaps, n_overlap_docs = 0, 0, 0, 0
         keys_seen, data_labels = set(), set()
@@ -354,14 +321,10 @@ class TokenClassifier(TrainablePipe):
             raise ValueError(Errors.E101.format(name=self.name, key=key, n=n_examples, keys=sorted(keys_seen)))
         if not data_labels:
             raise ValueError(Errors.E102.format(name=self.name, key=key, n=n_with_key))
-        if labels is not None:
-            requested = list(labels)
-        else:  # labels added with add_label before the first initialization
-            requested = [] if self.is_initialized else list(self.cfg["labels"])
-        unseen = [label for label in requested if label not in data_labels]
+        final, unseen = self._resolve_labels(labels, data_labels)
         if unseen:
             raise ValueError(Errors.E103.format(name=self.name, labels=unseen, key=key, known=sorted(data_labels)))
-        self.cfg["labels"] = list(labels) if labels is not None else sorted(set(requested) | data_labels)
+        self.cfg["labels"] = final
         self.n_overlaps_dropped = n_overlaps
         if n_overlaps:
             warnings.warn(Warnings.W100.format(name=self.name, n=n_overlaps, key=key, n_docs=n_overlap_docs))
@@ -376,16 +339,6 @@ class TokenClassifier(TrainablePipe):
             output_layer.set_dim("nO", n_tags)
         doc_sample = list(islice((eg.predicted for eg in get_examples() if len(eg.predicted)), 10))
         self.model.initialize(X=doc_sample)
-
-    def _check_upstream(self, nlp: Language) -> None:
-        """Raise E004 if this head listens for an encoder but no pipe feeds it."""
-        if not self._listens_to_transformer():
-            return
-        for _, proc in nlp.pipeline:
-            listener_map = getattr(proc, "listener_map", None)
-            if listener_map and self.name in listener_map:
-                return
-        raise ValueError(Errors.E004.format(name=self.name))
 
     # ------------------------------------------------------------------ scoring
 

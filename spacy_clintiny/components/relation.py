@@ -33,6 +33,7 @@ from ..architectures.instances import ENTS_KEY, Candidates, get_candidates, get_
 from ..errors import Errors
 from ..relations import Relation, RelationKey, get_gold_relations, gold_relation_keys
 from ._extensions import install_extensions
+from ._common import LISTENER_CONFIG_STR, LabelledHead
 from ._upstream import docs_are_encoded, has_upstream
 
 DEFAULT_CONFIG_STR = """
@@ -42,15 +43,7 @@ hidden_width = 64
 label_width = 16
 dropout = 0.1
 nO = null
-
-[model.tok2vec]
-@architectures = "spacy-transformers.TransformerListener.v1"
-grad_factor = 1.0
-upstream = "*"
-
-[model.tok2vec.pooling]
-@layers = "reduce_mean.v1"
-"""
+""" + LISTENER_CONFIG_STR
 DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG_STR)["model"]
 
 RelScores = Tuple[List[Candidates], Floats2d]
@@ -93,7 +86,7 @@ def make_clintiny_rel(
     )
 
 
-class RelationExtractor(TrainablePipe):
+class RelationExtractor(LabelledHead, TrainablePipe):
     """Predict relations between pairs of entity spans into ``doc._.clintiny_rels``."""
 
     def __init__(
@@ -131,21 +124,6 @@ class RelationExtractor(TrainablePipe):
             "threshold": float(threshold),
         }
 
-    @property
-    def labels(self) -> Tuple[str, ...]:
-        """RETURNS (Tuple[str, ...]): The relation labels."""
-        return tuple(self.cfg["labels"])
-
-    @property
-    def label_data(self) -> List[str]:
-        """RETURNS (List[str]): The labels, for ``spacy init labels``."""
-        return list(self.labels)
-
-    @property
-    def is_initialized(self) -> bool:
-        """RETURNS (bool): Whether the output layer has its size (labels are fixed)."""
-        return bool(self.model.get_ref("output_layer").has_dim("nO"))
-
     def add_label(self, label: str) -> int:
         """Add a relation label before initialization.
 
@@ -156,12 +134,7 @@ class RelationExtractor(TrainablePipe):
             raise ValueError(
                 Errors.E300.format(name=self.name, setting="label", value=label, expected="a non-empty string")
             )
-        if label in self.labels:
-            return 0
-        if self.is_initialized:
-            raise ValueError(Errors.E308.format(name=self.name, labels=list(self.labels), label=label))
-        self.cfg["labels"].append(label)
-        return 1
+        return self._append_label(label, Errors.E308)
 
     def candidates(self, doc: Doc, *, spans: Optional[List[Span]] = None) -> Candidates:
         """The relation instances of a doc under this component's settings.
@@ -366,14 +339,9 @@ class RelationExtractor(TrainablePipe):
             raise ValueError(
                 Errors.E301.format(name=self.name, missing=missing, keys=keys, n=n_examples, seen=sorted(keys_seen))
             )
-        if labels is not None:
-            requested = list(labels)
-        else:  # labels added with add_label before the first initialization
-            requested = [] if self.is_initialized else list(self.cfg["labels"])
-        unseen = [label for label in requested if label not in data_labels]
+        final, unseen = self._resolve_labels(labels, data_labels)
         if unseen:
             raise ValueError(Errors.E303.format(name=self.name, labels=unseen, known=sorted(data_labels)))
-        final = list(labels) if labels is not None else sorted(set(requested) | data_labels)
         if not final:
             raise ValueError(Errors.E302.format(name=self.name, n=n_examples, n_rels=n_rels))
         self.cfg["labels"] = final

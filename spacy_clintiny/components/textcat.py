@@ -28,6 +28,7 @@ from thinc.types import Floats2d
 
 from ..errors import Errors
 from ..pairs import PAIR_KEY, get_pair_spans
+from ._common import LISTENER_CONFIG_STR, LabelledHead
 from ._upstream import docs_are_encoded, has_upstream
 
 MODES = ("doc", "pair")
@@ -39,15 +40,7 @@ pooling = "mean"
 hidden_width = 64
 dropout = 0.1
 nO = null
-
-[model.tok2vec]
-@architectures = "spacy-transformers.TransformerListener.v1"
-grad_factor = 1.0
-upstream = "*"
-
-[model.tok2vec.pooling]
-@layers = "reduce_mean.v1"
-"""
+""" + LISTENER_CONFIG_STR
 DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG_STR)["model"]
 
 
@@ -96,7 +89,7 @@ def make_clintiny_textcat(
     )
 
 
-class TextClassifier(TrainablePipe):
+class TextClassifier(LabelledHead, TrainablePipe):
     """Classify docs, or premise/hypothesis pairs, into ``doc.cats``."""
 
     def __init__(
@@ -125,21 +118,6 @@ class TextClassifier(TrainablePipe):
             "pair_spans_key": pair_spans_key,
         }
 
-    @property
-    def labels(self) -> Tuple[str, ...]:
-        """RETURNS (Tuple[str, ...]): The labels."""
-        return tuple(self.cfg["labels"])
-
-    @property
-    def label_data(self) -> List[str]:
-        """RETURNS (List[str]): The labels, for ``spacy init labels``."""
-        return list(self.labels)
-
-    @property
-    def is_initialized(self) -> bool:
-        """RETURNS (bool): Whether the output layer has its size (labels are fixed)."""
-        return bool(self.model.get_ref("output_layer").has_dim("nO"))
-
     def add_label(self, label: str) -> int:
         """Add a label before initialization.
 
@@ -148,12 +126,7 @@ class TextClassifier(TrainablePipe):
         """
         if not isinstance(label, str) or not label:
             raise ValueError(Errors.E211.format(name=self.name, value=label, type=type(label).__name__))
-        if label in self.labels:
-            return 0
-        if self.is_initialized:
-            raise ValueError(Errors.E210.format(name=self.name, labels=list(self.labels), label=label))
-        self.cfg["labels"].append(label)
-        return 1
+        return self._append_label(label, Errors.E210)
 
     # ------------------------------------------------------------------ prediction
 
@@ -334,14 +307,9 @@ class TextClassifier(TrainablePipe):
                 data_labels.update(ref.cats.keys())
         if pair_mode and not n_pairs:
             raise ValueError(Errors.E208.format(name=self.name, key=key, n=n_examples, keys=sorted(keys_seen)))
-        if labels is not None:
-            requested = list(labels)
-        else:  # labels added with add_label before the first initialization
-            requested = [] if self.is_initialized else list(self.cfg["labels"])
-        unseen = [label for label in requested if label not in data_labels]
+        final, unseen = self._resolve_labels(labels, data_labels)
         if unseen:
             raise ValueError(Errors.E205.format(name=self.name, labels=unseen, known=sorted(data_labels)))
-        final = list(labels) if labels is not None else sorted(set(requested) | data_labels)
         if not final:
             where = f" among docs with span group '{key}'" if pair_mode else f" (docs with span group '{key}' are left to pair-mode heads)"
             raise ValueError(Errors.E204.format(name=self.name, n=n_examples, where=where))

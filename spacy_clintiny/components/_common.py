@@ -1,0 +1,66 @@
+"""What the labelled heads (``clintiny_ner``, ``clintiny_textcat``, ``clintiny_rel``) share:
+the listener part of their default model config, and label bookkeeping in ``cfg["labels"]``
+with labels fixed once the output layer has its size."""
+from typing import Iterable, List, Optional, Set, Tuple
+
+# The ``[model.tok2vec]`` part of each head's default config: a listener to the shared encoder.
+LISTENER_CONFIG_STR = """
+[model.tok2vec]
+@architectures = "spacy-transformers.TransformerListener.v1"
+grad_factor = 1.0
+upstream = "*"
+
+[model.tok2vec.pooling]
+@layers = "reduce_mean.v1"
+"""
+
+
+class LabelledHead:
+    """Mixin for a ``TrainablePipe`` keeping its labels in ``self.cfg["labels"]`` and its
+    output layer under the model ref ``"output_layer"``."""
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        """RETURNS (Tuple[str, ...]): The labels."""
+        return tuple(self.cfg["labels"])
+
+    @property
+    def label_data(self) -> List[str]:
+        """RETURNS (List[str]): The labels, for ``spacy init labels``."""
+        return list(self.labels)
+
+    @property
+    def is_initialized(self) -> bool:
+        """RETURNS (bool): Whether the output layer has its size (labels are fixed)."""
+        return bool(self.model.get_ref("output_layer").has_dim("nO"))
+
+    def _append_label(self, label: str, fixed_error: str) -> int:
+        """Add an already validated label unless present; ``fixed_error`` (formatted with
+        name, labels and label) is raised once the labels are fixed.
+
+        RETURNS (int): 0 if the label was already present, 1 if it was added.
+        """
+        if label in self.labels:
+            return 0
+        if self.is_initialized:
+            raise ValueError(fixed_error.format(name=self.name, labels=list(self.labels), label=label))
+        self.cfg["labels"].append(label)
+        return 1
+
+    def _resolve_labels(self, labels: Optional[Iterable[str]], data_labels: Set[str]) -> Tuple[List[str], List[str]]:
+        """The labels ``initialize`` settles on.
+
+        labels (Optional[Iterable[str]]): Labels given to ``initialize``, if any; otherwise
+            those added with ``add_label`` before the first initialization, plus all labels
+            in the data.
+        data_labels (Set[str]): The labels found in the data.
+        RETURNS (Tuple[List[str], List[str]]): The final labels, and the requested labels
+            that do not occur in the data (the caller raises its error for them).
+        """
+        if labels is not None:
+            requested = list(labels)
+        else:  # labels added with add_label before the first initialization
+            requested = [] if self.is_initialized else list(self.cfg["labels"])
+        unseen = [label for label in requested if label not in data_labels]
+        final = list(labels) if labels is not None else sorted(set(requested) | data_labels)
+        return final, unseen
