@@ -12,11 +12,11 @@ from typing import Callable, List, Optional, Tuple
 
 import numpy
 from spacy.tokens import Doc
-from thinc.api import HashEmbed, Linear, Model, Relu, chain
+from thinc.api import HashEmbed, Model
 from thinc.types import Floats2d
 
-from ..errors import Errors
 from ..registry import registry
+from ._head import classifier_head, init_token_width
 from ._pooling import pool_ranges
 from .instances import Candidates
 
@@ -45,15 +45,9 @@ def build_relation_classifier_v1(
         rows in the order of the candidates' pairs, doc by doc.
     """
     featurizer = instance_features(tok2vec, label_width=label_width)
-    output_layer = Linear(nO=nO)
-    if hidden_width:
-        model = chain(featurizer, Relu(nO=hidden_width, dropout=dropout), output_layer)
-    else:
-        model = chain(featurizer, output_layer)
-    model.set_ref("tok2vec", tok2vec)
-    model.set_ref("featurizer", featurizer)
-    model.set_ref("output_layer", output_layer)
-    return model
+    return classifier_head(
+        tok2vec, featurizer, features_ref="featurizer", hidden_width=hidden_width, dropout=dropout, nO=nO
+    )
 
 
 def instance_features(tok2vec: Model[List[Doc], List[Floats2d]], *, label_width: int) -> Model[RelationInput, Floats2d]:
@@ -82,13 +76,7 @@ def _instances_init(model: Model, X: Optional[RelationInput] = None, Y: Optional
     if X is None:
         return
     docs, _ = X
-    tok2vec = model.layers[0]
-    tok2vec.initialize(X=docs)
-    if not model.has_dim("nI"):
-        widths = [int(V.shape[1]) for V in tok2vec.predict(docs) if V.shape[0]]
-        if not widths:
-            raise ValueError(Errors.E213)
-        model.set_dim("nI", widths[0])
+    init_token_width(model, docs)
     model.set_dim("nO", 3 * model.get_dim("nI") + 2 * model.attrs["label_width"], force=True)
 
 

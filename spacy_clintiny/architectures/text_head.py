@@ -10,11 +10,12 @@ encoder's attention crosses premise and hypothesis.
 from typing import Callable, List, Optional, Tuple
 
 from spacy.tokens import Doc, Span
-from thinc.api import Linear, Model, Relu, chain
+from thinc.api import Model
 from thinc.types import Floats2d
 
 from ..errors import Errors
 from ..registry import registry
+from ._head import classifier_head, init_token_width
 from ._pooling import POOLINGS, pool_ranges, pooled_width
 
 # (docs, segments per doc): every doc of a batch has the same number of segments (1 or 2).
@@ -44,15 +45,7 @@ def build_text_classifier_v1(
     if pooling not in POOLINGS:
         raise ValueError(Errors.E201.format(pooling=pooling, allowed=list(POOLINGS)))
     pooler = segment_pooler(tok2vec, pooling=pooling)
-    output_layer = Linear(nO=nO)
-    if hidden_width:
-        model = chain(pooler, Relu(nO=hidden_width, dropout=dropout), output_layer)
-    else:
-        model = chain(pooler, output_layer)
-    model.set_ref("tok2vec", tok2vec)
-    model.set_ref("pooler", pooler)
-    model.set_ref("output_layer", output_layer)
-    return model
+    return classifier_head(tok2vec, pooler, features_ref="pooler", hidden_width=hidden_width, dropout=dropout, nO=nO)
 
 
 def segment_pooler(tok2vec: Model[List[Doc], List[Floats2d]], *, pooling: str) -> Model[TextInput, Floats2d]:
@@ -83,13 +76,7 @@ def _pool_init(model: Model, X: Optional[TextInput] = None, Y: Optional[Floats2d
     if X is None:
         return
     docs, segments = X
-    tok2vec = model.layers[0]
-    tok2vec.initialize(X=docs)
-    if not model.has_dim("nI"):
-        widths = [int(V.shape[1]) for V in tok2vec.predict(docs) if V.shape[0]]
-        if not widths:
-            raise ValueError(Errors.E213)
-        model.set_dim("nI", widths[0])
+    init_token_width(model, docs)
     width = pooled_width(model.get_dim("nI"), model.attrs["pooling"])
     n_segments = _n_segments(segments)
     model.set_dim("nO", width if n_segments == 1 else 4 * width, force=True)
