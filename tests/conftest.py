@@ -40,3 +40,15 @@ def tiny_mlm_encoder(tmp_path_factory):
     from spacy_clintiny.testing import make_tiny_bert
 
     return make_tiny_bert(tmp_path_factory.mktemp("tiny_bert_mlm"), with_mlm_head=True)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """The test machine's 2 cores are shared: multi-threaded torch on tiny models is 3-6x
+    slower under contention than one thread. Restored after each module."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

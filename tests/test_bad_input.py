@@ -2,8 +2,8 @@
 indexes the original text exactly."""
 import pytest
 import spacy
-from spacy.training import Example
 
+from helpers import add_tiny_encoder, fit, span_examples
 from spacy_clintiny.components.rules import add_clinical_rules
 
 PHI = [
@@ -36,32 +36,14 @@ BAD_INPUTS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def ml_pipeline(tiny_encoder):
     spacy.util.fix_random_seed(0)
     nlp = spacy.blank("en")
-    nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(tiny_encoder), "window": 32, "stride": 24}})
+    add_tiny_encoder(nlp, tiny_encoder)
     nlp.add_pipe("clintiny_ner", name="ner_phi", config={"spans_key": "phi", "write_ents": True})
     nlp.add_pipe("clintiny_ner", name="ner_concepts", config={"spans_key": "concepts", "write_ents": True})
-    examples = []
-    for data, key in ((PHI, "phi"), (CONCEPTS, "concepts")):
-        for text, spans in data:
-            ref = nlp.make_doc(text)
-            ref.spans[key] = [ref.char_span(s, e, label=label) for s, e, label in spans]
-            examples.append(Example(nlp.make_doc(text), ref))
-    optimizer = nlp.initialize(lambda: examples)
-    for _ in range(60):
-        nlp.update(examples, sgd=optimizer)
+    fit(nlp, span_examples(nlp, PHI, "phi") + span_examples(nlp, CONCEPTS, "concepts"))
     return nlp
 
 

@@ -6,8 +6,8 @@ import spacy
 from medspacy.context import ConTextRule
 from spacy.language import Language
 from spacy.tokens import Span
-from spacy.training import Example
 
+from helpers import add_tiny_encoder, fit, span_examples
 from spacy_clintiny.components.rules import add_clinical_rules
 
 NOTE = ("Past Medical History: hypertension.\n"
@@ -20,16 +20,6 @@ CONCEPTS = [
     ("He has a rash and chest pain.", [(9, 13, "PROBLEM"), (18, 28, "PROBLEM")]),
     ("Started aspirin for fever.", [(8, 15, "TREATMENT"), (20, 25, "PROBLEM")]),
 ]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @Language.component("test_problem_ents")
@@ -63,16 +53,9 @@ def attrs(doc):
 def test_context_acts_on_ents_from_clintiny_ner(tiny_encoder):
     spacy.util.fix_random_seed(0)
     nlp = spacy.blank("en")
-    nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(tiny_encoder), "window": 32, "stride": 24}})
+    add_tiny_encoder(nlp, tiny_encoder)
     nlp.add_pipe("clintiny_ner", name="ner_concepts", config={"spans_key": "concepts", "write_ents": True})
-    examples = []
-    for text, spans in CONCEPTS:
-        ref = nlp.make_doc(text)
-        ref.spans["concepts"] = [ref.char_span(s, e, label=label) for s, e, label in spans]
-        examples.append(Example(nlp.make_doc(text), ref))
-    optimizer = nlp.initialize(lambda: examples)
-    for _ in range(60):
-        nlp.update(examples, sgd=optimizer)
+    fit(nlp, span_examples(nlp, CONCEPTS, "concepts"))
     add_clinical_rules(nlp)
     assert nlp.pipe_names == ["clintiny_encoder", "ner_concepts", "clintiny_sentences", "clintiny_sectionizer",
                               "clintiny_context"]

@@ -1,9 +1,9 @@
 """One encoder pass per batch for all heads, and heads that learn only from docs annotated
 for them (partial annotation)."""
 import numpy
-import pytest
 import spacy
-from spacy.training import Example
+
+from helpers import add_tiny_encoder, span_examples
 
 NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 
@@ -17,35 +17,14 @@ CONCEPTS = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def examples_for(nlp, data, key):
-    out = []
-    for text, spans in data:
-        ref = nlp.make_doc(text)
-        if key is not None:
-            ref.spans[key] = [ref.char_span(s, e, label=label) for s, e, label in spans]
-        out.append(Example(nlp.make_doc(text), ref))
-    return out
-
-
 def build(tiny_encoder, *, hidden_width=None):
     spacy.util.fix_random_seed(0)
     nlp = spacy.blank("en")
-    nlp.add_pipe("clintiny_encoder", config={"model": {
-        "name": str(tiny_encoder), "window": 32, "stride": 24, "transformer_config": NO_DROPOUT}})
+    add_tiny_encoder(nlp, tiny_encoder, transformer_config=NO_DROPOUT)
     head = {"@architectures": "spacy-clintiny.TokenClassifier.v1", "hidden_width": hidden_width, "dropout": 0.0}
     nlp.add_pipe("clintiny_ner", name="ner_phi", config={"spans_key": "phi", "model": head})
     nlp.add_pipe("clintiny_ner", name="ner_concepts", config={"spans_key": "concepts", "write_ents": True, "model": head})
-    examples = examples_for(nlp, PHI, "phi") + examples_for(nlp, CONCEPTS, "concepts")
+    examples = span_examples(nlp, PHI, "phi") + span_examples(nlp, CONCEPTS, "concepts")
     nlp.initialize(lambda: examples)
     return nlp, examples
 
@@ -99,9 +78,9 @@ def test_unannotated_docs_change_neither_loss_nor_gradients(tiny_encoder):
     optimizer = nlp.create_optimizer()
     for _ in range(3):  # move the zero-initialised output layer so every parameter gets a gradient
         nlp.update(examples, sgd=optimizer, drop=0.0)
-    phi = examples_for(nlp, PHI, "phi")
+    phi = span_examples(nlp, PHI, "phi")
     # docs annotated for the OTHER head only: no "phi" group at all
-    no_phi = examples_for(nlp, CONCEPTS, "concepts")
+    no_phi = span_examples(nlp, CONCEPTS, "concepts")
     loss_a, grads_a = head_loss_and_grads(nlp, "ner_phi", phi)
     loss_b, grads_b = head_loss_and_grads(nlp, "ner_phi", phi + no_phi)
     assert loss_a > 0
@@ -111,7 +90,7 @@ def test_unannotated_docs_change_neither_loss_nor_gradients(tiny_encoder):
         assert numpy.abs(grads_a[key]).max() > 0
         numpy.testing.assert_allclose(grads_b[key], grads_a[key], rtol=1e-4, atol=1e-7)
     # an EMPTY "phi" group is annotation: those docs are true negatives and do count
-    empty_phi = examples_for(nlp, [(t, []) for t, _ in CONCEPTS], "phi")
+    empty_phi = span_examples(nlp, [(t, []) for t, _ in CONCEPTS], "phi")
     loss_c, grads_c = head_loss_and_grads(nlp, "ner_phi", phi + empty_phi)
     assert abs(loss_c - loss_a) > 1e-4  # 5x the tolerance the equality above allows
     assert any(not numpy.allclose(grads_c[k], grads_a[k], rtol=1e-3, atol=1e-6) for k in grads_a)
@@ -119,7 +98,7 @@ def test_unannotated_docs_change_neither_loss_nor_gradients(tiny_encoder):
 
 def test_batch_of_only_unannotated_docs_gives_zero_loss_and_gradient(tiny_encoder):
     nlp, _ = build(tiny_encoder, hidden_width=16)
-    loss, grads = head_loss_and_grads(nlp, "ner_phi", examples_for(nlp, CONCEPTS, "concepts"))
+    loss, grads = head_loss_and_grads(nlp, "ner_phi", span_examples(nlp, CONCEPTS, "concepts"))
     assert loss == 0.0
     assert all(not g.any() for g in grads.values())
 
@@ -130,12 +109,11 @@ def test_one_encoder_forward_with_ner_textcat_and_rel(tiny_encoder):
 
     spacy.util.fix_random_seed(0)
     nlp = spacy.blank("en")
-    nlp.add_pipe("clintiny_encoder", config={"model": {
-        "name": str(tiny_encoder), "window": 32, "stride": 24, "transformer_config": NO_DROPOUT}})
+    add_tiny_encoder(nlp, tiny_encoder, transformer_config=NO_DROPOUT)
     nlp.add_pipe("clintiny_ner", name="ner_concepts", config={"spans_key": "concepts", "write_ents": True})
     nlp.add_pipe("clintiny_textcat", name="textcat", config={"exclusive_classes": False})
     nlp.add_pipe("clintiny_rel", name="rel", config={"spans_keys": ["concepts"]})
-    examples = examples_for(nlp, CONCEPTS, "concepts")
+    examples = span_examples(nlp, CONCEPTS, "concepts")
     examples[0].reference.cats = {"NEGATED": 1.0}
     examples[1].reference.cats = {"NEGATED": 0.0}
     set_gold_relations(examples[0].reference, [])

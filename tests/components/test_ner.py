@@ -8,19 +8,8 @@ import spacy
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 
+from helpers import span_examples
 from spacy_clintiny.components.tag_scheme import MISSING, TagScheme
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The test machine's 2 cores are shared: multi-threaded torch on tiny models is 3-6x
-    slower under contention than one thread."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 PHI_DATA = [
     ("John Smith was seen at Boston clinic on Monday.", [(0, 10, "NAME"), (23, 29, "LOCATION")]),
@@ -33,12 +22,7 @@ PHI_DATA = [
 
 
 def make_examples(nlp, data=PHI_DATA, key="phi"):
-    examples = []
-    for text, spans in data:
-        ref = nlp.make_doc(text)
-        ref.spans[key] = [ref.char_span(s, e, label=label) for s, e, label in spans]
-        examples.append(Example(nlp.make_doc(text), ref))
-    return examples
+    return span_examples(nlp, data, key)
 
 
 def make_pipeline(nlp, tiny_encoder, **ner_config):
