@@ -47,3 +47,35 @@ def test_missing_encoder_folder_fails_at_initialize_with_a_clear_error(tmp_path)
     nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(tmp_path / "gone")}})
     with pytest.raises(ValueError, match="E001"):
         nlp.initialize()
+
+
+def test_fixed_encoder_feeds_heads_but_never_changes(tiny_encoder):
+    """trainable = false: the heads learn from the encoder's output, the encoder's weights stay
+    exactly as loaded, and the head still finds its upstream (no E004)."""
+    import torch
+    from spacy.training import Example
+    from thinc.api import Adam
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(tiny_encoder)}, "trainable": False})
+    nlp.add_pipe("clintiny_ner", config={"spans_key": "phi"})
+    texts = ["John Smith was seen today.", "Mary Jones reports pain."]
+    examples = []
+    for text in texts:
+        ref = nlp.make_doc(text)
+        ref.spans["phi"] = [ref[0:2]]
+        ref.spans["phi"][0].label_ = "NAME"
+        examples.append(Example(nlp.make_doc(text), ref))
+    nlp.initialize(lambda: examples)
+    encoder = nlp.get_pipe("clintiny_encoder").model.transformer
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    optimizer = Adam(1e-2)
+    first = last = None
+    for _ in range(15):
+        losses = {}
+        nlp.update(examples, sgd=optimizer, losses=losses)
+        first = losses["clintiny_ner"] if first is None else first
+        last = losses["clintiny_ner"]
+    assert last < first * 0.5
+    for key, value in encoder.state_dict().items():
+        torch.testing.assert_close(value, before[key], rtol=0, atol=0)

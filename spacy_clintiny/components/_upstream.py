@@ -14,18 +14,30 @@ def listens_to_encoder(pipe: TrainablePipe) -> bool:
 
 
 def has_upstream(pipe: TrainablePipe, nlp: Language) -> bool:
-    """Whether an encoder earlier in ``nlp`` has connected to the pipe's listener.
+    """Whether an encoder earlier in ``nlp`` feeds the pipe's listener.
 
     pipe (TrainablePipe): The head.
     nlp (Language): The pipeline containing it.
-    RETURNS (bool): True if the pipe has no listener, or some pipe's ``listener_map``
-        holds it.
+    RETURNS (bool): True if the pipe has no listener, some pipe's ``listener_map`` holds it,
+        or an encoder that the listener names runs before it. The last case is a frozen
+        encoder in ``[training] annotating_components``: spaCy then disconnects its listeners
+        and they read ``doc._.trf_data`` instead.
     """
+    from spacy_transformers.layers import TransformerListener
+    from spacy_transformers.pipeline_component import Transformer
+
     if not listens_to_encoder(pipe):
         return True
-    for _, proc in nlp.pipeline:
+    # nlp.components includes disabled pipes: spaCy disables frozen ones during initialize
+    for _, proc in nlp.components:
         listener_map = getattr(proc, "listener_map", None)
         if listener_map and pipe.name in listener_map:
+            return True
+    upstreams = {node.upstream_name for node in pipe.model.walk() if isinstance(node, TransformerListener)}
+    for name, proc in nlp.components:
+        if name == pipe.name:
+            break
+        if isinstance(proc, Transformer) and ("*" in upstreams or name in upstreams):
             return True
     return False
 

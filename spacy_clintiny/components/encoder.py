@@ -1,12 +1,14 @@
 """``clintiny_encoder``: the one shared encoder pass that every clintiny head listens to."""
-from typing import Callable, List
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from spacy.language import Language
 from spacy.tokens import Doc
+from spacy.training import Example
+from spacy_transformers.layers import TransformerListener
 from spacy_transformers.annotation_setters import null_annotation_setter
 from spacy_transformers.data_classes import FullTransformerBatch
 from spacy_transformers.pipeline_component import Transformer
-from thinc.api import Config, Model
+from thinc.api import Config, Model, Optimizer
 
 DEFAULT_CONFIG_STR = """
 [model]
@@ -25,6 +27,7 @@ DEFAULT_CONFIG = Config().from_str(DEFAULT_CONFIG_STR)
         "model": DEFAULT_CONFIG["model"],
         "set_extra_annotations": {"@annotation_setters": "spacy-transformers.null_annotation_setter.v1"},
         "max_batch_items": 4096,
+        "trainable": True,
     },
 )
 def make_clintiny_encoder(
@@ -33,11 +36,16 @@ def make_clintiny_encoder(
     model: Model[List[Doc], FullTransformerBatch],
     set_extra_annotations: Callable = null_annotation_setter,
     max_batch_items: int = 4096,
+    trainable: bool = True,
 ) -> "Encoder":
     """Create the shared encoder component.
 
     model (Model[List[Doc], FullTransformerBatch]): Usually ``spacy-clintiny.Encoder.v1``.
     max_batch_items (int): Wordpiece budget per batch (padded batch size x length).
+    trainable (bool): False keeps the encoder's weights fixed while the heads train on its
+        output: no backward pass through it and no optimizer step, so a training step costs
+        little more than inference. That is what fits a CPU budget (heads learn at a high
+        learning rate that would wreck a fine-tuned encoder).
     """
     return Encoder(
         nlp.vocab,
@@ -45,6 +53,7 @@ def make_clintiny_encoder(
         set_extra_annotations,
         max_batch_items=max_batch_items,
         name=name,
+        trainable=trainable,
     )
 
 
@@ -53,3 +62,40 @@ class Encoder(Transformer):
     ``TransformerListener`` layers inside ``clintiny_ner``, ``clintiny_textcat`` and
     ``clintiny_rel``) receive its output, so the encoder runs once per doc for all heads,
     in training and at inference."""
+
+    def __init__(self, *args: Any, trainable: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.trainable = trainable
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Run the encoder once for the batch and hand its output to every listening head.
+        A trainable encoder then learns from the heads' gradients (spacy-transformers'
+        update); a fixed one runs without gradients and ignores them."""
+        if self.trainable:
+            return super().update(examples, drop=drop, sgd=sgd, losses=losses)
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        docs = [eg.predicted for eg in examples]
+        if not any(len(doc) for doc in docs):
+            return losses
+        outputs = self.model.predict(docs)
+        batch_id = TransformerListener.get_batch_id(docs)
+        for listener in self.listeners:
+            listener.receive(batch_id, outputs.doc_data, _ignore_gradient)
+        return losses
+
+    def finish_update(self, sgd: Optimizer) -> None:
+        if self.trainable:
+            super().finish_update(sgd)
+
+
+def _ignore_gradient(d_trf_datas: List[Any]) -> List[Any]:
+    return []
