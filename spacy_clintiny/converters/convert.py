@@ -87,6 +87,24 @@ def convert_corpus(
         limit or None,
     ))
     report.extra["input"] = str(input_path)
+    written = write_outputs(docs, output, report, dev_fraction=dev_fraction, seed=seed, dev_output=dev_output)
+    return report, written
+
+
+def write_outputs(
+    docs: List[Doc],
+    output: Path,
+    report: ConversionReport,
+    *,
+    dev_fraction: float,
+    seed: int,
+    dev_output: Optional[PathLike] = None,
+) -> List[Path]:
+    """Write ``docs`` (split by group into train and dev when ``dev_fraction`` > 0) and the
+    JSON report beside ``output``. No DocBin is written when there are no docs.
+
+    RETURNS (List[Path]): The files written.
+    """
     written: List[Path] = []
     if docs:
         if dev_fraction > 0:
@@ -103,4 +121,4 @@ def convert_corpus(
     json_path = report_path(output)
     report.to_json(json_path)
     written.append(json_path)
-    return report, written
+    return written

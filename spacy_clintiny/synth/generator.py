@@ -11,11 +11,10 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from ..converters.convert import default_dev_output, report_path, write_docbin
+from ..converters.convert import write_outputs
 from ..converters.formats import to_docs
 from ..converters.report import ConversionReport
 from ..converters.source import SourceDoc
-from ..converters.splits import split_docs
 from ..errors import Errors
 from .builder import NoteBuilder
 from .clinical import ClinicalFactory
@@ -125,18 +124,5 @@ def synth_corpus(
     report = ConversionReport(CORPUS)
     docs = list(generate_docs(n, seed=seed, style=style, age_policy=age_policy, report=report))
     report.extra.update({"seed": seed, "style": style, "age_policy": age_policy, "n": n})
-    written: List[Path] = []
-    if dev_fraction > 0:
-        train, dev, summary = split_docs(docs, dev_fraction=dev_fraction, seed=seed)
-        dev_path = Path(dev_output) if dev_output is not None else default_dev_output(output)
-        write_docbin(train, output)
-        write_docbin(dev, dev_path)
-        written += [output, dev_path]
-        report.extra["split"] = summary
-    else:
-        write_docbin(docs, output)
-        written.append(output)
-    report.extra["outputs"] = [str(p) for p in written]
-    report.to_json(report_path(output))
-    written.append(report_path(output))
+    written = write_outputs(docs, output, report, dev_fraction=dev_fraction, seed=seed, dev_output=dev_output)
     return report, written
