@@ -5,7 +5,7 @@ from spacy_clintiny.models import resolve_model_source
 
 
 def test_encoder_covers_every_token_of_a_long_note(nlp, tiny_encoder):
-    enc = nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(tiny_encoder), "window": 16, "stride": 12}})
+    nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(tiny_encoder), "window": 16, "stride": 12}})
     nlp.initialize()
     words = ["pain"] * 5000
     doc = nlp(" ".join(words))
