@@ -49,6 +49,7 @@ VITALS = (  # (test as written, value pattern)
     ("T", " {temp}"), ("CVP", " {cvp}"), ("HR", " {hr}S"), ("MAPS", " {map}S"), ("O2 SAT", " {sat}% ON {o2}"),
     ("TEMP", " {temp}"), ("HR", " {hr}-{hr2}"),
 )
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 FILLERS = (
     "Pt resting comfortably.", "Will continue to monitor.", "Turned and repositioned q2h.", "Family updated.",
     "Plan discussed with team.", "Tolerating diet.", "OOB to chair.", "Pain well controlled.", "Safety maintained.",
@@ -182,6 +183,11 @@ class ClinicalFactory:
                               temp=f"{r.uniform(96.5, 102.5):.1f}", cvp=r.randrange(2, 20), map=r.randrange(50, 100),
                               o2=r.choice(("2L NC", "RA", "40% FM", "50% FIO2", "4L"))))
         return key
+
+    def icu_phrase(self) -> str:
+        """ICU jargon as plain text (devices, findings, numbers that look like dates but are not)."""
+        phrase = self.rng.choice(self.vocab.icu_phrases)
+        return phrase.format(n=self.rng.randrange(1, 10), day=self.rng.choice(WEEKDAYS))
 
     def filler(self) -> str:
         return self.rng.choice(FILLERS)

@@ -9,7 +9,8 @@ from .phi import PhiFactory
 
 HEADERS = ("NPN 7P-7A", "NPN 7A-7P", "Nursing Progress Note", "CCU NPN", "MICU NURSING PROGRESS NOTE", "Resp Care",
            "NURSING ADMISSION NOTE", "SICU NPN", "Nursing note 1900-0700", "CSRU NPN", "NEURO ICU NPN", "")
-SYSTEMS = ("NEURO", "CV", "RESP", "GI", "GU", "ID", "SKIN", "ENDO", "HEME", "PAIN", "LINES", "ACCESS")
+SYSTEMS = ("NEURO", "CV", "RESP", "GI", "GU", "ID", "SKIN", "ENDO", "HEME", "PAIN", "LINES", "ACCESS", "OBJECTIVE",
+           "SUBJECTIVE", "ASSESSMENT", "D", "A", "R", "O", "S", "CODE", "ACTIVITY", "NUTRITION")
 RELATIVES = ("wife", "husband", "daughter", "son", "sister", "brother", "mother", "father", "niece", "nephew",
              "friend", "HCP", "grandson", "granddaughter")
 STAFF_ROLES = ("RN", "RRT", "NP", "MD", "PA", "SW", "PT")
@@ -82,6 +83,9 @@ def _opener(b: NoteBuilder, phi: PhiFactory, clin: ClinicalFactory, rng: random.
 
 
 def _fragment(b: NoteBuilder, phi: PhiFactory, clin: ClinicalFactory, rng: random.Random) -> None:
+    if rng.random() < 0.3:
+        b.text(clin.icu_phrase())
+        return
     r = rng.random()
     if r < 0.25:
         clin.write_vitals(b)
@@ -117,6 +121,8 @@ def _fragment(b: NoteBuilder, phi: PhiFactory, clin: ClinicalFactory, rng: rando
     elif r < 0.91:
         b.text(rng.choice(("at ", "@ ", "")) + phi.time_string() + " ")
         clin.write_problem(b, "present")
+    elif r < 0.96:
+        b.text(clin.icu_phrase())
     else:
         b.text(clin.filler().rstrip("."))
 
@@ -175,5 +181,7 @@ def _plan(b: NoteBuilder, phi: PhiFactory, clin: ClinicalFactory, rng: random.Ra
     elif r < 0.8:
         b.text(rng.choice(("family meeting ", "CT ", "cath ", "f/u appt ")))
         phi.write_date(b)
+    elif r < 0.9:
+        b.text(clin.icu_phrase())
     else:
         b.text(clin.filler().rstrip("."))

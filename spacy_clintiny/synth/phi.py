@@ -1,11 +1,12 @@
 """PHI surrogates in many surface forms, written into a ``NoteBuilder`` with their labels.
 
 Names (titles kept outside the span; initials, hyphens, "Last, First", lower case, ALL CAPS),
-dates in a dozen formats and partial dates, phone / fax / pager numbers, e-mail, MRNs,
+dates in 18 formats including partial dates, phone / fax / pager numbers, e-mail, MRNs,
 account, SSN, health-plan and licence numbers, street addresses, cities, states, zip codes,
 countries, hospitals, named wards, companies, professions and ages. Ages are PHI only over 89
 (HIPAA Safe Harbor, the PhysioNet gold standard) unless ``age_policy="all"`` (i2b2 2014).
-Times of day are written as plain text: they are not PHI in either scheme.
+Times of day and weekdays are written as plain text: they are not PHI under HIPAA Safe Harbor
+or in the PhysioNet scheme (i2b2 2014 does annotate weekdays).
 """
 import random
 import string
@@ -32,7 +33,7 @@ DATE_FORMATS: Tuple[Tuple[str, int, int], ...] = (
     ("{m}/{d}", 6, 30), ("{m}/{d}/{yy}", 6, 8), ("{mm}/{dd}/{yyyy}", 10, 3), ("{m}/{d}/{yyyy}", 6, 3),
     ("{yyyy}-{mm}-{dd}", 6, 1), ("{month} {d}, {yyyy}", 8, 1), ("{mon} {d}", 4, 2), ("{d}-{mon}-{yyyy}", 4, 1),
     ("{d} {month} {yyyy}", 3, 1), ("{month} {yyyy}", 4, 1), ("{yyyy}", 4, 1), ("{m}/{yyyy}", 3, 1),
-    ("{mm}.{dd}.{yyyy}", 2, 0), ("{mon}. {d}", 2, 1), ("{weekday}", 3, 2), ("the {dth}", 2, 1),
+    ("{mm}.{dd}.{yyyy}", 2, 0), ("{mon}. {d}", 2, 1), ("the {dth}", 2, 1),
     ("{month} {dth}", 2, 0), ("{m}-{d}", 2, 3), ("{mm}{dd}{yy}", 1, 1),
 )
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",

@@ -26,6 +26,7 @@ class Vocab:
     specialties: Tuple[str, ...]
     hospitals: Tuple[str, ...]
     wards: Tuple[str, ...]
+    icu_phrases: Tuple[str, ...]
 
 
 def _lines(name: str) -> List[str]:
@@ -60,4 +61,5 @@ def load_vocab() -> Vocab:
         specialties=tuple(_lines("specialties.txt")),
         hospitals=tuple(_lines("hospitals.txt")),
         wards=tuple(_lines("wards.txt")),
+        icu_phrases=tuple(_lines("icu_phrases.txt")),
     )
