@@ -55,17 +55,31 @@ RULES_FILE = "rules.json"
 
 class _SavedRules:
     """Serialization of a medspaCy rule component: its rules as JSON (``rules.json`` in
-    the component's pipeline folder). Subclasses give ``_rules_data``/``_set_rules_data``."""
+    the component's pipeline folder). Subclasses name the rule class, the JSON key and
+    the default rules file, and say how to empty their matcher (``_reset_matcher``)."""
 
     _default_file: str
     _rule_cls: Any
+    _rules_key: str
     _pending_rules: Optional[str] = None
 
-    def _rules_data(self) -> Dict[str, Any]:
+    def __init__(self, nlp: Language, *, phrase_matcher_attr: str = "LOWER", **kwargs: Any) -> None:
+        super().__init__(nlp, phrase_matcher_attr=phrase_matcher_attr, **kwargs)  # type: ignore[call-arg]
+        self._phrase_matcher_attr = phrase_matcher_attr
+
+    def _reset_matcher(self) -> None:
+        """Drop every rule (medspaCy has no API for it): a new, empty matcher."""
         raise NotImplementedError
 
+    def _rules_data(self) -> Dict[str, Any]:
+        self._check_rules_loaded()
+        _warn_callables(self.name, self.rules)  # type: ignore[attr-defined]
+        return {self._rules_key: [rule.to_dict() for rule in self.rules]}  # type: ignore[attr-defined]
+
     def _set_rules_data(self, data: Dict[str, Any]) -> None:
-        raise NotImplementedError
+        self._reset_matcher()
+        self._pending_rules = None
+        self.add([self._rule_cls.from_dict(d) for d in data[self._rules_key]])  # type: ignore[attr-defined]
 
     def _load_rules(self, rules: Optional[str]) -> Any:
         """Add the rules named in the config. A rule file that does not exist (yet) is
@@ -177,23 +191,13 @@ class ClinicalContext(_SavedRules, ConText):
 
     _default_file = "context_rules.json"
     _rule_cls = ConTextRule
+    _rules_key = "context_rules"
 
-    def __init__(self, nlp: Language, *, phrase_matcher_attr: str = "LOWER", **kwargs: Any) -> None:
-        super().__init__(nlp, phrase_matcher_attr=phrase_matcher_attr, **kwargs)
-        self._phrase_matcher_attr = phrase_matcher_attr
-
-    def _rules_data(self) -> Dict[str, Any]:
-        self._check_rules_loaded()
-        _warn_callables(self.name, self.rules)
-        return {"context_rules": [rule.to_dict() for rule in self.rules]}
-
-    def _set_rules_data(self, data: Dict[str, Any]) -> None:
+    def _reset_matcher(self) -> None:
         self._ConText__matcher = MedspacyMatcher(
             self.nlp, name=self.name, phrase_matcher_attr=self._phrase_matcher_attr,
             prune=self.prune_on_modifier_overlap,
         )
-        self._pending_rules = None
-        self.add([ConTextRule.from_dict(d) for d in data["context_rules"]])
 
 
 # ---------------------------------------------------------------------- sectionizer
@@ -256,24 +260,14 @@ class ClinicalSectionizer(_SavedRules, Sectionizer):
 
     _default_file = "section_patterns.json"
     _rule_cls = SectionRule
+    _rules_key = "section_rules"
 
-    def __init__(self, nlp: Language, *, phrase_matcher_attr: str = "LOWER", **kwargs: Any) -> None:
-        super().__init__(nlp, phrase_matcher_attr=phrase_matcher_attr, **kwargs)
-        self._phrase_matcher_attr = phrase_matcher_attr
-
-    def _rules_data(self) -> Dict[str, Any]:
-        self._check_rules_loaded()
-        _warn_callables(self.name, self.rules)
-        return {"section_rules": [rule.to_dict() for rule in self.rules]}
-
-    def _set_rules_data(self, data: Dict[str, Any]) -> None:
+    def _reset_matcher(self) -> None:
         self._Sectionizer__matcher = MedspacyMatcher(
             self.nlp, name=self.name, phrase_matcher_attr=self._phrase_matcher_attr
         )
         self._parent_sections = {}
         self._parent_required = {}
-        self._pending_rules = None
-        self.add([SectionRule.from_dict(d) for d in data["section_rules"]])
 
 
 # ---------------------------------------------------------------------- shared helpers

@@ -58,84 +58,74 @@ def to_docs(
         yield build_doc(src, nlp, report, alignment=alignment)
 
 
-def _report(report: Optional[ConversionReport], name: str) -> ConversionReport:
-    return report if report is not None else ConversionReport(name)
+def _read(name: str, iter_source: Callable[..., Iterable[SourceDoc]], report: Optional[ConversionReport],
+          nlp: Optional[Language], alignment: str, *args, **kwargs) -> Iterator[Doc]:
+    """Run one format's ``iter_*`` with a report (a new one named ``name`` if none) and place it."""
+    report = report if report is not None else ConversionReport(name)
+    return to_docs(iter_source(*args, report=report, **kwargs), report, nlp=nlp, alignment=alignment)
 
 
 def read_physionet(text_path: PathLike, phrase_path: PathLike, *, nlp: Optional[Language] = None,
                    report: Optional[ConversionReport] = None, alignment: str = "retokenize") -> Iterator[Doc]:
     """PhysioNet deid ``id.text`` + ``id-phi.phrase`` -> one doc per note, PHI in "phi"."""
-    report = _report(report, "physionet")
-    yield from to_docs(iter_physionet(text_path, phrase_path, report=report), report, nlp=nlp, alignment=alignment)
+    return _read("physionet", iter_physionet, report, nlp, alignment, text_path, phrase_path)
 
 
 def read_i2b2_2014(path: PathLike, *, nlp: Optional[Language] = None, report: Optional[ConversionReport] = None,
                    alignment: str = "retokenize") -> Iterator[Doc]:
     """i2b2 2014 de-id XML files (folder or file) -> PHI in "phi"."""
-    report = _report(report, "i2b2-2014")
-    yield from to_docs(iter_i2b2_2014(path, report=report), report, nlp=nlp, alignment=alignment)
+    return _read("i2b2-2014", iter_i2b2_2014, report, nlp, alignment, path)
 
 
 def read_i2b2_2012(path: PathLike, *, nlp: Optional[Language] = None, report: Optional[ConversionReport] = None,
                    alignment: str = "retokenize") -> Iterator[Doc]:
     """i2b2 2012 temporal XML files -> "concepts" (with assertions), "events", "timex", TLINKs."""
-    report = _report(report, "i2b2-2012")
-    yield from to_docs(iter_i2b2_2012(path, report=report), report, nlp=nlp, alignment=alignment)
+    return _read("i2b2-2012", iter_i2b2_2012, report, nlp, alignment, path)
 
 
 def read_i2b2_2010(path: PathLike, *, nlp: Optional[Language] = None, report: Optional[ConversionReport] = None,
                    alignment: str = "retokenize") -> Iterator[Doc]:
     """i2b2 2010 ``.txt`` + ``.con``/``.ast``/``.rel`` -> "concepts", assertions, relations."""
-    report = _report(report, "i2b2-2010")
-    yield from to_docs(iter_i2b2_2010(path, report=report), report, nlp=nlp, alignment=alignment)
+    return _read("i2b2-2010", iter_i2b2_2010, report, nlp, alignment, path)
 
 
 def read_brat(path: Union[PathLike, Sequence[PathLike]], *, label_map: Union[None, str, LabelMap] = None,
               discontinuous: str = "join", nlp: Optional[Language] = None,
               report: Optional[ConversionReport] = None, alignment: str = "retokenize") -> Iterator[Doc]:
     """BRAT ``.ann``/``.txt`` pairs (generic, n2c2 2018 with ``label_map="n2c2-2018"``...)."""
-    report = _report(report, "brat")
-    yield from to_docs(iter_brat(path, label_map=label_map, discontinuous=discontinuous, report=report),
-                       report, nlp=nlp, alignment=alignment)
+    return _read("brat", iter_brat, report, nlp, alignment, path, label_map=label_map, discontinuous=discontinuous)
 
 
 def read_mednli(path: PathLike, *, nlp: Optional[Language] = None, report: Optional[ConversionReport] = None,
                 alignment: str = "retokenize") -> Iterator[Doc]:
     """MedNLI/SNLI JSONL -> sentence-pair docs with the NLI label in ``cats``."""
-    report = _report(report, "mednli")
-    yield from to_docs(iter_mednli(path, report=report), report, nlp=nlp, alignment=alignment)
+    return _read("mednli", iter_mednli, report, nlp, alignment, path)
 
 
 def read_ade(folder: PathLike, *, nlp: Optional[Language] = None, report: Optional[ConversionReport] = None,
              alignment: str = "retokenize") -> Iterator[Doc]:
     """ADE corpus v2 folder -> drug/effect/dose spans, DRUG_AE/DRUG_DOSE, ``cats["ADE"]``."""
-    report = _report(report, "ade")
-    yield from to_docs(iter_ade(folder, report=report), report, nlp=nlp, alignment=alignment)
+    return _read("ade", iter_ade, report, nlp, alignment, folder)
 
 
 def read_pubtator(path: PathLike, *, label_map: Union[None, str, LabelMap] = None, nlp: Optional[Language] = None,
                   report: Optional[ConversionReport] = None, alignment: str = "retokenize") -> Iterator[Doc]:
     """PubTator file (BC5CDR, NCBI original) -> "concepts", CID relations."""
-    report = _report(report, "pubtator")
-    yield from to_docs(iter_pubtator(path, label_map=label_map, report=report), report, nlp=nlp,
-                       alignment=alignment)
+    return _read("pubtator", iter_pubtator, report, nlp, alignment, path, label_map=label_map)
 
 
 def read_conll(path: PathLike, *, n_sents: int = 10, label_map: Union[None, str, LabelMap] = None,
                nlp: Optional[Language] = None, report: Optional[ConversionReport] = None,
                alignment: str = "retokenize") -> Iterator[Doc]:
     """BIO TSV (NCBI disease, BC5CDR IOB) -> "concepts"."""
-    report = _report(report, "conll")
-    yield from to_docs(iter_conll(path, n_sents=n_sents, label_map=label_map, report=report), report, nlp=nlp,
-                       alignment=alignment)
+    return _read("conll", iter_conll, report, nlp, alignment, path, n_sents=n_sents, label_map=label_map)
 
 
 def read_mtsamples(path: Union[PathLike, Sequence[PathLike]], *, labels: Optional[Iterable[str]] = None,
                    nlp: Optional[Language] = None, report: Optional[ConversionReport] = None,
                    alignment: str = "retokenize") -> Iterator[Doc]:
     """MTSamples JSONL (file, folder of parts or list) -> one doc per distinct text, specialties in cats."""
-    report = _report(report, "mtsamples")
-    yield from to_docs(iter_mtsamples(path, labels=labels, report=report), report, nlp=nlp, alignment=alignment)
+    return _read("mtsamples", iter_mtsamples, report, nlp, alignment, path, labels=labels)
 
 
 @dataclass(frozen=True)
