@@ -29,6 +29,10 @@ class Warnings(metaclass=_Codes):
     W102 = ("Component '{name}': {n} rule(s) have on_match/on_modifies callables, which "
             "cannot be saved: they are written without them. Re-attach the callables "
             "after loading, or express the logic as patterns.")
+    W103 = ("Component '{name}': label(s) {labels} do not occur in the {n} training "
+            "example(s) that initialize saw (labels seen: {known}). They are kept. With a "
+            "streamed corpus (max_epochs = -1) spaCy shows initialize only the first 100 "
+            "examples, so a rare label can be missing there; otherwise check the spelling.")
     W400 = ("Credentialed asset '{dest}' is not present (not an error). {how}")
 
 
@@ -53,9 +57,6 @@ class Errors(metaclass=_Codes):
     E102 = ("Component '{name}': span group '{key}' is present in {n} training doc(s) but "
             "holds no spans, so there are no labels to learn. Add annotated spans, or pass "
             "the labels explicitly only once the data contains them.")
-    E103 = ("Component '{name}': label(s) {labels} never occur in training span group "
-            "'{key}' (labels in the data: {known}). Remove them from the component's labels "
-            "(initialize `labels` or `add_label`), or add training spans with these labels.")
     E104 = ("Component '{name}' is already initialized with labels {labels}; label "
             "'{label}' was never seen in training and cannot be added afterwards. Add spans "
             "with this label to the training data and initialize again (`spacy train` or "
@@ -173,9 +174,6 @@ class Errors(metaclass=_Codes):
     E204 = ("Component '{name}': none of the {n} training example(s) has any label for "
             "this component in doc.cats{where}. Add cats to the training docs, or list the "
             "labels in [initialize.components.{name}] `labels`.")
-    E205 = ("Component '{name}': label(s) {labels} never occur in the training docs' "
-            "doc.cats (labels in the data: {known}). Remove them from the component's labels "
-            "(initialize `labels` or `add_label`), or add training docs with these labels.")
     E206 = ("Component '{name}' has exclusive_classes = true but only one label {labels}: a "
             "softmax over one class always predicts it. Set exclusive_classes = false for a "
             "yes/no label, or add the other classes.")
@@ -204,9 +202,6 @@ class Errors(metaclass=_Codes):
             "example(s) carry gold relations (doc.user_data['clintiny_rels'], see "
             "spacy_clintiny.relations.set_gold_relations) and none holds a relation. Add "
             "relation annotation to the training docs.")
-    E303 = ("Component '{name}': label(s) {labels} never occur in the training docs' gold "
-            "relations (labels in the data: {known}). Remove them from the component's labels, "
-            "or add training relations with these labels.")
     E304 = ("Gold relation {i} is not {{\"head\": [start_char, end_char], \"tail\": "
             "[start_char, end_char], \"label\": str}}: {problem}. Fix the converter that wrote "
             "doc.user_data['clintiny_rels'].")

@@ -1,7 +1,10 @@
 """What the labelled heads (``clintiny_ner``, ``clintiny_textcat``, ``clintiny_rel``) share:
 the listener part of their default model config, and label bookkeeping in ``cfg["labels"]``
 with labels fixed once the output layer has its size."""
+import warnings
 from typing import Iterable, List, Optional, Set, Tuple
+
+from ..errors import Warnings
 
 # The ``[model.tok2vec]`` part of each head's default config: a listener to the shared encoder.
 LISTENER_CONFIG_STR = """
@@ -47,20 +50,27 @@ class LabelledHead:
         self.cfg["labels"].append(label)
         return 1
 
-    def _resolve_labels(self, labels: Optional[Iterable[str]], data_labels: Set[str]) -> Tuple[List[str], List[str]]:
+    def _resolve_labels(self, labels: Optional[Iterable[str]], data_labels: Set[str], *, n_examples: int) -> List[str]:
         """The labels ``initialize`` settles on.
+
+        Requested labels that the examples do not show are kept, with warning W103: spaCy
+        shows ``initialize`` only the first 100 examples of a streamed corpus
+        (``max_epochs = -1``), so a rare label can be absent there and still be in the data.
 
         labels (Optional[Iterable[str]]): Labels given to ``initialize``, if any; otherwise
             those added with ``add_label`` before the first initialization, plus all labels
             in the data.
-        data_labels (Set[str]): The labels found in the data.
-        RETURNS (Tuple[List[str], List[str]]): The final labels, and the requested labels
-            that do not occur in the data (the caller raises its error for them).
+        data_labels (Set[str]): The labels found in the examples.
+        n_examples (int): How many examples ``initialize`` saw (for the warning).
+        RETURNS (List[str]): The final labels.
         """
         if labels is not None:
             requested = list(labels)
         else:  # labels added with add_label before the first initialization
             requested = [] if self.is_initialized else list(self.cfg["labels"])
         unseen = [label for label in requested if label not in data_labels]
-        final = list(labels) if labels is not None else sorted(set(requested) | data_labels)
-        return final, unseen
+        if unseen:
+            warnings.warn(
+                Warnings.W103.format(name=self.name, labels=unseen, n=n_examples, known=sorted(data_labels))
+            )
+        return list(labels) if labels is not None else sorted(set(requested) | data_labels)

@@ -297,8 +297,8 @@ class TokenClassifier(LabelledHead, TrainablePipe):
 
         get_examples (Callable[[], Iterable[Example]]): Returns the training examples.
         nlp (Optional[Language]): The pipeline, used to check that an encoder feeds this head.
-        labels (Optional[List[str]]): Labels to use instead of all labels in the data;
-            each must occur in the data. Spans with other labels are tagged O.
+        labels (Optional[List[str]]): Labels to use instead of all labels in the examples
+            (e.g. from ``clintiny labels``); spans with other labels are tagged O.
         """
         validate_get_examples(get_examples, "TokenClassifier.initialize")
         if nlp is not None and not has_upstream(self, nlp):
@@ -321,9 +321,7 @@ class TokenClassifier(LabelledHead, TrainablePipe):
             raise ValueError(Errors.E101.format(name=self.name, key=key, n=n_examples, keys=sorted(keys_seen)))
         if not data_labels:
             raise ValueError(Errors.E102.format(name=self.name, key=key, n=n_with_key))
-        final, unseen = self._resolve_labels(labels, data_labels)
-        if unseen:
-            raise ValueError(Errors.E103.format(name=self.name, labels=unseen, key=key, known=sorted(data_labels)))
+        final = self._resolve_labels(labels, data_labels, n_examples=n_examples)
         self.cfg["labels"] = final
         self.n_overlaps_dropped = n_overlaps
         if n_overlaps:

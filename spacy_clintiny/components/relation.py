@@ -9,7 +9,11 @@ label reaching the threshold. Predictions are written to ``doc._.clintiny_rels``
 
 Training: candidates are built from the reference's gold entity spans (aligned to the
 predicted doc by character offsets), targets from ``get_gold_relations(reference)``; pairs
-without a gold relation are all-zero targets. Docs without the gold relations key
+without a gold relation are all-zero targets. Candidate pairs are mostly negatives (about
+3% of the pairs of a synthetic note are related), so with ``negative_ratio > 0`` each
+training doc keeps all its related pairs and a random sample of at most
+``negative_ratio`` unrelated pairs per related pair (at least ``negative_ratio``); a
+sigmoid trained on every pair learns to predict "no relation" first. Docs without the gold relations key
 contribute nothing (no loss, zero gradient); the loss is averaged over the candidate pairs
 of the annotated docs. Gold relations whose head or tail is not a candidate (not in
 ``spans_keys`` or farther apart than ``max_distance``) cannot be learned: they are counted
@@ -57,6 +61,7 @@ RelScores = Tuple[List[Candidates], Floats2d]
         "spans_keys": [ENTS_KEY],
         "max_distance": 50,
         "threshold": 0.5,
+        "negative_ratio": 0.0,
     },
     default_score_weights={
         "clintiny_rel_rel_f": 1.0,
@@ -71,6 +76,7 @@ def make_clintiny_rel(
     spans_keys: List[str],
     max_distance: int,
     threshold: float,
+    negative_ratio: float,
 ) -> "RelationExtractor":
     """Create a ``clintiny_rel`` component.
 
@@ -79,10 +85,18 @@ def make_clintiny_rel(
     spans_keys (List[str]): Span groups holding the entities ("ents" = ``doc.ents``).
     max_distance (int): Largest number of tokens between the two entities of a pair.
     threshold (float): Probability from which a relation label is predicted.
+    negative_ratio (float): In training, unrelated candidate pairs kept per related pair of
+        a doc (a random sample); 0 keeps every pair.
     """
     install_extensions()
     return RelationExtractor(
-        nlp.vocab, model, name=name, spans_keys=spans_keys, max_distance=max_distance, threshold=threshold
+        nlp.vocab,
+        model,
+        name=name,
+        spans_keys=spans_keys,
+        max_distance=max_distance,
+        threshold=threshold,
+        negative_ratio=negative_ratio,
     )
 
 
@@ -98,6 +112,7 @@ class RelationExtractor(LabelledHead, TrainablePipe):
         spans_keys: Sequence[str] = (ENTS_KEY,),
         max_distance: int = 50,
         threshold: float = 0.5,
+        negative_ratio: float = 0.0,
     ) -> None:
         if isinstance(spans_keys, str) or not spans_keys or not all(isinstance(k, str) and k for k in spans_keys):
             raise ValueError(
@@ -113,6 +128,12 @@ class RelationExtractor(LabelledHead, TrainablePipe):
             raise ValueError(
                 Errors.E300.format(name=name, setting="threshold", value=threshold, expected="a number between 0 and 1")
             )
+        if isinstance(negative_ratio, bool) or not isinstance(negative_ratio, (int, float)) or negative_ratio < 0:
+            raise ValueError(
+                Errors.E300.format(
+                    name=name, setting="negative_ratio", value=negative_ratio, expected="a number >= 0 (0 keeps all pairs)"
+                )
+            )
         install_extensions()
         self.vocab = vocab
         self.model = model
@@ -122,6 +143,7 @@ class RelationExtractor(LabelledHead, TrainablePipe):
             "spans_keys": list(spans_keys),
             "max_distance": int(max_distance),
             "threshold": float(threshold),
+            "negative_ratio": float(negative_ratio),
         }
 
     def add_label(self, label: str) -> int:
@@ -213,7 +235,8 @@ class RelationExtractor(LabelledHead, TrainablePipe):
         if not any(len(eg.predicted) for eg in examples):
             return losses  # the encoder skips such batches too
         docs = [eg.predicted for eg in examples]
-        candidates = [self._gold_candidates(eg) for eg in examples]
+        all_candidates = [self._gold_candidates(eg) for eg in examples]
+        candidates = [self._sample_negatives(eg, cands) for eg, cands in zip(examples, all_candidates)]
         set_dropout_rate(self.model, drop)
         logits, backprop = self.model.begin_update((docs, candidates))
         loss, d_logits = self.get_loss(examples, (candidates, self.model.ops.sigmoid(logits)))
@@ -222,9 +245,32 @@ class RelationExtractor(LabelledHead, TrainablePipe):
             self.finish_update(sgd)
         losses[self.name] += loss
         losses[f"{self.name}_gold_unreachable"] += sum(
-            self._n_unreachable(eg, cands) for eg, cands in zip(examples, candidates)
+            self._n_unreachable(eg, cands) for eg, cands in zip(examples, all_candidates)
         )
         return losses
+
+    def _sample_negatives(self, example: Example, cands: Candidates) -> Candidates:
+        """Keep every related pair and at most ``negative_ratio`` unrelated pairs per related
+        pair (at least ``negative_ratio``), drawn with numpy's global RNG (seeded by
+        ``spacy train``). The entities stay: only pairs are dropped."""
+        ratio = self.cfg.get("negative_ratio", 0.0)
+        if not ratio or not cands.pairs:
+            return cands
+        gold = gold_relation_keys(example.reference) or []
+        labels = set(self.labels)
+        related = {
+            (_token_offsets(example.predicted, hs, he), _token_offsets(example.predicted, ts, te))
+            for hs, he, ts, te, label in gold
+            if label in labels
+        }
+        rows = self._pair_rows(cands)
+        positive = sorted(rows[key] for key in related if key in rows)
+        negative = sorted(set(range(len(cands.pairs))) - set(positive))
+        n_keep = int(round(ratio * max(1, len(positive))))
+        if len(negative) > n_keep:
+            negative = sorted(numpy.random.choice(negative, size=n_keep, replace=False).tolist())
+        keep = sorted(positive + negative)
+        return Candidates(spans=cands.spans, pairs=[cands.pairs[k] for k in keep])
 
     def _gold_candidates(self, example: Example) -> Candidates:
         """Candidates from the reference's entities aligned to the predicted doc; no
@@ -314,8 +360,8 @@ class RelationExtractor(LabelledHead, TrainablePipe):
 
         get_examples (Callable[[], Iterable[Example]]): Returns the training examples.
         nlp (Optional[Language]): The pipeline, used to check that an encoder feeds this head.
-        labels (Optional[List[str]]): Labels to use instead of all labels in the data; each
-            must occur in the data.
+        labels (Optional[List[str]]): Labels to use instead of all labels in the examples
+            (e.g. from ``clintiny labels``).
         """
         validate_get_examples(get_examples, "RelationExtractor.initialize")
         if nlp is not None and not has_upstream(self, nlp):
@@ -339,9 +385,7 @@ class RelationExtractor(LabelledHead, TrainablePipe):
             raise ValueError(
                 Errors.E301.format(name=self.name, missing=missing, keys=keys, n=n_examples, seen=sorted(keys_seen))
             )
-        final, unseen = self._resolve_labels(labels, data_labels)
-        if unseen:
-            raise ValueError(Errors.E303.format(name=self.name, labels=unseen, known=sorted(data_labels)))
+        final = self._resolve_labels(labels, data_labels, n_examples=n_examples)
         if not final:
             raise ValueError(Errors.E302.format(name=self.name, n=n_examples, n_rels=n_rels))
         self.cfg["labels"] = final

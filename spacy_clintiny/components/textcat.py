@@ -287,8 +287,8 @@ class TextClassifier(LabelledHead, TrainablePipe):
 
         get_examples (Callable[[], Iterable[Example]]): Returns the training examples.
         nlp (Optional[Language]): The pipeline, used to check that an encoder feeds this head.
-        labels (Optional[List[str]]): Labels to use instead of all labels in the data; each
-            must occur in the data.
+        labels (Optional[List[str]]): Labels to use instead of all labels in the examples
+            (e.g. from ``clintiny labels``).
         """
         validate_get_examples(get_examples, "TextClassifier.initialize")
         if nlp is not None and not has_upstream(self, nlp):
@@ -307,9 +307,7 @@ class TextClassifier(LabelledHead, TrainablePipe):
                 data_labels.update(ref.cats.keys())
         if pair_mode and not n_pairs:
             raise ValueError(Errors.E208.format(name=self.name, key=key, n=n_examples, keys=sorted(keys_seen)))
-        final, unseen = self._resolve_labels(labels, data_labels)
-        if unseen:
-            raise ValueError(Errors.E205.format(name=self.name, labels=unseen, known=sorted(data_labels)))
+        final = self._resolve_labels(labels, data_labels, n_examples=n_examples)
         if not final:
             where = f" among docs with span group '{key}'" if pair_mode else f" (docs with span group '{key}' are left to pair-mode heads)"
             raise ValueError(Errors.E204.format(name=self.name, n=n_examples, where=where))

@@ -9,6 +9,9 @@ TASK_TITLES = {
     "phi": "PHI (de-identification)",
     "concepts": "Medical concepts",
     "modifiers": "Medication modifiers",
+    "textcat_specialty": "Specialty (MTSamples)",
+    "textcat_ade": "ADE sentence (ADE corpus)",
+    "rel": "Relations",
 }
 
 
@@ -26,10 +29,20 @@ def _fmt(value: Optional[float], pct: bool = True) -> str:
     return f"{value * 100:.1f}" if pct else f"{value:,.0f}"
 
 
+def _ranks_labels(task: Dict[str, Any]) -> bool:
+    """A multi-label classifier over several labels, judged by its top-1 accuracy; with one
+    label (e.g. ADE yes/no) the top label is always that label, so F1 judges it."""
+    return task.get("kind") == "textcat" and task.get("acc") is not None and len(task.get("per_label") or {}) > 1
+
+
 def main_figure(task: Dict[str, Any]) -> Optional[float]:
-    if task.get("kind") == "textcat":
-        return task.get("acc") if task.get("acc") is not None else task.get("main")
-    return task.get("main")
+    """The figure a task is judged by: top-1 accuracy for a classifier over several
+    labels, F1 otherwise (entities, relations, a one-label classifier)."""
+    return task.get("acc") if _ranks_labels(task) else task.get("main")
+
+
+def main_metric_name(task: Dict[str, Any]) -> str:
+    return "top-1 acc" if _ranks_labels(task) else "F1"
 
 
 def markdown_report(metrics: Dict[str, Any]) -> str:
@@ -54,8 +67,12 @@ def markdown_report(metrics: Dict[str, Any]) -> str:
         s = main_figure(entry)
         t = main_figure(teacher["tasks"].get(task, {})) if teacher else None
         kept = metrics.get("kept", {}).get(task)
-        metric = "top-1 acc" if entry.get("kind") == "textcat" else "F1"
-        lines.append(f"| {TASK_TITLES.get(task, task)} {metric} | {_fmt(s)} | {_fmt(t)} | {_fmt(kept)} |")
+        title = TASK_TITLES.get(task, task)
+        lines.append(f"| {title} {main_metric_name(entry)} | {_fmt(s)} | {_fmt(t)} | {_fmt(kept)} |")
+        if _ranks_labels(entry):
+            t_f = teacher["tasks"].get(task, {}).get("main") if teacher else None
+            kept_f = entry["main"] / t_f if entry.get("main") is not None and t_f else None
+            lines.append(f"| {title} macro-F1 | {_fmt(entry.get('main'))} | {_fmt(t_f)} | {_fmt(kept_f)} |")
     phi_tok = student.get("phi_tokens")
     if phi_tok:
         t_tok = teacher.get("phi_tokens") if teacher else None
@@ -73,7 +90,7 @@ def markdown_report(metrics: Dict[str, Any]) -> str:
         for label, fig in sorted(per_label.items()):
             lines.append(f"| {label} | {_fmt(fig.get('p'))} | {_fmt(fig.get('r'))} | {_fmt(fig.get('f'))} |")
         extra = {k: v for k, v in entry.items() if k in ("acc", "micro_f", "main") and v is not None}
-        if entry.get("kind") == "textcat":
+        if _ranks_labels(entry):
             lines.append("")
             lines.append(f"top-1 accuracy {_fmt(extra.get('acc'))}, macro-F1 {_fmt(extra.get('main'))}, "
                          f"micro-F1 {_fmt(extra.get('micro_f'))}")

@@ -14,7 +14,7 @@ from spacy.util import load_config_from_str
 
 from spacy_clintiny.architectures.instances import get_candidate_pairs, get_candidates, get_entity_spans, token_distance
 from spacy_clintiny.augmenters import copy_gold_spans
-from spacy_clintiny.relations import Relation, get_gold_relations, set_gold_relations
+from spacy_clintiny.relations import Relation, get_gold_relations, set_gold_relations, gold_relation_keys
 
 KEYS = ["concepts", "modifiers"]
 
@@ -381,7 +381,7 @@ def test_unknown_spans_key_names_the_existing_keys(tiny_encoder):
 @pytest.mark.parametrize(
     "cfg,labels,code",
     [({"max_distance": -1}, None, "E300"), ({"spans_keys": []}, None, "E300.*spans_keys"),
-     ({"threshold": 2}, None, "E300"), ({}, ["DRUG_AE", "TREATS"], r"E303.*'TREATS'")],
+     ({"threshold": 2}, None, "E300")],
 )
 def test_misconfigured_rel_errors(tiny_encoder, cfg, labels, code):
     with pytest.raises(ValueError, match=code):
@@ -426,3 +426,46 @@ def test_gold_relations_are_validated(nlp):
     other = nlp.make_doc("aspirin caused rash")
     with pytest.raises(ValueError, match="E307"):
         doc._.clintiny_rels = [Relation(head=other[0:1], tail=doc[2:3], label="DRUG_AE", score=1.0)]
+
+
+def test_given_label_missing_from_the_examples_is_kept_with_a_warning(tiny_encoder):
+    nlp = _pipeline(tiny_encoder)
+    examples = _examples(nlp, reference_docs(nlp))
+    # as `[initialize.components.clintiny_rel] labels = ...` in a training config
+    nlp.config["initialize"]["components"]["clintiny_rel"] = {"labels": ["DRUG_AE", "TREATS"]}
+    with pytest.warns(UserWarning, match=r"W103.*\['TREATS'\]"):
+        nlp.initialize(lambda: examples)
+    assert nlp.get_pipe("clintiny_rel").labels == ("DRUG_AE", "TREATS")
+
+
+def test_negative_sampling_keeps_every_related_pair(tiny_encoder):
+    nlp = _pipeline(tiny_encoder, negative_ratio=1)
+    examples = _examples(nlp, reference_docs(nlp))
+    nlp.initialize(lambda: examples)
+    rel = nlp.get_pipe("clintiny_rel")
+    numpy.random.seed(0)
+    for eg in examples:
+        cands = rel._gold_candidates(eg)
+        sampled = rel._sample_negatives(eg, cands)
+        related = {
+            ((cands.spans[h].start, cands.spans[h].end), (cands.spans[t].start, cands.spans[t].end))
+            for h, t in cands.pairs
+        } & {
+            ((eg.predicted.char_span(hs, he).start, eg.predicted.char_span(hs, he).end),
+             (eg.predicted.char_span(ts, te).start, eg.predicted.char_span(ts, te).end))
+            for hs, he, ts, te, _ in gold_relation_keys(eg.reference)
+        }
+        kept = {((sampled.spans[h].start, sampled.spans[h].end), (sampled.spans[t].start, sampled.spans[t].end))
+                for h, t in sampled.pairs}
+        assert related <= kept
+        assert set(sampled.pairs) <= set(cands.pairs)
+        n_neg = len(cands.pairs) - len(related)
+        assert len(kept) - len(related) == min(n_neg, max(1, len(related)))
+    # the doc with 4 entities: 12 candidate pairs, 2 related -> 2 related + 2 unrelated
+    assert len(rel._sample_negatives(examples[3], rel._gold_candidates(examples[3])).pairs) == 4
+    # the loss (on a fresh sample each step) falls with sampling too
+    optimizer = nlp.initialize(lambda: examples)
+    history = [nlp.update(examples, sgd=optimizer, drop=0.0)["clintiny_rel"] for _ in range(30)]
+    assert numpy.mean(history[-5:]) < 0.5 * numpy.mean(history[:5])
+    with pytest.raises(ValueError, match="E300.*negative_ratio"):
+        _pipeline(tiny_encoder, negative_ratio=-1)

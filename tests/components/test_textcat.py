@@ -326,7 +326,6 @@ def test_pair_mode_doc_without_pair_spans_is_a_clear_error(tiny_encoder):
     [
         ({"mode": "sentence"}, None, None, "E200"),
         ({"exclusive_classes": True}, [("aspirin caused rash", {"ADE": 1.0})], None, "E206"),
-        ({}, SPECIALTY_DOCS, ["CARDIO", "ONCOLOGY"], "E205"),
         ({}, [("no cats", {})], None, "E204"),
         ({"mode": "pair"}, SPECIALTY_DOCS, None, "E208"),
         ({"threshold": 1.5}, None, None, "E209"),
@@ -412,3 +411,13 @@ def test_scores_judge_partially_annotated_docs_on_their_labels(nlp):
     examples[1].predicted.cats["ADE"] = 0.8
     assert pipe.score(examples)["specialty_acc"] == 0.5
     assert pipe.score(examples[2:])["specialty_acc"] is None
+
+
+def test_given_label_missing_from_the_examples_is_kept_with_a_warning(tiny_encoder):
+    nlp = _pipeline(tiny_encoder)
+    examples = _examples(nlp, SPECIALTY_DOCS)
+    # as `[initialize.components.clintiny_textcat] labels = ...` in a training config
+    nlp.config["initialize"]["components"]["clintiny_textcat"] = {"labels": ["CARDIO", "ONCOLOGY"]}
+    with pytest.warns(UserWarning, match=r"W103.*\['ONCOLOGY'\]"):
+        nlp.initialize(lambda: examples)
+    assert nlp.get_pipe("clintiny_textcat").labels == ("CARDIO", "ONCOLOGY")
