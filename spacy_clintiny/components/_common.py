@@ -2,7 +2,9 @@
 the listener part of their default model config, and label bookkeeping in ``cfg["labels"]``
 with labels fixed once the output layer has its size."""
 import warnings
-from typing import Iterable, List, Optional, Set, Tuple
+from typing import Callable, Iterable, List, Optional, Set, Tuple
+
+from thinc.api import Model
 
 from ..errors import Warnings
 
@@ -36,6 +38,18 @@ class LabelledHead:
     def is_initialized(self) -> bool:
         """RETURNS (bool): Whether the output layer has its size (labels are fixed)."""
         return bool(self.model.get_ref("output_layer").has_dim("nO"))
+
+    def _size_output_layer(self, n_out: int, make_layer: Callable[[int], Model]) -> None:
+        """Give the output layer ``n_out`` outputs. Re-initializing with another label set
+        replaces an already sized layer by a fresh one (``make_layer(n_out)``): thinc cannot
+        resize a layer whose weights exist."""
+        output_layer = self.model.get_ref("output_layer")
+        if not output_layer.has_dim("nO"):
+            output_layer.set_dim("nO", n_out)
+        elif output_layer.get_dim("nO") != n_out:
+            new_output = make_layer(n_out)
+            self.model.replace_node(output_layer, new_output)
+            self.model.set_ref("output_layer", new_output)
 
     def _append_label(self, label: str, fixed_error: str) -> int:
         """Add an already validated label unless present; ``fixed_error`` (formatted with

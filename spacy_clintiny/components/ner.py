@@ -326,15 +326,7 @@ class TokenClassifier(LabelledHead, TrainablePipe):
         self.n_overlaps_dropped = n_overlaps
         if n_overlaps:
             warnings.warn(Warnings.W100.format(name=self.name, n=n_overlaps, key=key, n_docs=n_overlap_docs))
-        output_layer = self.model.get_ref("output_layer")
-        n_tags = len(self.tag_scheme)
-        if output_layer.has_dim("nO") and output_layer.get_dim("nO") != n_tags:
-            # re-initialization with another label set: a fresh output layer
-            new_output = Softmax(nO=n_tags)
-            self.model.replace_node(output_layer, new_output)
-            self.model.set_ref("output_layer", new_output)
-        elif not output_layer.has_dim("nO"):
-            output_layer.set_dim("nO", n_tags)
+        self._size_output_layer(len(self.tag_scheme), lambda n: Softmax(nO=n))
         doc_sample = list(islice((eg.predicted for eg in get_examples() if len(eg.predicted)), 10))
         self.model.initialize(X=doc_sample)
 

@@ -30,7 +30,7 @@ from spacy.scorer import PRFScore
 from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.api import Config, Linear, Model, Optimizer, set_dropout_rate
 from thinc.types import Floats2d
 
 from ..architectures.instances import ENTS_KEY, Candidates, get_candidates, get_entity_spans
@@ -389,8 +389,7 @@ class RelationExtractor(LabelledHead, TrainablePipe):
         if not final:
             raise ValueError(Errors.E302.format(name=self.name, n=n_examples, n_rels=n_rels))
         self.cfg["labels"] = final
-        output_layer = self.model.get_ref("output_layer")
-        output_layer.set_dim("nO", len(final), force=output_layer.has_dim("nO") is True)
+        self._size_output_layer(len(final), lambda n: Linear(nO=n))
         sample = [eg for eg in get_examples() if len(eg.reference) and get_gold_relations(eg.reference) is not None]
         sample = list(islice(sample, 10))
         docs = [eg.reference for eg in sample]

@@ -23,7 +23,7 @@ from spacy.scorer import Scorer
 from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.api import Config, Linear, Model, Optimizer, set_dropout_rate
 from thinc.types import Floats2d
 
 from ..errors import Errors
@@ -314,8 +314,7 @@ class TextClassifier(LabelledHead, TrainablePipe):
         if self.cfg["exclusive_classes"] and len(final) == 1:
             raise ValueError(Errors.E206.format(name=self.name, labels=final))
         self.cfg["labels"] = final
-        output_layer = self.model.get_ref("output_layer")
-        output_layer.set_dim("nO", len(final), force=output_layer.has_dim("nO") is True)
+        self._size_output_layer(len(final), lambda n: Linear(nO=n))
         sample = [eg.reference for eg in get_examples() if (key in eg.reference.spans) == pair_mode]
         docs = list(islice((doc for doc in sample if len(doc)), 10))
         self.model.initialize(X=(docs, self._segments(docs)))

@@ -469,3 +469,14 @@ def test_negative_sampling_keeps_every_related_pair(tiny_encoder):
     assert numpy.mean(history[-5:]) < 0.5 * numpy.mean(history[:5])
     with pytest.raises(ValueError, match="E300.*negative_ratio"):
         _pipeline(tiny_encoder, negative_ratio=-1)
+
+
+def test_reinitialize_with_another_label_set(tiny_encoder):
+    nlp = _pipeline(tiny_encoder)
+    examples = _examples(nlp, reference_docs(nlp))
+    nlp.initialize(lambda: examples)
+    rel = nlp.get_pipe("clintiny_rel")
+    assert rel.labels == ("DRUG_AE", "DRUG_DOSE")
+    rel.initialize(lambda: examples, nlp=nlp, labels=["DRUG_DOSE"])
+    probs = rel.predict([nlp(examples[0].reference.text)])[1]
+    assert rel.labels == ("DRUG_DOSE",) and probs.shape[1] == 1

@@ -421,3 +421,16 @@ def test_given_label_missing_from_the_examples_is_kept_with_a_warning(tiny_encod
     with pytest.warns(UserWarning, match=r"W103.*\['ONCOLOGY'\]"):
         nlp.initialize(lambda: examples)
     assert nlp.get_pipe("clintiny_textcat").labels == ("CARDIO", "ONCOLOGY")
+
+
+def test_reinitialize_with_another_label_set(tiny_encoder):
+    # a trained head re-initialized with fewer labels gets a fresh output layer of that size
+    nlp = _pipeline(tiny_encoder)
+    examples = _examples(nlp, SPECIALTY_DOCS)
+    nlp.initialize(lambda: examples)
+    textcat = nlp.get_pipe("clintiny_textcat")
+    assert len(textcat.labels) == 3
+    textcat.initialize(lambda: examples, nlp=nlp, labels=["CARDIO", "PULMO"])
+    assert textcat.labels == ("CARDIO", "PULMO")
+    doc = nlp("chest pain and cough")
+    assert set(doc.cats) == {"CARDIO", "PULMO"}
