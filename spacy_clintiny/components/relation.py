@@ -51,6 +51,8 @@ nO = null
 DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG_STR)["model"]
 
 RelScores = Tuple[List[Candidates], Floats2d]
+# a candidate pair by the token offsets of its head and tail (None when a span does not align)
+PairKey = Tuple[Optional[Tuple[int, int]], Optional[Tuple[int, int]]]
 
 
 @Language.factory(
@@ -256,13 +258,7 @@ class RelationExtractor(LabelledHead, TrainablePipe):
         ratio = self.cfg.get("negative_ratio", 0.0)
         if not ratio or not cands.pairs:
             return cands
-        gold = gold_relation_keys(example.reference) or []
-        labels = set(self.labels)
-        related = {
-            (_token_offsets(example.predicted, hs, he), _token_offsets(example.predicted, ts, te))
-            for hs, he, ts, te, label in gold
-            if label in labels
-        }
+        related = {key for key, _ in self._gold_pairs(example) or []}
         rows = self._pair_rows(cands)
         positive = sorted(rows[key] for key in related if key in rows)
         negative = sorted(set(range(len(cands.pairs))) - set(positive))
@@ -316,20 +312,32 @@ class RelationExtractor(LabelledHead, TrainablePipe):
         mask = numpy.zeros((n_pairs, 1), dtype="float32")
         row = 0
         for eg, cands in zip(examples, candidates):
-            gold = gold_relation_keys(eg.reference)
+            gold = self._gold_pairs(eg)
             n = len(cands.pairs)
             if gold is not None and n:
                 mask[row : row + n] = 1.0
                 pair_rows = self._pair_rows(cands)
-                for hs, he, ts, te, label in gold:
-                    key = (_token_offsets(eg.predicted, hs, he), _token_offsets(eg.predicted, ts, te))
-                    if label in label_index and key in pair_rows:
+                for key, label in gold:
+                    if key in pair_rows:
                         truths[row + pair_rows[key], label_index[label]] = 1.0
             row += n
         return truths, mask
 
+    def _gold_pairs(self, example: Example) -> Optional[List[Tuple[PairKey, str]]]:
+        """The reference's gold relations with this component's labels, as (token offsets
+        of head and tail in the predicted doc, label); None when the doc is not annotated."""
+        gold = gold_relation_keys(example.reference)
+        if gold is None:
+            return None
+        labels, pred = set(self.labels), example.predicted
+        return [
+            ((_token_offsets(pred, hs, he), _token_offsets(pred, ts, te)), label)
+            for hs, he, ts, te, label in gold
+            if label in labels
+        ]
+
     @staticmethod
-    def _pair_rows(cands: Candidates) -> Dict[Tuple[Tuple[int, int], Tuple[int, int]], int]:
+    def _pair_rows(cands: Candidates) -> Dict[PairKey, int]:
         return {
             ((cands.spans[h].start, cands.spans[h].end), (cands.spans[t].start, cands.spans[t].end)): k
             for k, (h, t) in enumerate(cands.pairs)
@@ -337,17 +345,11 @@ class RelationExtractor(LabelledHead, TrainablePipe):
 
     def _n_unreachable(self, example: Example, cands: Candidates) -> int:
         """Gold relations (of this component's labels) with no matching candidate pair."""
-        gold = gold_relation_keys(example.reference)
+        gold = self._gold_pairs(example)
         if not gold:
             return 0
         pair_rows = self._pair_rows(cands)
-        labels = set(self.labels)
-        return sum(
-            1
-            for hs, he, ts, te, label in gold
-            if label in labels
-            and (_token_offsets(example.predicted, hs, he), _token_offsets(example.predicted, ts, te)) not in pair_rows
-        )
+        return sum(1 for key, _ in gold if key not in pair_rows)
 
     def initialize(
         self,

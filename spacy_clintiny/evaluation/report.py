@@ -5,6 +5,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from .scores import kept_fraction
+
 TASK_TITLES = {
     "phi": "PHI (de-identification)",
     "concepts": "Medical concepts",
@@ -71,14 +73,14 @@ def markdown_report(metrics: Dict[str, Any]) -> str:
         lines.append(f"| {title} {main_metric_name(entry)} | {_fmt(s)} | {_fmt(t)} | {_fmt(kept)} |")
         if _ranks_labels(entry):
             t_f = teacher["tasks"].get(task, {}).get("main") if teacher else None
-            kept_f = entry["main"] / t_f if entry.get("main") is not None and t_f else None
+            kept_f = kept_fraction(entry.get("main"), t_f)
             lines.append(f"| {title} macro-F1 | {_fmt(entry.get('main'))} | {_fmt(t_f)} | {_fmt(kept_f)} |")
     phi_tok = student.get("phi_tokens")
     if phi_tok:
         t_tok = teacher.get("phi_tokens") if teacher else None
         for fig in ("token_recall", "token_precision"):
             t_val = t_tok.get(fig) if t_tok else None
-            kept = (phi_tok[fig] / t_val) if t_val else None
+            kept = kept_fraction(phi_tok[fig], t_val)
             lines.append(f"| PhysioNet PHI {fig.replace('_', ' ')} | {_fmt(phi_tok[fig])} | {_fmt(t_val)} | {_fmt(kept)} |")
     lines.append("")
     lines += ["## Per-label scores of the student (dev splits)", ""]
