@@ -4,7 +4,9 @@ Each message says what failed, shows the offending value (never note text or PHI
 and says how to fix it. Code ranges by concern:
 E001-E099 encoder and shared, E100-E199 clintiny_ner, E200-E299 clintiny_textcat,
 E300-E399 clintiny_rel, E400-E499 converters/synth, E500-E599 distillation,
-E600-E699 project workflow.
+E600-E699 project workflow, E700-E719 de-identification rules (deid/patterns.py),
+E720-E739 surrogates and operators, E740-E769 de-identification engine, I/O and CLI,
+E770-E789 de-identification evaluation, E790-E799 baselines and report.
 """
 from spacy.errors import ErrorsWithCodes
 
@@ -219,3 +221,13 @@ class Errors(metaclass=_Codes):
             "fix the names in [corpora.train.weights].")
     E603 = ("Corpus '{name}' at '{path}' holds no documents: check the conversion report, "
             "or give it weight 0.")
+
+    # ---- E700-E719 de-identification rules (deid/patterns.py)
+
+    # ---- E720-E739 surrogates and operators (deid/surrogate.py, deid/operators.py)
+
+    # ---- E740-E769 de-identification engine, component, I/O and CLI
+
+    # ---- E770-E789 de-identification evaluation (deid/evaluate.py)
+
+    # ---- E790-E799 baselines and report

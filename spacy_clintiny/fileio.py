@@ -1,0 +1,64 @@
+"""Atomic file writes: the one home for "write to a temporary sibling, then rename".
+
+A reader never sees a half-written output, and a run killed mid-write leaves either the old
+file or none: the temporary sibling (``.<name>.<random>.tmp``) is removed on any error, and a
+stale one from a killed process is never mistaken for an output because of its name.
+"""
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any, Iterator, Union
+
+PathLike = Union[str, Path]
+TMP_SUFFIX = ".tmp"
+
+
+@contextlib.contextmanager
+def atomic_open(path: PathLike, mode: str = "w", *, encoding: str = "utf8", newline: Union[str, None] = None) -> Iterator[IO]:
+    """Open a temporary sibling of ``path`` for writing; on a clean exit it is flushed, synced
+    and renamed onto ``path``, on an exception it is removed and ``path`` is left untouched.
+
+    path (PathLike): The final output path. Its folder is created if needed.
+    mode (str): "w" (text) or "wb" (bytes).
+    encoding (str): Text encoding (text mode only).
+    newline (Optional[str]): As for ``open`` (text mode only).
+    YIELDS (IO): The open temporary file.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_open writes whole files: mode must be 'w' or 'wb', not {mode!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    try:
+        if mode == "wb":
+            handle = os.fdopen(fd, "wb")
+        else:
+            handle = os.fdopen(fd, "w", encoding=encoding, newline=newline)
+        with handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text_atomic(path: PathLike, text: str, *, encoding: str = "utf8") -> None:
+    """Write ``text`` to ``path`` atomically (newlines written as given)."""
+    with atomic_open(path, "w", encoding=encoding, newline="") as handle:
+        handle.write(text)
+
+
+def write_bytes_atomic(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+
+
+def write_json_atomic(path: PathLike, data: Any, *, indent: int = 2) -> None:
+    """Write ``data`` as JSON (UTF-8, trailing newline) to ``path`` atomically."""
+    write_text_atomic(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
