@@ -4,7 +4,7 @@ Offsets are character offsets into the note text. None of these records is ever 
 note text: ``Replacement.new_text`` is written only where the user asked for the mapping.
 """
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from ..converters.labels import PHI_LABELS
 
@@ -90,3 +90,22 @@ class NoteRecord:
     text: str
     patient_id: Optional[str] = None
     meta: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DeidResult:
+    """The outcome for one note.
+
+    record (NoteRecord): The input record.
+    text (Optional[str]): The de-identified text (the input text in annotate mode); None when
+        the note failed.
+    mentions (List[PhiMention]): The merged PHI mentions found in the input text.
+    replacements (List[Replacement]): What was done to each mention.
+    error (Optional[str]): Why the note failed (an error code and message, never note text).
+    """
+
+    record: NoteRecord
+    text: Optional[str]
+    mentions: List[PhiMention] = field(default_factory=list)
+    replacements: List[Replacement] = field(default_factory=list)
+    error: Optional[str] = None

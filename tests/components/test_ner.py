@@ -225,6 +225,26 @@ def test_two_heads_and_ents(nlp, tiny_encoder):
     assert {(e.text, e.label_) for e in doc.ents} >= {("John Smith", "NAME"), ("chest pain", "PROBLEM")}
 
 
+def test_outside_weight_trades_precision_for_recall():
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("clintiny_ner", config={"spans_key": "phi"})
+    ner.add_label("NAME")
+    scheme = ner.tag_scheme
+    doc = nlp.make_doc("seen by Smith today")
+    probs = numpy.zeros((len(doc), len(scheme)), dtype="float32")
+    probs[:, scheme.index["O"]] = 1.0
+    probs[2, scheme.index["O"]] = 0.6  # "Smith": a NAME at 0.4, below the O tag
+    probs[2, scheme.index["U-NAME"]] = 0.4
+    ner.set_annotations([doc], [probs])
+    assert list(doc.spans["phi"]) == []
+    ner.cfg["outside_weight"] = 0.5  # O counts 0.3 < 0.4: the name is found
+    ner.set_annotations([doc], [probs])
+    assert [(s.text, s.label_) for s in doc.spans["phi"]] == [("Smith", "NAME")]
+    assert doc.spans["phi"].attrs["scores"] == [pytest.approx(0.4)]  # confidence from the unweighted probabilities
+    with pytest.raises(ValueError, match="E110.*-1"):
+        nlp.add_pipe("clintiny_ner", name="bad", config={"outside_weight": -1})
+
+
 def test_write_ents_keeps_earlier_ents_unless_overwrite(nlp, tiny_encoder):
     make_pipeline(nlp, tiny_encoder, write_ents=True)
     examples = make_examples(nlp)
