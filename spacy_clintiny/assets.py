@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional, Union
 import srsly
 
 from .errors import Errors, Warnings
+from .fileio import atomic_open
 
 PathLike = Union[str, Path]
 MIRROR_ENV = "CLINTINY_MIRROR"
@@ -125,17 +126,23 @@ def default_mirror(project_dir: PathLike) -> Optional[Path]:
 
 
 def _install(src: Path, dest: Path) -> None:
-    """Copy a file or folder to ``dest`` through a temporary sibling and ``os.replace``."""
+    """Copy a file (atomically, see ``fileio.atomic_open``) or a folder (through a staged
+    temporary sibling and ``os.replace``) to ``dest``, replacing what is there."""
+    if not src.is_dir():
+        if dest.is_dir():
+            shutil.rmtree(dest)
+        with src.open("rb") as source, atomic_open(dest, "wb") as target:
+            shutil.copyfileobj(source, target)
+        return
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=str(dest.parent), prefix=f".{dest.name}."))
     try:
         staged = tmp / dest.name
-        if src.is_dir():
-            shutil.copytree(src, staged)
-        else:
-            shutil.copyfile(src, staged)
+        shutil.copytree(src, staged)
         if dest.is_dir():
             shutil.rmtree(dest)
+        elif dest.exists():
+            dest.unlink()
         os.replace(staged, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -16,7 +16,9 @@ TMP_SUFFIX = ".tmp"
 
 
 @contextlib.contextmanager
-def atomic_open(path: PathLike, mode: str = "w", *, encoding: str = "utf8", newline: Union[str, None] = None) -> Iterator[IO]:
+def atomic_open(
+    path: PathLike, mode: str = "w", *, encoding: str = "utf8", newline: Union[str, None] = None
+) -> Iterator[IO]:
     """Open a temporary sibling of ``path`` for writing; on a clean exit it is flushed, synced
     and renamed onto ``path``, on an exception it is removed and ``path`` is left untouched.
 
@@ -40,11 +42,18 @@ def atomic_open(path: PathLike, mode: str = "w", *, encoding: str = "utf8", newl
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600: give the file a normal file's mode
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(path: PathLike, text: str, *, encoding: str = "utf8") -> None:

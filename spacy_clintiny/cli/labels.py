@@ -8,15 +8,14 @@ When several heads train on one mixed corpus, each head is given its labels expl
 * with a streamed corpus (``max_epochs = -1``) spaCy shows ``initialize`` only the first 100
   examples, which can miss a rare label (a relation type, a PHI category) altogether.
 """
-import json
 from pathlib import Path
 from typing import Iterable, List, Union
 
 import typer
 from wasabi import msg
 
+from ..fileio import write_json_atomic
 from ._app import app
-
 
 KINDS = ("cats", "spans", "rels")
 
@@ -70,8 +69,5 @@ def labels_cli(
     if not labels:
         where = f" in span group '{spans_key}'" if kind == "spans" else ""
         msg.fail(f"No {kind} labels{where} in {', '.join(map(str, docbins))}", exits=1)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    tmp.write_text(json.dumps(labels, indent=1), encoding="utf8")
-    tmp.replace(output)
+    write_json_atomic(output, labels, indent=1)
     msg.good(f"{len(labels)} labels -> {output}")

@@ -44,6 +44,7 @@ getattr(warnings, "_filters_mutated", lambda: None)()
 warnings.filterwarnings("ignore", message=r".*\[W036\]", module=r"medspacy\.")
 
 from ..errors import Errors, Warnings  # noqa: E402
+from ..fileio import write_json_atomic  # noqa: E402
 from .rule_data import resource_path  # noqa: E402
 from .sentences import make_clintiny_sentences  # noqa: E402,F401  (registers clintiny_sentences)
 
@@ -116,11 +117,7 @@ class _SavedRules:
         return self
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
-        path = ensure_path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        tmp = path / (RULES_FILE + ".tmp")
-        tmp.write_text(json.dumps(self._rules_data(), indent=1), encoding="utf8")
-        tmp.replace(path / RULES_FILE)
+        write_json_atomic(ensure_path(path) / RULES_FILE, self._rules_data(), indent=1)
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> Any:
         self._set_rules_data(json.loads((ensure_path(path) / RULES_FILE).read_text(encoding="utf8")))
@@ -276,7 +273,7 @@ class ClinicalSectionizer(_SavedRules, Sectionizer):
 def _warn_callables(name: str, rules: Iterable[Any]) -> None:
     n = sum(1 for r in rules if getattr(r, "on_match", None) or getattr(r, "on_modifies", None))
     if n:
-        warnings.warn(Warnings.W102.format(name=name, n=n))
+        warnings.warn(Warnings.W102.format(name=name, n=n), stacklevel=2)
 
 
 def add_clinical_rules(

@@ -4,13 +4,14 @@ Nothing is dropped silently: every span, relation or input record that does not 
 the output is counted here with a reason and a location (file, line, character offset). The
 report never contains document text, so it can be shared even when the corpus holds PHI.
 """
-import json
 from collections import Counter, defaultdict
-from typing import Any, Dict, List, Optional
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Union
 
 from spacy.tokens import Doc
 from wasabi import msg
 
+from ..fileio import write_json_atomic
 from .source import Location
 
 # Kinds of events. "unplaceable": an annotation that is NOT in the output. "skipped": an input
@@ -108,11 +109,12 @@ class ConversionReport:
             **self.extra,
         }
 
-    def to_json(self, path) -> None:
-        """Write the report as JSON, atomically."""
-        from .textio import atomic_write_text
+    def to_json(self, path: Union[str, Path]) -> None:
+        """Write the report as JSON, atomically.
 
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+        path (Union[str, Path]): The output file (its folder is created if needed).
+        """
+        write_json_atomic(path, self.to_dict())
 
     def print(self, *, max_lines: int = 5) -> None:
         """Print the report with wasabi: totals, then events with a few located examples."""

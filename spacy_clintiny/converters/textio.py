@@ -1,16 +1,18 @@
-"""Reading source files whose encoding cannot be trusted, and writing outputs atomically.
+"""Reading source files whose encoding cannot be trusted.
 
 Clinical exports are often a mix: mostly UTF-8 with a few Windows-1252/latin-1 lines pasted in.
 ``read_text`` decodes line by line, so one bad line does not garble the file, and reports the
 lines it had to decode differently. Character offsets stay valid because both decodings give
 one character per accented letter. Line endings are kept as they are (offsets count them).
+
+Outputs are written with :mod:`spacy_clintiny.fileio`; ``atomic_write_bytes`` and
+``atomic_write_text`` are its functions under their older names here.
 """
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import List, Optional, Union
 
+from ..fileio import write_bytes_atomic, write_text_atomic
 from .report import ConversionReport
 from .source import Location
 
@@ -62,22 +64,6 @@ def read_lines(path: PathLike, report: Optional[ConversionReport] = None) -> Lis
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
-def atomic_write_bytes(path: PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and
-    ``os.replace``, so readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: PathLike, text: str) -> None:
-    """Write UTF-8 text atomically (see ``atomic_write_bytes``)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+# older names, kept for callers (converters/convert.py): one implementation, in fileio
+atomic_write_bytes = write_bytes_atomic
+atomic_write_text = write_text_atomic

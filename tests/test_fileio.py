@@ -1,0 +1,70 @@
+"""fileio: the one home for atomic writes. A reader sees the old file or the complete new one,
+never a partial one, and a failed write leaves no temporary sibling behind."""
+import json
+import os
+
+import pytest
+
+from spacy_clintiny.fileio import TMP_SUFFIX, atomic_open, write_bytes_atomic, write_json_atomic, write_text_atomic
+
+
+def _siblings(path):
+    return sorted(p.name for p in path.parent.iterdir())
+
+
+def test_file_appears_only_complete(tmp_path):
+    path = tmp_path / "out.txt"
+    path.write_text("old", encoding="utf8")
+    with atomic_open(path) as handle:
+        handle.write("first half, ")
+        handle.flush()
+        # mid-write: the output still holds the old content; the new text is in a hidden sibling
+        assert path.read_text(encoding="utf8") == "old"
+        (tmp,) = [p for p in tmp_path.iterdir() if p != path]
+        assert tmp.name.startswith(".out.txt.") and tmp.name.endswith(TMP_SUFFIX)
+        assert tmp.read_text(encoding="utf8") == "first half, "
+        handle.write("second half")
+    assert path.read_text(encoding="utf8") == "first half, second half"
+    assert _siblings(path) == ["out.txt"]
+
+
+def test_exception_inside_atomic_open_keeps_old_content_and_no_temp_file(tmp_path):
+    path = tmp_path / "out.json"
+    path.write_text('{"old": true}\n', encoding="utf8")
+    with pytest.raises(RuntimeError, match="killed mid-write"):
+        with atomic_open(path, "w") as handle:
+            handle.write('{"new": ')
+            raise RuntimeError("killed mid-write")
+    assert path.read_text(encoding="utf8") == '{"old": true}\n'
+    assert _siblings(path) == ["out.json"]
+    # a failed first write leaves nothing at all
+    fresh = tmp_path / "sub" / "fresh.bin"
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_open(fresh, "wb") as handle:
+            handle.write(b"\x00\x01")
+            raise KeyboardInterrupt
+    assert not fresh.exists() and os.listdir(fresh.parent) == []
+
+
+def test_bytes_text_and_json_round_trip(tmp_path):
+    data = bytes(range(256)) * 3
+    write_bytes_atomic(tmp_path / "a" / "b.bin", data)  # the folder is created
+    assert (tmp_path / "a" / "b.bin").read_bytes() == data
+    text = "caf\u00e9\r\nline two\n"
+    write_text_atomic(tmp_path / "t.txt", text)
+    assert (tmp_path / "t.txt").read_bytes() == text.encode("utf8")  # newlines written as given
+    obj = {"labels": ["NAME", "DATE"], "n": 3, "f": 0.25, "nested": {"caf\u00e9": None}}
+    write_json_atomic(tmp_path / "o.json", obj)
+    raw = (tmp_path / "o.json").read_text(encoding="utf8")
+    assert json.loads(raw) == obj
+    assert raw.endswith("}\n") and "caf\u00e9" in raw
+    write_json_atomic(tmp_path / "o.json", [1])  # replaces the existing file
+    assert json.loads((tmp_path / "o.json").read_text(encoding="utf8")) == [1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "o.json", "t.txt"]
+
+
+def test_only_whole_file_modes(tmp_path):
+    with pytest.raises(ValueError, match="'a'"):
+        with atomic_open(tmp_path / "x.txt", "a"):
+            pass
+    assert not (tmp_path / "x.txt").exists()
