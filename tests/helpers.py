@@ -1,6 +1,27 @@
 """Helpers shared by the pipeline tests (importable as ``helpers``: setup.cfg puts tests/ on
 the path)."""
+import os
+from pathlib import Path
+
+import pytest
 from spacy.training import Example
+
+ROOT = Path(__file__).resolve().parents[1]
+# the public corpora mirror (see ../shared/data/README.md); CLINTINY_MIRROR points elsewhere
+SHARED_DATA = Path(os.environ.get("CLINTINY_MIRROR", ROOT.parent / "shared" / "data"))
+
+
+def require_shared_data(*parts: str) -> Path:
+    """A path in the public corpora mirror (``require_shared_data("physionet-deid", "id.text")``;
+    no parts: the mirror folder). When it is missing the test is skipped, except under
+    ``CI=true``, where it FAILS: CI must never report green without the real-data tests."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        reason = f"public corpus mirror not available: {path} (set CLINTINY_MIRROR or provide ../shared/data)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
 
 
 def span_examples(nlp, data, key):

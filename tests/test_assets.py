@@ -7,6 +7,7 @@ import pytest
 import srsly
 from typer.testing import CliRunner
 
+from helpers import ROOT, require_shared_data
 from spacy_clintiny.assets import checksum, fetch_assets, load_assets
 
 
@@ -38,9 +39,10 @@ def project(tmp_path):
          "checksum": checksum(mirror / "corpus" / "folder"), "description": "a folder"},
         {"dest": "assets/corpus/remote.txt", "url": (upstream / "remote.txt").as_uri(),
          "checksum": md5(b"remote data\n"), "description": "downloaded"},
-        {"dest": "assets/corpus/inner.txt", "url": (upstream / "bundle.zip").as_uri(), "archive_path": "bundle/inner.txt",
-         "checksum": md5(b"inside the zip\n"), "description": "from an archive"},
-        {"dest": "assets/secret/notes.csv", "description": "Sign the DUA, then put notes.csv here.", "credentialed": True},
+        {"dest": "assets/corpus/inner.txt", "url": (upstream / "bundle.zip").as_uri(),
+         "archive_path": "bundle/inner.txt", "checksum": md5(b"inside the zip\n"), "description": "from an archive"},
+        {"dest": "assets/secret/notes.csv", "description": "Sign the DUA, then put notes.csv here.",
+         "credentialed": True},
     ]
     srsly.write_yaml(proj / "configs" / "assets.yml", {"assets": assets})
     return proj, mirror, assets
@@ -106,13 +108,7 @@ def test_project_assets_file_is_consistent():
 
 
 def test_pinned_checksums_match_the_mirror():
-    import os
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    mirror = Path(os.environ.get("CLINTINY_MIRROR", root.parent / "shared" / "data"))
-    if not mirror.exists():
-        pytest.skip("no corpus mirror")
-    for a in load_assets(root / "configs" / "assets.yml"):
+    mirror = require_shared_data()
+    for a in load_assets(ROOT / "configs" / "assets.yml"):
         if not a.credentialed:
             assert checksum(mirror / a.mirror_path) == a.checksum, a.dest

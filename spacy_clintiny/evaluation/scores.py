@@ -2,19 +2,22 @@
 
 Each clintiny head scores itself (spaCy's Scorer underneath) only over the examples whose
 reference carries its annotation, so scoring the union of all dev corpora gives every task's
-figures (the pipeline runs once per doc; per-corpus figures re-score the same predictions). On top of that we add PHI token-level recall and precision, the
-figure de-identification is judged by.
+figures (the pipeline runs once per doc; per-corpus figures re-score the same predictions).
+On top of that we add PHI token-level recall and precision, the figure de-identification is
+judged by.
 """
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+import numpy
 from spacy.language import Language
 from spacy.scorer import Scorer
 from spacy.tokens import Doc
 from spacy.training import Example
 
+from ..errors import Errors
 from ..training.mixed_corpus import load_examples
 
 NER_FACTORY = "clintiny_ner"
@@ -54,8 +57,16 @@ def head_tasks(nlp: Language) -> Dict[str, Dict[str, str]]:
 
 
 def predict(nlp: Language, examples: Sequence[Example], *, batch_size: int = 16) -> List[Example]:
-    """Run the pipeline once over the reference texts; pair each prediction with its gold."""
-    docs = nlp.pipe((eg.reference.text for eg in examples), batch_size=batch_size)
+    """Run the pipeline once over the reference texts; pair each prediction with its gold.
+
+    nlp (Language): The pipeline to evaluate.
+    examples (Sequence[Example]): Gold examples (only their references are read).
+    batch_size (int): Batch size of ``nlp.pipe``.
+    RETURNS (List[Example]): One example per input, in order: prediction and its gold.
+    """
+    docs = list(nlp.pipe((eg.reference.text for eg in examples), batch_size=batch_size))
+    if len(docs) != len(examples):  # zip would silently drop the unpaired ones
+        raise ValueError(Errors.E604.format(n_docs=len(docs), n_examples=len(examples)))
     return [Example(pred, eg.reference) for pred, eg in zip(docs, examples)]
 
 
@@ -80,26 +91,59 @@ def score_tasks(nlp: Language, predicted: Sequence[Example]) -> Dict[str, Any]:
     return out
 
 
-def _span_token_flags(doc: Doc, spans: Iterable) -> List[bool]:
-    """Which tokens of ``doc`` overlap any of the (start_char, end_char) ranges."""
-    flags = [False] * len(doc)
-    ranges = sorted((s.start_char, s.end_char) for s in spans)
-    for i, token in enumerate(doc):
-        t_start, t_end = token.idx, token.idx + len(token)
-        for start, end in ranges:
-            if start >= t_end:
-                break
-            if end > t_start:
-                flags[i] = True
-                break
-    return flags
+def char_mask(length: int, ranges: Iterable[Tuple[int, int]]) -> numpy.ndarray:
+    """Which characters of a text of ``length`` characters lie inside any of the ranges.
+
+    length (int): Length of the text.
+    ranges (Iterable[Tuple[int, int]]): (start_char, end_char) ranges, in any order; they may
+        overlap or reach past the text (clipped).
+    RETURNS (numpy.ndarray): Boolean mask, shape (length,).
+    """
+    delta = numpy.zeros(length + 1, dtype=numpy.int64)
+    for start, end in ranges:
+        start, end = max(int(start), 0), min(int(end), length)
+        if start < end:
+            delta[start] += 1
+            delta[end] -= 1
+    return numpy.cumsum(delta[:length]) > 0
+
+
+def token_flags(doc: Doc, ranges: Iterable[Tuple[int, int]]) -> List[bool]:
+    """Which tokens of ``doc`` overlap (share a character with) any of the ranges.
+
+    doc (Doc): The tokens.
+    ranges (Iterable[Tuple[int, int]]): (start_char, end_char) ranges, in any order.
+    RETURNS (List[bool]): One flag per token.
+    """
+    covered = numpy.concatenate(([0], numpy.cumsum(char_mask(len(doc.text), ranges))))
+    return [bool(covered[t.idx + len(t)] > covered[t.idx]) for t in doc]
+
+
+def token_confusion(
+    doc: Doc, gold: Iterable[Tuple[int, int]], predicted: Iterable[Tuple[int, int]]
+) -> Tuple[int, int, int]:
+    """Token-level binary PHI counts: a token is PHI when it overlaps a gold range, predicted
+    when it overlaps a predicted range (the standard de-identification measure).
+
+    doc (Doc): The tokens (the blank English tokenizer's, for comparable figures).
+    gold (Iterable[Tuple[int, int]]): Gold PHI (start_char, end_char) ranges.
+    predicted (Iterable[Tuple[int, int]]): Predicted (start_char, end_char) ranges.
+    RETURNS (Tuple[int, int, int]): True positives, false positives, false negatives.
+    """
+    tp = fp = fn = 0
+    for g, p in zip(token_flags(doc, gold), token_flags(doc, predicted)):
+        tp += g and p
+        fp += p and not g
+        fn += g and not p
+    return tp, fp, fn
 
 
 def phi_token_scores(predicted: Sequence[Example], *, spans_key: str = "phi") -> Dict[str, float]:
     """PHI token-level recall and precision: a token is PHI when it overlaps a PHI span.
 
     Recall is what de-identification is judged by (a missed PHI token leaks); precision
-    says how much non-PHI text would be redacted.
+    says how much non-PHI text would be redacted. Counted by :func:`token_confusion` on the
+    predicted doc's tokens.
 
     predicted (Sequence[Example]): Output of :func:`predict`.
     """
@@ -107,12 +151,10 @@ def phi_token_scores(predicted: Sequence[Example], *, spans_key: str = "phi") ->
     tp = fp = fn = 0
     for eg in predicted:
         pred = eg.predicted
-        gold = _span_token_flags(pred, eg.reference.spans[spans_key])
-        guess = _span_token_flags(pred, pred.spans.get(spans_key, []))
-        for g, p in zip(gold, guess):
-            tp += g and p
-            fp += p and not g
-            fn += g and not p
+        gold = [(s.start_char, s.end_char) for s in eg.reference.spans[spans_key]]
+        guess = [(s.start_char, s.end_char) for s in pred.spans.get(spans_key, [])]
+        counts = token_confusion(pred, gold, guess)
+        tp, fp, fn = tp + counts[0], fp + counts[1], fn + counts[2]
     return {
         "token_recall": tp / (tp + fn) if tp + fn else 0.0,
         "token_precision": tp / (tp + fp) if tp + fp else 0.0,

@@ -38,6 +38,7 @@ def make_pipeline(nlp, tiny_encoder, **ner_config):
 def test_decode_only_produces_valid_sequences(scheme):
     tags = TagScheme(["A", "B"], scheme)
     rng = numpy.random.default_rng(0)
+    n_spans = 0
     for _ in range(200):
         probs = rng.dirichlet(numpy.ones(len(tags)) * 0.3, size=int(rng.integers(1, 12)))
         path = tags.decode(probs)
@@ -47,6 +48,8 @@ def test_decode_only_produces_valid_sequences(scheme):
         # round trip: spans -> gold tags -> the same path
         spans = tags.to_spans(path)
         assert list(tags.gold_tags(len(path), spans)) == list(path)
+        n_spans += len(spans)
+    assert n_spans > 100  # the round trip was tested on paths with entities, not only on all-O paths
 
 
 def test_decode_beats_greedy_when_greedy_is_invalid():
@@ -108,7 +111,8 @@ def test_misaligned_gold_tokens_are_missing(nlp, tiny_encoder):
     gold, _ = ner._gold_tag_ids(Example(pred, ref))
     assert list(gold[:2]) == [ner.tag_scheme.index["B-NAME"], ner.tag_scheme.index["L-NAME"]]
     # a gold span that starts inside a predicted token cannot be tagged: those tokens get no loss
-    ref2 = Doc(nlp.vocab, words=["J", "ohn", "smith", "was", "seen", "."], spaces=[False, True, True, True, False, False])
+    ref2 = Doc(nlp.vocab, words=["J", "ohn", "smith", "was", "seen", "."],
+               spaces=[False, True, True, True, False, False])
     ref2.spans["phi"] = [Span(ref2, 1, 3, label="NAME")]
     gold2, _ = ner._gold_tag_ids(Example(nlp.make_doc("John smith was seen."), ref2))
     assert list(gold2) == [MISSING, MISSING, 0, 0, 0]
@@ -367,12 +371,14 @@ def test_overfit_through_spacy_train(tmp_path, tiny_encoder):
 def test_end_of_a_long_note_gets_the_same_predictions_as_its_start(nlp, tiny_encoder):
     # 24 tokens = the encoder stride: every window starts at a paragraph start, so the note
     # is made of three window contexts (first, middle, last), all seen in training
-    paragraph = "John Smith was seen at Boston clinic on Monday. The patient denies fever, cough and chest pain after a long walk. "
+    paragraph = ("John Smith was seen at Boston clinic on Monday. "
+                 "The patient denies fever, cough and chest pain after a long walk. ")
     gold = [(0, 10, "NAME"), (23, 29, "LOCATION")]
     length = len(paragraph)
     make_pipeline(nlp, tiny_encoder)
     assert len(nlp.make_doc(paragraph)) == 24
-    data = [((paragraph * k).strip(), [(i * length + s, i * length + e, label) for i in range(k) for s, e, label in gold])
+    data = [((paragraph * k).strip(),
+             [(i * length + s, i * length + e, label) for i in range(k) for s, e, label in gold])
             for k in (1, 2, 3)]
     examples = make_examples(nlp, data)
     optimizer = nlp.initialize(lambda: examples)

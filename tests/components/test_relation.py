@@ -14,7 +14,7 @@ from spacy.util import load_config_from_str
 
 from spacy_clintiny.architectures.instances import get_candidate_pairs, get_candidates, get_entity_spans, token_distance
 from spacy_clintiny.augmenters import copy_gold_spans
-from spacy_clintiny.relations import Relation, get_gold_relations, set_gold_relations, gold_relation_keys
+from spacy_clintiny.relations import Relation, get_gold_relations, gold_relation_keys, set_gold_relations
 
 KEYS = ["concepts", "modifiers"]
 
@@ -211,6 +211,7 @@ def test_rel_overfits_with_spacy_train(trained):
 def test_rel_round_trips_to_disk_and_docbin(trained, tmp_path):
     nlp, docs = trained
     doc = nlp(gold_examples(nlp, docs[:1])[0].predicted)
+    assert doc._.clintiny_rels  # something to round-trip: equal empty lists would prove nothing
     nlp.to_disk(tmp_path / "model")
     nlp2 = spacy.load(tmp_path / "model")
     assert nlp2.get_pipe("clintiny_rel").cfg == nlp.get_pipe("clintiny_rel").cfg
@@ -357,7 +358,8 @@ def test_threshold_no_relation_and_multi_label(tiny_encoder):
 def test_unreachable_gold_relations_are_counted(tiny_encoder):
     nlp = _pipeline(tiny_encoder, max_distance=3)
     text = "aspirin was given on monday and then a rash appeared"
-    doc = make_doc(nlp, text, [("aspirin", "DRUG", "concepts"), ("rash", "AE", "concepts"), ("monday", "DATE", "modifiers")],
+    doc = make_doc(nlp, text,
+                   [("aspirin", "DRUG", "concepts"), ("rash", "AE", "concepts"), ("monday", "DATE", "modifiers")],
                    [("aspirin", "rash", "DRUG_AE"), ("aspirin", "monday", "GIVEN_ON")])
     examples = _examples(nlp, [doc])
     nlp.initialize(lambda: examples)

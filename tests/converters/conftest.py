@@ -1,27 +1,19 @@
 """Shared fixtures: the real public corpora (converted once per session) and the invented
 fixtures for credentialed formats."""
-import os
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from helpers import ROOT, require_shared_data
+
 FIXTURES = ROOT / "tests" / "fixtures"
-DATA = Path(os.environ.get("CLINTINY_MIRROR", ROOT.parent / "shared" / "data"))
-
-
-def data_path(*parts: str) -> Path:
-    """A file of the public corpora mirror; skips the test when the mirror is absent."""
-    path = DATA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"public corpus mirror not available: {path}")
-    return path
 
 
 @pytest.fixture(scope="session")
 def data():
-    """``data("physionet-deid", "id.text")``: a path in the public corpora mirror (skips if absent)."""
-    return data_path
+    """``data("physionet-deid", "id.text")``: a path in the public corpora mirror (skipped if
+    absent, failed under CI=true: see ``helpers.require_shared_data``)."""
+    return require_shared_data
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +26,7 @@ def physionet_docs():
     from spacy_clintiny.converters import ConversionReport, read_physionet
 
     report = ConversionReport("physionet")
-    folder = data_path("physionet-deid")
+    folder = require_shared_data("physionet-deid")
     docs = list(read_physionet(folder / "id.text", folder / "id-phi.phrase", report=report))
     return docs, report
 
@@ -44,5 +36,5 @@ def ade_docs():
     from spacy_clintiny.converters import ConversionReport, read_ade
 
     report = ConversionReport("ade")
-    docs = list(read_ade(data_path("ade-corpus-v2"), report=report))
+    docs = list(read_ade(require_shared_data("ade-corpus-v2"), report=report))
     return docs, report

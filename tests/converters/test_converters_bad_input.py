@@ -14,6 +14,10 @@ RECORDS = (
 )
 
 
+def _spans(doc, key):
+    return [(s.start_char, s.end_char, s.label_, s.kb_id_) for s in doc.spans[key]]
+
+
 @pytest.fixture
 def bad_physionet(tmp_path):
     # latin-1 text (the \xc9), one malformed line, one out of range, a duplicate, an overlap
@@ -27,7 +31,7 @@ def bad_physionet(tmp_path):
         "1 1 33 35 RelativeProxyName MA\n"   # overlapping
         "1 2 7 15 Phone 555-1234\n"
         "1 2 500 504 Date 3/5\n"             # out of range
-        "1 2 33 36 Date 3/5\n"
+        "1 2 33 36 Date 3/5\n"               # 2 characters off (3/5 is at 31): realigned, counted
         "1 9 0 4 Date 3/5\n"                 # unknown record
     )
     return tmp_path
@@ -36,13 +40,21 @@ def bad_physionet(tmp_path):
 def test_bad_physionet_lines_are_reported_rest_converted(bad_physionet):
     report = ConversionReport("physionet")
     docs = list(read_physionet(bad_physionet / "id.text", bad_physionet / "id-phi.phrase", report=report))
-    assert [len(d.spans["phi"]) for d in docs] == [4, 2]
-    assert "CAF\u00c9" in docs[1].text
+    assert [d.text for d in docs] == ["PT SEEN BY DR SMITH ON 3/4. WIFE MARY AT BEDSIDE.\n",
+                                      "CALLED 555-1234 RE: CAF\u00c9 VISIT 3/5.\n"]
+    assert [_spans(d, "phi") for d in docs] == [
+        [(14, 19, "NAME", "DOCTOR"), (23, 26, "DATE", "DATE"), (33, 35, "NAME", "RELATIVE"),
+         (33, 37, "NAME", "RELATIVE")],
+        [(7, 15, "CONTACT", "PHONE"), (31, 34, "DATE", "DATE")],
+    ]
     events = report.to_dict()
     assert events["skipped"] == {"malformed_line": 1}
     assert events["unplaceable"] == {"offset_out_of_range": 1, "unknown_record": 1}
     assert events["adjusted"]["duplicate_span_merged"] == 1
     assert events["adjusted"]["encoding_fallback"] == 1
+    assert events["adjusted"]["offsets_realigned"] == 1
+    assert events["examples"]["adjusted:offsets_realigned"] == [
+        {"file": str(bad_physionet / "id-phi.phrase"), "line": 9, "offset": 33, "detail": "shift -2"}]
     assert events["info"]["overlapping_spans[phi]"] == 1
     phrase = str(bad_physionet / "id-phi.phrase")
     assert events["examples"]["skipped:malformed_line"] == [{"file": phrase, "line": 4, "detail": "4 fields"}]
@@ -56,11 +68,16 @@ def test_mixed_encoding_brat_keeps_offsets(tmp_path):
     raw = text.split("\n")[0].encode("utf-8") + b"\n" + text.split("\n", 1)[1].encode("cp1252")
     (tmp_path / "a.txt").write_bytes(raw)
     start = text.index("r\u00e9nal failure")
-    (tmp_path / "a.ann").write_text(f"T1\tProblem {start} {start + 13}\tr\u00e9nal failure\nT2\tProblem 0 19\tCaf\u00e9 au lait spots\n")
+    assert start == 39
+    # T2's end (19) takes in the "." its text does not have: realigned to 18, and counted
+    (tmp_path / "a.ann").write_text(
+        f"T1\tProblem {start} {start + 13}\tr\u00e9nal failure\nT2\tProblem 0 19\tCaf\u00e9 au lait spots\n")
     report = ConversionReport("brat")
     doc = next(read_brat(tmp_path, report=report))
-    assert doc.text == text
-    assert [s.text for s in doc.spans["entities"]] == ["Caf\u00e9 au lait spots", "r\u00e9nal failure"]
+    assert doc.text == text  # the cp1252 line decoded, one character per accented letter
+    assert _spans(doc, "entities") == [(0, 18, "Problem", "Problem"), (39, 52, "Problem", "Problem")]
+    assert report.events["adjusted"]["offsets_realigned"] == 1
+    assert report.examples["adjusted:offsets_realigned"][0]["detail"] == "shift 0"
     assert report.examples["adjusted:encoding_fallback"] == [{"file": str(tmp_path / "a.txt"), "line": 2,
                                                              "detail": "cp1252"}]
 
@@ -77,7 +94,7 @@ def test_text_mismatch_and_bad_brat_lines(tmp_path):
     (tmp_path / "empty.ann").write_text("")
     report = ConversionReport("brat")
     docs = list(read_brat(tmp_path, report=report))
-    assert [len(d.spans["entities"]) for d in docs] == [1, 0]  # the empty file: annotated, no span
+    assert [_spans(d, "entities") for d in docs] == [[(3, 17, "Problem", "Problem")], []]  # empty file: no span
     assert docs[0].user_data["clintiny_rels"] == [] and docs[1].user_data["clintiny_rels"] == []
     assert report.events["unplaceable"] == {"text_mismatch": 1, "relation_endpoint_unknown": 1}
     assert report.events["skipped"] == {"malformed_line": 1}
@@ -91,8 +108,12 @@ def test_ade_malformed_rows_and_missing_files(tmp_path):
     )
     report = ConversionReport("ade")
     docs = list(read_ade(tmp_path, report=report))
-    assert len(docs) == 2
-    assert [s.text for s in docs[0].spans["concepts"]] == ["Rash", "penicillin"]
+    assert [d.text for d in docs] == ["Rash after penicillin.", "Fever on drugX."]
+    # document-level offsets (10-14, 21-31) become sentence-level ones
+    assert _spans(docs[0], "concepts") == [(0, 4, "PROBLEM", "ADVERSE_EFFECT"), (11, 21, "TREATMENT", "DRUG")]
+    assert docs[0].user_data["clintiny_rels"] == [{"head": [11, 21], "tail": [0, 4], "label": "DRUG_AE"}]
+    assert _spans(docs[1], "concepts") == [(0, 5, "PROBLEM", "ADVERSE_EFFECT")]  # the drug was not found
+    assert docs[1].user_data["clintiny_rels"] == []
     assert report.events["skipped"] == {"malformed_line": 1, "missing_file": 2}
     assert report.events["unplaceable"] == {"not_found_in_sentence": 1, "relation_endpoint_unplaced": 1}
 

@@ -46,5 +46,6 @@ def test_two_processes_match_one_process(teacher4, text_corpus, tmp_path):
             torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=f"{name}:{key}")
     log_one = [json.loads(x) for x in (one / "train_log.jsonl").read_text().splitlines() if '"train"' in x]
     log_two = [json.loads(x) for x in (two / "train_log.jsonl").read_text().splitlines() if '"train"' in x]
+    assert len(log_one) == len(log_two) > 0
     for r1, r2 in zip(log_one, log_two):
         assert r1["loss"] == pytest.approx(r2["loss"], rel=1e-4)
