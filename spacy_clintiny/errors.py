@@ -160,6 +160,8 @@ class Errors(metaclass=_Codes):
     E527 = ("Processes disagree on the weights after training (max difference {diff:.3g}): "
             "the distributed run is not synchronised. Please report this with the command used.")
     # clintiny_textcat
+    E110 = ("Component '{name}': outside_weight must be a positive number, got {value}. Use 1.0 "
+            "for the most probable tags, a value below 1 for a recall-first operating point.")
     E200 = ("Component '{name}': mode '{mode}' is not supported. Set `mode` in "
             "[components.{name}] to 'doc' (classify the whole doc) or 'pair' (premise and "
             "hypothesis, for NLI).")
@@ -221,13 +223,138 @@ class Errors(metaclass=_Codes):
             "fix the names in [corpora.train.weights].")
     E603 = ("Corpus '{name}' at '{path}' holds no documents: check the conversion report, "
             "or give it weight 0.")
+    E604 = ("The pipeline returned {n_docs} doc(s) for {n_examples} example(s), so predictions "
+            "cannot be paired with their gold docs. A component of the pipeline drops or adds "
+            "docs in nlp.pipe: remove it from the evaluated pipeline or fix it.")
 
     # ---- E700-E719 de-identification rules (deid/patterns.py)
+    E700 = ("PHI rule file '{source}': {where} has unknown key(s) {keys}. Allowed keys: {allowed}. "
+            "Fix or remove them.")
+    E701 = ("PHI rule '{rule}' ({source}): label {label!r} is not a PHI category. Use one of: {labels}.")
+    E702 = ("PHI rule '{rule}' ({source}): its '{part}' tokens may only use \"OP\": \"?\" (the context "
+            "must have a fixed length), got {op!r}. Move the repeated tokens into 'target'.")
+    E703 = ("PHI rule '{rule}' ({source}) refers to an unknown word list '{ref}'. Available: {available}.")
+    E704 = ("PHI rule '{rule}' ({source}) uses an unknown macro '{macro}'. Available: {available}.")
+    E705 = ("PHI rule '{rule}' ({source}) has no 'target' tokens: give at least one token pattern for "
+            "the PHI itself.")
+    E706 = ("PhiRuleDetector: deny_list label {label!r} is not a PHI category. Use one of: {labels}.")
+    E707 = ("PhiRuleDetector: {name} must be {expected}, got a {type}. For example allow_list=[\"ICU\", "
+            "\"LA\"], deny_list={{\"NAME\": [\"...\"]}}, categories=[\"DATE\", \"CONTACT\"].")
+    E708 = ("PhiRuleDetector: category {label!r} is not a PHI category. Use any of: {labels}.")
+    E709 = ("PhiRuleDetector settings ({source}) have unknown key(s) {keys}. Allowed keys: {allowed}. "
+            "Save the settings again with PhiRuleDetector.to_bytes or to_disk.")
+    E710 = ("PhiRuleDetector: '{path}' is missing. Pass the folder that PhiRuleDetector.to_disk wrote.")
+    E711 = ("PHI rule '{rule}' ({source}) cannot be compiled: {err}. Fix its pattern.")
+    E712 = ("PHI rule '{rule}' ({source}) names an unknown check '{check}'. Available: {available}.")
 
     # ---- E720-E739 surrogates and operators (deid/surrogate.py, deid/operators.py)
+    E720 = ("De-identification mode '{mode}' is not supported. Use one of: {modes}.")
+    E721 = ("Mode 'surrogate' needs a SurrogateGenerator: pass generator=SurrogateGenerator(key) "
+            "(with a key, surrogates and date shifts are reproducible across runs), or choose "
+            "another mode ({modes}).")
+    E722 = ("Mention #{i} ({label}, offsets {start}-{end}) ends past the end of the text (length "
+            "{length}). Pass mentions found in this text, with character offsets.")
+    E723 = ("Mentions overlap: ({label_a}, offsets {start_a}-{end_a}) and ({label_b}, offsets "
+            "{start_b}-{end_b}). Merge them first with spacy_clintiny.deid.merge.merge_mentions.")
+    E724 = ("mask_char must be one non-whitespace character, got {value!r}. Use e.g. '*' or 'X'.")
+    E725 = ("tag_format {value!r} cannot be filled ({err}). Use only the placeholders {{label}} "
+            "and {{subtype}}, e.g. '[{{label}}]' or '<{{subtype}}>'.")
+    E726 = ("Date shift range min_shift_days={min_days}, max_shift_days={max_days} is invalid: use "
+            "1 <= min_shift_days <= max_shift_days (dates move that many days into the past).")
+    E727 = ("Faker has no locale '{locale}'. Use a Faker locale such as 'en_US' (the list is "
+            "faker.config.AVAILABLE_LOCALES).")
+    E728 = ("Unknown surrogate pool(s) {kinds}. Pools can replace these kinds of value: {allowed}.")
+    E729 = ("The surrogate key is empty. Pass a non-empty secret (str or bytes, e.g. 32 random "
+            "bytes kept apart from the outputs), or None for a random key used by this run only.")
+    E730 = ("The surrogate key must be str, bytes or None, got {type}.")
+    E731 = ("Label '{label}' is not a PHI category. Use one of: {labels}.")
 
     # ---- E740-E769 de-identification engine, component, I/O and CLI
+    E740 = ("De-identification model '{model}' is neither a pipeline folder with a config.cfg nor an "
+            "installed package. Pass a pipeline path, an installed package name (en_clintiny_sm: "
+            "`spacy project run install`), or 'rules' for the rule patterns alone.")
+    E741 = ("Pipeline '{model}' has no PHI head (no component with spans_key '{key}'; components: "
+            "{names}) and rules are off, so nothing would be detected. Turn rules on, give a deny "
+            "list, or use a pipeline with a PHI head.")
+    E742 = ("De-identification mode '{mode}' is unknown: use one of {modes}.")
+    E743 = ("{name} must be a positive integer{limit}, got {value!r}.")
+    E744 = ("Note '{note_id}': its text is a {type}, not a string, so it is not de-identified and "
+            "no output is written. Check the input column or the reader.")
+    E745 = ("Note '{note_id}': a pipeline component failed on the batch holding this note, so it is "
+            "not de-identified and no output is written. Re-run it (resume does) with --batch-size 1 "
+            "to isolate the failing note.")
+    E746 = ("Note '{note_id}': replacing its PHI in mode '{mode}' failed ({detail}), so it is not "
+            "de-identified and no output is written.")
+    E747 = ("Refusing to write '{output}': it is {relation} the input '{input}', which would be "
+            "overwritten or read back as input. Choose an output outside the input.")
+    E748 = ("Input '{path}' does not exist. Pass a text file, a folder, a .jsonl or .csv file, or "
+            "'-' for stdin.")
+    E749 = ("Output '{path}' already exists. Keep --resume (the default) to continue or skip it, or "
+            "pass --no-resume --force to overwrite it.")
+    E750 = ("'{path}': not a text file (NUL byte at byte {offset}), skipped. Convert it to UTF-8 "
+            "text, or narrow --glob.")
+    E751 = ("'{path}' line {line}: not a JSON object ({problem}), skipped. Fix the line; the other "
+            "lines were processed.")
+    E752 = ("'{path}' {where}: no column '{column}' (columns: {columns}), skipped. Set --text-col, "
+            "--id-col or --patient-col to one of the columns.")
+    E753 = ("'{path}' {where}: column '{column}' holds a {type}, not text, skipped.")
+    E754 = ("Surrogate key file '{path}' {problem}. Write a secret of at least 16 characters to a "
+            "file readable only by you, or set CLINTINY_DEID_KEY; never put the key on the command line.")
+    E755 = ("--mapping is only written in surrogate mode (mode is '{mode}'): the other modes have "
+            "no surrogates to map. Drop --mapping or use --mode surrogate.")
+    E756 = ("--patient-from '{value}' does not apply to {kind} input: use {allowed}.")
+    E757 = ("Input '{path}' is a {kind}: its output must be {expected}, not '{output}'.")
+    E758 = ("'{path}' line {line}: {problem}. Write one {expected} per line ('#' starts a comment); "
+            "PHI categories: {labels}.")
+    E759 = ("Input format '{fmt}' is unknown: use auto, text, dir, jsonl or csv.")
+    E760 = ("'{path}' near line {line}: CSV error ({problem}); the rest of the file is skipped. "
+            "Fix the quoting from that line on.")
+    E761 = ("Cannot resume '{path}': its progress file '{progress}' does not match it ({problem}). "
+            "Pass --no-resume --force to start over.")
+
+    E767 = ("Component '{name}': threshold {value} is outside [0, 1]. Set `threshold` to the "
+            "minimum confidence of a model PHI span (0 keeps every span the head decodes).")
+    E768 = ("Component '{name}': category '{label}' is not a PHI category. Use any of: {labels}.")
+    E769 = ("Component '{name}': '{path}' is missing, so the pipeline folder is incomplete. "
+            "Save the pipeline again with nlp.to_disk, or re-install the package.")
 
     # ---- E770-E789 de-identification evaluation (deid/evaluate.py)
+    E770 = ("deid.pl output '{path}' line {line}: {problem}. Each block starts with a header "
+            "'Patient P<TAB>Note N', followed by one 'id<TAB>start<TAB>end' line per detected "
+            "PHI (character offsets in the record body); pass the id.phi file deid.pl wrote.")
+    E771 = ("De-identification result for note '{note_id}' does not match its replacements "
+            "({problem}), so the evaluator cannot tell which output characters replace which "
+            "input characters. This is a bug in the de-identification engine: please report "
+            "it with the note id.")
+    E772 = ("deid-eval format '{value}' is not supported. Use one of: {options}.")
+    E773 = ("--patients '{value}' {problem}. Use one of: {options} (for format 'physionet'; "
+            "the other formats are scored in full, so leave --patients unset).")
+    E774 = ("deid-eval input '{path}' for format '{fmt}' is missing or holds no note with a "
+            "'phi' annotation: {expected}.")
+    E775 = ("The deid.pl baseline '{path}' has no detections block for {n} of the {total} "
+            "evaluated note(s) (first: '{first}'); it was run on other notes. Score it on the "
+            "notes it was run on (format physionet with the id.text it read).")
+    E776 = ("deid-eval options {options} cannot be used together: {reason}.")
+    E777 = ("deid-eval mode '{value}' is not supported. Use one of: {options}.")
+    E778 = ("The de-identification engine returned {n_results} result(s) for {n_notes} "
+            "note(s); the evaluator pairs them in order, so it needs exactly one per note. "
+            "This is a bug in the engine: please report it.")
 
     # ---- E790-E799 baselines and report
+    E790 = ("Baseline '{task}': none of the {n} doc(s) of '{path}' has doc.cats for the label(s) "
+            "{labels}. Point the baseline at the corpus annotated with them (run `spacy project "
+            "run corpus` first).")
+    E791 = ("Baseline '{task}': {problem} in '{path}' ({n} doc(s) with cats): the cross-validated "
+            "tuning needs at least {folds} docs and, for a yes/no label, both classes. Use a "
+            "larger training split or fewer folds (--folds).")
+    E792 = ("Baseline setting {setting} = {value!r} is invalid: {expected}.")
+    E793 = ("deid.pl output '{path}' holds none of the {n} dev note(s) of '{docs}' (first dev "
+            "note: {first}; first note of the output: {seen}). Give deid.pl's output on the "
+            "same PhysioNet notes (assets/physionet-deid/deid-pl-output/id.phi).")
+    E794 = ("deid.pl output '{path}', note {note}: detection ({start}, {end}) lies outside the "
+            "note's text (length {length}). The output belongs to other notes than '{docs}'.")
+    E795 = ("Doc {i} of '{path}' has no 'PID-NOTE' doc id in doc.user_data['clintiny_source'] "
+            "(found {value!r}), so its deid.pl detections cannot be found. Convert the notes "
+            "with `clintiny convert physionet`.")
+    E796 = ("'{path}' is not a baselines file written by `clintiny baselines` ({problem}). "
+            "Re-run `clintiny baselines CORPUS_DIR OUTPUT.json` and pass its output.")

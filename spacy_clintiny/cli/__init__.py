@@ -9,5 +9,8 @@ from . import distill  # noqa: F401
 from . import evaluate  # noqa: F401
 from . import labels  # noqa: F401
 from . import package  # noqa: F401
+from . import baselines  # noqa: F401
+from . import deid  # noqa: F401
+from . import deid_eval  # noqa: F401
 
 __all__ = ["app"]

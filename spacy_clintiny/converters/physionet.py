@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple, Union
 
+from ..errors import Errors
 from .labels import PHI_KEY, PHYSIONET_PHI
 from .report import ConversionReport
 from .source import Location, SourceDoc, SourceSpan
@@ -88,3 +89,39 @@ def resolve_physionet_paths(path: Union[str, Path]) -> Tuple[Path, Path]:
         texts = sorted(path.glob("*.text"))
         path = texts[0] if len(texts) == 1 else path / "id.text"
     return path, path.with_name(f"{path.stem}-phi.phrase")
+
+
+DEID_PL_HEADER = re.compile(r"^Patient\s+(\d+)\s+Note\s+(\d+)\s*$")
+
+
+def read_deid_pl_output(path: Union[str, Path]) -> Dict[Tuple[str, str], List[Tuple[int, int]]]:
+    """Read the PHI that PhysioNet's ``deid.pl`` found (its ``.phi`` output file).
+
+    The file holds one block per note: a header ``Patient P<TAB>Note N``, then one line
+    ``id<TAB>start<TAB>end`` per detected PHI, with character offsets in the record body (the
+    offsets of ``id-phi.phrase``). deid.pl does not say which category it found.
+
+    path (Union[str, Path]): The ``.phi`` file.
+    RETURNS (Dict[Tuple[str, str], List[Tuple[int, int]]]): (patient id, note id) -> the
+        detected (start, end) offsets in file order; every note of the file is a key, also
+        when nothing was detected in it.
+    """
+    out: Dict[Tuple[str, str], List[Tuple[int, int]]] = {}
+    current: Optional[List[Tuple[int, int]]] = None
+    for i, line in enumerate(read_lines(path), start=1):
+        if not line.strip():
+            continue
+        header = DEID_PL_HEADER.match(line)
+        if header is not None:
+            current = out.setdefault((header.group(1), header.group(2)), [])
+            continue
+        parts = line.split()
+        if current is None:
+            raise ValueError(Errors.E770.format(path=path, line=i, problem="a detection before any header"))
+        if len(parts) != 3 or not all(p.isdigit() for p in parts):
+            raise ValueError(Errors.E770.format(path=path, line=i, problem=f"{len(parts)} field(s), not 3 integers"))
+        start, end = int(parts[1]), int(parts[2])
+        if start >= end:
+            raise ValueError(Errors.E770.format(path=path, line=i, problem=f"empty span ({start}, {end})"))
+        current.append((start, end))
+    return out

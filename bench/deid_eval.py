@@ -1,0 +1,68 @@
+"""De-identification on the held-out PhysioNet patients: the value of each part, in one table.
+
+    python bench/deid_eval.py ../shared/data/physionet-deid --model build/en_clintiny_sm \
+        --out bench/results/deid_eval.json
+
+Runs, on the patients the workflow never trains on (``clintiny deid-eval``'s default set), the
+rule patterns alone, the model alone and the hybrid (model + rules) when ``--model`` is given,
+each in redact and surrogate mode, and scores deid.pl's own output on the same notes. Prints
+token recall / precision / F1, leak rate and notes/s per system (figures only, never note
+text); ``--out`` writes every figure as JSON. Each line is reproduced by
+``clintiny deid-eval physionet FOLDER --model ... --mode ...`` (``--rules-only``, ``--no-rules``).
+"""
+import argparse
+import sys
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", type=Path, help="PhysioNet deid folder (id.text, id-phi.phrase, deid-pl-output/)")
+    parser.add_argument("--model", default=None, help="pipeline with a PHI head (model alone and hybrid rows)")
+    parser.add_argument("--patients", default="heldout", choices=("heldout", "train", "all"))
+    parser.add_argument("--modes", default="redact,surrogate", help="comma-separated modes")
+    parser.add_argument("--limit", type=int, default=0, help="first N notes only (0 = all)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+
+    import spacy
+    from wasabi import msg
+
+    from spacy_clintiny.cli.deid_eval import EVAL_KEY, read_gold_notes, run_engine, score_deid_pl, score_results
+    from spacy_clintiny.converters.physionet import read_deid_pl_output
+    from spacy_clintiny.deid.surrogate import SurrogateGenerator
+    from spacy_clintiny.fileio import write_json_atomic
+
+    notes, info = read_gold_notes("physionet", args.folder, patients=args.patients, limit=args.limit)
+    tokenizer = spacy.blank("en")
+    systems = [("rules", "rules", True)]
+    if args.model:
+        systems += [("model", args.model, False), ("hybrid", args.model, True)]
+    results = {}
+    for mode in args.modes.split(","):
+        for name, model, rules in systems:
+            generator = SurrogateGenerator(EVAL_KEY) if mode == "surrogate" else None
+            outputs, seconds = run_engine(notes, model=model, mode=mode, rules=rules, generator=generator,
+                                          batch_size=args.batch_size, threads=args.threads)
+            results[f"{name} {mode}"] = score_results(notes, outputs, seconds=seconds, tokenizer=tokenizer)
+            print(f"{name} {mode}: done", file=sys.stderr)
+    deid_pl = args.folder / "deid-pl-output" / "id.phi"
+    if deid_pl.exists():
+        results["deid.pl"] = score_deid_pl(notes, read_deid_pl_output(deid_pl), path=str(deid_pl), tokenizer=tokenizer)
+
+    def fmt(value, spec=".3f"):
+        return "-" if value is None else format(value, spec)
+
+    rows = [(name, fmt(s["token_recall"]), fmt(s["token_precision"]), fmt(s["token_f1"]), fmt(s["leak_rate"]),
+             fmt(s["notes_per_s"], ",.0f"), str(s["failed_notes"])) for name, s in results.items()]
+    msg.table(rows, header=("system", "token R", "token P", "token F1", "leak", "notes/s", "failed"), divider=True)
+    print(f"{info['notes']} notes of {info['n_patients']} {info['patients']} patients, {info['gold_spans']} gold PHI "
+          f"spans; {args.threads} torch threads, batch {args.batch_size}", file=sys.stderr)
+    if args.out:
+        write_json_atomic(args.out, {"data": info, "model": args.model, "threads": args.threads, "results": results})
+
+
+if __name__ == "__main__":
+    main()

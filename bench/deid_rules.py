@@ -1,0 +1,196 @@
+"""PHI rules alone (``spacy_clintiny.deid.patterns.PhiRuleDetector``) against deid.pl on PhysioNet.
+
+    python bench/deid_rules.py                          # held-out patients, table of figures
+    python bench/deid_rules.py ../shared/data/physionet-deid --patients train --by-rule
+    python bench/deid_rules.py --write-clinical-words spacy_clintiny/resources/deid/clinical_words.txt
+
+Patients are split as everywhere in the project: the held-out patients are
+``dev_groups(patient_ids, dev_fraction=0.334, seed=0)`` (18 of 54), the others are training
+patients. Rules and word lists are tuned on training patients only; report held-out figures.
+
+Token-level scores, as ``spacy_clintiny.evaluation.scores.phi_token_scores``: tokens are those
+of ``spacy.blank("en")``; a token is PHI if it overlaps a gold span and predicted if it overlaps
+a predicted mention. Recall is given per gold category (a predicted token counts whatever its
+label: a leak is what matters), precision overall and per predicted rule category. deid.pl's
+figures come from its own output on the same notes (``deid-pl-output/id.phi``). Nothing here
+prints note text.
+"""
+import argparse
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Dict, Iterable, List, Sequence, Set, Tuple
+
+import spacy
+from spacy.tokens import Doc
+from wasabi import msg
+
+from spacy_clintiny.converters.physionet import iter_physionet
+from spacy_clintiny.converters.source import SourceDoc
+from spacy_clintiny.converters.splits import dev_groups
+from spacy_clintiny.deid.patterns import PhiRuleDetector
+from spacy_clintiny.fileio import write_json_atomic, write_text_atomic
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "physionet-deid"
+CATEGORIES = ("NAME", "LOCATION", "DATE", "CONTACT", "AGE", "ID")
+Range = Tuple[int, int]
+
+
+def split_notes(folder: Path) -> Tuple[List[SourceDoc], List[SourceDoc]]:
+    """RETURNS (Tuple[List[SourceDoc], List[SourceDoc]]): (held-out notes, training notes)."""
+    notes = list(iter_physionet(folder / "id.text", folder / "id-phi.phrase"))
+    held = dev_groups([n.group_id for n in notes], dev_fraction=0.334, seed=0)
+    return [n for n in notes if n.group_id in held], [n for n in notes if n.group_id not in held]
+
+
+def read_deid_pl(path: Path) -> Dict[str, List[Range]]:
+    """deid.pl's ``id.phi``: blocks "Patient P<TAB>Note N", then "id start end" lines.
+
+    RETURNS (Dict[str, List[Range]]): "P-N" -> detected (start, end) character ranges.
+    """
+    out: Dict[str, List[Range]] = {}
+    current = None
+    for line in path.read_text(encoding="utf8").splitlines():
+        header = re.match(r"Patient\s+(\d+)\s+Note\s+(\d+)", line)
+        if header:
+            current = f"{header.group(1)}-{header.group(2)}"
+            out.setdefault(current, [])
+        elif line.strip() and current is not None:
+            _, start, end = line.split()[:3]
+            out[current].append((int(start), int(end)))
+    return out
+
+
+def token_flags(doc: Doc, ranges: Iterable[Range]) -> List[bool]:
+    """Which tokens overlap any of the character ranges."""
+    ranges = sorted(ranges)
+    flags = []
+    for token in doc:
+        t_start, t_end = token.idx, token.idx + len(token)
+        flags.append(any(start < t_end and t_start < end for start, end in ranges))
+    return flags
+
+
+def measure(notes: Sequence[SourceDoc], detector: PhiRuleDetector, deid_pl: Dict[str, List[Range]]) -> Dict:
+    """Token counts for the rules and deid.pl on ``notes``."""
+    nlp = spacy.blank("en")
+    counts: Dict[str, Counter] = defaultdict(Counter)
+    for note in notes:
+        doc = nlp.make_doc(note.text)
+        mentions = detector(doc)
+        rules = token_flags(doc, [(m.start, m.end) for m in mentions])
+        baseline = token_flags(doc, deid_pl.get(note.doc_id, []))
+        gold_any = token_flags(doc, [(s.start, s.end) for s in note.spans])
+        for label in CATEGORIES:
+            gold = token_flags(doc, [(s.start, s.end) for s in note.spans if s.label == label])
+            counts[label]["gold"] += sum(gold)
+            counts[label]["rules_tp"] += sum(g and p for g, p in zip(gold, rules))
+            counts[label]["pl_tp"] += sum(g and p for g, p in zip(gold, baseline))
+            predicted = token_flags(doc, [(m.start, m.end) for m in mentions if m.label == label])
+            counts[label]["pred"] += sum(predicted)
+            counts[label]["pred_tp"] += sum(g and p for g, p in zip(gold_any, predicted))
+        for source in {m.source for m in mentions}:
+            predicted = token_flags(doc, [(m.start, m.end) for m in mentions if m.source == source])
+            counts[source]["pred"] += sum(predicted)
+            counts[source]["pred_tp"] += sum(g and p for g, p in zip(gold_any, predicted))
+        counts["ALL"]["gold"] += sum(gold_any)
+        for name, flags in (("rules", rules), ("pl", baseline)):
+            counts["ALL"][f"{name}_tp"] += sum(g and p for g, p in zip(gold_any, flags))
+            counts["ALL"][f"{name}_pred"] += sum(flags)
+    return counts
+
+
+def _ratio(num: int, den: int) -> str:
+    return f"{num / den:.3f}" if den else "-"
+
+
+def report(counts: Dict, n_notes: int, patients: str, by_rule: bool) -> Dict:
+    """Print the tables; RETURNS (Dict): the figures."""
+    total = counts["ALL"]
+    figures = {
+        "patients": patients, "notes": n_notes, "gold_tokens": total["gold"],
+        "rules": {"recall": total["rules_tp"] / max(1, total["gold"]),
+                  "precision": total["rules_tp"] / max(1, total["rules_pred"])},
+        "deid_pl": {"recall": total["pl_tp"] / max(1, total["gold"]),
+                    "precision": total["pl_tp"] / max(1, total["pl_pred"])},
+        "per_category": {},
+    }
+    rows = [("ALL", total["gold"], _ratio(total["rules_tp"], total["gold"]),
+             _ratio(total["rules_tp"], total["rules_pred"]), _ratio(total["pl_tp"], total["gold"]),
+             _ratio(total["pl_tp"], total["pl_pred"]))]
+    for label in CATEGORIES:
+        c = counts[label]
+        rows.append((label, c["gold"], _ratio(c["rules_tp"], c["gold"]), _ratio(c["pred_tp"], c["pred"]),
+                     _ratio(c["pl_tp"], c["gold"]), ""))
+        figures["per_category"][label] = {
+            "gold_tokens": c["gold"], "rules_recall": c["rules_tp"] / c["gold"] if c["gold"] else None,
+            "rules_pred_tokens": c["pred"], "rules_precision": c["pred_tp"] / c["pred"] if c["pred"] else None,
+            "deid_pl_recall": c["pl_tp"] / c["gold"] if c["gold"] else None,
+        }
+    msg.divider(f"PHI tokens, {patients} patients ({n_notes} notes)")
+    msg.table(rows, header=("gold category", "gold tokens", "rules R", "rules P", "deid.pl R", "deid.pl P"),
+              aligns=("l", "r", "r", "r", "r", "r"))
+    print("Recall per gold category counts a token caught under any label; precision per row is that of\n"
+          "the tokens the rules labelled with the category (correct = any gold PHI).")
+    if by_rule:
+        sources = sorted(k for k in counts if k.startswith("rule:") or k == "deny_list")
+        rule_rows = [(s, counts[s]["pred"], counts[s]["pred"] - counts[s]["pred_tp"],
+                      _ratio(counts[s]["pred_tp"], counts[s]["pred"])) for s in sources]
+        msg.table(rule_rows, header=("rule", "tokens", "false pos.", "precision"), aligns=("l", "r", "r", "r"))
+    return figures
+
+
+def build_clinical_words(notes: Sequence[SourceDoc], *, min_patients: int = 3) -> List[str]:
+    """Words of TRAINING notes seen in at least ``min_patients`` patients' notes and never inside
+    gold PHI, minus spaCy's stop words and Faker's lorem words (already in the rules' lists)."""
+    from faker.providers.lorem.en_US import Provider as Lorem
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    nlp = spacy.blank("en")
+    patients: Dict[str, Set[str]] = defaultdict(set)
+    in_phi: Set[str] = set()
+    for note in notes:
+        doc = nlp.make_doc(note.text)
+        for token, is_phi in zip(doc, token_flags(doc, [(s.start, s.end) for s in note.spans])):
+            word = token.lower_
+            if not re.fullmatch(r"[a-z][a-z']*[a-z]", word):
+                continue
+            if is_phi:
+                in_phi.add(word)
+            else:
+                patients[word].add(note.group_id)
+    known = set(STOP_WORDS) | {w.lower() for w in Lorem.word_list}
+    return sorted(w for w, ps in patients.items() if len(ps) >= min_patients and w not in in_phi and w not in known)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA, help="the physionet-deid folder")
+    parser.add_argument("--patients", choices=("heldout", "train"), default="heldout")
+    parser.add_argument("--by-rule", action="store_true", help="precision of each rule")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--write-clinical-words", type=Path, default=None,
+                        help="write the clinical word list built from TRAINING patients here, then stop")
+    args = parser.parse_args()
+    held, train = split_notes(args.data)
+    if args.write_clinical_words:
+        words = build_clinical_words(train)
+        header = ("# Words of ICU nursing notes that are never names: every lower-cased word of the PhysioNet deid\n"
+                  "# TRAINING patients' notes (held-out patients excluded) seen in at least 3 patients' notes and\n"
+                  "# never inside gold PHI, minus spaCy's stop words and Faker's lorem words. Regenerate with\n"
+                  "# python bench/deid_rules.py --write-clinical-words \\\n"
+                  "#     spacy_clintiny/resources/deid/clinical_words.txt\n")
+        write_text_atomic(args.write_clinical_words, header + "\n".join(words) + "\n")
+        msg.good(f"Wrote {len(words)} words to {args.write_clinical_words}")
+        return
+    notes = held if args.patients == "heldout" else train
+    deid_pl = read_deid_pl(args.data / "deid-pl-output" / "id.phi")
+    detector = PhiRuleDetector(spacy.blank("en").vocab)
+    figures = report(measure(notes, detector, deid_pl), len(notes), args.patients, args.by_rule)
+    if args.json:
+        write_json_atomic(args.json, figures)
+
+
+if __name__ == "__main__":
+    main()

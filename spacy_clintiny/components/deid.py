@@ -1,0 +1,207 @@
+"""``clintiny_deid``: recall-first hybrid PHI detection in one span group.
+
+It unites the PHI head's predictions (``doc.spans[model_key]``, written by a ``clintiny_ner``
+with ``spans_key = "phi"``) with high-precision rules for structured identifiers and the
+user's deny list (``deid.patterns.PhiRuleDetector``), drops model spans that are exactly a
+term of the allow list, merges overlaps one documented way (``deid.merge``: the union of
+overlapping spans, labelled by the longest, then the more precise source) and writes the
+result to ``doc.spans[output_key]``:
+
+* ``span.label_``: the PHI category (NAME, PROFESSION, LOCATION, AGE, DATE, CONTACT, ID);
+* ``span.kb_id_``: the finer subtype where a detector knows it (PHONE, EMAIL, DOCTOR, ...);
+* ``span.id_``: the detector that fired (``"model"``, ``"rule:<pattern>"``, ``"deny_list"``);
+* ``doc.spans[output_key].attrs["scores"]``: one confidence per span.
+
+Spans are aligned outward to token boundaries (``alignment_mode="expand"``): a redaction
+may cover a few more characters than the pattern matched, never fewer. Replacing the text
+(redact, mask, surrogates) is the job of ``deid.operators`` and the ``clintiny deid``
+command; this component only finds.
+"""
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+
+import srsly
+from spacy.language import Language
+from spacy.tokens import Doc, SpanGroup
+from spacy.util import SimpleFrozenList, ensure_path
+from spacy.vocab import Vocab
+
+from ..converters.labels import PHI_KEY, PHI_LABELS
+from ..deid.merge import merge_mentions
+from ..deid.patterns import PhiRuleDetector
+from ..deid.types import PhiMention
+from ..errors import Errors
+
+CFG_FILE = "cfg.json"
+RULES_FILE = "rules.bin"
+
+
+@Language.factory(
+    "clintiny_deid",
+    assigns=["doc.spans"],
+    default_config={
+        "model_key": PHI_KEY,
+        "output_key": PHI_KEY,
+        "rules": True,
+        "threshold": 0.0,
+        "allow_list": None,
+        "deny_list": None,
+        "categories": None,
+    },
+    default_score_weights={f"spans_{PHI_KEY}_f": 1.0, f"spans_{PHI_KEY}_p": 0.0, f"spans_{PHI_KEY}_r": 0.0},
+)
+def make_clintiny_deid(
+    nlp: Language,
+    name: str,
+    model_key: Optional[str],
+    output_key: str,
+    rules: bool,
+    threshold: float,
+    allow_list: Optional[List[str]],
+    deny_list: Optional[Dict[str, List[str]]],
+    categories: Optional[List[str]],
+) -> "PhiDetector":
+    """Create a ``clintiny_deid`` component.
+
+    model_key (Optional[str]): Span group the PHI head writes ("phi"); None or a group the
+        doc lacks means rules only.
+    output_key (str): Span group for the merged PHI spans (may equal ``model_key``).
+    rules (bool): Run the rule patterns for structured identifiers (phones, emails, URLs,
+        IPs, SSNs, record numbers, dates, ZIP codes, ages over 89, titled names).
+    threshold (float): Minimum confidence of a model span. 0 keeps every span the head
+        decodes (the recall-first default); the head's own recall bias is its
+        ``outside_weight``.
+    allow_list (Optional[List[str]]): Terms never redacted (case-insensitive); None takes the
+        shipped list of clinical abbreviations that collide with names and places.
+    deny_list (Optional[Dict[str, List[str]]]): PHI category -> strings always redacted
+        (known patient and staff names...), matched case-insensitively as whole words.
+    categories (Optional[List[str]]): PHI categories the rules look for (None = all).
+    """
+    return PhiDetector(
+        nlp.vocab, name=name, model_key=model_key, output_key=output_key, rules=rules, threshold=threshold,
+        allow_list=allow_list, deny_list=deny_list, categories=categories,
+    )
+
+
+class PhiDetector:
+    """Unite model and rule PHI spans into one group (see the module docstring)."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        *,
+        name: str = "clintiny_deid",
+        model_key: Optional[str] = PHI_KEY,
+        output_key: str = PHI_KEY,
+        rules: bool = True,
+        threshold: float = 0.0,
+        allow_list: Optional[Iterable[str]] = None,
+        deny_list: Optional[Dict[str, Iterable[str]]] = None,
+        categories: Optional[Iterable[str]] = None,
+    ) -> None:
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(Errors.E767.format(name=name, value=threshold))
+        for label in categories or ():
+            if label not in PHI_LABELS:
+                raise ValueError(Errors.E768.format(name=name, label=label, labels=", ".join(PHI_LABELS)))
+        self.vocab = vocab
+        self.name = name
+        self.cfg: Dict[str, Any] = {
+            "model_key": model_key, "output_key": output_key, "rules": rules, "threshold": threshold,
+        }
+        self.detector = PhiRuleDetector(
+            vocab, allow_list=allow_list, deny_list=deny_list, categories=categories,
+        )
+
+    def __call__(self, doc: Doc) -> Doc:
+        mentions = self.model_mentions(doc)
+        if self.cfg["rules"]:
+            mentions.extend(self.detector(doc))
+        else:
+            mentions.extend(m for m in self.detector(doc) if m.source == "deny_list")
+        write_mentions(doc, self.cfg["output_key"], merge_mentions(mentions))
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterable[Doc]:
+        for doc in stream:
+            yield self(doc)
+
+    def model_mentions(self, doc: Doc) -> List[PhiMention]:
+        """The PHI head's spans above the threshold, minus exact allow-list terms."""
+        key = self.cfg["model_key"]
+        if not key or key not in doc.spans:
+            return []
+        group = doc.spans[key]
+        scores = group.attrs.get("scores") or [1.0] * len(group)
+        out = []
+        for span, score in zip(group, scores):
+            if score < self.cfg["threshold"] or span.label_ not in PHI_LABELS:
+                continue
+            if self.detector.is_allowed(span.text):
+                continue
+            out.append(PhiMention(span.start_char, span.end_char, span.label_, "model", float(score), span.kb_id_))
+        return out
+
+    # ------------------------------------------------------------------ serialization
+
+    def to_bytes(self, *, exclude: Sequence[str] = SimpleFrozenList()) -> bytes:
+        return srsly.msgpack_dumps({"cfg": self.cfg, "rules": self.detector.to_bytes()})
+
+    def from_bytes(self, data: bytes, *, exclude: Sequence[str] = SimpleFrozenList()) -> "PhiDetector":
+        msg = srsly.msgpack_loads(data)
+        self.cfg.update(msg["cfg"])
+        self.detector.from_bytes(msg["rules"])
+        return self
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Sequence[str] = SimpleFrozenList()) -> None:
+        path = ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        srsly.write_json(path / CFG_FILE, self.cfg)
+        (path / RULES_FILE).write_bytes(self.detector.to_bytes())
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Sequence[str] = SimpleFrozenList()) -> "PhiDetector":
+        path = ensure_path(path)
+        for name in (CFG_FILE, RULES_FILE):
+            if not (path / name).exists():
+                raise ValueError(Errors.E769.format(name=self.name, path=path / name))
+        self.cfg.update(srsly.read_json(path / CFG_FILE))
+        self.detector.from_bytes((path / RULES_FILE).read_bytes())
+        return self
+
+    def initialize(self, get_examples: Optional[Callable] = None, *, nlp: Optional[Language] = None) -> None:
+        """Nothing to learn: rules and lists come from the config."""
+
+
+def write_mentions(doc: Doc, key: str, mentions: Sequence[PhiMention]) -> None:
+    """Write merged mentions to ``doc.spans[key]`` (token-aligned outward; source on
+    ``span.id_``, subtype on ``span.kb_id_``, confidences in ``attrs["scores"]``)."""
+    spans, scores = [], []
+    for m in mentions:
+        span = doc.char_span(m.start, m.end, label=m.label, kb_id=m.subtype, span_id=m.source, alignment_mode="expand")
+        if span is None or not len(span):
+            continue
+        if spans and span.start < spans[-1].end:
+            # expanded to tokens, two mentions now overlap: one span covers both
+            prev = spans[-1]
+            if span.end > prev.end:
+                spans[-1] = doc[prev.start:span.end]
+                spans[-1].label_, spans[-1].kb_id_, spans[-1].id_ = prev.label_, prev.kb_id_, prev.id_
+            scores[-1] = max(scores[-1], m.score)
+            continue
+        spans.append(span)
+        scores.append(m.score)
+    doc.spans[key] = SpanGroup(doc, name=key, spans=spans, attrs={"scores": scores})
+
+
+def phi_mentions(doc: Doc, key: str = PHI_KEY) -> List[PhiMention]:
+    """Read the PHI spans of ``doc.spans[key]`` back as :class:`PhiMention` records (source
+    ``"model"`` for spans without one, e.g. straight from a ``clintiny_ner`` head)."""
+    if key not in doc.spans:
+        return []
+    group = doc.spans[key]
+    scores = group.attrs.get("scores") or [1.0] * len(group)
+    return [
+        PhiMention(span.start_char, span.end_char, span.label_, span.id_ or "model", float(score), span.kb_id_)
+        for span, score in zip(group, scores)
+        if span.label_ in PHI_LABELS and span.end_char > span.start_char
+    ]

@@ -1,0 +1,317 @@
+"""The de-identification engine: a PHI-only pipeline and a streaming :class:`Deidentifier`.
+
+``load_deid_pipeline`` loads a clintiny pipeline with only what PHI needs (the PHI head, the
+encoder it listens to) and adds the ``clintiny_deid`` detector (model spans united with
+rules and lists). ``Deidentifier.run`` streams :class:`NoteRecord` objects through it with
+``nlp.pipe`` and applies the chosen operator (``deid.operators``) to each note.
+
+Notes of any length are covered: a note longer than ``chunk_chars`` is split at line breaks
+(else at whitespace, else hard) into chunks that are processed as separate docs, and their
+mentions are shifted back to note offsets, so no text is skipped and spaCy's
+``nlp.max_length`` is never reached. A note that fails (a text that is not a string, a
+component or operator error) gives a :class:`DeidResult` with ``error`` set and the run
+goes on; the error names the note and the exception type, never its text.
+"""
+import dataclasses
+import os
+import sys
+from collections import deque
+from pathlib import Path
+from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from ..converters.labels import PHI_KEY
+from ..errors import Errors
+from .merge import merge_mentions
+from .types import MODES, DeidResult, NoteRecord, PhiMention
+
+DEID_FACTORY = "clintiny_deid"
+RULES_ONLY = "rules"
+# Components that produce the encoder output a PHI head listens to.
+ENCODER_FACTORIES = ("clintiny_encoder", "transformer", "curated_transformer", "tok2vec")
+DEFAULT_CHUNK_CHARS = 100_000
+
+
+def load_deid_pipeline(
+    model: Optional[str],
+    *,
+    rules: bool = True,
+    threshold: float = 0.0,
+    allow_list: Optional[Iterable[str]] = None,
+    deny_list: Optional[Dict[str, Sequence[str]]] = None,
+    threads: Optional[int] = None,
+) -> Language:
+    """Load a pipeline that runs only PHI detection.
+
+    model (Optional[str]): A pipeline folder or installed package name ("en_clintiny_sm");
+        None or "rules" for the rules alone (``spacy.blank("en")``). Only the PHI head (a
+        component with ``spans_key = "phi"``), the encoder it listens to and an existing
+        ``clintiny_deid`` are loaded: the other heads and medspaCy rules are excluded.
+    rules (bool): Run the rule patterns for structured identifiers.
+    threshold (float): Minimum confidence of a model span.
+    allow_list (Optional[Iterable[str]]): Terms never redacted (None = the shipped list).
+    deny_list (Optional[Dict[str, Sequence[str]]]): PHI category -> terms always redacted.
+    threads (Optional[int]): Torch threads for this process (None leaves torch's default).
+    RETURNS (Language): The pipeline, ``clintiny_deid`` last; its PHI is in
+        ``doc.spans["phi"]``.
+    """
+    go_offline()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # n_process > 1 forks after the tokenizer ran
+    from ..components import deid as _registers_clintiny_deid  # noqa: F401
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(max(1, int(threads)))
+    deid_config: Dict[str, Any] = {"rules": rules, "threshold": threshold}
+    if allow_list is not None:
+        deid_config["allow_list"] = list(allow_list)
+    if deny_list is not None:
+        deid_config["deny_list"] = {label: list(terms) for label, terms in deny_list.items()}
+    if model is None or model == RULES_ONLY:
+        if not rules and not deny_list:
+            raise ValueError(Errors.E741.format(model=RULES_ONLY, key=PHI_KEY, names="none"))
+        nlp = spacy.blank("en")
+        nlp.add_pipe(DEID_FACTORY, config=deid_config)
+        return nlp
+    path = _pipeline_path(model)
+    keep = phi_components(spacy.util.load_config(path / "config.cfg", interpolate=False))
+    names = list(keep["all"])
+    if not keep["heads"] and not rules and not deny_list:
+        raise ValueError(Errors.E741.format(model=model, key=PHI_KEY, names=", ".join(names) or "none"))
+    exclude = [name for name in names if name not in keep["keep"]]
+    nlp = spacy.load(path, exclude=exclude)
+    existing = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == DEID_FACTORY]
+    if not existing:
+        nlp.add_pipe(DEID_FACTORY, config=deid_config)
+    elif allow_list is not None or deny_list is not None:
+        nlp.replace_pipe(existing[-1], DEID_FACTORY, config=deid_config)
+    else:
+        nlp.get_pipe(existing[-1]).cfg.update({"rules": rules, "threshold": threshold})
+    return nlp
+
+
+def go_offline() -> None:
+    """No model hub at run time: set HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE, and the flags that
+    huggingface_hub and transformers already read from them if they were imported before (importing
+    spacy_clintiny imports them)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    hub_constants = sys.modules.get("huggingface_hub.constants")
+    if hub_constants is not None and hasattr(hub_constants, "HF_HUB_OFFLINE"):
+        hub_constants.HF_HUB_OFFLINE = True
+    transformers_hub = sys.modules.get("transformers.utils.hub")
+    if transformers_hub is not None and hasattr(transformers_hub, "_is_offline_mode"):
+        transformers_hub._is_offline_mode = True
+
+
+def phi_components(config: Dict[str, Any], *, key: str = PHI_KEY) -> Dict[str, List[str]]:
+    """Decide from a pipeline config which components PHI detection needs.
+
+    config (Dict[str, Any]): The pipeline's ``config.cfg`` (not interpolated).
+    key (str): The PHI span group.
+    RETURNS (Dict[str, List[str]]): "all" (every component), "heads" (those writing
+        ``doc.spans[key]``), "keep" (the heads, the encoders they listen to and any
+        ``clintiny_deid``).
+    """
+    components = config.get("components", {})
+    names = list(config.get("nlp", {}).get("pipeline", components.keys()))
+    factories = {name: components.get(name, {}).get("factory", "") for name in names}
+    heads = [n for n in names if factories[n] != DEID_FACTORY and components.get(n, {}).get("spans_key") == key]
+    upstreams: Set[str] = set()
+    for name in heads:
+        upstreams.update(_listener_upstreams(components.get(name, {})))
+    encoders = [n for n in names if factories[n] in ENCODER_FACTORIES and ("*" in upstreams or n in upstreams)]
+    keep = [n for n in names if n in heads or n in encoders or factories[n] == DEID_FACTORY]
+    return {"all": names, "heads": heads, "keep": keep}
+
+
+def _listener_upstreams(section: Any) -> Set[str]:
+    """Every ``upstream`` named by a listener anywhere inside a component's config."""
+    found: Set[str] = set()
+    if isinstance(section, dict):
+        for name, value in section.items():
+            if name == "upstream" and isinstance(value, str):
+                found.add(value)
+            else:
+                found.update(_listener_upstreams(value))
+    return found
+
+
+def _pipeline_path(model: str) -> Path:
+    """The folder holding a pipeline's config.cfg, from a path or an installed package."""
+    path = Path(model)
+    if path.exists():
+        if not (path / "config.cfg").exists():
+            raise ValueError(Errors.E740.format(model=model))
+        return path
+    if spacy.util.is_package(model):
+        package_path = spacy.util.get_package_path(model)
+        for child in sorted(package_path.iterdir()):
+            if (child / "config.cfg").exists():
+                return child
+    raise ValueError(Errors.E740.format(model=model))
+
+
+class Deidentifier:
+    """Stream notes through a PHI pipeline and replace their PHI.
+
+    nlp (Language): A pipeline writing the merged PHI to ``doc.spans["phi"]`` (see
+        ``load_deid_pipeline``). Its error handler is set so that a component failing on a
+        batch drops those docs instead of stopping the run; their notes come back failed.
+    mode (str): "redact", "mask", "annotate" or "surrogate" (``deid.operators``).
+    generator (Optional[SurrogateGenerator]): Keyed surrogate generator for "surrogate"
+        mode (None: one with a random key, so surrogates are not reproducible across runs).
+    batch_size (int): Docs per ``nlp.pipe`` batch.
+    n_process (int): Processes for ``nlp.pipe``.
+    chunk_chars (int): Longest text given to the pipeline at once (at most nlp.max_length).
+    key (str): Span group holding the merged PHI.
+    """
+
+    def __init__(
+        self,
+        nlp: Language,
+        *,
+        mode: str = "redact",
+        generator: Optional[Any] = None,
+        batch_size: int = 32,
+        n_process: int = 1,
+        chunk_chars: int = DEFAULT_CHUNK_CHARS,
+        key: str = PHI_KEY,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(Errors.E742.format(mode=mode, modes=", ".join(MODES)))
+        for name, value, most in (("batch_size", batch_size, None), ("n_process", n_process, None),
+                                  ("chunk_chars", chunk_chars, nlp.max_length)):
+            if not isinstance(value, int) or value < 1 or (most is not None and value > most):
+                limit = f" of at most {most}" if most else ""
+                raise ValueError(Errors.E743.format(name=name, value=value, limit=limit))
+        if mode == "surrogate" and generator is None:
+            from .surrogate import SurrogateGenerator
+
+            generator = SurrogateGenerator()  # a random key: consistent within this instance only
+        self.nlp = nlp
+        self.mode = mode
+        self.generator = generator
+        self.batch_size = batch_size
+        self.n_process = n_process
+        self.chunk_chars = chunk_chars
+        self.key = key
+        nlp.set_error_handler(_drop_failed_docs)
+
+    def run(self, records: Iterable[NoteRecord]) -> Iterator[DeidResult]:
+        """De-identify a stream of notes.
+
+        records (Iterable[NoteRecord]): The notes, consumed lazily.
+        YIELDS (DeidResult): One per record, in input order.
+        """
+        pending: Deque[_Pending] = deque()
+        chunks = self._chunks(records, pending)
+        docs = self.nlp.pipe(chunks, as_tuples=True, batch_size=self.batch_size, n_process=self.n_process)
+        for doc, (index, offset) in docs:
+            # Docs come back in order; a note whose docs never arrive was dropped by the error handler.
+            while pending and pending[0].index < index:
+                yield self._finish(pending.popleft(), dropped=True)
+            head = pending[0]
+            head.mentions.extend(_shifted(self._mentions(doc), offset))
+            head.n_received += 1
+            if head.n_received == head.n_chunks:
+                yield self._finish(pending.popleft())
+        while pending:
+            yield self._finish(pending.popleft(), dropped=True)
+
+    def _chunks(
+        self, records: Iterable[NoteRecord], pending: Deque["_Pending"]
+    ) -> Iterator[Tuple[str, Tuple[int, int]]]:
+        """Feed ``nlp.pipe``: register each record in ``pending`` and yield its chunks."""
+        for index, record in enumerate(records):
+            item = _Pending(index, record)
+            pending.append(item)
+            if not isinstance(record.text, str):
+                item.error = Errors.E744.format(note_id=record.note_id, type=type(record.text).__name__)
+                continue
+            spans = split_text(record.text, self.chunk_chars)
+            item.n_chunks = len(spans)
+            for start, end in spans:
+                yield record.text[start:end], (index, start)
+
+    def _mentions(self, doc: Doc) -> List[PhiMention]:
+        from ..components.deid import phi_mentions
+
+        return phi_mentions(doc, self.key)
+
+    def _finish(self, item: "_Pending", *, dropped: bool = False) -> DeidResult:
+        record = item.record
+        if item.error is not None:
+            return DeidResult(record, None, error=item.error)
+        if dropped and item.n_received < item.n_chunks:
+            return DeidResult(record, None, error=Errors.E745.format(note_id=record.note_id))
+        if not record.text:
+            return DeidResult(record, record.text)
+        mentions = merge_mentions(item.mentions)
+        try:
+            from .operators import apply_operator
+
+            patient = record.patient_id if record.patient_id is not None else f"note:{record.note_id}"
+            text, replacements = apply_operator(record.text, mentions, mode=self.mode, patient_id=patient,
+                                                generator=self.generator)
+        except Exception as err:  # noqa: BLE001 - one bad note must not stop the run
+            return DeidResult(record, None, mentions=mentions, error=Errors.E746.format(
+                note_id=record.note_id, mode=self.mode, detail=safe_detail(err)))
+        return DeidResult(record, text, mentions=mentions, replacements=replacements)
+
+
+@dataclasses.dataclass
+class _Pending:
+    index: int
+    record: NoteRecord
+    n_chunks: int = 0
+    n_received: int = 0
+    mentions: List[PhiMention] = dataclasses.field(default_factory=list)
+    error: Optional[str] = None
+
+
+def _drop_failed_docs(proc_name: Optional[str], proc: Any, docs: Optional[List[Doc]], err: Exception) -> None:
+    """spaCy error handler: let the run go on; the engine reports the notes whose docs are missing.
+    (Module level so that ``n_process > 1`` can pickle it.)"""
+
+
+def _shifted(mentions: Iterable[PhiMention], offset: int) -> Iterator[PhiMention]:
+    for m in mentions:
+        yield dataclasses.replace(m, start=m.start + offset, end=m.end + offset) if offset else m
+
+
+def safe_detail(err: BaseException) -> str:
+    """What may be said about an exception without risking note text: our own coded messages
+    (which never hold note text) in full, otherwise only the exception type."""
+    text = str(err)
+    if text.startswith("(spacy-clintiny) [E"):
+        return text
+    return type(err).__name__
+
+
+def split_text(text: str, max_chars: int) -> List[Tuple[int, int]]:
+    """Cut a text into consecutive pieces of at most ``max_chars`` characters.
+
+    Each cut falls just after the last line break of the window, else after its last
+    whitespace character, else at ``max_chars`` (a text with no whitespace at all). The
+    pieces cover the text exactly, in order.
+
+    text (str): The text.
+    max_chars (int): Longest piece.
+    RETURNS (List[Tuple[int, int]]): (start, end) offsets of the pieces; none for "".
+    """
+    pieces: List[Tuple[int, int]] = []
+    start, n = 0, len(text)
+    while start < n:
+        end = min(start + max_chars, n)
+        if end < n:
+            cut = text.rfind("\n", start, end) + 1
+            if cut <= start:
+                cut = next((i + 1 for i in range(end - 1, start, -1) if text[i].isspace()), end)
+            end = cut
+        pieces.append((start, end))
+        start = end
+    return pieces

@@ -1,0 +1,116 @@
+"""Operators: what happens to each PHI span of a note, one mode per call.
+
+- "redact": the span becomes a tag, ``tag_format`` filled with the label and subtype ("[DATE]").
+- "mask": every non-whitespace character becomes ``mask_char``; the length, and so every offset,
+  is kept, and so are spaces and newlines (the layout survives).
+- "annotate": the text is left as it is; each span is reported with operator "keep".
+- "surrogate": dates are shifted ("date_shift"), ages over 89 grouped ("age_group"), everything
+  else replaced by a keyed fake value ("surrogate"), see ``surrogate.py``. When no surrogate can
+  be made the span is redacted (operator "redact_fallback"): the original is never kept.
+
+The output is built in one pass with a list join, so time is linear in the text length plus
+the number of mentions. Each :class:`Replacement` gives the span's offsets in the input and in
+the output text (``output[out_start:out_end] == new_text``); text outside the spans is copied
+unchanged.
+"""
+import re
+from typing import List, Optional, Sequence, Tuple
+
+from ..errors import Errors
+from .surrogate import SurrogateGenerator
+from .types import MODES, PhiMention, Replacement
+
+SURROGATE_OPERATORS = {"DATE": "date_shift", "AGE": "age_group"}
+_NON_SPACE = re.compile(r"\S")
+
+
+def apply_operator(
+    text: str,
+    mentions: Sequence[PhiMention],
+    *,
+    mode: str,
+    patient_id: Optional[str] = None,
+    generator: Optional[SurrogateGenerator] = None,
+    mask_char: str = "*",
+    tag_format: str = "[{label}]",
+) -> Tuple[str, List[Replacement]]:
+    """Apply one de-identification mode to the PHI mentions of a text.
+
+    text (str): The note.
+    mentions (Sequence[PhiMention]): Non-overlapping mentions (see ``merge.merge_mentions``), in
+        any order.
+    mode (str): One of ``MODES``: "redact", "mask", "annotate" or "surrogate".
+    patient_id (Optional[str]): Surrogates and date shifts are consistent per patient. None is
+        one shared anonymous patient: pass the note id to make a note its own patient.
+    generator (Optional[SurrogateGenerator]): Makes the surrogates; required in surrogate mode.
+    mask_char (str): The one character that masks PHI in mask mode.
+    tag_format (str): The redaction tag, with placeholders ``{label}`` and ``{subtype}``.
+    RETURNS (Tuple[str, List[Replacement]]): The output text, and one replacement per mention,
+        sorted by offset.
+    """
+    if mode not in MODES:
+        raise ValueError(Errors.E720.format(mode=mode, modes=", ".join(MODES)))
+    if mode == "surrogate" and generator is None:
+        raise ValueError(Errors.E721.format(modes=", ".join(m for m in MODES if m != "surrogate")))
+    if not isinstance(mask_char, str) or len(mask_char) != 1 or mask_char.isspace():
+        raise ValueError(Errors.E724.format(value=mask_char))
+    try:
+        tag_format.format(label="NAME", subtype="PATIENT")
+    except (KeyError, IndexError, ValueError, AttributeError) as err:
+        raise ValueError(Errors.E725.format(value=tag_format, err=f"{type(err).__name__}: {err}")) from None
+    ordered = _check_mentions(mentions, len(text))
+    patient = "" if patient_id is None else patient_id
+    pieces: List[str] = []
+    replacements: List[Replacement] = []
+    pos = out_pos = 0
+    for mention in ordered:
+        original = text[mention.start:mention.end]
+        if mode == "annotate":
+            new_text, operator = original, "keep"
+        elif mode == "mask":
+            new_text, operator = _NON_SPACE.sub(mask_char, original), "mask"
+        elif mode == "redact":
+            new_text, operator = _tag(mention, tag_format), "redact"
+        else:
+            new_text, operator = _surrogate(original, mention, generator, patient, tag_format)
+        pieces.append(text[pos:mention.start])
+        out_pos += mention.start - pos
+        pieces.append(new_text)
+        replacements.append(Replacement(
+            start=mention.start, end=mention.end, out_start=out_pos, out_end=out_pos + len(new_text),
+            label=mention.label, subtype=mention.subtype, source=mention.source, score=mention.score,
+            operator=operator, new_text=new_text,
+        ))
+        out_pos += len(new_text)
+        pos = mention.end
+    pieces.append(text[pos:])
+    return "".join(pieces), replacements
+
+
+def _surrogate(
+    original: str, mention: PhiMention, generator: SurrogateGenerator, patient_id: str, tag_format: str
+) -> Tuple[str, str]:
+    new_text = generator.surrogate(original, label=mention.label, subtype=mention.subtype, patient_id=patient_id)
+    if new_text is None:
+        return _tag(mention, tag_format), "redact_fallback"
+    return new_text, SURROGATE_OPERATORS.get(mention.label, "surrogate")
+
+
+def _tag(mention: PhiMention, tag_format: str) -> str:
+    return tag_format.format(label=mention.label, subtype=mention.subtype)
+
+
+def _check_mentions(mentions: Sequence[PhiMention], length: int) -> List[PhiMention]:
+    """Sort mentions by offset; raise if one leaves the text or two overlap (offsets only in errors)."""
+    for i, mention in enumerate(mentions):
+        if mention.end > length:
+            raise ValueError(Errors.E722.format(i=i, label=mention.label, start=mention.start, end=mention.end,
+                                                length=length))
+    ordered = sorted(mentions, key=lambda m: (m.start, m.end))
+    for prev, mention in zip(ordered, ordered[1:]):
+        if mention.start < prev.end:
+            raise ValueError(Errors.E723.format(
+                label_a=prev.label, start_a=prev.start, end_a=prev.end,
+                label_b=mention.label, start_b=mention.start, end_b=mention.end,
+            ))
+    return ordered

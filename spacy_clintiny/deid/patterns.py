@@ -1,0 +1,472 @@
+"""High-precision PHI rules: structured identifiers, dates, ages over 89, cued names and places.
+
+``PhiRuleDetector(vocab)(doc)`` returns :class:`~spacy_clintiny.deid.types.PhiMention` records
+(character offsets, PHI category, subtype, ``source="rule:<pattern>"``, score 1.0), plus the
+user's deny-list terms (``source="deny_list"``). It only finds: the ``clintiny_deid`` component
+merges these with the PHI head's spans (``deid/merge.py``).
+
+Two kinds of rules:
+
+* **Token rules** (``resources/deid/token_rules.json``), run by one spaCy ``Matcher``: titled and
+  cued names ("Dr. X", "Mrs X", "daughter X", "X Y, RN"), hospitals, wards, ZIP codes, streets,
+  ages over 89, dates written with month names and years in date context. Each rule has a
+  ``before`` / ``target`` / ``after`` part and only the target becomes a mention, so "DR. SMITH"
+  yields "SMITH" (the PhysioNet and i2b2 annotation). A name must not be a common word
+  (``wordlists.common_words``); after weaker cues ("NP", "called", "daughter") it must also be
+  in Faker's name lists.
+* **Regular expressions over the text** (``resources/deid/regex_rules.json``), for formats
+  that spaCy's tokenizer cuts unpredictably:
+  phone, fax and pager numbers ("617-555-1234" is five tokens, "CELLULAR-410" one), e-mails,
+  URLs, IP addresses, SSNs and record numbers after their cue, numeric dates (nursing notes
+  glue them to words: "TOXICITY-9/2/92", "on[10/14/82", "8/25@2330"; "2021-03-14" is five
+  tokens) and, when asked for, clock times. Slash numbers that are not dates (120/80, "2/6
+  murmur", "PS 10/5", "pain 5/10", "1/2 NS") are told apart by range checks and the words
+  around them, read from the doc's tokens.
+
+Weekdays, months alone, times (unless ``include_times``) and ages up to 89 are not PHI here
+(HIPAA Safe Harbor, as in the PhysioNet gold standard).
+"""
+import re
+from dataclasses import dataclass
+from importlib.resources import files
+from itertools import product
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Match, Optional, Pattern, Sequence, Set, Tuple, Union
+
+import srsly
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc, Span
+from spacy.util import ensure_path
+from spacy.vocab import Vocab
+
+from ..converters.labels import PHI_LABELS
+from ..errors import Errors
+from ..fileio import write_json_atomic
+from .merge import merge_mentions
+from .types import PhiMention
+from .wordlists import NUMERIC_NOT_AFTER, NUMERIC_NOT_BEFORE, UNITS, default_allow_list, word_lists
+
+DISK_FILE = "phi_rules.json"
+SETTINGS = ("allow_list", "deny_list", "categories", "include_times")
+RULE_KEYS = ("name", "label", "subtype", "before", "target", "after", "next_not_in", "cased")
+REGEX_KEYS = ("name", "label", "subtype", "pattern", "ignore_case", "group", "cue", "window", "subtype_cues",
+              "min_digits", "check", "times_only")
+TokenPattern = Dict[str, Any]
+CASED_LABELS = ("NAME", "LOCATION")  # labels whose multi-word matches stop at a case change
+SENTENCE_ENDS = (".", "!", "?")
+CLAUSE_ENDS = SENTENCE_ENDS + (";",)
+STRIP = ":;,.()[]#-"  # stripped from context words
+
+
+@dataclass(frozen=True)
+class TokenRule:
+    """One Matcher rule: only the ``target`` tokens become the mention.
+
+    name (str): Rule name; mentions get ``source="rule:<name>"``.
+    label (str): PHI category.
+    subtype (str): Fine type ("DOCTOR", "ZIP", "YEAR"...) or "".
+    before, after (Tuple[TokenPattern, ...]): Fixed-length context (``"OP": "?"`` only).
+    target (Tuple[TokenPattern, ...]): The PHI tokens (macros expanded, "@list" references kept).
+    next_not_in (Optional[str]): Word list ("@units"): drop a match followed by one of its words.
+    cased (bool): In a note written with capitals, drop a match whose target starts lower-case
+        ("to achieve 2", "living in disability") while keeping all-lower-case notes' matches.
+    """
+
+    name: str
+    label: str
+    subtype: str
+    before: Tuple[TokenPattern, ...]
+    target: Tuple[TokenPattern, ...]
+    after: Tuple[TokenPattern, ...]
+    next_not_in: Optional[str] = None
+    cased: bool = False
+
+
+def load_token_rules(data: Optional[Dict[str, Any]] = None, *, source: str = "token_rules.json") -> List[TokenRule]:
+    """Read and check token rules.
+
+    data (Optional[Dict[str, Any]]): ``{"rules": [...]}``; None reads the packaged file.
+    source (str): Where the rules came from, for error messages.
+    RETURNS (List[TokenRule]): The rules, in file order.
+    """
+    if data is None:
+        data = read_rule_file("token_rules.json")
+    macros = data.get("macros", {})
+    rules = []
+    for name, raw in _read_rules(data, source, RULE_KEYS, ("about", "macros", "rules")):
+        if not raw.get("target"):
+            raise ValueError(Errors.E705.format(rule=name, source=source))
+        for part in ("before", "after"):
+            for token in raw.get(part, []):
+                if token.get("OP", "?") != "?":
+                    raise ValueError(Errors.E702.format(rule=name, source=source, part=part, op=token["OP"]))
+        before, target, after = (tuple(_macro(t, macros, name, source) for t in raw.get(part, []))
+                                 for part in ("before", "target", "after"))
+        rules.append(TokenRule(name, raw["label"], raw.get("subtype", ""), before, target, after,
+                               raw.get("next_not_in"), bool(raw.get("cased", False))))
+    return rules
+
+
+def _macro(token: TokenPattern, macros: Dict[str, TokenPattern], rule: str, source: str) -> TokenPattern:
+    """A token written as {"macro": NAME, ...}: the macro's pattern with the other keys merged in."""
+    if "macro" not in token:
+        return dict(token)
+    if token["macro"] not in macros:
+        raise ValueError(Errors.E704.format(rule=rule, source=source, macro=token["macro"],
+                                            available=", ".join(sorted(macros))))
+    return {**macros[token["macro"]], **{k: v for k, v in token.items() if k != "macro"}}
+
+
+@dataclass(frozen=True)
+class RegexRule:
+    """One regular expression over the doc's text (keys as in ``resources/deid/regex_rules.json``)."""
+
+    name: str
+    label: str
+    subtype: str
+    pattern: Pattern
+    group: int = 0
+    cue: Optional[Pattern] = None
+    window: int = 30
+    subtype_cues: Tuple[Tuple[str, Pattern], ...] = ()
+    min_digits: int = 0
+    check: Optional[str] = None
+    times_only: bool = False
+
+
+def load_regex_rules(data: Optional[Dict[str, Any]] = None, *, source: str = "regex_rules.json") -> List[RegexRule]:
+    """Read, check and compile the regular-expression rules.
+
+    data (Optional[Dict[str, Any]]): ``{"rules": [...]}``; None reads the packaged file.
+    source (str): Where the rules came from, for error messages.
+    RETURNS (List[RegexRule]): The rules, in file order.
+    """
+    rules = []
+    if data is None:
+        data = read_rule_file("regex_rules.json")
+    for name, raw in _read_rules(data, source, REGEX_KEYS, ("about", "rules")):
+        if raw.get("check") is not None and raw["check"] not in CHECKS:
+            raise ValueError(Errors.E712.format(rule=name, source=source, check=raw["check"],
+                                                available=", ".join(sorted(CHECKS))))
+        flags = re.IGNORECASE if raw.get("ignore_case") else 0
+        try:
+            cue = re.compile(raw["cue"], re.IGNORECASE) if raw.get("cue") else None
+            subtype_cues = tuple((k, re.compile(v, re.IGNORECASE)) for k, v in raw.get("subtype_cues", {}).items())
+            rules.append(RegexRule(name, raw["label"], raw.get("subtype", ""), re.compile(raw["pattern"], flags),
+                                   int(raw.get("group", 0)), cue, int(raw.get("window", 30)), subtype_cues,
+                                   int(raw.get("min_digits", 0)), raw.get("check"), bool(raw.get("times_only"))))
+        except (re.error, KeyError, IndexError, TypeError) as err:
+            raise ValueError(Errors.E711.format(rule=name, source=source, err=repr(err))) from err
+    return rules
+
+
+def read_rule_file(name: str) -> Dict[str, Any]:
+    """RETURNS (Dict[str, Any]): A packaged rule file of ``resources/deid`` ("token_rules.json", ...)."""
+    return srsly.json_loads(files("spacy_clintiny").joinpath("resources", "deid", name).read_text(encoding="utf8"))
+
+
+def _read_rules(data: Dict[str, Any], source: str, keys: Sequence[str],
+                file_keys: Sequence[str]) -> List[Tuple[str, Dict[str, Any]]]:
+    """The (name, raw rule) pairs of a rule file, with keys and labels checked."""
+    _check_keys(data, file_keys, source, "the file")
+    out = []
+    for i, raw in enumerate(data.get("rules", [])):
+        name = str(raw.get("name", f"#{i}")) if isinstance(raw, dict) else f"#{i}"
+        _check_keys(raw, keys, source, f"rule '{name}'")
+        if raw.get("label") not in PHI_LABELS:
+            raise ValueError(Errors.E701.format(rule=name, source=source, label=raw.get("label"),
+                                                labels=", ".join(PHI_LABELS)))
+        out.append((name, raw))
+    return out
+
+
+def _writes_capitals(doc: Doc) -> bool:
+    """Whether the note's writer capitalises sentences (60% of the words that start a line or
+    follow a full stop are not lower-case), so a lower-case word there is no proper name. Notes
+    written all in lower case are not; all-upper-case notes are, harmlessly."""
+    starts, at_start = [], True
+    for token in doc:
+        if token.is_space:
+            at_start = at_start or "\n" in token.text
+            continue
+        if at_start and token.is_alpha:
+            starts.append(not token.is_lower)
+        at_start = token.text in SENTENCE_ENDS
+    return len(starts) >= 2 and sum(starts) >= 0.6 * len(starts)
+
+
+def _cased_length(span: Span) -> int:
+    """How many tokens of a name keep its case: a lower-case word after a capitalised name word
+    ("Dr. Trask entered", "lives in Houston approximately") is not part of it. All-lower-case
+    and all-upper-case notes give no such hint, so their matches are kept whole."""
+    words = [t for t in span if t.is_alpha and len(t) > 1]
+    if not words or words[0].is_lower:
+        return len(span)
+    return next((i for i, t in enumerate(span) if i and t.is_alpha and t.is_lower), len(span))
+
+
+def _neighbour_words(doc: Doc, start: int, end: int, n: int = 3) -> Tuple[List[str], str]:
+    """Up to ``n`` words before the tokens covering [start, end), in the same clause, and the
+    word after; lower-cased and stripped of punctuation (punctuation-only tokens skipped)."""
+    span = doc.char_span(start, end, alignment_mode="expand")
+    if span is None:
+        return [], ""
+    before: List[str] = []
+    for token in reversed(doc[max(0, span.start - 2 * n):span.start]):
+        if token.text in CLAUSE_ENDS or "\n" in token.text or len(before) == n:
+            break
+        word = token.lower_.strip(STRIP)
+        if word:
+            before.insert(0, word)
+    after = next((w for w in (t.lower_.strip(STRIP) for t in doc[span.end:span.end + 3]) if w), "")
+    return before, after
+
+
+def _numeric_date_ok(doc: Doc, match: Match, start: int, end: int) -> bool:
+    """Tell numeric dates from clinical slash numbers: fractions (1/2, 3/4) and slash numbers
+    after a percentage or near ventilator, pain, murmur, strength and cardiac-output words."""
+    before, after = _neighbour_words(doc, start, end)
+    if after in UNITS:
+        return False
+    if "/" not in match.group(0):
+        return True
+    if match.group("md") and int(match.group("m")) < int(match.group("d")) <= 4:
+        return False
+    if before and before[-1].endswith("%"):  # "SIMV/PS 500 X 14, 50% 5/5"
+        return False
+    return after not in NUMERIC_NOT_AFTER and not any(w in NUMERIC_NOT_BEFORE for w in before)
+
+
+CHECKS: Dict[str, Callable[[Doc, Match, int, int], bool]] = {"numeric_date": _numeric_date_ok}
+
+
+def _check_keys(data: Any, allowed: Sequence[str], source: str, where: str) -> None:
+    unknown = sorted(set(data) - set(allowed)) if isinstance(data, dict) else ["<not an object>"]
+    if unknown:
+        raise ValueError(Errors.E700.format(source=source, where=where, keys=unknown, allowed=", ".join(allowed)))
+
+
+class PhiRuleDetector:
+    """Rule-based PHI detection with an allow list and a deny list (see the module docstring).
+
+    vocab (Vocab): The pipeline's vocab (shared by the matchers).
+    allow_list (Optional[Iterable[str]]): Terms never redacted, case-insensitive; None takes the
+        shipped list (``resources/deid/allow_list.txt``: ICU, LA, PA, MS, NSR, Foley...).
+    deny_list (Optional[Dict[str, Iterable[str]]]): PHI category -> strings always reported
+        (known patient and staff names...), matched case-insensitively as whole tokens. A term
+        on both lists is reported.
+    categories (Optional[Iterable[str]]): PHI categories the rules look for; None = all. The
+        deny list is applied whatever the categories.
+    include_times (bool): Also report clock times ("14:30", "2:30pm") as DATE, subtype TIME.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        *,
+        allow_list: Optional[Iterable[str]] = None,
+        deny_list: Optional[Dict[str, Iterable[str]]] = None,
+        categories: Optional[Iterable[str]] = None,
+        include_times: bool = False,
+    ) -> None:
+        self.vocab = vocab
+        self._configure(allow_list, deny_list, categories, include_times)
+
+    def __call__(self, doc: Doc) -> List[PhiMention]:
+        """Find PHI in a doc.
+
+        doc (Doc): A tokenized doc (``spacy.blank("en")`` is enough).
+        RETURNS (List[PhiMention]): Rule mentions (overlaps among them merged) and deny-list
+            mentions, sorted by offsets.
+        """
+        found = self._token_mentions(doc)
+        found.extend(self._regex_mentions(doc))
+        text = doc.text
+        rules = [m for m in found if m.label in self.categories and not self.is_allowed(text[m.start:m.end])]
+        out = merge_mentions(rules) + self._deny_mentions(doc)
+        return sorted(out, key=lambda m: (m.start, m.end, m.label, m.source))
+
+    def is_allowed(self, text: str) -> bool:
+        """True if ``text`` is a term of the allow list (case-insensitive, surrounding space ignored).
+
+        text (str): A detected span's text.
+        RETURNS (bool): Whether callers should drop the span.
+        """
+        return " ".join(text.split()).lower() in self._allowed
+
+    # ------------------------------------------------------------------ building
+
+    def _configure(self, allow_list: Optional[Iterable[str]], deny_list: Optional[Dict[str, Iterable[str]]],
+                   categories: Optional[Iterable[str]], include_times: bool) -> None:
+        allow = default_allow_list() if allow_list is None else _strings(allow_list, "allow_list")
+        self.allow_list: List[str] = sorted({" ".join(a.split()) for a in allow if a.strip()})
+        self._allowed: Set[str] = {a.lower() for a in self.allow_list}
+        self.deny_list: Dict[str, List[str]] = {}
+        if deny_list is not None and not isinstance(deny_list, dict):
+            raise TypeError(Errors.E707.format(name="deny_list", expected="a dict of PHI category -> strings",
+                                               type=type(deny_list).__name__))
+        for label, terms in (deny_list or {}).items():
+            if label not in PHI_LABELS:
+                raise ValueError(Errors.E706.format(label=label, labels=", ".join(PHI_LABELS)))
+            self.deny_list[label] = sorted({" ".join(t.split()) for t in _strings(terms, f"deny_list['{label}']")
+                                            if t.strip()})
+        cats = PHI_LABELS if categories is None else tuple(_strings(categories, "categories"))
+        for label in cats:
+            if label not in PHI_LABELS:
+                raise ValueError(Errors.E708.format(label=label, labels=", ".join(PHI_LABELS)))
+        self.categories: Tuple[str, ...] = tuple(label for label in PHI_LABELS if label in cats)
+        self.include_times = bool(include_times)
+        self._build_token_matcher()
+        self._regex_rules = [r for r in load_regex_rules() if r.label in self.categories
+                             and (self.include_times or not r.times_only)]
+        self._build_deny_matcher()
+
+    def _build_token_matcher(self) -> None:
+        lists = {name: words for name, words in word_lists(self._allowed).items()}
+        self._next_not_in: Dict[str, Set[str]] = {}
+        self._keys: Dict[str, Tuple[int, TokenRule, int, int]] = {}  # key -> (rule rank, rule, before, after)
+        # The rule file is checked by tests/deid/test_patterns.py with spaCy's pattern schema;
+        # validating here would cost seconds (pydantic over word lists of thousands of words).
+        self._matcher = Matcher(self.vocab, validate=False)
+        for rank, rule in enumerate(load_token_rules()):
+            if rule.label not in self.categories:
+                continue
+            if rule.next_not_in is not None:
+                self._next_not_in[rule.name] = set(_resolve(rule.next_not_in, lists, rule.name))
+            target = [_expand(token, lists, rule.name) for token in rule.target]
+            for i, (before, after) in enumerate(product(_variants(rule.before, lists, rule.name),
+                                                        _variants(rule.after, lists, rule.name))):
+                key = f"{rule.name}/{i}"
+                try:
+                    self._matcher.add(key, [before + target + after], greedy="LONGEST")
+                except ValueError as err:
+                    raise ValueError(Errors.E711.format(rule=rule.name, source="token_rules.json", err=err)) from err
+                self._keys[key] = (rank, rule, len(before), len(after))
+
+    def _build_deny_matcher(self) -> None:
+        self._deny_matcher = PhraseMatcher(self.vocab, attr="LOWER")
+        if not any(self.deny_list.values()):
+            return
+        import spacy
+
+        tokenizer = spacy.blank("en", vocab=self.vocab).tokenizer
+        for label, terms in self.deny_list.items():
+            self._deny_matcher.add(label, [tokenizer(term) for term in terms])
+
+    # ------------------------------------------------------------------ matching
+
+    def _token_mentions(self, doc: Doc) -> List[PhiMention]:
+        """Target spans of the token rules; of rules giving the same span, the first in the file wins."""
+        found: Dict[Tuple[int, int], Tuple[int, PhiMention]] = {}
+        capitals = _writes_capitals(doc)
+        for match_id, start, end in self._matcher(doc):
+            rank, rule, n_before, n_after = self._keys[self.vocab.strings[match_id]]
+            stop = rule.next_not_in is not None and end < len(doc) and doc[end].lower_ in self._next_not_in[rule.name]
+            first, last = start + n_before, end - n_after
+            if stop or last <= first or (rule.cased and capitals and doc[first].is_lower):
+                continue
+            if rule.label in CASED_LABELS:
+                last = first + _cased_length(doc[first:last])
+            s, e = doc[first].idx, doc[last - 1].idx + len(doc[last - 1])
+            while e > s + 1 and doc.text[e - 1] in "-'\u2019":
+                e -= 1
+            if (s, e) not in found or rank < found[(s, e)][0]:
+                found[(s, e)] = (rank, PhiMention(s, e, rule.label, f"rule:{rule.name}", 1.0, rule.subtype))
+        return [mention for _, mention in found.values()]
+
+    def _regex_mentions(self, doc: Doc) -> List[PhiMention]:
+        text, out = doc.text, []
+        for rule in self._regex_rules:
+            for match in rule.pattern.finditer(text):
+                start, end = match.span(rule.group)
+                before = text[max(0, match.start() - rule.window):match.start()]
+                if end <= start or (rule.cue is not None and not rule.cue.search(before)):
+                    continue
+                if rule.min_digits and sum(c.isdigit() for c in text[start:end]) < rule.min_digits:
+                    continue
+                if rule.check is not None and not CHECKS[rule.check](doc, match, start, end):
+                    continue
+                subtype = next((sub for sub, cue in rule.subtype_cues if cue.search(before)), rule.subtype)
+                out.append(PhiMention(start, end, rule.label, f"rule:{rule.name}", 1.0, subtype))
+        return out
+
+    def _deny_mentions(self, doc: Doc) -> List[PhiMention]:
+        return [
+            PhiMention(doc[start].idx, doc[end - 1].idx + len(doc[end - 1]), self.vocab.strings[match_id], "deny_list")
+            for match_id, start, end in self._deny_matcher(doc)
+        ]
+
+    # ------------------------------------------------------------------ serialization
+
+    def to_dict(self) -> Dict[str, Any]:
+        """RETURNS (Dict[str, Any]): The allow and deny lists and options (the deny list may hold PHI)."""
+        return {"allow_list": list(self.allow_list), "deny_list": {k: list(v) for k, v in self.deny_list.items()},
+                "categories": list(self.categories), "include_times": self.include_times}
+
+    def from_dict(self, data: Dict[str, Any], *, source: str = "<dict>") -> "PhiRuleDetector":
+        """Restore the settings written by :meth:`to_dict`; unknown keys raise, listing the allowed ones."""
+        if not isinstance(data, dict) or set(data) - set(SETTINGS):
+            keys = sorted(set(data) - set(SETTINGS)) if isinstance(data, dict) else ["<not an object>"]
+            raise ValueError(Errors.E709.format(source=source, keys=keys, allowed=", ".join(SETTINGS)))
+        self._configure(data.get("allow_list"), data.get("deny_list"), data.get("categories"),
+                        bool(data.get("include_times", False)))
+        return self
+
+    def to_bytes(self) -> bytes:
+        """RETURNS (bytes): The settings, msgpack-encoded."""
+        return srsly.msgpack_dumps(self.to_dict())
+
+    def from_bytes(self, data: bytes) -> "PhiRuleDetector":
+        """Restore settings saved by :meth:`to_bytes`."""
+        return self.from_dict(srsly.msgpack_loads(data), source="bytes")
+
+    def to_disk(self, path: Union[str, Path]) -> None:
+        """Save the settings to ``path/phi_rules.json`` (folder created if needed)."""
+        write_json_atomic(ensure_path(path) / DISK_FILE, self.to_dict())
+
+    def from_disk(self, path: Union[str, Path]) -> "PhiRuleDetector":
+        """Restore settings saved by :meth:`to_disk`."""
+        file = ensure_path(path) / DISK_FILE
+        if not file.exists():
+            raise ValueError(Errors.E710.format(path=file))
+        return self.from_dict(srsly.read_json(file), source=str(file))
+
+
+def _strings(values: Iterable[str], name: str) -> List[str]:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(Errors.E707.format(name=name, expected="a list of strings", type=type(values).__name__))
+    values = list(values)
+    for value in values:
+        if not isinstance(value, str):
+            raise TypeError(Errors.E707.format(name=f"an entry of {name}", expected="a string",
+                                               type=type(value).__name__))
+    return values
+
+
+def _resolve(ref: str, lists: Dict[str, List[str]], rule: str) -> List[str]:
+    if ref[1:] not in lists:
+        raise ValueError(Errors.E703.format(rule=rule, source="token_rules.json", ref=ref,
+                                            available=", ".join(f"@{k}" for k in sorted(lists))))
+    return lists[ref[1:]]
+
+
+def _expand(token: TokenPattern, lists: Dict[str, List[str]], rule: str) -> TokenPattern:
+    """Replace "@list" references by their words."""
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("@") and len(value) > 1:
+            return _resolve(value, lists, rule)
+        if isinstance(value, dict):
+            return {k: resolve(v) for k, v in value.items()}
+        return value
+
+    return {k: resolve(v) for k, v in token.items()}
+
+
+def _variants(tokens: Sequence[TokenPattern], lists: Dict[str, List[str]], rule: str) -> List[List[TokenPattern]]:
+    """All fixed-length versions of a context part: each optional token present or absent."""
+    out: List[List[TokenPattern]] = [[]]
+    for token in tokens:
+        plain = {k: v for k, v in _expand(token, lists, rule).items() if k != "OP"}
+        out = [v + [plain] for v in out] + ([list(v) for v in out] if token.get("OP") == "?" else [])
+    return out

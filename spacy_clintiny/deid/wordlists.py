@@ -1,0 +1,205 @@
+"""Word lists behind the PHI rules (``deid/patterns.py``).
+
+Packaged lists live in ``spacy_clintiny/resources/deid`` and are found with
+``importlib.resources``: ``allow_list.txt`` (the default allow list: clinical abbreviations
+that collide with names and places), ``clinical_words.txt`` (words of ICU notes that are never
+names; how it was made is written at its top) and ``non_names.txt`` (hand-curated words that
+are never names: cue followers, verbs, specialties, anatomy). Name dictionaries are Faker's person
+lists. Everything is read lazily and cached: importing this module costs nothing, which
+matters because spaCy imports the ``clintiny_deid`` factory whenever a pipeline is created.
+"""
+import importlib
+from functools import lru_cache
+from importlib.resources import files
+from typing import Dict, FrozenSet, Iterable, List, Set, Tuple
+
+# Faker locales whose person names are used: en_US alone misses the older first names common
+# among ICU patients' relatives and nurses (Irene, Thelma, Florence, Agnes...).
+NAME_LOCALES = ("en", "en_US", "en_GB", "en_IE", "en_NZ")
+
+MONTHS_FULL = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
+               "october", "november", "december")
+MONTHS_ABBR = ("jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec")
+# Month tokens that are also common words in notes ("pt may need", "dec to 2", "jan" the name).
+AMBIGUOUS_MONTHS = ("may", "mar", "dec", "jan")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+            "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun")
+
+DOCTOR_TITLES = ("dr", "dr.", "drs", "drs.")
+PATIENT_TITLES = ("mr", "mr.", "mrs", "mrs.", "miss", "ms.")
+# Words before a staff member's name ("NP CAROL", "MD SPEARS", "per RN Maria"): the name must
+# be in the Faker dictionaries, because these cues also precede plain words ("MD aware").
+STAFF_CUES = ("np", "md", "ho", "rn", "pa", "resident", "attending", "fellow", "intern", "nurse", "rrt",
+              "sw", "msw", "pcp", "anesthesiologist", "surgeon", "cardiologist", "specialist", "therapist",
+              "coordinator", "manager", "worker", "chaplain", "dietician", "dietitian", "nutritionist")
+# Words after "FIRST LAST" that make it a person being told something ("LINDSEY X CALLED").
+AFTER_NAME_VERBS = ("aware", "notified", "paged", "called", "updated", "informed")
+CONTACT_VERBS = ("called", "call", "paged", "page", "spoke", "talked", "notified", "informed", "updated", "per")
+NAME_CUES = ("named", "name")
+RELATIVES = ("wife", "husband", "son", "daughter", "dtr", "sister", "brother", "mother", "father", "mom",
+             "dad", "niece", "neice", "nephew", "grandson", "granddaughter", "grandmother", "grandfather",
+             "girlfriend", "boyfriend", "fiance", "fiancee", "partner", "spouse", "aunt", "uncle", "cousin",
+             "friend", "stepson", "stepdaughter", "spokesperson", "proxy", "hcp", "guardian", "sibling")
+CREDENTIALS = ("rn", "rrt", "np", "md", "pa-c", "lpn", "cna", "msw", "lcsw", "licsw", "rph", "pharmd",
+               "crnp", "rd", "rt", "bsn", "ccrn", "do")
+HOSPITAL_HEADS = ("hospital", "hosp", "hosp.", "clinic", "campus", "infirmary", "sanitarium", "sanatorium", "va")
+# "PROLONGED HOSPITAL STAY": the word before a hospital head names no hospital when these follow.
+NOT_AFTER_HOSPITAL = ("stay", "stays", "course", "admission", "admissions", "discharge", "bed", "beds", "days",
+                      "visit", "visits", "record", "records", "policy", "staff", "acquired", "setting", "care")
+SAINTS = ("st", "st.", "saint")
+RESIDENCE_VERBS = ("lives", "living", "lived", "resides", "reside", "resident")
+STREET_SUFFIXES = ("street", "st", "st.", "avenue", "ave", "ave.", "road", "rd", "rd.", "boulevard", "blvd",
+                   "blvd.", "lane", "ln", "ln.", "drive", "dr.", "court", "ct.", "place", "terrace", "parkway",
+                   "pkwy", "circle", "highway", "hwy", "square", "sq.")
+AGE_UNITS = ("yo", "y.o", "y.o.", "y/o", "yoa", "yr", "yrs", "yr.", "year", "years", "y", "yom", "yof",
+             "yowm", "yowf", "yobm", "yobf")
+AGE_CUES = ("age", "aged", "ages", "age:")
+YEAR_CUES = ("in", "since", "until", "circa", "year", "yr", "early", "late", "mid", "spring", "summer",
+             "fall", "autumn", "winter", "till", "christmas")
+ORDINAL_CUES = ("on", "since", "until", "till", "by", "from")
+# Tokens after a number that make it a quantity, not a day or a year.
+UNITS = ("mg", "mcg", "g", "kg", "lb", "lbs", "cc", "ccs", "ml", "l", "liter", "liters", "meq",
+         "mmol", "u", "unit", "units", "iu", "mm", "cm", "hr", "hrs", "hour", "hours", "min", "mins", "minute",
+         "minutes", "sec", "secs", "seconds", "day", "days", "week", "weeks", "wk", "wks", "month", "months",
+         "x", "%", "bpm", "mmhg", "times", "doses", "dose", "tabs", "tab", "pills", "puffs", "amps", "amp",
+         "bags", "mcg/kg/min", "mg/hr", "cc/hr", "ml/hr", "/hr", "o'clock", "fr", "french", "inch", "inches",
+         "ounce", "ounces", "oz", "flights", "stairs", "steps", "feet", "ft")
+# After a 4-digit number these make it a time or a range ("from 2000 to 2400", "1900 - 0700").
+NOT_AFTER_YEAR = ("-", "to", "->", "am", "pm", "hrs", "hours", "h")
+# Slash numbers next to these words are settings or scores, not dates ("PS 10/5", "pain 5/10",
+# "2/6 murmur", "5/5 strength", "CO/CI/SVR 5.4/3.2").
+NUMERIC_NOT_BEFORE = frozenset((
+    "cpap", "ps", "psv", "ips", "imv", "simv", "peep", "vent", "ventilator", "ventilation", "settings", "setting",
+    "flowby", "bipap", "cmv", "prvc", "mode", "cpap/ps", "cpap/psv", "simv/ps", "imv/ps", "ps/peep",
+    "cpap/peep", "pap", "co", "ci", "svr", "co/ci", "co/ci/svr", "c.o", "pain", "cp", "scale", "rated", "rates",
+    "rating", "grade", "murmur", "wean", "weaning", "weaned", "bp", "b/p", "nbp", "abp", "abg", "fio2", "ratio",
+    "strength", "motor", "pupils", "perrla", "perrl", "pa", "cvp", "map", "ve", "tv",
+))
+NUMERIC_NOT_AFTER = frozenset((
+    "murmur", "sem", "hsm", "systolic", "diastolic", "strength", "motor", "peep", "psv", "ips", "cpap", "ps",
+    "pain", "scale", "ns", "nss", "mm", "bilat", "bilaterally", "up", "way", "full", "of", "lymph", "nodes",
+    "node", "cores", "bottles", "bottle", "sets", "blood", "bld", "cultures", "cx",
+))
+
+
+def _resource_lines(name: str) -> List[str]:
+    text = files("spacy_clintiny").joinpath("resources", "deid", name).read_text(encoding="utf8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+@lru_cache(maxsize=1)
+def default_allow_list() -> Tuple[str, ...]:
+    """RETURNS (Tuple[str, ...]): The shipped allow list (``resources/deid/allow_list.txt``)."""
+    return tuple(_resource_lines("allow_list.txt"))
+
+
+@lru_cache(maxsize=1)
+def clinical_words() -> FrozenSet[str]:
+    """RETURNS (FrozenSet[str]): Lower-cased words of ICU notes that are never names."""
+    return frozenset(w.lower() for w in _resource_lines("clinical_words.txt"))
+
+
+@lru_cache(maxsize=1)
+def non_names() -> FrozenSet[str]:
+    """RETURNS (FrozenSet[str]): The hand-curated words that are never names (``non_names.txt``)."""
+    return frozenset(w.lower() for w in _resource_lines("non_names.txt"))
+
+
+@lru_cache(maxsize=1)
+def _faker_names() -> Tuple[FrozenSet[str], FrozenSet[str]]:
+    first: set = set()
+    last: set = set()
+    for locale in NAME_LOCALES:
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        first.update(n.lower() for n in getattr(provider, "first_names", ()))
+        last.update(n.lower() for n in getattr(provider, "last_names", ()))
+    return frozenset(first), frozenset(last)
+
+
+@lru_cache(maxsize=1)
+def _states() -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+    from faker.providers.address.en_US import Provider
+
+    return tuple(s.lower() for s in Provider.states), tuple(Provider.states_abbr)
+
+
+@lru_cache(maxsize=1)
+def _countries() -> FrozenSet[str]:
+    from faker.providers.address.en_US import Provider
+
+    return frozenset(c.lower() for c in Provider.countries)
+
+
+@lru_cache(maxsize=1)
+def common_words() -> FrozenSet[str]:
+    """Words that a name cue's neighbour must not be: spaCy's English stop words, Faker's
+    English lorem words, the packaged clinical words and non-names, months, weekdays, cue words
+    and credentials.
+
+    RETURNS (FrozenSet[str]): Lower-cased words.
+    """
+    from faker.providers.lorem.en_US import Provider as Lorem
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    words = set(STOP_WORDS) | {w.lower() for w in Lorem.word_list} | set(clinical_words()) | set(non_names())
+    for group in (MONTHS_FULL, MONTHS_ABBR, WEEKDAYS, DOCTOR_TITLES, PATIENT_TITLES, STAFF_CUES, RELATIVES,
+                  CREDENTIALS, HOSPITAL_HEADS, SAINTS, AGE_UNITS, UNITS):
+        words.update(group)
+    words.update(f"{m}." for m in MONTHS_ABBR)
+    return frozenset(words)
+
+
+def _not_street_words() -> Set[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return set(STOP_WORDS) | set(clinical_words()) | set(UNITS) | set(STREET_SUFFIXES)
+
+
+def word_lists(allow_list: Iterable[str]) -> Dict[str, List[str]]:
+    """The named lists that rule patterns refer to as ``"@name"``.
+
+    allow_list (Iterable[str]): Lower-cased allowed terms; they are never taken as names.
+    RETURNS (Dict[str, List[str]]): List name -> sorted lower-cased words.
+    """
+    excluded = set(common_words()) | {a for a in allow_list if " " not in a}
+    first, last = _faker_names()
+    state_names, state_abbrs = _states()
+    months = set(MONTHS_FULL) | set(MONTHS_ABBR) | {f"{m}." for m in MONTHS_ABBR}
+    ambiguous = set(AMBIGUOUS_MONTHS) | {f"{m}." for m in AMBIGUOUS_MONTHS if m != "may"}
+    lists = {
+        "non_names": excluded,
+        # States and countries are not PHI (HIPAA Safe Harbor keeps them): "lives in Utah".
+        "non_places": excluded | set(state_names) | set(_countries()),
+        "first_names": first - excluded,
+        "any_names": (first | last) - excluded,
+        "months": months,
+        "months_unambiguous": months - ambiguous - {"mar.", "dec.", "jan."},
+        "doctor_titles": set(DOCTOR_TITLES),
+        "patient_titles": set(PATIENT_TITLES),
+        "staff_cues": set(STAFF_CUES),
+        "contact_verbs": set(CONTACT_VERBS),
+        "name_cues": set(NAME_CUES),
+        "relatives": set(RELATIVES),
+        "credentials": set(CREDENTIALS),
+        "hospital_heads": set(HOSPITAL_HEADS),
+        "not_after_hospital": set(NOT_AFTER_HOSPITAL),
+        "after_name_verbs": set(AFTER_NAME_VERBS),
+        "saints": set(SAINTS),
+        "residence_verbs": set(RESIDENCE_VERBS),
+        "street_suffixes": set(STREET_SUFFIXES),
+        "age_units": set(AGE_UNITS),
+        "age_cues": set(AGE_CUES),
+        "year_cues": set(YEAR_CUES),
+        "ordinal_cues": set(ORDINAL_CUES),
+        "units": set(UNITS),
+        "not_after_year": set(UNITS) | set(NOT_AFTER_YEAR),
+        # Street names are often plain words (Main, Park, Oak): only clinical words and stop words are excluded.
+        "not_street_words": _not_street_words(),
+        # "on the 2nd attempt", "by the 3rd dose": an ordinal before a common word is no date.
+        "not_after_ordinal": set(UNITS) | (set(common_words()) - {"and", "at", "in", "on", "to", "with", "until"}),
+        "state_names": set(state_names),
+        # State codes match the exact upper-case text ("MA 02114"), so they stay upper case; IN and OR
+        # are left out, being words in all-capitals notes.
+        "state_abbrs": set(state_abbrs) - {"IN", "OR"},
+    }
+    return {name: sorted(words) for name, words in lists.items()}

@@ -1,0 +1,83 @@
+"""clintiny_deid: the PHI head's spans united with the rules, one merged group, saved and loaded."""
+import subprocess
+import sys
+
+import pytest
+import spacy
+from spacy.tokens import SpanGroup
+
+from spacy_clintiny.components.deid import phi_mentions
+
+TEXT = "Pt seen by Dr. Smith on 3/14/2021 in LA clinic, call (617) 555-1234."
+
+
+def with_model_spans(nlp, text, spans):
+    """A doc as a PHI head leaves it: ``(start_char, end_char, label, score)`` in doc.spans["phi"]."""
+    doc = nlp.make_doc(text)
+    doc.spans["phi"] = SpanGroup(doc, name="phi", spans=[doc.char_span(s, e, label=lab) for s, e, lab, _ in spans],
+                                 attrs={"scores": [sc for *_, sc in spans]})
+    return doc
+
+
+def found(doc):
+    return [(doc.text[m.start:m.end], m.label, m.source) for m in phi_mentions(doc)]
+
+
+def test_model_and_rule_spans_are_merged_with_their_sources():
+    nlp = spacy.blank("en")
+    deid = nlp.add_pipe("clintiny_deid")
+    # the model finds "Dr. Smith" (longer than the rule's "Smith") and a date the rules also find
+    doc = with_model_spans(nlp, TEXT, [(11, 20, "NAME", 0.9), (24, 33, "DATE", 0.8), (37, 39, "LOCATION", 0.7)])
+    doc = deid(doc)
+    assert found(doc) == [
+        ("Dr. Smith", "NAME", "model"),  # longest span wins the label and the source
+        ("3/14/2021", "DATE", "rule:numeric_date"),  # same extent: the rule is the more precise source
+        ("(617) 555-1234", "CONTACT", "rule:phone"),
+    ]  # "LA" is on the shipped allow list: the model span is dropped
+    assert doc.spans["phi"].attrs["scores"][0] == pytest.approx(0.9)
+
+
+def test_threshold_rules_off_and_deny_list():
+    nlp = spacy.blank("en")
+    deid = nlp.add_pipe("clintiny_deid", config={"rules": False, "threshold": 0.5,
+                                                  "deny_list": {"NAME": ["Rocco"]}})
+    doc = with_model_spans(nlp, "Rocco came with Smith today.", [(16, 21, "NAME", 0.4)])
+    assert found(deid(doc)) == [("Rocco", "NAME", "deny_list")]
+
+
+def test_rules_only_pipeline_without_a_phi_head():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_deid")
+    assert [label for _, label, _ in found(nlp(TEXT))] == ["NAME", "DATE", "CONTACT"]
+
+
+def test_bad_config_names_the_value():
+    nlp = spacy.blank("en")
+    with pytest.raises(ValueError, match="E767.*1.5"):
+        nlp.add_pipe("clintiny_deid", config={"threshold": 1.5})
+    with pytest.raises(ValueError, match="E768.*'PERSON'"):
+        nlp.add_pipe("clintiny_deid", name="d2", config={"categories": ["PERSON"]})
+
+
+def test_round_trip_through_disk_in_a_fresh_process(tmp_path):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_deid", config={"deny_list": {"NAME": ["Quilligan"]}, "threshold": 0.25})
+    nlp.to_disk(tmp_path / "deid")
+    code = (
+        "import spacy, sys; nlp = spacy.load(sys.argv[1]); "
+        "doc = nlp('Quilligan called 617-555-1234.'); "
+        "print(sorted((s.label_, s.id_) for s in doc.spans['phi'])); "
+        "print(nlp.get_pipe('clintiny_deid').cfg['threshold'])"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "deid")], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out == ["[('CONTACT', 'rule:phone'), ('NAME', 'deny_list')]", "0.25"]
+
+
+def test_missing_rules_file_is_a_clear_error(tmp_path):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_deid")
+    nlp.to_disk(tmp_path / "deid")
+    (tmp_path / "deid" / "clintiny_deid" / "rules.bin").unlink()
+    with pytest.raises(ValueError, match="E769.*rules.bin"):
+        spacy.load(tmp_path / "deid")

@@ -1,0 +1,204 @@
+"""The de-identification engine: PHI-only pipeline loading, streaming in order, chunking of
+notes of any length, and failures that stay with their note."""
+import re
+
+import pytest
+import spacy
+from spacy.language import Language
+
+from helpers import add_tiny_encoder, fit, span_examples
+from spacy_clintiny.deid.engine import Deidentifier, load_deid_pipeline, phi_components, split_text
+from spacy_clintiny.deid.types import NoteRecord
+
+PHONE = "617-555-0199"
+DATE = "3/14/2021"
+PHI_RE = re.compile(r"\b\d{3}-\d{3}-\d{4}\b|\b\d{1,2}/\d{1,2}/\d{4}\b")
+
+
+@Language.component("test_deid_regex_phi")
+def regex_phi(doc):
+    """A stand-in PHI detector with known answers: phones (CONTACT) and dates (DATE)."""
+    spans = []
+    for match in PHI_RE.finditer(doc.text):
+        label = "DATE" if "/" in match.group() else "CONTACT"
+        span = doc.char_span(match.start(), match.end(), label=label, span_id="rule:test")
+        if span is not None:
+            spans.append(span)
+    doc.spans["phi"] = spans
+    return doc
+
+
+@Language.component("test_deid_boom")
+def boom(doc):
+    if "BOOM" in doc.text:
+        raise RuntimeError("component failure with note text BOOM 617-555-0199")
+    return doc
+
+
+@pytest.fixture
+def regex_nlp():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("test_deid_regex_phi")
+    return nlp
+
+
+def run(nlp, texts, **kwargs):
+    records = [NoteRecord(f"n{i}", text) for i, text in enumerate(texts)]
+    return list(Deidentifier(nlp, **kwargs).run(records))
+
+
+def test_split_text_covers_the_text_and_cuts_at_line_breaks_then_spaces():
+    text = "aaaa\nbbbb\ncc dd ee\n" + "x" * 25
+    pieces = split_text(text, 12)
+    assert "".join(text[s:e] for s, e in pieces) == text
+    assert all(0 < e - s <= 12 for s, e in pieces)
+    assert pieces[:2] == [(0, 10), (10, 19)]  # after "bbbb\n", after "ee\n"
+    assert [e - s for s, e in pieces[2:]] == [12, 12, 1]  # no whitespace: hard cuts
+    assert split_text("one two three", 8) == [(0, 8), (8, 13)]  # after "two "
+    assert split_text("", 10) == []
+
+
+def test_redact_keeps_order_and_known_answers(regex_nlp):
+    texts = [f"Call {PHONE} on {DATE}.", "No PHI here.", "", f"Seen {DATE}"]
+    results = run(regex_nlp, texts, batch_size=2)
+    assert [r.record.note_id for r in results] == ["n0", "n1", "n2", "n3"]
+    assert [r.text for r in results] == ["Call [CONTACT] on [DATE].", "No PHI here.", "", "Seen [DATE]"]
+    assert [(m.start, m.end, m.label, m.source) for m in results[0].mentions] == [(5, 17, "CONTACT", "rule:test"),
+                                                                                 (21, 30, "DATE", "rule:test")]
+    assert all(r.error is None for r in results)
+
+
+def test_mask_and_annotate_keep_offsets(regex_nlp):
+    text = f"Call {PHONE}."
+    masked, annotated = run(regex_nlp, [text], mode="mask")[0], run(regex_nlp, [text], mode="annotate")[0]
+    assert masked.text == "Call ************."
+    assert annotated.text == text and [r.operator for r in annotated.replacements] == ["keep"]
+
+
+def test_a_bad_note_fails_alone_without_text_in_the_error(regex_nlp):
+    records = [NoteRecord("ok1", f"Call {PHONE}"), NoteRecord("bad", b"bytes are not text"), NoteRecord("ok2", DATE)]
+    results = list(Deidentifier(regex_nlp).run(records))
+    assert [r.text for r in results] == ["Call [CONTACT]", None, "[DATE]"]
+    assert "[E744]" in results[1].error and "bad" in results[1].error and "bytes" in results[1].error
+
+
+def test_a_failing_component_fails_only_its_notes(regex_nlp):
+    regex_nlp.add_pipe("test_deid_boom")
+    texts = [f"a {PHONE}", f"BOOM {PHONE}", "c", "BOOM", f"e {DATE}"]
+    results = run(regex_nlp, texts, batch_size=2)
+    assert [r.text for r in results] == ["a [CONTACT]", None, "c", None, "e [DATE]"]
+    assert "[E745]" in results[1].error and "[E745]" in results[3].error
+    assert PHONE not in results[1].error and "BOOM" not in results[1].error
+
+
+def test_a_failing_operator_fails_only_its_note(regex_nlp, monkeypatch):
+    from spacy_clintiny.deid import operators
+
+    real = operators.apply_operator
+
+    def flaky(text, mentions, **kwargs):
+        if "fail" in text:
+            raise KeyError(f"secret {text}")
+        return real(text, mentions, **kwargs)
+
+    monkeypatch.setattr(operators, "apply_operator", flaky)
+    results = run(regex_nlp, [f"fail {PHONE}", f"ok {PHONE}"])
+    assert results[0].text is None and "[E746]" in results[0].error and "KeyError" in results[0].error
+    assert "secret" not in results[0].error and PHONE not in results[0].error
+    assert results[1].text == "ok [CONTACT]"
+
+
+def test_a_note_over_a_million_characters_is_covered_to_the_end(regex_nlp):
+    line = "Pt resting comfortably, vitals stable, no acute events overnight.\n"
+    body = line * (1_000_000 // len(line) + 1)
+    text = f"{PHONE} start\n" + body + f"end {DATE} and {PHONE}"
+    assert len(text) > 1_000_000 > regex_nlp.max_length - 1
+    (result,) = run(regex_nlp, [text])
+    assert result.error is None
+    assert result.text.startswith("[CONTACT] start\n") and result.text.endswith("end [DATE] and [CONTACT]")
+    assert PHONE not in result.text and DATE not in result.text
+    assert len(result.mentions) == 3
+
+
+def test_phi_at_chunk_boundaries_is_found(regex_nlp):
+    # Chunks of 40 characters: each PHI string ends a line right before a cut or starts the next chunk.
+    lines = [f"xxxxxxxxxxxxxxxxxxxxxxxxxx {PHONE}\n", f"{DATE} yyyyyyyyyyyyyyyyyyyyyyyyyyy\n"] * 50
+    text = "".join(lines)
+    (result,) = run(regex_nlp, [text], chunk_chars=40)
+    assert len(result.mentions) == 100
+    assert PHONE not in result.text and DATE not in result.text
+    assert result.text.count("[CONTACT]") == 50 and result.text.count("[DATE]") == 50
+
+
+def test_invalid_settings_are_refused(regex_nlp):
+    with pytest.raises(ValueError, match="E742"):
+        Deidentifier(regex_nlp, mode="erase")
+    with pytest.raises(ValueError, match="E743"):
+        Deidentifier(regex_nlp, chunk_chars=regex_nlp.max_length + 1)
+    with pytest.raises(ValueError, match="E743"):
+        Deidentifier(regex_nlp, batch_size=0)
+
+
+def test_two_processes_give_the_same_results(regex_nlp):
+    texts = [f"note {i} call {PHONE} on {DATE}" if i % 3 else f"note {i}" for i in range(40)]
+    one = [r.text for r in run(regex_nlp, texts, batch_size=4)]
+    two = [r.text for r in run(regex_nlp, texts, batch_size=4, n_process=2)]
+    assert one == two and one[1] == "note 1 call [CONTACT] on [DATE]"
+
+
+def test_rules_only_pipeline(monkeypatch):
+    import huggingface_hub.constants
+    import transformers.utils.hub
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(transformers.utils.hub, "_is_offline_mode", False)
+    nlp = load_deid_pipeline("rules")
+    assert nlp.pipe_names == ["clintiny_deid"]
+    assert huggingface_hub.constants.HF_HUB_OFFLINE and transformers.utils.hub.is_offline_mode()  # no hub at run time
+    (result,) = run(nlp, [f"Call {PHONE} on {DATE}."])
+    assert PHONE not in result.text and DATE not in result.text
+
+
+def test_missing_model_and_nothing_to_detect_are_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"E740.*no_such_pipeline"):
+        load_deid_pipeline(str(tmp_path / "no_such_pipeline"))
+    with pytest.raises(ValueError, match=r"E741.*rules"):
+        load_deid_pipeline("rules", rules=False)
+
+
+def test_phi_components_keeps_the_phi_head_and_its_encoder():
+    config = {
+        "nlp": {"pipeline": ["enc", "other_enc", "ner_phi", "ner_concepts", "textcat", "context"]},
+        "components": {
+            "enc": {"factory": "clintiny_encoder"},
+            "other_enc": {"factory": "transformer"},
+            "ner_phi": {"factory": "clintiny_ner", "spans_key": "phi", "model": {"tok2vec": {"upstream": "enc"}}},
+            "ner_concepts": {"factory": "clintiny_ner", "spans_key": "concepts",
+                             "model": {"tok2vec": {"upstream": "other_enc"}}},
+            "textcat": {"factory": "clintiny_textcat"},
+            "context": {"factory": "medspacy_context"},
+        },
+    }
+    assert phi_components(config)["keep"] == ["enc", "ner_phi"]
+    config["components"]["ner_phi"]["model"]["tok2vec"]["upstream"] = "*"
+    assert phi_components(config)["keep"] == ["enc", "other_enc", "ner_phi"]
+
+
+PHI_TRAIN = [("John Smith was seen at Boston clinic.", [(0, 10, "NAME"), (23, 29, "LOCATION")])]
+CONCEPTS_TRAIN = [("Patient denies chest pain.", [(15, 25, "PROBLEM")])]
+
+
+def test_a_saved_pipeline_loads_with_only_the_phi_parts(tiny_encoder, tmp_path):
+    nlp = spacy.blank("en")
+    add_tiny_encoder(nlp, tiny_encoder)
+    nlp.add_pipe("clintiny_ner", name="ner_phi", config={"spans_key": "phi"})
+    nlp.add_pipe("clintiny_ner", name="ner_concepts", config={"spans_key": "concepts", "write_ents": True})
+    fit(nlp, span_examples(nlp, PHI_TRAIN, "phi") + span_examples(nlp, CONCEPTS_TRAIN, "concepts"), n_updates=1)
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = load_deid_pipeline(str(tmp_path / "pipeline"), threshold=0.5)
+    assert loaded.pipe_names == ["clintiny_encoder", "ner_phi", "clintiny_deid"]
+    assert loaded.get_pipe("clintiny_deid").cfg["threshold"] == 0.5
+    (result,) = run(loaded, [f"John Smith called from {PHONE}."])
+    assert result.error is None and PHONE not in result.text
+    no_rules = load_deid_pipeline(str(tmp_path / "pipeline"), rules=False)  # the PHI head alone is enough
+    assert "ner_phi" in no_rules.pipe_names

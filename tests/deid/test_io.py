@@ -1,0 +1,192 @@
+"""Reading, writing and path safety of ``clintiny deid``: decoding policy, CSV/JSONL parsing,
+resumable record files, refusals that protect the input, and a crash mid-run that resumes to
+the same outputs as an uninterrupted run."""
+import json
+
+import pytest
+import spacy
+from spacy.language import Language
+
+from spacy_clintiny.deid.engine import Deidentifier
+from spacy_clintiny.deid.io import plan_deid, run_deid
+from spacy_clintiny.deid.lists import read_deny_list, read_surrogate_key
+from spacy_clintiny.deid.readers import Columns, CsvSource, decode_text, iter_jsonl, read_note_bytes
+from spacy_clintiny.deid.writers import RecordFile, partial_paths
+
+PHONE = "617-555-0199"
+
+
+@Language.component("test_deid_io_phone")
+def phone_phi(doc):
+    """Known answers without the rule module: every "617-555-0199" is CONTACT."""
+    spans, start = [], doc.text.find(PHONE)
+    while start >= 0:
+        spans.append(doc.char_span(start, start + len(PHONE), label="CONTACT"))
+        start = doc.text.find(PHONE, start + 1)
+    doc.spans["phi"] = [s for s in spans if s is not None]
+    return doc
+
+
+@pytest.fixture
+def engine():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("test_deid_io_phone")
+    return Deidentifier(nlp, batch_size=3)
+
+
+def test_decoding_falls_back_per_line_and_refuses_binary():
+    text, fallback = decode_text("caf\u00e9 ok\n".encode("utf8") + "caf\u00e9 bad\n".encode("cp1252") + b"end")
+    assert text == "caf\u00e9 ok\ncaf\u00e9 bad\nend" and fallback == [2]
+    assert decode_text("\ufeffhello".encode("utf8")) == ("hello", [])
+    assert decode_text("hi\r\n".encode("utf-16")) == ("hi\r\n", [])
+    problems = []
+    assert read_note_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00", "img.txt", problems) is None
+    assert problems[0].failed and "[E750]" in problems[0].message and "img.txt" in problems[0].where
+
+
+def test_csv_with_embedded_newlines_quotes_and_bad_rows():
+    data = 'id,text,site\n1,"Line one\nLine ""two"", 617-555-0199",A\n2,plain,B\n3\n'
+    problems = []
+    records = list(CsvSource(data, "notes.csv", problems, columns=Columns("text", "id")))
+    assert [(r.note_id, r.text, r.meta["line"]) for r in records] == [
+        ("1", 'Line one\nLine "two", 617-555-0199', 2), ("2", "plain", 4)]
+    assert len(problems) == 1 and problems[0].where == "notes.csv:5" and "[E752]" in problems[0].message
+    problems = []
+    assert list(CsvSource("id,body\n1,x\n", "n.csv", problems, columns=Columns())) == []
+    assert "[E752]" in problems[0].message and "header" in problems[0].message
+
+
+def test_jsonl_bad_lines_are_reported_by_line_without_content():
+    lines = [b'{"text": "a 617-555-0199"}\n', b"\n", b'{"text": "secret unterminated\n', b"[1, 2]\n",
+             b'{"body": "secret"}\n', b'{"text": 5}\n', '{"text": "caf\u00e9"}\n'.encode("cp1252")]
+    problems = []
+    records = list(iter_jsonl(iter(lines), "n.jsonl", problems, columns=Columns()))
+    assert [(r.note_id, r.text) for r in records] == [("n.jsonl:1", "a 617-555-0199"), ("n.jsonl:7", "caf\u00e9")]
+    failed = [(p.where, p.message[:len("(spacy-clintiny) [E75x]")]) for p in problems if p.failed]
+    assert failed == [("n.jsonl:3", "(spacy-clintiny) [E751]"), ("n.jsonl:4", "(spacy-clintiny) [E751]"),
+                      ("n.jsonl:5", "(spacy-clintiny) [E752]"), ("n.jsonl:6", "(spacy-clintiny) [E753]")]
+    assert not any("secret" in p.message for p in problems)
+    assert [p.where for p in problems if not p.failed] == ["n.jsonl:7"]
+
+
+def test_record_file_resumes_from_the_last_confirmed_record(tmp_path):
+    out = RecordFile(tmp_path / "out.jsonl")
+    assert out.start(resume=True, header="H\n") == []
+    out.write("1", "one\n")
+    out.write("2", "two\n")
+    out.close()
+    partial, progress = partial_paths(tmp_path / "out.jsonl")
+    with partial.open("ab") as handle:  # killed while writing record 3 ...
+        handle.write(b"thr")
+    with progress.open("a") as handle:  # ... and its progress line
+        handle.write('["3", 9')
+    again = RecordFile(tmp_path / "out.jsonl")
+    assert again.start(resume=True, header="H\n") == ["1", "2"]
+    again.write("3", "three\n")
+    again.finish("END\n")
+    assert (tmp_path / "out.jsonl").read_text() == "H\none\ntwo\nthree\nEND\n"
+    assert not partial.exists() and not progress.exists()
+    kept = RecordFile(tmp_path / "audit.jsonl")
+    kept.start(resume=False)
+    for key in "abc":
+        kept.write(key, f'{{"note_id": "{key}"}}\n')
+    kept.close()
+    assert RecordFile(tmp_path / "audit.jsonl").start(resume=True, keep=lambda k: k != "b") == ["a", "c"]
+
+
+def test_plan_refuses_to_write_into_or_over_the_input(tmp_path):
+    notes = tmp_path / "notes"
+    (notes / "p1").mkdir(parents=True)
+    (notes / "p1" / "a.txt").write_text("x")
+    single = tmp_path / "note.txt"
+    single.write_text("x")
+    for output in (notes, notes / "out", tmp_path):
+        with pytest.raises(ValueError, match="E747"):
+            plan_deid(notes, output)
+    with pytest.raises(ValueError, match="E747"):
+        plan_deid(single, single)
+    with pytest.raises(ValueError, match="E747"):
+        plan_deid(single, tmp_path / "out.txt", audit=single)
+    with pytest.raises(ValueError, match="E747"):
+        plan_deid(notes, tmp_path / "out", mapping=notes / "map.jsonl", mode="surrogate")
+    with pytest.raises(ValueError, match="E757"):
+        plan_deid(notes, "-")
+    with pytest.raises(ValueError, match="E748"):
+        plan_deid(tmp_path / "missing.txt", tmp_path / "o.txt")
+    with pytest.raises(ValueError, match="E755"):
+        plan_deid(single, tmp_path / "o.txt", mapping=tmp_path / "map.jsonl")
+    with pytest.raises(ValueError, match="E756"):
+        plan_deid(single, tmp_path / "o.txt", patient_from="dir")
+    (tmp_path / "o.txt").write_text("old")
+    with pytest.raises(ValueError, match="E749"):
+        plan_deid(single, tmp_path / "o.txt", resume=False)
+    plan = plan_deid(single, tmp_path / "o.txt", resume=False, force=True)
+    assert plan.audit == tmp_path / "o.txt.audit.jsonl" and plan.kind == "text"
+
+
+def test_lists_and_key_errors_never_show_the_terms(tmp_path, monkeypatch):
+    deny = tmp_path / "deny.tsv"
+    deny.write_text("# staff\nNAME\tJohn Smith\nlocation\tMercy Hospital\n")
+    assert read_deny_list(deny) == {"NAME": ["John Smith"], "LOCATION": ["Mercy Hospital"]}
+    deny.write_text("NAME\tJohn Smith\nPERSON\tJane Roe\n")
+    with pytest.raises(ValueError, match=r"E758.*line 2") as err:
+        read_deny_list(deny)
+    assert "Jane" not in str(err.value)
+    monkeypatch.setenv("CLINTINY_DEID_KEY", "short")
+    with pytest.raises(ValueError, match="E754"):
+        read_surrogate_key()
+    monkeypatch.setenv("CLINTINY_DEID_KEY", "a" * 32)
+    assert read_surrogate_key() == "a" * 32
+
+
+class Crash(Exception):
+    pass
+
+
+def crash_after(engine, k):
+    """Wrap ``engine.run`` so the process "dies" after ``k`` notes were handed out."""
+    real = engine.run
+
+    def run(records):
+        for i, result in enumerate(real(records)):
+            if i == k:
+                raise Crash()
+            yield result
+
+    engine.run = run
+    return engine
+
+
+@pytest.mark.parametrize("kind", ["dir", "jsonl", "csv"])
+def test_a_crash_mid_run_resumes_to_the_uninterrupted_outputs(tmp_path, engine, kind):
+    texts = [f"note {i}: call {PHONE}\nline two of {i}" for i in range(25)]
+    source = tmp_path / {"dir": "notes", "jsonl": "notes.jsonl", "csv": "notes.csv"}[kind]
+    if kind == "dir":
+        for i, text in enumerate(texts):
+            (source / f"p{i % 3}").mkdir(parents=True, exist_ok=True)
+            (source / f"p{i % 3}" / f"{i:02d}.txt").write_text(text)
+    elif kind == "jsonl":
+        source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts)))
+    else:
+        source.write_text("id,text\r\n" + "".join(f'{i},"{t}"\r\n' for i, t in enumerate(texts)))
+    suffix = "" if kind == "dir" else source.suffix
+    whole, resumed = tmp_path / f"whole{suffix}", tmp_path / f"resumed{suffix}"
+    summary = run_deid(plan_deid(source, whole), engine, progress=False)
+    assert summary.deidentified == 25 and summary.failed == 0
+    with pytest.raises(Crash):
+        run_deid(plan_deid(source, resumed), crash_after(engine, 11), progress=False)
+    if kind != "dir":
+        assert not resumed.exists() and partial_paths(resumed)[0].exists()
+    again = run_deid(plan_deid(source, resumed), Deidentifier(engine.nlp), progress=False)
+    assert again.skipped >= 10 and again.deidentified == 25 - again.skipped
+    if kind == "dir":
+        names = sorted(p.relative_to(whole).as_posix() for p in whole.rglob("*.txt"))
+        assert len(names) == 25
+        assert all((whole / n).read_text() == (resumed / n).read_text() for n in names)
+    else:
+        assert whole.read_bytes() == resumed.read_bytes()
+        assert PHONE not in whole.read_text() and whole.read_text().count("[CONTACT]") == 25
+    audit = [json.loads(line) for line in (tmp_path / f"resumed{suffix}.audit.jsonl").read_text().splitlines()]
+    assert len(audit) == 26 and "summary" in audit[-1]
+    assert sorted(a["note_id"] for a in audit[:-1]) == sorted(a["note_id"] for a in (
+        json.loads(line) for line in (tmp_path / f"whole{suffix}.audit.jsonl").read_text().splitlines()[:-1]))
