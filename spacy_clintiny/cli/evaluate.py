@@ -21,6 +21,9 @@ def evaluate_cli(
     threads: int = typer.Option(2, "--threads", help="torch threads while timing"),
     meta: Optional[Path] = typer.Option(None, "--meta", help="Package meta template: writes meta.json with the figures beside metrics.json", exists=True),
     fidelity: Optional[Path] = typer.Option(None, "--fidelity", help="The student's distillation fidelity.json, recorded in meta.json"),
+    baselines: Optional[Path] = typer.Option(
+        None, "--baselines", exists=True,
+        help="JSON from `clintiny baselines`: adds the section 'Baselines, same dev splits'"),
 ) -> None:
     """Evaluate the student (and teacher baseline) on every dev split and write the report."""
     from ..evaluation import evaluate_pipelines, package_meta
@@ -34,7 +37,7 @@ def evaluate_cli(
         logs[name] = Path(path)
     metrics = evaluate_pipelines(
         student, corpus_dir, output_dir, teacher=teacher, phi_docs=phi_docs, train_logs=logs,
-        speed_docs=speed_docs, limit=limit, threads=threads,
+        speed_docs=speed_docs, limit=limit, threads=threads, baselines=baselines,
     )
     if meta is not None:
         write_json_atomic(output_dir / "meta.json", package_meta(meta, metrics, fidelity=fidelity))

@@ -4,13 +4,17 @@
 per-label P/R/F for every head, PHI token-level recall/precision on real notes, specialty top-1
 accuracy and macro-F1, relation F1, and the student-versus-teacher table (parameters, MB,
 words/s on this machine, each task's score and the fraction of the teacher's score kept).
+Given the file ``clintiny baselines`` writes, the report adds the baselines task by task
+(:mod:`.baselines`), with the winner of each figure and its margin.
 """
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import spacy
 
-from .report import main_figure, markdown_report, plot_all, write_json_atomic
+from ..fileio import write_json_atomic, write_text_atomic
+from .baselines import read_baselines, spread_subset
+from .report import baseline_comparison, main_figure, markdown_report, plot_all
 from .scores import (
     dir_size_mb,
     encoder_size,
@@ -22,7 +26,7 @@ from .scores import (
     words_per_second,
 )
 
-__all__ = ["evaluate_pipelines", "evaluate_one", "package_meta"]
+__all__ = ["evaluate_pipelines", "evaluate_one", "package_meta", "read_baselines"]
 
 PHI_CORPUS = "physionet"
 HEAD_FACTORIES = ("clintiny_encoder", "transformer", "clintiny_ner", "clintiny_textcat", "clintiny_rel")
@@ -86,6 +90,7 @@ def evaluate_pipelines(
     speed_docs: int = 200,
     limit: int = 0,
     threads: int = 2,
+    baselines: Optional[Path] = None,
 ) -> Dict[str, Any]:
     """Evaluate the student (and teacher) and write metrics.json, report.md and plots.
 
@@ -95,16 +100,24 @@ def evaluate_pipelines(
     teacher (Optional[Path]): The same heads trained on the teacher encoder.
     phi_docs (Optional[Path]): Real notes with gold PHI for token-level figures, scored in
         full (no ``limit``) as the corpus "physionet".
+    speed_docs (int): Dev docs timed for words/s.
+    limit (int): At most this many dev docs per corpus (0 = all), evenly spaced over each dev
+        file (``baselines.spread_subset``, as ``clintiny baselines --limit`` takes them).
+    threads (int): torch threads.
+    baselines (Optional[Path]): The JSON file ``clintiny baselines`` wrote: the report gains
+        the section "Baselines, same dev splits". Read (and checked) before any evaluation.
     RETURNS (Dict[str, Any]): The metrics.
     """
     import torch
 
+    baseline_data = read_baselines(baselines) if baselines is not None else None
     torch.set_num_threads(threads)
     nlp = spacy.blank("en")
     paths = find_dev_sets(corpus_dir)
     if phi_docs is not None:
         paths.pop(PHI_CORPUS, None)
-    dev_sets = read_dev_sets(nlp, paths, limit=limit)
+    # the same evenly spaced docs as `clintiny baselines --limit`, not a file's first block
+    dev_sets = {name: spread_subset(egs, limit) for name, egs in read_dev_sets(nlp, paths).items()}
     if phi_docs is not None:
         # real notes with gold PHI are scored in full, whatever the limit
         dev_sets[PHI_CORPUS] = read_dev_sets(nlp, {PHI_CORPUS: phi_docs})[PHI_CORPUS]
@@ -121,12 +134,12 @@ def evaluate_pipelines(
             for task, entry in metrics["student"]["tasks"].items()
         }
         metrics["speedup"] = metrics["student"]["words_per_s"] / max(metrics["teacher"]["words_per_s"], 1e-9)
+    if baseline_data is not None:
+        metrics["baselines"] = baseline_data
+        metrics["comparison"] = baseline_comparison(metrics)
     output_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(output_dir / "metrics.json", metrics)
-    report = markdown_report(metrics)
-    tmp = output_dir / ".report.md.tmp"
-    tmp.write_text(report, encoding="utf8")
-    tmp.replace(output_dir / "report.md")
+    write_text_atomic(output_dir / "report.md", markdown_report(metrics))
     plot_all(metrics, output_dir, train_logs or {})
     return metrics
 

@@ -1,10 +1,10 @@
 """Write the evaluation as ``metrics.json``, a Markdown report and PNG plots."""
 import json
 import os
-import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ..fileio import write_json_atomic  # noqa: F401 (re-exported: cli/evaluate.py writes meta.json with it)
 from .scores import kept_fraction
 
 TASK_TITLES = {
@@ -15,14 +15,6 @@ TASK_TITLES = {
     "textcat_ade": "ADE sentence (ADE corpus)",
     "rel": "Relations",
 }
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-    os.replace(tmp, path)
 
 
 def _fmt(value: Optional[float], pct: bool = True) -> str:
@@ -45,6 +37,155 @@ def main_figure(task: Dict[str, Any]) -> Optional[float]:
 
 def main_metric_name(task: Dict[str, Any]) -> str:
     return "top-1 acc" if _ranks_labels(task) else "F1"
+
+
+# The tasks the baselines file can cover: title, corpus, and per figure (key in the baselines
+# file, title, where the pipelines' metrics hold it).
+COMPARED: Dict[str, Tuple[str, str, Tuple[Tuple[str, str, Tuple[str, ...]], ...]]] = {
+    "textcat_specialty": ("Specialty (MTSamples)", "mtsamples", (
+        ("top1", "top-1 in gold set", ("tasks", "textcat_specialty", "acc")),
+        ("macro_f", "macro-F1", ("tasks", "textcat_specialty", "main")),
+    )),
+    "textcat_ade": ("ADE sentence (ADE corpus)", "ade", (
+        ("f", "F1", ("tasks", "textcat_ade", "main")),
+    )),
+    "phi_tokens": ("PhysioNet PHI tokens, held-out patients", "physionet", (
+        ("token_recall", "token recall", ("phi_tokens", "token_recall")),
+        ("token_precision", "token precision", ("phi_tokens", "token_precision")),
+    )),
+}
+PIPELINES = ("student", "teacher")
+
+
+def compare_systems(values: Dict[str, Optional[float]]) -> Optional[Dict[str, Any]]:
+    """Which system scores highest, and by how much over the next one.
+
+    values (Dict[str, Optional[float]]): system -> figure (None: not measured, left out).
+    RETURNS (Optional[Dict[str, Any]]): {"winner", "value", "runner_up", "margin"} (runner_up and
+        margin None with one system; "winner" None on a tie at the top, with "tied" listing the
+        systems); None when no system has the figure.
+    """
+    scored = sorted(((v, k) for k, v in values.items() if v is not None), key=lambda item: -item[0])
+    if not scored:
+        return None
+    best, winner = scored[0]
+    if len(scored) == 1:
+        return {"winner": winner, "value": best, "runner_up": None, "margin": None}
+    second, runner_up = scored[1]
+    if second == best:
+        return {"winner": None, "value": best, "tied": sorted(k for v, k in scored if v == best),
+                "runner_up": None, "margin": 0.0}
+    return {"winner": winner, "value": best, "runner_up": runner_up, "margin": best - second}
+
+
+def baseline_comparison(metrics: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Task by task, every system's figures, the winner of each figure and the student's gap to
+    the best baseline, for the tasks ``metrics["baselines"]`` covers.
+
+    metrics (Dict[str, Any]): The evaluation, with "student", optionally "teacher", and
+        "baselines" (the file ``clintiny baselines`` writes).
+    RETURNS (List[Dict[str, Any]]): One entry per task: {"task", "title", "corpus", "systems":
+        {system: {"name", "label" (name and chosen parameters), "words_per_s", "dev_docs"}},
+        "figures": [{"figure", "title", "values", "comparison", "student_minus_best_baseline"}],
+        "pipeline_dev_docs"}.
+    """
+    tasks = (metrics.get("baselines") or {}).get("tasks") or {}
+    out: List[Dict[str, Any]] = []
+    for task, (title, corpus, figures) in COMPARED.items():
+        baselines = tasks.get(task) or {}
+        if not baselines:
+            continue
+        pipelines = {name: metrics[name] for name in PIPELINES if metrics.get(name)}
+        systems: Dict[str, Dict[str, Any]] = {
+            name: {"name": name, "label": name, "words_per_s": entry.get("words_per_s"), "dev_docs": None}
+            for name, entry in pipelines.items()
+        }
+        for system, entry in baselines.items():
+            systems[system] = {"name": entry.get("name") or system, "label": _baseline_label(entry),
+                               "words_per_s": entry.get("words_per_s"), "dev_docs": entry.get("dev_docs")}
+        rows = []
+        for key, fig_title, path in figures:
+            values = {name: _dig(entry, path) for name, entry in pipelines.items()}
+            values.update({system: entry.get(key) for system, entry in baselines.items()})
+            best_baseline = max((v for s, v in values.items() if s in baselines and v is not None), default=None)
+            student = values.get("student")
+            gap = student - best_baseline if student is not None and best_baseline is not None else None
+            rows.append({"figure": key, "title": fig_title, "values": values,
+                         "comparison": compare_systems(values), "student_minus_best_baseline": gap})
+        out.append({"task": task, "title": title, "corpus": corpus, "systems": systems, "figures": rows,
+                    "pipeline_dev_docs": (metrics.get("dev_docs") or {}).get(corpus)})
+    return out
+
+
+def baselines_section(comparison: Sequence[Dict[str, Any]]) -> List[str]:
+    """The report's "Baselines, same dev splits" section as Markdown lines ([] without baselines)."""
+    if not comparison:
+        return []
+    lines = ["## Baselines, same dev splits", "",
+             "Baselines are tuned by cross-validation on the training splits only and scored once on the "
+             "dev docs the pipelines are scored on. Specialty macro-F1 averages over all labels as spaCy's "
+             "scorer does (a label without dev positives counts 0). Words/s: the pipelines' figure is all "
+             "heads at once (one encoder pass) on the evaluate step's speed sample; a baseline's is its "
+             "prediction alone on this task's dev texts.", ""]
+    for task in comparison:
+        systems = task["systems"]
+        docs = {s["dev_docs"] for s in systems.values() if s["dev_docs"] is not None}
+        lines += [f"### {task['title']}", ""]
+        header = "| system | " + " | ".join(f["title"] for f in task["figures"]) + " | words/s |"
+        lines += [header, "|---|" + "---:|" * (len(task["figures"]) + 1)]
+        for system, info in systems.items():
+            cells = [_fmt(f["values"].get(system)) for f in task["figures"]]
+            lines.append(f"| {info['label']} | " + " | ".join(cells) + f" | {_fmt(info['words_per_s'], False)} |")
+        lines.append("")
+        for fig in task["figures"]:
+            lines.append(f"- {fig['title']}: {_verdict(fig, systems)}")
+        pipeline_docs = task.get("pipeline_dev_docs")
+        if pipeline_docs is not None and docs and docs != {pipeline_docs}:
+            lines.append(f"- not the same docs: the pipelines were scored on {pipeline_docs} dev doc(s) of "
+                         f"{task['corpus']}, the baselines on {', '.join(str(d) for d in sorted(docs))} (give "
+                         f"`clintiny baselines` the evaluate step's --limit, and evaluate --phi-docs, which "
+                         f"scores the PhysioNet notes in full)")
+        elif docs:
+            lines.append(f"- {', '.join(str(d) for d in sorted(docs))} dev docs of {task['corpus']}")
+        lines.append("")
+    return lines
+
+
+def _verdict(fig: Dict[str, Any], systems: Dict[str, Dict[str, Any]]) -> str:
+    result = fig["comparison"]
+    if result is None:
+        return "no system measured"
+    if result["winner"] is None:
+        return "tie at " + _fmt(result["value"]) + " between " + ", ".join(systems[s]["name"] for s in result["tied"])
+    text = f"**{systems[result['winner']]['name']}** wins"
+    if result["runner_up"] is not None:
+        text += f" by {result['margin'] * 100:.1f} points over {systems[result['runner_up']]['name']}"
+    if fig["student_minus_best_baseline"] is not None:
+        text += f"; student minus best baseline: {fig['student_minus_best_baseline'] * 100:+.1f} points"
+    return text
+
+
+def _baseline_label(entry: Dict[str, Any]) -> str:
+    """The baseline's name with its chosen parameters, for the table."""
+    name = entry.get("name") or entry.get("system", "baseline")
+    params = entry.get("params") or {}
+    if not params:
+        return name
+    parts = [str(params.get("features", ""))]
+    if params.get("sublinear_tf"):
+        parts.append("sublinear tf")
+    if params.get("C") is not None:
+        parts.append(f"C {params['C']:g}")
+    parts.append(f"class weights {params.get('class_weight') or 'none'}")
+    return f"{name} ({', '.join(p for p in parts if p)})"
+
+
+def _dig(entry: Dict[str, Any], path: Tuple[str, ...]) -> Optional[float]:
+    for key in path:
+        if not isinstance(entry, dict):
+            return None
+        entry = entry.get(key)
+    return entry if isinstance(entry, (int, float)) and not isinstance(entry, bool) else None
 
 
 def markdown_report(metrics: Dict[str, Any]) -> str:
@@ -81,8 +222,10 @@ def markdown_report(metrics: Dict[str, Any]) -> str:
         for fig in ("token_recall", "token_precision"):
             t_val = t_tok.get(fig) if t_tok else None
             kept = kept_fraction(phi_tok[fig], t_val)
-            lines.append(f"| PhysioNet PHI {fig.replace('_', ' ')} | {_fmt(phi_tok[fig])} | {_fmt(t_val)} | {_fmt(kept)} |")
+            title = f"PhysioNet PHI {fig.replace('_', ' ')}"
+            lines.append(f"| {title} | {_fmt(phi_tok[fig])} | {_fmt(t_val)} | {_fmt(kept)} |")
     lines.append("")
+    lines += baselines_section(metrics.get("comparison") or baseline_comparison(metrics))
     lines += ["## Per-label scores of the student (dev splits)", ""]
     for task, entry in student["tasks"].items():
         per_label = entry.get("per_label") or {}

@@ -1,0 +1,66 @@
+"""``clintiny baselines CORPUS_DIR OUTPUT.json``: the simple baselines on the pipeline's dev splits.
+
+TF-IDF + logistic regression for MTSamples specialty and ADE sentences (tuned by
+cross-validation on the training splits) and deid.pl's output on the PhysioNet dev notes; the
+JSON goes to ``clintiny evaluate --baselines``. No note text is printed.
+"""
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import typer
+from wasabi import msg
+
+from ._app import app
+
+
+@app.command("baselines")
+def baselines_cli(
+    corpus_dir: Path = typer.Argument(
+        ..., help="Folder with <corpus>/train.spacy and <corpus>/dev.spacy", exists=True, file_okay=False),
+    output: Path = typer.Argument(..., help="JSON file to write (for `clintiny evaluate --baselines`)"),
+    deid_pl: Optional[Path] = typer.Option(
+        None, "--deid-pl", exists=True, dir_okay=False,
+        help="deid.pl's output on the PhysioNet notes (assets/physionet-deid/deid-pl-output/id.phi)"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the cross-validation folds"),
+    folds: int = typer.Option(3, "--folds", help="Cross-validation folds on the training splits"),
+    limit: int = typer.Option(
+        0, "--limit", help="At most this many dev docs per text classification corpus (0 = all): the evaluate "
+        "step's --limit, so both score the same docs"),
+) -> None:
+    """Compute every baseline whose corpus is present and write them as JSON."""
+    result = baselines(corpus_dir, output, deid_pl=deid_pl, seed=seed, folds=folds, limit=limit)
+    rows = [_row(task, system, entry) for task, systems in result["tasks"].items() for system, entry in systems.items()]
+    msg.table(rows, header=("task", "system", "figures", "words/s"), divider=True)
+    msg.good(f"Wrote {output} ({result['seconds']:.0f} s)")
+
+
+def baselines(corpus_dir: Path, output: Path, *, deid_pl: Optional[Path] = None, seed: int = 0, folds: int = 3,
+              limit: int = 0) -> Dict[str, Any]:
+    """Run :func:`spacy_clintiny.evaluation.baselines.run_baselines` and write its JSON atomically.
+
+    corpus_dir (Path): The corpus folder.
+    output (Path): The JSON file.
+    deid_pl (Optional[Path]): deid.pl's output file, or None to skip that baseline.
+    seed (int): Seed of the folds.
+    folds (int): Cross-validation folds.
+    limit (int): Dev docs per text classification corpus (0 = all).
+    RETURNS (Dict[str, Any]): What was written.
+    """
+    import spacy
+
+    from ..evaluation.baselines import run_baselines
+    from ..fileio import write_json_atomic
+
+    result = run_baselines(corpus_dir, nlp=spacy.blank("en"), deid_pl=deid_pl, seed=seed, folds=folds, limit=limit,
+                           progress=msg.info)
+    if not result["tasks"]:
+        msg.warn(f"No baseline corpus (mtsamples, ade, or physionet with --deid-pl) found in {corpus_dir}")
+    write_json_atomic(output, result)
+    return result
+
+
+def _row(task: str, system: str, entry: Dict[str, Any]) -> List[str]:
+    keys = ("top1", "macro_f", "f", "token_recall", "token_precision")
+    figures = ", ".join(f"{key} {entry[key] * 100:.1f}" for key in keys if entry.get(key) is not None)
+    speed = entry.get("words_per_s")
+    return [task, system, figures, f"{speed:,.0f}" if speed is not None else "–"]
