@@ -25,6 +25,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--profile", default=None, choices=("precision", "recall"),
+                        help="rule profile (default: the pipeline's, else recall)")
     args = parser.parse_args()
 
     import spacy
@@ -45,7 +47,7 @@ def main() -> None:
         for name, model, rules in systems:
             generator = SurrogateGenerator(EVAL_KEY) if mode == "surrogate" else None
             outputs, seconds = run_engine(notes, model=model, mode=mode, rules=rules, generator=generator,
-                                          batch_size=args.batch_size, threads=args.threads)
+                                          batch_size=args.batch_size, threads=args.threads, profile=args.profile)
             results[f"{name} {mode}"] = score_results(notes, outputs, seconds=seconds, tokenizer=tokenizer)
             print(f"{name} {mode}: done", file=sys.stderr)
     deid_pl = args.folder / "deid-pl-output" / "id.phi"
@@ -61,7 +63,8 @@ def main() -> None:
     print(f"{info['notes']} notes of {info['n_patients']} {info['patients']} patients, {info['gold_spans']} gold PHI "
           f"spans; {args.threads} torch threads, batch {args.batch_size}", file=sys.stderr)
     if args.out:
-        write_json_atomic(args.out, {"data": info, "model": args.model, "threads": args.threads, "results": results})
+        write_json_atomic(args.out, {"data": info, "model": args.model, "threads": args.threads,
+                                     "profile": args.profile, "results": results})
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     python bench/deid_rules.py                          # held-out patients, table of figures
     python bench/deid_rules.py ../shared/data/physionet-deid --patients train --by-rule
     python bench/deid_rules.py --write-clinical-words spacy_clintiny/resources/deid/clinical_words.txt
+    python bench/deid_rules.py --write-common-words spacy_clintiny/resources/deid   # recall profile lists
 
 Patients are split as everywhere in the project: the held-out patients are
 ``dev_groups(patient_ids, dev_fraction=0.334, seed=0)`` (18 of 54), the others are training
@@ -164,6 +165,48 @@ def build_clinical_words(notes: Sequence[SourceDoc], *, min_patients: int = 3) -
     return sorted(w for w, ps in patients.items() if len(ps) >= min_patients and w not in in_phi and w not in known)
 
 
+COMMON_CORPORA = ("mtsamples", "ade", "ncbi", "bc5cdr")
+
+
+def build_common_words(corpus: Path, *, min_docs: int = 3, min_eponym_docs: int = 8) -> Tuple[List[str], List[str]]:
+    """Lists of the recall profile, from the MTSamples notes and the ADE/NCBI/BC5CDR abstracts
+    (``corpus/<name>/train.spacy``, no PhysioNet note): common words, the lower-case words seen
+    in at least ``min_docs`` documents (names are written capitalised, so MTSamples' few names
+    stay out) and the abbreviations, words of 2 to 5 capitals seen in as many; eponyms, the Faker
+    person names (not first names) seen capitalised inside a
+    sentence in at least ``min_eponym_docs`` documents (Foley, Parkinson, Graves, Ewing...).
+
+    RETURNS (Tuple[List[str], List[str]]): (common words, eponyms), sorted and lower-cased.
+    """
+    from spacy.tokens import DocBin
+
+    from spacy_clintiny.deid.wordlists import _faker_names
+
+    nlp = spacy.blank("en")
+    lower: Counter = Counter()
+    capital: Counter = Counter()
+    for name in COMMON_CORPORA:
+        for doc in DocBin().from_disk(corpus / name / "train.spacy").get_docs(nlp.vocab):
+            seen_lower, seen_capital = set(), set()
+            for i, token in enumerate(doc):
+                word = token.text
+                if not re.fullmatch(r"[A-Za-z][A-Za-z']*", word):
+                    continue
+                if word.islower() or (word.isupper() and 2 <= len(word) <= 5):
+                    seen_lower.add(word.lower())
+                elif word[0].isupper() and i and doc[i - 1].text not in SENTENCE_ENDS and "\n" not in doc[i - 1].text:
+                    seen_capital.add(word.lower())
+            lower.update(seen_lower)
+            capital.update(seen_capital)
+    common = sorted(w for w, n in lower.items() if n >= min_docs and len(w) > 1)
+    first, last = _faker_names()
+    eponyms = sorted(w for w in (last - first) - set(common) if capital[w] >= min_eponym_docs)
+    return common, eponyms
+
+
+SENTENCE_ENDS = (".", "!", "?", ":", ";")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA, help="the physionet-deid folder")
@@ -172,7 +215,26 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--write-clinical-words", type=Path, default=None,
                         help="write the clinical word list built from TRAINING patients here, then stop")
+    parser.add_argument("--write-common-words", type=Path, default=None,
+                        help="write common_english.txt and eponyms.txt (recall profile) into this folder, then stop")
+    parser.add_argument("--corpus", type=Path, default=ROOT / "corpus", help="folder of the *.spacy corpora")
+    parser.add_argument("--profile", choices=("precision", "recall"), default="recall")
     args = parser.parse_args()
+    if args.write_common_words:
+        common, eponyms = build_common_words(args.corpus)
+        source = ("# Regenerate with python bench/deid_rules.py --write-common-words spacy_clintiny/resources/deid\n"
+                  "# (from corpus/{mtsamples,ade,ncbi,bc5cdr}/train.spacy; no PhysioNet note). One word a line.\n")
+        write_text_atomic(args.write_common_words / "common_english.txt",
+                          "# Common English and medical words (lower case, or 2-5 capitals, in >= 3 MTSamples notes or\n"
+                          "# abstracts): the "
+                          "recall profile of the PHI rules never takes them for names or places.\n"
+                          + source + "\n".join(common) + "\n")
+        write_text_atomic(args.write_common_words / "eponyms.txt",
+                          "# Faker surnames written capitalised inside sentences in >= 8 MTSamples notes or abstracts\n"
+                          "# (Foley, Parkinson, Graves...): eponyms the recall profile never takes for names.\n"
+                          + source + "\n".join(eponyms) + "\n")
+        msg.good(f"Wrote {len(common)} common words and {len(eponyms)} eponyms to {args.write_common_words}")
+        return
     held, train = split_notes(args.data)
     if args.write_clinical_words:
         words = build_clinical_words(train)
@@ -186,7 +248,7 @@ def main() -> None:
         return
     notes = held if args.patients == "heldout" else train
     deid_pl = read_deid_pl(args.data / "deid-pl-output" / "id.phi")
-    detector = PhiRuleDetector(spacy.blank("en").vocab)
+    detector = PhiRuleDetector(spacy.blank("en").vocab, profile=args.profile)
     figures = report(measure(notes, detector, deid_pl), len(notes), args.patients, args.by_rule)
     if args.json:
         write_json_atomic(args.json, figures)

@@ -246,6 +246,7 @@ class Errors(metaclass=_Codes):
     E710 = ("PhiRuleDetector: '{path}' is missing. Pass the folder that PhiRuleDetector.to_disk wrote.")
     E711 = ("PHI rule '{rule}' ({source}) cannot be compiled: {err}. Fix its pattern.")
     E712 = ("PHI rule '{rule}' ({source}) names an unknown check '{check}'. Available: {available}.")
+    E713 = ("PhiRuleDetector profile '{profile}' is not supported. Use one of: {profiles}.")
 
     # ---- E720-E739 surrogates and operators (deid/surrogate.py, deid/operators.py)
     E720 = ("De-identification mode '{mode}' is not supported. Use one of: {modes}.")

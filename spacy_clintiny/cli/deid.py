@@ -28,6 +28,8 @@ def deid_cli(
     threshold: float = typer.Option(0.0, "--threshold",
         help="Minimum confidence of a model PHI span (0 = recall first)"),
     rules: bool = typer.Option(True, "--rules/--no-rules", help="Run the rule patterns for structured identifiers"),
+    profile: Optional[str] = typer.Option(None, "--profile",
+        help="Rule profile: recall (dictionary names and places) or precision (cued rules only); default: the model's"),
     allow_list: Optional[Path] = typer.Option(None, "--allow-list", help="File of terms never redacted, one a line"),
     deny_list: Optional[Path] = typer.Option(None, "--deny-list", help="File of LABEL<TAB>term lines always redacted"),
     key_file: Optional[Path] = typer.Option(None, "--key-file",
@@ -91,7 +93,7 @@ def deid_cli(
             _echo("warn", f"{path} will hold PHI ({what}): protect it like the input notes.")
     try:
         nlp = load_deid_pipeline(model, rules=rules, threshold=threshold, allow_list=allowed, deny_list=denied,
-                                 threads=threads)
+                                 threads=threads, profile=profile)
         generator = None
         if mode == "surrogate":
             from ..deid.surrogate import SurrogateGenerator

@@ -118,7 +118,8 @@ def _natural(value: str) -> Tuple[int, str]:
 
 def run_engine(notes: Sequence[GoldNote], *, model: Optional[str], mode: str, rules: bool = True,
                threshold: float = 0.0, generator: Optional[Any] = None, batch_size: int = 32,
-               n_process: int = 1, threads: Optional[int] = None) -> Tuple[List[DeidResult], float]:
+               n_process: int = 1, threads: Optional[int] = None,
+               profile: Optional[str] = None) -> Tuple[List[DeidResult], float]:
     """De-identify the notes with ``deid.engine`` and time it.
 
     notes (Sequence[GoldNote]): The notes.
@@ -130,13 +131,14 @@ def run_engine(notes: Sequence[GoldNote], *, model: Optional[str], mode: str, ru
     batch_size (int): Docs per batch.
     n_process (int): Processes.
     threads (Optional[int]): Torch threads.
+    profile (Optional[str]): Rule profile, "recall" or "precision" (None = the pipeline's).
     RETURNS (Tuple[List[DeidResult], float]): One result per note, in order, and the
         seconds the engine ran (neither loading the pipeline nor a warm-up run over the first
         batch is timed).
     """
     from ..deid.engine import Deidentifier, load_deid_pipeline
 
-    nlp = load_deid_pipeline(model, rules=rules, threshold=threshold, threads=threads)
+    nlp = load_deid_pipeline(model, rules=rules, threshold=threshold, threads=threads, profile=profile)
     deidentifier = Deidentifier(nlp, mode=mode, generator=generator, batch_size=batch_size, n_process=n_process)
     records = [note.to_record() for note in notes]
     # warm-up on the first batch (lazy initialisation is loading, not throughput), not timed
@@ -203,6 +205,7 @@ def deid_eval(
     batch_size: int = 32,
     n_process: int = 1,
     threads: Optional[int] = None,
+    profile: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Score the de-identification engine (and deid.pl's output) on annotated notes.
 
@@ -221,6 +224,7 @@ def deid_eval(
     batch_size (int): Docs per batch.
     n_process (int): Processes.
     threads (Optional[int]): Torch threads.
+    profile (Optional[str]): Rule profile, "recall" or "precision" (None = the pipeline's).
     RETURNS (Dict[str, Any]): What was scored, the engine's figures (token_recall,
         token_precision, token_f1, leak_rate, notes_per_s, words_per_s, entity figures,
         per_category...) and ``baselines``.
@@ -242,8 +246,10 @@ def deid_eval(
         generator = SurrogateGenerator(key if key is not None else EVAL_KEY)
     tokenizer = spacy.blank("en")
     results, seconds = run_engine(notes, model=model, mode=mode, rules=rules, threshold=threshold,
-                                  generator=generator, batch_size=batch_size, n_process=n_process, threads=threads)
-    out: Dict[str, Any] = {**info, "model": model or "rules", "mode": mode, "rules": rules, "threshold": threshold}
+                                  generator=generator, batch_size=batch_size, n_process=n_process, threads=threads,
+                                  profile=profile)
+    out: Dict[str, Any] = {**info, "model": model or "rules", "mode": mode, "rules": rules, "threshold": threshold,
+                           "profile": profile}
     out.update(score_results(notes, results, seconds=seconds, tokenizer=tokenizer))
     out["baselines"] = {}
     if detections is not None:
@@ -306,6 +312,8 @@ def deid_eval_cli(
     batch_size: int = typer.Option(32, "--batch-size", help="Docs per nlp.pipe batch"),
     n_process: int = typer.Option(1, "--n-process", help="Processes for nlp.pipe"),
     threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads"),
+    profile: Optional[str] = typer.Option(None, "--profile",
+        help="Rule profile: recall (dictionary names and places) or precision (cued rules only); default: the model's"),
     json_out: Optional[Path] = typer.Option(None, "--json-out", help="Also write the JSON object to this file"),
 ) -> None:
     """Score de-identification on annotated notes: token recall / precision / F1, entity
@@ -321,7 +329,8 @@ def deid_eval_cli(
                                                 reason="nothing would detect PHI"))
         result = deid_eval(fmt, input_path, model="rules" if rules_only else model, mode=mode, patients=patients,
                            limit=limit, baseline_deid_pl=baseline_deid_pl, rules=not no_rules, threshold=threshold,
-                           key_file=key_file, batch_size=batch_size, n_process=n_process, threads=threads)
+                           key_file=key_file, batch_size=batch_size, n_process=n_process, threads=threads,
+                           profile=profile)
     except (ValueError, OSError) as err:
         msg.fail(str(err), exits=1)
     if fmt == "physionet":

@@ -47,6 +47,7 @@ RULES_FILE = "rules.bin"
         "allow_list": None,
         "deny_list": None,
         "categories": None,
+        "profile": "recall",
     },
     default_score_weights={f"spans_{PHI_KEY}_f": 1.0, f"spans_{PHI_KEY}_p": 0.0, f"spans_{PHI_KEY}_r": 0.0},
 )
@@ -60,6 +61,7 @@ def make_clintiny_deid(
     allow_list: Optional[List[str]],
     deny_list: Optional[Dict[str, List[str]]],
     categories: Optional[List[str]],
+    profile: str = "recall",
 ) -> "PhiDetector":
     """Create a ``clintiny_deid`` component.
 
@@ -76,10 +78,11 @@ def make_clintiny_deid(
     deny_list (Optional[Dict[str, List[str]]]): PHI category -> strings always redacted
         (known patient and staff names...), matched case-insensitively as whole words.
     categories (Optional[List[str]]): PHI categories the rules look for (None = all).
+    profile (str): Rule profile: "recall" adds dictionary names and places, "precision" keeps the cued rules only.
     """
     return PhiDetector(
         nlp.vocab, name=name, model_key=model_key, output_key=output_key, rules=rules, threshold=threshold,
-        allow_list=allow_list, deny_list=deny_list, categories=categories,
+        allow_list=allow_list, deny_list=deny_list, categories=categories, profile=profile,
     )
 
 
@@ -98,6 +101,7 @@ class PhiDetector:
         allow_list: Optional[Iterable[str]] = None,
         deny_list: Optional[Dict[str, Iterable[str]]] = None,
         categories: Optional[Iterable[str]] = None,
+        profile: str = "recall",
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(Errors.E767.format(name=name, value=threshold))
@@ -110,7 +114,7 @@ class PhiDetector:
             "model_key": model_key, "output_key": output_key, "rules": rules, "threshold": threshold,
         }
         self.detector = PhiRuleDetector(
-            vocab, allow_list=allow_list, deny_list=deny_list, categories=categories,
+            vocab, allow_list=allow_list, deny_list=deny_list, categories=categories, profile=profile,
         )
 
     def __call__(self, doc: Doc) -> Doc:

@@ -43,6 +43,7 @@ def load_deid_pipeline(
     allow_list: Optional[Iterable[str]] = None,
     deny_list: Optional[Dict[str, Sequence[str]]] = None,
     threads: Optional[int] = None,
+    profile: Optional[str] = None,
 ) -> Language:
     """Load a pipeline that runs only PHI detection.
 
@@ -55,6 +56,8 @@ def load_deid_pipeline(
     allow_list (Optional[Iterable[str]]): Terms never redacted (None = the shipped list).
     deny_list (Optional[Dict[str, Sequence[str]]]): PHI category -> terms always redacted.
     threads (Optional[int]): Torch threads for this process (None leaves torch's default).
+    profile (Optional[str]): Rule profile, "recall" or "precision" (``PhiRuleDetector``); None keeps
+        the saved component's (or the factory default).
     RETURNS (Language): The pipeline, ``clintiny_deid`` last; its PHI is in
         ``doc.spans["phi"]``.
     """
@@ -70,6 +73,8 @@ def load_deid_pipeline(
         deid_config["allow_list"] = list(allow_list)
     if deny_list is not None:
         deid_config["deny_list"] = {label: list(terms) for label, terms in deny_list.items()}
+    if profile is not None:
+        deid_config["profile"] = profile
     if model is None or model == RULES_ONLY:
         if not rules and not deny_list:
             raise ValueError(Errors.E741.format(model=RULES_ONLY, key=PHI_KEY, names="none"))
@@ -89,7 +94,10 @@ def load_deid_pipeline(
     elif allow_list is not None or deny_list is not None:
         nlp.replace_pipe(existing[-1], DEID_FACTORY, config=deid_config)
     else:
-        nlp.get_pipe(existing[-1]).cfg.update({"rules": rules, "threshold": threshold})
+        pipe = nlp.get_pipe(existing[-1])
+        pipe.cfg.update({"rules": rules, "threshold": threshold})
+        if profile is not None:
+            pipe.detector.from_dict({**pipe.detector.to_dict(), "profile": profile})
     return nlp
 
 

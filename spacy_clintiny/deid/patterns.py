@@ -23,6 +23,9 @@ Two kinds of rules:
   murmur", "PS 10/5", "pain 5/10", "1/2 NS") are told apart by range checks and the words
   around them, read from the doc's tokens.
 
+The ``"recall"`` profile (the default) adds cue-less dictionary names and places
+(``deid/dictionary.py``, like deid.pl); ``"precision"`` runs the cued rules only.
+
 Weekdays, months alone, times (unless ``include_times``) and ages up to 89 are not PHI here
 (HIPAA Safe Harbor, as in the PhysioNet gold standard).
 """
@@ -42,12 +45,13 @@ from spacy.vocab import Vocab
 from ..converters.labels import PHI_LABELS
 from ..errors import Errors
 from ..fileio import write_json_atomic
+from .dictionary import PROFILES, DictionaryPhiFinder
 from .merge import merge_mentions
 from .types import PhiMention
 from .wordlists import NUMERIC_NOT_AFTER, NUMERIC_NOT_BEFORE, UNITS, default_allow_list, word_lists
 
 DISK_FILE = "phi_rules.json"
-SETTINGS = ("allow_list", "deny_list", "categories", "include_times")
+SETTINGS = ("allow_list", "deny_list", "categories", "include_times", "profile")
 RULE_KEYS = ("name", "label", "subtype", "before", "target", "after", "next_not_in", "cased")
 REGEX_KEYS = ("name", "label", "subtype", "pattern", "ignore_case", "group", "cue", "window", "subtype_cues",
               "min_digits", "check", "times_only")
@@ -258,6 +262,8 @@ class PhiRuleDetector:
     categories (Optional[Iterable[str]]): PHI categories the rules look for; None = all. The
         deny list is applied whatever the categories.
     include_times (bool): Also report clock times ("14:30", "2:30pm") as DATE, subtype TIME.
+    profile (str): "precision" runs the cued rules only; "recall" (the default) adds dictionary
+        names and places without a cue (``deid/dictionary.py``), as deid.pl does.
     """
 
     def __init__(
@@ -268,9 +274,10 @@ class PhiRuleDetector:
         deny_list: Optional[Dict[str, Iterable[str]]] = None,
         categories: Optional[Iterable[str]] = None,
         include_times: bool = False,
+        profile: str = "recall",
     ) -> None:
         self.vocab = vocab
-        self._configure(allow_list, deny_list, categories, include_times)
+        self._configure(allow_list, deny_list, categories, include_times, profile)
 
     def __call__(self, doc: Doc) -> List[PhiMention]:
         """Find PHI in a doc.
@@ -279,8 +286,11 @@ class PhiRuleDetector:
         RETURNS (List[PhiMention]): Rule mentions (overlaps among them merged) and deny-list
             mentions, sorted by offsets.
         """
-        found = self._token_mentions(doc)
+        capitals = _writes_capitals(doc)
+        found = self._token_mentions(doc, capitals)
         found.extend(self._regex_mentions(doc))
+        if self._dictionary is not None:
+            found.extend(self._dictionary(doc, capitals=capitals))
         text = doc.text
         rules = [m for m in found if m.label in self.categories and not self.is_allowed(text[m.start:m.end])]
         out = merge_mentions(rules) + self._deny_mentions(doc)
@@ -297,7 +307,10 @@ class PhiRuleDetector:
     # ------------------------------------------------------------------ building
 
     def _configure(self, allow_list: Optional[Iterable[str]], deny_list: Optional[Dict[str, Iterable[str]]],
-                   categories: Optional[Iterable[str]], include_times: bool) -> None:
+                   categories: Optional[Iterable[str]], include_times: bool, profile: str = "recall") -> None:
+        if profile not in PROFILES:
+            raise ValueError(Errors.E713.format(profile=profile, profiles=", ".join(PROFILES)))
+        self.profile = profile
         allow = default_allow_list() if allow_list is None else _strings(allow_list, "allow_list")
         self.allow_list: List[str] = sorted({" ".join(a.split()) for a in allow if a.strip()})
         self._allowed: Set[str] = {a.lower() for a in self.allow_list}
@@ -320,9 +333,13 @@ class PhiRuleDetector:
         self._regex_rules = [r for r in load_regex_rules() if r.label in self.categories
                              and (self.include_times or not r.times_only)]
         self._build_deny_matcher()
+        self._dictionary: Optional[DictionaryPhiFinder] = None
+        if profile == "recall" and {"NAME", "LOCATION"} & set(self.categories):
+            self._dictionary = DictionaryPhiFinder(self.vocab, excluded=self._lists["non_names"],
+                                                   categories=self.categories)
 
     def _build_token_matcher(self) -> None:
-        lists = {name: words for name, words in word_lists(self._allowed).items()}
+        lists = self._lists = {name: words for name, words in word_lists(self._allowed).items()}
         self._next_not_in: Dict[str, Set[str]] = {}
         self._keys: Dict[str, Tuple[int, TokenRule, int, int]] = {}  # key -> (rule rank, rule, before, after)
         # The rule file is checked by tests/deid/test_patterns.py with spaCy's pattern schema;
@@ -355,10 +372,9 @@ class PhiRuleDetector:
 
     # ------------------------------------------------------------------ matching
 
-    def _token_mentions(self, doc: Doc) -> List[PhiMention]:
+    def _token_mentions(self, doc: Doc, capitals: bool) -> List[PhiMention]:
         """Target spans of the token rules; of rules giving the same span, the first in the file wins."""
         found: Dict[Tuple[int, int], Tuple[int, PhiMention]] = {}
-        capitals = _writes_capitals(doc)
         for match_id, start, end in self._matcher(doc):
             rank, rule, n_before, n_after = self._keys[self.vocab.strings[match_id]]
             stop = rule.next_not_in is not None and end < len(doc) and doc[end].lower_ in self._next_not_in[rule.name]
@@ -401,7 +417,7 @@ class PhiRuleDetector:
     def to_dict(self) -> Dict[str, Any]:
         """RETURNS (Dict[str, Any]): The allow and deny lists and options (the deny list may hold PHI)."""
         return {"allow_list": list(self.allow_list), "deny_list": {k: list(v) for k, v in self.deny_list.items()},
-                "categories": list(self.categories), "include_times": self.include_times}
+                "categories": list(self.categories), "include_times": self.include_times, "profile": self.profile}
 
     def from_dict(self, data: Dict[str, Any], *, source: str = "<dict>") -> "PhiRuleDetector":
         """Restore the settings written by :meth:`to_dict`; unknown keys raise, listing the allowed ones."""
@@ -409,7 +425,7 @@ class PhiRuleDetector:
             keys = sorted(set(data) - set(SETTINGS)) if isinstance(data, dict) else ["<not an object>"]
             raise ValueError(Errors.E709.format(source=source, keys=keys, allowed=", ".join(SETTINGS)))
         self._configure(data.get("allow_list"), data.get("deny_list"), data.get("categories"),
-                        bool(data.get("include_times", False)))
+                        bool(data.get("include_times", False)), data.get("profile", self.profile))
         return self
 
     def to_bytes(self) -> bytes:

@@ -245,8 +245,9 @@ def run_cli(*args):
 
 def test_cli_docbin_rules_redact_and_annotate(tmp_path):
     path = write_docbin(tmp_path / "gold.spacy")
-    result, output = run_cli("docbin", path, "--model", "rules", "--json-out", tmp_path / "out.json")
-    # gold tokens 617 - 555 - 1234 3/14/2021 John Smith (8); the rules find the phone and the date exactly
+    result, output = run_cli("docbin", path, "--model", "rules", "--profile", "precision",
+                             "--json-out", tmp_path / "out.json")
+    # gold tokens 617 - 555 - 1234 3/14/2021 John Smith (8); the precision rules find the phone and the date exactly
     assert (result["notes"], result["words"], result["gold_tokens"], result["predicted_tokens"]) == (2, 18, 8, 6)
     assert (result["token_recall"], result["token_precision"]) == (0.75, 1.0)
     assert result["token_f1"] == pytest.approx(2 * 0.75 / 1.75)
@@ -258,7 +259,7 @@ def test_cli_docbin_rules_redact_and_annotate(tmp_path):
     import json
 
     assert json.loads((tmp_path / "out.json").read_text()) == result
-    annotated, _ = run_cli("docbin", path, "--rules-only", "--mode", "annotate")
+    annotated, _ = run_cli("docbin", path, "--rules-only", "--profile", "precision", "--mode", "annotate")
     assert (annotated["token_recall"], annotated["leak_rate"]) == (0.75, 1.0)
 
 

@@ -10,6 +10,7 @@ from spacy.schemas import validate_token_pattern
 from helpers import require_shared_data
 from spacy_clintiny.converters.physionet import iter_physionet
 from spacy_clintiny.converters.splits import dev_groups
+from spacy_clintiny.deid.dictionary import common_english
 from spacy_clintiny.deid.patterns import PhiRuleDetector, load_regex_rules, load_token_rules, read_rule_file
 from spacy_clintiny.deid.wordlists import word_lists
 
@@ -21,7 +22,12 @@ def nlp():
 
 @pytest.fixture(scope="module")
 def detector(nlp):
-    return PhiRuleDetector(nlp.vocab)
+    return PhiRuleDetector(nlp.vocab, profile="precision")
+
+
+@pytest.fixture(scope="module")
+def recall(nlp):
+    return PhiRuleDetector(nlp.vocab, profile="recall")
 
 
 def at(text, sub, nth=0):
@@ -199,8 +205,9 @@ def test_residence_keeps_cities_not_states(detector, nlp):
     "Moved to supine position.",
     "urology able to reinsert 30 french foley.",
 ])
-def test_location_look_alikes(detector, nlp, text):
+def test_location_look_alikes(detector, recall, nlp, text):
     assert spans(detector, nlp, text) == []
+    assert spans(recall, nlp, text) == []
 
 
 # ---------------------------------------------------------------------- NAME
@@ -245,8 +252,70 @@ def test_a_name_stops_at_a_lower_case_word_in_cased_text(detector, nlp):
     "RN will follow. Daughter called. Son in to visit. Brother, colon CA.",
     "per NP aware. Spoke with family.",
 ])
-def test_name_look_alikes(detector, nlp, text):
+def test_name_look_alikes(detector, recall, nlp, text):
     assert spans(detector, nlp, text) == []
+    assert spans(recall, nlp, text) == []
+
+
+# ---------------------------------------------------------------------- recall profile (dictionaries)
+
+
+def test_recall_profile_finds_dictionary_names_and_places(detector, recall, nlp):
+    text = ("Pt transferred from MGH overnight. Janet Kondouli at bedside. Seen by J. Stella this am. "
+            "Lives near Baltimore.")
+    assert spans(detector, nlp, text) == []
+    assert [(text[m.start:m.end], m.label, m.source) for m in recall(nlp(text))] == [
+        ("MGH", "LOCATION", "rule:dict_hospital"),
+        ("Janet Kondouli", "NAME", "rule:dict_name"),  # unknown capitalised word after a first name
+        ("J. Stella", "NAME", "rule:dict_name"),  # initial before a dictionary name
+        ("Baltimore", "LOCATION", "rule:dict_city"),
+    ]
+
+
+def test_recall_profile_glued_names_all_caps_and_lower_case_notes(recall, nlp):
+    assert texts(recall, nlp, "d/w anderson.l re plan. pt seen by mary this am.") == ["anderson", "mary"]
+    assert texts(recall, nlp, "WIFE IN TO VISIT. SEEN BY STELLA THIS AM. FOLEY DRAINING.") == ["STELLA"]
+    # in a note written with capitals, a lower-case dictionary word is no name
+    assert texts(recall, nlp, "Pt was seen by mary. Will follow.") == []
+
+
+@pytest.mark.parametrize("text", [
+    "FOLEY CATHETER PLACED. MS: ALERT. PA LINE IN PLACE. PT MAY NEED LASIX. WILL CONTINUE TO MONITOR.",
+    "Foley to gravity, Swan-Ganz removed. Hx of Parkinson disease and Graves disease. Passy-Muir valve on.",
+    "Pt with AMI, on ASA. ICA stenosis. Eve shift: brady to 40s, paced. Hickman line in place.",
+    "Hope to wean today. Will walk with PT. Rose to 38.5 overnight. Bill sent to insurance.",
+])
+def test_recall_profile_leaves_common_and_clinical_words(recall, nlp, text):
+    assert spans(recall, nlp, text) == []
+
+
+def test_common_english_list_is_words_only():
+    words = common_english()
+    assert {"catheter", "the", "foley", "parkinson"} <= words
+    assert len(words) > 5000 and all(" " not in w for w in words)
+
+
+def test_profile_is_checked_and_carried(nlp):
+    with pytest.raises(ValueError, match="E713"):
+        PhiRuleDetector(nlp.vocab, profile="max")
+    saved = PhiRuleDetector(nlp.vocab, profile="precision")
+    loaded = PhiRuleDetector(nlp.vocab).from_bytes(saved.to_bytes())
+    assert loaded.profile == "precision" and texts(loaded, nlp, "Janet at bedside.") == []
+    assert PhiRuleDetector(nlp.vocab).profile == "recall"
+    assert texts(PhiRuleDetector(nlp.vocab, profile="precision").from_bytes(PhiRuleDetector(nlp.vocab).to_bytes()),
+                 nlp, "Janet at bedside.") == ["Janet"]
+
+
+def test_component_profile_config_and_round_trip():
+    from spacy_clintiny.components import deid  # noqa: F401
+
+    nlp = spacy.blank("en")
+    pipe = nlp.add_pipe("clintiny_deid", config={"profile": "precision"})
+    assert pipe.detector.profile == "precision"
+    other = spacy.blank("en").add_pipe("clintiny_deid")
+    assert other.detector.profile == "recall"
+    other.from_bytes(pipe.to_bytes())
+    assert other.detector.profile == "precision"
 
 
 # ---------------------------------------------------------------------- allow and deny lists, options
@@ -305,7 +374,7 @@ def test_bytes_round_trip_keeps_lists_and_options(nlp):
     loaded = PhiRuleDetector(nlp.vocab).from_bytes(saved.to_bytes())
     assert loaded.to_dict() == saved.to_dict() == {
         "allow_list": ["Marder"], "deny_list": {"NAME": ["Nicholson"]}, "categories": ["NAME", "DATE"],
-        "include_times": True,
+        "include_times": True, "profile": "recall",
     }
     text = "Dr. Marder and Mr Nicholson at 14:30 on 3/14, call 617-555-1234."
     assert texts(loaded, nlp, text) == texts(saved, nlp, text) == ["Nicholson", "Nicholson", "14:30", "3/14"]
