@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: setup all smoke test clean
+.PHONY: setup all smoke test lint clean
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,11 @@ all: setup
 smoke: setup
 	$(BIN)/python -m spacy project run smoke
 
-test: setup
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
 	$(BIN)/python -m pytest -q
 
 clean:

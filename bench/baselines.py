@@ -13,6 +13,7 @@ overlaps a PHI span) deid.pl scores 0.951 / 0.674 on all 810 notes and 0.948 / 0
 notes of the 18 held-out patients; whitespace tokens give 0.956 / 0.718 on all notes, span-level
 overlap 0.963 / 0.735. Prints one table; no note text.
 """
+
 import argparse
 import json
 import time
@@ -39,25 +40,62 @@ def main() -> None:
 
     nlp = spacy.blank("en")
     start = time.perf_counter()
-    result = run_baselines(args.corpus_dir, nlp=nlp, deid_pl=args.deid_pl, seed=args.seed, folds=args.folds,
-                           limit=args.limit, progress=msg.info)
+    result = run_baselines(
+        args.corpus_dir,
+        nlp=nlp,
+        deid_pl=args.deid_pl,
+        seed=args.seed,
+        folds=args.folds,
+        limit=args.limit,
+        progress=msg.info,
+    )
     rows = []
     for task, systems in result["tasks"].items():
         for system, e in systems.items():
-            figures = {k: e[k] for k in ("top1", "macro_f", "macro_f_present_labels", "macro_f_at_0_5", "f", "p",
-                                         "r", "token_recall", "token_precision") if e.get(k) is not None}
+            figures = {
+                k: e[k]
+                for k in (
+                    "top1",
+                    "macro_f",
+                    "macro_f_present_labels",
+                    "macro_f_at_0_5",
+                    "f",
+                    "p",
+                    "r",
+                    "token_recall",
+                    "token_precision",
+                )
+                if e.get(k) is not None
+            }
             speed = e.get("words_per_s")
-            rows.append((task, system, e.get("dev_docs"), ", ".join(f"{k} {v * 100:.1f}" for k, v in figures.items()),
-                         f"{speed:,.0f}" if speed else "–", json.dumps(e.get("params", {})),
-                         f"{e['fit_seconds']:.0f}" if "fit_seconds" in e else ""))
+            rows.append(
+                (
+                    task,
+                    system,
+                    e.get("dev_docs"),
+                    ", ".join(f"{k} {v * 100:.1f}" for k, v in figures.items()),
+                    f"{speed:,.0f}" if speed else "–",
+                    json.dumps(e.get("params", {})),
+                    f"{e['fit_seconds']:.0f}" if "fit_seconds" in e else "",
+                )
+            )
     if args.deid_pl is not None:
         physionet = args.corpus_dir / "physionet"
         notes = [eg for split in ("train", "dev") for eg in load_examples(nlp, physionet / f"{split}.spacy")]
-        every = deid_pl_baseline(notes, read_deid_pl_output(args.deid_pl), output_path=args.deid_pl,
-                                 docs_path=physionet)
-        rows.append(("phi_tokens (all patients)", "deid_pl", every["dev_docs"],
-                     f"token_recall {every['token_recall'] * 100:.1f}, "
-                     f"token_precision {every['token_precision'] * 100:.1f}", "–", "", ""))
+        every = deid_pl_baseline(
+            notes, read_deid_pl_output(args.deid_pl), output_path=args.deid_pl, docs_path=physionet
+        )
+        rows.append(
+            (
+                "phi_tokens (all patients)",
+                "deid_pl",
+                every["dev_docs"],
+                f"token_recall {every['token_recall'] * 100:.1f}, token_precision {every['token_precision'] * 100:.1f}",
+                "–",
+                "",
+                "",
+            )
+        )
     msg.table(rows, header=("task", "system", "dev docs", "figures", "words/s", "params", "fit s"), divider=True)
     print(f"total {time.perf_counter() - start:.0f} s")
     if args.out is not None:

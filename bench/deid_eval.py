@@ -10,6 +10,7 @@ token recall / precision / F1, leak rate and notes/s per system (figures only, n
 text); ``--out`` writes every figure as JSON. Each line is reproduced by
 ``clintiny deid-eval physionet FOLDER --model ... --mode ...`` (``--rules-only``, ``--no-rules``).
 """
+
 import argparse
 import sys
 from pathlib import Path
@@ -25,8 +26,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--profile", default=None, choices=("precision", "recall"),
-                        help="rule profile (default: the pipeline's, else recall)")
+    parser.add_argument(
+        "--profile",
+        default=None,
+        choices=("precision", "recall"),
+        help="rule profile (default: the pipeline's, else recall)",
+    )
     args = parser.parse_args()
 
     import spacy
@@ -46,8 +51,16 @@ def main() -> None:
     for mode in args.modes.split(","):
         for name, model, rules in systems:
             generator = SurrogateGenerator(EVAL_KEY) if mode == "surrogate" else None
-            outputs, seconds = run_engine(notes, model=model, mode=mode, rules=rules, generator=generator,
-                                          batch_size=args.batch_size, threads=args.threads, profile=args.profile)
+            outputs, seconds = run_engine(
+                notes,
+                model=model,
+                mode=mode,
+                rules=rules,
+                generator=generator,
+                batch_size=args.batch_size,
+                threads=args.threads,
+                profile=args.profile,
+            )
             results[f"{name} {mode}"] = score_results(notes, outputs, seconds=seconds, tokenizer=tokenizer)
             print(f"{name} {mode}: done", file=sys.stderr)
     deid_pl = args.folder / "deid-pl-output" / "id.phi"
@@ -57,14 +70,29 @@ def main() -> None:
     def fmt(value, spec=".3f"):
         return "-" if value is None else format(value, spec)
 
-    rows = [(name, fmt(s["token_recall"]), fmt(s["token_precision"]), fmt(s["token_f1"]), fmt(s["leak_rate"]),
-             fmt(s["notes_per_s"], ",.0f"), str(s["failed_notes"])) for name, s in results.items()]
+    rows = [
+        (
+            name,
+            fmt(s["token_recall"]),
+            fmt(s["token_precision"]),
+            fmt(s["token_f1"]),
+            fmt(s["leak_rate"]),
+            fmt(s["notes_per_s"], ",.0f"),
+            str(s["failed_notes"]),
+        )
+        for name, s in results.items()
+    ]
     msg.table(rows, header=("system", "token R", "token P", "token F1", "leak", "notes/s", "failed"), divider=True)
-    print(f"{info['notes']} notes of {info['n_patients']} {info['patients']} patients, {info['gold_spans']} gold PHI "
-          f"spans; {args.threads} torch threads, batch {args.batch_size}", file=sys.stderr)
+    print(
+        f"{info['notes']} notes of {info['n_patients']} {info['patients']} patients, {info['gold_spans']} gold PHI "
+        f"spans; {args.threads} torch threads, batch {args.batch_size}",
+        file=sys.stderr,
+    )
     if args.out:
-        write_json_atomic(args.out, {"data": info, "model": args.model, "threads": args.threads,
-                                     "profile": args.profile, "results": results})
+        write_json_atomic(
+            args.out,
+            {"data": info, "model": args.model, "threads": args.threads, "profile": args.profile, "results": results},
+        )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ label: a leak is what matters), precision overall and per predicted rule categor
 figures come from its own output on the same notes (``deid-pl-output/id.phi``). Nothing here
 prints note text.
 """
+
 import argparse
 import re
 from collections import Counter, defaultdict
@@ -110,34 +111,69 @@ def report(counts: Dict, n_notes: int, patients: str, by_rule: bool) -> Dict:
     """Print the tables; RETURNS (Dict): the figures."""
     total = counts["ALL"]
     figures = {
-        "patients": patients, "notes": n_notes, "gold_tokens": total["gold"],
-        "rules": {"recall": total["rules_tp"] / max(1, total["gold"]),
-                  "precision": total["rules_tp"] / max(1, total["rules_pred"])},
-        "deid_pl": {"recall": total["pl_tp"] / max(1, total["gold"]),
-                    "precision": total["pl_tp"] / max(1, total["pl_pred"])},
+        "patients": patients,
+        "notes": n_notes,
+        "gold_tokens": total["gold"],
+        "rules": {
+            "recall": total["rules_tp"] / max(1, total["gold"]),
+            "precision": total["rules_tp"] / max(1, total["rules_pred"]),
+        },
+        "deid_pl": {
+            "recall": total["pl_tp"] / max(1, total["gold"]),
+            "precision": total["pl_tp"] / max(1, total["pl_pred"]),
+        },
         "per_category": {},
     }
-    rows = [("ALL", total["gold"], _ratio(total["rules_tp"], total["gold"]),
-             _ratio(total["rules_tp"], total["rules_pred"]), _ratio(total["pl_tp"], total["gold"]),
-             _ratio(total["pl_tp"], total["pl_pred"]))]
+    rows = [
+        (
+            "ALL",
+            total["gold"],
+            _ratio(total["rules_tp"], total["gold"]),
+            _ratio(total["rules_tp"], total["rules_pred"]),
+            _ratio(total["pl_tp"], total["gold"]),
+            _ratio(total["pl_tp"], total["pl_pred"]),
+        )
+    ]
     for label in CATEGORIES:
         c = counts[label]
-        rows.append((label, c["gold"], _ratio(c["rules_tp"], c["gold"]), _ratio(c["pred_tp"], c["pred"]),
-                     _ratio(c["pl_tp"], c["gold"]), ""))
+        rows.append(
+            (
+                label,
+                c["gold"],
+                _ratio(c["rules_tp"], c["gold"]),
+                _ratio(c["pred_tp"], c["pred"]),
+                _ratio(c["pl_tp"], c["gold"]),
+                "",
+            )
+        )
         figures["per_category"][label] = {
-            "gold_tokens": c["gold"], "rules_recall": c["rules_tp"] / c["gold"] if c["gold"] else None,
-            "rules_pred_tokens": c["pred"], "rules_precision": c["pred_tp"] / c["pred"] if c["pred"] else None,
+            "gold_tokens": c["gold"],
+            "rules_recall": c["rules_tp"] / c["gold"] if c["gold"] else None,
+            "rules_pred_tokens": c["pred"],
+            "rules_precision": c["pred_tp"] / c["pred"] if c["pred"] else None,
             "deid_pl_recall": c["pl_tp"] / c["gold"] if c["gold"] else None,
         }
     msg.divider(f"PHI tokens, {patients} patients ({n_notes} notes)")
-    msg.table(rows, header=("gold category", "gold tokens", "rules R", "rules P", "deid.pl R", "deid.pl P"),
-              aligns=("l", "r", "r", "r", "r", "r"))
-    print("Recall per gold category counts a token caught under any label; precision per row is that of\n"
-          "the tokens the rules labelled with the category (correct = any gold PHI).")
+    msg.table(
+        rows,
+        header=("gold category", "gold tokens", "rules R", "rules P", "deid.pl R", "deid.pl P"),
+        aligns=("l", "r", "r", "r", "r", "r"),
+    )
+    print(
+        "Recall per gold category counts a token caught under any label; precision per row is that of\n"
+        "the tokens the rules labelled with the category (correct = any gold PHI)."
+    )
     if by_rule:
         sources = sorted(k for k in counts if k.startswith("rule:") or k == "deny_list")
-        rule_rows = [(s, counts[s]["pred"], counts[s]["pred"] - counts[s]["pred_tp"],
-                      _ratio(counts[s]["pred_tp"], counts[s]["pred"])) for s in sources]
+        rule_rows = [
+            (
+                s,
+                counts[s]["pred"],
+                counts[s]["pred"] - counts[s]["pred_tp"],
+                _ratio(counts[s]["pred_tp"], counts[s]["pred"]),
+            )
+            for s in sources
+        ]
         msg.table(rule_rows, header=("rule", "tokens", "false pos.", "precision"), aligns=("l", "r", "r", "r"))
     return figures
 
@@ -213,36 +249,56 @@ def main() -> None:
     parser.add_argument("--patients", choices=("heldout", "train"), default="heldout")
     parser.add_argument("--by-rule", action="store_true", help="precision of each rule")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    parser.add_argument("--write-clinical-words", type=Path, default=None,
-                        help="write the clinical word list built from TRAINING patients here, then stop")
-    parser.add_argument("--write-common-words", type=Path, default=None,
-                        help="write common_english.txt and eponyms.txt (recall profile) into this folder, then stop")
+    parser.add_argument(
+        "--write-clinical-words",
+        type=Path,
+        default=None,
+        help="write the clinical word list built from TRAINING patients here, then stop",
+    )
+    parser.add_argument(
+        "--write-common-words",
+        type=Path,
+        default=None,
+        help="write common_english.txt and eponyms.txt (recall profile) into this folder, then stop",
+    )
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus", help="folder of the *.spacy corpora")
     parser.add_argument("--profile", choices=("precision", "recall"), default="recall")
     args = parser.parse_args()
     if args.write_common_words:
         common, eponyms = build_common_words(args.corpus)
-        source = ("# Regenerate with python bench/deid_rules.py --write-common-words spacy_clintiny/resources/deid\n"
-                  "# (from corpus/{mtsamples,ade,ncbi,bc5cdr}/train.spacy; no PhysioNet note). One word a line.\n")
-        write_text_atomic(args.write_common_words / "common_english.txt",
-                          "# Common English and medical words (lower case, or 2-5 capitals, in >= 3 MTSamples notes or\n"
-                          "# abstracts): the "
-                          "recall profile of the PHI rules never takes them for names or places.\n"
-                          + source + "\n".join(common) + "\n")
-        write_text_atomic(args.write_common_words / "eponyms.txt",
-                          "# Faker surnames written capitalised inside sentences in >= 8 MTSamples notes or abstracts\n"
-                          "# (Foley, Parkinson, Graves...): eponyms the recall profile never takes for names.\n"
-                          + source + "\n".join(eponyms) + "\n")
+        source = (
+            "# Regenerate with python bench/deid_rules.py --write-common-words spacy_clintiny/resources/deid\n"
+            "# (from corpus/{mtsamples,ade,ncbi,bc5cdr}/train.spacy; no PhysioNet note). One word a line.\n"
+        )
+        write_text_atomic(
+            args.write_common_words / "common_english.txt",
+            "# Common English and medical words (lower case, or 2-5 capitals, in >= 3 MTSamples notes or\n"
+            "# abstracts): the "
+            "recall profile of the PHI rules never takes them for names or places.\n"
+            + source
+            + "\n".join(common)
+            + "\n",
+        )
+        write_text_atomic(
+            args.write_common_words / "eponyms.txt",
+            "# Faker surnames written capitalised inside sentences in >= 8 MTSamples notes or abstracts\n"
+            "# (Foley, Parkinson, Graves...): eponyms the recall profile never takes for names.\n"
+            + source
+            + "\n".join(eponyms)
+            + "\n",
+        )
         msg.good(f"Wrote {len(common)} common words and {len(eponyms)} eponyms to {args.write_common_words}")
         return
     held, train = split_notes(args.data)
     if args.write_clinical_words:
         words = build_clinical_words(train)
-        header = ("# Words of ICU nursing notes that are never names: every lower-cased word of the PhysioNet deid\n"
-                  "# TRAINING patients' notes (held-out patients excluded) seen in at least 3 patients' notes and\n"
-                  "# never inside gold PHI, minus spaCy's stop words and Faker's lorem words. Regenerate with\n"
-                  "# python bench/deid_rules.py --write-clinical-words \\\n"
-                  "#     spacy_clintiny/resources/deid/clinical_words.txt\n")
+        header = (
+            "# Words of ICU nursing notes that are never names: every lower-cased word of the PhysioNet deid\n"
+            "# TRAINING patients' notes (held-out patients excluded) seen in at least 3 patients' notes and\n"
+            "# never inside gold PHI, minus spaCy's stop words and Faker's lorem words. Regenerate with\n"
+            "# python bench/deid_rules.py --write-clinical-words \\\n"
+            "#     spacy_clintiny/resources/deid/clinical_words.txt\n"
+        )
         write_text_atomic(args.write_clinical_words, header + "\n".join(words) + "\n")
         msg.good(f"Wrote {len(words)} words to {args.write_clinical_words}")
         return

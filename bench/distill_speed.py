@@ -9,6 +9,7 @@ ignoring the first ``--warmup`` steps.
     python bench/distill_speed.py --teacher runs/teacher-mtsamples \
         --corpus /work/shared/data/mtsamples/*.jsonl --text-field transcription --threads 1
 """
+
 import argparse
 import json
 import os
@@ -27,8 +28,20 @@ def load_average() -> str:
         return "n/a"
 
 
-def measure(teacher: str, preset: str, corpus, *, text_field: str, steps: int, warmup: int, threads: int,
-            batch_size: int, seq_len: int, recipe: str, workdir: Path) -> dict:
+def measure(
+    teacher: str,
+    preset: str,
+    corpus,
+    *,
+    text_field: str,
+    steps: int,
+    warmup: int,
+    threads: int,
+    batch_size: int,
+    seq_len: int,
+    recipe: str,
+    workdir: Path,
+) -> dict:
     from spacy_clintiny.distill.config import load_config
     from spacy_clintiny.distill.runner import run_training
     from spacy_clintiny.distill.student import init_student
@@ -37,10 +50,18 @@ def measure(teacher: str, preset: str, corpus, *, text_field: str, steps: int, w
     info = init_student(teacher, student, preset=preset, force=True)
     out = workdir / f"run-{preset}"
     overrides = {
-        "paths.teacher": teacher, "paths.student": str(student), "paths.output": str(out),
-        "corpus.paths": list(corpus), "corpus.text_field": text_field, "corpus.seq_len": seq_len,
-        "training.batch_size": batch_size, "training.max_steps": warmup + steps, "training.threads": threads,
-        "training.checkpoint_every": 0, "training.eval_max_sequences": 16, "training.schedule": "constant",
+        "paths.teacher": teacher,
+        "paths.student": str(student),
+        "paths.output": str(out),
+        "corpus.paths": list(corpus),
+        "corpus.text_field": text_field,
+        "corpus.seq_len": seq_len,
+        "training.batch_size": batch_size,
+        "training.max_steps": warmup + steps,
+        "training.threads": threads,
+        "training.checkpoint_every": 0,
+        "training.eval_max_sequences": 16,
+        "training.schedule": "constant",
         "distill.fidelity": False,
     }
     config = load_config("distill", overrides=overrides, recipe=recipe)
@@ -50,9 +71,15 @@ def measure(teacher: str, preset: str, corpus, *, text_field: str, steps: int, w
     seconds = last["elapsed_s"] - first["elapsed_s"]
     tokens = last["tokens"] - first["tokens"]
     terms = sorted(k[5:] for k in last if k.startswith("loss_"))
-    return {"preset": preset, "layers_x_hidden": f"{info['layers']} x {info['hidden']}",
-            "encoder_parameters": info["encoder_parameters"], "steps_timed": steps,
-            "s_per_step": seconds / steps, "tokens_per_s": tokens / seconds, "loss_terms": terms}
+    return {
+        "preset": preset,
+        "layers_x_hidden": f"{info['layers']} x {info['hidden']}",
+        "encoder_parameters": info["encoder_parameters"],
+        "steps_timed": steps,
+        "s_per_step": seconds / steps,
+        "tokens_per_s": tokens / seconds,
+        "loss_terms": terms,
+    }
 
 
 def main() -> None:
@@ -77,19 +104,42 @@ def main() -> None:
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="distill-speed-") as tmp:
         for preset in args.presets:
-            rows.append(measure(teacher, preset, args.corpus, text_field=args.text_field, steps=args.steps,
-                                warmup=args.warmup, threads=args.threads, batch_size=args.batch_size,
-                                seq_len=args.seq_len, recipe=args.recipe, workdir=Path(tmp)))
-    result = {"teacher": args.teacher, "recipe": args.recipe, "batch": f"{args.batch_size} x {args.seq_len}",
-              "threads": args.threads, "load_average_before": load_before, "load_average_after": load_average(),
-              "wall_seconds": round(time.time() - started, 1), "rows": rows}
-    print(f"teacher {args.teacher}, recipe {args.recipe}, batch {result['batch']}, {args.threads} thread(s), "
-          f"load average {load_before} -> {result['load_average_after']}")
+            rows.append(
+                measure(
+                    teacher,
+                    preset,
+                    args.corpus,
+                    text_field=args.text_field,
+                    steps=args.steps,
+                    warmup=args.warmup,
+                    threads=args.threads,
+                    batch_size=args.batch_size,
+                    seq_len=args.seq_len,
+                    recipe=args.recipe,
+                    workdir=Path(tmp),
+                )
+            )
+    result = {
+        "teacher": args.teacher,
+        "recipe": args.recipe,
+        "batch": f"{args.batch_size} x {args.seq_len}",
+        "threads": args.threads,
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+        "wall_seconds": round(time.time() - started, 1),
+        "rows": rows,
+    }
+    print(
+        f"teacher {args.teacher}, recipe {args.recipe}, batch {result['batch']}, {args.threads} thread(s), "
+        f"load average {load_before} -> {result['load_average_after']}"
+    )
     print("| student | encoder parameters | s/step | tokens/s | loss terms |")
     print("|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['preset']} ({r['layers_x_hidden']}) | {r['encoder_parameters']:,} | {r['s_per_step']:.2f} | "
-              f"{r['tokens_per_s']:,.0f} | {', '.join(r['loss_terms'])} |")
+        print(
+            f"| {r['preset']} ({r['layers_x_hidden']}) | {r['encoder_parameters']:,} | {r['s_per_step']:.2f} | "
+            f"{r['tokens_per_s']:,.0f} | {', '.join(r['loss_terms'])} |"
+        )
     if args.output:
         args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf8")
 

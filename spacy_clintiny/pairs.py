@@ -6,6 +6,7 @@ A pair is one Doc whose text is ``premise + "\\n" + hypothesis``, with
 sentences (as with ``[CLS] premise [SEP] hypothesis`` in BERT), and the
 ``clintiny_textcat`` head in ``pair`` mode pools each span separately.
 """
+
 from typing import Optional, Tuple
 
 from spacy.language import Language

@@ -1,4 +1,5 @@
 """Registries: spaCy's own, plus the catalogue registries this package adds."""
+
 import catalogue
 from spacy.util import registry
 

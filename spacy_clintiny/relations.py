@@ -11,6 +11,7 @@ The extension is a getter/setter pair over plain tuples kept in
 sent to another process or stored in a ``DocBin(store_user_data=True)`` and read back
 with its relations intact (the spans are rebuilt from token offsets).
 """
+
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 

@@ -1,4 +1,5 @@
 """Helpers for tests and benchmarks: a tiny random BERT written to a local folder (no download)."""
+
 import string
 from pathlib import Path
 from typing import Iterable, Optional, Union

@@ -1,5 +1,6 @@
 """Helpers shared by the pipeline tests (importable as ``helpers``: setup.cfg puts tests/ on
 the path)."""
+
 import os
 from pathlib import Path
 

@@ -1,5 +1,6 @@
 """clintiny assets with a temporary mirror: copy + verify, skip when present, wrong checksum,
 download through file:// urls (plain and from a zip), folders, credentialed entries."""
+
 import hashlib
 import zipfile
 
@@ -33,16 +34,36 @@ def project(tmp_path):
     (proj / "configs").mkdir(parents=True)
     (proj / "project.yml").write_text("title: test\n")
     assets = [
-        {"dest": "assets/corpus/good.txt", "url": "http://127.0.0.1:9/good.txt", "checksum": md5(b"good data\n"),
-         "description": "in the mirror"},
-        {"dest": "assets/corpus/folder", "git": {"repo": "https://example.invalid/repo", "path": "folder"},
-         "checksum": checksum(mirror / "corpus" / "folder"), "description": "a folder"},
-        {"dest": "assets/corpus/remote.txt", "url": (upstream / "remote.txt").as_uri(),
-         "checksum": md5(b"remote data\n"), "description": "downloaded"},
-        {"dest": "assets/corpus/inner.txt", "url": (upstream / "bundle.zip").as_uri(),
-         "archive_path": "bundle/inner.txt", "checksum": md5(b"inside the zip\n"), "description": "from an archive"},
-        {"dest": "assets/secret/notes.csv", "description": "Sign the DUA, then put notes.csv here.",
-         "credentialed": True},
+        {
+            "dest": "assets/corpus/good.txt",
+            "url": "http://127.0.0.1:9/good.txt",
+            "checksum": md5(b"good data\n"),
+            "description": "in the mirror",
+        },
+        {
+            "dest": "assets/corpus/folder",
+            "git": {"repo": "https://example.invalid/repo", "path": "folder"},
+            "checksum": checksum(mirror / "corpus" / "folder"),
+            "description": "a folder",
+        },
+        {
+            "dest": "assets/corpus/remote.txt",
+            "url": (upstream / "remote.txt").as_uri(),
+            "checksum": md5(b"remote data\n"),
+            "description": "downloaded",
+        },
+        {
+            "dest": "assets/corpus/inner.txt",
+            "url": (upstream / "bundle.zip").as_uri(),
+            "archive_path": "bundle/inner.txt",
+            "checksum": md5(b"inside the zip\n"),
+            "description": "from an archive",
+        },
+        {
+            "dest": "assets/secret/notes.csv",
+            "description": "Sign the DUA, then put notes.csv here.",
+            "credentialed": True,
+        },
     ]
     srsly.write_yaml(proj / "configs" / "assets.yml", {"assets": assets})
     return proj, mirror, assets
@@ -103,8 +124,12 @@ def test_project_assets_file_is_consistent():
             assert a.url is None and a.checksum is None
         else:
             assert (a.url or a.git) and len(a.checksum or "") == 32
-    assert {"assets/physionet-deid/id.text", "assets/mtsamples/mtsamples.part00.jsonl",
-            "assets/bc5cdr/pubtator/CDR_TrainingSet.PubTator.txt", "assets/mednli"} <= {a.dest for a in assets}
+    assert {
+        "assets/physionet-deid/id.text",
+        "assets/mtsamples/mtsamples.part00.jsonl",
+        "assets/bc5cdr/pubtator/CDR_TrainingSet.PubTator.txt",
+        "assets/mednli",
+    } <= {a.dest for a in assets}
 
 
 def test_pinned_checksums_match_the_mirror():

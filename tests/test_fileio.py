@@ -1,5 +1,6 @@
 """fileio: the one home for atomic writes. A reader sees the old file or the complete new one,
 never a partial one, and a failed write leaves no temporary sibling behind."""
+
 import json
 import os
 

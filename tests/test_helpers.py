@@ -1,4 +1,5 @@
 """The shared-data guard: a missing corpus mirror skips locally but FAILS under CI=true."""
+
 import pytest
 
 import helpers

@@ -1,4 +1,5 @@
 """`clintiny labels`: the label files the training config gives each head."""
+
 import json
 
 import spacy
@@ -28,15 +29,30 @@ def _doc(nlp, text, spans, rels=None, cats=None):
 
 def test_labels_from_several_docbins(tmp_path):
     nlp = spacy.blank("en")
-    a = _docbin(tmp_path / "a.spacy", [
-        _doc(nlp, "aspirin caused a rash", [(0, 1, "TREATMENT"), (3, 4, "PROBLEM")],
-             rels=[{"head": [0, 7], "tail": [17, 21], "label": "DRUG_AE"}], cats={"ADE": 1.0}),
-    ])
-    b = _docbin(tmp_path / "b.spacy", [
-        _doc(nlp, "cisplatin nephrotoxicity", [(0, 1, "TREATMENT"), (1, 2, "PROBLEM")],
-             rels=[{"head": [0, 9], "tail": [10, 24], "label": "CID"}]),
-        _doc(nlp, "a chest x-ray", [(1, 4, "TEST")]),
-    ])
+    a = _docbin(
+        tmp_path / "a.spacy",
+        [
+            _doc(
+                nlp,
+                "aspirin caused a rash",
+                [(0, 1, "TREATMENT"), (3, 4, "PROBLEM")],
+                rels=[{"head": [0, 7], "tail": [17, 21], "label": "DRUG_AE"}],
+                cats={"ADE": 1.0},
+            ),
+        ],
+    )
+    b = _docbin(
+        tmp_path / "b.spacy",
+        [
+            _doc(
+                nlp,
+                "cisplatin nephrotoxicity",
+                [(0, 1, "TREATMENT"), (1, 2, "PROBLEM")],
+                rels=[{"head": [0, 9], "tail": [10, 24], "label": "CID"}],
+            ),
+            _doc(nlp, "a chest x-ray", [(1, 4, "TEST")]),
+        ],
+    )
     runner = CliRunner()
     for kind, extra, expected in [
         ("rels", [], ["CID", "DRUG_AE"]),

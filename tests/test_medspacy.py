@@ -1,6 +1,7 @@
 """medspaCy after the heads: PyRuSH sentences, sectionizer and ConText act on the entities
 written by clintiny_ner, keep the pipeline's tokenizer, stay quiet, and keep their rules
 through to_disk / spacy.load."""
+
 import pytest
 import spacy
 from medspacy.context import ConTextRule
@@ -10,10 +11,12 @@ from spacy.tokens import Span
 from helpers import add_tiny_encoder, fit, span_examples
 from spacy_clintiny.components.rules import add_clinical_rules
 
-NOTE = ("Past Medical History: hypertension.\n"
-        "Patient denies chest pain and fever.\n"
-        "Family history: mother had diabetes.\n"
-        "Return if he develops rash.")
+NOTE = (
+    "Past Medical History: hypertension.\n"
+    "Patient denies chest pain and fever.\n"
+    "Family history: mother had diabetes.\n"
+    "Return if he develops rash."
+)
 CONCEPTS = [
     ("Patient denies chest pain and fever.", [(15, 25, "PROBLEM"), (30, 35, "PROBLEM")]),
     ("Mother had diabetes and hypertension.", [(11, 19, "PROBLEM"), (24, 36, "PROBLEM")]),
@@ -57,8 +60,13 @@ def test_context_acts_on_ents_from_clintiny_ner(tiny_encoder):
     nlp.add_pipe("clintiny_ner", name="ner_concepts", config={"spans_key": "concepts", "write_ents": True})
     fit(nlp, span_examples(nlp, CONCEPTS, "concepts"))
     add_clinical_rules(nlp)
-    assert nlp.pipe_names == ["clintiny_encoder", "ner_concepts", "clintiny_sentences", "clintiny_sectionizer",
-                              "clintiny_context"]
+    assert nlp.pipe_names == [
+        "clintiny_encoder",
+        "ner_concepts",
+        "clintiny_sentences",
+        "clintiny_sectionizer",
+        "clintiny_context",
+    ]
     doc = nlp("Patient denies chest pain and fever.\nFamily history: mother had diabetes.")
     found = attrs(doc)
     assert found["chest pain"][0] and found["fever"][0]  # negated
@@ -150,8 +158,14 @@ def test_sentence_port_matches_pyrush():
 
     nlp = spacy.blank("en")
     sentences = nlp.add_pipe("clintiny_sentences")
-    texts = [NOTE, "A.  B\n\nC. d e f.\r\n\r\n  G", "  leading space. Then more\n", "x", "Dr. Smith saw pt. at 5 p.m. today.",
-             "Jose\u0301 \u0301 denies\x07 pain 😷.\r\nPlan:\n\n\n- aspirin\n- rest"]
+    texts = [
+        NOTE,
+        "A.  B\n\nC. d e f.\r\n\r\n  G",
+        "  leading space. Then more\n",
+        "x",
+        "Dr. Smith saw pt. at 5 p.m. today.",
+        "Jose\u0301 \u0301 denies\x07 pain 😷.\r\nPlan:\n\n\n- aspirin\n- rest",
+    ]
     logger.disable(__name__)  # PyRuSH's cython function logs every token under the caller's name
     try:
         for max_len in (None, 12):

@@ -1,6 +1,7 @@
 """The whole workflow, end to end, at smoke size: corpora from the mirror, pre-training,
 distillation, multi-task training of student and teacher, medspaCy assembly, evaluation,
 packaging, and a fresh-process spacy.load of the packaged pipeline."""
+
 import json
 import os
 import shutil

@@ -1,6 +1,7 @@
 """Every name spacy_clintiny registers is declared as an entry point in setup.cfg (so a saved
 pipeline loads with ``spacy.load`` in a fresh interpreter), and every declared entry point
 resolves to the function registered under that name."""
+
 import configparser
 import importlib
 import pkgutil
@@ -81,16 +82,20 @@ def registered_by_us():
 def undeclared():
     """RETURNS (List[Tuple[str, str, str]]): (group, name, target) registered but not in setup.cfg."""
     declared = declared_entry_points()
-    return [(group, name, f"{func.__module__}:{func.__name__}")
-            for group, names in registered_by_us().items() for name, func in names.items()
-            if name not in declared.get(group, {})]
+    return [
+        (group, name, f"{func.__module__}:{func.__name__}")
+        for group, names in registered_by_us().items()
+        for name, func in names.items()
+        if name not in declared.get(group, {})
+    ]
 
 
 def test_every_registered_name_is_in_setup_cfg():
     assert registered_by_us().get("spacy_factories"), "no factories found: did the package import?"
     missing = undeclared()
     assert not missing, "add these lines to setup.cfg [options.entry_points]:\n" + "\n".join(
-        f"{group} =\n    {name} = {target}" for group, name, target in missing)
+        f"{group} =\n    {name} = {target}" for group, name, target in missing
+    )
 
 
 def test_the_check_catches_an_undeclared_name():
@@ -100,8 +105,11 @@ def test_the_check_catches_an_undeclared_name():
     build_fake_v1.__module__ = f"{PACKAGE}.architectures.fake"
     registry.architectures.register("spacy-clintiny.Fake.v1", func=build_fake_v1)
     try:
-        assert ("spacy_architectures", "spacy-clintiny.Fake.v1", f"{PACKAGE}.architectures.fake:build_fake_v1") \
-            in undeclared()
+        assert (
+            "spacy_architectures",
+            "spacy-clintiny.Fake.v1",
+            f"{PACKAGE}.architectures.fake:build_fake_v1",
+        ) in undeclared()
     finally:
         catalogue.REGISTRY.pop((*registry.architectures.namespace, "spacy-clintiny.Fake.v1"), None)
 
@@ -111,7 +119,7 @@ def test_every_entry_point_resolves_to_the_registered_function(group):
     registries = all_registries()
     for name, target in declared_entry_points()[group].items():
         obj = resolve(target)
-        assert callable(obj) or hasattr(obj, "__call__"), f"{group} {name} -> {target} is not callable"
+        assert callable(obj), f"{group} {name} -> {target} is not callable"
         if group == "console_scripts":
             continue
         assert group in registries, f"setup.cfg group '{group}' is not an entry-point group of any registry"

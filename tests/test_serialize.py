@@ -1,6 +1,7 @@
 """A trained pipeline (encoder + two clintiny_ner heads + medspaCy sentences, sectionizer and
 ConText) saved with ``nlp.to_disk`` and loaded with ``spacy.load`` in a FRESH interpreter
 (no prior import of spacy_clintiny) gives identical predictions."""
+
 import json
 import os
 import subprocess
@@ -42,11 +43,23 @@ print(json.dumps({"pipe_names": nlp.pipe_names, "docs": [DESCRIBE(doc) for doc i
 def describe(doc):
     """Everything the pipeline predicts, as plain data."""
     return {
-        "spans": {key: [[s.start_char, s.end_char, s.label_] for s in group]
-                  for key, group in sorted(doc.spans.items())},
+        "spans": {
+            key: [[s.start_char, s.end_char, s.label_] for s in group] for key, group in sorted(doc.spans.items())
+        },
         "scores": {key: list(group.attrs.get("scores", [])) for key, group in sorted(doc.spans.items())},
-        "ents": [[e.start_char, e.end_char, e.label_, e._.is_negated, e._.is_family, e._.is_historical,
-                  e._.is_hypothetical, e._.is_uncertain] for e in doc.ents],
+        "ents": [
+            [
+                e.start_char,
+                e.end_char,
+                e.label_,
+                e._.is_negated,
+                e._.is_family,
+                e._.is_historical,
+                e._.is_hypothetical,
+                e._.is_uncertain,
+            ]
+            for e in doc.ents
+        ],
         "sents": [s.start_char for s in doc.sents] if len(doc) else [],
         "sections": [s.category for s in doc._.sections],
     }
@@ -73,11 +86,17 @@ def test_round_trip_in_a_fresh_process(trained, tmp_path):
     trained.to_disk(tmp_path / "pipeline")
     script = LOAD_SCRIPT.replace("DESCRIBE", "describe")
     script = inspect.getsource(describe) + script
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               OMP_NUM_THREADS="1")
+    env = dict(
+        os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1"
+    )
     result = subprocess.run(
         [sys.executable, "-W", "ignore::FutureWarning", "-c", script, str(tmp_path / "pipeline")],
-        input=json.dumps(NOTES), capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=300,
+        input=json.dumps(NOTES),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(tmp_path),
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])

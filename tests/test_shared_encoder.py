@@ -1,5 +1,6 @@
 """One encoder pass per batch for all heads, and heads that learn only from docs annotated
 for them (partial annotation)."""
+
 import numpy
 import spacy
 
@@ -23,7 +24,9 @@ def build(tiny_encoder, *, hidden_width=None):
     add_tiny_encoder(nlp, tiny_encoder, transformer_config=NO_DROPOUT)
     head = {"@architectures": "spacy-clintiny.TokenClassifier.v1", "hidden_width": hidden_width, "dropout": 0.0}
     nlp.add_pipe("clintiny_ner", name="ner_phi", config={"spans_key": "phi", "model": head})
-    nlp.add_pipe("clintiny_ner", name="ner_concepts", config={"spans_key": "concepts", "write_ents": True, "model": head})
+    nlp.add_pipe(
+        "clintiny_ner", name="ner_concepts", config={"spans_key": "concepts", "write_ents": True, "model": head}
+    )
     examples = span_examples(nlp, PHI, "phi") + span_examples(nlp, CONCEPTS, "concepts")
     nlp.initialize(lambda: examples)
     return nlp, examples

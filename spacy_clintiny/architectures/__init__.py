@@ -1,4 +1,6 @@
-from . import encoder  # noqa: F401
-from . import token_head  # noqa: F401
-from . import text_head  # noqa: F401
-from . import relation_head  # noqa: F401
+from . import (
+    encoder,  # noqa: F401
+    relation_head,  # noqa: F401
+    text_head,  # noqa: F401
+    token_head,  # noqa: F401
+)

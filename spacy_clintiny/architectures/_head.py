@@ -1,5 +1,6 @@
 """What the text and relation heads share: features from token vectors → optional ReLU
 hidden layer → linear logits, and the token-vector width read from the first batch."""
+
 from typing import List, Optional
 
 from spacy.tokens import Doc

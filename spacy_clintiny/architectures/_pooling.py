@@ -3,6 +3,7 @@
 Shared by the text head (whole doc, or premise and hypothesis) and the relation head
 (entity spans). Ranges may overlap and may be empty (an empty range pools to zeros).
 """
+
 from typing import Callable, List, Sequence, Tuple
 
 import numpy
@@ -78,9 +79,6 @@ def pool_ranges(
         d_flat = ops.alloc2f(int(offsets[-1]), width)
         if len(index_np):
             ops.scatter_add(d_flat, index, d_data)
-        return [
-            d_flat[offsets[i] : offsets[i + 1]] if n_rows[i] else ops.alloc2f(*X.shape)
-            for i, X in enumerate(Xs)
-        ]
+        return [d_flat[offsets[i] : offsets[i + 1]] if n_rows[i] else ops.alloc2f(*X.shape) for i, X in enumerate(Xs)]
 
     return output, backprop

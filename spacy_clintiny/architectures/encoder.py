@@ -6,6 +6,7 @@ sources are resolved offline-first (local folder, the bundled teacher, or an exp
 and long notes are covered by overlapping strided windows by default, so no token is left
 unencoded and the end of a long note is encoded with the same context size as its start.
 """
+
 import warnings
 from typing import Any, Dict, Optional
 
@@ -39,7 +40,7 @@ def build_encoder_v1(
     RETURNS (Model[List[Doc], FullTransformerBatch]): The encoder.
     """
     if stride > window:
-        warnings.warn(Warnings.W001.format(window=window, stride=stride))
+        warnings.warn(Warnings.W001.format(window=window, stride=stride), stacklevel=2)
     get_spans = configure_strided_spans(window=window, stride=stride)
     model = TransformerModel(
         name,

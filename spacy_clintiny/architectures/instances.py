@@ -9,6 +9,7 @@ boundary lies between them.
 The token distance of two spans is the number of tokens strictly between them
 (0 for adjacent or overlapping spans).
 """
+
 from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc, Span

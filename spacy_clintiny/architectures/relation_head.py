@@ -8,6 +8,7 @@ kind of entities it is looking at. The order of the concatenation carries the di
 An MLP maps the instance to logits; the ``clintiny_rel`` component applies a sigmoid per
 label, so "no relation" (every label below threshold) needs no label of its own.
 """
+
 from typing import Callable, List, Optional, Tuple
 
 import numpy

@@ -7,6 +7,7 @@ two segments ``p`` and ``h`` it is ``[p, h, |p - h|, p * h]`` (the classic sente
 features). Both segments come from the same encoder pass over the whole doc, so the
 encoder's attention crosses premise and hypothesis.
 """
+
 from typing import Callable, List, Optional, Tuple
 
 from spacy.tokens import Doc, Span

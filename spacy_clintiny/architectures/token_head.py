@@ -6,6 +6,7 @@ gives one vector per spaCy token, an optional hidden layer mixes them, and a sof
 layer gives a distribution over the BILUO/BIO tags. Tags and decoding live in the
 ``clintiny_ner`` component; this module only maps tokens to probabilities.
 """
+
 from typing import Callable, List, Optional, Tuple
 
 from spacy.tokens import Doc
@@ -62,9 +63,7 @@ def with_flat_tokens(layer: Model[Floats2d, Floats2d]) -> Model[List[Floats2d], 
     return Model("with_flat_tokens", _flat_forward, init=_flat_init, layers=[layer])
 
 
-def _flat_forward(
-    model: Model, Xs: List[Floats2d], is_train: bool
-) -> Tuple[List[Floats2d], Callable]:
+def _flat_forward(model: Model, Xs: List[Floats2d], is_train: bool) -> Tuple[List[Floats2d], Callable]:
     layer = model.layers[0]
     ops = model.ops
     lengths = [X.shape[0] for X in Xs]
@@ -98,9 +97,7 @@ def _flat_forward(
     return Ys, backprop
 
 
-def _flat_init(
-    model: Model, X: Optional[List[Floats2d]] = None, Y: Optional[List[Floats2d]] = None
-) -> None:
+def _flat_init(model: Model, X: Optional[List[Floats2d]] = None, Y: Optional[List[Floats2d]] = None) -> None:
     layer = model.layers[0]
     X_flat = None
     if X is not None:

@@ -1,5 +1,6 @@
 """``clintiny assets PROJECT_YML_OR_ASSETS_YML``: fetch corpus assets from a mirror or their
 url, verify checksums, write atomically (see ``spacy_clintiny.assets``)."""
+
 from pathlib import Path
 from typing import Optional
 
@@ -12,8 +13,12 @@ from ._app import app
 @app.command("assets")
 def assets_cli(
     path: Path = typer.Argument(..., metavar="PROJECT_YML_OR_ASSETS_YML", help="configs/assets.yml or a project.yml"),
-    mirror: Optional[Path] = typer.Option(None, "--mirror", help="Mirror folder (default $CLINTINY_MIRROR, else ../shared/data beside the project)"),
-    project_dir: Optional[Path] = typer.Option(None, "--project-dir", help="Where dest paths are resolved (default: the folder with project.yml)"),
+    mirror: Optional[Path] = typer.Option(
+        None, "--mirror", help="Mirror folder (default $CLINTINY_MIRROR, else ../shared/data beside the project)"
+    ),
+    project_dir: Optional[Path] = typer.Option(
+        None, "--project-dir", help="Where dest paths are resolved (default: the folder with project.yml)"
+    ),
     no_download: bool = typer.Option(False, "--no-download", help="Never use the network: mirror or nothing"),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds per download"),
 ) -> None:
@@ -23,8 +28,7 @@ def assets_cli(
     from ..assets import fetch_assets
 
     try:
-        results = fetch_assets(path, mirror=mirror, project_dir=project_dir, download=not no_download,
-                               timeout=timeout)
+        results = fetch_assets(path, mirror=mirror, project_dir=project_dir, download=not no_download, timeout=timeout)
     except ValueError as err:
         msg.fail(str(err), exits=1)
     counts = {}

@@ -4,6 +4,7 @@ TF-IDF + logistic regression for MTSamples specialty and ADE sentences (tuned by
 cross-validation on the training splits) and deid.pl's output on the PhysioNet dev notes; the
 JSON goes to ``clintiny evaluate --baselines``. No note text is printed.
 """
+
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -16,16 +17,24 @@ from ._app import app
 @app.command("baselines")
 def baselines_cli(
     corpus_dir: Path = typer.Argument(
-        ..., help="Folder with <corpus>/train.spacy and <corpus>/dev.spacy", exists=True, file_okay=False),
+        ..., help="Folder with <corpus>/train.spacy and <corpus>/dev.spacy", exists=True, file_okay=False
+    ),
     output: Path = typer.Argument(..., help="JSON file to write (for `clintiny evaluate --baselines`)"),
     deid_pl: Optional[Path] = typer.Option(
-        None, "--deid-pl", exists=True, dir_okay=False,
-        help="deid.pl's output on the PhysioNet notes (assets/physionet-deid/deid-pl-output/id.phi)"),
+        None,
+        "--deid-pl",
+        exists=True,
+        dir_okay=False,
+        help="deid.pl's output on the PhysioNet notes (assets/physionet-deid/deid-pl-output/id.phi)",
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the cross-validation folds"),
     folds: int = typer.Option(3, "--folds", help="Cross-validation folds on the training splits"),
     limit: int = typer.Option(
-        0, "--limit", help="At most this many dev docs per text classification corpus (0 = all): the evaluate "
-        "step's --limit, so both score the same docs"),
+        0,
+        "--limit",
+        help="At most this many dev docs per text classification corpus (0 = all): the evaluate "
+        "step's --limit, so both score the same docs",
+    ),
 ) -> None:
     """Compute every baseline whose corpus is present and write them as JSON."""
     result = baselines(corpus_dir, output, deid_pl=deid_pl, seed=seed, folds=folds, limit=limit)
@@ -34,8 +43,9 @@ def baselines_cli(
     msg.good(f"Wrote {output} ({result['seconds']:.0f} s)")
 
 
-def baselines(corpus_dir: Path, output: Path, *, deid_pl: Optional[Path] = None, seed: int = 0, folds: int = 3,
-              limit: int = 0) -> Dict[str, Any]:
+def baselines(
+    corpus_dir: Path, output: Path, *, deid_pl: Optional[Path] = None, seed: int = 0, folds: int = 3, limit: int = 0
+) -> Dict[str, Any]:
     """Run :func:`spacy_clintiny.evaluation.baselines.run_baselines` and write its JSON atomically.
 
     corpus_dir (Path): The corpus folder.
@@ -51,8 +61,9 @@ def baselines(corpus_dir: Path, output: Path, *, deid_pl: Optional[Path] = None,
     from ..evaluation.baselines import run_baselines
     from ..fileio import write_json_atomic
 
-    result = run_baselines(corpus_dir, nlp=spacy.blank("en"), deid_pl=deid_pl, seed=seed, folds=folds, limit=limit,
-                           progress=msg.info)
+    result = run_baselines(
+        corpus_dir, nlp=spacy.blank("en"), deid_pl=deid_pl, seed=seed, folds=folds, limit=limit, progress=msg.info
+    )
     if not result["tasks"]:
         msg.warn(f"No baseline corpus (mtsamples, ade, or physionet with --deid-pl) found in {corpus_dir}")
     write_json_atomic(output, result)

@@ -1,5 +1,6 @@
 """``clintiny convert FORMAT INPUT OUTPUT.spacy``: clinical corpora to DocBins (see
 ``spacy_clintiny.converters.convert.convert_corpus``)."""
+
 from pathlib import Path
 from typing import Optional
 
@@ -11,16 +12,34 @@ from ._app import app
 
 @app.command("convert")
 def convert_cli(
-    fmt: str = typer.Argument(..., metavar="FORMAT", help="physionet, i2b2-2014, i2b2-2012, i2b2-2010, brat, mednli, ade, pubtator, conll or mtsamples"),
+    fmt: str = typer.Argument(
+        ...,
+        metavar="FORMAT",
+        help="physionet, i2b2-2014, i2b2-2012, i2b2-2010, brat, mednli, ade, pubtator, conll or mtsamples",
+    ),
     input_path: Path = typer.Argument(..., metavar="INPUT", help="Input file or folder (see docs/corpora.md)"),
     output_path: Path = typer.Argument(..., metavar="OUTPUT.spacy", help="Output DocBin (train side when splitting)"),
-    split_dev: float = typer.Option(0.0, "--split-dev", help="Fraction of documents GROUPS (patients, PMIDs, texts) for dev; 0 = no split"),
+    split_dev: float = typer.Option(
+        0.0, "--split-dev", help="Fraction of documents GROUPS (patients, PMIDs, texts) for dev; 0 = no split"
+    ),
     seed: int = typer.Option(0, "--seed", help="Split seed"),
-    dev_output: Optional[Path] = typer.Option(None, "--dev-output", help="Dev DocBin (default dev.spacy beside train.spacy, else <stem>.dev.spacy)"),
-    label_map: Optional[str] = typer.Option(None, "--label-map", help="Preset (identity, n2c2-2018, ncbi-disease, bc5cdr, biomedical) or JSON file; brat/pubtator/conll"),
-    discontinuous: Optional[str] = typer.Option(None, "--discontinuous", help="brat discontinuous spans: join (default), fragments or skip"),
-    n_sents: Optional[int] = typer.Option(None, "--n-sents", help="conll: sentences per doc when the file has no -DOCSTART- (default 10)"),
-    alignment: str = typer.Option("retokenize", "--alignment", help="retokenize (exact offsets), expand, contract or strict"),
+    dev_output: Optional[Path] = typer.Option(
+        None, "--dev-output", help="Dev DocBin (default dev.spacy beside train.spacy, else <stem>.dev.spacy)"
+    ),
+    label_map: Optional[str] = typer.Option(
+        None,
+        "--label-map",
+        help="Preset (identity, n2c2-2018, ncbi-disease, bc5cdr, biomedical) or JSON file; brat/pubtator/conll",
+    ),
+    discontinuous: Optional[str] = typer.Option(
+        None, "--discontinuous", help="brat discontinuous spans: join (default), fragments or skip"
+    ),
+    n_sents: Optional[int] = typer.Option(
+        None, "--n-sents", help="conll: sentences per doc when the file has no -DOCSTART- (default 10)"
+    ),
+    alignment: str = typer.Option(
+        "retokenize", "--alignment", help="retokenize (exact offsets), expand, contract or strict"
+    ),
     limit: int = typer.Option(0, "--limit", help="Stop after this many documents (0 = all), e.g. for smoke runs"),
 ) -> None:
     """Convert a clinical corpus to a DocBin, with a conversion report (printed and written
@@ -30,8 +49,16 @@ def convert_cli(
 
     try:
         report, written = convert_corpus(
-            fmt, input_path, output_path, dev_output=dev_output, dev_fraction=split_dev, seed=seed,
-            label_map=label_map, discontinuous=discontinuous, n_sents=n_sents, alignment=alignment,
+            fmt,
+            input_path,
+            output_path,
+            dev_output=dev_output,
+            dev_fraction=split_dev,
+            seed=seed,
+            label_map=label_map,
+            discontinuous=discontinuous,
+            n_sents=n_sents,
+            alignment=alignment,
             limit=limit,
         )
     except ValueError as err:
@@ -41,7 +68,9 @@ def convert_cli(
         msg.fail(Errors.E409.format(path=input_path, fmt=fmt), exits=1)
     split = report.extra.get("split")
     if split:
-        msg.info(f"split by group (seed {seed}): train {split['train']['docs']} docs / {split['train']['groups']} "
-                 f"groups, dev {split['dev']['docs']} docs / {split['dev']['groups']} groups")
+        msg.info(
+            f"split by group (seed {seed}): train {split['train']['docs']} docs / {split['train']['groups']} "
+            f"groups, dev {split['dev']['docs']} docs / {split['dev']['groups']} groups"
+        )
     for path in written:
         msg.good(f"wrote {path}")

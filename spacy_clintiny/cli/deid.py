@@ -1,5 +1,6 @@
 """``clintiny deid INPUT OUTPUT``: de-identify a text file, a folder, a JSONL or CSV file, or
 stdin (see ``spacy_clintiny.deid.io`` for what is read and written, and docs/deid.md)."""
+
 from pathlib import Path
 from typing import Optional
 
@@ -19,44 +20,59 @@ def _echo(kind: str, text: str) -> None:
 @app.command("deid")
 def deid_cli(
     input_path: str = typer.Argument(..., metavar="INPUT", help="Text file, folder, .jsonl/.csv file, or - for stdin"),
-    output_path: str = typer.Argument(..., metavar="OUTPUT",
-        help="Output file or folder (same kind as INPUT), or - for stdout"),
-    model: str = typer.Option("en_clintiny_sm", "--model",
-        help="Pipeline folder or package with a PHI head, or 'rules' for rules only"),
-    mode: str = typer.Option("redact", "--mode",
-        help="redact ([DATE]), mask (same length), annotate (spans only) or surrogate"),
-    threshold: float = typer.Option(0.0, "--threshold",
-        help="Minimum confidence of a model PHI span (0 = recall first)"),
+    output_path: str = typer.Argument(
+        ..., metavar="OUTPUT", help="Output file or folder (same kind as INPUT), or - for stdout"
+    ),
+    model: str = typer.Option(
+        "en_clintiny_sm", "--model", help="Pipeline folder or package with a PHI head, or 'rules' for rules only"
+    ),
+    mode: str = typer.Option(
+        "redact", "--mode", help="redact ([DATE]), mask (same length), annotate (spans only) or surrogate"
+    ),
+    threshold: float = typer.Option(
+        0.0, "--threshold", help="Minimum confidence of a model PHI span (0 = recall first)"
+    ),
     rules: bool = typer.Option(True, "--rules/--no-rules", help="Run the rule patterns for structured identifiers"),
-    profile: Optional[str] = typer.Option(None, "--profile",
-        help="Rule profile: recall (dictionary names and places) or precision (cued rules only); default: the model's"),
+    profile: Optional[str] = typer.Option(
+        None,
+        "--profile",
+        help="Rule profile: recall (dictionary names and places) or precision (cued rules only); default: the model's",
+    ),
     allow_list: Optional[Path] = typer.Option(None, "--allow-list", help="File of terms never redacted, one a line"),
     deny_list: Optional[Path] = typer.Option(None, "--deny-list", help="File of LABEL<TAB>term lines always redacted"),
-    key_file: Optional[Path] = typer.Option(None, "--key-file",
-        help="File with the secret for reproducible surrogates (else $CLINTINY_DEID_KEY)"),
+    key_file: Optional[Path] = typer.Option(
+        None, "--key-file", help="File with the secret for reproducible surrogates (else $CLINTINY_DEID_KEY)"
+    ),
     fmt: str = typer.Option("auto", "--format", help="auto (from INPUT), text, dir, jsonl or csv (e.g. for stdin)"),
     glob: str = typer.Option("*.txt", "--glob", help="Files of a folder INPUT, matched recursively"),
     text_col: str = typer.Option("text", "--text-col", help="JSONL/CSV field holding the note"),
-    id_col: Optional[str] = typer.Option(None, "--id-col",
-        help="JSONL/CSV field with the note id (default: file:line)"),
+    id_col: Optional[str] = typer.Option(
+        None, "--id-col", help="JSONL/CSV field with the note id (default: file:line)"
+    ),
     patient_col: Optional[str] = typer.Option(None, "--patient-col", help="JSONL/CSV field with the patient id"),
-    patient_from: Optional[str] = typer.Option(None, "--patient-from",
-        help="dir (first folder level), file (each note its own) or col"),
-    mapping: Optional[Path] = typer.Option(None, "--mapping",
-        help="Write original->surrogate per patient here (holds PHI; surrogate mode)"),
-    audit: Optional[Path] = typer.Option(None, "--audit",
-        help="Audit JSONL (default OUTPUT.audit.jsonl; none for stdout)"),
-    audit_text: bool = typer.Option(False, "--audit-text",
-        help="Also put each span's original text in the audit (holds PHI)"),
-    review: Optional[Path] = typer.Option(None, "--review",
-        help="Write a displaCy HTML page of sampled notes with PHI marked (holds PHI)"),
+    patient_from: Optional[str] = typer.Option(
+        None, "--patient-from", help="dir (first folder level), file (each note its own) or col"
+    ),
+    mapping: Optional[Path] = typer.Option(
+        None, "--mapping", help="Write original->surrogate per patient here (holds PHI; surrogate mode)"
+    ),
+    audit: Optional[Path] = typer.Option(
+        None, "--audit", help="Audit JSONL (default OUTPUT.audit.jsonl; none for stdout)"
+    ),
+    audit_text: bool = typer.Option(
+        False, "--audit-text", help="Also put each span's original text in the audit (holds PHI)"
+    ),
+    review: Optional[Path] = typer.Option(
+        None, "--review", help="Write a displaCy HTML page of sampled notes with PHI marked (holds PHI)"
+    ),
     review_n: int = typer.Option(10, "--review-n", help="Notes on the review page"),
     batch_size: int = typer.Option(32, "--batch-size", help="Docs per nlp.pipe batch"),
     n_process: int = typer.Option(1, "--n-process", help="Processes for nlp.pipe"),
     threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads per process"),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar on stderr"),
-    resume: bool = typer.Option(True, "--resume/--no-resume",
-        help="Skip notes already done and continue partial outputs"),
+    resume: bool = typer.Option(
+        True, "--resume/--no-resume", help="Skip notes already done and continue partial outputs"
+    ),
     force: bool = typer.Option(False, "--force", help="With --no-resume: overwrite existing outputs"),
 ) -> None:
     """De-identify clinical notes: PHI found by the pipeline's PHI head and rule patterns is
@@ -77,23 +93,47 @@ def deid_cli(
         denied = read_deny_list(deny_list) if deny_list is not None else None
         key = read_surrogate_key(key_file) if mode == "surrogate" else None
         plan = plan_deid(
-            input_path, output_path, fmt=fmt, glob=glob, columns=Columns(text_col, id_col, patient_col),
-            patient_from=patient_from, mode=mode, audit=audit, audit_text=audit_text, mapping=mapping,
-            review=review, review_n=review_n, resume=resume, force=force,
+            input_path,
+            output_path,
+            fmt=fmt,
+            glob=glob,
+            columns=Columns(text_col, id_col, patient_col),
+            patient_from=patient_from,
+            mode=mode,
+            audit=audit,
+            audit_text=audit_text,
+            mapping=mapping,
+            review=review,
+            review_n=review_n,
+            resume=resume,
+            force=force,
         )
     except (ValueError, OSError) as err:
         _echo("fail", str(err))
         raise typer.Exit(1) from None
     if mode == "surrogate" and key is None:
-        _echo("warn", f"No surrogate key (--key-file or ${KEY_ENV}): surrogates and date shifts are consistent "
-                      "within this run only, and a resumed run will not match the part already written.")
-    for path, what in ((plan.mapping, "the surrogate mapping"), (plan.review, "the review page"),
-                       (plan.audit if audit_text else None, "the audit (--audit-text)")):
+        _echo(
+            "warn",
+            f"No surrogate key (--key-file or ${KEY_ENV}): surrogates and date shifts are consistent "
+            "within this run only, and a resumed run will not match the part already written.",
+        )
+    for path, what in (
+        (plan.mapping, "the surrogate mapping"),
+        (plan.review, "the review page"),
+        (plan.audit if audit_text else None, "the audit (--audit-text)"),
+    ):
         if path is not None:
             _echo("warn", f"{path} will hold PHI ({what}): protect it like the input notes.")
     try:
-        nlp = load_deid_pipeline(model, rules=rules, threshold=threshold, allow_list=allowed, deny_list=denied,
-                                 threads=threads, profile=profile)
+        nlp = load_deid_pipeline(
+            model,
+            rules=rules,
+            threshold=threshold,
+            allow_list=allowed,
+            deny_list=denied,
+            threads=threads,
+            profile=profile,
+        )
         generator = None
         if mode == "surrogate":
             from ..deid.surrogate import SurrogateGenerator
@@ -108,15 +148,19 @@ def deid_cli(
         _echo("warn", "Interrupted: finished notes are kept; run the same command again to resume.")
         raise typer.Exit(130) from None
     if summary.up_to_date:
-        _echo("info", f"{output_path} already exists from an earlier run: nothing to do "
-                      "(--no-resume --force redoes it)")
+        _echo(
+            "info", f"{output_path} already exists from an earlier run: nothing to do (--no-resume --force redoes it)"
+        )
         return
     for problem in summary.problems:
         _echo("fail" if problem.failed else "warn", f"{problem.where}: {problem.message}")
     rate = summary.notes / max(summary.seconds, 1e-9)
     labels = ", ".join(f"{label} {n}" for label, n in sorted(summary.labels.items())) or "none"
-    _echo("info", f"{summary.deidentified} note(s) de-identified, {summary.failed} failed, {summary.skipped} already "
-                  f"done; {summary.spans} PHI span(s) ({labels}); {summary.seconds:.1f}s ({rate:.1f} notes/s)")
+    _echo(
+        "info",
+        f"{summary.deidentified} note(s) de-identified, {summary.failed} failed, {summary.skipped} already "
+        f"done; {summary.spans} PHI span(s) ({labels}); {summary.seconds:.1f}s ({rate:.1f} notes/s)",
+    )
     for path in summary.written:
         _echo("good", f"wrote {path}")
     if summary.failed:

@@ -7,6 +7,7 @@ leak rate, speed) and, given deid.pl's output, scores that on the same notes. Th
 prints tables and, as its last stdout line, one JSON object. Note text and PHI are never
 printed: notes are named by id.
 """
+
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
@@ -47,16 +48,18 @@ def select_patients(patient_ids: Iterable[str], which: str) -> Set[str]:
     """
     ids = set(patient_ids)
     if which not in PATIENT_SETS:
-        raise ValueError(Errors.E773.format(value=which, problem="is not a patient set",
-                                            options=", ".join(PATIENT_SETS)))
+        raise ValueError(
+            Errors.E773.format(value=which, problem="is not a patient set", options=", ".join(PATIENT_SETS))
+        )
     if which == "all":
         return ids
     heldout = dev_groups(ids, dev_fraction=HELDOUT_FRACTION, seed=HELDOUT_SEED)
     return heldout if which == "heldout" else ids - heldout
 
 
-def read_gold_notes(fmt: str, path: Union[str, Path], *, patients: Optional[str] = None,
-                    limit: int = 0) -> Tuple[List[GoldNote], Dict[str, Any]]:
+def read_gold_notes(
+    fmt: str, path: Union[str, Path], *, patients: Optional[str] = None, limit: int = 0
+) -> Tuple[List[GoldNote], Dict[str, Any]]:
     """Read annotated notes for evaluation.
 
     fmt (str): "physionet" (a folder with id.text and id-phi.phrase), "i2b2-2014" (a folder
@@ -70,8 +73,11 @@ def read_gold_notes(fmt: str, path: Union[str, Path], *, patients: Optional[str]
     if fmt not in FORMATS:
         raise ValueError(Errors.E772.format(value=fmt, options=", ".join(FORMATS)))
     if patients is not None and fmt != "physionet":
-        raise ValueError(Errors.E773.format(value=patients, problem=f"does not apply to format '{fmt}'",
-                                            options=", ".join(PATIENT_SETS)))
+        raise ValueError(
+            Errors.E773.format(
+                value=patients, problem=f"does not apply to format '{fmt}'", options=", ".join(PATIENT_SETS)
+            )
+        )
     path = Path(path)
     report = ConversionReport(fmt)
     info: Dict[str, Any] = {"format": fmt, "input": str(path)}
@@ -85,8 +91,13 @@ def read_gold_notes(fmt: str, path: Union[str, Path], *, patients: Optional[str]
         sources = sources[:limit] if limit else sources
         notes = [_gold_note(doc, src.doc_id, src.group_id) for src, doc in zip(sources, to_docs(sources, report))]
         scored = {note.patient_id for note in notes}
-        info.update(patients=patients or "heldout", patient_ids=sorted(scored, key=_natural), n_patients=len(scored),
-                    patients_in_set=len(chosen), patients_in_corpus=len({src.group_id for src in all_sources}))
+        info.update(
+            patients=patients or "heldout",
+            patient_ids=sorted(scored, key=_natural),
+            n_patients=len(scored),
+            patients_in_set=len(chosen),
+            patients_in_corpus=len({src.group_id for src in all_sources}),
+        )
     else:
         if fmt == "i2b2-2014":
             docs: Iterable[Doc] = read_i2b2_2014(path, report=report) if path.exists() else []
@@ -116,10 +127,19 @@ def _natural(value: str) -> Tuple[int, str]:
     return (int(value), "") if value.isdigit() else (1 << 62, value)
 
 
-def run_engine(notes: Sequence[GoldNote], *, model: Optional[str], mode: str, rules: bool = True,
-               threshold: float = 0.0, generator: Optional[Any] = None, batch_size: int = 32,
-               n_process: int = 1, threads: Optional[int] = None,
-               profile: Optional[str] = None) -> Tuple[List[DeidResult], float]:
+def run_engine(
+    notes: Sequence[GoldNote],
+    *,
+    model: Optional[str],
+    mode: str,
+    rules: bool = True,
+    threshold: float = 0.0,
+    generator: Optional[Any] = None,
+    batch_size: int = 32,
+    n_process: int = 1,
+    threads: Optional[int] = None,
+    profile: Optional[str] = None,
+) -> Tuple[List[DeidResult], float]:
     """De-identify the notes with ``deid.engine`` and time it.
 
     notes (Sequence[GoldNote]): The notes.
@@ -152,8 +172,13 @@ def run_engine(notes: Sequence[GoldNote], *, model: Optional[str], mode: str, ru
     return results, seconds
 
 
-def score_results(notes: Sequence[GoldNote], results: Sequence[DeidResult], *, seconds: Optional[float] = None,
-                  tokenizer: Optional[Language] = None) -> Dict[str, Any]:
+def score_results(
+    notes: Sequence[GoldNote],
+    results: Sequence[DeidResult],
+    *,
+    seconds: Optional[float] = None,
+    tokenizer: Optional[Language] = None,
+) -> Dict[str, Any]:
     """The figures of an engine run, with its speed.
 
     notes (Sequence[GoldNote]): The gold notes.
@@ -172,8 +197,13 @@ def score_results(notes: Sequence[GoldNote], results: Sequence[DeidResult], *, s
     return scores
 
 
-def score_deid_pl(notes: Sequence[GoldNote], detections: Dict[Tuple[str, str], List[Range]], *, path: str = "",
-                  tokenizer: Optional[Language] = None) -> Dict[str, Any]:
+def score_deid_pl(
+    notes: Sequence[GoldNote],
+    detections: Dict[Tuple[str, str], List[Range]],
+    *,
+    path: str = "",
+    tokenizer: Optional[Language] = None,
+) -> Dict[str, Any]:
     """The figures of deid.pl's output (see ``converters.physionet.read_deid_pl_output``) on
     PhysioNet notes ("PID-NOTE" ids), its detections scored as redacted. deid.pl names no
     categories, so entity-level figures are None; its speed is unknown (None).
@@ -232,8 +262,11 @@ def deid_eval(
     if mode not in MODES:
         raise ValueError(Errors.E777.format(value=mode, options=", ".join(MODES)))
     if baseline_deid_pl is not None and fmt != "physionet":
-        raise ValueError(Errors.E776.format(options="--baseline-deid-pl and FORMAT " + fmt,
-                                            reason="deid.pl's output names PhysioNet notes"))
+        raise ValueError(
+            Errors.E776.format(
+                options="--baseline-deid-pl and FORMAT " + fmt, reason="deid.pl's output names PhysioNet notes"
+            )
+        )
     notes, info = read_gold_notes(fmt, input_path, patients=patients, limit=limit)
     detections = read_deid_pl_output(baseline_deid_pl) if baseline_deid_pl is not None else None
     generator = None
@@ -245,11 +278,26 @@ def deid_eval(
         info["surrogate_key"] = "given" if key is not None else "fixed evaluation key"
         generator = SurrogateGenerator(key if key is not None else EVAL_KEY)
     tokenizer = spacy.blank("en")
-    results, seconds = run_engine(notes, model=model, mode=mode, rules=rules, threshold=threshold,
-                                  generator=generator, batch_size=batch_size, n_process=n_process, threads=threads,
-                                  profile=profile)
-    out: Dict[str, Any] = {**info, "model": model or "rules", "mode": mode, "rules": rules, "threshold": threshold,
-                           "profile": profile}
+    results, seconds = run_engine(
+        notes,
+        model=model,
+        mode=mode,
+        rules=rules,
+        threshold=threshold,
+        generator=generator,
+        batch_size=batch_size,
+        n_process=n_process,
+        threads=threads,
+        profile=profile,
+    )
+    out: Dict[str, Any] = {
+        **info,
+        "model": model or "rules",
+        "mode": mode,
+        "rules": rules,
+        "threshold": threshold,
+        "profile": profile,
+    }
     out.update(score_results(notes, results, seconds=seconds, tokenizer=tokenizer))
     out["baselines"] = {}
     if detections is not None:
@@ -269,22 +317,68 @@ def print_report(result: Dict[str, Any]) -> None:
     """Print the overall and per-category tables (figures and ids only, never text)."""
     systems = [(f"{result['model']} ({result['mode']})", result)]
     systems += [(name, scores) for name, scores in result.get("baselines", {}).items()]
-    rows = [(name, _fmt(s["token_recall"]), _fmt(s["token_precision"]), _fmt(s["token_f1"]), _fmt(s["leak_rate"]),
-             _fmt(s["strict_f"]), _fmt(s["overlap_f"]), _rate(s["notes_per_s"]), _rate(s["words_per_s"]),
-             str(s["failed_notes"]))
-            for name, s in systems]
-    msg.table(rows, header=("system", "token R", "token P", "token F1", "leak", "strict F", "overlap F",
-                            "notes/s", "words/s", "failed"), divider=True)
+    rows = [
+        (
+            name,
+            _fmt(s["token_recall"]),
+            _fmt(s["token_precision"]),
+            _fmt(s["token_f1"]),
+            _fmt(s["leak_rate"]),
+            _fmt(s["strict_f"]),
+            _fmt(s["overlap_f"]),
+            _rate(s["notes_per_s"]),
+            _rate(s["words_per_s"]),
+            str(s["failed_notes"]),
+        )
+        for name, s in systems
+    ]
+    msg.table(
+        rows,
+        header=(
+            "system",
+            "token R",
+            "token P",
+            "token F1",
+            "leak",
+            "strict F",
+            "overlap F",
+            "notes/s",
+            "words/s",
+            "failed",
+        ),
+        divider=True,
+    )
     rows = []
     for label, entry in result["per_category"].items():
-        row = [label, str(entry["gold_spans"]), _fmt(entry["recall"]), _fmt(entry["token_recall"]),
-               _fmt(entry["leak_rate"]), _fmt(entry["strict_p"]), _fmt(entry["strict_r"]), _fmt(entry["strict_f"]),
-               _fmt(entry["overlap_p"]), _fmt(entry["overlap_r"]), _fmt(entry["overlap_f"])]
+        row = [
+            label,
+            str(entry["gold_spans"]),
+            _fmt(entry["recall"]),
+            _fmt(entry["token_recall"]),
+            _fmt(entry["leak_rate"]),
+            _fmt(entry["strict_p"]),
+            _fmt(entry["strict_r"]),
+            _fmt(entry["strict_f"]),
+            _fmt(entry["overlap_p"]),
+            _fmt(entry["overlap_r"]),
+            _fmt(entry["overlap_f"]),
+        ]
         for _, scores in systems[1:]:
             row.append(_fmt(scores["per_category"].get(label, {}).get("recall")))
         rows.append(tuple(row))
-    header = ["category", "gold", "recall", "token R", "leak", "strict P", "strict R", "strict F",
-              "overlap P", "overlap R", "overlap F"] + [f"{name} recall" for name, _ in systems[1:]]
+    header = [
+        "category",
+        "gold",
+        "recall",
+        "token R",
+        "leak",
+        "strict P",
+        "strict R",
+        "strict F",
+        "overlap P",
+        "overlap R",
+        "overlap F",
+    ] + [f"{name} recall" for name, _ in systems[1:]]
     msg.table(rows, header=tuple(header), divider=True)
 
 
@@ -292,28 +386,41 @@ def print_report(result: Dict[str, Any]) -> None:
 def deid_eval_cli(
     fmt: str = typer.Argument(..., metavar="FORMAT", help="physionet, i2b2-2014 or docbin"),
     input_path: Path = typer.Argument(
-        ..., metavar="INPUT",
-        help="PhysioNet folder (id.text, id-phi.phrase), i2b2 2014 XML folder, or .spacy file with a 'phi' span group"),
+        ...,
+        metavar="INPUT",
+        help="PhysioNet folder (id.text, id-phi.phrase), i2b2 2014 XML folder, or .spacy file with a 'phi' span group",
+    ),
     model: str = typer.Option(
-        "en_clintiny_sm", "--model", help="Pipeline folder or package with a PHI head, or 'rules' for rules only"),
+        "en_clintiny_sm", "--model", help="Pipeline folder or package with a PHI head, or 'rules' for rules only"
+    ),
     mode: str = typer.Option("redact", "--mode", help="redact, mask, annotate or surrogate"),
     patients: Optional[str] = typer.Option(
-        None, "--patients",
-        help="physionet only: heldout (default: the patients the workflow never trains on), train or all"),
+        None,
+        "--patients",
+        help="physionet only: heldout (default: the patients the workflow never trains on), train or all",
+    ),
     limit: int = typer.Option(0, "--limit", help="Score the first N notes only (0 = all)"),
     baseline_deid_pl: Optional[Path] = typer.Option(
-        None, "--baseline-deid-pl", help="deid.pl's id.phi output: score it on the same notes",
-        exists=True, dir_okay=False),
+        None,
+        "--baseline-deid-pl",
+        help="deid.pl's id.phi output: score it on the same notes",
+        exists=True,
+        dir_okay=False,
+    ),
     threshold: float = typer.Option(0.0, "--threshold", help="Minimum confidence of a model PHI span"),
     no_rules: bool = typer.Option(False, "--no-rules", help="The model alone, without the rule patterns"),
     rules_only: bool = typer.Option(False, "--rules-only", help="The rule patterns alone (same as --model rules)"),
     key_file: Optional[Path] = typer.Option(
-        None, "--key-file", help="Surrogate key file (else $CLINTINY_DEID_KEY, else a fixed evaluation key)"),
+        None, "--key-file", help="Surrogate key file (else $CLINTINY_DEID_KEY, else a fixed evaluation key)"
+    ),
     batch_size: int = typer.Option(32, "--batch-size", help="Docs per nlp.pipe batch"),
     n_process: int = typer.Option(1, "--n-process", help="Processes for nlp.pipe"),
     threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads"),
-    profile: Optional[str] = typer.Option(None, "--profile",
-        help="Rule profile: recall (dictionary names and places) or precision (cued rules only); default: the model's"),
+    profile: Optional[str] = typer.Option(
+        None,
+        "--profile",
+        help="Rule profile: recall (dictionary names and places) or precision (cued rules only); default: the model's",
+    ),
     json_out: Optional[Path] = typer.Option(None, "--json-out", help="Also write the JSON object to this file"),
 ) -> None:
     """Score de-identification on annotated notes: token recall / precision / F1, entity
@@ -325,18 +432,35 @@ def deid_eval_cli(
 
     try:
         if no_rules and (rules_only or model == "rules"):
-            raise ValueError(Errors.E776.format(options="--no-rules and --rules-only (or --model rules)",
-                                                reason="nothing would detect PHI"))
-        result = deid_eval(fmt, input_path, model="rules" if rules_only else model, mode=mode, patients=patients,
-                           limit=limit, baseline_deid_pl=baseline_deid_pl, rules=not no_rules, threshold=threshold,
-                           key_file=key_file, batch_size=batch_size, n_process=n_process, threads=threads,
-                           profile=profile)
+            raise ValueError(
+                Errors.E776.format(
+                    options="--no-rules and --rules-only (or --model rules)", reason="nothing would detect PHI"
+                )
+            )
+        result = deid_eval(
+            fmt,
+            input_path,
+            model="rules" if rules_only else model,
+            mode=mode,
+            patients=patients,
+            limit=limit,
+            baseline_deid_pl=baseline_deid_pl,
+            rules=not no_rules,
+            threshold=threshold,
+            key_file=key_file,
+            batch_size=batch_size,
+            n_process=n_process,
+            threads=threads,
+            profile=profile,
+        )
     except (ValueError, OSError) as err:
         msg.fail(str(err), exits=1)
     if fmt == "physionet":
-        msg.info(f"{result['notes']} notes of {result['n_patients']} PhysioNet patients ({result['patients']}: "
-                 f"{result['patients_in_set']} of {result['patients_in_corpus']} patients; held out = dev_groups(ids, "
-                 f"dev_fraction={HELDOUT_FRACTION}, seed={HELDOUT_SEED})): {', '.join(result['patient_ids'])}")
+        msg.info(
+            f"{result['notes']} notes of {result['n_patients']} PhysioNet patients ({result['patients']}: "
+            f"{result['patients_in_set']} of {result['patients_in_corpus']} patients; held out = dev_groups(ids, "
+            f"dev_fraction={HELDOUT_FRACTION}, seed={HELDOUT_SEED})): {', '.join(result['patient_ids'])}"
+        )
     else:
         msg.info(f"{result['notes']} notes ({fmt}, {result['gold_spans']} gold PHI spans)")
     if result["failed_notes"]:

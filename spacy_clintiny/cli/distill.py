@@ -6,6 +6,7 @@ dotted overrides after the positional arguments: ``--training.lr 1e-4 --masking.
 The same commands run under ``torchrun --nproc_per_node N $(which clintiny) ...`` or
 ``accelerate launch $(which clintiny) ...``.
 """
+
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -50,7 +51,7 @@ def _fail_on_our_errors(func, *args, **kwargs):
             raise
         if _is_main():
             msg.fail(str(err))
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
 
 
 @app.command("init-student")
@@ -70,24 +71,57 @@ def init_student_cli(
     """Build a compact student from a teacher's config; print its parameters and MB."""
     from ..distill.student import init_student
 
-    info = _fail_on_our_errors(init_student, teacher, output, preset=preset, layers=layers, hidden=hidden,
-                               heads=heads, intermediate=intermediate, layer_map=layer_map,
-                               attention_dropout=attention_dropout, seed=seed, force=force)
-    msg.table([
-        ("teacher", f"{info['teacher_layers']} x {info['teacher_hidden']}",
-         f"{info['teacher_encoder_parameters']:,}", f"{info['teacher_encoder_mb']:.1f}"),
-        ("student", f"{info['layers']} x {info['hidden']}", f"{info['encoder_parameters']:,}",
-         f"{info['encoder_mb']:.1f}"),
-    ], header=("model", "layers x hidden", "encoder parameters", "MB (fp32)"), divider=True)
+    info = _fail_on_our_errors(
+        init_student,
+        teacher,
+        output,
+        preset=preset,
+        layers=layers,
+        hidden=hidden,
+        heads=heads,
+        intermediate=intermediate,
+        layer_map=layer_map,
+        attention_dropout=attention_dropout,
+        seed=seed,
+        force=force,
+    )
+    msg.table(
+        [
+            (
+                "teacher",
+                f"{info['teacher_layers']} x {info['teacher_hidden']}",
+                f"{info['teacher_encoder_parameters']:,}",
+                f"{info['teacher_encoder_mb']:.1f}",
+            ),
+            (
+                "student",
+                f"{info['layers']} x {info['hidden']}",
+                f"{info['encoder_parameters']:,}",
+                f"{info['encoder_mb']:.1f}",
+            ),
+        ],
+        header=("model", "layers x hidden", "encoder parameters", "MB (fp32)"),
+        divider=True,
+    )
     msg.info(f"Layer map (teacher layer per student layer): {info['layer_map']}; init: {info['init']}")
     if info["projection_parameters"]:
         msg.info(f"Learned projections to the teacher's width: {info['projection_parameters']:,} parameters")
     msg.good(f"Student saved to {output}")
 
 
-def _train_command(kind: str, ctx: typer.Context, args: List[str], n_models: int, *, config_path: Optional[Path],
-                   options: Dict[str, Any], recipe: Optional[str], resume: bool, force: bool,
-                   progress: bool) -> None:
+def _train_command(
+    kind: str,
+    ctx: typer.Context,
+    args: List[str],
+    n_models: int,
+    *,
+    config_path: Optional[Path],
+    options: Dict[str, Any],
+    recipe: Optional[str],
+    resume: bool,
+    force: bool,
+    progress: bool,
+) -> None:
     from ..distill.config import load_config
     from ..distill.runner import run_training
 
@@ -104,8 +138,10 @@ def _train_command(kind: str, ctx: typer.Context, args: List[str], n_models: int
     result = _fail_on_our_errors(run_training, kind, config, resume=resume, force=force, progress=progress)
     if not _is_main():
         return
-    msg.good(f"{kind}: step {result['step']} ({result['stop_reason']}), {result['tokens_seen']:,} tokens, "
-             f"{result['seconds_per_step']} s/step, {result['tokens_per_s']:,} tokens/s")
+    msg.good(
+        f"{kind}: step {result['step']} ({result['stop_reason']}), {result['tokens_seen']:,} tokens, "
+        f"{result['seconds_per_step']} s/step, {result['tokens_per_s']:,} tokens/s"
+    )
     start, end = result.get("heldout_mlm_loss_start"), result.get("heldout_mlm_loss_end")
     if end is not None:
         msg.info(f"Held-out MLM loss: {'' if start is None else f'{start:.4f} -> '}{end:.4f}")
@@ -137,24 +173,49 @@ def pretrain_cli(
     whole_word: Optional[bool] = typer.Option(None, "--whole-word/--no-whole-word", help="Whole-word masking"),
     text_field: Optional[str] = typer.Option(None, "--text-field", help="JSONL field with the text"),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (0 = default)"),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in OUTPUT from its last checkpoint (starts the run when OUTPUT has none yet)"),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue the run in OUTPUT from its last checkpoint (starts the run when OUTPUT has none yet)",
+    ),
     force: bool = typer.Option(False, "--force", help="Start over in a non-empty OUTPUT"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar"),
 ) -> None:
     """Continual masked-language-model pre-training of MODEL on CORPUS (.txt, .jsonl, .spacy)."""
-    options = _options(**{"training.max_steps": max_steps, "training.max_minutes": max_minutes,
-                          "training.batch_size": batch_size, "corpus.seq_len": seq_len, "training.seed": seed,
-                          "training.lr": lr, "masking.whole_word": whole_word, "corpus.text_field": text_field,
-                          "training.threads": threads})
-    _train_command("pretrain", ctx, args, 1, config_path=config_path, options=options, recipe=None,
-                   resume=resume, force=force, progress=progress)
+    options = _options(
+        **{
+            "training.max_steps": max_steps,
+            "training.max_minutes": max_minutes,
+            "training.batch_size": batch_size,
+            "corpus.seq_len": seq_len,
+            "training.seed": seed,
+            "training.lr": lr,
+            "masking.whole_word": whole_word,
+            "corpus.text_field": text_field,
+            "training.threads": threads,
+        }
+    )
+    _train_command(
+        "pretrain",
+        ctx,
+        args,
+        1,
+        config_path=config_path,
+        options=options,
+        recipe=None,
+        resume=resume,
+        force=force,
+        progress=progress,
+    )
 
 
 @app.command("distill", context_settings=_EXTRA)
 def distill_cli(
     ctx: typer.Context,
     args: List[str] = typer.Argument(..., help="TEACHER STUDENT CORPUS... OUTPUT, then --section.key value overrides"),
-    recipe: Optional[str] = typer.Option(None, "--recipe", help="compact (default), distilclinicalbert or tinyclinicalbert"),
+    recipe: Optional[str] = typer.Option(
+        None, "--recipe", help="compact (default), distilclinicalbert or tinyclinicalbert"
+    ),
     layer_map: Optional[str] = typer.Option(None, "--layer-map", help="Teacher layer per student layer, e.g. 1,3,5"),
     config_path: Optional[Path] = typer.Option(None, "--config", "-c", help=_COMMON_HELP["config"], exists=True),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help=_COMMON_HELP["max_steps"]),
@@ -165,17 +226,40 @@ def distill_cli(
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 1e-4)"),
     text_field: Optional[str] = typer.Option(None, "--text-field", help="JSONL field with the text"),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (0 = default)"),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in OUTPUT from its last checkpoint (starts the run when OUTPUT has none yet)"),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue the run in OUTPUT from its last checkpoint (starts the run when OUTPUT has none yet)",
+    ),
     force: bool = typer.Option(False, "--force", help="Start over in a non-empty OUTPUT"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar"),
 ) -> None:
     """Distil TEACHER into STUDENT (from init-student) on CORPUS; end with the fidelity table."""
-    options = _options(**{"distill.layer_map": layer_map, "training.max_steps": max_steps,
-                          "training.max_minutes": max_minutes, "training.batch_size": batch_size,
-                          "corpus.seq_len": seq_len, "training.seed": seed, "training.lr": lr,
-                          "corpus.text_field": text_field, "training.threads": threads})
-    _train_command("distill", ctx, args, 2, config_path=config_path, options=options, recipe=recipe,
-                   resume=resume, force=force, progress=progress)
+    options = _options(
+        **{
+            "distill.layer_map": layer_map,
+            "training.max_steps": max_steps,
+            "training.max_minutes": max_minutes,
+            "training.batch_size": batch_size,
+            "corpus.seq_len": seq_len,
+            "training.seed": seed,
+            "training.lr": lr,
+            "corpus.text_field": text_field,
+            "training.threads": threads,
+        }
+    )
+    _train_command(
+        "distill",
+        ctx,
+        args,
+        2,
+        config_path=config_path,
+        options=options,
+        recipe=recipe,
+        resume=resume,
+        force=force,
+        progress=progress,
+    )
 
 
 def _print_fidelity(report: Dict[str, Any]) -> None:
@@ -200,9 +284,17 @@ def fidelity_cli(
 
     positional, overrides = _split_args(list(args) + list(ctx.args), n_fixed=3, what="TEACHER STUDENT CORPUS...")
     options = _options(**{"corpus.text_field": text_field, "corpus.seq_len": seq_len, "training.seed": seed})
-    report = _fail_on_our_errors(run_fidelity, positional[0], positional[1], positional[2:],
-                                 overrides={**options, **overrides}, output=output,
-                                 max_sequences=max_sequences, batch_size=batch_size, threads=threads)
+    report = _fail_on_our_errors(
+        run_fidelity,
+        positional[0],
+        positional[1],
+        positional[2:],
+        overrides={**options, **overrides},
+        output=output,
+        max_sequences=max_sequences,
+        batch_size=batch_size,
+        threads=threads,
+    )
     _print_fidelity(report)
     if output:
         msg.good(f"Saved {output}")

@@ -1,4 +1,5 @@
 """``clintiny evaluate``: task scores, PHI token figures, speed and the student/teacher table."""
+
 from pathlib import Path
 from typing import List, Optional
 
@@ -14,16 +15,25 @@ def evaluate_cli(
     corpus_dir: Path = typer.Argument(..., help="Folder with <corpus>/dev.spacy files", exists=True),
     output_dir: Path = typer.Argument(..., help="Where metrics.json, report.md and plots go"),
     teacher: Optional[Path] = typer.Option(None, "--teacher", help="Same heads on the teacher encoder", exists=True),
-    phi_docs: Optional[Path] = typer.Option(None, "--phi-docs", help="Real notes with gold PHI (DocBin) for token-level figures", exists=True),
+    phi_docs: Optional[Path] = typer.Option(
+        None, "--phi-docs", help="Real notes with gold PHI (DocBin) for token-level figures", exists=True
+    ),
     train_log: List[str] = typer.Option([], "--train-log", help="NAME=PATH of a spacy train JSONL log (repeatable)"),
     speed_docs: int = typer.Option(200, "--speed-docs", help="Dev docs timed for words/s"),
     limit: int = typer.Option(0, "--limit", help="At most this many docs per dev corpus (0 = all)"),
     threads: int = typer.Option(2, "--threads", help="torch threads while timing"),
-    meta: Optional[Path] = typer.Option(None, "--meta", help="Package meta template: writes meta.json with the figures beside metrics.json", exists=True),
-    fidelity: Optional[Path] = typer.Option(None, "--fidelity", help="The student's distillation fidelity.json, recorded in meta.json"),
+    meta: Optional[Path] = typer.Option(
+        None, "--meta", help="Package meta template: writes meta.json with the figures beside metrics.json", exists=True
+    ),
+    fidelity: Optional[Path] = typer.Option(
+        None, "--fidelity", help="The student's distillation fidelity.json, recorded in meta.json"
+    ),
     baselines: Optional[Path] = typer.Option(
-        None, "--baselines", exists=True,
-        help="JSON from `clintiny baselines`: adds the section 'Baselines, same dev splits'"),
+        None,
+        "--baselines",
+        exists=True,
+        help="JSON from `clintiny baselines`: adds the section 'Baselines, same dev splits'",
+    ),
 ) -> None:
     """Evaluate the student (and teacher baseline) on every dev split and write the report."""
     from ..evaluation import evaluate_pipelines, package_meta
@@ -36,8 +46,16 @@ def evaluate_cli(
         name, path = item.split("=", 1)
         logs[name] = Path(path)
     metrics = evaluate_pipelines(
-        student, corpus_dir, output_dir, teacher=teacher, phi_docs=phi_docs, train_logs=logs,
-        speed_docs=speed_docs, limit=limit, threads=threads, baselines=baselines,
+        student,
+        corpus_dir,
+        output_dir,
+        teacher=teacher,
+        phi_docs=phi_docs,
+        train_logs=logs,
+        speed_docs=speed_docs,
+        limit=limit,
+        threads=threads,
+        baselines=baselines,
     )
     if meta is not None:
         write_json_atomic(output_dir / "meta.json", package_meta(meta, metrics, fidelity=fidelity))

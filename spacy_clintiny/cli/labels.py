@@ -8,6 +8,7 @@ When several heads train on one mixed corpus, each head is given its labels expl
 * with a streamed corpus (``max_epochs = -1``) spaCy shows ``initialize`` only the first 100
   examples, which can miss a rare label (a relation type, a PHI category) altogether.
 """
+
 from pathlib import Path
 from typing import Iterable, List, Union
 

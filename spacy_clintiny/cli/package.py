@@ -1,5 +1,6 @@
 """``clintiny check-package``: load a packaged pipeline in a fresh process, away from the
 project folder and with no network, and annotate a note."""
+
 import os
 import subprocess
 import sys
@@ -42,11 +43,19 @@ def check_package(name_or_path: str) -> dict:
     import json
 
     path = os.path.abspath(name_or_path) if os.path.exists(name_or_path) else name_or_path
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
-               NO_PROXY="*", http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9")
+    env = dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        NO_PROXY="*",
+        http_proxy="http://127.0.0.1:9",
+        https_proxy="http://127.0.0.1:9",
+    )
     with tempfile.TemporaryDirectory() as cwd:
-        proc = subprocess.run([sys.executable, "-c", CHECK_SCRIPT, path, SAMPLE_NOTE], cwd=cwd, env=env,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", CHECK_SCRIPT, path, SAMPLE_NOTE], cwd=cwd, env=env, capture_output=True, text=True
+        )
     if proc.returncode != 0:
         raise RuntimeError(f"spacy.load('{name_or_path}') failed in a fresh process:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

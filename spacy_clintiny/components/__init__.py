@@ -1,6 +1,8 @@
-from . import encoder  # noqa: F401
-from . import ner  # noqa: F401
-from . import rules  # noqa: F401
-from . import textcat  # noqa: F401
-from . import relation  # noqa: F401
-from . import deid  # noqa: F401
+from . import (
+    deid,  # noqa: F401
+    encoder,  # noqa: F401
+    ner,  # noqa: F401
+    relation,  # noqa: F401
+    rules,  # noqa: F401
+    textcat,  # noqa: F401
+)

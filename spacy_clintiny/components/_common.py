@@ -1,6 +1,7 @@
 """What the labelled heads (``clintiny_ner``, ``clintiny_textcat``, ``clintiny_rel``) share:
 the listener part of their default model config, and label bookkeeping in ``cfg["labels"]``
 with labels fixed once the output layer has its size."""
+
 import warnings
 from typing import Callable, Iterable, List, Optional, Set, Tuple
 
@@ -85,6 +86,7 @@ class LabelledHead:
         unseen = [label for label in requested if label not in data_labels]
         if unseen:
             warnings.warn(
-                Warnings.W103.format(name=self.name, labels=unseen, n=n_examples, known=sorted(data_labels))
+                Warnings.W103.format(name=self.name, labels=unseen, n=n_examples, known=sorted(data_labels)),
+                stacklevel=2,
             )
         return list(labels) if labels is not None else sorted(set(requested) | data_labels)

@@ -1,4 +1,5 @@
 """Doc extension attributes set by the clintiny components."""
+
 from spacy.tokens import Doc
 
 from ..relations import get_predicted_relations, set_predicted_relations

@@ -1,4 +1,5 @@
 """Checks that a head listening to the shared encoder is actually fed by one (error E004)."""
+
 from typing import List
 
 from spacy.language import Language

@@ -17,6 +17,7 @@ may cover a few more characters than the pattern matched, never fewer. Replacing
 (redact, mask, surrogates) is the job of ``deid.operators`` and the ``clintiny deid``
 command; this component only finds.
 """
+
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
@@ -81,8 +82,16 @@ def make_clintiny_deid(
     profile (str): Rule profile: "recall" adds dictionary names and places, "precision" keeps the cued rules only.
     """
     return PhiDetector(
-        nlp.vocab, name=name, model_key=model_key, output_key=output_key, rules=rules, threshold=threshold,
-        allow_list=allow_list, deny_list=deny_list, categories=categories, profile=profile,
+        nlp.vocab,
+        name=name,
+        model_key=model_key,
+        output_key=output_key,
+        rules=rules,
+        threshold=threshold,
+        allow_list=allow_list,
+        deny_list=deny_list,
+        categories=categories,
+        profile=profile,
     )
 
 
@@ -111,10 +120,17 @@ class PhiDetector:
         self.vocab = vocab
         self.name = name
         self.cfg: Dict[str, Any] = {
-            "model_key": model_key, "output_key": output_key, "rules": rules, "threshold": threshold,
+            "model_key": model_key,
+            "output_key": output_key,
+            "rules": rules,
+            "threshold": threshold,
         }
         self.detector = PhiRuleDetector(
-            vocab, allow_list=allow_list, deny_list=deny_list, categories=categories, profile=profile,
+            vocab,
+            allow_list=allow_list,
+            deny_list=deny_list,
+            categories=categories,
+            profile=profile,
         )
 
     def __call__(self, doc: Doc) -> Doc:
@@ -188,7 +204,7 @@ def write_mentions(doc: Doc, key: str, mentions: Sequence[PhiMention]) -> None:
             # expanded to tokens, two mentions now overlap: one span covers both
             prev = spans[-1]
             if span.end > prev.end:
-                spans[-1] = doc[prev.start:span.end]
+                spans[-1] = doc[prev.start : span.end]
                 spans[-1].label_, spans[-1].kb_id_, spans[-1].id_ = prev.label_, prev.kb_id_, prev.id_
             scores[-1] = max(scores[-1], m.score)
             continue

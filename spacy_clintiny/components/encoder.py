@@ -1,12 +1,13 @@
 """``clintiny_encoder``: the one shared encoder pass that every clintiny head listens to."""
+
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
-from spacy_transformers.layers import TransformerListener
 from spacy_transformers.annotation_setters import null_annotation_setter
 from spacy_transformers.data_classes import FullTransformerBatch
+from spacy_transformers.layers import TransformerListener
 from spacy_transformers.pipeline_component import Transformer
 from thinc.api import Config, Model, Optimizer
 

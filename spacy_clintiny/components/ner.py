@@ -5,6 +5,7 @@ Predictions go to ``doc.spans[spans_key]`` (with a per-span confidence in
 Training uses partially annotated data: a doc whose reference has no ``spans_key`` group
 teaches this head nothing (no loss, zero gradient), an EMPTY group is a true negative.
 """
+
 import warnings
 from itertools import islice
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
@@ -25,13 +26,16 @@ from ._common import LISTENER_CONFIG_STR, LabelledHead
 from ._upstream import docs_are_encoded, has_upstream, listens_to_encoder
 from .tag_scheme import MISSING, SCHEMES, TagScheme
 
-DEFAULT_CONFIG_STR = """
+DEFAULT_CONFIG_STR = (
+    """
 [model]
 @architectures = "spacy-clintiny.TokenClassifier.v1"
 hidden_width = null
 dropout = 0.1
 nO = null
-""" + LISTENER_CONFIG_STR
+"""
+    + LISTENER_CONFIG_STR
+)
 DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG_STR)["model"]
 
 
@@ -340,7 +344,9 @@ class TokenClassifier(LabelledHead, TrainablePipe):
         self.cfg["labels"] = final
         self.n_overlaps_dropped = n_overlaps
         if n_overlaps:
-            warnings.warn(Warnings.W100.format(name=self.name, n=n_overlaps, key=key, n_docs=n_overlap_docs))
+            warnings.warn(
+                Warnings.W100.format(name=self.name, n=n_overlaps, key=key, n_docs=n_overlap_docs), stacklevel=2
+            )
         self._size_output_layer(len(self.tag_scheme), lambda n: Softmax(nO=n))
         doc_sample = list(islice((eg.predicted for eg in get_examples() if len(eg.predicted)), 10))
         self.model.initialize(X=doc_sample)
@@ -360,7 +366,7 @@ class TokenClassifier(LabelledHead, TrainablePipe):
         key = self.spans_key
         if examples and not any(key in eg.reference.spans for eg in examples):
             keys = sorted({k for eg in examples for k in eg.reference.spans.keys()})
-            warnings.warn(Warnings.W101.format(name=self.name, n=len(examples), key=key, keys=keys))
+            warnings.warn(Warnings.W101.format(name=self.name, n=len(examples), key=key, keys=keys), stacklevel=2)
         labels = set(self.labels)
 
         def getter(doc: Doc, attr: str) -> List[Span]:

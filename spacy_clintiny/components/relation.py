@@ -20,6 +20,7 @@ of the annotated docs. Gold relations whose head or tail is not a candidate (not
 in ``losses["{name}_gold_unreachable"]`` during training and in the
 ``{name}_rel_gold_unreachable`` score.
 """
+
 from itertools import islice
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
@@ -36,18 +37,21 @@ from thinc.types import Floats2d
 from ..architectures.instances import ENTS_KEY, Candidates, get_candidates, get_entity_spans
 from ..errors import Errors
 from ..relations import Relation, RelationKey, get_gold_relations, gold_relation_keys
-from ._extensions import install_extensions
 from ._common import LISTENER_CONFIG_STR, LabelledHead
+from ._extensions import install_extensions
 from ._upstream import docs_are_encoded, has_upstream
 
-DEFAULT_CONFIG_STR = """
+DEFAULT_CONFIG_STR = (
+    """
 [model]
 @architectures = "spacy-clintiny.RelationClassifier.v1"
 hidden_width = 64
 label_width = 16
 dropout = 0.1
 nO = null
-""" + LISTENER_CONFIG_STR
+"""
+    + LISTENER_CONFIG_STR
+)
 DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG_STR)["model"]
 
 RelScores = Tuple[List[Candidates], Floats2d]
@@ -133,7 +137,10 @@ class RelationExtractor(LabelledHead, TrainablePipe):
         if isinstance(negative_ratio, bool) or not isinstance(negative_ratio, (int, float)) or negative_ratio < 0:
             raise ValueError(
                 Errors.E300.format(
-                    name=name, setting="negative_ratio", value=negative_ratio, expected="a number >= 0 (0 keeps all pairs)"
+                    name=name,
+                    setting="negative_ratio",
+                    value=negative_ratio,
+                    expected="a number >= 0 (0 keeps all pairs)",
                 )
             )
         install_extensions()
@@ -202,7 +209,12 @@ class RelationExtractor(LabelledHead, TrainablePipe):
             for head, tail in cands.pairs:
                 for j in numpy.nonzero(probs[row] >= threshold)[0]:
                     rels.append(
-                        Relation(head=cands.spans[head], tail=cands.spans[tail], label=self.labels[j], score=float(probs[row, j]))
+                        Relation(
+                            head=cands.spans[head],
+                            tail=cands.spans[tail],
+                            label=self.labels[j],
+                            score=float(probs[row, j]),
+                        )
                     )
                 row += 1
             doc._.clintiny_rels = rels

@@ -1,4 +1,5 @@
 """Packaged rule data (``spacy_clintiny/resources``), found with ``importlib.resources``."""
+
 from importlib.resources import files
 
 

@@ -20,6 +20,7 @@ scopes are sentences) -> sectionizer -> context. They act on ``doc.ents``, so pu
 after a ``clintiny_ner`` with ``write_ents = true``. ``medspacy.load`` is not used: it
 would replace the tokenizer the heads were trained with.
 """
+
 import json
 import warnings
 from pathlib import Path
@@ -192,7 +193,9 @@ class ClinicalContext(_SavedRules, ConText):
 
     def _reset_matcher(self) -> None:
         self._ConText__matcher = MedspacyMatcher(
-            self.nlp, name=self.name, phrase_matcher_attr=self._phrase_matcher_attr,
+            self.nlp,
+            name=self.name,
+            phrase_matcher_attr=self._phrase_matcher_attr,
             prune=self.prune_on_modifier_overlap,
         )
 

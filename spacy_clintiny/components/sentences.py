@@ -7,6 +7,7 @@ component runs the same RuSH rules (``resources/rush_rules.tsv``, medspaCy's Eng
 by default), saves only its rules text, stays silent, and writes sentence starts in one
 array operation.
 """
+
 import json
 from pathlib import Path
 from typing import Any, Iterable, List, Optional, Union
@@ -108,8 +109,9 @@ class RushSentences:
             from PyRuSH.RuSH import RuSH
 
             # RuSH reads a string that does not end in "tsv"/"csv" as the rules themselves
-            self._rush = RuSH(rules=self.rules_text.rstrip("\n") + "\n", max_repeat=self.max_repeat,
-                              auto_fix_gaps=self.auto_fix_gaps)
+            self._rush = RuSH(
+                rules=self.rules_text.rstrip("\n") + "\n", max_repeat=self.max_repeat, auto_fix_gaps=self.auto_fix_gaps
+            )
         return self._rush
 
     def __call__(self, doc: Doc) -> Doc:

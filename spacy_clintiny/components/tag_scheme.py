@@ -5,6 +5,7 @@ Decoding only ever produces valid sequences: a transition mask forbids e.g. ``O 
 ``B-X -> I-Y`` or ending inside an entity, and the Viterbi search finds the most probable
 sequence among the valid ones (sum of token log-probabilities).
 """
+
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy

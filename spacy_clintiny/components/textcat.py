@@ -13,6 +13,7 @@ Training on partially annotated data: a doc whose reference ``cats`` holds none 
 component's labels contributes nothing; the loss is averaged over the annotated docs of
 the batch, so unannotated docs change neither the loss nor any gradient.
 """
+
 from itertools import islice
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -33,14 +34,17 @@ from ._upstream import docs_are_encoded, has_upstream
 
 MODES = ("doc", "pair")
 
-DEFAULT_CONFIG_STR = """
+DEFAULT_CONFIG_STR = (
+    """
 [model]
 @architectures = "spacy-clintiny.TextClassifier.v1"
 pooling = "mean"
 hidden_width = 64
 dropout = 0.1
 nO = null
-""" + LISTENER_CONFIG_STR
+"""
+    + LISTENER_CONFIG_STR
+)
 DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG_STR)["model"]
 
 
@@ -309,7 +313,11 @@ class TextClassifier(LabelledHead, TrainablePipe):
             raise ValueError(Errors.E208.format(name=self.name, key=key, n=n_examples, keys=sorted(keys_seen)))
         final = self._resolve_labels(labels, data_labels, n_examples=n_examples)
         if not final:
-            where = f" among docs with span group '{key}'" if pair_mode else f" (docs with span group '{key}' are left to pair-mode heads)"
+            where = (
+                f" among docs with span group '{key}'"
+                if pair_mode
+                else f" (docs with span group '{key}' are left to pair-mode heads)"
+            )
             raise ValueError(Errors.E204.format(name=self.name, n=n_examples, where=where))
         if self.cfg["exclusive_classes"] and len(final) == 1:
             raise ValueError(Errors.E206.format(name=self.name, labels=final))
@@ -350,7 +358,9 @@ class TextClassifier(LabelledHead, TrainablePipe):
         return scores
 
 
-def _top1_accuracy(examples: List[Example], labels: Tuple[str, ...], *, multi_label: bool, threshold: float) -> Optional[float]:
+def _top1_accuracy(
+    examples: List[Example], labels: Tuple[str, ...], *, multi_label: bool, threshold: float
+) -> Optional[float]:
     n, correct = 0, 0
     for eg in examples:
         gold = eg.reference.cats

@@ -12,6 +12,7 @@ Positive sentences: drug -> concepts TREATMENT (kb "DRUG"), adverse effect -> co
 ``cats = {"ADE": 1.0}``. ADE-NEG sentences: ``cats = {"ADE": 0.0}`` only (their drugs are not
 annotated, so no span group and no relations). The split unit is the PMID.
 """
+
 from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple, Union
@@ -85,8 +86,9 @@ def iter_ade(folder: Union[str, Path], *, report: Optional[ConversionReport] = N
             report.add_event("skipped", "negative_sentence_also_positive", where)
             continue
         seen.add((pmid, sentence))
-        yield SourceDoc(text=sentence, doc_id=f"{pmid}-neg-{i}", group_id=pmid, corpus=CORPUS,
-                        cats={"ADE": 0.0}, where=where)
+        yield SourceDoc(
+            text=sentence, doc_id=f"{pmid}-neg-{i}", group_id=pmid, corpus=CORPUS, cats={"ADE": 0.0}, where=where
+        )
 
 
 def _parse_rel_row(line: str, where: Location, report: ConversionReport):

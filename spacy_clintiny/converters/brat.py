@@ -10,6 +10,7 @@ first fragment's start to the last fragment's end ("join", default), one span pe
 ("skip"). Offsets count characters of the ``.txt`` as stored (``\\r\\n`` counts two).
 Relations are "annotated" for every document when any ``.ann`` in the input has an ``R`` line.
 """
+
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -65,8 +66,14 @@ def iter_brat(
 
 
 def _parse_ann(
-    ann: Path, lines: List[str], text: str, lmap: LabelMap, discontinuous: str,
-    has_relations: bool, corpus: str, report: ConversionReport,
+    ann: Path,
+    lines: List[str],
+    text: str,
+    lmap: LabelMap,
+    discontinuous: str,
+    has_relations: bool,
+    corpus: str,
+    report: ConversionReport,
 ) -> SourceDoc:
     path = str(ann)
     spans: Dict[str, List[SourceSpan]] = {}
@@ -94,14 +101,24 @@ def _parse_ann(
             value = args[2] if len(args) == 3 else None
             assertion = lmap.assertion(args[0], value)
             if assertion is None:
-                report.add_event("info", "unmapped_attribute", where, detail=args[0] if value is None else f"{args[0]}={value}")
+                report.add_event(
+                    "info", "unmapped_attribute", where, detail=args[0] if value is None else f"{args[0]}={value}"
+                )
                 continue
             if args[1] in assertions and assertions[args[1]][0] != assertion:
                 report.add_event("info", "conflicting_assertions", where, detail=f"kept {assertion}")
             assertions[args[1]] = (assertion, where)
         elif kind in "EN*#":
-            report.add_event("info", {"E": "event_not_converted", "N": "normalization_not_converted",
-                                      "*": "equivalence_not_converted", "#": "note_not_converted"}[kind], where)
+            report.add_event(
+                "info",
+                {
+                    "E": "event_not_converted",
+                    "N": "normalization_not_converted",
+                    "*": "equivalence_not_converted",
+                    "#": "note_not_converted",
+                }[kind],
+                where,
+            )
         else:
             report.add_event("skipped", "malformed_line", where, detail="unknown annotation kind")
     for target_id, (assertion, where) in assertions.items():
@@ -115,8 +132,16 @@ def _parse_ann(
         groups.add(lmap.default_group)
     all_spans = [s for group in spans.values() for s in group]
     groups.update(s.group for s in all_spans)
-    return SourceDoc(text=text, doc_id=ann.stem, group_id=ann.stem, corpus=corpus, spans=all_spans,
-                     groups=groups, relations=relations if has_relations else None, where=Location(path))
+    return SourceDoc(
+        text=text,
+        doc_id=ann.stem,
+        group_id=ann.stem,
+        corpus=corpus,
+        spans=all_spans,
+        groups=groups,
+        relations=relations if has_relations else None,
+        where=Location(path),
+    )
 
 
 def _parse_textbound(fields, where, text, lmap: LabelMap, discontinuous, report) -> Optional[List[SourceSpan]]:

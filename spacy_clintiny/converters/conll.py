@@ -9,6 +9,7 @@ reconstruction (CoNLL keeps no spacing). Entities go through a ``LabelMap`` (def
 by file (e.g. train.tsv / devel.tsv) rather than with ``--split-dev``. An ``I-`` tag that does
 not continue an entity of the same type starts one (IOB1), reported as "adjusted".
 """
+
 from pathlib import Path
 from typing import Iterator, List, Optional, Tuple, Union
 
@@ -108,8 +109,15 @@ def _make_doc(sentences: List[Sentence], n: int, path: str, lmap: LabelMap, repo
         if current is not None:
             _close(current, spans, groups, lmap, path, report)
     first_line = sentences[0][0][0]
-    return SourceDoc(text="".join(pieces), doc_id=f"{Path(path).stem}-{n}", group_id=f"{Path(path).stem}-{n}",
-                     corpus=CORPUS, spans=spans, groups=groups, where=Location(path, first_line))
+    return SourceDoc(
+        text="".join(pieces),
+        doc_id=f"{Path(path).stem}-{n}",
+        group_id=f"{Path(path).stem}-{n}",
+        corpus=CORPUS,
+        spans=spans,
+        groups=groups,
+        where=Location(path, first_line),
+    )
 
 
 def _close(current, spans, groups, lmap: LabelMap, path: str, report: ConversionReport) -> None:

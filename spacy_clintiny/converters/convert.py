@@ -9,6 +9,7 @@
   unplaceable spans / skipped records / adjustments by reason with located examples, and the
   split (seed, fraction, per-side counts, dev group ids).
 """
+
 import itertools
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
@@ -81,11 +82,21 @@ def convert_corpus(
     if not 0.0 <= dev_fraction < 1.0:
         raise ValueError(Errors.E408.format(value=dev_fraction))
     report = ConversionReport(fmt)
-    docs = list(itertools.islice(
-        read_format(fmt, input_path, nlp=nlp, report=report, alignment=alignment, label_map=label_map,
-                    discontinuous=discontinuous, n_sents=n_sents),
-        limit or None,
-    ))
+    docs = list(
+        itertools.islice(
+            read_format(
+                fmt,
+                input_path,
+                nlp=nlp,
+                report=report,
+                alignment=alignment,
+                label_map=label_map,
+                discontinuous=discontinuous,
+                n_sents=n_sents,
+            ),
+            limit or None,
+        )
+    )
     report.extra["input"] = str(input_path)
     written = write_outputs(docs, output, report, dev_fraction=dev_fraction, seed=seed, dev_output=dev_output)
     return report, written

@@ -5,6 +5,7 @@ Each ``read_*`` function reads the source, places the annotations with
 ``placement.build_doc`` and yields Docs; pass a ``ConversionReport`` to collect the counts
 and every unplaceable span with its reason.
 """
+
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -58,72 +59,133 @@ def to_docs(
         yield build_doc(src, nlp, report, alignment=alignment)
 
 
-def _read(name: str, iter_source: Callable[..., Iterable[SourceDoc]], report: Optional[ConversionReport],
-          nlp: Optional[Language], alignment: str, *args, **kwargs) -> Iterator[Doc]:
+def _read(
+    name: str,
+    iter_source: Callable[..., Iterable[SourceDoc]],
+    report: Optional[ConversionReport],
+    nlp: Optional[Language],
+    alignment: str,
+    *args,
+    **kwargs,
+) -> Iterator[Doc]:
     """Run one format's ``iter_*`` with a report (a new one named ``name`` if none) and place it."""
     report = report if report is not None else ConversionReport(name)
     return to_docs(iter_source(*args, report=report, **kwargs), report, nlp=nlp, alignment=alignment)
 
 
-def read_physionet(text_path: PathLike, phrase_path: PathLike, *, nlp: Optional[Language] = None,
-                   report: Optional[ConversionReport] = None, alignment: str = "retokenize") -> Iterator[Doc]:
+def read_physionet(
+    text_path: PathLike,
+    phrase_path: PathLike,
+    *,
+    nlp: Optional[Language] = None,
+    report: Optional[ConversionReport] = None,
+    alignment: str = "retokenize",
+) -> Iterator[Doc]:
     """PhysioNet deid ``id.text`` + ``id-phi.phrase`` -> one doc per note, PHI in "phi"."""
     return _read("physionet", iter_physionet, report, nlp, alignment, text_path, phrase_path)
 
 
-def read_i2b2_2014(path: PathLike, *, nlp: Optional[Language] = None, report: Optional[ConversionReport] = None,
-                   alignment: str = "retokenize") -> Iterator[Doc]:
+def read_i2b2_2014(
+    path: PathLike,
+    *,
+    nlp: Optional[Language] = None,
+    report: Optional[ConversionReport] = None,
+    alignment: str = "retokenize",
+) -> Iterator[Doc]:
     """i2b2 2014 de-id XML files (folder or file) -> PHI in "phi"."""
     return _read("i2b2-2014", iter_i2b2_2014, report, nlp, alignment, path)
 
 
-def read_i2b2_2012(path: PathLike, *, nlp: Optional[Language] = None, report: Optional[ConversionReport] = None,
-                   alignment: str = "retokenize") -> Iterator[Doc]:
+def read_i2b2_2012(
+    path: PathLike,
+    *,
+    nlp: Optional[Language] = None,
+    report: Optional[ConversionReport] = None,
+    alignment: str = "retokenize",
+) -> Iterator[Doc]:
     """i2b2 2012 temporal XML files -> "concepts" (with assertions), "events", "timex", TLINKs."""
     return _read("i2b2-2012", iter_i2b2_2012, report, nlp, alignment, path)
 
 
-def read_i2b2_2010(path: PathLike, *, nlp: Optional[Language] = None, report: Optional[ConversionReport] = None,
-                   alignment: str = "retokenize") -> Iterator[Doc]:
+def read_i2b2_2010(
+    path: PathLike,
+    *,
+    nlp: Optional[Language] = None,
+    report: Optional[ConversionReport] = None,
+    alignment: str = "retokenize",
+) -> Iterator[Doc]:
     """i2b2 2010 ``.txt`` + ``.con``/``.ast``/``.rel`` -> "concepts", assertions, relations."""
     return _read("i2b2-2010", iter_i2b2_2010, report, nlp, alignment, path)
 
 
-def read_brat(path: Union[PathLike, Sequence[PathLike]], *, label_map: Union[None, str, LabelMap] = None,
-              discontinuous: str = "join", nlp: Optional[Language] = None,
-              report: Optional[ConversionReport] = None, alignment: str = "retokenize") -> Iterator[Doc]:
+def read_brat(
+    path: Union[PathLike, Sequence[PathLike]],
+    *,
+    label_map: Union[None, str, LabelMap] = None,
+    discontinuous: str = "join",
+    nlp: Optional[Language] = None,
+    report: Optional[ConversionReport] = None,
+    alignment: str = "retokenize",
+) -> Iterator[Doc]:
     """BRAT ``.ann``/``.txt`` pairs (generic, n2c2 2018 with ``label_map="n2c2-2018"``...)."""
     return _read("brat", iter_brat, report, nlp, alignment, path, label_map=label_map, discontinuous=discontinuous)
 
 
-def read_mednli(path: PathLike, *, nlp: Optional[Language] = None, report: Optional[ConversionReport] = None,
-                alignment: str = "retokenize") -> Iterator[Doc]:
+def read_mednli(
+    path: PathLike,
+    *,
+    nlp: Optional[Language] = None,
+    report: Optional[ConversionReport] = None,
+    alignment: str = "retokenize",
+) -> Iterator[Doc]:
     """MedNLI/SNLI JSONL -> sentence-pair docs with the NLI label in ``cats``."""
     return _read("mednli", iter_mednli, report, nlp, alignment, path)
 
 
-def read_ade(folder: PathLike, *, nlp: Optional[Language] = None, report: Optional[ConversionReport] = None,
-             alignment: str = "retokenize") -> Iterator[Doc]:
+def read_ade(
+    folder: PathLike,
+    *,
+    nlp: Optional[Language] = None,
+    report: Optional[ConversionReport] = None,
+    alignment: str = "retokenize",
+) -> Iterator[Doc]:
     """ADE corpus v2 folder -> drug/effect/dose spans, DRUG_AE/DRUG_DOSE, ``cats["ADE"]``."""
     return _read("ade", iter_ade, report, nlp, alignment, folder)
 
 
-def read_pubtator(path: PathLike, *, label_map: Union[None, str, LabelMap] = None, nlp: Optional[Language] = None,
-                  report: Optional[ConversionReport] = None, alignment: str = "retokenize") -> Iterator[Doc]:
+def read_pubtator(
+    path: PathLike,
+    *,
+    label_map: Union[None, str, LabelMap] = None,
+    nlp: Optional[Language] = None,
+    report: Optional[ConversionReport] = None,
+    alignment: str = "retokenize",
+) -> Iterator[Doc]:
     """PubTator file (BC5CDR, NCBI original) -> "concepts", CID relations."""
     return _read("pubtator", iter_pubtator, report, nlp, alignment, path, label_map=label_map)
 
 
-def read_conll(path: PathLike, *, n_sents: int = 10, label_map: Union[None, str, LabelMap] = None,
-               nlp: Optional[Language] = None, report: Optional[ConversionReport] = None,
-               alignment: str = "retokenize") -> Iterator[Doc]:
+def read_conll(
+    path: PathLike,
+    *,
+    n_sents: int = 10,
+    label_map: Union[None, str, LabelMap] = None,
+    nlp: Optional[Language] = None,
+    report: Optional[ConversionReport] = None,
+    alignment: str = "retokenize",
+) -> Iterator[Doc]:
     """BIO TSV (NCBI disease, BC5CDR IOB) -> "concepts"."""
     return _read("conll", iter_conll, report, nlp, alignment, path, n_sents=n_sents, label_map=label_map)
 
 
-def read_mtsamples(path: Union[PathLike, Sequence[PathLike]], *, labels: Optional[Iterable[str]] = None,
-                   nlp: Optional[Language] = None, report: Optional[ConversionReport] = None,
-                   alignment: str = "retokenize") -> Iterator[Doc]:
+def read_mtsamples(
+    path: Union[PathLike, Sequence[PathLike]],
+    *,
+    labels: Optional[Iterable[str]] = None,
+    nlp: Optional[Language] = None,
+    report: Optional[ConversionReport] = None,
+    alignment: str = "retokenize",
+) -> Iterator[Doc]:
     """MTSamples JSONL (file, folder of parts or list) -> one doc per distinct text, specialties in cats."""
     return _read("mtsamples", iter_mtsamples, report, nlp, alignment, path, labels=labels)
 
@@ -151,8 +213,9 @@ FORMATS: Dict[str, FormatSpec] = {
         FormatSpec("i2b2-2014", "folder of i2b2 2014 de-id .xml files, or one file", read_i2b2_2014),
         FormatSpec("i2b2-2012", "folder of i2b2 2012 temporal .xml files, or one file", read_i2b2_2012),
         FormatSpec("i2b2-2010", "folder with .txt and .con/.ast/.rel (beside or in concept/ast/rel)", read_i2b2_2010),
-        FormatSpec("brat", "folder of .ann/.txt pairs (recursive), or one .ann", read_brat,
-                   ("label_map", "discontinuous")),
+        FormatSpec(
+            "brat", "folder of .ann/.txt pairs (recursive), or one .ann", read_brat, ("label_map", "discontinuous")
+        ),
         FormatSpec("mednli", "MedNLI/SNLI .jsonl file or folder of .jsonl files", read_mednli),
         FormatSpec("ade", "folder with DRUG-AE.rel, DRUG-DOSE.rel, ADE-NEG.txt", read_ade, must_be_dir=True),
         FormatSpec("pubtator", "PubTator .txt file", read_pubtator, ("label_map",)),
@@ -192,5 +255,6 @@ def read_format(
     if unsupported:
         raise ValueError(Errors.E418.format(options=unsupported, fmt=fmt, allowed=", ".join(spec.options) or "none"))
     kwargs = {k: v for k, v in options.items() if v is not None}
-    return spec.read(path, nlp=nlp, report=report if report is not None else ConversionReport(fmt),
-                     alignment=alignment, **kwargs)
+    return spec.read(
+        path, nlp=nlp, report=report if report is not None else ConversionReport(fmt), alignment=alignment, **kwargs
+    )

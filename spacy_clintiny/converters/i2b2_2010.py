@@ -13,6 +13,7 @@ assertions (problems only in this corpus) on ``span.id_``; relation labels are k
 ``.txt`` or in the release's sibling folders (``concept/``, ``ast/``, ``rel/``). The quoted
 text is compared, lower-cased, with the addressed tokens; a mismatch is reported unplaceable.
 """
+
 import re
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple, Union
@@ -100,8 +101,16 @@ def _read_document(txt: Path, con, ast, rel, report: ConversionReport) -> Source
         if " ".join(text[start:end].split()).lower() != " ".join(m.group("text").split()).lower():
             report.add_event("unplaceable", "text_mismatch", where, offset=start, detail=TYPES[native])
             return None
-        span = SourceSpan(start, end, CONCEPTS_KEY, TYPES[native], kb_id=native, assertion=assertion,
-                          key="%d:%d-%d:%d" % key, where=where)
+        span = SourceSpan(
+            start,
+            end,
+            CONCEPTS_KEY,
+            TYPES[native],
+            kb_id=native,
+            assertion=assertion,
+            key="%d:%d-%d:%d" % key,
+            where=where,
+        )
         if key in concepts:
             report.add_event("adjusted", "duplicate_span_merged", where, offset=start)
         concepts[key] = span
@@ -144,5 +153,13 @@ def _read_document(txt: Path, con, ast, rel, report: ConversionReport) -> Source
         head, tail = "%d:%d-%d:%d" % _key(m, "h"), "%d:%d-%d:%d" % _key(m, "t")
         relations.append(SourceRelation(head, tail, m.group("label"), where=where))  # type: ignore[union-attr]
     groups = {CONCEPTS_KEY} if (con or ast) else set()
-    return SourceDoc(text=text, doc_id=txt.stem, group_id=txt.stem, corpus=CORPUS, spans=list(concepts.values()),
-                     groups=groups, relations=relations, where=Location(str(txt)))
+    return SourceDoc(
+        text=text,
+        doc_id=txt.stem,
+        group_id=txt.stem,
+        corpus=CORPUS,
+        spans=list(concepts.values()),
+        groups=groups,
+        relations=relations,
+        where=Location(str(txt)),
+    )

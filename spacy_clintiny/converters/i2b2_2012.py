@@ -9,6 +9,7 @@
 - ``TLINK`` -> relation ``TLINK_<TYPE>`` (BEFORE, AFTER, OVERLAP...) from ``fromID`` to ``toID``.
 One doc per file; the split unit is the file stem.
 """
+
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
@@ -65,10 +66,29 @@ def iter_i2b2_2012(path: Union[str, Path], *, report: Optional[ConversionReport]
                 group, label, kb_id = TIMEX_KEY, kind or "TIMEX", kind
             else:
                 group, label, kb_id = TIMEX_KEY, "DATE", f"SECTIME_{kind}"
-            spans.append(SourceSpan(start, end, group, label, kb_id=kb_id, assertion=assertion,
-                                    key=attrs.get("id"), where=where, expected_text=attrs.get("text")))
-        yield SourceDoc(text=text, doc_id=file.stem, group_id=file.stem, corpus=CORPUS, spans=spans,
-                        groups={CONCEPTS_KEY, EVENTS_KEY, TIMEX_KEY}, relations=relations, where=Location(str(file)))
+            spans.append(
+                SourceSpan(
+                    start,
+                    end,
+                    group,
+                    label,
+                    kb_id=kb_id,
+                    assertion=assertion,
+                    key=attrs.get("id"),
+                    where=where,
+                    expected_text=attrs.get("text"),
+                )
+            )
+        yield SourceDoc(
+            text=text,
+            doc_id=file.stem,
+            group_id=file.stem,
+            corpus=CORPUS,
+            spans=spans,
+            groups={CONCEPTS_KEY, EVENTS_KEY, TIMEX_KEY},
+            relations=relations,
+            where=Location(str(file)),
+        )
 
 
 def _assertion(attrs, where: Location, report: ConversionReport) -> str:

@@ -6,6 +6,7 @@ MEDICALRECORD...), kept on ``kb_id_``. Offsets index the CDATA text; the ``text`
 checked against them (and realigned within a few characters if it moved). One doc per file;
 the split unit is the patient (the ``PPP`` of file names ``PPP-NN.xml``).
 """
+
 import re
 from pathlib import Path
 from typing import Iterator, Optional, Union
@@ -49,8 +50,25 @@ def iter_i2b2_2014(path: Union[str, Path], *, report: Optional[ConversionReport]
             if start is None or end is None:
                 report.add_event("skipped", "malformed_tag", where, detail="start/end")
                 continue
-            spans.append(SourceSpan(start, end, PHI_KEY, label, kb_id=subtype or label, key=attrs.get("id"),
-                                    where=where, expected_text=attrs.get("text")))
+            spans.append(
+                SourceSpan(
+                    start,
+                    end,
+                    PHI_KEY,
+                    label,
+                    kb_id=subtype or label,
+                    key=attrs.get("id"),
+                    where=where,
+                    expected_text=attrs.get("text"),
+                )
+            )
         m = PATIENT_FILE.match(file.stem)
-        yield SourceDoc(text=text, doc_id=file.stem, group_id=m.group(1) if m else file.stem, corpus=CORPUS,
-                        spans=spans, groups={PHI_KEY}, where=Location(str(file)))
+        yield SourceDoc(
+            text=text,
+            doc_id=file.stem,
+            group_id=m.group(1) if m else file.stem,
+            corpus=CORPUS,
+            spans=spans,
+            groups={PHI_KEY},
+            where=Location(str(file)),
+        )

@@ -6,6 +6,7 @@ Parsed with a small tolerant scanner instead of an XML parser: the releases cont
 ``&`` and ``<`` that strict parsers reject, the note text must be kept byte-exact (an XML
 parser normalises ``\\r\\n``), and every tag keeps its line number for the report.
 """
+
 import html
 import re
 from pathlib import Path

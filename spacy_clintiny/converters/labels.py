@@ -7,6 +7,7 @@ and the assertion on ``span.id_``. Drug attributes (dose, route...) in span grou
 ``LabelMap`` maps a corpus's native entity, relation and attribute names onto that scheme. It
 round-trips through ``to_dict``/``from_dict`` and rejects unknown keys, listing the allowed ones.
 """
+
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,22 +23,47 @@ NLI_KEY = "nli_pair"
 PHI_LABELS = ("NAME", "PROFESSION", "LOCATION", "AGE", "DATE", "CONTACT", "ID")
 CONCEPT_LABELS = ("PROBLEM", "TEST", "TREATMENT")
 ASSERTIONS = (
-    "present", "absent", "possible", "conditional", "hypothetical", "associated_with_someone_else",
+    "present",
+    "absent",
+    "possible",
+    "conditional",
+    "hypothetical",
+    "associated_with_someone_else",
 )
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 
 # i2b2 2014 de-identification subtypes (the TYPE attribute) -> category (the tag name).
 I2B2_2014_SUBTYPES: Dict[str, str] = {
-    "PATIENT": "NAME", "DOCTOR": "NAME", "USERNAME": "NAME",
+    "PATIENT": "NAME",
+    "DOCTOR": "NAME",
+    "USERNAME": "NAME",
     "PROFESSION": "PROFESSION",
-    "ROOM": "LOCATION", "DEPARTMENT": "LOCATION", "HOSPITAL": "LOCATION",
-    "ORGANIZATION": "LOCATION", "STREET": "LOCATION", "CITY": "LOCATION", "STATE": "LOCATION",
-    "COUNTRY": "LOCATION", "ZIP": "LOCATION", "LOCATION-OTHER": "LOCATION",
+    "ROOM": "LOCATION",
+    "DEPARTMENT": "LOCATION",
+    "HOSPITAL": "LOCATION",
+    "ORGANIZATION": "LOCATION",
+    "STREET": "LOCATION",
+    "CITY": "LOCATION",
+    "STATE": "LOCATION",
+    "COUNTRY": "LOCATION",
+    "ZIP": "LOCATION",
+    "LOCATION-OTHER": "LOCATION",
     "AGE": "AGE",
     "DATE": "DATE",
-    "PHONE": "CONTACT", "FAX": "CONTACT", "EMAIL": "CONTACT", "URL": "CONTACT", "IPADDR": "CONTACT",
-    "SSN": "ID", "MEDICALRECORD": "ID", "HEALTHPLAN": "ID", "ACCOUNT": "ID", "LICENSE": "ID",
-    "VEHICLE": "ID", "DEVICE": "ID", "BIOID": "ID", "IDNUM": "ID",
+    "PHONE": "CONTACT",
+    "FAX": "CONTACT",
+    "EMAIL": "CONTACT",
+    "URL": "CONTACT",
+    "IPADDR": "CONTACT",
+    "SSN": "ID",
+    "MEDICALRECORD": "ID",
+    "HEALTHPLAN": "ID",
+    "ACCOUNT": "ID",
+    "LICENSE": "ID",
+    "VEHICLE": "ID",
+    "DEVICE": "ID",
+    "BIOID": "ID",
+    "IDNUM": "ID",
 }
 
 # PhysioNet deid gold types -> (category, fine subtype).
@@ -56,17 +82,29 @@ PHYSIONET_PHI: Dict[str, Tuple[str, str]] = {
 
 # i2b2 2012 EVENT modality/polarity -> assertion (NEG wins over modality).
 I2B2_2012_MODALITY = {
-    "FACTUAL": "present", "POSSIBLE": "possible", "CONDITIONAL": "conditional", "PROPOSED": "hypothetical",
+    "FACTUAL": "present",
+    "POSSIBLE": "possible",
+    "CONDITIONAL": "conditional",
+    "PROPOSED": "hypothetical",
 }
 
 # Common BRAT attribute names -> assertion ("Name" for binary, "Name=Value" for valued ones).
 DEFAULT_ATTRIBUTES: Dict[str, str] = {
-    "Negation": "absent", "Negated": "absent",
-    "Uncertainty": "possible", "Uncertain": "possible", "Speculation": "possible", "Hedged": "possible",
-    "Conditional": "conditional", "Hypothetical": "hypothetical",
-    "Experiencer=Family": "associated_with_someone_else", "Experiencer=Other": "associated_with_someone_else",
-    "Assertion=present": "present", "Assertion=absent": "absent", "Assertion=possible": "possible",
-    "Assertion=conditional": "conditional", "Assertion=hypothetical": "hypothetical",
+    "Negation": "absent",
+    "Negated": "absent",
+    "Uncertainty": "possible",
+    "Uncertain": "possible",
+    "Speculation": "possible",
+    "Hedged": "possible",
+    "Conditional": "conditional",
+    "Hypothetical": "hypothetical",
+    "Experiencer=Family": "associated_with_someone_else",
+    "Experiencer=Other": "associated_with_someone_else",
+    "Assertion=present": "present",
+    "Assertion=absent": "absent",
+    "Assertion=possible": "possible",
+    "Assertion=conditional": "conditional",
+    "Assertion=hypothetical": "hypothetical",
     "Assertion=associated_with_someone_else": "associated_with_someone_else",
 }
 
@@ -142,8 +180,11 @@ class LabelMap:
             _check_keys(target, ("assertion",), source, f"attributes.{native}")
             value = target.get("assertion")
             if value not in ASSERTIONS:
-                raise ValueError(Errors.E402.format(value=value, where=f"{source} attributes.{native}",
-                                                    options=", ".join(ASSERTIONS)))
+                raise ValueError(
+                    Errors.E402.format(
+                        value=value, where=f"{source} attributes.{native}", options=", ".join(ASSERTIONS)
+                    )
+                )
             attributes[native] = value
         return cls(
             entities=entities,
@@ -164,8 +205,9 @@ def _check_keys(data: Any, allowed: Tuple[str, ...], source: str, where: str) ->
         raise ValueError(Errors.E403.format(where=f"{source} {where}".strip(), value=type(data).__name__))
     unknown = sorted(set(data) - set(allowed))
     if unknown:
-        raise ValueError(Errors.E404.format(keys=unknown, where=f"{source} {where}".strip(),
-                                            allowed=", ".join(allowed)))
+        raise ValueError(
+            Errors.E404.format(keys=unknown, where=f"{source} {where}".strip(), allowed=", ".join(allowed))
+        )
 
 
 def _concepts(**labels: str) -> Dict[str, Target]:
@@ -182,22 +224,34 @@ PRESETS: Dict[str, LabelMap] = {
     "n2c2-2018": LabelMap(
         entities={
             **_concepts(Drug="TREATMENT", Reason="PROBLEM", ADE="PROBLEM"),
-            "Strength": (MODIFIERS_KEY, "DOSE"), "Dosage": (MODIFIERS_KEY, "DOSE"),
-            "Frequency": (MODIFIERS_KEY, "FREQUENCY"), "Route": (MODIFIERS_KEY, "ROUTE"),
-            "Duration": (MODIFIERS_KEY, "DURATION"), "Form": (MODIFIERS_KEY, "FORM"),
+            "Strength": (MODIFIERS_KEY, "DOSE"),
+            "Dosage": (MODIFIERS_KEY, "DOSE"),
+            "Frequency": (MODIFIERS_KEY, "FREQUENCY"),
+            "Route": (MODIFIERS_KEY, "ROUTE"),
+            "Duration": (MODIFIERS_KEY, "DURATION"),
+            "Form": (MODIFIERS_KEY, "FORM"),
         },
         relations={
-            "Strength-Drug": ("DRUG_DOSE", True), "Dosage-Drug": ("DRUG_DOSE", True),
-            "Frequency-Drug": ("DRUG_FREQUENCY", True), "Route-Drug": ("DRUG_ROUTE", True),
-            "Duration-Drug": ("DRUG_DURATION", True), "Form-Drug": ("DRUG_FORM", True),
-            "Reason-Drug": ("DRUG_REASON", True), "ADE-Drug": ("DRUG_AE", True),
+            "Strength-Drug": ("DRUG_DOSE", True),
+            "Dosage-Drug": ("DRUG_DOSE", True),
+            "Frequency-Drug": ("DRUG_FREQUENCY", True),
+            "Route-Drug": ("DRUG_ROUTE", True),
+            "Duration-Drug": ("DRUG_DURATION", True),
+            "Form-Drug": ("DRUG_FORM", True),
+            "Reason-Drug": ("DRUG_REASON", True),
+            "ADE-Drug": ("DRUG_AE", True),
         },
         default_group=None,
     ),
     # NCBI disease (standoff, PubTator and CoNLL): every disease mention type is a PROBLEM.
     "ncbi-disease": LabelMap(
-        entities=_concepts(SpecificDisease="PROBLEM", DiseaseClass="PROBLEM", CompositeMention="PROBLEM",
-                           Modifier="PROBLEM", Disease="PROBLEM"),
+        entities=_concepts(
+            SpecificDisease="PROBLEM",
+            DiseaseClass="PROBLEM",
+            CompositeMention="PROBLEM",
+            Modifier="PROBLEM",
+            Disease="PROBLEM",
+        ),
         default_group=None,
     ),
     # BC5CDR: diseases are PROBLEMs, chemicals are TREATMENTs (most are drugs; see docs).

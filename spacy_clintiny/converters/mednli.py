@@ -6,6 +6,7 @@ exactly a PREMISE then a HYPOTHESIS span, and ``doc.cats`` one-hot over entailme
 / contradiction. Pairs without a gold label (SNLI "-") are reported and skipped. Pairs sharing
 a premise share a split unit, so a premise never lands on both sides of a split.
 """
+
 import hashlib
 import json
 from pathlib import Path
@@ -44,7 +45,12 @@ def _read_file(path: Path, report: ConversionReport) -> Iterator[SourceDoc]:
             continue
         premise = row.get("sentence1") if isinstance(row, dict) else None
         hypothesis = row.get("sentence2") if isinstance(row, dict) else None
-        if not isinstance(premise, str) or not isinstance(hypothesis, str) or not premise.strip() or not hypothesis.strip():
+        if (
+            not isinstance(premise, str)
+            or not isinstance(hypothesis, str)
+            or not premise.strip()
+            or not hypothesis.strip()
+        ):
             report.add_event("skipped", "missing_sentence", where)
             continue
         label = row.get("gold_label")
@@ -62,5 +68,13 @@ def _read_file(path: Path, report: ConversionReport) -> Iterator[SourceDoc]:
         ]
         pair_id = str(row.get("pairID") or f"line-{i}")
         group = hashlib.sha1(premise.encode("utf8")).hexdigest()[:12]
-        yield SourceDoc(text=text, doc_id=pair_id, group_id=group, corpus=CORPUS, spans=spans,
-                        groups={NLI_KEY}, cats={lab: float(lab == label) for lab in NLI_LABELS}, where=where)
+        yield SourceDoc(
+            text=text,
+            doc_id=pair_id,
+            group_id=group,
+            corpus=CORPUS,
+            spans=spans,
+            groups={NLI_KEY},
+            cats={lab: float(lab == label) for lab in NLI_LABELS},
+            where=where,
+        )

@@ -6,6 +6,7 @@ transcription (exact string), with EVERY specialty label in ``doc.cats``: 1.0 fo
 specialty it is listed under, 0.0 for the others, so negatives are known. The split unit is
 the distinct text (its doc id is the smallest note_id carrying it), never the row.
 """
+
 import json
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union

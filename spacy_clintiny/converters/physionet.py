@@ -5,6 +5,7 @@
 from the first character after the header's newline. One doc per note; the split unit is
 the patient id.
 """
+
 import re
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple, Union
@@ -46,8 +47,13 @@ def iter_physionet(
         notes[key] = (match.group(3), line)
     n_headers = text.count("START_OF_RECORD=")
     if n_headers > n_matches:
-        report.add_event("skipped", "malformed_record", Location(str(text_path)), count=n_headers - n_matches,
-                         detail="START_OF_RECORD without a well-formed header or END_OF_RECORD")
+        report.add_event(
+            "skipped",
+            "malformed_record",
+            Location(str(text_path)),
+            count=n_headers - n_matches,
+            detail="START_OF_RECORD without a well-formed header or END_OF_RECORD",
+        )
     spans: Dict[Tuple[str, str], List[SourceSpan]] = {key: [] for key in notes}
     for i, line in enumerate(read_lines(phrase_path, report), start=1):
         where = Location(str(phrase_path), i)

@@ -6,6 +6,7 @@ token (e.g. "9/2/92." -> "9/2/92" + "."), so every span with valid offsets is pl
 ``Doc.char_span(..., alignment_mode=...)`` instead. Every span or relation that cannot be
 placed is counted in the report with its reason and location; none is dropped silently.
 """
+
 from bisect import bisect_left, bisect_right
 from typing import Dict, List, Optional, Set, Tuple
 
@@ -66,9 +67,7 @@ def build_doc(
             by_group.setdefault(source_span.group, []).append(span)
             at = labels_at.setdefault(ident[:3], set())
             if at:
-                report.add_event(
-                    "info", "same_offsets_different_labels", source_span.where, offset=span.start_char
-                )
+                report.add_event("info", "same_offsets_different_labels", source_span.where, offset=span.start_char)
             at.add(source_span.label)
         if source_span.key is not None:
             key_to_offsets[source_span.key] = (span.start_char, span.end_char)
@@ -109,9 +108,7 @@ def set_relations(doc: Doc, rels: List[Dict]) -> None:
     doc.user_data[RELATIONS_KEY] = rels
 
 
-def _check_offsets(
-    span: SourceSpan, text: str, report: ConversionReport, window: int
-) -> Optional[Tuple[int, int]]:
+def _check_offsets(span: SourceSpan, text: str, report: ConversionReport, window: int) -> Optional[Tuple[int, int]]:
     start, end = span.start, span.end
     if not (0 <= start <= len(text) and 0 <= end <= len(text)) or start > end:
         report.add_event("unplaceable", "offset_out_of_range", span.where, offset=start, detail=span.label)

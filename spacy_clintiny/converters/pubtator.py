@@ -10,6 +10,7 @@ report also counts the concept-level pairs (``cid_concept_pairs``) and those wit
 on one side (unplaceable ``no_mention_for_concept_id``). A file with no relation line at all
 is treated as not annotating relations. The split unit is the PMID.
 """
+
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple, Union
 
@@ -102,8 +103,7 @@ def _parse_block(block, path: str, lmap: LabelMap, has_relations: bool, report: 
         group, label = target
         groups.add(group)
         key = f"m{n}"
-        spans.append(SourceSpan(start, end, group, label, kb_id=native, key=key, where=where,
-                                expected_text=fields[3]))
+        spans.append(SourceSpan(start, end, group, label, kb_id=native, key=key, where=where, expected_text=fields[3]))
         for concept_id in fields[5].split("|"):
             ids_by_type.setdefault(native, {}).setdefault(concept_id, []).append(key)
     for target in lmap.entities.values():
@@ -127,6 +127,13 @@ def _parse_block(block, path: str, lmap: LabelMap, has_relations: bool, report: 
             for tail in tails:
                 h, t = (tail, head) if reverse else (head, tail)
                 relations.append(SourceRelation(h, t, label, where=where))  # type: ignore[union-attr]
-    return SourceDoc(text=text, doc_id=pmid, group_id=pmid, corpus=CORPUS, spans=spans,
-                     groups=groups & {t[0] for t in lmap.entities.values()} or groups,
-                     relations=relations, where=Location(path, block[0][0]))
+    return SourceDoc(
+        text=text,
+        doc_id=pmid,
+        group_id=pmid,
+        corpus=CORPUS,
+        spans=spans,
+        groups=groups & {t[0] for t in lmap.entities.values()} or groups,
+        relations=relations,
+        where=Location(path, block[0][0]),
+    )

@@ -4,6 +4,7 @@ Nothing is dropped silently: every span, relation or input record that does not 
 the output is counted here with a reason and a location (file, line, character offset). The
 report never contains document text, so it can be shared even when the corpus holds PHI.
 """
+
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union

@@ -4,6 +4,7 @@ Every reader turns its format into ``SourceDoc`` objects; ``placement.build_doc`
 into spaCy ``Doc`` objects. Keeping the two apart means alignment, de-duplication and the
 conversion report are written once for all formats.
 """
+
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set
 

@@ -6,6 +6,7 @@ with the smallest ``sha1(f"{seed}:{group}")``: the same seed and groups give the
 any machine, and adding groups elsewhere does not move an existing group to the other side
 unless its rank crosses the cut.
 """
+
 import hashlib
 from typing import Any, Dict, Iterable, List, Set, Tuple
 

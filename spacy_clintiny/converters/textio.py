@@ -8,6 +8,7 @@ one character per accented letter. Line endings are kept as they are (offsets co
 Outputs are written with :mod:`spacy_clintiny.fileio`; ``atomic_write_bytes`` and
 ``atomic_write_text`` are its functions under their older names here.
 """
+
 import re
 from pathlib import Path
 from typing import List, Optional, Union

@@ -19,14 +19,27 @@ is None too.
 
 Ages: HIPAA groups ages over 89: "92" -> "90", "92 yo" -> "90+ yo"; ages up to 89 are kept.
 """
+
 import datetime
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .textshape import case_pattern, recase, split_affixes
 
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
-          "october", "november", "december")
+MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 ORDINAL_SUFFIXES = ("st", "nd", "rd", "th")
 DATE_FILLERS = ("of", "the")
@@ -136,8 +149,11 @@ def _date_roles(tokens: Sequence[str], *, two_digit_year: bool) -> Optional[Dict
     values = list(roles.values())
     if not values or len(values) != len(set(values)):
         return None
-    widths_ok = all(len(tokens[i]) in (2, 4) if r == "year" else len(tokens[i]) <= 2
-                    for i, r in roles.items() if r in ("year", "month", "day"))
+    widths_ok = all(
+        len(tokens[i]) in (2, 4) if r == "year" else len(tokens[i]) <= 2
+        for i, r in roles.items()
+        if r in ("year", "month", "day")
+    )
     return roles if widths_ok else None
 
 

@@ -19,6 +19,7 @@ Case decides what a name may look like: in a note written with capitals a lower-
 name, in an all-capitals or all-lower-case note any case goes. Lookups are set membership per
 token, so the profile costs little over the precision rules.
 """
+
 import re
 from functools import lru_cache
 from typing import FrozenSet, Iterable, List, Set, Tuple
@@ -38,12 +39,50 @@ INITIAL = re.compile(r"[A-Z]\.?|[a-z]\.")
 HOSPITAL_ABBR = re.compile(r"[A-Z]{0,4}GH|[A-Z]{1,4}MC")
 SHORT_CAPS = 3  # in a note written in mixed case, capitals this short are abbreviations (ASA, ICA, AMI)
 # A name before these words is an eponym ("Graves disease", "Hickman's catheter", "Foley bag").
-EPONYM_HEADS = frozenset((
-    "disease", "disease's", "syndrome", "sign", "signs", "test", "catheter", "cath", "valve", "filter", "drain",
-    "tube", "tear", "procedure", "operation", "maneuver", "manoeuvre", "criteria", "score", "scale", "reflex",
-    "phenomenon", "line", "bag", "splint", "stockings", "palsy", "lymphoma", "sarcoma", "tumor", "tumour",
-    "fracture", "classification", "pump", "cannula", "boots", "dressing", "mask", "position", "solution",
-))
+EPONYM_HEADS = frozenset(
+    (
+        "disease",
+        "disease's",
+        "syndrome",
+        "sign",
+        "signs",
+        "test",
+        "catheter",
+        "cath",
+        "valve",
+        "filter",
+        "drain",
+        "tube",
+        "tear",
+        "procedure",
+        "operation",
+        "maneuver",
+        "manoeuvre",
+        "criteria",
+        "score",
+        "scale",
+        "reflex",
+        "phenomenon",
+        "line",
+        "bag",
+        "splint",
+        "stockings",
+        "palsy",
+        "lymphoma",
+        "sarcoma",
+        "tumor",
+        "tumour",
+        "fracture",
+        "classification",
+        "pump",
+        "cannula",
+        "boots",
+        "dressing",
+        "mask",
+        "position",
+        "solution",
+    )
+)
 # Words that end a hospital's name ("Mercy Memorial"): the name words before them join it.
 HOSPITAL_WORDS = frozenset(("memorial", "infirmary"))
 UPPER_NOTE = 0.6  # share of upper-case words from which a note is "all capitals"
@@ -118,22 +157,38 @@ class DictionaryPhiFinder:
         if self.places:
             for _, start, end in self._cities(doc):
                 if not cased or not doc[start].is_lower:
-                    out.append(PhiMention(doc[start].idx, doc[end - 1].idx + len(doc[end - 1]), "LOCATION",
-                                          "rule:dict_city", 1.0, "CITY"))
+                    out.append(
+                        PhiMention(
+                            doc[start].idx,
+                            doc[end - 1].idx + len(doc[end - 1]),
+                            "LOCATION",
+                            "rule:dict_city",
+                            1.0,
+                            "CITY",
+                        )
+                    )
             for token in doc:
                 if token.lower_ in HOSPITAL_WORDS:
                     out.append(self._hospital_name(doc, token.i, cased))
-                if HOSPITAL_ABBR.fullmatch(token.text) and token.lower_ not in self.not_hospitals and not (
-                        len(token) > 3 and token.lower_ in self.excluded):
-                    out.append(PhiMention(token.idx, token.idx + len(token), "LOCATION", "rule:dict_hospital",
-                                          1.0, "HOSPITAL"))
+                if (
+                    HOSPITAL_ABBR.fullmatch(token.text)
+                    and token.lower_ not in self.not_hospitals
+                    and not (len(token) > 3 and token.lower_ in self.excluded)
+                ):
+                    out.append(
+                        PhiMention(token.idx, token.idx + len(token), "LOCATION", "rule:dict_hospital", 1.0, "HOSPITAL")
+                    )
         return out
 
     def _hospital_name(self, doc: Doc, i: int, cased: bool) -> PhiMention:
         """A hospital word with up to 3 name words before it (not common words; capitalised in a cased note)."""
         first = i
-        while first > max(0, i - 3) and doc[first - 1].is_alpha and doc[first - 1].lower_ not in self.excluded \
-                and not (cased and doc[first - 1].is_lower):
+        while (
+            first > max(0, i - 3)
+            and doc[first - 1].is_alpha
+            and doc[first - 1].lower_ not in self.excluded
+            and not (cased and doc[first - 1].is_lower)
+        ):
             first -= 1
         return PhiMention(doc[first].idx, doc[i].idx + len(doc[i]), "LOCATION", "rule:dict_hospital", 1.0, "HOSPITAL")
 
@@ -164,8 +219,14 @@ class DictionaryPhiFinder:
             nxt = doc[i + 1]
             if INITIAL.fullmatch(nxt.text) and nxt.lower_[0] not in "ai":
                 end = nxt.idx + len(nxt)
-            elif (is_first and nxt.is_alpha and len(nxt) > 1 and nxt.lower_ not in self.excluded
-                  and (not cased or nxt.is_title or nxt.is_upper) and nxt.is_upper == doc[i].is_upper):
+            elif (
+                is_first
+                and nxt.is_alpha
+                and len(nxt) > 1
+                and nxt.lower_ not in self.excluded
+                and (not cased or nxt.is_title or nxt.is_upper)
+                and nxt.is_upper == doc[i].is_upper
+            ):
                 end = nxt.idx + len(nxt)
         return start, end
 

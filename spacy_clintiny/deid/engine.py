@@ -12,6 +12,7 @@ mentions are shifted back to note offsets, so no text is skipped and spaCy's
 component or operator error) gives a :class:`DeidResult` with ``error`` set and the run
 goes on; the error names the note and the exception type, never its text.
 """
+
 import dataclasses
 import os
 import sys
@@ -64,6 +65,7 @@ def load_deid_pipeline(
     go_offline()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # n_process > 1 forks after the tokenizer ran
     from ..components import deid as _registers_clintiny_deid  # noqa: F401
+
     if threads is not None:
         import torch
 
@@ -191,8 +193,11 @@ class Deidentifier:
     ) -> None:
         if mode not in MODES:
             raise ValueError(Errors.E742.format(mode=mode, modes=", ".join(MODES)))
-        for name, value, most in (("batch_size", batch_size, None), ("n_process", n_process, None),
-                                  ("chunk_chars", chunk_chars, nlp.max_length)):
+        for name, value, most in (
+            ("batch_size", batch_size, None),
+            ("n_process", n_process, None),
+            ("chunk_chars", chunk_chars, nlp.max_length),
+        ):
             if not isinstance(value, int) or value < 1 or (most is not None and value > most):
                 limit = f" of at most {most}" if most else ""
                 raise ValueError(Errors.E743.format(name=name, value=value, limit=limit))
@@ -263,11 +268,16 @@ class Deidentifier:
             from .operators import apply_operator
 
             patient = record.patient_id if record.patient_id is not None else f"note:{record.note_id}"
-            text, replacements = apply_operator(record.text, mentions, mode=self.mode, patient_id=patient,
-                                                generator=self.generator)
+            text, replacements = apply_operator(
+                record.text, mentions, mode=self.mode, patient_id=patient, generator=self.generator
+            )
         except Exception as err:  # noqa: BLE001 - one bad note must not stop the run
-            return DeidResult(record, None, mentions=mentions, error=Errors.E746.format(
-                note_id=record.note_id, mode=self.mode, detail=safe_detail(err)))
+            return DeidResult(
+                record,
+                None,
+                mentions=mentions,
+                error=Errors.E746.format(note_id=record.note_id, mode=self.mode, detail=safe_detail(err)),
+            )
         return DeidResult(record, text, mentions=mentions, replacements=replacements)
 
 

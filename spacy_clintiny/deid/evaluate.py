@@ -33,6 +33,7 @@ across detectors and with ``evaluation.scores.phi_token_scores`` (one implementa
 
 Ratios whose denominator is zero (no gold, no prediction) are None, shown as "-".
 """
+
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
@@ -157,9 +158,9 @@ def check_replacements(note_id: str, text: str, output: str, replacements: Itera
             problem = f"replacement at input offsets ({rep.start}, {rep.end}) overlaps another or passes the end"
         elif rep.out_start != pos_out + rep.start - pos_in:
             problem = f"replacement at input offset {rep.start} has output offset {rep.out_start}"
-        elif text[pos_in:rep.start] != output[pos_out:rep.out_start]:
+        elif text[pos_in : rep.start] != output[pos_out : rep.out_start]:
             problem = f"unreplaced text before input offset {rep.start} differs"
-        elif output[rep.out_start:rep.out_end] != rep.new_text:
+        elif output[rep.out_start : rep.out_end] != rep.new_text:
             problem = f"output offsets ({rep.out_start}, {rep.out_end}) do not hold the replacement text"
         if problem is not None:
             raise ValueError(Errors.E771.format(note_id=note_id, problem=problem))
@@ -176,8 +177,11 @@ def replaced_spans(result: DeidResult) -> List[Replaced]:
     RETURNS (List[Replaced]): (start, end, output text), for operators in
         ``REPLACING_OPERATORS``.
     """
-    return [(r.start, r.end, result.text[r.out_start:r.out_end]) for r in result.replacements
-            if r.operator in REPLACING_OPERATORS]
+    return [
+        (r.start, r.end, result.text[r.out_start : r.out_end])
+        for r in result.replacements
+        if r.operator in REPLACING_OPERATORS
+    ]
 
 
 def leaked_tokens(doc: Doc, gold: Sequence[Range], replaced: Sequence[Replaced]) -> Dict[int, bool]:
@@ -226,8 +230,9 @@ class DeidScorer:
         self.by_label: Dict[str, Counter] = {}
         self.unlabelled = 0
 
-    def add(self, note: GoldNote, predicted: Iterable[LabelledRange], replaced: Sequence[Replaced], *,
-            failed: bool = False) -> None:
+    def add(
+        self, note: GoldNote, predicted: Iterable[LabelledRange], replaced: Sequence[Replaced], *, failed: bool = False
+    ) -> None:
         """Score one note.
 
         note (GoldNote): The note and its gold spans.
@@ -242,18 +247,28 @@ class DeidScorer:
         tp, fp, fn = token_confusion(doc, gold, pred)
         leaks = leaked_tokens(doc, gold, replaced)
         pred_flags = token_flags(doc, pred)
-        self.counts.update(notes=1, failed=int(failed), words=sum(not t.is_space for t in doc),
-                           token_tp=tp, token_fp=fp, token_fn=fn,
-                           phi_tokens=len(leaks), leaked=sum(leaks.values()))
+        self.counts.update(
+            notes=1,
+            failed=int(failed),
+            words=sum(not t.is_space for t in doc),
+            token_tp=tp,
+            token_fp=fp,
+            token_fn=fn,
+            phi_tokens=len(leaks),
+            leaked=sum(leaks.values()),
+        )
         self.unlabelled += sum(label is None for _, _, label in predicted)
         for label, counts in entity_counts(note.spans, predicted).items():
             self.by_label.setdefault(label, Counter()).update(counts)
         for label in {lab for _, _, lab in note.spans}:
             ranges = [(start, end) for start, end, lab in note.spans if lab == label]
             flags = [i for i, is_gold in enumerate(token_flags(doc, ranges)) if is_gold]
-            self.by_label[label].update(tokens=len(flags), tokens_found=sum(pred_flags[i] for i in flags),
-                                        phi_tokens=sum(i in leaks for i in flags),
-                                        leaked=sum(leaks.get(i, False) for i in flags))
+            self.by_label[label].update(
+                tokens=len(flags),
+                tokens_found=sum(pred_flags[i] for i in flags),
+                phi_tokens=sum(i in leaks for i in flags),
+                leaked=sum(leaks.get(i, False) for i in flags),
+            )
 
     def add_result(self, note: GoldNote, result: DeidResult) -> None:
         """Score the engine's result for ``note`` (a failed note: nothing detected, all leaked)."""
@@ -275,11 +290,17 @@ class DeidScorer:
         labelled = self.unlabelled == 0
         tokens = prf(c["token_tp"], c["token_tp"] + c["token_fp"], c["token_tp"], c["token_tp"] + c["token_fn"])
         out: Dict[str, Any] = {
-            "token_recall": tokens["r"], "token_precision": tokens["p"], "token_f1": tokens["f"],
+            "token_recall": tokens["r"],
+            "token_precision": tokens["p"],
+            "token_f1": tokens["f"],
             "leak_rate": ratio(c["leaked"], c["phi_tokens"]),
-            "notes": c["notes"], "failed_notes": c["failed"], "words": c["words"],
-            "gold_tokens": c["token_tp"] + c["token_fn"], "predicted_tokens": c["token_tp"] + c["token_fp"],
-            "phi_tokens": c["phi_tokens"], "leaked_tokens": c["leaked"],
+            "notes": c["notes"],
+            "failed_notes": c["failed"],
+            "words": c["words"],
+            "gold_tokens": c["token_tp"] + c["token_fn"],
+            "predicted_tokens": c["token_tp"] + c["token_fp"],
+            "phi_tokens": c["phi_tokens"],
+            "leaked_tokens": c["leaked"],
         }
         total = sum(self.by_label.values(), Counter())
         out.update(self._entity_figures(total, labelled))
@@ -288,10 +309,13 @@ class DeidScorer:
         others = sorted(set(self.by_label) - set(PHI_LABELS))
         for label in [lab for lab in PHI_LABELS if lab in self.by_label] + others:
             counts = self.by_label[label]
-            entry = {"gold_spans": counts["gold"], "predicted_spans": counts["pred"] if labelled else None,
-                     "recall": ratio(counts["touched"], counts["gold"]),
-                     "token_recall": ratio(counts["tokens_found"], counts["tokens"]),
-                     "leak_rate": ratio(counts["leaked"], counts["phi_tokens"])}
+            entry = {
+                "gold_spans": counts["gold"],
+                "predicted_spans": counts["pred"] if labelled else None,
+                "recall": ratio(counts["touched"], counts["gold"]),
+                "token_recall": ratio(counts["tokens_found"], counts["tokens"]),
+                "leak_rate": ratio(counts["leaked"], counts["phi_tokens"]),
+            }
             entry.update(self._entity_figures(counts, labelled))
             out["per_category"][label] = entry
         return out
@@ -303,4 +327,3 @@ class DeidScorer:
         figures = {f"strict_{k}": v for k, v in strict.items()}
         figures.update({f"overlap_{k}": v for k, v in overlap.items()})
         return figures if labelled else {key: None for key in figures}
-

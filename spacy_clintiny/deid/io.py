@@ -13,6 +13,7 @@ the notes through a :class:`Deidentifier` and writes:
 Notes are skipped on resume when done: a folder note whose output file exists, a JSONL/CSV
 record confirmed in the partial output's progress file, a text file whose output exists.
 """
+
 import json
 import random
 import sys
@@ -62,14 +63,27 @@ class DeidSummary:
         return sum(1 for p in self.problems if p.failed)
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"notes": self.notes, "deidentified": self.deidentified, "failed": self.failed,
-                "skipped_done": self.skipped, "spans": self.spans, "labels": dict(sorted(self.labels.items())),
-                "operators": dict(sorted(self.operators.items())), "seconds": round(self.seconds, 3),
-                "problems": [f"{p.where}: {p.message}" for p in self.problems]}
+        return {
+            "notes": self.notes,
+            "deidentified": self.deidentified,
+            "failed": self.failed,
+            "skipped_done": self.skipped,
+            "spans": self.spans,
+            "labels": dict(sorted(self.labels.items())),
+            "operators": dict(sorted(self.operators.items())),
+            "seconds": round(self.seconds, 3),
+            "problems": [f"{p.where}: {p.message}" for p in self.problems],
+        }
 
 
-def run_deid(plan: DeidPlan, deidentifier: Deidentifier, *, progress: bool = True,
-             stdin: Optional[IO[bytes]] = None, stdout: Optional[IO[str]] = None) -> DeidSummary:
+def run_deid(
+    plan: DeidPlan,
+    deidentifier: Deidentifier,
+    *,
+    progress: bool = True,
+    stdin: Optional[IO[bytes]] = None,
+    stdout: Optional[IO[str]] = None,
+) -> DeidSummary:
     """De-identify what ``plan`` names.
 
     plan (DeidPlan): From ``plan_deid``.
@@ -83,8 +97,15 @@ def run_deid(plan: DeidPlan, deidentifier: Deidentifier, *, progress: bool = Tru
 
 
 class _Run:
-    def __init__(self, plan: DeidPlan, deidentifier: Deidentifier, *, progress: bool,
-                 stdin: Optional[IO[bytes]], stdout: Optional[IO[str]]) -> None:
+    def __init__(
+        self,
+        plan: DeidPlan,
+        deidentifier: Deidentifier,
+        *,
+        progress: bool,
+        stdin: Optional[IO[bytes]],
+        stdout: Optional[IO[str]],
+    ) -> None:
         self.plan = plan
         self.engine = deidentifier
         self.progress = progress
@@ -123,8 +144,9 @@ class _Run:
         done = {rel for rel in relpaths if plan.resume and (output / rel).exists()}
         self.summary.skipped = len(done)
         audit, mapping = self._side_files(lambda key: (output / key).exists())
-        records = iter_directory(plan.input, relpaths, self.summary.problems, patient_from=plan.patient_from,
-                                 skip=done.__contains__)
+        records = iter_directory(
+            plan.input, relpaths, self.summary.problems, patient_from=plan.patient_from, skip=done.__contains__
+        )
         for result in self._results(records, total=len(relpaths), initial=len(done)):
             if self._record(result, audit, mapping):
                 path = output / result.record.note_id
@@ -224,12 +246,20 @@ class _Run:
                 self.seen_pairs.add((entry["patient_id"], entry["label"], entry["original"]))
         return opened[0], opened[1]
 
-    def _results(self, records: Iterator[NoteRecord], *, total: Optional[int],
-                 initial: int = 0) -> Iterator[DeidResult]:
+    def _results(
+        self, records: Iterator[NoteRecord], *, total: Optional[int], initial: int = 0
+    ) -> Iterator[DeidResult]:
         from tqdm import tqdm
 
-        bar = tqdm(total=total, initial=initial, unit="note", file=sys.stderr, disable=not self.progress,
-                   dynamic_ncols=True, leave=False)
+        bar = tqdm(
+            total=total,
+            initial=initial,
+            unit="note",
+            file=sys.stderr,
+            disable=not self.progress,
+            dynamic_ncols=True,
+            leave=False,
+        )
         try:
             for result in self.engine.run(records):
                 bar.update(1)

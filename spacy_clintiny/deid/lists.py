@@ -2,6 +2,7 @@
 
 Errors name the file and line, never the term: a deny list holds patient and staff names.
 """
+
 import os
 from pathlib import Path
 from typing import Dict, List, Optional, Union
@@ -41,13 +42,19 @@ def read_deny_list(path: PathLike) -> Dict[str, List[str]]:
         parts = line.split("\t")
         if len(parts) != 2 or not parts[1].strip():
             problem = f"{len(parts)} tab-separated field(s)" if len(parts) != 2 else "an empty term"
-            raise ValueError(Errors.E758.format(path=path, line=i, problem=problem, expected="LABEL<TAB>term",
-                                                labels=", ".join(PHI_LABELS)))
+            raise ValueError(
+                Errors.E758.format(
+                    path=path, line=i, problem=problem, expected="LABEL<TAB>term", labels=", ".join(PHI_LABELS)
+                )
+            )
         label = parts[0].strip().upper()
         if label not in PHI_LABELS:
             problem = f"label '{parts[0].strip()}' is not a PHI category"
-            raise ValueError(Errors.E758.format(path=path, line=i, problem=problem, expected="LABEL<TAB>term",
-                                                labels=", ".join(PHI_LABELS)))
+            raise ValueError(
+                Errors.E758.format(
+                    path=path, line=i, problem=problem, expected="LABEL<TAB>term", labels=", ".join(PHI_LABELS)
+                )
+            )
         out.setdefault(label, []).append(parts[1].strip())
     return out
 

@@ -7,6 +7,7 @@ source and score come from the LONGEST member; between members of the same lengt
 higher-precision source (``types.SOURCE_RANK``: deny list, then rules, then the model), then
 the higher score. Spans that only touch (one ends where the next starts) stay separate.
 """
+
 from typing import Iterable, List
 
 from .types import PhiMention, source_rank

@@ -13,6 +13,7 @@ the number of mentions. Each :class:`Replacement` gives the span's offsets in th
 the output text (``output[out_start:out_end] == new_text``); text outside the spans is copied
 unchanged.
 """
+
 import re
 from typing import List, Optional, Sequence, Tuple
 
@@ -64,7 +65,7 @@ def apply_operator(
     replacements: List[Replacement] = []
     pos = out_pos = 0
     for mention in ordered:
-        original = text[mention.start:mention.end]
+        original = text[mention.start : mention.end]
         if mode == "annotate":
             new_text, operator = original, "keep"
         elif mode == "mask":
@@ -73,14 +74,23 @@ def apply_operator(
             new_text, operator = _tag(mention, tag_format), "redact"
         else:
             new_text, operator = _surrogate(original, mention, generator, patient, tag_format)
-        pieces.append(text[pos:mention.start])
+        pieces.append(text[pos : mention.start])
         out_pos += mention.start - pos
         pieces.append(new_text)
-        replacements.append(Replacement(
-            start=mention.start, end=mention.end, out_start=out_pos, out_end=out_pos + len(new_text),
-            label=mention.label, subtype=mention.subtype, source=mention.source, score=mention.score,
-            operator=operator, new_text=new_text,
-        ))
+        replacements.append(
+            Replacement(
+                start=mention.start,
+                end=mention.end,
+                out_start=out_pos,
+                out_end=out_pos + len(new_text),
+                label=mention.label,
+                subtype=mention.subtype,
+                source=mention.source,
+                score=mention.score,
+                operator=operator,
+                new_text=new_text,
+            )
+        )
         out_pos += len(new_text)
         pos = mention.end
     pieces.append(text[pos:])
@@ -104,13 +114,20 @@ def _check_mentions(mentions: Sequence[PhiMention], length: int) -> List[PhiMent
     """Sort mentions by offset; raise if one leaves the text or two overlap (offsets only in errors)."""
     for i, mention in enumerate(mentions):
         if mention.end > length:
-            raise ValueError(Errors.E722.format(i=i, label=mention.label, start=mention.start, end=mention.end,
-                                                length=length))
+            raise ValueError(
+                Errors.E722.format(i=i, label=mention.label, start=mention.start, end=mention.end, length=length)
+            )
     ordered = sorted(mentions, key=lambda m: (m.start, m.end))
     for prev, mention in zip(ordered, ordered[1:]):
         if mention.start < prev.end:
-            raise ValueError(Errors.E723.format(
-                label_a=prev.label, start_a=prev.start, end_a=prev.end,
-                label_b=mention.label, start_b=mention.start, end_b=mention.end,
-            ))
+            raise ValueError(
+                Errors.E723.format(
+                    label_a=prev.label,
+                    start_a=prev.start,
+                    end_a=prev.end,
+                    label_b=mention.label,
+                    start_b=mention.start,
+                    end_b=mention.end,
+                )
+            )
     return ordered

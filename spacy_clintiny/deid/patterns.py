@@ -29,6 +29,7 @@ The ``"recall"`` profile (the default) adds cue-less dictionary names and places
 Weekdays, months alone, times (unless ``include_times``) and ages up to 89 are not PHI here
 (HIPAA Safe Harbor, as in the PhysioNet gold standard).
 """
+
 import re
 from dataclasses import dataclass
 from importlib.resources import files
@@ -53,8 +54,20 @@ from .wordlists import NUMERIC_NOT_AFTER, NUMERIC_NOT_BEFORE, UNITS, default_all
 DISK_FILE = "phi_rules.json"
 SETTINGS = ("allow_list", "deny_list", "categories", "include_times", "profile")
 RULE_KEYS = ("name", "label", "subtype", "before", "target", "after", "next_not_in", "cased")
-REGEX_KEYS = ("name", "label", "subtype", "pattern", "ignore_case", "group", "cue", "window", "subtype_cues",
-              "min_digits", "check", "times_only")
+REGEX_KEYS = (
+    "name",
+    "label",
+    "subtype",
+    "pattern",
+    "ignore_case",
+    "group",
+    "cue",
+    "window",
+    "subtype_cues",
+    "min_digits",
+    "check",
+    "times_only",
+)
 TokenPattern = Dict[str, Any]
 CASED_LABELS = ("NAME", "LOCATION")  # labels whose multi-word matches stop at a case change
 SENTENCE_ENDS = (".", "!", "?")
@@ -104,10 +117,21 @@ def load_token_rules(data: Optional[Dict[str, Any]] = None, *, source: str = "to
             for token in raw.get(part, []):
                 if token.get("OP", "?") != "?":
                     raise ValueError(Errors.E702.format(rule=name, source=source, part=part, op=token["OP"]))
-        before, target, after = (tuple(_macro(t, macros, name, source) for t in raw.get(part, []))
-                                 for part in ("before", "target", "after"))
-        rules.append(TokenRule(name, raw["label"], raw.get("subtype", ""), before, target, after,
-                               raw.get("next_not_in"), bool(raw.get("cased", False))))
+        before, target, after = (
+            tuple(_macro(t, macros, name, source) for t in raw.get(part, [])) for part in ("before", "target", "after")
+        )
+        rules.append(
+            TokenRule(
+                name,
+                raw["label"],
+                raw.get("subtype", ""),
+                before,
+                target,
+                after,
+                raw.get("next_not_in"),
+                bool(raw.get("cased", False)),
+            )
+        )
     return rules
 
 
@@ -116,8 +140,9 @@ def _macro(token: TokenPattern, macros: Dict[str, TokenPattern], rule: str, sour
     if "macro" not in token:
         return dict(token)
     if token["macro"] not in macros:
-        raise ValueError(Errors.E704.format(rule=rule, source=source, macro=token["macro"],
-                                            available=", ".join(sorted(macros))))
+        raise ValueError(
+            Errors.E704.format(rule=rule, source=source, macro=token["macro"], available=", ".join(sorted(macros)))
+        )
     return {**macros[token["macro"]], **{k: v for k, v in token.items() if k != "macro"}}
 
 
@@ -150,15 +175,28 @@ def load_regex_rules(data: Optional[Dict[str, Any]] = None, *, source: str = "re
         data = read_rule_file("regex_rules.json")
     for name, raw in _read_rules(data, source, REGEX_KEYS, ("about", "rules")):
         if raw.get("check") is not None and raw["check"] not in CHECKS:
-            raise ValueError(Errors.E712.format(rule=name, source=source, check=raw["check"],
-                                                available=", ".join(sorted(CHECKS))))
+            raise ValueError(
+                Errors.E712.format(rule=name, source=source, check=raw["check"], available=", ".join(sorted(CHECKS)))
+            )
         flags = re.IGNORECASE if raw.get("ignore_case") else 0
         try:
             cue = re.compile(raw["cue"], re.IGNORECASE) if raw.get("cue") else None
             subtype_cues = tuple((k, re.compile(v, re.IGNORECASE)) for k, v in raw.get("subtype_cues", {}).items())
-            rules.append(RegexRule(name, raw["label"], raw.get("subtype", ""), re.compile(raw["pattern"], flags),
-                                   int(raw.get("group", 0)), cue, int(raw.get("window", 30)), subtype_cues,
-                                   int(raw.get("min_digits", 0)), raw.get("check"), bool(raw.get("times_only"))))
+            rules.append(
+                RegexRule(
+                    name,
+                    raw["label"],
+                    raw.get("subtype", ""),
+                    re.compile(raw["pattern"], flags),
+                    int(raw.get("group", 0)),
+                    cue,
+                    int(raw.get("window", 30)),
+                    subtype_cues,
+                    int(raw.get("min_digits", 0)),
+                    raw.get("check"),
+                    bool(raw.get("times_only")),
+                )
+            )
         except (re.error, KeyError, IndexError, TypeError) as err:
             raise ValueError(Errors.E711.format(rule=name, source=source, err=repr(err))) from err
     return rules
@@ -169,8 +207,9 @@ def read_rule_file(name: str) -> Dict[str, Any]:
     return srsly.json_loads(files("spacy_clintiny").joinpath("resources", "deid", name).read_text(encoding="utf8"))
 
 
-def _read_rules(data: Dict[str, Any], source: str, keys: Sequence[str],
-                file_keys: Sequence[str]) -> List[Tuple[str, Dict[str, Any]]]:
+def _read_rules(
+    data: Dict[str, Any], source: str, keys: Sequence[str], file_keys: Sequence[str]
+) -> List[Tuple[str, Dict[str, Any]]]:
     """The (name, raw rule) pairs of a rule file, with keys and labels checked."""
     _check_keys(data, file_keys, source, "the file")
     out = []
@@ -178,8 +217,9 @@ def _read_rules(data: Dict[str, Any], source: str, keys: Sequence[str],
         name = str(raw.get("name", f"#{i}")) if isinstance(raw, dict) else f"#{i}"
         _check_keys(raw, keys, source, f"rule '{name}'")
         if raw.get("label") not in PHI_LABELS:
-            raise ValueError(Errors.E701.format(rule=name, source=source, label=raw.get("label"),
-                                                labels=", ".join(PHI_LABELS)))
+            raise ValueError(
+                Errors.E701.format(rule=name, source=source, label=raw.get("label"), labels=", ".join(PHI_LABELS))
+            )
         out.append((name, raw))
     return out
 
@@ -216,13 +256,13 @@ def _neighbour_words(doc: Doc, start: int, end: int, n: int = 3) -> Tuple[List[s
     if span is None:
         return [], ""
     before: List[str] = []
-    for token in reversed(doc[max(0, span.start - 2 * n):span.start]):
+    for token in reversed(doc[max(0, span.start - 2 * n) : span.start]):
         if token.text in CLAUSE_ENDS or "\n" in token.text or len(before) == n:
             break
         word = token.lower_.strip(STRIP)
         if word:
             before.insert(0, word)
-    after = next((w for w in (t.lower_.strip(STRIP) for t in doc[span.end:span.end + 3]) if w), "")
+    after = next((w for w in (t.lower_.strip(STRIP) for t in doc[span.end : span.end + 3]) if w), "")
     return before, after
 
 
@@ -292,7 +332,7 @@ class PhiRuleDetector:
         if self._dictionary is not None:
             found.extend(self._dictionary(doc, capitals=capitals))
         text = doc.text
-        rules = [m for m in found if m.label in self.categories and not self.is_allowed(text[m.start:m.end])]
+        rules = [m for m in found if m.label in self.categories and not self.is_allowed(text[m.start : m.end])]
         out = merge_mentions(rules) + self._deny_mentions(doc)
         return sorted(out, key=lambda m: (m.start, m.end, m.label, m.source))
 
@@ -306,8 +346,14 @@ class PhiRuleDetector:
 
     # ------------------------------------------------------------------ building
 
-    def _configure(self, allow_list: Optional[Iterable[str]], deny_list: Optional[Dict[str, Iterable[str]]],
-                   categories: Optional[Iterable[str]], include_times: bool, profile: str = "recall") -> None:
+    def _configure(
+        self,
+        allow_list: Optional[Iterable[str]],
+        deny_list: Optional[Dict[str, Iterable[str]]],
+        categories: Optional[Iterable[str]],
+        include_times: bool,
+        profile: str = "recall",
+    ) -> None:
         if profile not in PROFILES:
             raise ValueError(Errors.E713.format(profile=profile, profiles=", ".join(PROFILES)))
         self.profile = profile
@@ -316,13 +362,17 @@ class PhiRuleDetector:
         self._allowed: Set[str] = {a.lower() for a in self.allow_list}
         self.deny_list: Dict[str, List[str]] = {}
         if deny_list is not None and not isinstance(deny_list, dict):
-            raise TypeError(Errors.E707.format(name="deny_list", expected="a dict of PHI category -> strings",
-                                               type=type(deny_list).__name__))
+            raise TypeError(
+                Errors.E707.format(
+                    name="deny_list", expected="a dict of PHI category -> strings", type=type(deny_list).__name__
+                )
+            )
         for label, terms in (deny_list or {}).items():
             if label not in PHI_LABELS:
                 raise ValueError(Errors.E706.format(label=label, labels=", ".join(PHI_LABELS)))
-            self.deny_list[label] = sorted({" ".join(t.split()) for t in _strings(terms, f"deny_list['{label}']")
-                                            if t.strip()})
+            self.deny_list[label] = sorted(
+                {" ".join(t.split()) for t in _strings(terms, f"deny_list['{label}']") if t.strip()}
+            )
         cats = PHI_LABELS if categories is None else tuple(_strings(categories, "categories"))
         for label in cats:
             if label not in PHI_LABELS:
@@ -330,13 +380,15 @@ class PhiRuleDetector:
         self.categories: Tuple[str, ...] = tuple(label for label in PHI_LABELS if label in cats)
         self.include_times = bool(include_times)
         self._build_token_matcher()
-        self._regex_rules = [r for r in load_regex_rules() if r.label in self.categories
-                             and (self.include_times or not r.times_only)]
+        self._regex_rules = [
+            r for r in load_regex_rules() if r.label in self.categories and (self.include_times or not r.times_only)
+        ]
         self._build_deny_matcher()
         self._dictionary: Optional[DictionaryPhiFinder] = None
         if profile == "recall" and {"NAME", "LOCATION"} & set(self.categories):
-            self._dictionary = DictionaryPhiFinder(self.vocab, excluded=self._lists["non_names"],
-                                                   categories=self.categories)
+            self._dictionary = DictionaryPhiFinder(
+                self.vocab, excluded=self._lists["non_names"], categories=self.categories
+            )
 
     def _build_token_matcher(self) -> None:
         lists = self._lists = {name: words for name, words in word_lists(self._allowed).items()}
@@ -351,8 +403,9 @@ class PhiRuleDetector:
             if rule.next_not_in is not None:
                 self._next_not_in[rule.name] = set(_resolve(rule.next_not_in, lists, rule.name))
             target = [_expand(token, lists, rule.name) for token in rule.target]
-            for i, (before, after) in enumerate(product(_variants(rule.before, lists, rule.name),
-                                                        _variants(rule.after, lists, rule.name))):
+            for i, (before, after) in enumerate(
+                product(_variants(rule.before, lists, rule.name), _variants(rule.after, lists, rule.name))
+            ):
                 key = f"{rule.name}/{i}"
                 try:
                     self._matcher.add(key, [before + target + after], greedy="LONGEST")
@@ -395,7 +448,7 @@ class PhiRuleDetector:
         for rule in self._regex_rules:
             for match in rule.pattern.finditer(text):
                 start, end = match.span(rule.group)
-                before = text[max(0, match.start() - rule.window):match.start()]
+                before = text[max(0, match.start() - rule.window) : match.start()]
                 if end <= start or (rule.cue is not None and not rule.cue.search(before)):
                     continue
                 if rule.min_digits and sum(c.isdigit() for c in text[start:end]) < rule.min_digits:
@@ -416,16 +469,26 @@ class PhiRuleDetector:
 
     def to_dict(self) -> Dict[str, Any]:
         """RETURNS (Dict[str, Any]): The allow and deny lists and options (the deny list may hold PHI)."""
-        return {"allow_list": list(self.allow_list), "deny_list": {k: list(v) for k, v in self.deny_list.items()},
-                "categories": list(self.categories), "include_times": self.include_times, "profile": self.profile}
+        return {
+            "allow_list": list(self.allow_list),
+            "deny_list": {k: list(v) for k, v in self.deny_list.items()},
+            "categories": list(self.categories),
+            "include_times": self.include_times,
+            "profile": self.profile,
+        }
 
     def from_dict(self, data: Dict[str, Any], *, source: str = "<dict>") -> "PhiRuleDetector":
         """Restore the settings written by :meth:`to_dict`; unknown keys raise, listing the allowed ones."""
         if not isinstance(data, dict) or set(data) - set(SETTINGS):
             keys = sorted(set(data) - set(SETTINGS)) if isinstance(data, dict) else ["<not an object>"]
             raise ValueError(Errors.E709.format(source=source, keys=keys, allowed=", ".join(SETTINGS)))
-        self._configure(data.get("allow_list"), data.get("deny_list"), data.get("categories"),
-                        bool(data.get("include_times", False)), data.get("profile", self.profile))
+        self._configure(
+            data.get("allow_list"),
+            data.get("deny_list"),
+            data.get("categories"),
+            bool(data.get("include_times", False)),
+            data.get("profile", self.profile),
+        )
         return self
 
     def to_bytes(self) -> bytes:
@@ -454,15 +517,19 @@ def _strings(values: Iterable[str], name: str) -> List[str]:
     values = list(values)
     for value in values:
         if not isinstance(value, str):
-            raise TypeError(Errors.E707.format(name=f"an entry of {name}", expected="a string",
-                                               type=type(value).__name__))
+            raise TypeError(
+                Errors.E707.format(name=f"an entry of {name}", expected="a string", type=type(value).__name__)
+            )
     return values
 
 
 def _resolve(ref: str, lists: Dict[str, List[str]], rule: str) -> List[str]:
     if ref[1:] not in lists:
-        raise ValueError(Errors.E703.format(rule=rule, source="token_rules.json", ref=ref,
-                                            available=", ".join(f"@{k}" for k in sorted(lists))))
+        raise ValueError(
+            Errors.E703.format(
+                rule=rule, source="token_rules.json", ref=ref, available=", ".join(f"@{k}" for k in sorted(lists))
+            )
+        )
     return lists[ref[1:]]
 
 

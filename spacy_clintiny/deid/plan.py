@@ -5,6 +5,7 @@ partial files) is the input or inside an input folder, that no input is inside t
 folder, and that existing outputs are resumed or, with ``--no-resume``, refused unless
 ``--force`` is given.
 """
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Union
@@ -93,8 +94,9 @@ def plan_deid(
     if patient_from is None:
         patient_from = "col" if columns.patient else "file"
     if patient_from not in PATIENT_FROM[kind] or (patient_from == "col") != bool(columns.patient):
-        allowed = " or ".join(PATIENT_FROM[kind]) + (" (col needs --patient-col, and --patient-col needs col)"
-                                                     if kind in ("jsonl", "csv") else "")
+        allowed = " or ".join(PATIENT_FROM[kind]) + (
+            " (col needs --patient-col, and --patient-col needs col)" if kind in ("jsonl", "csv") else ""
+        )
         raise ValueError(Errors.E756.format(value=patient_from, kind=kind, allowed=allowed))
     if mapping is not None and mode != "surrogate":
         raise ValueError(Errors.E755.format(mode=mode))
@@ -103,9 +105,20 @@ def plan_deid(
     audit_path = Path(audit) if audit is not None else None
     if audit_path is None and target is not None:
         audit_path = target.parent / f"{target.name}.audit.jsonl"
-    plan = DeidPlan(kind, source, target, audit_path, Path(mapping) if mapping else None,
-                    Path(review) if review else None,
-                    review_n, columns, glob, patient_from, resume, audit_text)
+    plan = DeidPlan(
+        kind,
+        source,
+        target,
+        audit_path,
+        Path(mapping) if mapping else None,
+        Path(review) if review else None,
+        review_n,
+        columns,
+        glob,
+        patient_from,
+        resume,
+        audit_text,
+    )
     written = _written_paths(plan)
     if source is not None:
         for path in written:

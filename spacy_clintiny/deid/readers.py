@@ -10,6 +10,7 @@ holding NUL bytes is not text: it is reported and skipped (the run's exit code i
 Problems are :class:`Problem` records naming the file and line, never the content. Every
 reader takes ``skip(key)``: notes already done (resume) are not even decoded.
 """
+
 import csv
 import io
 import json
@@ -57,7 +58,7 @@ def decode_text(data: bytes) -> Tuple[str, List[int]]:
     if data.startswith(UTF16_BOMS):
         return data.decode("utf-16"), []
     if data.startswith(UTF8_BOM):
-        data = data[len(UTF8_BOM):]
+        data = data[len(UTF8_BOM) :]
     try:
         return data.decode("utf-8"), []
     except UnicodeDecodeError:
@@ -98,8 +99,14 @@ def read_note_bytes(data: bytes, where: str, problems: List[Problem]) -> Optiona
     return text
 
 
-def iter_text_file(path: Path, problems: List[Problem], *, note_id: Optional[str] = None, data: Optional[bytes] = None,
-                   patient_id: Optional[str] = None) -> Iterator[NoteRecord]:
+def iter_text_file(
+    path: Path,
+    problems: List[Problem],
+    *,
+    note_id: Optional[str] = None,
+    data: Optional[bytes] = None,
+    patient_id: Optional[str] = None,
+) -> Iterator[NoteRecord]:
     """One note from a text file (or from ``data``, e.g. stdin).
 
     path (Path): The file (named in problems; read unless ``data`` is given).
@@ -126,8 +133,9 @@ def list_directory(root: Path, glob: str) -> List[str]:
     return sorted(found)
 
 
-def iter_directory(root: Path, relpaths: List[str], problems: List[Problem], *, patient_from: str = "file",
-                   skip: SkipFn = _never) -> Iterator[NoteRecord]:
+def iter_directory(
+    root: Path, relpaths: List[str], problems: List[Problem], *, patient_from: str = "file", skip: SkipFn = _never
+) -> Iterator[NoteRecord]:
     """One note per file.
 
     root (Path): The input folder.
@@ -162,8 +170,9 @@ class Columns:
     patient: Optional[str] = None
 
 
-def iter_jsonl(lines: Iterator[bytes], name: str, problems: List[Problem], *, columns: Columns,
-               skip: SkipFn = _never) -> Iterator[NoteRecord]:
+def iter_jsonl(
+    lines: Iterator[bytes], name: str, problems: List[Problem], *, columns: Columns, skip: SkipFn = _never
+) -> Iterator[NoteRecord]:
     """One note per JSON object line; blank lines are ignored.
 
     lines (Iterator[bytes]): The raw lines (a binary file or ``data.splitlines(True)``).
@@ -211,8 +220,9 @@ class CsvSource:
     ``meta["row"]`` (the row as a list of fields) and ``meta["line"]``.
     """
 
-    def __init__(self, text: str, name: str, problems: List[Problem], *, columns: Columns,
-                 skip: SkipFn = _never) -> None:
+    def __init__(
+        self, text: str, name: str, problems: List[Problem], *, columns: Columns, skip: SkipFn = _never
+    ) -> None:
         if csv.field_size_limit() < CSV_FIELD_LIMIT:
             csv.field_size_limit(CSV_FIELD_LIMIT)  # the default (131,072) is shorter than many notes
         self.name = name
@@ -227,8 +237,12 @@ class CsvSource:
         except csv.Error as err:
             self._fail(1, err)
         if self.header is not None and columns.text not in self.header:
-            problems.append(Problem(name, Errors.E752.format(path=name, where="header", column=columns.text,
-                                                             columns=", ".join(self.header))))
+            problems.append(
+                Problem(
+                    name,
+                    Errors.E752.format(path=name, where="header", column=columns.text, columns=", ".join(self.header)),
+                )
+            )
             self._failed = True
 
     def _fail(self, line: int, err: csv.Error) -> None:
@@ -260,21 +274,30 @@ class CsvSource:
                 yield record
 
 
-def _row_record(row: Dict, names: List[str], name: str, line: int, where: str, problems: List[Problem],
-                columns: Columns) -> Optional[NoteRecord]:
+def _row_record(
+    row: Dict, names: List[str], name: str, line: int, where: str, problems: List[Problem], columns: Columns
+) -> Optional[NoteRecord]:
     values: Dict[str, Optional[str]] = {}
     for role, column in (("text", columns.text), ("id", columns.id), ("patient", columns.patient)):
         if column is None:
             values[role] = None
             continue
         if column not in row:
-            problems.append(Problem(f"{name}:{line}", Errors.E752.format(path=name, where=where, column=column,
-                                                                          columns=", ".join(map(str, names)))))
+            problems.append(
+                Problem(
+                    f"{name}:{line}",
+                    Errors.E752.format(path=name, where=where, column=column, columns=", ".join(map(str, names))),
+                )
+            )
             return None
         value = row[column]
         if role == "text" and not isinstance(value, str):
-            problems.append(Problem(f"{name}:{line}", Errors.E753.format(path=name, where=where, column=column,
-                                                                          type=type(value).__name__)))
+            problems.append(
+                Problem(
+                    f"{name}:{line}",
+                    Errors.E753.format(path=name, where=where, column=column, type=type(value).__name__),
+                )
+            )
             return None
         values[role] = None if value is None else str(value)
     note_id = values["id"] if values["id"] is not None else f"{name}:{line}"

@@ -2,6 +2,7 @@
 
 The page shows the ORIGINAL note text: it contains PHI and must be handled like the input.
 """
+
 import html
 import warnings
 from typing import Iterable
@@ -9,8 +10,10 @@ from typing import Iterable
 from .types import DeidResult
 
 REVIEW_KEY = "phi"
-BANNER = ("This page shows ORIGINAL note text with the detected PHI marked: it contains protected "
-          "health information. Store and share it like the input notes, and delete it after review.")
+BANNER = (
+    "This page shows ORIGINAL note text with the detected PHI marked: it contains protected "
+    "health information. Store and share it like the input notes, and delete it after review."
+)
 
 
 def render_review(results: Iterable[DeidResult]) -> str:
@@ -39,8 +42,8 @@ def render_review(results: Iterable[DeidResult]) -> str:
         warnings.simplefilter("ignore")  # W117: a note without PHI is worth showing too
         body = displacy.render(docs, style="span", page=False, options={"spans_key": REVIEW_KEY}) if docs else ""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<title>clintiny deid review (contains PHI)</title>\n</head>\n<body style=\"font-family: sans-serif\">\n"
-        f"<p style=\"background: #fdd; padding: 1em; font-weight: bold\">{html.escape(BANNER)}</p>\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<title>clintiny deid review (contains PHI)</title>\n</head>\n<body style="font-family: sans-serif">\n'
+        f'<p style="background: #fdd; padding: 1em; font-weight: bold">{html.escape(BANNER)}</p>\n'
         f"{body}\n</body>\n</html>\n"
     )

@@ -21,6 +21,7 @@ Dates move by one keyed offset per patient, ``date_shift_days``, in [-max_shift_
 patient's dates survive; ages over 89 are grouped. The rules (coarse dates, unreadable dates,
 ages) are in ``dateshift.py``.
 """
+
 import hashlib
 import hmac
 import os
@@ -39,27 +40,78 @@ from .textshape import case_pattern, normalize, recase, reshape, split_affixes
 MAX_ATTEMPTS = 10
 CACHE_SIZE = 65536
 FAKER_METHODS = {
-    "first_name": "first_name", "last_name": "last_name", "city": "city", "state": "state",
-    "state_abbr": "state_abbr", "country": "country", "street_address": "street_address",
-    "company": "company", "job": "job", "email": "safe_email", "url": "url", "user_name": "user_name",
-    "ipv4": "ipv4_public", "ipv6": "ipv6",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "city": "city",
+    "state": "state",
+    "state_abbr": "state_abbr",
+    "country": "country",
+    "street_address": "street_address",
+    "company": "company",
+    "job": "job",
+    "email": "safe_email",
+    "url": "url",
+    "user_name": "user_name",
+    "ipv4": "ipv4_public",
+    "ipv6": "ipv6",
 }
 # Same layout as the original: "reshape" re-draws digits and letters, "digits" only digits.
 RESHAPE_KINDS = ("reshape", "digits")
 POOL_KINDS = tuple(sorted(set(FAKER_METHODS) | {"hospital"}))
 FACILITY_SUFFIXES = ("Medical Center", "Hospital", "Memorial Hospital", "Clinic", "Health Center")
-FACILITY_WORDS = frozenset({
-    "hospital", "medical", "center", "centre", "clinic", "memorial", "health", "infirmary", "institute",
-    "rehab", "nursing", "hospice",
-})
+FACILITY_WORDS = frozenset(
+    {
+        "hospital",
+        "medical",
+        "center",
+        "centre",
+        "clinic",
+        "memorial",
+        "health",
+        "infirmary",
+        "institute",
+        "rehab",
+        "nursing",
+        "hospice",
+    }
+)
 # Kept as they are inside NAME spans.
-NAME_TITLES = frozenset({
-    "dr", "mr", "mrs", "ms", "miss", "mx", "prof", "rev", "md", "rn", "np", "pa", "jr", "sr", "ii", "iii",
-    "iv", "phd", "dds", "dmd", "lpn", "crna", "pharmd",
-})
+NAME_TITLES = frozenset(
+    {
+        "dr",
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "mx",
+        "prof",
+        "rev",
+        "md",
+        "rn",
+        "np",
+        "pa",
+        "jr",
+        "sr",
+        "ii",
+        "iii",
+        "iv",
+        "phd",
+        "dds",
+        "dmd",
+        "lpn",
+        "crna",
+        "pharmd",
+    }
+)
 LOCATION_KINDS = {
-    "CITY": "city", "COUNTRY": "country", "STREET": "street_address", "ZIP": "reshape", "ROOM": "reshape",
-    "HOSPITAL": "hospital", "DEPARTMENT": "hospital", "ORGANIZATION": "company",
+    "CITY": "city",
+    "COUNTRY": "country",
+    "STREET": "street_address",
+    "ZIP": "reshape",
+    "ROOM": "reshape",
+    "HOSPITAL": "hospital",
+    "DEPARTMENT": "hospital",
+    "ORGANIZATION": "company",
 }
 CONTACT_KINDS = {"PHONE": "digits", "FAX": "digits", "EMAIL": "email", "URL": "url"}
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
@@ -126,8 +178,10 @@ class SurrogateGenerator:
 
     def __repr__(self) -> str:
         # Never show the key.
-        return (f"SurrogateGenerator(locale={self.locale!r}, min_shift_days={self.min_shift_days}, "
-                f"max_shift_days={self.max_shift_days}, pools={sorted(self._pools)})")
+        return (
+            f"SurrogateGenerator(locale={self.locale!r}, min_shift_days={self.min_shift_days}, "
+            f"max_shift_days={self.max_shift_days}, pools={sorted(self._pools)})"
+        )
 
     def date_shift_days(self, patient_id: str) -> int:
         """The patient's date offset.
@@ -227,7 +281,7 @@ class SurrogateGenerator:
         pos = 0
         for match, role in zip(words, roles):
             word = match.group()
-            pieces.append(core[pos:match.start()])
+            pieces.append(core[pos : match.start()])
             pos = match.end()
             if role is None:
                 pieces.append(word)
@@ -259,7 +313,7 @@ class SurrogateGenerator:
             roles[full[0]] = "first_name" if word in first and word not in last else "last_name"
         elif len(full) > 1:
             head, tail = words[full[0]].group().casefold(), words[full[-1]].group().casefold()
-            comma = "," in core[words[full[0]].end():words[full[1]].start()]
+            comma = "," in core[words[full[0]].end() : words[full[1]].start()]
             reversed_order = comma or (head in last and head not in first and tail in first and tail not in last)
             for i in full:
                 roles[i] = "first_name"

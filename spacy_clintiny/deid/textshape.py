@@ -1,6 +1,7 @@
 """Text shape helpers shared by the surrogate and date-shift code: split off surrounding
 punctuation, normalize for keying, read and re-apply a case pattern, re-draw characters in the
 same layout."""
+
 import random
 import re
 import string
@@ -43,7 +44,7 @@ def normalize(text: str) -> str:
 
 
 def case_pattern(text: str) -> str:
-    """"upper" (two or more letters, all capitals), "lower", "title" (each word capitalized),
+    """ "upper" (two or more letters, all capitals), "lower", "title" (each word capitalized),
     "mixed" ("McLaughlin", "BAltimore") or "none" (no letters)."""
     words = _ALPHA_RUN.findall(text)
     letters = "".join(words)

@@ -3,6 +3,7 @@
 Offsets are character offsets into the note text. None of these records is ever logged with
 note text: ``Replacement.new_text`` is written only where the user asked for the mapping.
 """
+
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -46,7 +47,9 @@ class PhiMention:
         if not 0 <= self.start < self.end:
             raise ValueError(f"PhiMention offsets must satisfy 0 <= start < end, got ({self.start}, {self.end})")
         if self.label not in PHI_LABELS:
-            raise ValueError(f"PhiMention label {self.label!r} is not a PHI category; use one of {', '.join(PHI_LABELS)}")
+            raise ValueError(
+                f"PhiMention label {self.label!r} is not a PHI category; use one of {', '.join(PHI_LABELS)}"
+            )
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@
   atomic rename) only when the run ends. On resume the partial file is cut back to the last
   record its progress file confirms, so a record half-written at the kill is done again.
 """
+
 import csv
 import io
 import json
@@ -47,8 +48,9 @@ class RecordFile:
         """RETURNS (bool): Whether the output or an unfinished partial file exists."""
         return self.path.exists() or self.partial.exists()
 
-    def start(self, *, resume: bool, header: str = "", keep: Optional[KeepFn] = None,
-              adopt: Optional[AdoptFn] = None) -> List[str]:
+    def start(
+        self, *, resume: bool, header: str = "", keep: Optional[KeepFn] = None, adopt: Optional[AdoptFn] = None
+    ) -> List[str]:
         """Open for writing.
 
         resume (bool): Continue an unfinished partial file (else start empty). With ``adopt``,
@@ -195,10 +197,17 @@ def audit_record(result: DeidResult, *, with_text: bool = False) -> Dict[str, ob
         return entry
     spans = []
     for r in result.replacements:
-        span: Dict[str, object] = {"start": r.start, "end": r.end, "label": r.label, "subtype": r.subtype,
-                                   "source": r.source, "score": round(r.score, 4), "operator": r.operator}
+        span: Dict[str, object] = {
+            "start": r.start,
+            "end": r.end,
+            "label": r.label,
+            "subtype": r.subtype,
+            "source": r.source,
+            "score": round(r.score, 4),
+            "operator": r.operator,
+        }
         if with_text:
-            span["text"] = record.text[r.start:r.end]
+            span["text"] = record.text[r.start : r.end]
         spans.append(span)
     entry["spans"] = spans
     return entry
@@ -214,12 +223,19 @@ def mapping_records(result: DeidResult, seen: Set[Tuple[str, str, str]]) -> str:
     patient = record.patient_id if record.patient_id is not None else f"note:{record.note_id}"
     lines = []
     for r in result.replacements:
-        original = record.text[r.start:r.end]
+        original = record.text[r.start : r.end]
         if (patient, r.label, original) in seen:
             continue
         seen.add((patient, r.label, original))
-        entry = {"patient_id": patient, "note_id": record.note_id, "label": r.label, "subtype": r.subtype,
-                 "original": original, "replacement": r.new_text, "operator": r.operator}
+        entry = {
+            "patient_id": patient,
+            "note_id": record.note_id,
+            "label": r.label,
+            "subtype": r.subtype,
+            "original": original,
+            "replacement": r.new_text,
+            "operator": r.operator,
+        }
         if "line" in record.meta:
             entry["line"] = record.meta["line"]
         lines.append(json.dumps(entry, ensure_ascii=False) + "\n")

@@ -8,6 +8,7 @@ resumed run sees exactly the batches the uninterrupted run would have seen. A ch
 written to a temporary folder and renamed into place, so a run killed while saving leaves
 the previous checkpoint intact.
 """
+
 import json
 import random
 import shutil
@@ -38,8 +39,7 @@ def latest_checkpoint(output: Path) -> Optional[Path]:
 
 def rng_state() -> Dict[str, Any]:
     """This process's RNG states (torch CPU and CUDA, numpy, python)."""
-    state = {"torch": torch.random.get_rng_state(), "numpy": numpy.random.get_state(),
-             "python": random.getstate()}
+    state = {"torch": torch.random.get_rng_state(), "numpy": numpy.random.get_state(), "python": random.getstate()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -86,7 +86,7 @@ def save_checkpoint(
     (tmp / STATE_FILE).write_text(json.dumps(trainer_state, indent=2), encoding="utf8")
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
-    for old in checkpoint_dirs(output)[:-max(1, keep)]:
+    for old in checkpoint_dirs(output)[: -max(1, keep)]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 

@@ -7,6 +7,7 @@ command line (``--training.lr 1e-4``) are applied last. Loss terms are sections 
 ``weight`` and its own settings; a weight of 0 switches a term off. ``distill`` fills an
 empty ``[losses]`` from the named recipe (``distill.recipe``).
 """
+
 import inspect
 from copy import deepcopy
 from pathlib import Path
@@ -60,19 +61,22 @@ device = "auto"
 threads = 0
 """
 
-PRETRAIN_CONFIG_STR = COMMON_CONFIG_STR.replace(
-    "[paths]\n", "[paths]\nmodel = null\n"
-) + """
+PRETRAIN_CONFIG_STR = (
+    COMMON_CONFIG_STR.replace("[paths]\n", "[paths]\nmodel = null\n")
+    + """
 [losses]
 
 [losses.mlm]
 loss = "spacy-clintiny.MaskedLM.v1"
 weight = 1.0
 """
+)
 
-DISTILL_CONFIG_STR = COMMON_CONFIG_STR.replace(
-    "[paths]\n", "[paths]\nteacher = null\nstudent = null\n"
-).replace("lr = 0.00005", "lr = 0.0001") + """
+DISTILL_CONFIG_STR = (
+    COMMON_CONFIG_STR.replace("[paths]\n", "[paths]\nteacher = null\nstudent = null\n").replace(
+        "lr = 0.00005", "lr = 0.0001"
+    )
+    + """
 [distill]
 recipe = "compact"
 layer_map = null
@@ -81,6 +85,7 @@ fidelity = true
 
 [losses]
 """
+)
 
 RECIPES: Dict[str, Dict[str, Dict[str, Any]]] = {
     # DistilBERT's objective as the seed's DistilClinicalBERT used it
@@ -99,8 +104,7 @@ RECIPES: Dict[str, Dict[str, Dict[str, Any]]] = {
     # soft-target term is optional and used only when the teacher has an MLM head
     "compact": {
         "mlm": {"loss": "spacy-clintiny.MaskedLM.v1", "weight": 1.0},
-        "kl": {"loss": "spacy-clintiny.SoftTargetKL.v1", "weight": 1.0, "temperature": 2.0,
-               "optional": True},
+        "kl": {"loss": "spacy-clintiny.SoftTargetKL.v1", "weight": 1.0, "temperature": 2.0, "optional": True},
         "cosine": {"loss": "spacy-clintiny.HiddenCosine.v1", "weight": 1.0},
         "hidden": {"loss": "spacy-clintiny.HiddenMSE.v1", "weight": 1.0},
         "attention": {"loss": "spacy-clintiny.AttentionKL.v1", "weight": 1.0},
@@ -108,9 +112,18 @@ RECIPES: Dict[str, Dict[str, Dict[str, Any]]] = {
 }
 
 # settings that may differ when a run is resumed (they do not change its result)
-RESUMABLE_CHANGES = ("training.max_minutes", "training.max_steps", "training.checkpoint_every", "training.keep_checkpoints",
-                     "training.log_every", "training.eval_every", "training.device", "training.threads",
-                     "corpus.cache_dir", "paths.output")
+RESUMABLE_CHANGES = (
+    "training.max_minutes",
+    "training.max_steps",
+    "training.checkpoint_every",
+    "training.keep_checkpoints",
+    "training.log_every",
+    "training.eval_every",
+    "training.device",
+    "training.threads",
+    "corpus.cache_dir",
+    "paths.output",
+)
 # keys the trainer passes to loss functions; everything else in a loss section is a setting
 _TRAINER_KWARGS = ("mask", "denominator", "labels", "layer_map", "projections")
 
@@ -139,14 +152,14 @@ def _set_dotted(data: Dict[str, Any], key: str, value: Any, reference: Mapping[s
         allowed_new = parts[0] == "losses"  # a new loss term section may be added
         if part not in node:
             if not allowed_new:
-                raise ValueError(Errors.E520.format(key=key, section=".".join(parts[:i]) or "root",
-                                                    allowed=", ".join(sorted(node))))
+                raise ValueError(
+                    Errors.E520.format(key=key, section=".".join(parts[:i]) or "root", allowed=", ".join(sorted(node)))
+                )
             node[part] = {}
         node, ref = node[part], (ref.get(part, {}) if isinstance(ref, Mapping) else {})
     last = parts[-1]
     if last not in node and parts[0] != "losses":
-        raise ValueError(Errors.E520.format(key=key, section=".".join(parts[:-1]),
-                                            allowed=", ".join(sorted(node))))
+        raise ValueError(Errors.E520.format(key=key, section=".".join(parts[:-1]), allowed=", ".join(sorted(node))))
     node[last] = value
 
 
@@ -189,27 +202,41 @@ def validate_config(config: Mapping[str, Any], reference: Mapping[str, Any]) -> 
     """Reject unknown sections/settings (listing the allowed ones) and check loss terms."""
     for section, values in config.items():
         if section not in reference:
-            raise ValueError(Errors.E520.format(key=section, section="root",
-                                                allowed=", ".join(sorted(reference))))
+            raise ValueError(Errors.E520.format(key=section, section="root", allowed=", ".join(sorted(reference))))
         if section == "losses":
             continue
         for key in values:
             if key not in reference[section]:
-                raise ValueError(Errors.E520.format(key=f"{section}.{key}", section=section,
-                                                    allowed=", ".join(sorted(reference[section]))))
+                raise ValueError(
+                    Errors.E520.format(
+                        key=f"{section}.{key}", section=section, allowed=", ".join(sorted(reference[section]))
+                    )
+                )
     training = config["training"]
     if training["schedule"] not in ("linear", "constant"):
-        raise ValueError(Errors.E521.format(name="training.schedule", value=training["schedule"],
-                                            hint="use 'linear' (warmup, then linear decay to 0 at "
-                                                 "max_steps) or 'constant' (warmup, then constant)"))
+        raise ValueError(
+            Errors.E521.format(
+                name="training.schedule",
+                value=training["schedule"],
+                hint="use 'linear' (warmup, then linear decay to 0 at max_steps) or 'constant' (warmup, then constant)",
+            )
+        )
     if training["mixed_precision"] not in ("auto", "no", "fp16", "bf16"):
-        raise ValueError(Errors.E521.format(name="training.mixed_precision",
-                                            value=training["mixed_precision"],
-                                            hint="use 'auto', 'no', 'fp16' or 'bf16'"))
+        raise ValueError(
+            Errors.E521.format(
+                name="training.mixed_precision",
+                value=training["mixed_precision"],
+                hint="use 'auto', 'no', 'fp16' or 'bf16'",
+            )
+        )
     if int(training["max_steps"]) < 1:
-        raise ValueError(Errors.E521.format(name="training.max_steps", value=training["max_steps"],
-                                            hint="use a positive number of steps; bound the time "
-                                                 "with training.max_minutes"))
+        raise ValueError(
+            Errors.E521.format(
+                name="training.max_steps",
+                value=training["max_steps"],
+                hint="use a positive number of steps; bound the time with training.max_minutes",
+            )
+        )
     resolve_losses(config["losses"])
 
 
@@ -232,15 +259,19 @@ def resolve_losses(losses: Mapping[str, Mapping[str, Any]]) -> List[LossTerm]:
         allowed = [p for p in signature.parameters if p not in _TRAINER_KWARGS][2:]
         unknown = [k for k in section if k not in allowed]
         if unknown:
-            raise ValueError(Errors.E507.format(key=key, name=name, unknown=unknown,
-                                                allowed=["loss", "weight", "optional"] + allowed))
+            raise ValueError(
+                Errors.E507.format(
+                    key=key, name=name, unknown=unknown, allowed=["loss", "weight", "optional"] + allowed
+                )
+            )
         if weight != 0.0:
             terms.append(LossTerm(key, name, func, weight, section, optional))
     return terms
 
 
-def config_differences(old: Mapping[str, Any], new: Mapping[str, Any], *,
-                       ignore: Sequence[str] = RESUMABLE_CHANGES, prefix: str = "") -> List[str]:
+def config_differences(
+    old: Mapping[str, Any], new: Mapping[str, Any], *, ignore: Sequence[str] = RESUMABLE_CHANGES, prefix: str = ""
+) -> List[str]:
     """Dotted keys whose values differ between two configs, except ``ignore``."""
     keys = []
     for key in sorted(set(old) | set(new)):

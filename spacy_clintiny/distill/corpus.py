@@ -20,6 +20,7 @@ The result is cached under ``cache_dir`` keyed by the tokenizer, the files' cont
 the settings. The cache holds token ids, which spell the notes: keep it wherever the corpus
 itself may live.
 """
+
 import hashlib
 import json
 import os
@@ -76,8 +77,9 @@ class PackedSequences:
         return int(self.attention_mask.sum())
 
     def select(self, index: Tensor) -> "PackedSequences":
-        return PackedSequences(self.input_ids[index], self.special[index],
-                               self.word_start[index], self.attention_mask[index])
+        return PackedSequences(
+            self.input_ids[index], self.special[index], self.word_start[index], self.attention_mask[index]
+        )
 
 
 @dataclass
@@ -116,8 +118,11 @@ def _file_format(path: Path, fmt: str) -> str:
 def iter_texts(files: Iterable[Path], settings: CorpusSettings) -> Iterator[str]:
     """Yield document texts from corpus files (see the module docstring)."""
     if settings.text_split not in TEXT_SPLITS:
-        raise ValueError(Errors.E521.format(name="corpus.text_split", value=settings.text_split,
-                                            hint=f"use one of {', '.join(TEXT_SPLITS)}"))
+        raise ValueError(
+            Errors.E521.format(
+                name="corpus.text_split", value=settings.text_split, hint=f"use one of {', '.join(TEXT_SPLITS)}"
+            )
+        )
     for path in files:
         fmt = _file_format(path, settings.format)
         if fmt == "text":
@@ -139,8 +144,9 @@ def iter_texts(files: Iterable[Path], settings: CorpusSettings) -> Iterator[str]
                         raise ValueError(Errors.E525.format(path=path, line=line_no, err=err.msg)) from None
                     if not isinstance(record, dict) or settings.text_field not in record:
                         fields = sorted(record) if isinstance(record, dict) else type(record).__name__
-                        raise ValueError(Errors.E517.format(path=path, line=line_no,
-                                                            field=settings.text_field, fields=fields))
+                        raise ValueError(
+                            Errors.E517.format(path=path, line=line_no, field=settings.text_field, fields=fields)
+                        )
                     value = record[settings.text_field]
                     if isinstance(value, str):
                         yield value
@@ -177,8 +183,11 @@ def read_documents(files: Sequence[Path], settings: CorpusSettings) -> Tuple[Lis
 def split_documents(n_docs: int, *, heldout_fraction: float, seed: int) -> Tuple[List[int], List[int]]:
     """Seeded split of document indices into training and held-out lists (sorted)."""
     if not 0.0 <= heldout_fraction < 1.0:
-        raise ValueError(Errors.E521.format(name="corpus.heldout_fraction", value=heldout_fraction,
-                                            hint="use a fraction in [0, 1), e.g. 0.05"))
+        raise ValueError(
+            Errors.E521.format(
+                name="corpus.heldout_fraction", value=heldout_fraction, hint="use a fraction in [0, 1), e.g. 0.05"
+            )
+        )
     n_heldout = 0
     if heldout_fraction > 0 and n_docs >= 2:
         n_heldout = min(n_docs - 1, max(1, round(heldout_fraction * n_docs)))
@@ -186,14 +195,22 @@ def split_documents(n_docs: int, *, heldout_fraction: float, seed: int) -> Tuple
     return sorted(order[n_heldout:]), sorted(order[:n_heldout])
 
 
-def tokenize_documents(texts: Sequence[str], tokenizer: Any, *, batch_size: int = 256
-                       ) -> Iterator[Tuple[List[int], List[bool]]]:
+def tokenize_documents(
+    texts: Sequence[str], tokenizer: Any, *, batch_size: int = 256
+) -> Iterator[Tuple[List[int], List[bool]]]:
     """Token ids (no special tokens) and word-start flags of each text."""
     if getattr(tokenizer, "is_fast", False):
         for begin in range(0, len(texts), batch_size):
-            chunk = list(texts[begin:begin + batch_size])
-            enc = tokenizer(chunk, add_special_tokens=False, truncation=False, padding=False,
-                            return_attention_mask=False, return_token_type_ids=False, verbose=False)
+            chunk = list(texts[begin : begin + batch_size])
+            enc = tokenizer(
+                chunk,
+                add_special_tokens=False,
+                truncation=False,
+                padding=False,
+                return_attention_mask=False,
+                return_token_type_ids=False,
+                verbose=False,
+            )
             for i, ids in enumerate(enc["input_ids"]):
                 words = enc.word_ids(i)
                 starts = [w is None or j == 0 or w != words[j - 1] for j, w in enumerate(words)]
@@ -204,8 +221,9 @@ def tokenize_documents(texts: Sequence[str], tokenizer: Any, *, batch_size: int 
             yield tokenizer.convert_tokens_to_ids(pieces), [not p.startswith("##") for p in pieces]
 
 
-def pack_sequences(docs: Iterable[Tuple[List[int], List[bool]]], *, seq_len: int, cls_id: int,
-                   sep_id: int, pad_id: int) -> PackedSequences:
+def pack_sequences(
+    docs: Iterable[Tuple[List[int], List[bool]]], *, seq_len: int, cls_id: int, sep_id: int, pad_id: int
+) -> PackedSequences:
     """Join documents with [SEP] and cut them into ``[CLS] body [SEP]`` rows of ``seq_len``."""
     body = seq_len - 2
     if body < 1:
@@ -228,11 +246,11 @@ def pack_sequences(docs: Iterable[Tuple[List[int], List[bool]]], *, seq_len: int
         piece = slice(row * body, min((row + 1) * body, len(ids)))
         n = piece.stop - piece.start
         input_ids[row, 0] = cls_id
-        input_ids[row, 1:n + 1] = torch.tensor(ids[piece])
+        input_ids[row, 1 : n + 1] = torch.tensor(ids[piece])
         input_ids[row, n + 1] = sep_id
-        is_special[row, 1:n + 1] = torch.tensor(special[piece])
-        word_start[row, 1:n + 1] = torch.tensor(starts[piece])
-        attention[row, :n + 2] = 1
+        is_special[row, 1 : n + 1] = torch.tensor(special[piece])
+        word_start[row, 1 : n + 1] = torch.tensor(starts[piece])
+        attention[row, : n + 2] = 1
     return PackedSequences(input_ids, is_special, word_start, attention)
 
 
@@ -276,13 +294,13 @@ def default_cache_dir() -> Path:
 def build_corpus(files: Sequence[Path], tokenizer: Any, settings: CorpusSettings) -> Corpus:
     """Read, dedupe, split, tokenize and pack (no cache)."""
     texts, duplicates = read_documents(files, settings)
-    train_ids, heldout_ids = split_documents(len(texts), heldout_fraction=settings.heldout_fraction,
-                                             seed=settings.seed)
+    train_ids, heldout_ids = split_documents(len(texts), heldout_fraction=settings.heldout_fraction, seed=settings.seed)
     ids = dict(cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id, pad_id=tokenizer.pad_token_id)
     parts = {}
     for name, index in (("train", train_ids), ("heldout", heldout_ids)):
-        parts[name] = pack_sequences(tokenize_documents([texts[i] for i in index], tokenizer),
-                                     seq_len=settings.seq_len, **ids)
+        parts[name] = pack_sequences(
+            tokenize_documents([texts[i] for i in index], tokenizer), seq_len=settings.seq_len, **ids
+        )
     info = {
         "files": [str(p) for p in files],
         "documents": len(texts),
@@ -316,8 +334,9 @@ def load_corpus(
     """
     files = expand_paths(paths)
     if not files:
-        raise ValueError(Errors.E518.format(paths=[str(p) for p in paths], n_train=0, n_heldout=0,
-                                            seq_len=settings.seq_len))
+        raise ValueError(
+            Errors.E518.format(paths=[str(p) for p in paths], n_train=0, n_heldout=0, seq_len=settings.seq_len)
+        )
     cache_file = None
     if use_cache:
         cache_root = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -329,8 +348,14 @@ def load_corpus(
             return corpus
     corpus = build_corpus(files, tokenizer, settings)
     if len(corpus.train) == 0 or (settings.heldout_fraction > 0 and len(corpus.heldout) == 0):
-        raise ValueError(Errors.E518.format(paths=[str(p) for p in files], n_train=len(corpus.train),
-                                            n_heldout=len(corpus.heldout), seq_len=settings.seq_len))
+        raise ValueError(
+            Errors.E518.format(
+                paths=[str(p) for p in files],
+                n_train=len(corpus.train),
+                n_heldout=len(corpus.heldout),
+                seq_len=settings.seq_len,
+            )
+        )
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         data = {"train": asdict(corpus.train), "heldout": asdict(corpus.heldout), "info": corpus.info}

@@ -7,6 +7,7 @@ which sequences and masks each process sees and of every RNG state, and the loop
 normalise losses by counts over all processes. Both launchers work because they set the same
 environment variables.
 """
+
 import os
 from dataclasses import dataclass
 from typing import Optional
@@ -42,7 +43,7 @@ class DistContext:
 
 
 def select_device(name: str, local_rank: int = 0) -> torch.device:
-    """"auto": this process's GPU if there is one, else CPU; or an explicit device."""
+    """ "auto": this process's GPU if there is one, else CPU; or an explicit device."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", local_rank % torch.cuda.device_count())

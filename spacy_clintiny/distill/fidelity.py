@@ -9,6 +9,7 @@
 * Encoder parameters, MB (float32) and words/s (encoder forward pass only, batches of
   ``batch_size`` sequences, on this process's device and threads).
 """
+
 import math
 import time
 from pathlib import Path
@@ -18,13 +19,14 @@ import torch
 from torch.nn import functional as F
 
 from .corpus import Corpus
+from .heldout import heldout_mlm_loss
 from .mlm import load_mlm_model
 from .student import PROJECTIONS_FILE, count_parameters, megabytes
-from .heldout import heldout_mlm_loss
 
 
-def encoder_speed(encoder: torch.nn.Module, corpus: Corpus, *, device: torch.device, batch_size: int,
-                  n_sequences: int) -> Dict[str, float]:
+def encoder_speed(
+    encoder: torch.nn.Module, corpus: Corpus, *, device: torch.device, batch_size: int, n_sequences: int
+) -> Dict[str, float]:
     """Words/s and tokens/s of an encoder's forward pass over held-out sequences."""
     seqs = corpus.heldout.select(torch.arange(min(n_sequences, len(corpus.heldout))))
     words = int((seqs.word_start & ~seqs.special).sum())
@@ -42,8 +44,9 @@ def encoder_speed(encoder: torch.nn.Module, corpus: Corpus, *, device: torch.dev
     return {"words_per_s": words / seconds, "tokens_per_s": seqs.n_tokens / seconds, "seconds": seconds}
 
 
-def last_hidden(encoder: torch.nn.Module, corpus: Corpus, *, device: torch.device, batch_size: int,
-                n_sequences: int) -> torch.Tensor:
+def last_hidden(
+    encoder: torch.nn.Module, corpus: Corpus, *, device: torch.device, batch_size: int, n_sequences: int
+) -> torch.Tensor:
     """Last hidden states of real non-special tokens, (n_tokens, width)."""
     seqs = corpus.heldout.select(torch.arange(min(n_sequences, len(corpus.heldout))))
     keep = seqs.attention_mask.bool() & ~seqs.special
@@ -52,8 +55,9 @@ def last_hidden(encoder: torch.nn.Module, corpus: Corpus, *, device: torch.devic
     with torch.no_grad():
         for begin in range(0, len(seqs), batch_size):
             part = slice(begin, begin + batch_size)
-            hidden = encoder(input_ids=seqs.input_ids[part].to(device),
-                             attention_mask=seqs.attention_mask[part].to(device)).last_hidden_state
+            hidden = encoder(
+                input_ids=seqs.input_ids[part].to(device), attention_mask=seqs.attention_mask[part].to(device)
+            ).last_hidden_state
             out.append(hidden[keep[part].to(device)].float().cpu())
     return torch.cat(out)
 
@@ -66,9 +70,16 @@ def _fmt(value: Optional[float], digits: int = 3) -> str:
     return f"{value:,.{digits}f}"
 
 
-def measure_fidelity(teacher: str, student: str, corpus: Corpus, config: Dict[str, Any], *,
-                     device: Optional[torch.device] = None, batch_size: int = 16,
-                     max_sequences: int = 256) -> Dict[str, Any]:
+def measure_fidelity(
+    teacher: str,
+    student: str,
+    corpus: Corpus,
+    config: Dict[str, Any],
+    *,
+    device: Optional[torch.device] = None,
+    batch_size: int = 16,
+    max_sequences: int = 256,
+) -> Dict[str, Any]:
     """Compare ``student`` with ``teacher`` on the held-out part of ``corpus``.
 
     teacher (str), student (str): Resolved model sources (folders or hub ids).
@@ -89,23 +100,36 @@ def measure_fidelity(teacher: str, student: str, corpus: Corpus, config: Dict[st
         figures: Dict[str, Any] = {"source": source, "mlm_head": has_head}
         if has_head:
             loss, predictions = heldout_mlm_loss(
-                model, corpus, cfg, device=device, mask_token_id=tokenizer.mask_token_id,
-                vocab_size=min(len(tokenizer), model.config.vocab_size), batch_size=batch_size,
-                return_predictions=True)
+                model,
+                corpus,
+                cfg,
+                device=device,
+                mask_token_id=tokenizer.mask_token_id,
+                vocab_size=min(len(tokenizer), model.config.vocab_size),
+                batch_size=batch_size,
+                return_predictions=True,
+            )
             figures.update(mlm_loss=loss, perplexity=math.exp(min(loss, 50.0)))
             figures["_predictions"] = predictions
         params = count_parameters(model.base_model)
-        figures.update(parameters=params, mb=megabytes(params), layers=model.config.num_hidden_layers,
-                       hidden=model.config.hidden_size)
-        figures.update(encoder_speed(model.base_model, corpus, device=device, batch_size=batch_size,
-                                     n_sequences=max_sequences))
+        figures.update(
+            parameters=params,
+            mb=megabytes(params),
+            layers=model.config.num_hidden_layers,
+            hidden=model.config.hidden_size,
+        )
+        figures.update(
+            encoder_speed(model.base_model, corpus, device=device, batch_size=batch_size, n_sequences=max_sequences)
+        )
         report[role] = figures
     t_pred, s_pred = report["teacher"].pop("_predictions", None), report["student"].pop("_predictions", None)
     agreement = float((t_pred == s_pred).float().mean()) if t_pred is not None and s_pred is not None else None
-    t_hidden = last_hidden(models["teacher"].base_model, corpus, device=device, batch_size=batch_size,
-                           n_sequences=max_sequences)
-    s_hidden = last_hidden(models["student"].base_model, corpus, device=device, batch_size=batch_size,
-                           n_sequences=max_sequences)
+    t_hidden = last_hidden(
+        models["teacher"].base_model, corpus, device=device, batch_size=batch_size, n_sequences=max_sequences
+    )
+    s_hidden = last_hidden(
+        models["student"].base_model, corpus, device=device, batch_size=batch_size, n_sequences=max_sequences
+    )
     cosine = None
     if s_hidden.shape[-1] != t_hidden.shape[-1]:
         path = Path(student) / PROJECTIONS_FILE
@@ -120,23 +144,47 @@ def measure_fidelity(teacher: str, student: str, corpus: Corpus, config: Dict[st
         cosine = float(F.cosine_similarity(s_hidden, t_hidden, dim=-1).mean())
     t, s = report["teacher"], report["student"]
     rows: List[Dict[str, str]] = [
-        {"metric": "layers x hidden", "teacher": f"{t['layers']} x {t['hidden']}", "student": f"{s['layers']} x {s['hidden']}"},
+        {
+            "metric": "layers x hidden",
+            "teacher": f"{t['layers']} x {t['hidden']}",
+            "student": f"{s['layers']} x {s['hidden']}",
+        },
         {"metric": "encoder parameters", "teacher": _fmt(t["parameters"]), "student": _fmt(s["parameters"])},
         {"metric": "encoder MB (fp32)", "teacher": _fmt(t["mb"], 1), "student": _fmt(s["mb"], 1)},
         {"metric": "encoder words/s", "teacher": _fmt(t["words_per_s"], 0), "student": _fmt(s["words_per_s"], 0)},
         {"metric": "held-out MLM loss", "teacher": _fmt(t.get("mlm_loss")), "student": _fmt(s.get("mlm_loss"))},
-        {"metric": "held-out perplexity", "teacher": _fmt(t.get("perplexity"), 2), "student": _fmt(s.get("perplexity"), 2)},
+        {
+            "metric": "held-out perplexity",
+            "teacher": _fmt(t.get("perplexity"), 2),
+            "student": _fmt(s.get("perplexity"), 2),
+        },
         {"metric": "MLM top-1 agreement with teacher", "teacher": "1.000", "student": _fmt(agreement)},
         {"metric": "last hidden-state cosine with teacher", "teacher": "1.000", "student": _fmt(cosine)},
     ]
-    return {"teacher": t, "student": s, "mlm_top1_agreement": agreement, "hidden_cosine": cosine,
-            "heldout_sequences": min(max_sequences, len(corpus.heldout)), "batch_size": batch_size,
-            "threads": torch.get_num_threads(), "device": str(device), "rows": rows}
+    return {
+        "teacher": t,
+        "student": s,
+        "mlm_top1_agreement": agreement,
+        "hidden_cosine": cosine,
+        "heldout_sequences": min(max_sequences, len(corpus.heldout)),
+        "batch_size": batch_size,
+        "threads": torch.get_num_threads(),
+        "device": str(device),
+        "rows": rows,
+    }
 
 
-def run_fidelity(teacher: str, student: str, corpus_paths: List[str], *, overrides: Optional[Dict[str, Any]] = None,
-                 output: Optional[Path] = None, max_sequences: int = 256, batch_size: int = 16,
-                 threads: int = 0) -> Dict[str, Any]:
+def run_fidelity(
+    teacher: str,
+    student: str,
+    corpus_paths: List[str],
+    *,
+    overrides: Optional[Dict[str, Any]] = None,
+    output: Optional[Path] = None,
+    max_sequences: int = 256,
+    batch_size: int = 16,
+    threads: int = 0,
+) -> Dict[str, Any]:
     """``clintiny fidelity``: rebuild the run's held-out split of ``corpus_paths`` (same
     corpus settings and seed give the same split) and compare the two models on it."""
     from transformers import AutoTokenizer
@@ -152,10 +200,12 @@ def run_fidelity(teacher: str, student: str, corpus_paths: List[str], *, overrid
     config = load_config("distill", overrides={**(overrides or {}), "corpus.paths": list(corpus_paths)})
     teacher_src, student_src = resolve_model_source(teacher), resolve_model_source(student)
     tokenizer = AutoTokenizer.from_pretrained(student_src)
-    corpus = load_corpus(config["corpus"]["paths"], tokenizer, corpus_settings(config),
-                         cache_dir=config["corpus"]["cache_dir"])
-    report = measure_fidelity(teacher_src, student_src, corpus, config, batch_size=batch_size,
-                              max_sequences=max_sequences)
+    corpus = load_corpus(
+        config["corpus"]["paths"], tokenizer, corpus_settings(config), cache_dir=config["corpus"]["cache_dir"]
+    )
+    report = measure_fidelity(
+        teacher_src, student_src, corpus, config, batch_size=batch_size, max_sequences=max_sequences
+    )
     if output is not None:
         write_json_atomic(Path(output), report)
     return report

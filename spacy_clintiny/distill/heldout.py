@@ -1,5 +1,6 @@
 """Held-out masked-language-model loss with fixed masks, shared by the trainer's
 evaluations and the fidelity report."""
+
 from typing import Any, Dict
 
 import torch
@@ -12,9 +13,18 @@ from .trainable import run_model
 EVAL_SEED_OFFSET = 104_729
 
 
-def heldout_mlm_loss(model: torch.nn.Module, corpus: Corpus, config: Dict[str, Any], *, device: torch.device,
-                     mask_token_id: int, vocab_size: int, batch_size: int = 16, autocast: Any = None,
-                     return_predictions: bool = False) -> Any:
+def heldout_mlm_loss(
+    model: torch.nn.Module,
+    corpus: Corpus,
+    config: Dict[str, Any],
+    *,
+    device: torch.device,
+    mask_token_id: int,
+    vocab_size: int,
+    batch_size: int = 16,
+    autocast: Any = None,
+    return_predictions: bool = False,
+) -> Any:
     """Mean cross-entropy per masked token on (up to ``eval_max_sequences``) held-out
     sequences, masked with a fixed generator so every evaluation and every model sees the
     same masks."""
@@ -23,11 +33,16 @@ def heldout_mlm_loss(model: torch.nn.Module, corpus: Corpus, config: Dict[str, A
     seqs = heldout.select(torch.arange(n))
     masking = config["masking"]
     seed = int(config["training"]["seed"]) + EVAL_SEED_OFFSET
-    corrupted, chosen = mask_tokens(seqs.input_ids, special=seqs.special, word_start=seqs.word_start,
-                                    mask_token_id=mask_token_id, vocab_size=vocab_size,
-                                    generator=torch.Generator().manual_seed(seed),
-                                    mlm_probability=float(masking["mlm_probability"]),
-                                    whole_word=bool(masking["whole_word"]))
+    corrupted, chosen = mask_tokens(
+        seqs.input_ids,
+        special=seqs.special,
+        word_start=seqs.word_start,
+        mask_token_id=mask_token_id,
+        vocab_size=vocab_size,
+        generator=torch.Generator().manual_seed(seed),
+        mlm_probability=float(masking["mlm_probability"]),
+        whole_word=bool(masking["whole_word"]),
+    )
     was_training = model.training
     model.eval()
     total, count, predictions = 0.0, 0, []
@@ -37,11 +52,19 @@ def heldout_mlm_loss(model: torch.nn.Module, corpus: Corpus, config: Dict[str, A
             ctx = autocast() if autocast else torch.autocast(device.type, enabled=False)
             mask = chosen[part].to(device)
             with ctx:
-                out = run_model(model, corrupted[part].to(device), seqs.attention_mask[part].to(device),
-                                logits=True, hidden=False, attentions=False, positions=mask)
+                out = run_model(
+                    model,
+                    corrupted[part].to(device),
+                    seqs.attention_mask[part].to(device),
+                    logits=True,
+                    hidden=False,
+                    attentions=False,
+                    positions=mask,
+                )
             logits = logits_at(out, mask).float()
-            total += float(torch.nn.functional.cross_entropy(logits, seqs.input_ids[part].to(device)[mask],
-                                                             reduction="sum"))
+            total += float(
+                torch.nn.functional.cross_entropy(logits, seqs.input_ids[part].to(device)[mask], reduction="sum")
+            )
             count += int(mask.sum())
             if return_predictions:
                 predictions.append(logits.argmax(-1).cpu())

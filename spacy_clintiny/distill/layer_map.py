@@ -9,6 +9,7 @@ teacher layers copied into a student of the teacher's width (DistilBERT-style in
 layers matched by the hidden-state and attention losses. Users override it with
 ``--layer-map 0,2,4``.
 """
+
 from typing import List, Optional, Sequence, Tuple, Union
 
 from ..errors import Errors
@@ -37,8 +38,7 @@ def parse_layer_map(value: Union[None, str, Sequence[int]]) -> Optional[LayerMap
             return [int(part) for part in value.replace(" ", "").split(",") if part]
         except ValueError:
             raise ValueError(
-                Errors.E501.format(layer_map=value, n_teacher="?", n_student="?", max="n-1",
-                                   example="0,2,4")
+                Errors.E501.format(layer_map=value, n_teacher="?", n_student="?", max="n-1", example="0,2,4")
             ) from None
     return [int(i) for i in value]
 
@@ -57,15 +57,18 @@ def check_layer_map(layer_map: Sequence[int], *, n_teacher: int, n_student: int)
     if not ok:
         example = ",".join(str(i) for i in uniform_layer_map(n_teacher, min(n_student, n_teacher)))
         raise ValueError(
-            Errors.E501.format(layer_map=",".join(map(str, layer_map)), n_teacher=n_teacher,
-                               n_student=n_student, max=n_teacher - 1, example=example)
+            Errors.E501.format(
+                layer_map=",".join(map(str, layer_map)),
+                n_teacher=n_teacher,
+                n_student=n_student,
+                max=n_teacher - 1,
+                example=example,
+            )
         )
     return layer_map
 
 
-def resolve_layer_map(
-    value: Union[None, str, Sequence[int]], *, n_teacher: int, n_student: int
-) -> LayerMap:
+def resolve_layer_map(value: Union[None, str, Sequence[int]], *, n_teacher: int, n_student: int) -> LayerMap:
     """The user's layer map if given (validated), else the uniform one."""
     parsed = parse_layer_map(value)
     if parsed is None:

@@ -13,6 +13,7 @@ The trainer reads two attributes set by :func:`register_loss`: ``mask_kind`` and
 ``requires`` (which outputs must be computed: ``student_logits``, ``teacher_logits``,
 ``hidden_states``, ``attentions``, ``teacher``).
 """
+
 from typing import Callable, Optional, Sequence, Tuple
 
 import torch

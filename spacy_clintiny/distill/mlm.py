@@ -5,6 +5,7 @@ Masks are drawn from a generator seeded by (seed, step) for the GLOBAL batch, so
 resumed from a checkpoint, or split over several processes, masks exactly the same tokens
 as an uninterrupted single-process run.
 """
+
 import logging
 from typing import Optional, Tuple
 
@@ -90,8 +91,9 @@ def load_mlm_model(
     prefix = model.base_model_prefix + "."
     new_head = [k for k in info["missing_keys"] if not k.startswith(prefix)]
     if new_head:
-        logger.info("Model has no MLM head: initialised %d head tensors, decoder tied to input embeddings",
-                    len(new_head))
+        logger.info(
+            "Model has no MLM head: initialised %d head tensors, decoder tied to input embeddings", len(new_head)
+        )
     model.train()
     return model, not new_head
 

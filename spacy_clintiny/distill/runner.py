@@ -1,5 +1,6 @@
 """``pretrain`` and ``distill`` runs: set up the models, corpus and run folder, train, then
 write the final Hugging Face folder with its provenance, curves and model card."""
+
 import logging
 import math
 import os
@@ -23,11 +24,30 @@ from .corpus import CorpusSettings, load_corpus
 from .distributed import DistContext, barrier, init_distributed, shutdown, weights_max_difference
 from .layer_map import check_layer_map, parse_layer_map, uniform_layer_map
 from .mlm import load_mlm_model, new_head_parameter_names, set_attention_dropout, set_dropout
-from .runs import (CONFIG_FILE, LOG_FILE, META_FILE, PLOT_FILE, git_sha, model_card, package_versions,
-                   plot_curves, prepare_output_dir, read_log, set_default_permissions, write_json_atomic,
-                   write_text_atomic)
-from .student import (PROJECTIONS_FILE, STUDENT_META, count_parameters, load_projections, megabytes,
-                      read_student_meta, save_projections)
+from .runs import (
+    CONFIG_FILE,
+    LOG_FILE,
+    META_FILE,
+    PLOT_FILE,
+    git_sha,
+    model_card,
+    package_versions,
+    plot_curves,
+    prepare_output_dir,
+    read_log,
+    set_default_permissions,
+    write_json_atomic,
+    write_text_atomic,
+)
+from .student import (
+    PROJECTIONS_FILE,
+    STUDENT_META,
+    count_parameters,
+    load_projections,
+    megabytes,
+    read_student_meta,
+    save_projections,
+)
 from .trainable import TrainableModel, freeze
 from .trainer import Trainer
 
@@ -36,9 +56,15 @@ logger = logging.getLogger(__name__)
 
 def corpus_settings(config: Dict[str, Any]) -> CorpusSettings:
     c = config["corpus"]
-    return CorpusSettings(format=c["format"], text_field=c["text_field"], text_split=c["text_split"],
-                          seq_len=int(c["seq_len"]), heldout_fraction=float(c["heldout_fraction"]),
-                          dedupe=bool(c["dedupe"]), seed=int(config["training"]["seed"]))
+    return CorpusSettings(
+        format=c["format"],
+        text_field=c["text_field"],
+        text_split=c["text_split"],
+        seq_len=int(c["seq_len"]),
+        heldout_fraction=float(c["heldout_fraction"]),
+        dedupe=bool(c["dedupe"]),
+        seed=int(config["training"]["seed"]),
+    )
 
 
 def load_run_corpus(config: Dict[str, Any], tokenizer: Any, ctx: DistContext):
@@ -54,8 +80,9 @@ def load_run_corpus(config: Dict[str, Any], tokenizer: Any, ctx: DistContext):
     return corpus
 
 
-def _check_output(config: Dict[str, Any], output: Path, inputs: Dict[str, str], *, resume: bool,
-                  force: bool, ctx: DistContext) -> None:
+def _check_output(
+    config: Dict[str, Any], output: Path, inputs: Dict[str, str], *, resume: bool, force: bool, ctx: DistContext
+) -> None:
     # every process checks (read-only) before the main one changes anything
     exists = output.exists() and any(output.iterdir())
     for role, path in inputs.items():
@@ -71,10 +98,15 @@ def _check_output(config: Dict[str, Any], output: Path, inputs: Dict[str, str], 
         diffs = config_differences(saved, config)
         if diffs:
             raise ValueError(Errors.E513.format(path=output, keys=", ".join(diffs)))
-        if (saved["training"]["max_steps"] != config["training"]["max_steps"]
-                and config["training"]["schedule"] == "linear"):
-            warnings.warn("training.max_steps changed on resume with a linear schedule: the "
-                          "learning rate from here on differs from the original run's.")
+        if (
+            saved["training"]["max_steps"] != config["training"]["max_steps"]
+            and config["training"]["schedule"] == "linear"
+        ):
+            warnings.warn(
+                "training.max_steps changed on resume with a linear schedule: the "
+                "learning rate from here on differs from the original run's.",
+                stacklevel=2,
+            )
     barrier(ctx)
     if ctx.is_main:
         prepare_output_dir(output, force=force, resume=resume, inputs=inputs)
@@ -99,8 +131,15 @@ def _seed_everything(seed: int, rank: int) -> None:
     random.seed(seed + rank)
 
 
-def run_training(kind: str, config: Config, *, resume: bool = False, force: bool = False,
-                 progress: bool = True, callbacks: Sequence[Callable] = ()) -> Dict[str, Any]:
+def run_training(
+    kind: str,
+    config: Config,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    progress: bool = True,
+    callbacks: Sequence[Callable] = (),
+) -> Dict[str, Any]:
     """Run ``pretrain`` or ``distill`` as configured, alone or as one of torchrun's processes.
 
     kind (str): "pretrain" or "distill".
@@ -121,8 +160,16 @@ def run_training(kind: str, config: Config, *, resume: bool = False, force: bool
         torch.set_num_threads(previous_threads)
 
 
-def _run(kind: str, config: Config, ctx: DistContext, *, resume: bool, force: bool, progress: bool,
-         callbacks: Sequence[Callable]) -> Dict[str, Any]:
+def _run(
+    kind: str,
+    config: Config,
+    ctx: DistContext,
+    *,
+    resume: bool,
+    force: bool,
+    progress: bool,
+    callbacks: Sequence[Callable],
+) -> Dict[str, Any]:
     from transformers import AutoTokenizer
 
     started = time.time()
@@ -166,13 +213,20 @@ def _run(kind: str, config: Config, ctx: DistContext, *, resume: bool, force: bo
     else:
         for term in terms:
             if "teacher" in term.func.requires:
-                raise ValueError(Errors.E521.format(name=f"losses.{term.key}", value=term.name,
-                                                    hint="pretrain has no teacher: use "
-                                                         "spacy-clintiny.MaskedLM.v1 only"))
+                raise ValueError(
+                    Errors.E521.format(
+                        name=f"losses.{term.key}",
+                        value=term.name,
+                        hint="pretrain has no teacher: use spacy-clintiny.MaskedLM.v1 only",
+                    )
+                )
     _seed_everything(seed, 0)  # a new MLM head is initialised identically on every process
     model, had_head = load_mlm_model(model_src, attn_implementation=attn_impl, seed=seed)
-    original_dropout = {k: getattr(model.config, k) for k in ("hidden_dropout_prob", "attention_probs_dropout_prob")
-                        if hasattr(model.config, k)}
+    original_dropout = {
+        k: getattr(model.config, k)
+        for k in ("hidden_dropout_prob", "attention_probs_dropout_prob")
+        if hasattr(model.config, k)
+    }
     if training["dropout"] is not None:
         set_dropout(model, float(training["dropout"]))
     if kind == "distill" and "attentions" in requires and config["distill"]["attention_dropout"] is not None:
@@ -183,8 +237,9 @@ def _run(kind: str, config: Config, ctx: DistContext, *, resume: bool, force: bo
     projections = None
     if kind == "distill":
         if teacher_config.vocab_size != model.config.vocab_size:
-            raise ValueError(Errors.E524.format(teacher_vocab=teacher_config.vocab_size,
-                                                student_vocab=model.config.vocab_size))
+            raise ValueError(
+                Errors.E524.format(teacher_vocab=teacher_config.vocab_size, student_vocab=model.config.vocab_size)
+            )
         n_s, n_t = model.config.num_hidden_layers, teacher_config.num_hidden_layers
         meta = read_student_meta(Path(model_src))
         chosen = parse_layer_map(config["distill"]["layer_map"])
@@ -192,10 +247,12 @@ def _run(kind: str, config: Config, ctx: DistContext, *, resume: bool, force: bo
             chosen = meta["layer_map"]
         layer_map = check_layer_map(chosen, n_teacher=n_t, n_student=n_s) if chosen else uniform_layer_map(n_t, n_s)
         if model.config.hidden_size != teacher_config.hidden_size and "hidden_states" in requires:
-            projections = load_projections(Path(model_src), model.config.hidden_size, teacher_config.hidden_size,
-                                           n_s, seed=seed)
-            used = {str(i) for i in range(n_s + 1)} if any(t.name.endswith("HiddenMSE.v1") for t in terms) \
-                else {str(n_s)}
+            projections = load_projections(
+                Path(model_src), model.config.hidden_size, teacher_config.hidden_size, n_s, seed=seed
+            )
+            used = (
+                {str(i) for i in range(n_s + 1)} if any(t.name.endswith("HiddenMSE.v1") for t in terms) else {str(n_s)}
+            )
             for key, module in projections.items():
                 module.requires_grad_(key in used)
     if "student_logits" not in requires:  # no loss uses the MLM head: freeze it (DDP needs every
@@ -207,11 +264,22 @@ def _run(kind: str, config: Config, ctx: DistContext, *, resume: bool, force: bo
     if max_pos and int(config["corpus"]["seq_len"]) > max_pos:
         raise ValueError(Errors.E522.format(seq_len=config["corpus"]["seq_len"], max_pos=max_pos, model=model_src))
     corpus = load_run_corpus(config, tokenizer, ctx)
-    trainer = Trainer(ctx, TrainableModel(model, projections), teacher=teacher, teacher_has_head=teacher_has_head,
-                      terms=terms, corpus=corpus, config=config, output=output, layer_map=layer_map,
-                      new_parameters=new_params, mask_token_id=tokenizer.mask_token_id,
-                      vocab_size=min(len(tokenizer), model.config.vocab_size), progress=progress,
-                      callbacks=callbacks)
+    trainer = Trainer(
+        ctx,
+        TrainableModel(model, projections),
+        teacher=teacher,
+        teacher_has_head=teacher_has_head,
+        terms=terms,
+        corpus=corpus,
+        config=config,
+        output=output,
+        layer_map=layer_map,
+        new_parameters=new_params,
+        mask_token_id=tokenizer.mask_token_id,
+        vocab_size=min(len(tokenizer), model.config.vocab_size),
+        progress=progress,
+        callbacks=callbacks,
+    )
     start_loss = None
     if resume:
         trainer.resume()
@@ -228,22 +296,45 @@ def _run(kind: str, config: Config, ctx: DistContext, *, resume: bool, force: bo
     if diff > 0:
         raise RuntimeError(Errors.E527.format(diff=diff))
     result = {
-        "kind": kind, **summary, "heldout_mlm_loss_start": start_loss, "heldout_mlm_loss_end": end_loss,
-        "teacher_heldout_mlm_loss": teacher_loss, "world_size": ctx.world_size,
-        "process_weights_max_difference": diff, "device": str(ctx.device),
+        "kind": kind,
+        **summary,
+        "heldout_mlm_loss_start": start_loss,
+        "heldout_mlm_loss_end": end_loss,
+        "teacher_heldout_mlm_loss": teacher_loss,
+        "world_size": ctx.world_size,
+        "process_weights_max_difference": diff,
+        "device": str(ctx.device),
         "mixed_precision": str(trainer.amp_dtype).replace("torch.", "") if trainer.amp_dtype else "no",
     }
     if ctx.is_main:
         model.config.update(original_dropout)
-        _save_final(output, model, tokenizer, projections, kind=kind, model_src=model_src, config=config,
-                    layer_map=layer_map, terms=terms, corpus_info=corpus.info, result=result,
-                    teacher_src=teacher_src if kind == "distill" else None, started=started)
+        _save_final(
+            output,
+            model,
+            tokenizer,
+            projections,
+            kind=kind,
+            model_src=model_src,
+            config=config,
+            layer_map=layer_map,
+            terms=terms,
+            corpus_info=corpus.info,
+            result=result,
+            teacher_src=teacher_src if kind == "distill" else None,
+            started=started,
+        )
         if kind == "distill" and config["distill"]["fidelity"]:
             from .fidelity import measure_fidelity
 
-            report = measure_fidelity(teacher_src, str(output), corpus, config, device=ctx.device,
-                                      batch_size=trainer.local_batch,
-                                      max_sequences=int(training["eval_max_sequences"]))
+            report = measure_fidelity(
+                teacher_src,
+                str(output),
+                corpus,
+                config,
+                device=ctx.device,
+                batch_size=trainer.local_batch,
+                max_sequences=int(training["eval_max_sequences"]),
+            )
             write_json_atomic(output / "fidelity.json", report)
             meta = read_json(output / META_FILE)
             write_model_card(output, meta, config, fidelity=report)
@@ -258,10 +349,22 @@ def read_json(path: Path) -> Dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf8"))
 
 
-def _save_final(output: Path, model: torch.nn.Module, tokenizer: Any, projections: Optional[torch.nn.ModuleDict],
-                *, kind: str, model_src: str, config: Config, layer_map: Optional[List[int]], terms: List[Any],
-                corpus_info: Dict[str, Any], result: Dict[str, Any], teacher_src: Optional[str],
-                started: float) -> None:
+def _save_final(
+    output: Path,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    projections: Optional[torch.nn.ModuleDict],
+    *,
+    kind: str,
+    model_src: str,
+    config: Config,
+    layer_map: Optional[List[int]],
+    terms: List[Any],
+    corpus_info: Dict[str, Any],
+    result: Dict[str, Any],
+    teacher_src: Optional[str],
+    started: float,
+) -> None:
     """Write the Hugging Face folder (atomically, file by file) and the run's records."""
     tmp = Path(tempfile.mkdtemp(dir=output, prefix=".final-"))
     try:
@@ -300,28 +403,43 @@ def _save_final(output: Path, model: torch.nn.Module, tokenizer: Any, projection
     write_model_card(output, meta, config)
 
 
-def write_model_card(output: Path, meta: Dict[str, Any], config: Config,
-                     fidelity: Optional[Dict[str, Any]] = None) -> None:
+def write_model_card(
+    output: Path, meta: Dict[str, Any], config: Config, fidelity: Optional[Dict[str, Any]] = None
+) -> None:
     corpus = meta.get("corpus", {})
     files = ", ".join(Path(f).name for f in corpus.get("files", []))
     start, end = meta.get("heldout_mlm_loss_start"), meta.get("heldout_mlm_loss_end")
     card = {
         "title": output.name,
-        "summary": ("Continual masked-language-model pre-training." if meta["kind"] == "pretrain"
-                    else "A compact student distilled from its teacher."),
-        "kind": meta["kind"], "base_model": meta.get("base_model"), "teacher": meta.get("teacher"),
+        "summary": (
+            "Continual masked-language-model pre-training."
+            if meta["kind"] == "pretrain"
+            else "A compact student distilled from its teacher."
+        ),
+        "kind": meta["kind"],
+        "base_model": meta.get("base_model"),
+        "teacher": meta.get("teacher"),
         "recipe": config["distill"]["recipe"] if "distill" in config else None,
         "losses": ", ".join(f"{k} ({v['weight']})" for k, v in meta["losses"].items()),
         "layer_map": ",".join(map(str, meta["layer_map"])) if meta.get("layer_map") else None,
-        "data": (f"{files}: {corpus.get('train_documents')} training / {corpus.get('heldout_documents')} "
-                 f"held-out documents, {corpus.get('duplicates_dropped')} duplicates dropped"),
+        "data": (
+            f"{files}: {corpus.get('train_documents')} training / {corpus.get('heldout_documents')} "
+            f"held-out documents, {corpus.get('duplicates_dropped')} duplicates dropped"
+        ),
         "steps": f"{meta['step']} (stopped by {meta['stop_reason']})",
         "batch": f"{config['training']['batch_size']} x {config['corpus']['seq_len']} tokens",
-        "tokens_seen": f"{meta['tokens_seen']:,}", "world_size": meta["world_size"], "device": meta["device"],
-        "heldout_mlm_loss": (f"{start:.3f} -> {end:.3f} (perplexity {math.exp(start):.1f} -> {math.exp(end):.1f})"
-                             if start is not None and end is not None else
-                             f"{end:.3f}" if end is not None else None),
-        "encoder_parameters": f"{meta['encoder_parameters']:,}", "encoder_mb": meta["encoder_mb"],
+        "tokens_seen": f"{meta['tokens_seen']:,}",
+        "world_size": meta["world_size"],
+        "device": meta["device"],
+        "heldout_mlm_loss": (
+            f"{start:.3f} -> {end:.3f} (perplexity {math.exp(start):.1f} -> {math.exp(end):.1f})"
+            if start is not None and end is not None
+            else f"{end:.3f}"
+            if end is not None
+            else None
+        ),
+        "encoder_parameters": f"{meta['encoder_parameters']:,}",
+        "encoder_mb": meta["encoder_mb"],
         "git_sha": meta.get("git_sha"),
     }
     write_text_atomic(output / "README.md", model_card(card, fidelity=fidelity))

@@ -6,6 +6,7 @@ A run folder is the output Hugging Face folder itself: the final weights sit bes
 world size, data counts), ``train_log.jsonl``, ``curves.png``, ``checkpoints/`` and, after
 ``distill``, ``fidelity.json``. Nothing here records text from the corpus.
 """
+
 import json
 import os
 import shutil
@@ -23,8 +24,18 @@ CONFIG_FILE = "training_config.cfg"
 META_FILE = "run_meta.json"
 CHECKPOINT_DIR = "checkpoints"
 RUN_FILES = (LOG_FILE, PLOT_FILE, CONFIG_FILE, META_FILE, "fidelity.json")
-VERSIONED_PACKAGES = ("spacy-clintiny", "torch", "transformers", "tokenizers", "safetensors",
-                      "spacy", "spacy-transformers", "thinc", "numpy", "accelerate")
+VERSIONED_PACKAGES = (
+    "spacy-clintiny",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "safetensors",
+    "spacy",
+    "spacy-transformers",
+    "thinc",
+    "numpy",
+    "accelerate",
+)
 
 
 def _umask() -> int:
@@ -52,8 +63,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
-def prepare_output_dir(output: Path, *, force: bool, resume: bool,
-                       inputs: Optional[Mapping[str, str]] = None) -> None:
+def prepare_output_dir(output: Path, *, force: bool, resume: bool, inputs: Optional[Mapping[str, str]] = None) -> None:
     """Check the output folder before a run writes to it.
 
     A non-empty folder is refused unless ``resume`` (continue the run in it) or ``force``
@@ -87,10 +97,14 @@ def git_sha(cwd: Optional[Path] = None) -> Optional[str]:
     """The git commit of the code that runs (the package's checkout), or None."""
     here = Path(cwd) if cwd else Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                             text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if out.returncode != 0:
@@ -110,8 +124,11 @@ class JsonlLog:
         checkpoint), so a resumed run's log reads like an uninterrupted one."""
         if not self.enabled or not self.path.exists():
             return
-        kept = [line for line in self.path.read_text(encoding="utf8").splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= step]
+        kept = [
+            line
+            for line in self.path.read_text(encoding="utf8").splitlines()
+            if line.strip() and json.loads(line).get("step", 0) <= step
+        ]
         write_text_atomic(self.path, "".join(line + "\n" for line in kept))
 
     def write(self, record: Mapping[str, Any]) -> None:
@@ -155,8 +172,10 @@ def plot_curves(log_path: Path, out_path: Path, *, terms: Iterable[str]) -> Opti
         ax.plot(steps, values, lw=0.6, alpha=0.4)
         window = max(1, len(values) // 50)
         if window > 1:
-            smooth = [sum(values[max(0, i - window + 1):i + 1]) / len(values[max(0, i - window + 1):i + 1])
-                      for i in range(len(values))]
+            smooth = [
+                sum(values[max(0, i - window + 1) : i + 1]) / len(values[max(0, i - window + 1) : i + 1])
+                for i in range(len(values))
+            ]
             ax.plot(steps, smooth, lw=1.2)
         ax.set_ylabel(key, fontsize=8)
     if heldout:
@@ -179,22 +198,37 @@ def model_card(meta: Mapping[str, Any], *, fidelity: Optional[Mapping[str, Any]]
     lines = [f"# {meta.get('title', 'spacy-clintiny model')}", ""]
     lines.append(meta.get("summary", ""))
     lines += ["", "| | |", "|---|---|"]
-    for key, label in (("kind", "Run"), ("base_model", "Trained from"), ("teacher", "Teacher"),
-                       ("recipe", "Recipe"), ("losses", "Loss terms (weight)"),
-                       ("layer_map", "Teacher layer per student layer"), ("data", "Data"),
-                       ("steps", "Steps"), ("batch", "Batch"), ("tokens_seen", "Training tokens seen"),
-                       ("minutes", "Wall-clock minutes"), ("world_size", "Processes"),
-                       ("device", "Device"), ("heldout_mlm_loss", "Held-out MLM loss (first -> last)"),
-                       ("encoder_parameters", "Encoder parameters"), ("encoder_mb", "Encoder MB (fp32)"),
-                       ("git_sha", "Code (git SHA)")):
+    for key, label in (
+        ("kind", "Run"),
+        ("base_model", "Trained from"),
+        ("teacher", "Teacher"),
+        ("recipe", "Recipe"),
+        ("losses", "Loss terms (weight)"),
+        ("layer_map", "Teacher layer per student layer"),
+        ("data", "Data"),
+        ("steps", "Steps"),
+        ("batch", "Batch"),
+        ("tokens_seen", "Training tokens seen"),
+        ("minutes", "Wall-clock minutes"),
+        ("world_size", "Processes"),
+        ("device", "Device"),
+        ("heldout_mlm_loss", "Held-out MLM loss (first -> last)"),
+        ("encoder_parameters", "Encoder parameters"),
+        ("encoder_mb", "Encoder MB (fp32)"),
+        ("git_sha", "Code (git SHA)"),
+    ):
         if meta.get(key) not in (None, ""):
             lines.append(f"| {label} | {meta[key]} |")
     if fidelity:
         lines += ["", "## Fidelity on held-out text", "", "| metric | teacher | student |", "|---|---|---|"]
         for row in fidelity.get("rows", []):
             lines.append(f"| {row['metric']} | {row['teacher']} | {row['student']} |")
-    lines += ["", "Files: `config.json`, `model.safetensors` and the tokenizer load with "
-              "`transformers.AutoModel.from_pretrained(path)` and as the `name` of a "
-              "`spacy-clintiny.Encoder.v1` encoder. `training_config.cfg` and `run_meta.json` "
-              "record how this model was made; `curves.png` shows the loss curves.", ""]
+    lines += [
+        "",
+        "Files: `config.json`, `model.safetensors` and the tokenizer load with "
+        "`transformers.AutoModel.from_pretrained(path)` and as the `name` of a "
+        "`spacy-clintiny.Encoder.v1` encoder. `training_config.cfg` and `run_meta.json` "
+        "record how this model was made; `curves.png` shows the loss curves.",
+        "",
+    ]
     return "\n".join(lines)

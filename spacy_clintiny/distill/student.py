@@ -12,6 +12,7 @@
 The student folder is a Hugging Face folder with an MLM head (``AutoModel`` loads its
 encoder) plus ``clintiny_student.json``: the teacher, the layer map and how it was built.
 """
+
 import copy
 import json
 import re
@@ -64,8 +65,14 @@ def megabytes(n_parameters: int, *, bytes_per_parameter: int = 4) -> float:
     return n_parameters * bytes_per_parameter / 1e6
 
 
-def resolve_shape(preset: Optional[str], *, layers: Optional[int], hidden: Optional[int],
-                  heads: Optional[int], intermediate: Optional[int]) -> StudentShape:
+def resolve_shape(
+    preset: Optional[str],
+    *,
+    layers: Optional[int],
+    hidden: Optional[int],
+    heads: Optional[int],
+    intermediate: Optional[int],
+) -> StudentShape:
     """A preset, with any explicitly given size overriding it."""
     if preset is not None:
         if preset not in PRESETS:
@@ -73,8 +80,7 @@ def resolve_shape(preset: Optional[str], *, layers: Optional[int], hidden: Optio
         base = PRESETS[preset]
     else:
         if layers is None:
-            raise ValueError(Errors.E521.format(name="layers", value=None,
-                                                hint="pass --preset or --layers"))
+            raise ValueError(Errors.E521.format(name="layers", value=None, hint="pass --preset or --layers"))
         base = StudentShape(layers=layers)
     return StudentShape(
         layers=layers if layers is not None else base.layers,
@@ -84,20 +90,20 @@ def resolve_shape(preset: Optional[str], *, layers: Optional[int], hidden: Optio
     )
 
 
-def student_config(teacher_config: Any, shape: StudentShape, *,
-                   attention_dropout: Optional[float] = None) -> Any:
+def student_config(teacher_config: Any, shape: StudentShape, *, attention_dropout: Optional[float] = None) -> Any:
     """The teacher's config with the student's depth and width."""
     config = copy.deepcopy(teacher_config)
     t_hidden = teacher_config.hidden_size
     hidden = shape.hidden or t_hidden
     if hidden > t_hidden:
-        fitting = [n for n, s in PRESETS.items() if (s.hidden or t_hidden) <= t_hidden
-                   and s.layers <= teacher_config.num_hidden_layers]
-        raise ValueError(Errors.E504.format(hidden=hidden, teacher_hidden=t_hidden,
-                                            suggest=", ".join(fitting)))
+        fitting = [
+            n
+            for n, s in PRESETS.items()
+            if (s.hidden or t_hidden) <= t_hidden and s.layers <= teacher_config.num_hidden_layers
+        ]
+        raise ValueError(Errors.E504.format(hidden=hidden, teacher_hidden=t_hidden, suggest=", ".join(fitting)))
     if shape.layers < 1 or shape.layers > teacher_config.num_hidden_layers:
-        raise ValueError(Errors.E502.format(n_student=shape.layers,
-                                            n_teacher=teacher_config.num_hidden_layers))
+        raise ValueError(Errors.E502.format(n_student=shape.layers, n_teacher=teacher_config.num_hidden_layers))
     same_width = hidden == t_hidden
     heads = shape.heads or (teacher_config.num_attention_heads if same_width else max(1, hidden // 64))
     if hidden % heads:
@@ -115,8 +121,9 @@ def student_config(teacher_config: Any, shape: StudentShape, *,
     return config
 
 
-def copy_teacher_weights(student: torch.nn.Module, teacher_state: Dict[str, torch.Tensor],
-                         layer_map: List[int]) -> List[str]:
+def copy_teacher_weights(
+    student: torch.nn.Module, teacher_state: Dict[str, torch.Tensor], layer_map: List[int]
+) -> List[str]:
     """Copy teacher tensors into the student: layer ``j`` from teacher layer
     ``layer_map[j]``, everything else (embeddings, MLM head) by name, when shapes match.
 
@@ -138,16 +145,19 @@ def copy_teacher_weights(student: torch.nn.Module, teacher_state: Dict[str, torc
     return not_copied
 
 
-def make_projections(student_hidden: int, teacher_hidden: int, n_student_layers: int,
-                     *, seed: int) -> torch.nn.ModuleDict:
+def make_projections(
+    student_hidden: int, teacher_hidden: int, n_student_layers: int, *, seed: int
+) -> torch.nn.ModuleDict:
     """One ``Linear(student_hidden -> teacher_hidden)`` per student hidden state
     (embeddings and each layer), keyed by the hidden-state index as a string."""
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
-    projections = torch.nn.ModuleDict({
-        str(s_index): torch.nn.Linear(student_hidden, teacher_hidden)
-        for s_index, _ in hidden_state_pairs(list(range(n_student_layers)))
-    })
+    projections = torch.nn.ModuleDict(
+        {
+            str(s_index): torch.nn.Linear(student_hidden, teacher_hidden)
+            for s_index, _ in hidden_state_pairs(list(range(n_student_layers)))
+        }
+    )
     torch.random.set_rng_state(generator_state)
     return projections
 
@@ -160,8 +170,9 @@ def save_projections(projections: torch.nn.ModuleDict, path: Path) -> None:
     tmp.replace(path)
 
 
-def load_projections(folder: Path, student_hidden: int, teacher_hidden: int,
-                     n_student_layers: int, *, seed: int) -> torch.nn.ModuleDict:
+def load_projections(
+    folder: Path, student_hidden: int, teacher_hidden: int, n_student_layers: int, *, seed: int
+) -> torch.nn.ModuleDict:
     """The student's projections from ``folder``, or new ones (seeded) if it has none."""
     projections = make_projections(student_hidden, teacher_hidden, n_student_layers, seed=seed)
     path = Path(folder) / PROJECTIONS_FILE
@@ -235,8 +246,7 @@ def init_student(
     tokenizer.save_pretrained(str(output))
     n_projection = 0
     if not same_width:
-        projections = make_projections(config.hidden_size, t_config.hidden_size,
-                                       config.num_hidden_layers, seed=seed)
+        projections = make_projections(config.hidden_size, t_config.hidden_size, config.num_hidden_layers, seed=seed)
         n_projection = count_parameters(projections)
         save_projections(projections, output / PROJECTIONS_FILE)
     encoder_params = count_parameters(student.base_model)

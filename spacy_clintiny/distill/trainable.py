@@ -1,5 +1,6 @@
 """The models of a run: the trained model (+ projections) as one module, the frozen teacher,
 the optimizer's parameter groups and the learning-rate schedule."""
+
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
@@ -23,11 +24,25 @@ class TrainableModel(torch.nn.Module):
         self.model = model
         self.projections = projections if projections is not None else torch.nn.ModuleDict()
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor, *, logits: bool = True,
-                hidden: bool = False, attentions: bool = False,
-                positions: Optional[Tensor] = None) -> ModelOutputs:
-        return run_model(self.model, input_ids, attention_mask, logits=logits, hidden=hidden,
-                         attentions=attentions, positions=positions)
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        *,
+        logits: bool = True,
+        hidden: bool = False,
+        attentions: bool = False,
+        positions: Optional[Tensor] = None,
+    ) -> ModelOutputs:
+        return run_model(
+            self.model,
+            input_ids,
+            attention_mask,
+            logits=logits,
+            hidden=hidden,
+            attentions=attentions,
+            positions=positions,
+        )
 
     def projection_map(self) -> Dict[int, torch.nn.Module]:
         return {int(k): v for k, v in self.projections.items()}
@@ -40,15 +55,28 @@ def mlm_head(model: torch.nn.Module) -> Optional[torch.nn.Module]:
     return head if isinstance(head, torch.nn.Module) else None
 
 
-def run_model(model: torch.nn.Module, input_ids: Tensor, attention_mask: Tensor, *, logits: bool,
-              hidden: bool, attentions: bool, positions: Optional[Tensor] = None) -> ModelOutputs:
+def run_model(
+    model: torch.nn.Module,
+    input_ids: Tensor,
+    attention_mask: Tensor,
+    *,
+    logits: bool,
+    hidden: bool,
+    attentions: bool,
+    positions: Optional[Tensor] = None,
+) -> ModelOutputs:
     """Forward pass returning only what the losses need. Without ``logits`` the MLM head
     (a vocabulary-sized projection per token) is skipped; with ``positions`` (bool,
     (batch, seq)) it runs only there and fills ``masked_logits``."""
     head = mlm_head(model) if logits and positions is not None else None
     net = model if logits and head is None else model.base_model
-    out = net(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=hidden,
-              output_attentions=attentions, return_dict=True)
+    out = net(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        output_hidden_states=hidden,
+        output_attentions=attentions,
+        return_dict=True,
+    )
     hidden_states = out.hidden_states if hidden else ()
     if not hidden_states and not logits:
         hidden_states = (out.last_hidden_state,)
@@ -57,8 +85,14 @@ def run_model(model: torch.nn.Module, input_ids: Tensor, attention_mask: Tensor,
     return ModelOutputs(tuple(hidden_states), out.attentions if attentions else None, full, masked)
 
 
-def parameter_groups(trainable: torch.nn.Module, *, new_parameters: Sequence[str], weight_decay: float,
-                     lr: float, new_lr: Optional[float] = None) -> List[Dict[str, Any]]:
+def parameter_groups(
+    trainable: torch.nn.Module,
+    *,
+    new_parameters: Sequence[str],
+    weight_decay: float,
+    lr: float,
+    new_lr: Optional[float] = None,
+) -> List[Dict[str, Any]]:
     """AdamW groups: {pretrained, new} x {decay, no decay}. "new" are the newly initialised
     MLM head tensors and the projections: they may train alone during head warm-up, at
     their own learning rate ``new_lr`` (default ``lr``)."""
@@ -71,8 +105,12 @@ def parameter_groups(trainable: torch.nn.Module, *, new_parameters: Sequence[str
         decay = not any(name.endswith(suffix) for suffix in _NO_DECAY)
         groups.setdefault((is_new, decay), []).append(param)
     return [
-        {"params": params, "weight_decay": weight_decay if decay else 0.0, "is_new": is_new,
-         "lr": new_lr if is_new and new_lr is not None else lr}
+        {
+            "params": params,
+            "weight_decay": weight_decay if decay else 0.0,
+            "is_new": is_new,
+            "lr": new_lr if is_new and new_lr is not None else lr,
+        }
         for (is_new, decay), params in sorted(groups.items())
     ]
 
@@ -95,11 +133,14 @@ def lr_lambda(schedule: str, *, warmup: int, total: int, delay: int = 0) -> Call
     return factor
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, *, schedule: str, warmup: int, total: int,
-                   head_warmup: int) -> torch.optim.lr_scheduler.LambdaLR:
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, *, schedule: str, warmup: int, total: int, head_warmup: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     """Per-group schedules: pretrained weights wait ``head_warmup`` steps, new ones do not."""
-    lambdas = [lr_lambda(schedule, warmup=warmup, total=total, delay=0 if g["is_new"] else head_warmup)
-               for g in optimizer.param_groups]
+    lambdas = [
+        lr_lambda(schedule, warmup=warmup, total=total, delay=0 if g["is_new"] else head_warmup)
+        for g in optimizer.param_groups
+    ]
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas)
 
 

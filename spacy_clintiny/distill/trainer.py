@@ -9,6 +9,7 @@ one process with the same global batch. A non-finite or exploding loss stops the
 an error naming the last good checkpoint; SIGINT/SIGTERM and ``max_minutes`` stop it
 cleanly after a checkpoint.
 """
+
 import inspect
 import logging
 import math
@@ -26,8 +27,8 @@ from .checkpoint import latest_checkpoint, load_checkpoint, rng_state, save_chec
 from .config import LossTerm
 from .corpus import Corpus, global_batch_indices
 from .distributed import DistContext, all_reduce_sum, any_process, barrier
-from .mlm import mask_tokens, masking_generator
 from .heldout import heldout_mlm_loss
+from .mlm import mask_tokens, masking_generator
 from .runs import JsonlLog
 from .trainable import TrainableModel, make_scheduler, parameter_groups, run_model
 from .types import ModelOutputs
@@ -69,11 +70,24 @@ class Trainer:
         use them to inject a NaN or a crash).
     """
 
-    def __init__(self, ctx: DistContext, model: TrainableModel, *, teacher: Optional[torch.nn.Module],
-                 teacher_has_head: bool, terms: List[LossTerm], corpus: Corpus, config: Dict[str, Any],
-                 output: Path, layer_map: Optional[List[int]], new_parameters: Sequence[str],
-                 mask_token_id: int, vocab_size: int, progress: bool = True,
-                 callbacks: Sequence[Callable[["Trainer", int], None]] = ()) -> None:
+    def __init__(
+        self,
+        ctx: DistContext,
+        model: TrainableModel,
+        *,
+        teacher: Optional[torch.nn.Module],
+        teacher_has_head: bool,
+        terms: List[LossTerm],
+        corpus: Corpus,
+        config: Dict[str, Any],
+        output: Path,
+        layer_map: Optional[List[int]],
+        new_parameters: Sequence[str],
+        mask_token_id: int,
+        vocab_size: int,
+        progress: bool = True,
+        callbacks: Sequence[Callable[["Trainer", int], None]] = (),
+    ) -> None:
         self.ctx = ctx
         self.cfg = config
         self.training = config["training"]
@@ -105,14 +119,23 @@ class Trainer:
             ids = [ctx.device.index] if ctx.device.type == "cuda" else None
             self.module = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.optimizer = torch.optim.AdamW(
-            parameter_groups(self.model, new_parameters=new_parameters,
-                             weight_decay=float(self.training["weight_decay"]), lr=float(self.training["lr"]),
-                             new_lr=None if self.training["new_lr"] is None else float(self.training["new_lr"])),
-            lr=float(self.training["lr"]), eps=float(self.training["adam_eps"]))
-        self.scheduler = make_scheduler(self.optimizer, schedule=self.training["schedule"],
-                                        warmup=int(self.training["warmup_steps"]),
-                                        total=int(self.training["max_steps"]),
-                                        head_warmup=int(self.training["head_warmup_steps"]))
+            parameter_groups(
+                self.model,
+                new_parameters=new_parameters,
+                weight_decay=float(self.training["weight_decay"]),
+                lr=float(self.training["lr"]),
+                new_lr=None if self.training["new_lr"] is None else float(self.training["new_lr"]),
+            ),
+            lr=float(self.training["lr"]),
+            eps=float(self.training["adam_eps"]),
+        )
+        self.scheduler = make_scheduler(
+            self.optimizer,
+            schedule=self.training["schedule"],
+            warmup=int(self.training["warmup_steps"]),
+            total=int(self.training["max_steps"]),
+            head_warmup=int(self.training["head_warmup_steps"]),
+        )
         self.amp_dtype, self.scaler = self._mixed_precision(self.training["mixed_precision"])
         self.log_file = JsonlLog(self.output / "train_log.jsonl", enabled=ctx.is_main)
         self.step_no = 0
@@ -147,26 +170,40 @@ class Trainer:
         seqs = train.select(index)
         masking = self.cfg["masking"]
         corrupted, chosen = mask_tokens(
-            seqs.input_ids, special=seqs.special, word_start=seqs.word_start,
-            mask_token_id=self.mask_token_id, vocab_size=self.vocab_size,
+            seqs.input_ids,
+            special=seqs.special,
+            word_start=seqs.word_start,
+            mask_token_id=self.mask_token_id,
+            vocab_size=self.vocab_size,
             generator=masking_generator(self.seed, step),
-            mlm_probability=float(masking["mlm_probability"]), whole_word=bool(masking["whole_word"]))
+            mlm_probability=float(masking["mlm_probability"]),
+            whole_word=bool(masking["whole_word"]),
+        )
         mine = slice(self.ctx.rank * self.local_batch, (self.ctx.rank + 1) * self.local_batch)
         dev = self.ctx.device
         return Batch(
-            input_ids=corrupted[mine].to(dev), attention_mask=seqs.attention_mask[mine].to(dev),
-            labels=seqs.input_ids[mine].to(dev), masked=chosen[mine].to(dev),
+            input_ids=corrupted[mine].to(dev),
+            attention_mask=seqs.attention_mask[mine].to(dev),
+            labels=seqs.input_ids[mine].to(dev),
+            masked=chosen[mine].to(dev),
             tokens=seqs.attention_mask[mine].bool().to(dev),
-            n_masked=int(chosen.sum()), n_tokens=int(seqs.attention_mask.sum()))
+            n_masked=int(chosen.sum()),
+            n_tokens=int(seqs.attention_mask.sum()),
+        )
 
     def forward_teacher(self, batch: Batch) -> Optional[ModelOutputs]:
         if self.teacher is None:
             return None
         with torch.no_grad():
-            return run_model(self.teacher, batch["input_ids"], batch["attention_mask"],
-                             logits=self.need_teacher_logits and self.teacher_has_head,
-                             hidden=self.need_hidden, attentions=self.need_attentions,
-                             positions=batch["masked"])
+            return run_model(
+                self.teacher,
+                batch["input_ids"],
+                batch["attention_mask"],
+                logits=self.need_teacher_logits and self.teacher_has_head,
+                hidden=self.need_hidden,
+                attentions=self.need_attentions,
+                positions=batch["masked"],
+            )
 
     def step(self, batch: Batch) -> Dict[str, float]:
         """Forward both models, add the weighted loss terms, backpropagate.
@@ -174,20 +211,33 @@ class Trainer:
         RETURNS (Dict[str, float]): The global value of each term and of the total ("loss").
         """
         with self._autocast():
-            student = self.module(batch["input_ids"], batch["attention_mask"], logits=self.need_logits,
-                                  hidden=self.need_hidden, attentions=self.need_attentions,
-                                  positions=batch["masked"])
+            student = self.module(
+                batch["input_ids"],
+                batch["attention_mask"],
+                logits=self.need_logits,
+                hidden=self.need_hidden,
+                attentions=self.need_attentions,
+                positions=batch["masked"],
+            )
             teacher = self.forward_teacher(batch)
-            available = {"labels": batch["labels"], "layer_map": self.layer_map,
-                         "projections": self.model.projection_map() or None}
+            available = {
+                "labels": batch["labels"],
+                "layer_map": self.layer_map,
+                "projections": self.model.projection_map() or None,
+            }
             total = None
             values = []
             for term, accepted in zip(self.terms, self._kwargs):
                 masked = term.func.mask_kind == "masked"
                 kwargs = {k: v for k, v in available.items() if k in accepted}
-                value = term.func(student, teacher, mask=batch["masked"] if masked else batch["tokens"],
-                                  denominator=batch["n_masked"] if masked else batch["n_tokens"],
-                                  **kwargs, **term.params)
+                value = term.func(
+                    student,
+                    teacher,
+                    mask=batch["masked"] if masked else batch["tokens"],
+                    denominator=batch["n_masked"] if masked else batch["n_tokens"],
+                    **kwargs,
+                    **term.params,
+                )
                 values.append(value)
                 total = term.weight * value if total is None else total + term.weight * value
         # DDP averages gradients over processes; the terms are already global means
@@ -203,19 +253,33 @@ class Trainer:
         """Stop on a non-finite loss term, or a total far above its running average."""
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}
         if bad:
-            raise StopTraining(Errors.E514.format(
-                step=self.step_no + 1, terms=", ".join(sorted(bad)),
-                values=", ".join(f"{k}={v}" for k, v in sorted(bad.items())),
-                checkpoint=self.last_checkpoint or "none (no checkpoint was written yet)",
-                lr=self.training["lr"]))
+            raise StopTraining(
+                Errors.E514.format(
+                    step=self.step_no + 1,
+                    terms=", ".join(sorted(bad)),
+                    values=", ".join(f"{k}={v}" for k, v in sorted(bad.items())),
+                    checkpoint=self.last_checkpoint or "none (no checkpoint was written yet)",
+                    lr=self.training["lr"],
+                )
+            )
         loss = values["loss"]
         factor = float(self.training["explode_factor"])
-        if (self.loss_average is not None and factor > 0 and self.step_no >= 20
-                and loss > factor * max(self.loss_average, 1e-6)):
-            raise StopTraining(Errors.E515.format(
-                step=self.step_no + 1, loss=loss, factor=factor, average=self.loss_average,
-                checkpoint=self.last_checkpoint or "none (no checkpoint was written yet)",
-                lr=self.training["lr"]))
+        if (
+            self.loss_average is not None
+            and factor > 0
+            and self.step_no >= 20
+            and loss > factor * max(self.loss_average, 1e-6)
+        ):
+            raise StopTraining(
+                Errors.E515.format(
+                    step=self.step_no + 1,
+                    loss=loss,
+                    factor=factor,
+                    average=self.loss_average,
+                    checkpoint=self.last_checkpoint or "none (no checkpoint was written yet)",
+                    lr=self.training["lr"],
+                )
+            )
         self.loss_average = loss if self.loss_average is None else 0.95 * self.loss_average + 0.05 * loss
 
     def optimize(self) -> float:
@@ -226,10 +290,15 @@ class Trainer:
         max_norm = self.training["max_grad_norm"]
         norm = torch.nn.utils.clip_grad_norm_(params, float(max_norm) if max_norm else float("inf"))
         if not self.scaler and not torch.isfinite(norm):
-            raise StopTraining(Errors.E514.format(
-                step=self.step_no + 1, terms="gradient norm", values=f"grad_norm={float(norm)}",
-                checkpoint=self.last_checkpoint or "none (no checkpoint was written yet)",
-                lr=self.training["lr"]))
+            raise StopTraining(
+                Errors.E514.format(
+                    step=self.step_no + 1,
+                    terms="gradient norm",
+                    values=f"grad_norm={float(norm)}",
+                    checkpoint=self.last_checkpoint or "none (no checkpoint was written yet)",
+                    lr=self.training["lr"],
+                )
+            )
         if self.scaler:
             self.scaler.step(self.optimizer)
             self.scaler.update()
@@ -242,10 +311,17 @@ class Trainer:
     def log(self, values: Dict[str, float], *, grad_norm: float, tokens_per_s: float, elapsed: float) -> None:
         every = int(self.training["log_every"])
         if every and self.step_no % every == 0:
-            record = {"split": "train", "step": self.step_no, **{k: round(v, 6) for k, v in values.items()},
-                      "lr": self.scheduler.get_last_lr()[0], **self._new_lr(), "grad_norm": round(grad_norm, 4),
-                      "tokens": self.tokens_seen, "tokens_per_s": round(tokens_per_s, 1),
-                      "elapsed_s": round(elapsed, 2)}
+            record = {
+                "split": "train",
+                "step": self.step_no,
+                **{k: round(v, 6) for k, v in values.items()},
+                "lr": self.scheduler.get_last_lr()[0],
+                **self._new_lr(),
+                "grad_norm": round(grad_norm, 4),
+                "tokens": self.tokens_seen,
+                "tokens_per_s": round(tokens_per_s, 1),
+                "elapsed_s": round(elapsed, 2),
+            }
             self.log_file.write(record)
 
     def _new_lr(self) -> Dict[str, float]:
@@ -254,9 +330,14 @@ class Trainer:
 
     # ----------------------------------------------------------------- state
     def trainer_state(self) -> Dict[str, Any]:
-        return {"step": self.step_no, "tokens_seen": self.tokens_seen, "loss_average": self.loss_average,
-                "world_size": self.ctx.world_size, "batch_size": self.batch_size,
-                "next_sample": self.step_no * self.batch_size}
+        return {
+            "step": self.step_no,
+            "tokens_seen": self.tokens_seen,
+            "loss_average": self.loss_average,
+            "world_size": self.ctx.world_size,
+            "batch_size": self.batch_size,
+            "next_sample": self.step_no * self.batch_size,
+        }
 
     def save_checkpoint(self) -> None:
         rngs = [rng_state()]
@@ -266,9 +347,16 @@ class Trainer:
             rngs = gathered
         if self.ctx.is_main:
             self.last_checkpoint = save_checkpoint(
-                self.output, self.step_no, model_state=self.model.state_dict(), optimizer=self.optimizer,
-                scheduler=self.scheduler, scaler=self.scaler, rng_states=rngs,
-                trainer_state=self.trainer_state(), keep=int(self.training["keep_checkpoints"]))
+                self.output,
+                self.step_no,
+                model_state=self.model.state_dict(),
+                optimizer=self.optimizer,
+                scheduler=self.scheduler,
+                scaler=self.scaler,
+                rng_states=rngs,
+                trainer_state=self.trainer_state(),
+                keep=int(self.training["keep_checkpoints"]),
+            )
         barrier(self.ctx)
 
     def resume(self) -> None:
@@ -298,15 +386,29 @@ class Trainer:
         model = model if model is not None else self.model.model
         if not self.ctx.is_main or len(self.corpus.heldout) == 0:
             return None
-        return heldout_mlm_loss(model, self.corpus, self.cfg, device=self.ctx.device,
-                                mask_token_id=self.mask_token_id, vocab_size=self.vocab_size,
-                                batch_size=self.local_batch, autocast=self._autocast)
+        return heldout_mlm_loss(
+            model,
+            self.corpus,
+            self.cfg,
+            device=self.ctx.device,
+            mask_token_id=self.mask_token_id,
+            vocab_size=self.vocab_size,
+            batch_size=self.local_batch,
+            autocast=self._autocast,
+        )
 
     def evaluate(self, label: str = "") -> Optional[float]:
         loss = self.heldout_mlm_loss()
         if loss is not None:
-            self.log_file.write({"split": "heldout", "step": self.step_no, "mlm_loss": round(loss, 6),
-                                 "perplexity": round(math.exp(min(loss, 50.0)), 4), "label": label})
+            self.log_file.write(
+                {
+                    "split": "heldout",
+                    "step": self.step_no,
+                    "mlm_loss": round(loss, 6),
+                    "perplexity": round(math.exp(min(loss, 50.0)), 4),
+                    "label": label,
+                }
+            )
         barrier(self.ctx)
         return loss
 
@@ -338,8 +440,7 @@ class Trainer:
         eval_every = int(self.training["eval_every"])
         head_warmup = int(self.training["head_warmup_steps"])
         previous = self._install_signal_handlers()
-        bar = tqdm(total=max_steps, initial=self.step_no, disable=not self.progress, unit="step",
-                   dynamic_ncols=True)
+        bar = tqdm(total=max_steps, initial=self.step_no, disable=not self.progress, unit="step", dynamic_ncols=True)
         start = time.perf_counter()
         start_tokens = self.tokens_seen
         steps_here = 0
@@ -374,10 +475,15 @@ class Trainer:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         elapsed = time.perf_counter() - start
-        return {"step": self.step_no, "stop_reason": self.stop_reason, "steps_this_run": steps_here,
-                "tokens_seen": self.tokens_seen, "seconds_this_run": round(elapsed, 2),
-                "tokens_per_s": round((self.tokens_seen - start_tokens) / max(elapsed, 1e-9), 1),
-                "seconds_per_step": round(elapsed / max(steps_here, 1), 4)}
+        return {
+            "step": self.step_no,
+            "stop_reason": self.stop_reason,
+            "steps_this_run": steps_here,
+            "tokens_seen": self.tokens_seen,
+            "seconds_this_run": round(elapsed, 2),
+            "tokens_per_s": round((self.tokens_seen - start_tokens) / max(elapsed, 1e-9), 1),
+            "seconds_per_step": round(elapsed / max(steps_here, 1), 4),
+        }
 
 
 __all__ = ["Trainer", "Batch", "StopTraining"]

@@ -1,4 +1,5 @@
 """Named types shared by the distillation modules."""
+
 from typing import Callable, Mapping, NamedTuple, Optional, Tuple
 
 from torch import Tensor

@@ -7,6 +7,7 @@ words/s on this machine, each task's score and the fraction of the teacher's sco
 Given the file ``clintiny baselines`` writes, the report adds the baselines task by task
 (:mod:`.baselines`), with the winner of each figure and its margin.
 """
+
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -142,7 +143,6 @@ def evaluate_pipelines(
     write_text_atomic(output_dir / "report.md", markdown_report(metrics))
     plot_all(metrics, output_dir, train_logs or {})
     return metrics
-
 
 
 def package_meta(template: Path, metrics: Dict[str, Any], *, fidelity: Optional[Path] = None) -> Dict[str, Any]:

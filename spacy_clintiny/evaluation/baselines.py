@@ -14,6 +14,7 @@
 Words/s are prediction only (vectorize + predict, after a warm-up), in spaCy tokens that are not
 whitespace, like :func:`.scores.words_per_second`.
 """
+
 import tempfile
 import time
 import warnings
@@ -41,10 +42,18 @@ FEATURES = {"word 1-1": ("word", 1, 1), "word 1-2": ("word", 1, 2), "char_wb 2-5
 # The grids fit a CPU budget of a few minutes on 2 cores (n_jobs=1). MTSamples notes are long:
 # character n-grams of them cost minutes to vectorize, and sublinear tf is the standard choice
 # for long documents, so the specialty grid keeps word n-grams with sublinear tf.
-SPECIALTY_GRID = {"features": ("word 1-1", "word 1-2"), "sublinear_tf": (True,), "C": (1.0, 10.0, 100.0),
-                  "class_weight": (None, "balanced")}
-ADE_GRID = {"features": ("word 1-1", "word 1-2", "char_wb 2-5"), "sublinear_tf": (True, False),
-            "C": (1.0, 10.0, 100.0), "class_weight": (None, "balanced")}
+SPECIALTY_GRID = {
+    "features": ("word 1-1", "word 1-2"),
+    "sublinear_tf": (True,),
+    "C": (1.0, 10.0, 100.0),
+    "class_weight": (None, "balanced"),
+}
+ADE_GRID = {
+    "features": ("word 1-1", "word 1-2", "char_wb 2-5"),
+    "sublinear_tf": (True, False),
+    "C": (1.0, 10.0, 100.0),
+    "class_weight": (None, "balanced"),
+}
 GRID_KEYS = ("features", "sublinear_tf", "C", "class_weight")
 THRESHOLDS = numpy.round(numpy.arange(0.05, 0.951, 0.05), 2)
 MIN_DF = 2
@@ -129,8 +138,11 @@ def textcat_baseline(
             "folds": folds,
             "seed": seed,
             "candidates": len(search.cv_results_["params"]),
-            "score": ("mean of top-1 accuracy and macro-F1 (top label + labels >= 0.5)" if multi_label
-                      else "F1 of the positive class at 0.5"),
+            "score": (
+                "mean of top-1 accuracy and macro-F1 (top label + labels >= 0.5)"
+                if multi_label
+                else "F1 of the positive class at 0.5"
+            ),
             "best_score": float(search.best_score_),
         },
         "fixed": {"min_df": MIN_DF, "solver": "liblinear (dual)", "one_vs_rest": multi_label},
@@ -138,8 +150,10 @@ def textcat_baseline(
         "words_per_s": _words_per_second(predict_proba, dev_texts, n_words) if dev else None,
     }
     if multi_label:
-        result["decision"] = ("a label is predicted when its probability reaches its own threshold (chosen "
-                              "for F1 on out-of-fold training predictions), and the top label always is")
+        result["decision"] = (
+            "a label is predicted when its probability reaches its own threshold (chosen "
+            "for F1 on out-of-fold training predictions), and the top label always is"
+        )
         result["thresholds"] = dict(zip(labels, thresholds))
         tuned = _cats_scores(dev, labels, _multi_label_decisions(probs, numpy.array(thresholds)))
         default = _cats_scores(dev, labels, _multi_label_decisions(probs, numpy.full(len(labels), 0.5)))
@@ -149,14 +163,16 @@ def textcat_baseline(
         result["macro_f"] = tuned["cats_macro_f"]
         # spaCy's macro-F1 counts a label without dev positives as 0: the same average over the others
         result["dev_labels_present"] = len(present)
-        result["macro_f_present_labels"] = (sum(tuned["cats_f_per_type"][label]["f"] for label in present)
-                                            / len(present) if present else None)
+        result["macro_f_present_labels"] = (
+            sum(tuned["cats_f_per_type"][label]["f"] for label in present) / len(present) if present else None
+        )
         result["micro_f"] = tuned["cats_micro_f"]
         result["macro_f_at_0_5"] = default["cats_macro_f"]
         result["per_label"] = tuned["cats_f_per_type"]
     else:
-        result["decision"] = ("positive when the probability reaches the threshold chosen for F1 on "
-                              "out-of-fold training predictions")
+        result["decision"] = (
+            "positive when the probability reaches the threshold chosen for F1 on out-of-fold training predictions"
+        )
         result["threshold"] = thresholds[0]
         tuned = _cats_scores(dev, labels, probs >= thresholds[0])
         fig = tuned["cats_f_per_type"][labels[0]]
@@ -194,15 +210,24 @@ def deid_pl_baseline(
         keys.append((pid, note))
     if keys and not any(key in detections for key in keys):
         seen = "-".join(next(iter(detections))) if detections else "none"
-        raise ValueError(Errors.E793.format(path=output_path, n=len(keys), docs=docs_path,
-                                            first="-".join(keys[0]), seen=seen))
+        raise ValueError(
+            Errors.E793.format(path=output_path, n=len(keys), docs=docs_path, first="-".join(keys[0]), seen=seen)
+        )
     for eg, key in zip(dev, keys):
         pred = eg.predicted
         spans = []
         for start, end in detections.get(key, []):
             if end > len(pred.text):
-                raise ValueError(Errors.E794.format(path=output_path, note="-".join(key), start=start, end=end,
-                                                    length=len(pred.text), docs=docs_path))
+                raise ValueError(
+                    Errors.E794.format(
+                        path=output_path,
+                        note="-".join(key),
+                        start=start,
+                        end=end,
+                        length=len(pred.text),
+                        docs=docs_path,
+                    )
+                )
             span = pred.char_span(start, end, alignment_mode="expand")
             if span is not None:  # None: the range covers whitespace only, so no token
                 spans.append(span)
@@ -252,8 +277,14 @@ def run_baselines(
     grids = dict(grids or {})
     say = progress or (lambda line: None)
     start = time.perf_counter()
-    out: Dict[str, Any] = {"version": FORMAT_VERSION, "seed": seed, "folds": folds, "limit": limit,
-                           "corpus_dir": str(corpus_dir), "tasks": {}}
+    out: Dict[str, Any] = {
+        "version": FORMAT_VERSION,
+        "seed": seed,
+        "folds": folds,
+        "limit": limit,
+        "corpus_dir": str(corpus_dir),
+        "tasks": {},
+    }
     specs = ((SPECIALTY_TASK, specialty_corpus, SPECIALTY_GRID), (ADE_TASK, ade_corpus, ADE_GRID))
     for task, corpus, default_grid in specs:
         train_path, dev_path = corpus_dir / corpus / "train.spacy", corpus_dir / corpus / "dev.spacy"
@@ -264,8 +295,24 @@ def run_baselines(
         train = load_examples(nlp, train_path)
         dev = spread_subset(load_examples(nlp, dev_path), limit)
         labels = sorted({label for eg in train for label in eg.reference.cats})
-        entry = textcat_baseline(train, dev, task=task, labels=labels, grid=grids.get(task, default_grid),
-                                 folds=folds, seed=seed, source=str(train_path))
+        try:
+            entry = textcat_baseline(
+                train,
+                dev,
+                task=task,
+                labels=labels,
+                grid=grids.get(task, default_grid),
+                folds=folds,
+                seed=seed,
+                source=str(train_path),
+            )
+        except ValueError as err:
+            if "[E791]" not in str(err):
+                raise
+            # too little or one-sided training data (e.g. a smoke-size corpus): no baseline
+            say(f"{task}: skipped: {err}")
+            out.setdefault("skipped", {})[task] = str(err)
+            continue
         entry["corpus"] = corpus
         out["tasks"][task] = {TFIDF_SYSTEM: entry}
     if deid_pl is not None:
@@ -294,8 +341,9 @@ def read_baselines(path: Path) -> Dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict):
         raise ValueError(Errors.E796.format(path=path, problem="no 'tasks' object"))
     if data.get("version") != FORMAT_VERSION:
-        raise ValueError(Errors.E796.format(path=path, problem=f"version {data.get('version')!r}, "
-                                                               f"expected {FORMAT_VERSION}"))
+        raise ValueError(
+            Errors.E796.format(path=path, problem=f"version {data.get('version')!r}, expected {FORMAT_VERSION}")
+        )
     for task, systems in data["tasks"].items():
         if not isinstance(systems, dict) or not all(isinstance(e, dict) for e in systems.values()):
             raise ValueError(Errors.E796.format(path=path, problem=f"task {task!r} is not {{system: figures}}"))
@@ -381,12 +429,14 @@ def _cats_scores(dev: Sequence[Example], labels: List[str], decisions: numpy.nda
 
 
 def _gold_matrix(examples: Sequence[Example], labels: List[str]) -> numpy.ndarray:
-    return numpy.array([[eg.reference.cats.get(label, 0.0) >= 0.5 for label in labels] for eg in examples],
-                       dtype=int).reshape(len(examples), len(labels))
+    return numpy.array(
+        [[eg.reference.cats.get(label, 0.0) >= 0.5 for label in labels] for eg in examples], dtype=int
+    ).reshape(len(examples), len(labels))
 
 
-def _xy(train: Sequence[Example], labels: List[str], *, task: str, source: str, folds: int,
-        multi_label: bool) -> Tuple[List[str], numpy.ndarray, List[str]]:
+def _xy(
+    train: Sequence[Example], labels: List[str], *, task: str, source: str, folds: int, multi_label: bool
+) -> Tuple[List[str], numpy.ndarray, List[str]]:
     annotated = [eg for eg in train if any(label in eg.reference.cats for label in labels)]
     if not annotated:
         raise ValueError(Errors.E790.format(task=task, n=len(train), path=source, labels=labels))
@@ -423,16 +473,25 @@ def _pipeline(*, multi_label: bool, memory: str) -> Any:
 
     # dual liblinear: fast when there are far more n-gram features than docs
     clf = LogisticRegression(solver="liblinear", dual=True, max_iter=1000)
-    return Pipeline([("tfidf", TfidfVectorizer(min_df=MIN_DF, dtype=numpy.float32)),
-                     ("clf", OneVsRestClassifier(clf) if multi_label else clf)], memory=memory)
+    return Pipeline(
+        [
+            ("tfidf", TfidfVectorizer(min_df=MIN_DF, dtype=numpy.float32)),
+            ("clf", OneVsRestClassifier(clf) if multi_label else clf),
+        ],
+        memory=memory,
+    )
 
 
 def _param_grid(grid: Dict[str, Sequence[Any]], *, multi_label: bool) -> List[Dict[str, List[Any]]]:
     clf = "clf__estimator__" if multi_label else "clf__"
     return [
-        {"tfidf__analyzer": [FEATURES[name][0]], "tfidf__ngram_range": [FEATURES[name][1:]],
-         "tfidf__sublinear_tf": list(grid["sublinear_tf"]), f"{clf}C": list(grid["C"]),
-         f"{clf}class_weight": list(grid["class_weight"])}
+        {
+            "tfidf__analyzer": [FEATURES[name][0]],
+            "tfidf__ngram_range": [FEATURES[name][1:]],
+            "tfidf__sublinear_tf": list(grid["sublinear_tf"]),
+            f"{clf}C": list(grid["C"]),
+            f"{clf}class_weight": list(grid["class_weight"]),
+        }
         for name in grid["features"]
     ]
 
@@ -440,26 +499,32 @@ def _param_grid(grid: Dict[str, Sequence[Any]], *, multi_label: bool) -> List[Di
 def _chosen(best: Dict[str, Any]) -> Dict[str, Any]:
     """sklearn's best_params_ in the grid's own terms."""
     short = {key.rsplit("__", 1)[-1]: value for key, value in best.items()}
-    features = next(name for name, spec in FEATURES.items()
-                    if spec == (short["analyzer"], *short["ngram_range"]))
-    return {"features": features, "sublinear_tf": short["sublinear_tf"], "C": short["C"],
-            "class_weight": short["class_weight"]}
+    features = next(name for name, spec in FEATURES.items() if spec == (short["analyzer"], *short["ngram_range"]))
+    return {
+        "features": features,
+        "sublinear_tf": short["sublinear_tf"],
+        "C": short["C"],
+        "class_weight": short["class_weight"],
+    }
 
 
 def _check_grid(grid: Dict[str, Sequence[Any]], folds: int) -> None:
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
         raise ValueError(Errors.E792.format(setting="folds", value=folds, expected="an integer >= 2"))
     if sorted(grid) != sorted(GRID_KEYS) or not all(len(grid[key]) for key in GRID_KEYS):
-        raise ValueError(Errors.E792.format(setting="grid keys", value=sorted(grid),
-                                            expected=f"a non-empty list for each of {list(GRID_KEYS)}"))
+        raise ValueError(
+            Errors.E792.format(
+                setting="grid keys", value=sorted(grid), expected=f"a non-empty list for each of {list(GRID_KEYS)}"
+            )
+        )
     unknown = [name for name in grid["features"] if name not in FEATURES]
     if unknown:
-        raise ValueError(Errors.E792.format(setting="features", value=unknown,
-                                            expected=f"names from {list(FEATURES)}"))
+        raise ValueError(Errors.E792.format(setting="features", value=unknown, expected=f"names from {list(FEATURES)}"))
 
 
-def _words_per_second(predict: Callable[[List[str]], Any], texts: List[str], n_words: int, *,
-                      min_seconds: float = 1.0) -> float:
+def _words_per_second(
+    predict: Callable[[List[str]], Any], texts: List[str], n_words: int, *, min_seconds: float = 1.0
+) -> float:
     """Prediction throughput over ``texts`` (repeated until ``min_seconds`` have passed)."""
     predict(texts[:16])  # warm-up
     runs, start = 0, time.perf_counter()

@@ -1,4 +1,5 @@
 """Write the evaluation as ``metrics.json``, a Markdown report and PNG plots."""
+
 import json
 import os
 from pathlib import Path
@@ -42,17 +43,23 @@ def main_metric_name(task: Dict[str, Any]) -> str:
 # The tasks the baselines file can cover: title, corpus, and per figure (key in the baselines
 # file, title, where the pipelines' metrics hold it).
 COMPARED: Dict[str, Tuple[str, str, Tuple[Tuple[str, str, Tuple[str, ...]], ...]]] = {
-    "textcat_specialty": ("Specialty (MTSamples)", "mtsamples", (
-        ("top1", "top-1 in gold set", ("tasks", "textcat_specialty", "acc")),
-        ("macro_f", "macro-F1", ("tasks", "textcat_specialty", "main")),
-    )),
-    "textcat_ade": ("ADE sentence (ADE corpus)", "ade", (
-        ("f", "F1", ("tasks", "textcat_ade", "main")),
-    )),
-    "phi_tokens": ("PhysioNet PHI tokens, held-out patients", "physionet", (
-        ("token_recall", "token recall", ("phi_tokens", "token_recall")),
-        ("token_precision", "token precision", ("phi_tokens", "token_precision")),
-    )),
+    "textcat_specialty": (
+        "Specialty (MTSamples)",
+        "mtsamples",
+        (
+            ("top1", "top-1 in gold set", ("tasks", "textcat_specialty", "acc")),
+            ("macro_f", "macro-F1", ("tasks", "textcat_specialty", "main")),
+        ),
+    ),
+    "textcat_ade": ("ADE sentence (ADE corpus)", "ade", (("f", "F1", ("tasks", "textcat_ade", "main")),)),
+    "phi_tokens": (
+        "PhysioNet PHI tokens, held-out patients",
+        "physionet",
+        (
+            ("token_recall", "token recall", ("phi_tokens", "token_recall")),
+            ("token_precision", "token precision", ("phi_tokens", "token_precision")),
+        ),
+    ),
 }
 PIPELINES = ("student", "teacher")
 
@@ -73,8 +80,13 @@ def compare_systems(values: Dict[str, Optional[float]]) -> Optional[Dict[str, An
         return {"winner": winner, "value": best, "runner_up": None, "margin": None}
     second, runner_up = scored[1]
     if second == best:
-        return {"winner": None, "value": best, "tied": sorted(k for v, k in scored if v == best),
-                "runner_up": None, "margin": 0.0}
+        return {
+            "winner": None,
+            "value": best,
+            "tied": sorted(k for v, k in scored if v == best),
+            "runner_up": None,
+            "margin": 0.0,
+        }
     return {"winner": winner, "value": best, "runner_up": runner_up, "margin": best - second}
 
 
@@ -101,8 +113,12 @@ def baseline_comparison(metrics: Dict[str, Any]) -> List[Dict[str, Any]]:
             for name, entry in pipelines.items()
         }
         for system, entry in baselines.items():
-            systems[system] = {"name": entry.get("name") or system, "label": _baseline_label(entry),
-                               "words_per_s": entry.get("words_per_s"), "dev_docs": entry.get("dev_docs")}
+            systems[system] = {
+                "name": entry.get("name") or system,
+                "label": _baseline_label(entry),
+                "words_per_s": entry.get("words_per_s"),
+                "dev_docs": entry.get("dev_docs"),
+            }
         rows = []
         for key, fig_title, path in figures:
             values = {name: _dig(entry, path) for name, entry in pipelines.items()}
@@ -110,10 +126,25 @@ def baseline_comparison(metrics: Dict[str, Any]) -> List[Dict[str, Any]]:
             best_baseline = max((v for s, v in values.items() if s in baselines and v is not None), default=None)
             student = values.get("student")
             gap = student - best_baseline if student is not None and best_baseline is not None else None
-            rows.append({"figure": key, "title": fig_title, "values": values,
-                         "comparison": compare_systems(values), "student_minus_best_baseline": gap})
-        out.append({"task": task, "title": title, "corpus": corpus, "systems": systems, "figures": rows,
-                    "pipeline_dev_docs": (metrics.get("dev_docs") or {}).get(corpus)})
+            rows.append(
+                {
+                    "figure": key,
+                    "title": fig_title,
+                    "values": values,
+                    "comparison": compare_systems(values),
+                    "student_minus_best_baseline": gap,
+                }
+            )
+        out.append(
+            {
+                "task": task,
+                "title": title,
+                "corpus": corpus,
+                "systems": systems,
+                "figures": rows,
+                "pipeline_dev_docs": (metrics.get("dev_docs") or {}).get(corpus),
+            }
+        )
     return out
 
 
@@ -121,12 +152,16 @@ def baselines_section(comparison: Sequence[Dict[str, Any]]) -> List[str]:
     """The report's "Baselines, same dev splits" section as Markdown lines ([] without baselines)."""
     if not comparison:
         return []
-    lines = ["## Baselines, same dev splits", "",
-             "Baselines are tuned by cross-validation on the training splits only and scored once on the "
-             "dev docs the pipelines are scored on. Specialty macro-F1 averages over all labels as spaCy's "
-             "scorer does (a label without dev positives counts 0). Words/s: the pipelines' figure is all "
-             "heads at once (one encoder pass) on the evaluate step's speed sample; a baseline's is its "
-             "prediction alone on this task's dev texts.", ""]
+    lines = [
+        "## Baselines, same dev splits",
+        "",
+        "Baselines are tuned by cross-validation on the training splits only and scored once on the "
+        "dev docs the pipelines are scored on. Specialty macro-F1 averages over all labels as spaCy's "
+        "scorer does (a label without dev positives counts 0). Words/s: the pipelines' figure is all "
+        "heads at once (one encoder pass) on the evaluate step's speed sample; a baseline's is its "
+        "prediction alone on this task's dev texts.",
+        "",
+    ]
     for task in comparison:
         systems = task["systems"]
         docs = {s["dev_docs"] for s in systems.values() if s["dev_docs"] is not None}
@@ -141,10 +176,12 @@ def baselines_section(comparison: Sequence[Dict[str, Any]]) -> List[str]:
             lines.append(f"- {fig['title']}: {_verdict(fig, systems)}")
         pipeline_docs = task.get("pipeline_dev_docs")
         if pipeline_docs is not None and docs and docs != {pipeline_docs}:
-            lines.append(f"- not the same docs: the pipelines were scored on {pipeline_docs} dev doc(s) of "
-                         f"{task['corpus']}, the baselines on {', '.join(str(d) for d in sorted(docs))} (give "
-                         f"`clintiny baselines` the evaluate step's --limit, and evaluate --phi-docs, which "
-                         f"scores the PhysioNet notes in full)")
+            lines.append(
+                f"- not the same docs: the pipelines were scored on {pipeline_docs} dev doc(s) of "
+                f"{task['corpus']}, the baselines on {', '.join(str(d) for d in sorted(docs))} (give "
+                f"`clintiny baselines` the evaluate step's --limit, and evaluate --phi-docs, which "
+                f"scores the PhysioNet notes in full)"
+            )
         elif docs:
             lines.append(f"- {', '.join(str(d) for d in sorted(docs))} dev docs of {task['corpus']}")
         lines.append("")
@@ -237,8 +274,10 @@ def markdown_report(metrics: Dict[str, Any]) -> str:
         extra = {k: v for k, v in entry.items() if k in ("acc", "micro_f", "main") and v is not None}
         if _ranks_labels(entry):
             lines.append("")
-            lines.append(f"top-1 accuracy {_fmt(extra.get('acc'))}, macro-F1 {_fmt(extra.get('main'))}, "
-                         f"micro-F1 {_fmt(extra.get('micro_f'))}")
+            lines.append(
+                f"top-1 accuracy {_fmt(extra.get('acc'))}, macro-F1 {_fmt(extra.get('main'))}, "
+                f"micro-F1 {_fmt(extra.get('micro_f'))}"
+            )
         lines.append("")
     if metrics.get("notes"):
         lines += ["## Notes", ""] + [f"- {n}" for n in metrics["notes"]] + [""]

@@ -6,6 +6,7 @@ figures (the pipeline runs once per doc; per-corpus figures re-score the same pr
 On top of that we add PHI token-level recall and precision, the figure de-identification is
 judged by.
 """
+
 import time
 import warnings
 from pathlib import Path
@@ -37,20 +38,29 @@ def head_tasks(nlp: Language) -> Dict[str, Dict[str, str]]:
         if factory == NER_FACTORY:
             key = pipe.cfg.get("spans_key", getattr(pipe, "spans_key", name))
             tasks[key] = {
-                "kind": "ner", "component": name,
-                "main": f"spans_{key}_f", "p": f"spans_{key}_p", "r": f"spans_{key}_r",
+                "kind": "ner",
+                "component": name,
+                "main": f"spans_{key}_f",
+                "p": f"spans_{key}_p",
+                "r": f"spans_{key}_r",
                 "per_label": f"spans_{key}_per_type",
             }
         elif factory == TEXTCAT_FACTORY:
             tasks[name] = {
-                "kind": "textcat", "component": name,
-                "main": f"{name}_macro_f", "acc": f"{name}_acc", "micro_f": f"{name}_micro_f",
+                "kind": "textcat",
+                "component": name,
+                "main": f"{name}_macro_f",
+                "acc": f"{name}_acc",
+                "micro_f": f"{name}_micro_f",
                 "per_label": f"{name}_per_label",
             }
         elif factory == REL_FACTORY:
             tasks[name] = {
-                "kind": "rel", "component": name,
-                "main": f"{name}_rel_f", "p": f"{name}_rel_p", "r": f"{name}_rel_r",
+                "kind": "rel",
+                "component": name,
+                "main": f"{name}_rel_f",
+                "p": f"{name}_rel_p",
+                "r": f"{name}_rel_r",
                 "per_label": f"{name}_rel_per_type",
             }
     return tasks
@@ -163,8 +173,9 @@ def phi_token_scores(predicted: Sequence[Example], *, spans_key: str = "phi") ->
     }
 
 
-def words_per_second(nlp: Language, texts: Sequence[str], *, batch_size: int = 16,
-                     repeats: int = 1, disable: Sequence[str] = ()) -> float:
+def words_per_second(
+    nlp: Language, texts: Sequence[str], *, batch_size: int = 16, repeats: int = 1, disable: Sequence[str] = ()
+) -> float:
     """Throughput of ``nlp.pipe`` in words (spaCy tokens that are not whitespace) per second,
     after one warm-up batch."""
     with nlp.select_pipes(disable=list(disable)):

@@ -1,5 +1,6 @@
 """Assemble a note piece by piece, recording annotations as the text is written, so every
 span's offsets are exact by construction."""
+
 from typing import Dict, List, Optional
 
 from ..converters.labels import CONCEPTS_KEY, MODIFIERS_KEY, PHI_KEY
@@ -38,13 +39,22 @@ class NoteBuilder:
         self.parts.append(piece)
         self.length += len(piece)
 
-    def _span(self, text: str, group: str, label: str, kb_id: str, assertion: str = "",
-              keep_case: bool = False) -> str:
+    def _span(self, text: str, group: str, label: str, kb_id: str, assertion: str = "", keep_case: bool = False) -> str:
         piece = text if keep_case else self._fmt(text)
         key = f"s{self._n}"
         self._n += 1
-        self.spans.append(SourceSpan(self.length, self.length + len(piece), group, label, kb_id=kb_id,
-                                     assertion=assertion, key=key, expected_text=piece))
+        self.spans.append(
+            SourceSpan(
+                self.length,
+                self.length + len(piece),
+                group,
+                label,
+                kb_id=kb_id,
+                assertion=assertion,
+                key=key,
+                expected_text=piece,
+            )
+        )
         self.parts.append(piece)
         self.length += len(piece)
         return key

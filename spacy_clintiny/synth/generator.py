@@ -4,6 +4,7 @@ Note ``i`` of seed ``s`` depends only on ``(s, i)``: the same seed gives the sam
 machine, and generating more notes appends without changing the first ones. Annotations are
 exact by construction (every span is recorded as its text is written).
 """
+
 import random
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union

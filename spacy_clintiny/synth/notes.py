@@ -1,16 +1,32 @@
 """Note types other than nursing notes: discharge summaries, progress (SOAP) notes, radiology
 reports, medication lists and referral letters. Each writes one note into a ``NoteBuilder``."""
+
 import random
 
 from .builder import NoteBuilder
 from .clinical import ClinicalFactory
 from .phi import PhiFactory
 
-IMAGING = ("CT of the head", "CT of the chest", "CT of the abdomen and pelvis", "MRI of the brain",
-           "chest x-ray", "renal ultrasound", "MRI of the lumbar spine", "CT angiogram")
-FINDING_CUES = (("There is ", "present"), ("There is no ", "absent"), ("Redemonstrated ", "present"),
-                ("Interval increase in ", "present"), ("No evidence of ", "absent"),
-                ("Findings may represent ", "possible"), ("Stable ", "present"), ("Cannot exclude ", "possible"))
+IMAGING = (
+    "CT of the head",
+    "CT of the chest",
+    "CT of the abdomen and pelvis",
+    "MRI of the brain",
+    "chest x-ray",
+    "renal ultrasound",
+    "MRI of the lumbar spine",
+    "CT angiogram",
+)
+FINDING_CUES = (
+    ("There is ", "present"),
+    ("There is no ", "absent"),
+    ("Redemonstrated ", "present"),
+    ("Interval increase in ", "present"),
+    ("No evidence of ", "absent"),
+    ("Findings may represent ", "possible"),
+    ("Stable ", "present"),
+    ("Cannot exclude ", "possible"),
+)
 
 
 def _sentence_of_problems(b: NoteBuilder, clin: ClinicalFactory, rng: random.Random, n: int) -> None:
@@ -56,8 +72,12 @@ def discharge_summary(b: NoteBuilder, phi: PhiFactory, clin: ClinicalFactory, rn
     phi.write_date(b)
     b.text("\n\nDate of Birth: ")
     phi.write_date(b)
-    b.text("    Sex: " + rng.choice(("F", "M")) + "\n\nService: " + rng.choice(("MEDICINE", "SURGERY", "CARDIOLOGY",
-                                                                           "NEUROLOGY")))
+    b.text(
+        "    Sex: "
+        + rng.choice(("F", "M"))
+        + "\n\nService: "
+        + rng.choice(("MEDICINE", "SURGERY", "CARDIOLOGY", "NEUROLOGY"))
+    )
     b.text("\n\nMRN: ")
     phi.write_id(b)
     b.text("   Account: ")
@@ -196,7 +216,7 @@ def radiology_report(b: NoteBuilder, phi: PhiFactory, clin: ClinicalFactory, rng
         b.text("None.")
     b.text("\n\nFINDINGS: ")
     for _ in range(rng.randrange(2, 5)):
-        r = rng.random()
+        rng.random()  # unused draw kept: the seeded notes stay the same
         cue, assertion = rng.choice(FINDING_CUES)
         b.text(cue)
         b.relation(exam, clin.write_bare_problem(b, assertion), "TeRP")

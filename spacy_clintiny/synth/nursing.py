@@ -1,18 +1,68 @@
 """Terse ICU nursing progress notes in the style of the PhysioNet deid corpus: system-by-system
 ("NEURO:", "CV:", "RESP:"...), abbreviations, vitals, often ALL CAPS or all lower case, with
 names of staff and family, short dates, named wards and outside hospitals."""
+
 import random
 
 from .builder import NoteBuilder
 from .clinical import ClinicalFactory
 from .phi import PhiFactory
 
-HEADERS = ("NPN 7P-7A", "NPN 7A-7P", "Nursing Progress Note", "CCU NPN", "MICU NURSING PROGRESS NOTE", "Resp Care",
-           "NURSING ADMISSION NOTE", "SICU NPN", "Nursing note 1900-0700", "CSRU NPN", "NEURO ICU NPN", "")
-SYSTEMS = ("NEURO", "CV", "RESP", "GI", "GU", "ID", "SKIN", "ENDO", "HEME", "PAIN", "LINES", "ACCESS", "OBJECTIVE",
-           "SUBJECTIVE", "ASSESSMENT", "D", "A", "R", "O", "S", "CODE", "ACTIVITY", "NUTRITION")
-RELATIVES = ("wife", "husband", "daughter", "son", "sister", "brother", "mother", "father", "niece", "nephew",
-             "friend", "HCP", "grandson", "granddaughter")
+HEADERS = (
+    "NPN 7P-7A",
+    "NPN 7A-7P",
+    "Nursing Progress Note",
+    "CCU NPN",
+    "MICU NURSING PROGRESS NOTE",
+    "Resp Care",
+    "NURSING ADMISSION NOTE",
+    "SICU NPN",
+    "Nursing note 1900-0700",
+    "CSRU NPN",
+    "NEURO ICU NPN",
+    "",
+)
+SYSTEMS = (
+    "NEURO",
+    "CV",
+    "RESP",
+    "GI",
+    "GU",
+    "ID",
+    "SKIN",
+    "ENDO",
+    "HEME",
+    "PAIN",
+    "LINES",
+    "ACCESS",
+    "OBJECTIVE",
+    "SUBJECTIVE",
+    "ASSESSMENT",
+    "D",
+    "A",
+    "R",
+    "O",
+    "S",
+    "CODE",
+    "ACTIVITY",
+    "NUTRITION",
+)
+RELATIVES = (
+    "wife",
+    "husband",
+    "daughter",
+    "son",
+    "sister",
+    "brother",
+    "mother",
+    "father",
+    "niece",
+    "nephew",
+    "friend",
+    "HCP",
+    "grandson",
+    "granddaughter",
+)
 STAFF_ROLES = ("RN", "RRT", "NP", "MD", "PA", "SW", "PT")
 
 

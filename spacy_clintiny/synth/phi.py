@@ -8,6 +8,7 @@ countries, hospitals, named wards, companies, professions and ages. Ages are PHI
 Times of day and weekdays are written as plain text: they are not PHI under HIPAA Safe Harbor
 or in the PhysioNet scheme (i2b2 2014 does annotate weekdays).
 """
+
 import random
 import string
 import unicodedata
@@ -22,22 +23,75 @@ from .vocab import Vocab
 LOCALES = ("en_US", "en_GB", "en_IE", "es_MX", "it_IT", "de_DE", "pl_PL")
 LOCALE_WEIGHTS = (70, 8, 6, 6, 4, 3, 3)
 SAINTS = ("Elizabeth", "Mary", "Joseph", "Vincent", "Luke", "Anne", "Francis", "Margaret", "Jude", "Anthony", "Clare")
-STATES = (("Massachusetts", "MA"), ("New York", "NY"), ("California", "CA"), ("Texas", "TX"), ("Florida", "FL"),
-          ("Maine", "ME"), ("New Hampshire", "NH"), ("Rhode Island", "RI"), ("Connecticut", "CT"), ("Ohio", "OH"),
-          ("Maryland", "MD"), ("Vermont", "VT"), ("Illinois", "IL"), ("Pennsylvania", "PA"))
-COUNTRIES = ("Canada", "Ireland", "Italy", "Portugal", "Haiti", "Brazil", "China", "India", "Greece", "Poland",
-             "Mexico", "Vietnam", "the Dominican Republic", "England", "Russia")
+STATES = (
+    ("Massachusetts", "MA"),
+    ("New York", "NY"),
+    ("California", "CA"),
+    ("Texas", "TX"),
+    ("Florida", "FL"),
+    ("Maine", "ME"),
+    ("New Hampshire", "NH"),
+    ("Rhode Island", "RI"),
+    ("Connecticut", "CT"),
+    ("Ohio", "OH"),
+    ("Maryland", "MD"),
+    ("Vermont", "VT"),
+    ("Illinois", "IL"),
+    ("Pennsylvania", "PA"),
+)
+COUNTRIES = (
+    "Canada",
+    "Ireland",
+    "Italy",
+    "Portugal",
+    "Haiti",
+    "Brazil",
+    "China",
+    "India",
+    "Greece",
+    "Poland",
+    "Mexico",
+    "Vietnam",
+    "the Dominican Republic",
+    "England",
+    "Russia",
+)
 NOUNS = ("Memorial", "Hospital", "Medical Center", "Rehab")
 # (strftime-like pattern, weight in notes, weight in terse nursing notes)
 DATE_FORMATS: Tuple[Tuple[str, int, int], ...] = (
-    ("{m}/{d}", 6, 30), ("{m}/{d}/{yy}", 6, 8), ("{mm}/{dd}/{yyyy}", 10, 3), ("{m}/{d}/{yyyy}", 6, 3),
-    ("{yyyy}-{mm}-{dd}", 6, 1), ("{month} {d}, {yyyy}", 8, 1), ("{mon} {d}", 4, 2), ("{d}-{mon}-{yyyy}", 4, 1),
-    ("{d} {month} {yyyy}", 3, 1), ("{month} {yyyy}", 4, 1), ("{yyyy}", 4, 1), ("{m}/{yyyy}", 3, 1),
-    ("{mm}.{dd}.{yyyy}", 2, 0), ("{mon}. {d}", 2, 1), ("the {dth}", 2, 1),
-    ("{month} {dth}", 2, 0), ("{m}-{d}", 2, 3), ("{mm}{dd}{yy}", 1, 1),
+    ("{m}/{d}", 6, 30),
+    ("{m}/{d}/{yy}", 6, 8),
+    ("{mm}/{dd}/{yyyy}", 10, 3),
+    ("{m}/{d}/{yyyy}", 6, 3),
+    ("{yyyy}-{mm}-{dd}", 6, 1),
+    ("{month} {d}, {yyyy}", 8, 1),
+    ("{mon} {d}", 4, 2),
+    ("{d}-{mon}-{yyyy}", 4, 1),
+    ("{d} {month} {yyyy}", 3, 1),
+    ("{month} {yyyy}", 4, 1),
+    ("{yyyy}", 4, 1),
+    ("{m}/{yyyy}", 3, 1),
+    ("{mm}.{dd}.{yyyy}", 2, 0),
+    ("{mon}. {d}", 2, 1),
+    ("the {dth}", 2, 1),
+    ("{month} {dth}", 2, 0),
+    ("{m}-{d}", 2, 3),
+    ("{mm}{dd}{yy}", 1, 1),
 )
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -98,11 +152,22 @@ class PhiFactory:
     def person_name(self, *, style: Optional[str] = None) -> str:
         """A name in one of many forms (no title)."""
         first, last = self.first_name(), self.last_name()
-        style = style or self.rng.choices(
-            ("full", "last", "first", "initial_last", "first_initial_last", "last_comma_first", "initials",
-             "first_mi"),
-            (30, 25, 14, 8, 10, 5, 3, 5),
-        )[0]
+        style = (
+            style
+            or self.rng.choices(
+                (
+                    "full",
+                    "last",
+                    "first",
+                    "initial_last",
+                    "first_initial_last",
+                    "last_comma_first",
+                    "initials",
+                    "first_mi",
+                ),
+                (30, 25, 14, 8, 10, 5, 3, 5),
+            )[0]
+        )
         initial = self.rng.choice(string.ascii_uppercase)
         out = {
             "full": f"{first} {last}",
@@ -135,9 +200,13 @@ class PhiFactory:
             b.text(self.rng.choice(("Dr. ", "Dr ", "DR. ", "dr ", "Dr.")))
             if b.parts[-1].endswith("."):
                 b.text(" ")
-            return b.phi(self._vary_case(self.rng.choice((self.last_name(), self.last_name(),
-                                                          f"{self.first_name()} {self.last_name()}"))),
-                         "NAME", "DOCTOR")
+            return b.phi(
+                self._vary_case(
+                    self.rng.choice((self.last_name(), self.last_name(), f"{self.first_name()} {self.last_name()}"))
+                ),
+                "NAME",
+                "DOCTOR",
+            )
         key = b.phi(self.person_name(style="full"), "NAME", "DOCTOR")
         b.text(self.rng.choice((", MD", " MD", ", M.D.", ", NP", " PA-C")))
         return key
@@ -153,9 +222,16 @@ class PhiFactory:
         weights = [w_terse if self.terse else w for _, w, w_terse in DATE_FORMATS]
         fmt = self.rng.choices(fmts, weights)[0]
         text = fmt.format(
-            m=day.month, d=day.day, mm=f"{day.month:02d}", dd=f"{day.day:02d}", yy=f"{day.year % 100:02d}",
-            yyyy=day.year, month=MONTHS[day.month - 1], mon=MONTHS[day.month - 1][:3],
-            weekday=WEEKDAYS[day.weekday()], dth=_ordinal(day.day),
+            m=day.month,
+            d=day.day,
+            mm=f"{day.month:02d}",
+            dd=f"{day.day:02d}",
+            yy=f"{day.year % 100:02d}",
+            yyyy=day.year,
+            month=MONTHS[day.month - 1],
+            mon=MONTHS[day.month - 1][:3],
+            weekday=WEEKDAYS[day.weekday()],
+            dth=_ordinal(day.day),
         )
         return text
 
@@ -169,15 +245,32 @@ class PhiFactory:
     def time_string(self) -> str:
         """A time of day (NOT PHI: written as plain text by callers)."""
         h, m = self.rng.randrange(24), self.rng.choice((0, 0, 15, 30, 45, 10, 20))
-        return self.rng.choice((f"{h:02d}{m:02d}", f"{h}:{m:02d}", f"{(h % 12) or 12}{'am' if h < 12 else 'pm'}",
-                                f"{h:02d}:{m:02d}", f"{(h % 12) or 12}:{m:02d} {'AM' if h < 12 else 'PM'}"))
+        return self.rng.choice(
+            (
+                f"{h:02d}{m:02d}",
+                f"{h}:{m:02d}",
+                f"{(h % 12) or 12}{'am' if h < 12 else 'pm'}",
+                f"{h:02d}:{m:02d}",
+                f"{(h % 12) or 12}:{m:02d} {'AM' if h < 12 else 'PM'}",
+            )
+        )
 
     # contact and ids ---------------------------------------------------------------------
 
     def phone_string(self) -> str:
         a, p, s = self.rng.randrange(201, 990), self.rng.randrange(200, 999), self.rng.randrange(0, 10000)
-        return self.rng.choice((f"({a}) {p}-{s:04d}", f"{a}-{p}-{s:04d}", f"{a}.{p}.{s:04d}", f"{p}-{s:04d}",
-                                f"{a} {p} {s:04d}", f"+1 {a} {p} {s:04d}", f"x{s:04d}", f"{a}/{p}-{s:04d}"))
+        return self.rng.choice(
+            (
+                f"({a}) {p}-{s:04d}",
+                f"{a}-{p}-{s:04d}",
+                f"{a}.{p}.{s:04d}",
+                f"{p}-{s:04d}",
+                f"{a} {p} {s:04d}",
+                f"+1 {a} {p} {s:04d}",
+                f"x{s:04d}",
+                f"{a}/{p}-{s:04d}",
+            )
+        )
 
     def write_phone(self, b: NoteBuilder, kind: str = "PHONE") -> str:
         return b.phi(self.phone_string(), "CONTACT", kind)
@@ -194,21 +287,33 @@ class PhiFactory:
     def id_string(self, kind: str) -> str:
         r = self.rng
         if kind == "MEDICALRECORD":
-            n = r.randrange(10 ** 6, 10 ** 8)
-            return r.choice((str(n), f"{n:08d}", f"{n // 10000}-{n % 10000:04d}", f"{str(n)[:3]}-{str(n)[3:5]}-{str(n)[5:7]}",
-                             f"{str(n)[:3]} {str(n)[3:5]} {str(n)[5:7]}"))
+            n = r.randrange(10**6, 10**8)
+            return r.choice(
+                (
+                    str(n),
+                    f"{n:08d}",
+                    f"{n // 10000}-{n % 10000:04d}",
+                    f"{str(n)[:3]}-{str(n)[3:5]}-{str(n)[5:7]}",
+                    f"{str(n)[:3]} {str(n)[3:5]} {str(n)[5:7]}",
+                )
+            )
         if kind == "SSN":
             return f"{r.randrange(100, 899)}-{r.randrange(10, 99)}-{r.randrange(1000, 9999)}"
         if kind == "ACCOUNT":
-            return r.choice((f"{r.randrange(10 ** 9, 10 ** 10)}", f"A{r.randrange(10 ** 7, 10 ** 8)}",
-                             f"{r.randrange(100, 999)}-{r.randrange(10 ** 5, 10 ** 6)}"))
+            return r.choice(
+                (
+                    f"{r.randrange(10**9, 10**10)}",
+                    f"A{r.randrange(10**7, 10**8)}",
+                    f"{r.randrange(100, 999)}-{r.randrange(10**5, 10**6)}",
+                )
+            )
         if kind == "HEALTHPLAN":
-            return f"{r.choice(string.ascii_uppercase)}{r.choice(string.ascii_uppercase)}{r.randrange(10 ** 7, 10 ** 9)}"
+            return f"{r.choice(string.ascii_uppercase)}{r.choice(string.ascii_uppercase)}{r.randrange(10**7, 10**9)}"
         if kind == "LICENSE":
-            return f"{r.choice(('MA', 'RN', 'MD', 'DEA'))}{r.randrange(10 ** 5, 10 ** 7)}"
+            return f"{r.choice(('MA', 'RN', 'MD', 'DEA'))}{r.randrange(10**5, 10**7)}"
         if kind == "DEVICE":
-            return f"SN{r.randrange(10 ** 5, 10 ** 8)}"
-        return f"{r.randrange(10 ** 4, 10 ** 7)}"
+            return f"SN{r.randrange(10**5, 10**8)}"
+        return f"{r.randrange(10**4, 10**7)}"
 
     def write_id(self, b: NoteBuilder, kind: str = "MEDICALRECORD") -> str:
         return b.phi(self.id_string(kind), "ID", kind)
@@ -247,16 +352,24 @@ class PhiFactory:
         pattern = self.rng.choice(self.vocab.hospitals)
         state = self.rng.choice(STATES)[0]
         abbr = "".join(self.rng.choice(string.ascii_uppercase) for _ in range(self.rng.choice((2, 3, 3, 4))))
-        return pattern.format(last=self.last_name(), first=self.first_name(), city=self.city(),
-                              saint=self.rng.choice(SAINTS), state=state, abbr=abbr, noun=self.rng.choice(NOUNS))
+        return pattern.format(
+            last=self.last_name(),
+            first=self.first_name(),
+            city=self.city(),
+            saint=self.rng.choice(SAINTS),
+            state=state,
+            abbr=abbr,
+            noun=self.rng.choice(NOUNS),
+        )
 
     def write_hospital(self, b: NoteBuilder) -> str:
         return b.phi(self._vary_case(self.hospital_string()), "LOCATION", "HOSPITAL")
 
     def write_ward(self, b: NoteBuilder) -> str:
         pattern = self.rng.choice(self.vocab.wards)
-        text = pattern.format(last=self.last_name().split("-")[0], floor=self.rng.randrange(1, 15),
-                              letter=self.rng.choice("ABCDEFGHJK"))
+        text = pattern.format(
+            last=self.last_name().split("-")[0], floor=self.rng.randrange(1, 15), letter=self.rng.choice("ABCDEFGHJK")
+        )
         if text.startswith("the "):
             b.text("the ")
             text = text[4:]
@@ -264,8 +377,13 @@ class PhiFactory:
 
     def write_room(self, b: NoteBuilder) -> str:
         b.text(self.rng.choice(("room ", "rm ", "bed ", "Room ")))
-        return b.phi(f"{self.rng.randrange(1, 30)}{self.rng.choice(('', '', 'A', 'B'))}"
-                     if self.rng.random() < 0.5 else str(self.rng.randrange(100, 999)), "LOCATION", "ROOM")
+        return b.phi(
+            f"{self.rng.randrange(1, 30)}{self.rng.choice(('', '', 'A', 'B'))}"
+            if self.rng.random() < 0.5
+            else str(self.rng.randrange(100, 999)),
+            "LOCATION",
+            "ROOM",
+        )
 
     def write_organization(self, b: NoteBuilder) -> str:
         return b.phi(_ascii(self._faker("en_US").company()), "LOCATION", "ORGANIZATION")
@@ -285,8 +403,21 @@ class PhiFactory:
         """Write an age phrase ("92 yo", "94-year-old"...); the number is PHI when over 89
         (or always, with age_policy "all")."""
         years = self.age(old=old)
-        form = self.rng.choice(forms or ("{a} yo", "{a} y/o", "{a} year old", "{a}-year-old", "{a} YO", "{a}F", "{a}M",
-                                         "{a} y.o.", "aged {a}", "age {a}"))
+        form = self.rng.choice(
+            forms
+            or (
+                "{a} yo",
+                "{a} y/o",
+                "{a} year old",
+                "{a}-year-old",
+                "{a} YO",
+                "{a}F",
+                "{a}M",
+                "{a} y.o.",
+                "aged {a}",
+                "age {a}",
+            )
+        )
         before, _, after = form.partition("{a}")
         b.text(before)
         key = None

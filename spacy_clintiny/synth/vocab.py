@@ -1,5 +1,6 @@
 """The generator's small vocabularies, read once from ``spacy_clintiny/synth/resources``
 (packaged data files, found with ``importlib.resources``)."""
+
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources

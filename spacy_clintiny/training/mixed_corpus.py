@@ -8,6 +8,7 @@ not by size) keeps every head learning. Use it with ``[training] max_epochs = -1
 ``initialize``, which collects labels from a pass), so each call yields ``epoch_size``
 examples and the sampling order carries over from one call to the next.
 """
+
 import random
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional

@@ -1,5 +1,6 @@
 """clintiny_ner: tag scheme and decoding, partial-annotation loss, errors, overfitting through
 a real `spacy train` config, and long notes."""
+
 import warnings
 
 import numpy
@@ -111,8 +112,9 @@ def test_misaligned_gold_tokens_are_missing(nlp, tiny_encoder):
     gold, _ = ner._gold_tag_ids(Example(pred, ref))
     assert list(gold[:2]) == [ner.tag_scheme.index["B-NAME"], ner.tag_scheme.index["L-NAME"]]
     # a gold span that starts inside a predicted token cannot be tagged: those tokens get no loss
-    ref2 = Doc(nlp.vocab, words=["J", "ohn", "smith", "was", "seen", "."],
-               spaces=[False, True, True, True, False, False])
+    ref2 = Doc(
+        nlp.vocab, words=["J", "ohn", "smith", "was", "seen", "."], spaces=[False, True, True, True, False, False]
+    )
     ref2.spans["phi"] = [Span(ref2, 1, 3, label="NAME")]
     gold2, _ = ner._gold_tag_ids(Example(nlp.make_doc("John smith was seen."), ref2))
     assert list(gold2) == [MISSING, MISSING, 0, 0, 0]
@@ -216,8 +218,10 @@ def test_bad_scheme_and_label():
 def test_two_heads_and_ents(nlp, tiny_encoder):
     make_pipeline(nlp, tiny_encoder, write_ents=True)
     nlp.add_pipe("clintiny_ner", name="ner_concepts", config={"spans_key": "concepts", "write_ents": True})
-    concept_data = [("Patient denies chest pain and fever.", [(15, 25, "PROBLEM"), (30, 35, "PROBLEM")]),
-                    ("Started aspirin for chest pain.", [(8, 15, "TREATMENT"), (20, 30, "PROBLEM")])]
+    concept_data = [
+        ("Patient denies chest pain and fever.", [(15, 25, "PROBLEM"), (30, 35, "PROBLEM")]),
+        ("Started aspirin for chest pain.", [(8, 15, "TREATMENT"), (20, 30, "PROBLEM")]),
+    ]
     examples = make_examples(nlp) + make_examples(nlp, concept_data, key="concepts")
     optimizer = nlp.initialize(lambda: examples)
     for _ in range(60):
@@ -352,8 +356,11 @@ def test_overfit_through_spacy_train(tmp_path, tiny_encoder):
         db.add(eg.reference)
     db.to_disk(tmp_path / "train.spacy")
     (tmp_path / "config.cfg").write_text(TRAIN_CFG)
-    overrides = {"paths.train": str(tmp_path / "train.spacy"), "paths.dev": str(tmp_path / "train.spacy"),
-                 "paths.encoder": str(tiny_encoder)}
+    overrides = {
+        "paths.train": str(tmp_path / "train.spacy"),
+        "paths.dev": str(tmp_path / "train.spacy"),
+        "paths.encoder": str(tiny_encoder),
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         train(tmp_path / "config.cfg", tmp_path / "out", overrides=overrides)
@@ -371,15 +378,18 @@ def test_overfit_through_spacy_train(tmp_path, tiny_encoder):
 def test_end_of_a_long_note_gets_the_same_predictions_as_its_start(nlp, tiny_encoder):
     # 24 tokens = the encoder stride: every window starts at a paragraph start, so the note
     # is made of three window contexts (first, middle, last), all seen in training
-    paragraph = ("John Smith was seen at Boston clinic on Monday. "
-                 "The patient denies fever, cough and chest pain after a long walk. ")
+    paragraph = (
+        "John Smith was seen at Boston clinic on Monday. "
+        "The patient denies fever, cough and chest pain after a long walk. "
+    )
     gold = [(0, 10, "NAME"), (23, 29, "LOCATION")]
     length = len(paragraph)
     make_pipeline(nlp, tiny_encoder)
     assert len(nlp.make_doc(paragraph)) == 24
-    data = [((paragraph * k).strip(),
-             [(i * length + s, i * length + e, label) for i in range(k) for s, e, label in gold])
-            for k in (1, 2, 3)]
+    data = [
+        ((paragraph * k).strip(), [(i * length + s, i * length + e, label) for i in range(k) for s, e, label in gold])
+        for k in (1, 2, 3)
+    ]
     examples = make_examples(nlp, data)
     optimizer = nlp.initialize(lambda: examples)
     for _ in range(60):

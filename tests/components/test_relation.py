@@ -1,4 +1,5 @@
 """clintiny_rel: candidate pairs, training on partially annotated docs, thresholds, storage."""
+
 import io
 import pickle
 
@@ -138,8 +139,12 @@ DOCS = [
     ),
     (
         "Warfarin 5 mg and lisinopril 10 mg were started.",
-        [("Warfarin", "DRUG", "concepts"), ("5 mg", "DOSE", "modifiers"), ("lisinopril", "DRUG", "concepts"),
-         ("10 mg", "DOSE", "modifiers")],
+        [
+            ("Warfarin", "DRUG", "concepts"),
+            ("5 mg", "DOSE", "modifiers"),
+            ("lisinopril", "DRUG", "concepts"),
+            ("10 mg", "DOSE", "modifiers"),
+        ],
         [("Warfarin", "5 mg", "DRUG_DOSE"), ("lisinopril", "10 mg", "DRUG_DOSE")],
     ),
     (
@@ -358,9 +363,12 @@ def test_threshold_no_relation_and_multi_label(tiny_encoder):
 def test_unreachable_gold_relations_are_counted(tiny_encoder):
     nlp = _pipeline(tiny_encoder, max_distance=3)
     text = "aspirin was given on monday and then a rash appeared"
-    doc = make_doc(nlp, text,
-                   [("aspirin", "DRUG", "concepts"), ("rash", "AE", "concepts"), ("monday", "DATE", "modifiers")],
-                   [("aspirin", "rash", "DRUG_AE"), ("aspirin", "monday", "GIVEN_ON")])
+    doc = make_doc(
+        nlp,
+        text,
+        [("aspirin", "DRUG", "concepts"), ("rash", "AE", "concepts"), ("monday", "DATE", "modifiers")],
+        [("aspirin", "rash", "DRUG_AE"), ("aspirin", "monday", "GIVEN_ON")],
+    )
     examples = _examples(nlp, [doc])
     nlp.initialize(lambda: examples)
     losses = nlp.update(examples, sgd=False)
@@ -382,8 +390,11 @@ def test_unknown_spans_key_names_the_existing_keys(tiny_encoder):
 
 @pytest.mark.parametrize(
     "cfg,labels,code",
-    [({"max_distance": -1}, None, "E300"), ({"spans_keys": []}, None, "E300.*spans_keys"),
-     ({"threshold": 2}, None, "E300")],
+    [
+        ({"max_distance": -1}, None, "E300"),
+        ({"spans_keys": []}, None, "E300.*spans_keys"),
+        ({"threshold": 2}, None, "E300"),
+    ],
 )
 def test_misconfigured_rel_errors(tiny_encoder, cfg, labels, code):
     with pytest.raises(ValueError, match=code):
@@ -453,12 +464,16 @@ def test_negative_sampling_keeps_every_related_pair(tiny_encoder):
             ((cands.spans[h].start, cands.spans[h].end), (cands.spans[t].start, cands.spans[t].end))
             for h, t in cands.pairs
         } & {
-            ((eg.predicted.char_span(hs, he).start, eg.predicted.char_span(hs, he).end),
-             (eg.predicted.char_span(ts, te).start, eg.predicted.char_span(ts, te).end))
+            (
+                (eg.predicted.char_span(hs, he).start, eg.predicted.char_span(hs, he).end),
+                (eg.predicted.char_span(ts, te).start, eg.predicted.char_span(ts, te).end),
+            )
             for hs, he, ts, te, _ in gold_relation_keys(eg.reference)
         }
-        kept = {((sampled.spans[h].start, sampled.spans[h].end), (sampled.spans[t].start, sampled.spans[t].end))
-                for h, t in sampled.pairs}
+        kept = {
+            ((sampled.spans[h].start, sampled.spans[h].end), (sampled.spans[t].start, sampled.spans[t].end))
+            for h, t in sampled.pairs
+        }
         assert related <= kept
         assert set(sampled.pairs) <= set(cands.pairs)
         n_neg = len(cands.pairs) - len(related)

@@ -1,4 +1,5 @@
 """clintiny_textcat: doc classification (exclusive / multi-label) and NLI pair mode."""
+
 import io
 
 import numpy
@@ -260,7 +261,9 @@ def test_textcat_unannotated_docs_change_neither_loss_nor_gradients(tiny_encoder
     nlp = _pipeline(tiny_encoder, no_dropout=True, exclusive_classes=exclusive)
     annotated = _examples(nlp, SPECIALTY_DOCS[:4])
     # docs annotated for other heads (ADE label, NLI) or for nothing at all
-    others = _examples(nlp, [("aspirin caused a rash", {"ADE": 1.0}), ("no cats here at all", {}), ("fever", {"ADE": 0.0})])
+    others = _examples(
+        nlp, [("aspirin caused a rash", {"ADE": 1.0}), ("no cats here at all", {}), ("fever", {"ADE": 0.0})]
+    )
     nlp.initialize(lambda: annotated)
     pipe = nlp.get_pipe("clintiny_textcat")
     loss_a = nlp.update(annotated, sgd=False, drop=0.0)["clintiny_textcat"]

@@ -1,5 +1,6 @@
 """Shared fixtures: the real public corpora (converted once per session) and the invented
 fixtures for credentialed formats."""
+
 from pathlib import Path
 
 import pytest

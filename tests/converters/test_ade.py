@@ -1,5 +1,3 @@
-
-
 def _rows(data_path, name):
     return [line.split("|") for line in data_path("ade-corpus-v2", name).read_text().splitlines() if line]
 
@@ -7,8 +5,9 @@ def _rows(data_path, name):
 def test_ade_counts_match_source_files(ade_docs, data):
     docs, report = ade_docs
     ae, dose = _rows(data, "DRUG-AE.rel"), _rows(data, "DRUG-DOSE.rel")
-    neg = {tuple(line.split(" ", 2)[::2])
-           for line in data("ade-corpus-v2", "ADE-NEG.txt").read_text().splitlines() if line}
+    neg = {
+        tuple(line.split(" ", 2)[::2]) for line in data("ade-corpus-v2", "ADE-NEG.txt").read_text().splitlines() if line
+    }
     positive = {(r[0], r[1]) for r in ae + dose}
     assert len(docs) == len(positive) + len(neg)
     assert report.cats["ADE"] == len(positive)

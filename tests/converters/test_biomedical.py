@@ -1,6 +1,7 @@
 """BC5CDR (PubTator + IOB) and NCBI disease (CoNLL, BRAT standoff, PubTator original): counts,
 and every span's (start, end, label), recomputed from the files with plain parsing; the
 corrections a converter makes on its own (realigned offsets) are counted exactly."""
+
 from collections import Counter
 
 import pytest
@@ -51,7 +52,7 @@ def test_bc5cdr_mention_text_matches(bc5cdr_dev):
     _, mentions, _ = _pubtator_truth(path)
     texts = {doc.user_data["clintiny_source"]["doc_id"]: doc.text for doc in docs}
     for pmid, start, end, text, *_ in mentions:
-        assert texts[pmid][int(start):int(end)] == text
+        assert texts[pmid][int(start) : int(end)] == text
 
 
 @pytest.mark.parametrize("corpus,file", [("bc5cdr", ("iob", "devel.tsv")), ("ncbi-disease", ("conll", "devel.tsv"))])
@@ -78,7 +79,8 @@ def test_ncbi_standoff_and_original_agree(data):
     assert len(docs) == len(list(standoff.glob("*.ann")))
     assert report.spans["concepts"]["PROBLEM"] == len(t_lines)
     assert Counter(s.kb_id_ for d in docs for s in d.spans["concepts"]) == Counter(
-        line.split("\t")[1].split()[0] for line in t_lines)
+        line.split("\t")[1].split()[0] for line in t_lines
+    )
     original = data("ncbi-disease", "original-data", "devel", "NCBIdevelopset_corpus.txt")
     pmids, mentions, _ = _pubtator_truth(original)
     report2 = ConversionReport("pubtator")
@@ -151,7 +153,7 @@ def _conll_source(path, n_sents=10):
     docs = []
     for first in range(0, len(sentences), n_sents):
         lines, spans, offset = [], set(), 0
-        for sentence in sentences[first:first + n_sents]:
+        for sentence in sentences[first : first + n_sents]:
             entity = None  # [type, start, end, tokens]
             for token, tag in sentence + [(None, "O")]:  # the sentinel closes the last entity
                 if entity is not None and not (tag.startswith("I-") and tag[2:] == entity[0]):
@@ -186,12 +188,15 @@ def _brat_source(folder):
     return docs
 
 
-@pytest.mark.parametrize("corpus,file,label_map,corrections", [
-    ("bc5cdr", "CDR_TrainingSet.PubTator.txt", "bc5cdr", {}),
-    ("bc5cdr", "CDR_DevelopmentSet.PubTator.txt", "bc5cdr", {}),
-    ("ncbi-disease", "train/NCBItrainset_corpus.txt", "ncbi-disease", {"mention_whitespace_differs": 1}),
-    ("ncbi-disease", "devel/NCBIdevelopset_corpus.txt", "ncbi-disease", {}),
-])
+@pytest.mark.parametrize(
+    "corpus,file,label_map,corrections",
+    [
+        ("bc5cdr", "CDR_TrainingSet.PubTator.txt", "bc5cdr", {}),
+        ("bc5cdr", "CDR_DevelopmentSet.PubTator.txt", "bc5cdr", {}),
+        ("ncbi-disease", "train/NCBItrainset_corpus.txt", "ncbi-disease", {"mention_whitespace_differs": 1}),
+        ("ncbi-disease", "devel/NCBIdevelopset_corpus.txt", "ncbi-disease", {}),
+    ],
+)
 def test_pubtator_spans_equal_the_source(data, corpus, file, label_map, corrections):
     folder = "pubtator" if corpus == "bc5cdr" else "original-data"
     path = data(corpus, folder, *file.split("/"))
@@ -208,11 +213,14 @@ def test_pubtator_spans_equal_the_source(data, corpus, file, label_map, correcti
     assert report.n_unplaceable == 0
 
 
-@pytest.mark.parametrize("corpus,file", [
-    ("ncbi-disease", ("conll", "train.tsv")),
-    ("ncbi-disease", ("conll", "devel.tsv")),
-    ("bc5cdr", ("iob", "devel.tsv")),
-])
+@pytest.mark.parametrize(
+    "corpus,file",
+    [
+        ("ncbi-disease", ("conll", "train.tsv")),
+        ("ncbi-disease", ("conll", "devel.tsv")),
+        ("bc5cdr", ("iob", "devel.tsv")),
+    ],
+)
 def test_conll_spans_equal_the_source(data, corpus, file):
     path = data(corpus, *file)
     source = _conll_source(path)
@@ -255,5 +263,6 @@ def test_shifted_pubtator_offsets_are_realigned_and_counted(tmp_path):
     assert _doc_spans(doc) == {(0, 7, "TREATMENT", "Chemical"), (tox, tox + 8, "PROBLEM", "Disease")}
     assert report.events["adjusted"]["offsets_realigned"] == 1
     assert report.examples["adjusted:offsets_realigned"] == [
-        {"file": str(tmp_path / "shifted.txt"), "line": 4, "offset": tox + 2, "detail": "shift -2"}]
+        {"file": str(tmp_path / "shifted.txt"), "line": 4, "offset": tox + 2, "detail": "shift -2"}
+    ]
     assert doc.user_data["clintiny_rels"] == [{"head": [0, 7], "tail": [tox, tox + 8], "label": "CID"}]

@@ -1,6 +1,7 @@
 """Malformed lines, out-of-range offsets, latin-1 / mixed encodings, overlapping and duplicate
 spans, empty files: clear events naming file and line, the rest converted, non-zero exit only
 when nothing usable came out."""
+
 import json
 
 import pytest
@@ -24,15 +25,15 @@ def bad_physionet(tmp_path):
     (tmp_path / "id.text").write_bytes(RECORDS.encode("latin-1"))
     (tmp_path / "id-phi.phrase").write_text(
         "1 1 14 19 HCPName SMITH\n"
-        "1 1 14 19 HCPName SMITH\n"          # duplicate
+        "1 1 14 19 HCPName SMITH\n"  # duplicate
         "1 1 23 26 Date 3/4\n"
-        "this line is broken\n"              # malformed
+        "this line is broken\n"  # malformed
         "1 1 33 37 RelativeProxyName MARY\n"
-        "1 1 33 35 RelativeProxyName MA\n"   # overlapping
+        "1 1 33 35 RelativeProxyName MA\n"  # overlapping
         "1 2 7 15 Phone 555-1234\n"
-        "1 2 500 504 Date 3/5\n"             # out of range
-        "1 2 33 36 Date 3/5\n"               # 2 characters off (3/5 is at 31): realigned, counted
-        "1 9 0 4 Date 3/5\n"                 # unknown record
+        "1 2 500 504 Date 3/5\n"  # out of range
+        "1 2 33 36 Date 3/5\n"  # 2 characters off (3/5 is at 31): realigned, counted
+        "1 9 0 4 Date 3/5\n"  # unknown record
     )
     return tmp_path
 
@@ -40,11 +41,17 @@ def bad_physionet(tmp_path):
 def test_bad_physionet_lines_are_reported_rest_converted(bad_physionet):
     report = ConversionReport("physionet")
     docs = list(read_physionet(bad_physionet / "id.text", bad_physionet / "id-phi.phrase", report=report))
-    assert [d.text for d in docs] == ["PT SEEN BY DR SMITH ON 3/4. WIFE MARY AT BEDSIDE.\n",
-                                      "CALLED 555-1234 RE: CAF\u00c9 VISIT 3/5.\n"]
+    assert [d.text for d in docs] == [
+        "PT SEEN BY DR SMITH ON 3/4. WIFE MARY AT BEDSIDE.\n",
+        "CALLED 555-1234 RE: CAF\u00c9 VISIT 3/5.\n",
+    ]
     assert [_spans(d, "phi") for d in docs] == [
-        [(14, 19, "NAME", "DOCTOR"), (23, 26, "DATE", "DATE"), (33, 35, "NAME", "RELATIVE"),
-         (33, 37, "NAME", "RELATIVE")],
+        [
+            (14, 19, "NAME", "DOCTOR"),
+            (23, 26, "DATE", "DATE"),
+            (33, 35, "NAME", "RELATIVE"),
+            (33, 37, "NAME", "RELATIVE"),
+        ],
         [(7, 15, "CONTACT", "PHONE"), (31, 34, "DATE", "DATE")],
     ]
     events = report.to_dict()
@@ -54,7 +61,8 @@ def test_bad_physionet_lines_are_reported_rest_converted(bad_physionet):
     assert events["adjusted"]["encoding_fallback"] == 1
     assert events["adjusted"]["offsets_realigned"] == 1
     assert events["examples"]["adjusted:offsets_realigned"] == [
-        {"file": str(bad_physionet / "id-phi.phrase"), "line": 9, "offset": 33, "detail": "shift -2"}]
+        {"file": str(bad_physionet / "id-phi.phrase"), "line": 9, "offset": 33, "detail": "shift -2"}
+    ]
     assert events["info"]["overlapping_spans[phi]"] == 1
     phrase = str(bad_physionet / "id-phi.phrase")
     assert events["examples"]["skipped:malformed_line"] == [{"file": phrase, "line": 4, "detail": "4 fields"}]
@@ -71,24 +79,26 @@ def test_mixed_encoding_brat_keeps_offsets(tmp_path):
     assert start == 39
     # T2's end (19) takes in the "." its text does not have: realigned to 18, and counted
     (tmp_path / "a.ann").write_text(
-        f"T1\tProblem {start} {start + 13}\tr\u00e9nal failure\nT2\tProblem 0 19\tCaf\u00e9 au lait spots\n")
+        f"T1\tProblem {start} {start + 13}\tr\u00e9nal failure\nT2\tProblem 0 19\tCaf\u00e9 au lait spots\n"
+    )
     report = ConversionReport("brat")
     doc = next(read_brat(tmp_path, report=report))
     assert doc.text == text  # the cp1252 line decoded, one character per accented letter
     assert _spans(doc, "entities") == [(0, 18, "Problem", "Problem"), (39, 52, "Problem", "Problem")]
     assert report.events["adjusted"]["offsets_realigned"] == 1
     assert report.examples["adjusted:offsets_realigned"][0]["detail"] == "shift 0"
-    assert report.examples["adjusted:encoding_fallback"] == [{"file": str(tmp_path / "a.txt"), "line": 2,
-                                                             "detail": "cp1252"}]
+    assert report.examples["adjusted:encoding_fallback"] == [
+        {"file": str(tmp_path / "a.txt"), "line": 2, "detail": "cp1252"}
+    ]
 
 
 def test_text_mismatch_and_bad_brat_lines(tmp_path):
     (tmp_path / "b.txt").write_text("No acute distress.\n")
     (tmp_path / "b.ann").write_text(
         "T1\tProblem 3 17\tacute distress\n"
-        "T2\tProblem 3 8\tsomething else\n"   # text differs from the offsets
-        "T3\tProblem x y\tacute\n"            # malformed
-        "R1\tRel Arg1:T1 Arg2:T9\n"           # unknown endpoint
+        "T2\tProblem 3 8\tsomething else\n"  # text differs from the offsets
+        "T3\tProblem x y\tacute\n"  # malformed
+        "R1\tRel Arg1:T1 Arg2:T9\n"  # unknown endpoint
     )
     (tmp_path / "empty.txt").write_text("")
     (tmp_path / "empty.ann").write_text("")
@@ -104,7 +114,7 @@ def test_ade_malformed_rows_and_missing_files(tmp_path):
     (tmp_path / "DRUG-AE.rel").write_text(
         "1|Rash after penicillin.|Rash|10|14|penicillin|21|31\n"
         "2|too|few|fields\n"
-        "3|Fever on drugX.|Fever|0|5|drugY|9|14\n"   # drug not in sentence
+        "3|Fever on drugX.|Fever|0|5|drugY|9|14\n"  # drug not in sentence
     )
     report = ConversionReport("ade")
     docs = list(read_ade(tmp_path, report=report))

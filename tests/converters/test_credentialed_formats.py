@@ -1,9 +1,15 @@
 """i2b2 2014/2012/2010, n2c2 2018 BRAT and MedNLI on invented fixtures written to the published
 specifications, plus the public i2b2-2010 and SNLI format samples."""
+
 import pytest
 
 from spacy_clintiny.converters import (
-    ConversionReport, read_brat, read_i2b2_2010, read_i2b2_2012, read_i2b2_2014, read_mednli,
+    ConversionReport,
+    read_brat,
+    read_i2b2_2010,
+    read_i2b2_2012,
+    read_i2b2_2014,
+    read_mednli,
 )
 
 
@@ -24,8 +30,15 @@ def test_i2b2_2014_phi(fixtures_dir):
     assert ("Ulysses Quon", "NAME", "DOCTOR", "") in first
     assert ("(781) 555-0143", "CONTACT", "PHONE", "") in first
     assert ("machinist", "PROFESSION", "PROFESSION", "") in first
-    assert report.spans["phi"] == {"NAME": 6, "DATE": 4, "LOCATION": 8, "ID": 2, "AGE": 2, "CONTACT": 2,
-                                   "PROFESSION": 1}
+    assert report.spans["phi"] == {
+        "NAME": 6,
+        "DATE": 4,
+        "LOCATION": 8,
+        "ID": 2,
+        "AGE": 2,
+        "CONTACT": 2,
+        "PROFESSION": 1,
+    }
     assert report.n_unplaceable == 0 and "clintiny_rels" not in docs[0].user_data
 
 
@@ -62,16 +75,20 @@ def test_i2b2_2010_release_layout_with_assertions_and_relations(fixtures_dir):
     assert concepts["his fever"] == ("PROBLEM", "hypothetical")
     assert concepts["A chest x-ray"] == ("TEST", "")
     assert _rels(doc, "clintiny_rels") == {
-        ("A chest x-ray", "TeRP", "a right lower lobe infiltrate"), ("levofloxacin", "TrAP", "the pneumonia"),
-        ("Lisinopril", "TrNAP", "hypotension"), ("a right lower lobe infiltrate", "PIP", "pneumonia"),
+        ("A chest x-ray", "TeRP", "a right lower lobe infiltrate"),
+        ("levofloxacin", "TrAP", "the pneumonia"),
+        ("Lisinopril", "TrNAP", "hypotension"),
+        ("a right lower lobe infiltrate", "PIP", "pneumonia"),
     }
     assert report.n_unplaceable == 0
 
 
 def test_i2b2_2010_public_format_samples(data):
     report = ConversionReport("i2b2-2010")
-    docs = {d.user_data["clintiny_source"]["doc_id"]: d for d in read_i2b2_2010(data("format-samples", "i2b2-2010"),
-                                                                                 report=report)}
+    docs = {
+        d.user_data["clintiny_source"]["doc_id"]: d
+        for d in read_i2b2_2010(data("format-samples", "i2b2-2010"), report=report)
+    }
     con_lines = sum(len(p.read_text().splitlines()) for p in data("format-samples", "i2b2-2010").rglob("*.con"))
     assert sum(len(d.spans["concepts"]) for d in docs.values()) == con_lines
     assert len(docs["health"].user_data["clintiny_rels"]) == 8
@@ -104,11 +121,16 @@ def test_brat_discontinuous_modes(fixtures_dir, mode, n_freq, unplaceable):
 
 def test_brat_generic_with_json_label_map_and_attributes(fixtures_dir):
     report = ConversionReport("brat")
-    doc = next(read_brat(fixtures_dir / "brat-generic", label_map=str(fixtures_dir / "brat-generic" / "labelmap.json"),
-                         report=report))
+    doc = next(
+        read_brat(
+            fixtures_dir / "brat-generic", label_map=str(fixtures_dir / "brat-generic" / "labelmap.json"), report=report
+        )
+    )
     assert _spans(doc, "concepts") == [
-        ("chest pain", "PROBLEM", "Problem", "absent"), ("pneumonia", "PROBLEM", "Problem", "possible"),
-        ("CXR", "TEST", "Test", ""), ("diabetes", "PROBLEM", "Problem", "associated_with_someone_else"),
+        ("chest pain", "PROBLEM", "Problem", "absent"),
+        ("pneumonia", "PROBLEM", "Problem", "possible"),
+        ("CXR", "TEST", "Test", ""),
+        ("diabetes", "PROBLEM", "Problem", "associated_with_someone_else"),
     ]
     assert _rels(doc, "clintiny_rels") == {("CXR", "TeRP", "pneumonia")}
     assert report.events["info"]["normalization_not_converted"] == 1

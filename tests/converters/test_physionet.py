@@ -60,8 +60,10 @@ def test_deid_pl_output_reproduces_known_counts(data):
     assert len(found) == 810 and sum(len(spans) for spans in found.values()) == 645
     assert len({pid for pid, _ in found}) == 54
     assert found[("3", "1")] == [] and found[("3", "2")] == [(156, 162), (241, 244), (302, 306), (637, 641)]
-    notes = {tuple(src.doc_id.split("-")): src for src in iter_physionet(data("physionet-deid", "id.text"),
-                                                                          data("physionet-deid", "id-phi.phrase"))}
+    notes = {
+        tuple(src.doc_id.split("-")): src
+        for src in iter_physionet(data("physionet-deid", "id.text"), data("physionet-deid", "id-phi.phrase"))
+    }
     assert set(found) == set(notes)
     # deid.pl's offsets index the record body, like the gold: it covers gold "9/2/92" of patient 3 note 2
     text = notes[("3", "2")].text
@@ -77,8 +79,12 @@ def test_deid_pl_output_rejects_malformed_lines(tmp_path):
     path = tmp_path / "id.phi"
     path.write_text("Patient 3\tNote 1\n\nPatient 3\tNote 2\n5\t5\t9\n12\t12\t20\n")
     assert read_deid_pl_output(path) == {("3", "1"): [], ("3", "2"): [(5, 9), (12, 20)]}
-    for bad, line in (("5\t5\t9\n", 1), ("Patient 3\tNote 1\n5\t5\n", 2), ("Patient 3\tNote 1\n5\t9\t9\n", 2),
-                      ("Patient 3\tNote 1\nJOHN 5 9\n", 2)):
+    for bad, line in (
+        ("5\t5\t9\n", 1),
+        ("Patient 3\tNote 1\n5\t5\n", 2),
+        ("Patient 3\tNote 1\n5\t9\t9\n", 2),
+        ("Patient 3\tNote 1\nJOHN 5 9\n", 2),
+    ):
         path.write_text(bad)
         with pytest.raises(ValueError, match=rf"E770.* line {line}:"):
             read_deid_pl_output(path)

@@ -1,4 +1,5 @@
 """Registered readers, DocBin round trip, label-map validation, alignment modes."""
+
 import json
 
 import pytest
@@ -11,8 +12,16 @@ from spacy_clintiny.converters.placement import build_doc
 from spacy_clintiny.converters.source import SourceDoc, SourceSpan
 
 READERS = [
-    "PhysioNetCorpus", "I2b2DeidCorpus", "I2b2TemporalCorpus", "I2b2RelationsCorpus", "BratCorpus", "MedNLICorpus",
-    "ADECorpus", "PubTatorCorpus", "CoNLLCorpus", "MTSamplesCorpus",
+    "PhysioNetCorpus",
+    "I2b2DeidCorpus",
+    "I2b2TemporalCorpus",
+    "I2b2RelationsCorpus",
+    "BratCorpus",
+    "MedNLICorpus",
+    "ADECorpus",
+    "PubTatorCorpus",
+    "CoNLLCorpus",
+    "MTSamplesCorpus",
 ]
 
 
@@ -27,7 +36,8 @@ def test_reader_yields_examples_of_one_split(fixtures_dir, nlp):
     dev = list(build(fixtures_dir / "i2b2-2014", split="dev", dev_fraction=0.5)(nlp))
     assert len(train) + len(dev) == 3 and train and dev
     assert {e.reference.user_data["clintiny_source"]["group"] for e in train}.isdisjoint(
-        {e.reference.user_data["clintiny_source"]["group"] for e in dev})
+        {e.reference.user_data["clintiny_source"]["group"] for e in dev}
+    )
     assert train[0].predicted.text == train[0].reference.text and "phi" in train[0].reference.spans
 
 
@@ -52,12 +62,23 @@ def test_label_map_round_trip_and_unknown_keys():
         get_label_map("no-such-preset", default="identity")
 
 
-@pytest.mark.parametrize("alignment,placed,reason", [
-    ("retokenize", ["9/2/92"], None), ("expand", ["TOXICITY-9/2/92-"], None), ("strict", [], "token_misaligned"),
-])
+@pytest.mark.parametrize(
+    "alignment,placed,reason",
+    [
+        ("retokenize", ["9/2/92"], None),
+        ("expand", ["TOXICITY-9/2/92-"], None),
+        ("strict", [], "token_misaligned"),
+    ],
+)
 def test_alignment_modes(nlp, alignment, placed, reason):
-    src = SourceDoc(text="LITHIUM TOXICITY-9/2/92- NOTED", doc_id="x", group_id="x", corpus="t",
-                    spans=[SourceSpan(17, 23, "phi", "DATE")], groups={"phi"})
+    src = SourceDoc(
+        text="LITHIUM TOXICITY-9/2/92- NOTED",
+        doc_id="x",
+        group_id="x",
+        corpus="t",
+        spans=[SourceSpan(17, 23, "phi", "DATE")],
+        groups={"phi"},
+    )
     report = ConversionReport("t")
     doc = build_doc(src, nlp, report, alignment=alignment)
     assert doc.text == src.text

@@ -1,6 +1,7 @@
 """``clintiny deid`` end to end with the rule patterns (``--model rules``): every input kind,
 stdin to stdout, hostile inputs, the audit (no note text), the mapping (only when asked), the
 review page, refusals that protect the input, and a killed run that resumes."""
+
 import csv
 import io
 import json
@@ -43,8 +44,7 @@ PIPELINES = {}
 
 
 def deid(*args, input=None):
-    result = CliRunner().invoke(app, ["deid", *map(str, args), "--model", "rules", "--no-progress"],
-                                               input=input)
+    result = CliRunner().invoke(app, ["deid", *map(str, args), "--model", "rules", "--no-progress"], input=input)
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result
@@ -69,7 +69,9 @@ def test_text_file_with_audit_and_no_phi_in_the_audit(tmp_path):
     note, summary = audit_lines(tmp_path / "out.txt.audit.jsonl")
     assert note["note_id"] == "note.txt" and note["n_chars"] == len(NOTE)
     assert [(s["start"], s["end"], s["label"], s["subtype"], s["operator"]) for s in note["spans"]] == [
-        (15, 27, "CONTACT", "PHONE", "redact"), (31, 40, "DATE", "DATE", "redact")]
+        (15, 27, "CONTACT", "PHONE", "redact"),
+        (31, 40, "DATE", "DATE", "redact"),
+    ]
     assert all(s["source"].startswith("rule:") and s["score"] == 1.0 for s in note["spans"])
     assert summary["summary"]["deidentified"] == 1 and summary["summary"]["labels"] == {"CONTACT": 1, "DATE": 1}
     with_text = deid(tmp_path / "note.txt", tmp_path / "out2.txt", "--audit-text")
@@ -90,14 +92,18 @@ def test_folder_with_hostile_files(tmp_path):
     (notes / "p1" / "a.txt").write_text(NOTE)
     (notes / "p1" / "empty.txt").write_bytes(b"")
     (notes / "p2" / "deeper" / "mixed.txt").write_bytes(
-        f"Caf\u00e9 {PHONE}\n".encode("utf8") + f"Ren\u00e9e seen {DATE}\n".encode("cp1252"))
+        f"Caf\u00e9 {PHONE}\n".encode("utf8") + f"Ren\u00e9e seen {DATE}\n".encode("cp1252")
+    )
     (notes / "p2" / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" + PHONE.encode())
     (notes / "p2" / "skip.md").write_text(NOTE)
     result = deid(notes, tmp_path / "out")
     assert result.exit_code == 1
     out = tmp_path / "out"
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
-        "p1/a.txt", "p1/empty.txt", "p2/deeper/mixed.txt"]
+        "p1/a.txt",
+        "p1/empty.txt",
+        "p2/deeper/mixed.txt",
+    ]
     assert (out / "p1" / "a.txt").read_text() == REDACTED
     assert (out / "p1" / "empty.txt").read_bytes() == b""
     mixed = (out / "p2" / "deeper" / "mixed.txt").read_text(encoding="utf8")
@@ -111,8 +117,12 @@ def test_folder_with_hostile_files(tmp_path):
 
 
 def test_jsonl_keeps_other_fields_and_reports_bad_lines(tmp_path):
-    lines = [json.dumps({"id": "a1", "text": NOTE, "site": "ICU"}), "{not json " + PHONE,
-             json.dumps({"id": "a2", "body": NOTE}), json.dumps({"id": "a3", "text": "", "site": "ward"})]
+    lines = [
+        json.dumps({"id": "a1", "text": NOTE, "site": "ICU"}),
+        "{not json " + PHONE,
+        json.dumps({"id": "a2", "body": NOTE}),
+        json.dumps({"id": "a3", "text": "", "site": "ward"}),
+    ]
     (tmp_path / "notes.jsonl").write_text("\n".join(lines) + "\n")
     result = deid(tmp_path / "notes.jsonl", tmp_path / "out.jsonl", "--id-col", "id")
     assert result.exit_code == 1
@@ -125,8 +135,11 @@ def test_jsonl_keeps_other_fields_and_reports_bad_lines(tmp_path):
 
 
 def test_csv_with_embedded_newlines_and_quotes(tmp_path):
-    rows = [["id", "text", "note \"kind\""], ["1", f'He said "call {PHONE}",\nthen left on {DATE}.', "x,y"],
-            ["2", "No PHI, \"quoted\"", ""]]
+    rows = [
+        ["id", "text", 'note "kind"'],
+        ["1", f'He said "call {PHONE}",\nthen left on {DATE}.', "x,y"],
+        ["2", 'No PHI, "quoted"', ""],
+    ]
     buffer = io.StringIO()
     csv.writer(buffer).writerows(rows)
     (tmp_path / "notes.csv").write_text(buffer.getvalue(), newline="")
@@ -163,8 +176,9 @@ def test_mapping_only_when_asked(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out.txt", "out.txt.audit.jsonl"]
     surrogate = (tmp_path / "out.txt").read_text()
     assert PHONE not in surrogate and DATE not in surrogate and "[" not in surrogate
-    again = deid(tmp_path / "in" / "note.txt", tmp_path / "out2.txt", "--mode", "surrogate",
-                 "--mapping", tmp_path / "map.jsonl")
+    again = deid(
+        tmp_path / "in" / "note.txt", tmp_path / "out2.txt", "--mode", "surrogate", "--mapping", tmp_path / "map.jsonl"
+    )
     assert again.exit_code == 0 and "map.jsonl will hold PHI" in said(again)
     assert (tmp_path / "out2.txt").read_text() == surrogate  # same key: same surrogates
     mapping = audit_lines(tmp_path / "map.jsonl")
@@ -207,8 +221,18 @@ KILL_TEXT = "Note {i}: pt called from " + PHONE + " on " + DATE + ", vitals stab
 def kill_part_way(args, done):
     """Start ``clintiny deid`` in a fresh process, SIGKILL it once ``done()`` holds, then run it
     again to the end. RETURNS (bool): whether the first run was killed before it finished."""
-    command = [sys.executable, "-c", "from spacy_clintiny.cli import app; app()", "deid", *map(str, args),
-               "--model", "rules", "--no-progress", "--batch-size", "8"]
+    command = [
+        sys.executable,
+        "-c",
+        "from spacy_clintiny.cli import app; app()",
+        "deid",
+        *map(str, args),
+        "--model",
+        "rules",
+        "--no-progress",
+        "--batch-size",
+        "8",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and process.poll() is None and not done():
@@ -244,8 +268,10 @@ def test_a_killed_jsonl_run_resumes_to_the_same_output(tmp_path):
     notes = [{"id": i, "text": KILL_TEXT.format(i=i) * 3} for i in range(N_KILL)]
     (tmp_path / "notes.jsonl").write_text("".join(json.dumps(n) + "\n" for n in notes))
     progress = tmp_path / ".out.jsonl.progress"
-    killed = kill_part_way([tmp_path / "notes.jsonl", tmp_path / "out.jsonl"],
-                           lambda: progress.exists() and progress.read_text().count("\n") >= 40)
+    killed = kill_part_way(
+        [tmp_path / "notes.jsonl", tmp_path / "out.jsonl"],
+        lambda: progress.exists() and progress.read_text().count("\n") >= 40,
+    )
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == list(range(N_KILL))
     expected = [n["text"].replace(PHONE, "[CONTACT]").replace(DATE, "[DATE]") for n in notes]

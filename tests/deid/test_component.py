@@ -1,4 +1,5 @@
 """clintiny_deid: the PHI head's spans united with the rules, one merged group, saved and loaded."""
+
 import subprocess
 import sys
 
@@ -14,13 +15,17 @@ TEXT = "Pt seen by Dr. Smith on 3/14/2021 in LA clinic, call (617) 555-1234."
 def with_model_spans(nlp, text, spans):
     """A doc as a PHI head leaves it: ``(start_char, end_char, label, score)`` in doc.spans["phi"]."""
     doc = nlp.make_doc(text)
-    doc.spans["phi"] = SpanGroup(doc, name="phi", spans=[doc.char_span(s, e, label=lab) for s, e, lab, _ in spans],
-                                 attrs={"scores": [sc for *_, sc in spans]})
+    doc.spans["phi"] = SpanGroup(
+        doc,
+        name="phi",
+        spans=[doc.char_span(s, e, label=lab) for s, e, lab, _ in spans],
+        attrs={"scores": [sc for *_, sc in spans]},
+    )
     return doc
 
 
 def found(doc):
-    return [(doc.text[m.start:m.end], m.label, m.source) for m in phi_mentions(doc)]
+    return [(doc.text[m.start : m.end], m.label, m.source) for m in phi_mentions(doc)]
 
 
 def test_model_and_rule_spans_are_merged_with_their_sources():
@@ -39,8 +44,7 @@ def test_model_and_rule_spans_are_merged_with_their_sources():
 
 def test_threshold_rules_off_and_deny_list():
     nlp = spacy.blank("en")
-    deid = nlp.add_pipe("clintiny_deid", config={"rules": False, "threshold": 0.5,
-                                                  "deny_list": {"NAME": ["Rocco"]}})
+    deid = nlp.add_pipe("clintiny_deid", config={"rules": False, "threshold": 0.5, "deny_list": {"NAME": ["Rocco"]}})
     doc = with_model_spans(nlp, "Rocco came with Smith today.", [(16, 21, "NAME", 0.4)])
     assert found(deid(doc)) == [("Rocco", "NAME", "deny_list")]
 
@@ -69,8 +73,9 @@ def test_round_trip_through_disk_in_a_fresh_process(tmp_path):
         "print(sorted((s.label_, s.id_) for s in doc.spans['phi'])); "
         "print(nlp.get_pipe('clintiny_deid').cfg['threshold'])"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "deid")], capture_output=True, text=True,
-                         check=True).stdout.splitlines()
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "deid")], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     assert out == ["[('CONTACT', 'rule:phone'), ('NAME', 'deny_list')]", "0.25"]
 
 

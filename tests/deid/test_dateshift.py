@@ -1,5 +1,6 @@
 """Date shifting keeps the written format and moves every date of a patient by the same offset;
 ages over 89 are grouped."""
+
 import datetime
 
 import pytest
@@ -88,8 +89,18 @@ def test_interval_between_dates_is_preserved():
 
 @pytest.mark.parametrize(
     "text,expected",
-    [("92", "90"), ("103", "90"), ("(92)", "(90)"), ("92 yo", "90+ yo"), ("92yo", "90+yo"), ("45", "45"),
-     ("89", "89"), ("89.5", "89.5"), ("18 months", "18 months"), ("ninety", None)],
+    [
+        ("92", "90"),
+        ("103", "90"),
+        ("(92)", "(90)"),
+        ("92 yo", "90+ yo"),
+        ("92yo", "90+yo"),
+        ("45", "45"),
+        ("89", "89"),
+        ("89.5", "89.5"),
+        ("18 months", "18 months"),
+        ("ninety", None),
+    ],
 )
 def test_group_age(text, expected):
     assert group_age(text) == expected

@@ -1,5 +1,6 @@
 """The de-identification engine: PHI-only pipeline loading, streaming in order, chunking of
 notes of any length, and failures that stay with their note."""
+
 import re
 
 import pytest
@@ -63,8 +64,10 @@ def test_redact_keeps_order_and_known_answers(regex_nlp):
     results = run(regex_nlp, texts, batch_size=2)
     assert [r.record.note_id for r in results] == ["n0", "n1", "n2", "n3"]
     assert [r.text for r in results] == ["Call [CONTACT] on [DATE].", "No PHI here.", "", "Seen [DATE]"]
-    assert [(m.start, m.end, m.label, m.source) for m in results[0].mentions] == [(5, 17, "CONTACT", "rule:test"),
-                                                                                 (21, 30, "DATE", "rule:test")]
+    assert [(m.start, m.end, m.label, m.source) for m in results[0].mentions] == [
+        (5, 17, "CONTACT", "rule:test"),
+        (21, 30, "DATE", "rule:test"),
+    ]
     assert all(r.error is None for r in results)
 
 
@@ -173,8 +176,11 @@ def test_phi_components_keeps_the_phi_head_and_its_encoder():
             "enc": {"factory": "clintiny_encoder"},
             "other_enc": {"factory": "transformer"},
             "ner_phi": {"factory": "clintiny_ner", "spans_key": "phi", "model": {"tok2vec": {"upstream": "enc"}}},
-            "ner_concepts": {"factory": "clintiny_ner", "spans_key": "concepts",
-                             "model": {"tok2vec": {"upstream": "other_enc"}}},
+            "ner_concepts": {
+                "factory": "clintiny_ner",
+                "spans_key": "concepts",
+                "model": {"tok2vec": {"upstream": "other_enc"}},
+            },
             "textcat": {"factory": "clintiny_textcat"},
             "context": {"factory": "medspacy_context"},
         },

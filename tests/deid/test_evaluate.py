@@ -1,5 +1,6 @@
 """De-identification evaluation: every figure checked against values computed by hand on tiny
 notes (tokens of spacy.blank("en"), shown in each test's comments)."""
+
 import pytest
 import spacy
 
@@ -40,8 +41,12 @@ def rep(start, end, out_start, new_text, *, label="NAME", operator="redact"):
 
 # "Pt John Smith seen 3/14/2021 at Mercy Hospital today."
 # tokens: Pt(0) John(3) Smith(8) seen(14) 3/14/2021(19) at(29) Mercy(32) Hospital(38) today(47) .(52)
-VISIT = GoldNote("1-1", "Pt John Smith seen 3/14/2021 at Mercy Hospital today.",
-                 [(3, 13, "NAME"), (19, 28, "DATE"), (32, 46, "LOCATION")], "1")
+VISIT = GoldNote(
+    "1-1",
+    "Pt John Smith seen 3/14/2021 at Mercy Hospital today.",
+    [(3, 13, "NAME"), (19, 28, "DATE"), (32, 46, "LOCATION")],
+    "1",
+)
 
 
 def test_partial_overlaps_and_multi_token_spans(tokenizer):
@@ -163,8 +168,10 @@ def test_leak_annotate_everything_leaks(tokenizer):
 def test_leak_surrogate_containing_the_original(tokenizer):
     # "Bob Smithers" contains "smith" (case-insensitive): Smith leaks, John does not; the shifted date does not
     out = "Bob Smithers seen 3/21/2021."
-    surrogates = [rep(0, 10, 0, "Bob Smithers", operator="surrogate"),
-                  rep(16, 25, 18, "3/21/2021", label="DATE", operator="date_shift")]
+    surrogates = [
+        rep(0, 10, 0, "Bob Smithers", operator="surrogate"),
+        rep(16, 25, 18, "3/21/2021", label="DATE", operator="date_shift"),
+    ]
     s = run(tokenizer, SEEN, result_for(SEEN, out, surrogates))
     assert (s["leaked_tokens"], s["phi_tokens"]) == (1, 3)
     # a one-letter original kept by chance is not counted (below 2 characters)
@@ -215,14 +222,17 @@ def test_unlabelled_detections_score_tokens_only(tokenizer):
 
 # ---- the command end to end (rules only: structured identifiers are found, names are not)
 
+
 def write_docbin(path):
     from spacy.tokens import DocBin
 
     nlp = spacy.blank("en")
     db = DocBin(store_user_data=True)
     # tokens: Call 617 - 555 - 1234 on 3/14/2021 . | Seen by John Smith today . BP stable .
-    for doc_id, text, spans in (("n1", "Call 617-555-1234 on 3/14/2021.", [(5, 17, "CONTACT"), (21, 30, "DATE")]),
-                                ("n2", "Seen by John Smith today. BP stable.", [(8, 18, "NAME")])):
+    for doc_id, text, spans in (
+        ("n1", "Call 617-555-1234 on 3/14/2021.", [(5, 17, "CONTACT"), (21, 30, "DATE")]),
+        ("n2", "Seen by John Smith today. BP stable.", [(8, 18, "NAME")]),
+    ):
         doc = nlp.make_doc(text)
         doc.spans["phi"] = [doc.char_span(s, e, label=label) for s, e, label in spans]
         doc.user_data["clintiny_source"] = {"doc_id": doc_id, "group": "p1"}
@@ -245,8 +255,9 @@ def run_cli(*args):
 
 def test_cli_docbin_rules_redact_and_annotate(tmp_path):
     path = write_docbin(tmp_path / "gold.spacy")
-    result, output = run_cli("docbin", path, "--model", "rules", "--profile", "precision",
-                             "--json-out", tmp_path / "out.json")
+    result, output = run_cli(
+        "docbin", path, "--model", "rules", "--profile", "precision", "--json-out", tmp_path / "out.json"
+    )
     # gold tokens 617 - 555 - 1234 3/14/2021 John Smith (8); the precision rules find the phone and the date exactly
     assert (result["notes"], result["words"], result["gold_tokens"], result["predicted_tokens"]) == (2, 18, 8, 6)
     assert (result["token_recall"], result["token_precision"]) == (0.75, 1.0)
@@ -269,11 +280,13 @@ def test_cli_rejects_bad_options(tmp_path):
     from spacy_clintiny.cli import app
 
     path = write_docbin(tmp_path / "gold.spacy")
-    for args, code in ((["docbin", path, "--no-rules", "--rules-only"], "E776"),
-                       (["docbin", path, "--patients", "train", "--model", "rules"], "E773"),
-                       (["docbin", path, "--mode", "shred", "--model", "rules"], "E777"),
-                       (["xml", path, "--model", "rules"], "E772"),
-                       (["docbin", tmp_path / "missing.spacy", "--model", "rules"], "E774")):
+    for args, code in (
+        (["docbin", path, "--no-rules", "--rules-only"], "E776"),
+        (["docbin", path, "--patients", "train", "--model", "rules"], "E773"),
+        (["docbin", path, "--mode", "shred", "--model", "rules"], "E777"),
+        (["xml", path, "--model", "rules"], "E772"),
+        (["docbin", tmp_path / "missing.spacy", "--model", "rules"], "E774"),
+    ):
         out = CliRunner().invoke(app, ["deid-eval", *map(str, args)])
         assert out.exit_code == 1 and code in out.output, (args, out.output)
 
@@ -294,11 +307,23 @@ def test_cli_physionet_heldout_with_deid_pl_baseline():
     from helpers import require_shared_data
 
     folder = require_shared_data("physionet-deid")
-    result, output = run_cli("physionet", folder, "--model", "rules", "--limit", "5",
-                             "--baseline-deid-pl", folder / "deid-pl-output" / "id.phi")
+    result, output = run_cli(
+        "physionet",
+        folder,
+        "--model",
+        "rules",
+        "--limit",
+        "5",
+        "--baseline-deid-pl",
+        folder / "deid-pl-output" / "id.phi",
+    )
     # the first held-out notes are patient 3's; deid.pl is scored on the same 5 notes
     assert (result["patients"], result["patient_ids"], result["patients_in_set"], result["notes"]) == (
-        "heldout", ["3"], 18, 5)
+        "heldout",
+        ["3"],
+        18,
+        5,
+    )
     baseline = result["baselines"]["deid.pl"]
     assert baseline["notes"] == 5 and baseline["gold_tokens"] == result["gold_tokens"]
     assert baseline["strict_f"] is None and baseline["notes_per_s"] is None

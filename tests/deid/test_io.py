@@ -1,6 +1,7 @@
 """Reading, writing and path safety of ``clintiny deid``: decoding policy, CSV/JSONL parsing,
 resumable record files, refusals that protect the input, and a crash mid-run that resumes to
 the same outputs as an uninterrupted run."""
+
 import json
 
 import pytest
@@ -49,7 +50,9 @@ def test_csv_with_embedded_newlines_quotes_and_bad_rows():
     problems = []
     records = list(CsvSource(data, "notes.csv", problems, columns=Columns("text", "id")))
     assert [(r.note_id, r.text, r.meta["line"]) for r in records] == [
-        ("1", 'Line one\nLine "two", 617-555-0199', 2), ("2", "plain", 4)]
+        ("1", 'Line one\nLine "two", 617-555-0199', 2),
+        ("2", "plain", 4),
+    ]
     assert len(problems) == 1 and problems[0].where == "notes.csv:5" and "[E752]" in problems[0].message
     problems = []
     assert list(CsvSource("id,body\n1,x\n", "n.csv", problems, columns=Columns())) == []
@@ -57,14 +60,25 @@ def test_csv_with_embedded_newlines_quotes_and_bad_rows():
 
 
 def test_jsonl_bad_lines_are_reported_by_line_without_content():
-    lines = [b'{"text": "a 617-555-0199"}\n', b"\n", b'{"text": "secret unterminated\n', b"[1, 2]\n",
-             b'{"body": "secret"}\n', b'{"text": 5}\n', '{"text": "caf\u00e9"}\n'.encode("cp1252")]
+    lines = [
+        b'{"text": "a 617-555-0199"}\n',
+        b"\n",
+        b'{"text": "secret unterminated\n',
+        b"[1, 2]\n",
+        b'{"body": "secret"}\n',
+        b'{"text": 5}\n',
+        '{"text": "caf\u00e9"}\n'.encode("cp1252"),
+    ]
     problems = []
     records = list(iter_jsonl(iter(lines), "n.jsonl", problems, columns=Columns()))
     assert [(r.note_id, r.text) for r in records] == [("n.jsonl:1", "a 617-555-0199"), ("n.jsonl:7", "caf\u00e9")]
-    failed = [(p.where, p.message[:len("(spacy-clintiny) [E75x]")]) for p in problems if p.failed]
-    assert failed == [("n.jsonl:3", "(spacy-clintiny) [E751]"), ("n.jsonl:4", "(spacy-clintiny) [E751]"),
-                      ("n.jsonl:5", "(spacy-clintiny) [E752]"), ("n.jsonl:6", "(spacy-clintiny) [E753]")]
+    failed = [(p.where, p.message[: len("(spacy-clintiny) [E75x]")]) for p in problems if p.failed]
+    assert failed == [
+        ("n.jsonl:3", "(spacy-clintiny) [E751]"),
+        ("n.jsonl:4", "(spacy-clintiny) [E751]"),
+        ("n.jsonl:5", "(spacy-clintiny) [E752]"),
+        ("n.jsonl:6", "(spacy-clintiny) [E753]"),
+    ]
     assert not any("secret" in p.message for p in problems)
     assert [p.where for p in problems if not p.failed] == ["n.jsonl:7"]
 
@@ -188,5 +202,7 @@ def test_a_crash_mid_run_resumes_to_the_uninterrupted_outputs(tmp_path, engine, 
         assert PHONE not in whole.read_text() and whole.read_text().count("[CONTACT]") == 25
     audit = [json.loads(line) for line in (tmp_path / f"resumed{suffix}.audit.jsonl").read_text().splitlines()]
     assert len(audit) == 26 and "summary" in audit[-1]
-    assert sorted(a["note_id"] for a in audit[:-1]) == sorted(a["note_id"] for a in (
-        json.loads(line) for line in (tmp_path / f"whole{suffix}.audit.jsonl").read_text().splitlines()[:-1]))
+    assert sorted(a["note_id"] for a in audit[:-1]) == sorted(
+        a["note_id"]
+        for a in (json.loads(line) for line in (tmp_path / f"whole{suffix}.audit.jsonl").read_text().splitlines()[:-1])
+    )

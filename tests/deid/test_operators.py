@@ -1,5 +1,6 @@
 """Operators replace exactly the PHI spans, report exact output offsets, leave the rest of the
 text byte-identical, and never keep an original in surrogate mode."""
+
 import gc
 import re
 import time
@@ -11,8 +12,14 @@ from spacy_clintiny.deid.surrogate import SurrogateGenerator
 from spacy_clintiny.deid.types import PhiMention
 
 TEXT = "Pt John Smith seen 3/14/2021 at Mercy Hospital.\nAge 92, MRN 12345678, call 410-555-9876."
-SPANS = [("John Smith", "NAME", "PATIENT"), ("3/14/2021", "DATE", ""), ("Mercy Hospital", "LOCATION", "HOSPITAL"),
-         ("92", "AGE", ""), ("12345678", "ID", "MEDICALRECORD"), ("410-555-9876", "CONTACT", "PHONE")]
+SPANS = [
+    ("John Smith", "NAME", "PATIENT"),
+    ("3/14/2021", "DATE", ""),
+    ("Mercy Hospital", "LOCATION", "HOSPITAL"),
+    ("92", "AGE", ""),
+    ("12345678", "ID", "MEDICALRECORD"),
+    ("410-555-9876", "CONTACT", "PHONE"),
+]
 
 
 def find_mentions(text, spans, source="rule"):
@@ -30,8 +37,8 @@ def check_offsets(text, output, replacements):
     """Every replacement sits at its output offsets, and the text between them is unchanged."""
     prev_in = prev_out = 0
     for r in replacements:
-        assert output[r.out_start:r.out_end] == r.new_text
-        assert output[prev_out:r.out_start] == text[prev_in:r.start]
+        assert output[r.out_start : r.out_end] == r.new_text
+        assert output[prev_out : r.out_start] == text[prev_in : r.start]
         prev_in, prev_out = r.end, r.out_end
     assert output[prev_out:] == text[prev_in:]
 
@@ -65,7 +72,7 @@ def test_mask_keeps_length_offsets_and_whitespace():
 def test_annotate_keeps_text():
     output, reps = apply_operator(TEXT, MENTIONS, mode="annotate")
     assert output == TEXT
-    assert all(r.operator == "keep" and r.new_text == TEXT[r.start:r.end] for r in reps)
+    assert all(r.operator == "keep" and r.new_text == TEXT[r.start : r.end] for r in reps)
 
 
 def test_surrogate_mode():
@@ -78,7 +85,7 @@ def test_surrogate_mode():
     assert {by_label[label].operator for label in ("NAME", "LOCATION", "ID", "CONTACT")} == {"surrogate"}
     for r in reps:
         if r.label != "AGE":
-            assert r.new_text != TEXT[r.start:r.end]
+            assert r.new_text != TEXT[r.start : r.end]
     assert "Smith" not in output and "12345678" not in output and "555-9876" not in output
     assert re.search(r"call \d{3}-\d{3}-\d{4}\.$", output)
 
@@ -151,8 +158,8 @@ def test_long_text_is_fast_and_linear():
         output, reps = apply_operator(text, mentions, mode=mode, patient_id="p", generator=generator)
         assert time.process_time() - start < 2.0, mode
         assert len(reps) == 8000
-        assert output[reps[-1].out_start:reps[-1].out_end] == reps[-1].new_text
-        assert output[reps[-1].out_end:] == text[reps[-1].end:]
+        assert output[reps[-1].out_start : reps[-1].out_end] == reps[-1].new_text
+        assert output[reps[-1].out_end :] == text[reps[-1].end :]
 
     def best_time(text, mentions):
         times = []

@@ -1,6 +1,7 @@
 """PHI rules (``spacy_clintiny.deid.patterns``): each pattern family on hand-written sentences
 with the exact expected spans, clinical look-alikes that must not fire, allow and deny lists,
 serialization, the rule files' validity and a PhysioNet regression on held-out patients."""
+
 import copy
 
 import pytest
@@ -43,7 +44,7 @@ def spans(detector, nlp, text):
 
 
 def texts(detector, nlp, text):
-    return [text[m.start:m.end] for m in detector(nlp(text))]
+    return [text[m.start : m.end] for m in detector(nlp(text))]
 
 
 # ---------------------------------------------------------------------- CONTACT
@@ -104,10 +105,24 @@ def test_id_section_and_units_are_not_ids(detector, nlp):
 # ---------------------------------------------------------------------- DATE
 
 
-@pytest.mark.parametrize("date", [
-    "3/14/2021", "3/14/21", "3/14", "3-14-2021", "2021-03-14", "March 14, 2021", "14 Mar 2021", "Mar 2021",
-    "March 14th", "MARCH OF 1993", "may 16, 2015", "28 Oct, 88", "Sept. 3",
-])
+@pytest.mark.parametrize(
+    "date",
+    [
+        "3/14/2021",
+        "3/14/21",
+        "3/14",
+        "3-14-2021",
+        "2021-03-14",
+        "March 14, 2021",
+        "14 Mar 2021",
+        "Mar 2021",
+        "March 14th",
+        "MARCH OF 1993",
+        "may 16, 2015",
+        "28 Oct, 88",
+        "Sept. 3",
+    ],
+)
 def test_date_formats(detector, nlp, date):
     text = f"Admitted {date} for CHF."
     assert spans(detector, nlp, text) == [(*at(text, date), "DATE", "DATE")]
@@ -132,23 +147,26 @@ def test_ordinal_day_after_on_the(detector, nlp):
     assert spans(detector, nlp, text) == [(*at(text, "11th"), "DATE", "DATE")]
 
 
-@pytest.mark.parametrize("text", [
-    "BP 120/80, HR 88.",
-    "Grade 2/6 murmur at LSB.",
-    "2/6 SEM heard.",
-    "placed on ac mode 700x12x1.0/5 peep.",
-    "Resp: PS 10/5, 40%.",
-    "CPAP 5/5 35% FIO2.",
-    "SIMV/PS 500 X 14, 50% 5/5.",
-    "c/o pain 5/10, medicated.",
-    "chest pain (7/10) resolved.",
-    "ivf: 1/2 NS at 75cc/hr, 3/4 strength tube feeds.",
-    "motor 5/5 strength bilat.",
-    "abx for 2 weeks; RR 12-20; q2-3 hrs.",
-    "Seen Monday. Family meeting on Friday.",
-    "Pt may need lasix. Dec to 2 mg. Pt may 2 assist.",
-    "Ventolin 5 mg at 14:30 and 2:30pm.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "BP 120/80, HR 88.",
+        "Grade 2/6 murmur at LSB.",
+        "2/6 SEM heard.",
+        "placed on ac mode 700x12x1.0/5 peep.",
+        "Resp: PS 10/5, 40%.",
+        "CPAP 5/5 35% FIO2.",
+        "SIMV/PS 500 X 14, 50% 5/5.",
+        "c/o pain 5/10, medicated.",
+        "chest pain (7/10) resolved.",
+        "ivf: 1/2 NS at 75cc/hr, 3/4 strength tube feeds.",
+        "motor 5/5 strength bilat.",
+        "abx for 2 weeks; RR 12-20; q2-3 hrs.",
+        "Seen Monday. Family meeting on Friday.",
+        "Pt may need lasix. Dec to 2 mg. Pt may 2 assist.",
+        "Ventolin 5 mg at 14:30 and 2:30pm.",
+    ],
+)
 def test_clinical_numbers_and_words_are_not_dates(detector, nlp, text):
     assert spans(detector, nlp, text) == []
 
@@ -157,7 +175,8 @@ def test_times_only_when_asked(nlp):
     text = "Meds at 14:30 and 2:30pm."
     detector = PhiRuleDetector(nlp.vocab, include_times=True)
     assert spans(detector, nlp, text) == [
-        (*at(text, "14:30"), "DATE", "TIME"), (*at(text, "2:30pm"), "DATE", "TIME"),
+        (*at(text, "14:30"), "DATE", "TIME"),
+        (*at(text, "2:30pm"), "DATE", "TIME"),
     ]
 
 
@@ -167,8 +186,11 @@ def test_times_only_when_asked(nlp):
 def test_ages_over_89(detector, nlp):
     text = "92 yo woman, 93 year old husband, aged 91, age 95, a 96-year-old aunt."
     assert spans(detector, nlp, text) == [
-        (*at(text, "92"), "AGE", "AGE"), (*at(text, "93"), "AGE", "AGE"), (*at(text, "91"), "AGE", "AGE"),
-        (*at(text, "95"), "AGE", "AGE"), (*at(text, "96"), "AGE", "AGE"),
+        (*at(text, "92"), "AGE", "AGE"),
+        (*at(text, "93"), "AGE", "AGE"),
+        (*at(text, "91"), "AGE", "AGE"),
+        (*at(text, "95"), "AGE", "AGE"),
+        (*at(text, "96"), "AGE", "AGE"),
     ]
 
 
@@ -180,8 +202,10 @@ def test_ages_up_to_89_are_not_phi(detector, nlp):
 
 
 def test_zip_street_hospital_ward(detector, nlp):
-    text = ("Lives at 123 Main St., Boston, MA 02114-1234. Transferred from Memorial Hospital to "
-            "ST MARY HOSPITAL, then TRANSFER TO QUARTERMAIN 2. Screened by Holy Cross Rehab.")
+    text = (
+        "Lives at 123 Main St., Boston, MA 02114-1234. Transferred from Memorial Hospital to "
+        "ST MARY HOSPITAL, then TRANSFER TO QUARTERMAIN 2. Screened by Holy Cross Rehab."
+    )
     assert spans(detector, nlp, text) == [
         (*at(text, "123 Main St."), "LOCATION", "STREET"),
         (*at(text, "02114-1234"), "LOCATION", "ZIP"),
@@ -197,14 +221,17 @@ def test_residence_keeps_cities_not_states(detector, nlp):
     assert texts(detector, nlp, text) == ["Parkville", "Fayetteville"]
 
 
-@pytest.mark.parametrize("text", [
-    "Echo: LA enlargement, MR 2+.",
-    "HAD PROLONGED HOSPITAL STAY 4 MONTHS AGO.",
-    "She has no known medical problems. Follow up in urology clinic.",
-    "He was able to recall 3 of 3 words. Sent in bottle 2.",
-    "Moved to supine position.",
-    "urology able to reinsert 30 french foley.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Echo: LA enlargement, MR 2+.",
+        "HAD PROLONGED HOSPITAL STAY 4 MONTHS AGO.",
+        "She has no known medical problems. Follow up in urology clinic.",
+        "He was able to recall 3 of 3 words. Sent in bottle 2.",
+        "Moved to supine position.",
+        "urology able to reinsert 30 french foley.",
+    ],
+)
 def test_location_look_alikes(detector, recall, nlp, text):
     assert spans(detector, nlp, text) == []
     assert spans(recall, nlp, text) == []
@@ -214,8 +241,9 @@ def test_location_look_alikes(detector, recall, nlp, text):
 
 
 def test_names_after_titles(detector, nlp):
-    text = ("Dr. Van Leeuwen aware. DR. L. RUUSKA PRONOUNCED. DR SWACKHAMER AWARE. Mrs Nicholson called. "
-            "dr. cozzi aware.")
+    text = (
+        "Dr. Van Leeuwen aware. DR. L. RUUSKA PRONOUNCED. DR SWACKHAMER AWARE. Mrs Nicholson called. dr. cozzi aware."
+    )
     assert spans(detector, nlp, text) == [
         (*at(text, "Van Leeuwen"), "NAME", "DOCTOR"),
         (*at(text, "L. RUUSKA"), "NAME", "DOCTOR"),
@@ -226,8 +254,10 @@ def test_names_after_titles(detector, nlp):
 
 
 def test_names_after_relatives_staff_and_in_signoffs(detector, nlp):
-    text = ("SOCIAL: PT'S WIFE HELEN AND SON WILLIAM IN. Seen by NP Carol. Dr Griffin and Swackhamer aware."
-            "\nIlene Macdonald RN\nQ. LANDER RRT")
+    text = (
+        "SOCIAL: PT'S WIFE HELEN AND SON WILLIAM IN. Seen by NP Carol. Dr Griffin and Swackhamer aware."
+        "\nIlene Macdonald RN\nQ. LANDER RRT"
+    )
     assert spans(detector, nlp, text) == [
         (*at(text, "HELEN"), "NAME", "RELATIVE"),
         (*at(text, "WILLIAM"), "NAME", "RELATIVE"),
@@ -244,14 +274,17 @@ def test_a_name_stops_at_a_lower_case_word_in_cased_text(detector, nlp):
     assert spans(detector, nlp, text) == [(*at(text, "Trask"), "NAME", "DOCTOR")]
 
 
-@pytest.mark.parametrize("text", [
-    # Deliberately NOT a name: "appointment" is a common word, so no leak and no false alarm.
-    "Dr. appointment next week.",
-    "MD aware. DR NOTIFIED. Dr. aware of K 5.9.",
-    "MS: alert and oriented. PA line in place. PT to see.",
-    "RN will follow. Daughter called. Son in to visit. Brother, colon CA.",
-    "per NP aware. Spoke with family.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Deliberately NOT a name: "appointment" is a common word, so no leak and no false alarm.
+        "Dr. appointment next week.",
+        "MD aware. DR NOTIFIED. Dr. aware of K 5.9.",
+        "MS: alert and oriented. PA line in place. PT to see.",
+        "RN will follow. Daughter called. Son in to visit. Brother, colon CA.",
+        "per NP aware. Spoke with family.",
+    ],
+)
 def test_name_look_alikes(detector, recall, nlp, text):
     assert spans(detector, nlp, text) == []
     assert spans(recall, nlp, text) == []
@@ -261,10 +294,11 @@ def test_name_look_alikes(detector, recall, nlp, text):
 
 
 def test_recall_profile_finds_dictionary_names_and_places(detector, recall, nlp):
-    text = ("Pt transferred from MGH overnight. Janet Kondouli at bedside. Seen by J. Stella this am. "
-            "Lives near Baltimore.")
+    text = (
+        "Pt transferred from MGH overnight. Janet Kondouli at bedside. Seen by J. Stella this am. Lives near Baltimore."
+    )
     assert spans(detector, nlp, text) == []
-    assert [(text[m.start:m.end], m.label, m.source) for m in recall(nlp(text))] == [
+    assert [(text[m.start : m.end], m.label, m.source) for m in recall(nlp(text))] == [
         ("MGH", "LOCATION", "rule:dict_hospital"),
         ("Janet Kondouli", "NAME", "rule:dict_name"),  # unknown capitalised word after a first name
         ("J. Stella", "NAME", "rule:dict_name"),  # initial before a dictionary name
@@ -279,12 +313,15 @@ def test_recall_profile_glued_names_all_caps_and_lower_case_notes(recall, nlp):
     assert texts(recall, nlp, "Pt was seen by mary. Will follow.") == []
 
 
-@pytest.mark.parametrize("text", [
-    "FOLEY CATHETER PLACED. MS: ALERT. PA LINE IN PLACE. PT MAY NEED LASIX. WILL CONTINUE TO MONITOR.",
-    "Foley to gravity, Swan-Ganz removed. Hx of Parkinson disease and Graves disease. Passy-Muir valve on.",
-    "Pt with AMI, on ASA. ICA stenosis. Eve shift: brady to 40s, paced. Hickman line in place.",
-    "Hope to wean today. Will walk with PT. Rose to 38.5 overnight. Bill sent to insurance.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "FOLEY CATHETER PLACED. MS: ALERT. PA LINE IN PLACE. PT MAY NEED LASIX. WILL CONTINUE TO MONITOR.",
+        "Foley to gravity, Swan-Ganz removed. Hx of Parkinson disease and Graves disease. Passy-Muir valve on.",
+        "Pt with AMI, on ASA. ICA stenosis. Eve shift: brady to 40s, paced. Hickman line in place.",
+        "Hope to wean today. Will walk with PT. Rose to 38.5 overnight. Bill sent to insurance.",
+    ],
+)
 def test_recall_profile_leaves_common_and_clinical_words(recall, nlp, text):
     assert spans(recall, nlp, text) == []
 
@@ -302,8 +339,11 @@ def test_profile_is_checked_and_carried(nlp):
     loaded = PhiRuleDetector(nlp.vocab).from_bytes(saved.to_bytes())
     assert loaded.profile == "precision" and texts(loaded, nlp, "Janet at bedside.") == []
     assert PhiRuleDetector(nlp.vocab).profile == "recall"
-    assert texts(PhiRuleDetector(nlp.vocab, profile="precision").from_bytes(PhiRuleDetector(nlp.vocab).to_bytes()),
-                 nlp, "Janet at bedside.") == ["Janet"]
+    assert texts(
+        PhiRuleDetector(nlp.vocab, profile="precision").from_bytes(PhiRuleDetector(nlp.vocab).to_bytes()),
+        nlp,
+        "Janet at bedside.",
+    ) == ["Janet"]
 
 
 def test_component_profile_config_and_round_trip():
@@ -333,8 +373,9 @@ def test_custom_allow_list_replaces_the_default_and_blocks_rules(nlp):
 
 
 def test_deny_list_matches_whole_words_case_insensitively(nlp):
-    detector = PhiRuleDetector(nlp.vocab, deny_list={"NAME": ["Nicholson", "van leeuwen"], "LOCATION": ["GH"]},
-                               allow_list=["GH"])
+    detector = PhiRuleDetector(
+        nlp.vocab, deny_list={"NAME": ["Nicholson", "van leeuwen"], "LOCATION": ["GH"]}, allow_list=["GH"]
+    )
     text = "MR NICHOLSON to GH. Nicholsonville. Van Leeuwen aware. gh."
     found = [(m.start, m.end, m.label, m.source) for m in detector(nlp(text))]
     assert found == [
@@ -350,7 +391,7 @@ def test_deny_list_matches_whole_words_case_insensitively(nlp):
 def test_categories_limit_the_rules_not_the_deny_list(nlp):
     detector = PhiRuleDetector(nlp.vocab, categories=["DATE"], deny_list={"NAME": ["Smith"]})
     text = "Dr. Smith saw pt 3/14/2021, call 617-555-1234."
-    assert [(text[m.start:m.end], m.label) for m in detector(nlp(text))] == [("Smith", "NAME"), ("3/14/2021", "DATE")]
+    assert [(text[m.start : m.end], m.label) for m in detector(nlp(text))] == [("Smith", "NAME"), ("3/14/2021", "DATE")]
 
 
 def test_bad_options_are_rejected_with_codes(nlp):
@@ -369,13 +410,25 @@ def test_bad_options_are_rejected_with_codes(nlp):
 
 
 def test_bytes_round_trip_keeps_lists_and_options(nlp):
-    saved = PhiRuleDetector(nlp.vocab, allow_list=["Marder"], deny_list={"NAME": ["Nicholson"]},
-                            categories=["NAME", "DATE"], include_times=True)
+    saved = PhiRuleDetector(
+        nlp.vocab,
+        allow_list=["Marder"],
+        deny_list={"NAME": ["Nicholson"]},
+        categories=["NAME", "DATE"],
+        include_times=True,
+    )
     loaded = PhiRuleDetector(nlp.vocab).from_bytes(saved.to_bytes())
-    assert loaded.to_dict() == saved.to_dict() == {
-        "allow_list": ["Marder"], "deny_list": {"NAME": ["Nicholson"]}, "categories": ["NAME", "DATE"],
-        "include_times": True, "profile": "recall",
-    }
+    assert (
+        loaded.to_dict()
+        == saved.to_dict()
+        == {
+            "allow_list": ["Marder"],
+            "deny_list": {"NAME": ["Nicholson"]},
+            "categories": ["NAME", "DATE"],
+            "include_times": True,
+            "profile": "recall",
+        }
+    )
     text = "Dr. Marder and Mr Nicholson at 14:30 on 3/14, call 617-555-1234."
     assert texts(loaded, nlp, text) == texts(saved, nlp, text) == ["Nicholson", "Nicholson", "14:30", "3/14"]
 
@@ -400,8 +453,17 @@ def test_token_rules_pass_spacys_pattern_schema():
     for rule in load_token_rules():
         for part in (rule.before, rule.target, rule.after):
             for token in part:
-                token = {k: ({kk: (lists[vv[1:]] if isinstance(vv, str) and vv.startswith("@") else vv)
-                              for kk, vv in v.items()} if isinstance(v, dict) else v) for k, v in token.items()}
+                token = {
+                    k: (
+                        {
+                            kk: (lists[vv[1:]] if isinstance(vv, str) and vv.startswith("@") else vv)
+                            for kk, vv in v.items()
+                        }
+                        if isinstance(v, dict)
+                        else v
+                    )
+                    for k, v in token.items()
+                }
                 assert validate_token_pattern([token]) == [], (rule.name, token)
         assert rule.next_not_in is None or rule.next_not_in[1:] in lists, rule.name
 

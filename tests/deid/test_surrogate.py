@@ -1,5 +1,6 @@
 """Surrogates are keyed and deterministic, consistent per patient, keep case and format, never
 equal the original, and give None (redaction) when no surrogate can be made."""
+
 import datetime
 import json
 import os
@@ -16,10 +17,18 @@ from spacy_clintiny.deid.surrogate import POOL_KINDS, SurrogateGenerator
 KEY = "test-secret"
 # (original, label, subtype)
 SAMPLES = [
-    ("John Smith", "NAME", "PATIENT"), ("SMITH", "NAME", "DOCTOR"), ("Dr. J. Smith", "NAME", "DOCTOR"),
-    ("Mercy Hospital", "LOCATION", "HOSPITAL"), ("Baltimore", "LOCATION", "CITY"), ("02114", "LOCATION", "ZIP"),
-    ("410-555-9876", "CONTACT", "PHONE"), ("jsmith@mgh.org", "CONTACT", "EMAIL"), ("MRN-12345ab", "ID", ""),
-    ("nurse", "PROFESSION", ""), ("3/14/2021", "DATE", ""), ("92", "AGE", ""),
+    ("John Smith", "NAME", "PATIENT"),
+    ("SMITH", "NAME", "DOCTOR"),
+    ("Dr. J. Smith", "NAME", "DOCTOR"),
+    ("Mercy Hospital", "LOCATION", "HOSPITAL"),
+    ("Baltimore", "LOCATION", "CITY"),
+    ("02114", "LOCATION", "ZIP"),
+    ("410-555-9876", "CONTACT", "PHONE"),
+    ("jsmith@mgh.org", "CONTACT", "EMAIL"),
+    ("MRN-12345ab", "ID", ""),
+    ("nurse", "PROFESSION", ""),
+    ("3/14/2021", "DATE", ""),
+    ("92", "AGE", ""),
 ]
 
 
@@ -49,8 +58,9 @@ def test_same_key_same_surrogates_across_processes(generator):
     # a fresh interpreter with another hash seed: Python's hash() must play no part
     hash_seed = "1" if os.environ.get("PYTHONHASHSEED") != "1" else "2"
     env = dict(os.environ, PYTHONHASHSEED=hash_seed)
-    done = subprocess.run([sys.executable, "-c", code, json.dumps(SAMPLES)], capture_output=True, text=True,
-                          env=env, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(SAMPLES)], capture_output=True, text=True, env=env, check=True
+    )
     assert json.loads(done.stdout) == run_samples(generator)
 
 
@@ -128,8 +138,9 @@ def test_realistic_values_by_kind(generator):
     assert generator.surrogate("GH", label="LOCATION", patient_id="p1").isupper()  # acronym, same shape
     state = generator.surrogate("MA", label="LOCATION", subtype="STATE", patient_id="p1")
     assert re.fullmatch(r"[A-Z]{2}", state) and state != "MA"
-    assert re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,3}){3}", generator.surrogate("10.0.0.1", label="CONTACT",
-                                                                           patient_id="p1"))
+    assert re.fullmatch(
+        r"[0-9]{1,3}(\.[0-9]{1,3}){3}", generator.surrogate("10.0.0.1", label="CONTACT", patient_id="p1")
+    )
 
 
 def test_surrogate_never_equals_original():
@@ -159,7 +170,8 @@ def test_dates_of_a_patient_keep_their_interval(generator):
     assert a == expected.isoformat()
     # same date in two notes of the patient: same shifted date, same format
     assert generator.surrogate("3/14", label="DATE", patient_id="p7") == generator.surrogate(
-        "3/14", label="DATE", patient_id="p7")
+        "3/14", label="DATE", patient_id="p7"
+    )
     assert re.fullmatch(r"\d{1,2}/\d{1,2}", generator.surrogate("3/14", label="DATE", patient_id="p7"))
 
 
@@ -186,9 +198,14 @@ def test_locale_without_provider_gives_none():
 
 @pytest.mark.parametrize(
     "kwargs,code",
-    [({"key": ""}, "E729"), ({"key": 3}, "E730"), ({"locale": "xx_XX"}, "E727"),
-     ({"min_shift_days": 0}, "E726"), ({"min_shift_days": 20, "max_shift_days": 10}, "E726"),
-     ({"pools": {"surname": ["X"]}}, "E728")],
+    [
+        ({"key": ""}, "E729"),
+        ({"key": 3}, "E730"),
+        ({"locale": "xx_XX"}, "E727"),
+        ({"min_shift_days": 0}, "E726"),
+        ({"min_shift_days": 20, "max_shift_days": 10}, "E726"),
+        ({"pools": {"surname": ["X"]}}, "E728"),
+    ],
 )
 def test_bad_settings_raise(kwargs, code):
     kwargs = {"key": KEY, **kwargs}

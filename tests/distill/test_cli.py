@@ -11,18 +11,52 @@ def test_init_student_and_distill_commands(teacher4, text_corpus, tmp_path):
     assert result.exit_code == 0, result.output
     assert "encoder parameters" in result.output and "[1, 3]" in result.output
     out = tmp_path / "distilled"
-    args = ["distill", str(teacher4), str(student), str(text_corpus), str(out), "--recipe", "distilclinicalbert",
-            "--max-steps", "2", "--batch-size", "4", "--seq-len", "32", "--threads", "1", "--no-progress",
-            "--training.eval_max_sequences", "8", "--losses.kl.temperature", "3"]
+    args = [
+        "distill",
+        str(teacher4),
+        str(student),
+        str(text_corpus),
+        str(out),
+        "--recipe",
+        "distilclinicalbert",
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--seq-len",
+        "32",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--training.eval_max_sequences",
+        "8",
+        "--losses.kl.temperature",
+        "3",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "MLM top-1 agreement" in result.output
-    assert 'temperature = 3' in (out / "training_config.cfg").read_text()
+    assert "temperature = 3" in (out / "training_config.cfg").read_text()
     # the same command again is refused: the folder is not empty
     result = runner.invoke(app, args)
     assert result.exit_code == 1 and "E510" in result.output
-    result = runner.invoke(app, ["fidelity", str(teacher4), str(out), str(text_corpus), "--seq-len", "32",
-                                 "--max-sequences", "8", "--threads", "1", "-o", str(tmp_path / "f.json")])
+    result = runner.invoke(
+        app,
+        [
+            "fidelity",
+            str(teacher4),
+            str(out),
+            str(text_corpus),
+            "--seq-len",
+            "32",
+            "--max-sequences",
+            "8",
+            "--threads",
+            "1",
+            "-o",
+            str(tmp_path / "f.json"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "f.json").exists()
 

@@ -20,8 +20,12 @@ def test_recipes_expand_and_resolve():
         assert set(config["losses"]) == set(RECIPES[name])
         assert resolve_losses(config["losses"])
     distil = load_config("distill", recipe="distilclinicalbert")["losses"]
-    assert (distil["mlm"]["weight"], distil["kl"]["weight"], distil["kl"]["temperature"],
-            distil["cosine"]["weight"]) == (2.0, 5.0, 2.0, 1.0)
+    assert (
+        distil["mlm"]["weight"],
+        distil["kl"]["weight"],
+        distil["kl"]["temperature"],
+        distil["cosine"]["weight"],
+    ) == (2.0, 5.0, 2.0, 1.0)
 
 
 def test_overrides_apply_after_the_recipe():

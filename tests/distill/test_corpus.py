@@ -6,8 +6,15 @@ from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 from transformers import AutoTokenizer
 
-from spacy_clintiny.distill.corpus import (CorpusSettings, build_corpus, expand_paths, global_batch_indices,
-                                           load_corpus, read_documents, split_documents)
+from spacy_clintiny.distill.corpus import (
+    CorpusSettings,
+    build_corpus,
+    expand_paths,
+    global_batch_indices,
+    load_corpus,
+    read_documents,
+    split_documents,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +35,12 @@ def test_plain_text_splits(tmp_path):
 
 def test_jsonl_field_dedupe_and_missing_values(tmp_path):
     path = tmp_path / "notes.jsonl"
-    rows = [{"transcription": "pain in chest"}, {"transcription": "pain in chest"},
-            {"transcription": "<NA>"}, {"transcription": "fever"}]
+    rows = [
+        {"transcription": "pain in chest"},
+        {"transcription": "pain in chest"},
+        {"transcription": "<NA>"},
+        {"transcription": "fever"},
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf8")
     texts, dropped = read_documents([path], CorpusSettings(text_field="transcription"))
     assert texts == ["pain in chest", "fever"] and dropped == 1
@@ -81,7 +92,7 @@ def test_heldout_documents_are_not_in_training(tmp_path, tokenizer):
     corpus = build_corpus([path], tokenizer, settings)
 
     def stream(seqs):  # undo the packing: drop each row's [CLS] and closing [SEP]
-        rows = [ids[1:int(n) - 1] for ids, n in zip(seqs.input_ids, seqs.attention_mask.sum(1))]
+        rows = [ids[1 : int(n) - 1] for ids, n in zip(seqs.input_ids, seqs.attention_mask.sum(1))]
         return tokenizer.decode(torch.cat(rows)).replace(" ", "")
 
     train_text, held_text = stream(corpus.train), stream(corpus.heldout)

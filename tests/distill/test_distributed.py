@@ -1,4 +1,5 @@
 """Two CPU processes (gloo) under torchrun, running the unchanged CLI command."""
+
 import json
 import os
 import shutil
@@ -14,9 +15,27 @@ from spacy_clintiny.distill.config import load_config
 from spacy_clintiny.distill.runner import run_training
 from spacy_clintiny.distill.student import init_student
 
-ARGS = ["--max-steps", "4", "--batch-size", "4", "--seq-len", "32", "--threads", "1", "--no-progress",
-        "--recipe", "tinyclinicalbert", "--training.dropout", "0", "--training.checkpoint_every", "2",
-        "--training.eval_max_sequences", "8", "--distill.fidelity", "false"]
+ARGS = [
+    "--max-steps",
+    "4",
+    "--batch-size",
+    "4",
+    "--seq-len",
+    "32",
+    "--threads",
+    "1",
+    "--no-progress",
+    "--recipe",
+    "tinyclinicalbert",
+    "--training.dropout",
+    "0",
+    "--training.checkpoint_every",
+    "2",
+    "--training.eval_max_sequences",
+    "8",
+    "--distill.fidelity",
+    "false",
+]
 
 
 def test_two_processes_match_one_process(teacher4, text_corpus, tmp_path):
@@ -26,8 +45,18 @@ def test_two_processes_match_one_process(teacher4, text_corpus, tmp_path):
     init_student(str(teacher4), student, layers=2, hidden=16, heads=2)
     two = tmp_path / "two"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [torchrun, "--standalone", "--nproc_per_node", "2", clintiny, "distill", str(teacher4), str(student),
-           str(text_corpus), str(two)] + ARGS
+    cmd = [
+        torchrun,
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        clintiny,
+        "distill",
+        str(teacher4),
+        str(student),
+        str(text_corpus),
+        str(two),
+    ] + ARGS
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     meta = json.loads((two / "run_meta.json").read_text())
@@ -35,10 +64,20 @@ def test_two_processes_match_one_process(teacher4, text_corpus, tmp_path):
     assert meta["world_size"] == 2 and meta["process_weights_max_difference"] == 0.0
     # ... which match one process with the same global batch
     one = tmp_path / "one"
-    overrides = {"paths.teacher": str(teacher4), "paths.student": str(student), "paths.output": str(one),
-                 "corpus.paths": [str(text_corpus)], "training.max_steps": 4, "training.batch_size": 4,
-                 "corpus.seq_len": 32, "training.threads": 1, "training.dropout": 0,
-                 "training.checkpoint_every": 2, "training.eval_max_sequences": 8, "distill.fidelity": False}
+    overrides = {
+        "paths.teacher": str(teacher4),
+        "paths.student": str(student),
+        "paths.output": str(one),
+        "corpus.paths": [str(text_corpus)],
+        "training.max_steps": 4,
+        "training.batch_size": 4,
+        "corpus.seq_len": 32,
+        "training.threads": 1,
+        "training.dropout": 0,
+        "training.checkpoint_every": 2,
+        "training.eval_max_sequences": 8,
+        "distill.fidelity": False,
+    }
     run_training("distill", load_config("distill", overrides=overrides, recipe="tinyclinicalbert"), progress=False)
     for name in ("model.safetensors", "clintiny_projections.safetensors"):
         a, b = load_file(str(one / name)), load_file(str(two / name))

@@ -1,17 +1,19 @@
 import pytest
 
-from spacy_clintiny.distill.layer_map import (check_layer_map, hidden_state_pairs, resolve_layer_map,
-                                              uniform_layer_map)
+from spacy_clintiny.distill.layer_map import check_layer_map, hidden_state_pairs, resolve_layer_map, uniform_layer_map
 
 
-@pytest.mark.parametrize("n_teacher,n_student,expected", [
-    (12, 6, [1, 3, 5, 7, 9, 11]),  # the seed's DistilClinicalBERT layers
-    (12, 4, [2, 5, 8, 11]),  # TinyBERT's map, the seed's TinyClinicalBERT layers
-    (6, 4, [0, 2, 3, 5]),
-    (6, 2, [2, 5]),
-    (6, 6, [0, 1, 2, 3, 4, 5]),
-    (6, 1, [5]),
-])
+@pytest.mark.parametrize(
+    "n_teacher,n_student,expected",
+    [
+        (12, 6, [1, 3, 5, 7, 9, 11]),  # the seed's DistilClinicalBERT layers
+        (12, 4, [2, 5, 8, 11]),  # TinyBERT's map, the seed's TinyClinicalBERT layers
+        (6, 4, [0, 2, 3, 5]),
+        (6, 2, [2, 5]),
+        (6, 6, [0, 1, 2, 3, 4, 5]),
+        (6, 1, [5]),
+    ],
+)
 def test_uniform_layer_map(n_teacher, n_student, expected):
     assert uniform_layer_map(n_teacher, n_student) == expected
 

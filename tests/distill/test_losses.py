@@ -50,10 +50,11 @@ COMPARISONS = [
 def test_zero_at_identity(func, kwargs):
     student = outputs(1, layers=2)
     # identical outputs on mapped layers: student layer j == teacher layer layer_map[j]
-    teacher = ModelOutputs((student.hidden_states[0], student.hidden_states[1], torch.zeros(B, S, H),
-                            student.hidden_states[2]),
-                           (student.attentions[0], torch.zeros(B, HEADS, S, S), student.attentions[1]),
-                           student.logits)
+    teacher = ModelOutputs(
+        (student.hidden_states[0], student.hidden_states[1], torch.zeros(B, S, H), student.hidden_states[2]),
+        (student.attentions[0], torch.zeros(B, HEADS, S, S), student.attentions[1]),
+        student.logits,
+    )
     value = func(student, teacher, mask=token_mask(), **kwargs)
     torch.testing.assert_close(value, torch.tensor(0.0), atol=1e-6, rtol=0)
 
@@ -86,11 +87,13 @@ def test_denominator_scales_a_global_mean():
 def test_soft_target_kl_scaled_by_t_squared():
     mask = token_mask()
     s, t = outputs(1, layers=2), outputs(2)
-    manual = torch.nn.functional.kl_div(
-        torch.log_softmax(s.logits[mask] / 3.0, -1), torch.softmax(t.logits[mask] / 3.0, -1),
-        reduction="batchmean") * 9.0
-    torch.testing.assert_close(losses.soft_target_kl(s, t, mask=mask, temperature=3.0), manual,
-                               atol=1e-5, rtol=1e-5)
+    manual = (
+        torch.nn.functional.kl_div(
+            torch.log_softmax(s.logits[mask] / 3.0, -1), torch.softmax(t.logits[mask] / 3.0, -1), reduction="batchmean"
+        )
+        * 9.0
+    )
+    torch.testing.assert_close(losses.soft_target_kl(s, t, mask=mask, temperature=3.0), manual, atol=1e-5, rtol=1e-5)
 
 
 def test_masked_lm_is_cross_entropy_on_masked_positions():

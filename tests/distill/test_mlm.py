@@ -16,8 +16,15 @@ def batch(n=64, seq=40):
 
 def test_masking_rate_specials_and_replacements():
     ids, special, word_start = batch()
-    corrupted, chosen = mask_tokens(ids, special=special, word_start=word_start, mask_token_id=4,
-                                    vocab_size=100, generator=masking_generator(0, 0), mlm_probability=0.15)
+    corrupted, chosen = mask_tokens(
+        ids,
+        special=special,
+        word_start=word_start,
+        mask_token_id=4,
+        vocab_size=100,
+        generator=masking_generator(0, 0),
+        mlm_probability=0.15,
+    )
     assert not chosen[special].any()
     rate = chosen.float().sum() / (~special).sum()
     assert 0.12 < rate < 0.18
@@ -38,8 +45,15 @@ def test_masking_is_a_function_of_seed_and_step():
 
 def test_whole_word_masking_masks_every_piece_of_a_word():
     ids, special, word_start = batch()
-    _, chosen = mask_tokens(ids, special=special, word_start=word_start, mask_token_id=4, vocab_size=100,
-                            generator=masking_generator(0, 1), whole_word=True)
+    _, chosen = mask_tokens(
+        ids,
+        special=special,
+        word_start=word_start,
+        mask_token_id=4,
+        vocab_size=100,
+        generator=masking_generator(0, 1),
+        whole_word=True,
+    )
     assert chosen.any()
     # a continuation piece is chosen exactly when the piece before it (same word) is
     cont = ~word_start & ~special

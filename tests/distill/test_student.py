@@ -13,13 +13,16 @@ def test_same_width_student_copies_mapped_teacher_layers(teacher4, tmp_path):
     teacher = AutoModelForMaskedLM.from_pretrained(str(teacher4))
     student = AutoModelForMaskedLM.from_pretrained(str(tmp_path / "s"))
     for j, t in enumerate(info["layer_map"]):
-        for (name, s_param), (_, t_param) in zip(student.bert.encoder.layer[j].named_parameters(),
-                                                 teacher.bert.encoder.layer[t].named_parameters()):
+        for (name, s_param), (_, t_param) in zip(
+            student.bert.encoder.layer[j].named_parameters(), teacher.bert.encoder.layer[t].named_parameters()
+        ):
             torch.testing.assert_close(s_param, t_param, rtol=0, atol=0, msg=name)
-    torch.testing.assert_close(student.bert.embeddings.word_embeddings.weight,
-                               teacher.bert.embeddings.word_embeddings.weight, rtol=0, atol=0)
-    torch.testing.assert_close(student.cls.predictions.transform.dense.weight,
-                               teacher.cls.predictions.transform.dense.weight, rtol=0, atol=0)
+    torch.testing.assert_close(
+        student.bert.embeddings.word_embeddings.weight, teacher.bert.embeddings.word_embeddings.weight, rtol=0, atol=0
+    )
+    torch.testing.assert_close(
+        student.cls.predictions.transform.dense.weight, teacher.cls.predictions.transform.dense.weight, rtol=0, atol=0
+    )
     assert (tmp_path / "s" / "vocab.txt").read_text() == (teacher4 / "vocab.txt").read_text()
     assert not (tmp_path / "s" / "clintiny_projections.safetensors").exists()
 
@@ -28,9 +31,12 @@ def test_layer_map_override(teacher4, tmp_path):
     info = init_student(str(teacher4), tmp_path / "s", layers=2, layer_map="0,1")
     teacher = AutoModel.from_pretrained(str(teacher4))
     student = AutoModel.from_pretrained(str(tmp_path / "s"))
-    torch.testing.assert_close(student.encoder.layer[1].output.dense.weight,
-                               teacher.encoder.layer[1].output.dense.weight, rtol=0, atol=0)
-    assert json.loads((tmp_path / "s" / "clintiny_student.json").read_text())["layer_map"] == [0, 1] == info["layer_map"]
+    torch.testing.assert_close(
+        student.encoder.layer[1].output.dense.weight, teacher.encoder.layer[1].output.dense.weight, rtol=0, atol=0
+    )
+    assert (
+        json.loads((tmp_path / "s" / "clintiny_student.json").read_text())["layer_map"] == [0, 1] == info["layer_map"]
+    )
 
 
 def test_narrow_student_is_random_with_projections(teacher4, tmp_path):

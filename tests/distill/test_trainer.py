@@ -17,9 +17,16 @@ from spacy_clintiny.distill.trainer import StopTraining
 
 
 def small_overrides(output, corpus, **extra):
-    values = {"paths.output": str(output), "corpus.paths": [str(corpus)], "training.batch_size": 4,
-              "corpus.seq_len": 32, "training.max_steps": 6, "training.checkpoint_every": 2,
-              "training.eval_max_sequences": 8, "training.threads": 1}
+    values = {
+        "paths.output": str(output),
+        "corpus.paths": [str(corpus)],
+        "training.batch_size": 4,
+        "corpus.seq_len": 32,
+        "training.max_steps": 6,
+        "training.checkpoint_every": 2,
+        "training.eval_max_sequences": 8,
+        "training.threads": 1,
+    }
     values.update(extra)
     return values
 
@@ -29,8 +36,11 @@ def pretrain_config(model, output, corpus, **extra):
 
 
 def distill_config(teacher, student, output, corpus, recipe=None, **extra):
-    overrides = {"paths.teacher": str(teacher), "paths.student": str(student),
-                 **small_overrides(output, corpus, **extra)}
+    overrides = {
+        "paths.teacher": str(teacher),
+        "paths.student": str(student),
+        **small_overrides(output, corpus, **extra),
+    }
     return load_config("distill", overrides=overrides, recipe=recipe)
 
 
@@ -46,15 +56,25 @@ def assert_same_weights(a, b, names=("model.safetensors",)):
 def pretrained(tiny_encoder, text_corpus, tmp_path_factory):
     """The tiny encoder (no MLM head) after 6 steps of continual pre-training."""
     out = tmp_path_factory.mktemp("runs") / "pretrained"
-    result = run_training("pretrain", pretrain_config(tiny_encoder, out, text_corpus, **{"training.dropout": 0.0}),
-                          progress=False)
+    result = run_training(
+        "pretrain", pretrain_config(tiny_encoder, out, text_corpus, **{"training.dropout": 0.0}), progress=False
+    )
     return out, result
 
 
 def test_pretrain_output_is_a_documented_hf_folder(pretrained):
     out, result = pretrained
-    for name in ("config.json", "model.safetensors", "vocab.txt", "tokenizer.json", "README.md",
-                 "training_config.cfg", "run_meta.json", "curves.png", "train_log.jsonl"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "vocab.txt",
+        "tokenizer.json",
+        "README.md",
+        "training_config.cfg",
+        "run_meta.json",
+        "curves.png",
+        "train_log.jsonl",
+    ):
         assert (out / name).exists(), name
     assert result["step"] == 6 and result["stop_reason"] == "max_steps"
     assert result["heldout_mlm_loss_start"] > 0 and result["heldout_mlm_loss_end"] > 0
@@ -95,16 +115,19 @@ def test_non_empty_output_needs_force_or_resume(pretrained, tiny_encoder, text_c
     with pytest.raises(ValueError, match="E510"):
         run_training("pretrain", pretrain_config(tiny_encoder, out, text_corpus), progress=False)
     with pytest.raises(ValueError, match="E513"):
-        run_training("pretrain", pretrain_config(tiny_encoder, out, text_corpus, **{"training.lr": 0.1}),
-                     resume=True, progress=False)
+        run_training(
+            "pretrain",
+            pretrain_config(tiny_encoder, out, text_corpus, **{"training.lr": 0.1}),
+            resume=True,
+            progress=False,
+        )
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.md").write_text("keep")
     with pytest.raises(ValueError, match="E512"):
         run_training("pretrain", pretrain_config(tiny_encoder, other, text_corpus), resume=True, progress=False)
     with pytest.raises(ValueError, match="E511"):
-        run_training("pretrain", pretrain_config(tiny_encoder, tiny_encoder, text_corpus), force=True,
-                     progress=False)
+        run_training("pretrain", pretrain_config(tiny_encoder, tiny_encoder, text_corpus), force=True, progress=False)
 
 
 def test_resume_with_nothing_to_resume_starts_the_run(tiny_encoder, text_corpus, tmp_path):
@@ -124,8 +147,9 @@ def test_nan_stops_with_last_good_checkpoint(tiny_mlm_encoder, text_corpus, tmp_
                 trainer.model.model.bert.embeddings.word_embeddings.weight[:] = float("nan")
 
     with pytest.raises(StopTraining, match="E514") as err:
-        run_training("pretrain", pretrain_config(tiny_mlm_encoder, out, text_corpus), progress=False,
-                     callbacks=[inject_nan])
+        run_training(
+            "pretrain", pretrain_config(tiny_mlm_encoder, out, text_corpus), progress=False, callbacks=[inject_nan]
+        )
     assert "step 4" in str(err.value) and "step-0000002" in str(err.value)
     good = latest_checkpoint(out)
     assert good.name == "step-0000002"
@@ -144,22 +168,27 @@ def test_resume_after_crash_gives_the_same_weights(teacher4, text_corpus, tmp_pa
     student = tmp_path / "student"
     init_student(str(teacher4), student, layers=2, hidden=16, heads=2)
     full, part = tmp_path / "full", tmp_path / "part"
-    run_training("distill", distill_config(teacher4, student, full, text_corpus, recipe="tinyclinicalbert",
-                                           **{"distill.fidelity": False}), progress=False)
+    run_training(
+        "distill",
+        distill_config(teacher4, student, full, text_corpus, recipe="tinyclinicalbert", **{"distill.fidelity": False}),
+        progress=False,
+    )
 
     def crash(trainer, step):
         if step == 5:
             raise Crash()
 
-    config = distill_config(teacher4, student, part, text_corpus, recipe="tinyclinicalbert",
-                            **{"distill.fidelity": False})
+    config = distill_config(
+        teacher4, student, part, text_corpus, recipe="tinyclinicalbert", **{"distill.fidelity": False}
+    )
     with pytest.raises(Crash):
         run_training("distill", config, progress=False, callbacks=[crash])
     assert latest_checkpoint(part).name == "step-0000004"
     run_training("distill", config, resume=True, progress=False)
     assert_same_weights(full, part, ("model.safetensors", "clintiny_projections.safetensors"))
-    steps = [json.loads(line)["step"] for line in (part / "train_log.jsonl").read_text().splitlines()
-             if '"train"' in line]
+    steps = [
+        json.loads(line)["step"] for line in (part / "train_log.jsonl").read_text().splitlines() if '"train"' in line
+    ]
     assert steps == [1, 2, 3, 4, 5, 6]
 
 
@@ -186,8 +215,9 @@ def test_killed_run_resumes_to_the_same_weights(tiny_mlm_encoder, text_corpus, t
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (killed / "model.safetensors").exists()
-    run_training("pretrain", pretrain_config(tiny_mlm_encoder, killed, text_corpus, **extra), resume=True,
-                 progress=False)
+    run_training(
+        "pretrain", pretrain_config(tiny_mlm_encoder, killed, text_corpus, **extra), resume=True, progress=False
+    )
     run_training("pretrain", pretrain_config(tiny_mlm_encoder, straight, text_corpus, **extra), progress=False)
     assert_same_weights(straight, killed)
 
@@ -196,11 +226,17 @@ def test_distill_without_teacher_head(tiny_encoder, text_corpus, tmp_path):
     student = tmp_path / "student"
     init_student(str(tiny_encoder), student, layers=1)
     with pytest.raises(ValueError, match="E508"):
-        run_training("distill", distill_config(tiny_encoder, student, tmp_path / "a", text_corpus,
-                                               recipe="distilclinicalbert"), progress=False)
+        run_training(
+            "distill",
+            distill_config(tiny_encoder, student, tmp_path / "a", text_corpus, recipe="distilclinicalbert"),
+            progress=False,
+        )
     out = tmp_path / "b"
-    result = run_training("distill", distill_config(tiny_encoder, student, out, text_corpus, recipe="compact",
-                                                    **{"training.max_steps": 2}), progress=False)
+    result = run_training(
+        "distill",
+        distill_config(tiny_encoder, student, out, text_corpus, recipe="compact", **{"training.max_steps": 2}),
+        progress=False,
+    )
     record = json.loads((out / "train_log.jsonl").read_text().splitlines()[1])
     assert {"loss_mlm", "loss_cosine", "loss_hidden", "loss_attention"} <= set(record)
     assert "loss_kl" not in record

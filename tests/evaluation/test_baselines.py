@@ -3,6 +3,7 @@ and the report's "Baselines, same dev splits" section (evaluation.report), again
 answers: TF-IDF + logistic regression learns an obvious signal on tiny synthetic DocBins,
 deid.pl detections are scored with hand-counted PHI tokens, and hand-made metrics have known
 winners and margins."""
+
 import json
 import random
 
@@ -87,8 +88,13 @@ NOTE_2 = "Seen by DR JONES today."
 
 def _phi_docs(nlp):
     return [
-        _doc(nlp, NOTE_1, doc_id="3-1", group="3",
-             spans=[("JOHN SMITH", "NAME"), ("3/14/2021", "DATE"), ("MERCY HOSPITAL", "LOCATION")]),
+        _doc(
+            nlp,
+            NOTE_1,
+            doc_id="3-1",
+            group="3",
+            spans=[("JOHN SMITH", "NAME"), ("3/14/2021", "DATE"), ("MERCY HOSPITAL", "LOCATION")],
+        ),
         _doc(nlp, NOTE_2, doc_id="3-2", group="3", spans=[("JONES", "NAME")]),
     ]
 
@@ -113,8 +119,9 @@ def _offsets(text, sub, inner=None):
 # deid.pl finds JOHN SMITH, "seen" (not PHI) and "14" inside the date; it misses MERCY HOSPITAL,
 # and its output has no block for note 3-2 (JONES missed). PHI tokens: JOHN, SMITH, 3/14/2021,
 # MERCY, HOSPITAL, JONES = 6; found 3 of them (the date token overlaps "14"), plus 1 false one.
-DETECTIONS = {("3", "1"): [_offsets(NOTE_1, "JOHN SMITH"), _offsets(NOTE_1, "seen"),
-                           _offsets(NOTE_1, "3/14/2021", "14")]}
+DETECTIONS = {
+    ("3", "1"): [_offsets(NOTE_1, "JOHN SMITH"), _offsets(NOTE_1, "seen"), _offsets(NOTE_1, "3/14/2021", "14")]
+}
 
 
 @pytest.fixture
@@ -161,8 +168,10 @@ def test_baselines_learn_the_signal_and_write_the_expected_json(corpus_dir, tmp_
 
 def test_textcat_baseline_rejects_unusable_training_data(nlp, tmp_path):
     path = tmp_path / "ade.spacy"
-    negatives = [_doc(nlp, f"{d} was given as planned.", doc_id=f"1-{i}", group=str(i), cats={"ADE": 0.0})
-                 for i, d in enumerate(DRUGS)]
+    negatives = [
+        _doc(nlp, f"{d} was given as planned.", doc_id=f"1-{i}", group=str(i), cats={"ADE": 0.0})
+        for i, d in enumerate(DRUGS)
+    ]
     _write(path, negatives)
     examples = load_examples(nlp, path)
     with pytest.raises(ValueError, match=r"E791.*only negative docs for 'ADE'"):
@@ -209,7 +218,11 @@ def test_spread_subset_keeps_a_blocked_file_mixed():
 
 def test_compare_systems_winner_and_margin():
     assert compare_systems({"student": 0.5, "teacher": 0.6, "tfidf": 0.9, "cnn": None}) == {
-        "winner": "tfidf", "value": 0.9, "runner_up": "teacher", "margin": pytest.approx(0.3)}
+        "winner": "tfidf",
+        "value": 0.9,
+        "runner_up": "teacher",
+        "margin": pytest.approx(0.3),
+    }
     assert compare_systems({"student": 0.7}) == {"winner": "student", "value": 0.7, "runner_up": None, "margin": None}
     tie = compare_systems({"student": 0.8, "teacher": 0.8, "tfidf": 0.1})
     assert tie["winner"] is None and tie["tied"] == ["student", "teacher"] and tie["margin"] == 0.0
@@ -219,28 +232,60 @@ def test_compare_systems_winner_and_margin():
 def _metrics(*, ade_student=0.0, baselines=True, dev_docs=287):
     metrics = {
         "dev_docs": {"mtsamples": dev_docs, "ade": 300, "physionet": 215},
-        "student": {"params": 15_615_360, "encoder_mb": 60.0, "words_per_s": 4504.0,
-                    "tasks": {"textcat_specialty": {"kind": "textcat", "acc": 0.648, "main": 0.034,
-                                                    "per_label": {"A": {}, "B": {}}},
-                              "textcat_ade": {"kind": "textcat", "acc": 1.0, "main": ade_student,
-                                              "per_label": {"ADE": {}}}},
-                    "phi_tokens": {"token_recall": 0.58, "token_precision": 0.285}},
-        "teacher": {"params": 22_713_216, "encoder_mb": 87.0, "words_per_s": 1693.0,
-                    "tasks": {"textcat_specialty": {"kind": "textcat", "acc": 0.659, "main": 0.036},
-                              "textcat_ade": {"kind": "textcat", "main": 0.261}},
-                    "phi_tokens": {"token_recall": 0.632, "token_precision": 0.399}},
+        "student": {
+            "params": 15_615_360,
+            "encoder_mb": 60.0,
+            "words_per_s": 4504.0,
+            "tasks": {
+                "textcat_specialty": {"kind": "textcat", "acc": 0.648, "main": 0.034, "per_label": {"A": {}, "B": {}}},
+                "textcat_ade": {"kind": "textcat", "acc": 1.0, "main": ade_student, "per_label": {"ADE": {}}},
+            },
+            "phi_tokens": {"token_recall": 0.58, "token_precision": 0.285},
+        },
+        "teacher": {
+            "params": 22_713_216,
+            "encoder_mb": 87.0,
+            "words_per_s": 1693.0,
+            "tasks": {
+                "textcat_specialty": {"kind": "textcat", "acc": 0.659, "main": 0.036},
+                "textcat_ade": {"kind": "textcat", "main": 0.261},
+            },
+            "phi_tokens": {"token_recall": 0.632, "token_precision": 0.399},
+        },
     }
     if baselines:
-        metrics["baselines"] = {"version": 1, "tasks": {
-            SPECIALTY_TASK: {TFIDF_SYSTEM: {"name": "TF-IDF + logistic regression", "top1": 0.927, "macro_f": 0.616,
-                                            "words_per_s": 2_400_000.0, "dev_docs": 287,
-                                            "params": {"features": "word 1-1", "sublinear_tf": True, "C": 10.0,
-                                                       "class_weight": "balanced"}}},
-            ADE_TASK: {TFIDF_SYSTEM: {"name": "TF-IDF + logistic regression", "f": 0.647, "words_per_s": 130_000.0,
-                                      "dev_docs": 300}},
-            PHI_TASK: {DEID_PL_SYSTEM: {"name": "deid.pl", "token_recall": 0.948, "token_precision": 0.732,
-                                        "words_per_s": None, "dev_docs": 215}},
-        }}
+        metrics["baselines"] = {
+            "version": 1,
+            "tasks": {
+                SPECIALTY_TASK: {
+                    TFIDF_SYSTEM: {
+                        "name": "TF-IDF + logistic regression",
+                        "top1": 0.927,
+                        "macro_f": 0.616,
+                        "words_per_s": 2_400_000.0,
+                        "dev_docs": 287,
+                        "params": {"features": "word 1-1", "sublinear_tf": True, "C": 10.0, "class_weight": "balanced"},
+                    }
+                },
+                ADE_TASK: {
+                    TFIDF_SYSTEM: {
+                        "name": "TF-IDF + logistic regression",
+                        "f": 0.647,
+                        "words_per_s": 130_000.0,
+                        "dev_docs": 300,
+                    }
+                },
+                PHI_TASK: {
+                    DEID_PL_SYSTEM: {
+                        "name": "deid.pl",
+                        "token_recall": 0.948,
+                        "token_precision": 0.732,
+                        "words_per_s": None,
+                        "dev_docs": 215,
+                    }
+                },
+            },
+        }
     return metrics
 
 
@@ -270,17 +315,22 @@ def test_report_section_renders_with_and_without_baselines():
     report = markdown_report(_metrics())
     assert "## Baselines, same dev splits" in report
     section = report.split("## Baselines, same dev splits")[1].split("## Per-label")[0]
-    assert "| TF-IDF + logistic regression (word 1-1, sublinear tf, C 10, class weights balanced) | 92.7 | 61.6 | " \
-           "2,400,000 |" in section
-    assert ("- top-1 in gold set: **TF-IDF + logistic regression** wins by 26.8 points over teacher; student "
-            "minus best baseline: -27.9 points") in section
+    assert (
+        "| TF-IDF + logistic regression (word 1-1, sublinear tf, C 10, class weights balanced) | 92.7 | 61.6 | "
+        "2,400,000 |" in section
+    )
+    assert (
+        "- top-1 in gold set: **TF-IDF + logistic regression** wins by 26.8 points over teacher; student "
+        "minus best baseline: -27.9 points"
+    ) in section
     assert "- token recall: **deid.pl** wins by 31.6 points over teacher; student minus best baseline: -36.8" in section
     assert "| deid.pl | 94.8 | 73.2 | – |" in section
     assert "not the same docs" not in section
     # the pipelines scored other docs than the baseline: the report says so
     mismatch = markdown_report(_metrics(dev_docs=100))
-    assert "not the same docs: the pipelines were scored on 100 dev doc(s) of mtsamples, the baselines on 287" \
-        in mismatch
+    assert (
+        "not the same docs: the pipelines were scored on 100 dev doc(s) of mtsamples, the baselines on 287" in mismatch
+    )
 
 
 def test_evaluate_checks_the_baselines_file_before_evaluating(tmp_path):
@@ -292,3 +342,18 @@ def test_evaluate_checks_the_baselines_file_before_evaluating(tmp_path):
     bad.write_text("{not json", encoding="utf8")
     with pytest.raises(ValueError, match=r"E796.*unreadable"):
         read_baselines(bad)
+
+
+def test_run_baselines_skips_a_task_it_cannot_train_and_says_why(nlp, tmp_path):
+    """A smoke-size ADE split with positives only: no baseline for it, the others still run."""
+    rng = random.Random(0)
+    for name, docs in (("train", _specialty_docs(nlp, 30, rng, 0)), ("dev", _specialty_docs(nlp, 10, rng, 100))):
+        _write(tmp_path / "mtsamples" / f"{name}.spacy", docs)
+    positives = [
+        _doc(nlp, f"{d} caused a rash.", doc_id=f"1-{i}", group=str(i), cats={"ADE": 1.0}) for i, d in enumerate(DRUGS)
+    ]
+    for name in ("train", "dev"):
+        _write(tmp_path / "ade" / f"{name}.spacy", positives)
+    result = run_baselines(tmp_path, nlp=spacy.blank("en"), seed=0, grids={SPECIALTY_TASK: SMALL_GRID})
+    assert set(result["tasks"]) == {SPECIALTY_TASK}
+    assert "E791" in result["skipped"][ADE_TASK] and "only positive docs" in result["skipped"][ADE_TASK]

@@ -1,6 +1,7 @@
 """The figures the report is built from, against values counted by hand: PHI token recall and
 precision (evaluation.scores.phi_token_scores), the student/teacher kept fraction, the relation
 P/R/F of clintiny_rel's score method, and predict's pairing of predictions with their gold."""
+
 import pytest
 import spacy
 from spacy.tokens import Doc
@@ -59,16 +60,20 @@ def test_phi_token_scores_partial_overlaps_and_multi_token_spans(nlp):
     # gold tokens: John, Smith, 3/14/2021, Mercy, Hospital (5); predicted: Pt, Smith, seen, 3/14/2021 (4)
     # tp: Smith, 3/14/2021 (2); fp: Pt, seen (2); fn: John, Mercy, Hospital (3)
     scores = phi_token_scores([_note_example(nlp)])
-    assert scores == {"token_recall": pytest.approx(2 / 5), "token_precision": pytest.approx(2 / 4),
-                      "gold_tokens": 5, "docs": 1}
+    assert scores == {
+        "token_recall": pytest.approx(2 / 5),
+        "token_precision": pytest.approx(2 / 4),
+        "gold_tokens": 5,
+        "docs": 1,
+    }
 
 
 def test_phi_token_scores_no_predictions_no_gold_and_unannotated_docs(nlp):
     examples = [
-        _note_example(nlp),                                                          # tp 2, fp 2, fn 3
+        _note_example(nlp),  # tp 2, fp 2, fn 3
         _phi_example(nlp, "Seen in Boston today.", [("Boston", "LOCATION")], None),  # no prediction: fn 1
-        _phi_example(nlp, "Hello there.", [], [("Hello", "NAME")]),                  # no gold PHI: fp 1
-        _phi_example(nlp, "Mary was seen.", None, [("Mary", "NAME")]),               # not annotated: ignored
+        _phi_example(nlp, "Hello there.", [], [("Hello", "NAME")]),  # no gold PHI: fp 1
+        _phi_example(nlp, "Mary was seen.", None, [("Mary", "NAME")]),  # not annotated: ignored
     ]
     scores = phi_token_scores(examples)
     assert scores["token_recall"] == pytest.approx(2 / 6)
@@ -93,10 +98,18 @@ def test_phi_token_scores_read_another_span_group(nlp):
     assert phi_token_scores([Example(pred, ref)])["docs"] == 0  # no "phi" group anywhere
 
 
-@pytest.mark.parametrize("student,teacher,expected", [
-    (0.9, 0.95, 0.9 / 0.95), (0.0, 0.8, 0.0), (1.2, 1.0, 1.2),
-    (None, 0.9, None), (0.9, None, None), (0.5, 0.0, None), (None, None, None),
-])
+@pytest.mark.parametrize(
+    "student,teacher,expected",
+    [
+        (0.9, 0.95, 0.9 / 0.95),
+        (0.0, 0.8, 0.0),
+        (1.2, 1.0, 1.2),
+        (None, 0.9, None),
+        (0.9, None, None),
+        (0.5, 0.0, None),
+        (None, None, None),
+    ],
+)
 def test_kept_fraction(student, teacher, expected):
     got = kept_fraction(student, teacher)
     assert got is None if expected is None else got == pytest.approx(expected)
@@ -124,8 +137,9 @@ def _rel_example(nlp, text, entities, predicted, gold):
     pred, ref = nlp.make_doc(text), nlp.make_doc(text)
     pred.spans["concepts"] = _char_spans(pred, entities)
     if gold is not None:
-        set_gold_relations(ref, [{"head": _offsets(text, h), "tail": _offsets(text, t), "label": label}
-                                 for h, t, label in gold])
+        set_gold_relations(
+            ref, [{"head": _offsets(text, h), "tail": _offsets(text, t), "label": label} for h, t, label in gold]
+        )
     pred._.clintiny_rels = [
         Relation(head=_char_spans(pred, [(h, "")])[0], tail=_char_spans(pred, [(t, "")])[0], label=label, score=0.9)
         for h, t, label in predicted
@@ -136,26 +150,41 @@ def _rel_example(nlp, text, entities, predicted, gold):
 def test_relation_prf_against_hand_counts(nlp, rel_pipe):
     examples = [
         _rel_example(
-            nlp, "aspirin 81 mg caused rash and nausea.",
+            nlp,
+            "aspirin 81 mg caused rash and nausea.",
             [("aspirin", "DRUG"), ("81", "DOSE"), ("rash", "AE"), ("nausea", "AE")],
             predicted=[
-                ("aspirin", "rash", "DRUG_AE"),      # tp
-                ("rash", "aspirin", "DRUG_AE"),      # fp: the direction matters
-                ("aspirin", "81", "DRUG_DOSE"),      # fp: "81" is not the gold "81 mg" (and that one is fn)
+                ("aspirin", "rash", "DRUG_AE"),  # tp
+                ("rash", "aspirin", "DRUG_AE"),  # fp: the direction matters
+                ("aspirin", "81", "DRUG_DOSE"),  # fp: "81" is not the gold "81 mg" (and that one is fn)
                 ("aspirin", "nausea", "DRUG_DOSE"),  # fp: right pair, wrong label (gold DRUG_AE is fn)
             ],
             gold=[("aspirin", "rash", "DRUG_AE"), ("aspirin", "nausea", "DRUG_AE"), ("aspirin", "81 mg", "DRUG_DOSE")],
         ),
         # annotated, no relation there: every prediction is a false positive
-        _rel_example(nlp, "ibuprofen gave her a headache.", [("ibuprofen", "DRUG"), ("headache", "AE")],
-                     predicted=[("ibuprofen", "headache", "DRUG_AE")], gold=[]),
+        _rel_example(
+            nlp,
+            "ibuprofen gave her a headache.",
+            [("ibuprofen", "DRUG"), ("headache", "AE")],
+            predicted=[("ibuprofen", "headache", "DRUG_AE")],
+            gold=[],
+        ),
         # not annotated for relations: ignored, whatever is predicted
-        _rel_example(nlp, "warfarin and bruising.", [("warfarin", "DRUG"), ("bruising", "AE")],
-                     predicted=[("warfarin", "bruising", "DRUG_AE")], gold=None),
+        _rel_example(
+            nlp,
+            "warfarin and bruising.",
+            [("warfarin", "DRUG"), ("bruising", "AE")],
+            predicted=[("warfarin", "bruising", "DRUG_AE")],
+            gold=None,
+        ),
         # a gold relation whose tail is no predicted entity (fn, unreachable); CID is not a label of the head
-        _rel_example(nlp, "heparin caused bleeding.", [("heparin", "DRUG")],
-                     predicted=[("heparin", "bleeding", "CID")],
-                     gold=[("heparin", "bleeding", "DRUG_AE"), ("heparin", "bleeding", "CID")]),
+        _rel_example(
+            nlp,
+            "heparin caused bleeding.",
+            [("heparin", "DRUG")],
+            predicted=[("heparin", "bleeding", "CID")],
+            gold=[("heparin", "bleeding", "DRUG_AE"), ("heparin", "bleeding", "CID")],
+        ),
     ]
     scores = rel_pipe.score(examples)
     # DRUG_AE: tp 1 (aspirin>rash); fp 2 (rash>aspirin, ibuprofen>headache); fn 2 (aspirin>nausea, heparin>bleeding)
@@ -173,16 +202,25 @@ def test_relation_prf_against_hand_counts(nlp, rel_pipe):
 
 
 def test_relation_scores_are_none_without_annotated_examples(nlp, rel_pipe):
-    example = _rel_example(nlp, "warfarin and bruising.", [("warfarin", "DRUG"), ("bruising", "AE")],
-                           predicted=[("warfarin", "bruising", "DRUG_AE")], gold=None)
+    example = _rel_example(
+        nlp,
+        "warfarin and bruising.",
+        [("warfarin", "DRUG"), ("bruising", "AE")],
+        predicted=[("warfarin", "bruising", "DRUG_AE")],
+        gold=None,
+    )
     scores = rel_pipe.score([example])
     assert scores == {f"clintiny_rel_rel_{k}": None for k in ("p", "r", "f", "per_type", "gold_unreachable")}
 
 
 def test_relation_perfect_predictions_score_one(nlp, rel_pipe):
-    example = _rel_example(nlp, "aspirin 81 mg caused rash.", [("aspirin", "DRUG"), ("81 mg", "DOSE"), ("rash", "AE")],
-                           predicted=[("aspirin", "rash", "DRUG_AE"), ("aspirin", "81 mg", "DRUG_DOSE")],
-                           gold=[("aspirin", "rash", "DRUG_AE"), ("aspirin", "81 mg", "DRUG_DOSE")])
+    example = _rel_example(
+        nlp,
+        "aspirin 81 mg caused rash.",
+        [("aspirin", "DRUG"), ("81 mg", "DOSE"), ("rash", "AE")],
+        predicted=[("aspirin", "rash", "DRUG_AE"), ("aspirin", "81 mg", "DRUG_DOSE")],
+        gold=[("aspirin", "rash", "DRUG_AE"), ("aspirin", "81 mg", "DRUG_DOSE")],
+    )
     scores = rel_pipe.score([example])
     assert (scores["clintiny_rel_rel_p"], scores["clintiny_rel_rel_r"], scores["clintiny_rel_rel_f"]) == (1.0, 1.0, 1.0)
     assert scores["clintiny_rel_rel_gold_unreachable"] == 0.0

@@ -23,7 +23,7 @@ def docs():
 def test_every_span_is_the_inserted_surrogate(notes, docs):
     for note in notes:
         for span in note.spans:
-            assert note.text[span.start:span.end] == span.expected_text
+            assert note.text[span.start : span.end] == span.expected_text
     placed, report = docs
     assert report.n_unplaceable == 0
     sources = {n.doc_id: n for n in SynthGenerator(seed=3).generate(150)}
@@ -46,11 +46,27 @@ def test_deterministic_and_prefix_stable():
 def test_variety_of_notes_phi_and_concepts(notes):
     kinds = Counter(max(n.cats, key=n.cats.get) for n in notes)
     assert set(kinds) == set(NOTE_LABELS)
-    phi = [(n.text[s.start:s.end], s.label, s.kb_id) for n in notes for s in n.spans if s.group == "phi"]
+    phi = [(n.text[s.start : s.end], s.label, s.kb_id) for n in notes for s in n.spans if s.group == "phi"]
     assert {label for _, label, _ in phi} == set(PHI_LABELS)
     subtypes = {kb for _, _, kb in phi}
-    assert {"PATIENT", "DOCTOR", "RELATIVE", "HOSPITAL", "DEPARTMENT", "STREET", "CITY", "STATE", "ZIP", "PHONE",
-            "FAX", "EMAIL", "MEDICALRECORD", "ACCOUNT", "PROFESSION", "AGE"} <= subtypes
+    assert {
+        "PATIENT",
+        "DOCTOR",
+        "RELATIVE",
+        "HOSPITAL",
+        "DEPARTMENT",
+        "STREET",
+        "CITY",
+        "STATE",
+        "ZIP",
+        "PHONE",
+        "FAX",
+        "EMAIL",
+        "MEDICALRECORD",
+        "ACCOUNT",
+        "PROFESSION",
+        "AGE",
+    } <= subtypes
     names = [text for text, label, _ in phi if label == "NAME"]
     assert any("-" in t for t in names) and any(t.isupper() and len(t) > 3 for t in names)
     assert any(t.islower() for t in names) and any(re.fullmatch(r"[A-Z]\. \w+", t) for t in names)
@@ -66,8 +82,12 @@ def test_variety_of_notes_phi_and_concepts(notes):
 
 
 def test_age_policy_all_annotates_every_age():
-    ages = [int(n.text[s.start:s.end]) for n in SynthGenerator(seed=1, age_policy="all", style="referral").generate(30)
-            for s in n.spans if s.label == "AGE"]
+    ages = [
+        int(n.text[s.start : s.end])
+        for n in SynthGenerator(seed=1, age_policy="all", style="referral").generate(30)
+        for s in n.spans
+        if s.label == "AGE"
+    ]
     assert len(ages) == 30 and min(ages) < 90
 
 
