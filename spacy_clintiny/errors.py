@@ -69,6 +69,7 @@ class Errors(metaclass=_Codes):
         "(or spacy-transformers 'transformer') component before it in the "
         "pipeline, or set its listener's upstream to an existing encoder name."
     )
+    E005 = "Component '{name}': labels must be non-empty strings, got {value!r} of type {type}."
     E100 = (
         "Component '{name}': scheme '{scheme}' is not supported. Set `scheme` to "
         "'BILUO' or 'BIO' in [components.{name}]."
@@ -90,7 +91,6 @@ class Errors(metaclass=_Codes):
         "with this label to the training data and initialize again (`spacy train` or "
         "`nlp.initialize()`)."
     )
-    E105 = "Component '{name}': labels must be non-empty strings, got {value!r} of type {type}."
     E106 = (
         "Component '{name}': rule file '{path}' does not exist. Use \"default\" for "
         "the rules packaged in spacy_clintiny/resources, or give an existing file."
@@ -282,7 +282,6 @@ class Errors(metaclass=_Codes):
         "Component '{name}' is already initialized with labels {labels}; label '{label}' "
         "cannot be added afterwards. Add training docs with it and initialize again."
     )
-    E211 = "Component '{name}': labels must be non-empty strings, got {value!r} of type {type}."
     E212 = (
         "Every doc of a batch needs the same number of segments to pool, 1 (doc mode) "
         "or 2 (pair mode); got counts {counts}. Check the component's `mode`."

@@ -7,7 +7,7 @@ from typing import Callable, Iterable, List, Optional, Set, Tuple
 
 from thinc.api import Model
 
-from ..errors import Warnings
+from ..errors import Errors, Warnings
 
 # The ``[model.tok2vec]`` part of each head's default config: a listener to the shared encoder.
 LISTENER_CONFIG_STR = """
@@ -53,11 +53,14 @@ class LabelledHead:
             self.model.set_ref("output_layer", new_output)
 
     def _append_label(self, label: str, fixed_error: str) -> int:
-        """Add an already validated label unless present; ``fixed_error`` (formatted with
-        name, labels and label) is raised once the labels are fixed.
+        """Add a label unless present. A label that is not a non-empty string raises E005;
+        ``fixed_error`` (formatted with name, labels and label) is raised once the labels
+        are fixed.
 
         RETURNS (int): 0 if the label was already present, 1 if it was added.
         """
+        if not isinstance(label, str) or not label:
+            raise ValueError(Errors.E005.format(name=self.name, value=label, type=type(label).__name__))
         if label in self.labels:
             return 0
         if self.is_initialized:

@@ -161,10 +161,6 @@ class RelationExtractor(LabelledHead, TrainablePipe):
         label (str): The label.
         RETURNS (int): 0 if the label was already present, 1 if it was added.
         """
-        if not isinstance(label, str) or not label:
-            raise ValueError(
-                Errors.E300.format(name=self.name, setting="label", value=label, expected="a non-empty string")
-            )
         return self._append_label(label, Errors.E308)
 
     def candidates(self, doc: Doc, *, spans: Optional[List[Span]] = None) -> Candidates:

@@ -128,8 +128,6 @@ class TextClassifier(LabelledHead, TrainablePipe):
         label (str): The label.
         RETURNS (int): 0 if the label was already present, 1 if it was added.
         """
-        if not isinstance(label, str) or not label:
-            raise ValueError(Errors.E211.format(name=self.name, value=label, type=type(label).__name__))
         return self._append_label(label, Errors.E210)
 
     # ------------------------------------------------------------------ prediction

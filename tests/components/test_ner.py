@@ -208,7 +208,7 @@ def test_bad_scheme_and_label():
     with pytest.raises(ValueError, match="E100.*'IOB2'"):
         nlp.add_pipe("clintiny_ner", config={"scheme": "IOB2"})
     ner = nlp.add_pipe("clintiny_ner")
-    with pytest.raises(ValueError, match="E105"):
+    with pytest.raises(ValueError, match="E005.*''"):
         ner.add_label("")
 
 
@@ -405,3 +405,11 @@ def test_end_of_a_long_note_gets_the_same_predictions_as_its_start(nlp, tiny_enc
     assert spans_in(0) == gold
     assert spans_in(repeats - 1) == gold
     assert [i for i in range(repeats) if spans_in(i) != gold] == []
+
+
+@pytest.mark.parametrize("factory", ["clintiny_ner", "clintiny_textcat", "clintiny_rel"])
+def test_every_head_rejects_a_label_that_is_not_a_string_with_one_message(factory):
+    head = spacy.blank("en").add_pipe(factory)
+    with pytest.raises(ValueError, match=r"E005.*labels must be non-empty strings, got 3 of type int"):
+        head.add_label(3)
+    assert head.add_label("OK") == 1 and head.add_label("OK") == 0
