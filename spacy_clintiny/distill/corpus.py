@@ -91,6 +91,20 @@ class Corpus:
     info: Dict[str, Any]
 
 
+def corpus_settings(config: Dict[str, Any]) -> CorpusSettings:
+    """The corpus settings of a resolved distill/pretrain config (its [corpus] and seed)."""
+    c = config["corpus"]
+    return CorpusSettings(
+        format=c["format"],
+        text_field=c["text_field"],
+        text_split=c["text_split"],
+        seq_len=int(c["seq_len"]),
+        heldout_fraction=float(c["heldout_fraction"]),
+        dedupe=bool(c["dedupe"]),
+        seed=int(config["training"]["seed"]),
+    )
+
+
 def expand_paths(paths: Sequence[os.PathLike]) -> List[Path]:
     """Files named directly, plus the corpus files inside named directories."""
     files: List[Path] = []

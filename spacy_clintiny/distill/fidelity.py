@@ -191,8 +191,7 @@ def run_fidelity(
 
     from ..models import resolve_model_source
     from .config import load_config
-    from .corpus import load_corpus
-    from .runner import corpus_settings
+    from .corpus import corpus_settings, load_corpus
     from .runs import write_json_atomic
 
     if threads > 0:

@@ -20,7 +20,7 @@ from thinc.api import Config
 from ..errors import Errors
 from ..models import resolve_model_source
 from .config import config_differences, resolve_losses
-from .corpus import CorpusSettings, load_corpus
+from .corpus import corpus_settings, load_corpus
 from .distributed import DistContext, barrier, init_distributed, shutdown, weights_max_difference
 from .layer_map import check_layer_map, parse_layer_map, uniform_layer_map
 from .mlm import load_mlm_model, new_head_parameter_names, set_attention_dropout, set_dropout
@@ -52,19 +52,6 @@ from .trainable import TrainableModel, freeze
 from .trainer import Trainer
 
 logger = logging.getLogger(__name__)
-
-
-def corpus_settings(config: Dict[str, Any]) -> CorpusSettings:
-    c = config["corpus"]
-    return CorpusSettings(
-        format=c["format"],
-        text_field=c["text_field"],
-        text_split=c["text_split"],
-        seq_len=int(c["seq_len"]),
-        heldout_fraction=float(c["heldout_fraction"]),
-        dedupe=bool(c["dedupe"]),
-        seed=int(config["training"]["seed"]),
-    )
 
 
 def load_run_corpus(config: Dict[str, Any], tokenizer: Any, ctx: DistContext):
