@@ -25,21 +25,8 @@ import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .textshape import case_pattern, recase, split_affixes
+from .wordlists import MONTHS_FULL as MONTHS
 
-MONTHS = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 ORDINAL_SUFFIXES = ("st", "nd", "rd", "th")
 DATE_FILLERS = ("of", "the")
