@@ -357,7 +357,9 @@ class TokenClassifier(LabelledHead, TrainablePipe):
 
         examples (Iterable[Example]): Examples with predictions.
         RETURNS (Dict[str, Any]): ``spans_{key}_p/_r/_f/_per_type``; None when no example
-            carries the key (with warning W101).
+            carries the key (with warning W101). A head that writes ``doc.ents`` also reports
+            the same figures as ``ents_p/_r/_f/_per_type``, the keys ``spacy evaluate`` prints
+            as NER P/R/F.
         """
         examples = list(examples)
         validate_examples(examples, "TokenClassifier.score")
@@ -370,7 +372,7 @@ class TokenClassifier(LabelledHead, TrainablePipe):
         def getter(doc: Doc, attr: str) -> List[Span]:
             return [span for span in doc.spans.get(key, []) if span.label_ in labels]
 
-        return Scorer.score_spans(
+        scores = Scorer.score_spans(
             examples,
             f"spans_{key}",
             getter=getter,
@@ -378,6 +380,9 @@ class TokenClassifier(LabelledHead, TrainablePipe):
             allow_overlap=True,
             **kwargs,
         )
+        if self.cfg["write_ents"]:
+            scores.update({f"ents_{k}": scores[f"spans_{key}_{k}"] for k in ("p", "r", "f", "per_type")})
+        return scores
 
 
 def _occupied(spans: Iterable[Span]) -> set:

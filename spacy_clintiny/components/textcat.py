@@ -335,7 +335,12 @@ class TextClassifier(LabelledHead, TrainablePipe):
         spaCy's ``Scorer.score_cats``; ``{name}_acc`` is top-1 accuracy: correct when the
         top-scoring label is among the gold positives (for a multi-label doc without gold
         positives: when no label reaches the threshold); ``{name}_per_label`` holds P/R/F
-        per label.
+        per label. When some examples are annotated for this component, spaCy's own keys are
+        set too, so ``spacy evaluate`` prints a TEXTCAT line and per-label tables:
+        ``cats_score`` (as spaCy's own textcat: macro AUC for a multi-label head, macro F for an
+        exclusive one), ``cats_score_desc``, ``cats_f_per_type`` and ``cats_auc_per_type``. A pipeline with
+        two doc heads reports these for the one its evaluation data annotates (for data that
+        annotates both, the later head's).
 
         examples (Iterable[Example]): Examples with predictions.
         RETURNS (Dict[str, Any]): The scores; None values when nothing is annotated.
@@ -353,6 +358,8 @@ class TextClassifier(LabelledHead, TrainablePipe):
         scores = {f"{name}_{k}": res[f"cats_{k}"] for k in keys[:7]}
         scores[f"{name}_per_label"] = res["cats_f_per_type"]
         scores[f"{name}_acc"] = _top1_accuracy(annotated, labels, multi_label=multi_label, threshold=threshold)
+        for key in ("cats_score", "cats_score_desc", "cats_f_per_type", "cats_auc_per_type"):
+            scores[key] = res[key]
         return scores
 
 

@@ -149,6 +149,22 @@ def test_scoring_without_the_key_warns_and_gives_none(nlp, tiny_encoder):
     assert scores["spans_phi_f"] is None
 
 
+def test_a_head_writing_ents_reports_spacy_evaluate_ner_keys(nlp, tiny_encoder):
+    # `spacy evaluate` prints NER P/R/F from ents_p/r/f: a head that writes doc.ents gives them
+    make_pipeline(nlp, tiny_encoder, write_ents=True)
+    examples = make_examples(nlp)[:2]  # gold: NAME, LOCATION in doc 0; NAME in doc 1
+    nlp.initialize(lambda: examples)
+    examples[0].predicted.spans["phi"] = [examples[0].predicted.char_span(0, 10, label="NAME")]
+    examples[1].predicted.spans["phi"] = [examples[1].predicted.char_span(11, 18, label="NAME")]
+    scores = nlp.get_pipe("ner").score(examples)
+    assert scores["ents_p"] == pytest.approx(0.5)  # 1 of 2 predicted spans is right
+    assert scores["ents_r"] == pytest.approx(1 / 3)  # 1 of 3 gold spans is found
+    assert scores["ents_f"] == scores["spans_phi_f"] == pytest.approx(0.4)
+    assert scores["ents_per_type"]["LOCATION"]["r"] == 0.0
+    nlp.get_pipe("ner").cfg["write_ents"] = False
+    assert "ents_f" not in nlp.get_pipe("ner").score(examples)  # doc.ents belong to another head
+
+
 def test_label_never_seen_in_training(nlp, tiny_encoder):
     # spaCy shows initialize only 100 examples of a streamed corpus: a given label that
     # they lack is kept, with a warning that names it

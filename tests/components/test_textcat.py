@@ -411,9 +411,14 @@ def test_scores_judge_partially_annotated_docs_on_their_labels(nlp):
     assert scores["specialty_acc"] == 1.0  # labels unknown for a doc are not ranked
     assert scores["specialty_micro_f"] == 1.0  # ... nor counted as false positives
     assert scores["specialty_per_label"]["CARDIO"] == {"p": 1.0, "r": 1.0, "f": 1.0}
+    # spaCy's keys, printed by `spacy evaluate` as TEXTCAT (multi-label: macro AUC, as spaCy's own)
+    assert scores["cats_score_desc"] == "macro AUC"
+    assert scores["cats_score"] == scores["specialty_macro_auc"]
+    assert set(scores["cats_f_per_type"]) == {"ADE", "CARDIO", "PULMO"}
     examples[1].predicted.cats["ADE"] = 0.8
     assert pipe.score(examples)["specialty_acc"] == 0.5
     assert pipe.score(examples[2:])["specialty_acc"] is None
+    assert "cats_score" not in pipe.score(examples[2:])  # another head's data: its keys stay free
 
 
 def test_given_label_missing_from_the_examples_is_kept_with_a_warning(tiny_encoder):
