@@ -293,23 +293,10 @@ def plot_all(metrics: Dict[str, Any], out_dir: Path, train_logs: Dict[str, Path]
 
     written: List[Path] = []
     out_dir.mkdir(parents=True, exist_ok=True)
-    # training curves: total loss per head and the main score, from spacy train's JSONL logs
+    # training curves: one small panel per head (its loss per run), then one per dev score
     curves = {name: _read_log(path) for name, path in train_logs.items() if Path(path).exists()}
     if curves:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-        for name, rows in curves.items():
-            steps = [r["step"] for r in rows]
-            for head in sorted({h for r in rows for h in r.get("losses", {})}):
-                axes[0].plot(steps, [r["losses"].get(head, float("nan")) for r in rows], label=f"{name}:{head}")
-            axes[1].plot(steps, [r.get("score", float("nan")) for r in rows], label=name)
-        axes[0].set_yscale("log")
-        axes[0].set_title("training loss per head")
-        axes[1].set_title("weighted dev score")
-        for ax in axes:
-            ax.set_xlabel("step")
-            ax.legend(fontsize=6)
-        fig.tight_layout()
-        written.append(_save(fig, out_dir / "training_curves.png"))
+        written.append(_plot_curves(plt, curves, out_dir / "training_curves.png"))
     # per-label F1
     labels, values = [], []
     for task, entry in metrics["student"]["tasks"].items():
@@ -324,21 +311,90 @@ def plot_all(metrics: Dict[str, Any], out_dir: Path, train_logs: Dict[str, Path]
         ax.tick_params(axis="y", labelsize=6)
         fig.tight_layout()
         written.append(_save(fig, out_dir / "per_label_f1.png"))
-    # speed against mean task score
-    points = [("student", metrics["student"])]
-    if metrics.get("teacher"):
-        points.append(("teacher", metrics["teacher"]))
-    fig, ax = plt.subplots(figsize=(5, 4))
-    for name, entry in points:
-        figs = [f for f in (main_figure(t) for t in entry["tasks"].values()) if f is not None]
-        mean = sum(figs) / len(figs) if figs else 0.0
-        ax.scatter([entry["words_per_s"]], [mean])
-        ax.annotate(f"{name} ({entry['params'] / 1e6:.1f}M)", (entry["words_per_s"], mean))
-    ax.set_xlabel("words/s (2 cores)")
-    ax.set_ylabel("mean task score (dev)")
-    fig.tight_layout()
-    written.append(_save(fig, out_dir / "speed_vs_score.png"))
+    # speed against score: one panel per compared task, the baselines beside the pipelines
+    comparison = list(metrics.get("comparison") or [])
+    compared = {entry["task"] for entry in comparison}
+    comparison += [entry for entry in _pipelines_only(metrics) if entry["task"] not in compared]
+    written.append(_plot_speed_vs_score(plt, comparison, out_dir / "speed_vs_score.png"))
     return written
+
+
+def _pipelines_only(metrics: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Comparison entries for the pipelines alone (tasks without a baseline): each task's
+    main figure for the student and, when evaluated, the teacher."""
+    runs = {name: metrics[name] for name in ("student", "teacher") if metrics.get(name)}
+    entries = []
+    for task in metrics["student"]["tasks"]:
+        values = {name: main_figure(run["tasks"].get(task) or {}) for name, run in runs.items()}
+        systems = {name: {"words_per_s": run.get("words_per_s")} for name, run in runs.items()}
+        entries.append(
+            {"task": task, "title": task, "systems": systems, "figures": [{"title": "main figure", "values": values}]}
+        )
+    return entries
+
+
+def _grid(plt, n_panels: int, *, columns: int = 4, size: float = 2.8):
+    rows = max(1, -(-n_panels // columns))
+    cols = min(columns, max(1, n_panels))
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
+    flat = [ax for row in axes for ax in row]
+    for ax in flat[n_panels:]:
+        ax.set_visible(False)
+    return fig, flat[:n_panels]
+
+
+def _plot_curves(plt, curves: Dict[str, List[Dict[str, Any]]], path: Path) -> Path:
+    """One panel per head (training loss of each run, log scale) and one per dev score
+    (each run's value over steps). Heads whose loss is always 0 (a fixed encoder) are left out."""
+    heads = sorted({h for rows in curves.values() for r in rows for h, v in r.get("losses", {}).items() if v})
+    score_keys = sorted({k for rows in curves.values() for r in rows for k in (r.get("scores") or {})})
+    fig, axes = _grid(plt, len(heads) + len(score_keys))
+    for ax, head in zip(axes, heads):
+        for name, rows in curves.items():
+            points = [(r["step"], r["losses"][head]) for r in rows if r.get("losses", {}).get(head)]
+            if points:
+                ax.plot(*zip(*points), marker=".", label=name)
+        ax.set_yscale("log")
+        ax.set_title(f"loss: {head}", fontsize=8)
+    for ax, key in zip(axes[len(heads) :], score_keys):
+        for name, rows in curves.items():
+            points = [(r["step"], r["scores"][key]) for r in rows if (r.get("scores") or {}).get(key) is not None]
+            if points:
+                ax.plot(*zip(*points), marker=".", label=name)
+        ax.set_title(f"dev: {key}", fontsize=8)
+    for ax in axes:
+        ax.set_xlabel("step", fontsize=7)
+        ax.tick_params(which="both", labelsize=6)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _plot_speed_vs_score(plt, comparison: List[Dict[str, Any]], path: Path) -> Path:
+    """One panel per (task, figure) of the comparison table: each system's dev figure against
+    its words/s (log scale). A system without a measured speed (deid.pl's stored output) is
+    drawn as a horizontal line."""
+    panels = [(task, figure) for task in comparison for figure in task["figures"]]
+    fig, axes = _grid(plt, len(panels), columns=3, size=3.2)
+    for ax, (task, figure) in zip(axes, panels):
+        for key, value in figure["values"].items():
+            if value is None:
+                continue
+            system = task["systems"].get(key, {})
+            speed = system.get("words_per_s")
+            if speed:
+                ax.scatter([speed], [value])
+                ax.annotate(key, (speed, value), fontsize=6)
+            else:
+                ax.axhline(value, linestyle="--", linewidth=0.8, color="grey")
+                ax.annotate(f"{key} (speed n/a)", (0.02, value), xycoords=("axes fraction", "data"), fontsize=6)
+        ax.set_xscale("log")
+        ax.set_ylim(0, 1.05)
+        ax.set_title(f"{task['title']}: {figure['title']}", fontsize=7)
+        ax.set_xlabel("words/s (log)", fontsize=7)
+        ax.tick_params(which="both", labelsize=6)
+    fig.tight_layout()
+    return _save(fig, path)
 
 
 def _read_log(path: Path) -> List[Dict[str, Any]]:
