@@ -43,12 +43,42 @@ def atomic_open(
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600: give the file a normal file's mode
+        set_default_permissions(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike, *, suffix: str = TMP_SUFFIX) -> Iterator[Path]:
+    """A temporary sibling path for a library that writes to a path itself (``torch.save``,
+    ``savefig``, safetensors' ``save_file``): on a clean exit it is renamed onto ``path``
+    with a normal file's permissions, on an exception it is removed.
+
+    path (PathLike): The final output path. Its folder is created if needed.
+    suffix (str): Suffix of the temporary name (some writers pick the format from it, e.g.
+        ".png" for matplotlib).
+    YIELDS (Path): The temporary path to write to.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        set_default_permissions(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def set_default_permissions(path: Path) -> None:
+    """Give a file made with ``mkstemp`` (mode 0600) the permissions of a normal new file."""
+    os.chmod(path, 0o666 & ~_umask())
 
 
 def _umask() -> int:

@@ -6,7 +6,14 @@ import os
 
 import pytest
 
-from spacy_clintiny.fileio import TMP_SUFFIX, atomic_open, write_bytes_atomic, write_json_atomic, write_text_atomic
+from spacy_clintiny.fileio import (
+    TMP_SUFFIX,
+    atomic_open,
+    atomic_path,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 
 def _siblings(path):
@@ -69,3 +76,25 @@ def test_only_whole_file_modes(tmp_path):
         with atomic_open(tmp_path / "x.txt", "a"):
             pass
     assert not (tmp_path / "x.txt").exists()
+
+
+def test_atomic_path_for_writers_that_take_a_path(tmp_path):
+    path = tmp_path / "plot.png"
+    path.write_bytes(b"old")
+    with atomic_path(path, suffix=".png") as tmp:
+        assert tmp.parent == tmp_path and tmp.suffix == ".png" and tmp != path
+        tmp.write_bytes(b"new")  # as fig.savefig(tmp) / torch.save(obj, tmp) would
+        assert path.read_bytes() == b"old"
+    assert path.read_bytes() == b"new"
+    assert (os.stat(path).st_mode & 0o777) == 0o666 & ~_current_umask()  # not mkstemp's 0600
+    with pytest.raises(RuntimeError), atomic_path(path) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("writer failed")
+    assert path.read_bytes() == b"new"
+    assert _siblings(path) == ["plot.png"]
+
+
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

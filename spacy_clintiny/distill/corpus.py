@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -34,6 +33,7 @@ import torch
 from torch import Tensor
 
 from ..errors import Errors
+from ..fileio import atomic_path
 
 CACHE_VERSION = 1
 FORMATS = {".txt": "text", ".text": "text", ".jsonl": "jsonl", ".spacy": "docbin"}
@@ -373,10 +373,8 @@ def load_corpus(
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         data = {"train": asdict(corpus.train), "heldout": asdict(corpus.heldout), "info": corpus.info}
-        fd, tmp = tempfile.mkstemp(dir=cache_file.parent, suffix=".tmp")
-        os.close(fd)
-        torch.save(data, tmp)
-        os.replace(tmp, cache_file)
+        with atomic_path(cache_file) as tmp:
+            torch.save(data, tmp)
         corpus.info["cache"] = str(cache_file)
     return corpus
 

@@ -189,10 +189,10 @@ def run_fidelity(
     corpus settings and seed give the same split) and compare the two models on it."""
     from transformers import AutoTokenizer
 
+    from ..fileio import write_json_atomic
     from ..models import resolve_model_source
     from .config import load_config
     from .corpus import corpus_settings, load_corpus
-    from .runs import write_json_atomic
 
     if threads > 0:
         torch.set_num_threads(threads)

@@ -18,6 +18,7 @@ import torch
 from thinc.api import Config
 
 from ..errors import Errors
+from ..fileio import set_default_permissions, write_json_atomic, write_text_atomic
 from ..models import resolve_model_source
 from .config import config_differences, resolve_losses
 from .corpus import corpus_settings, load_corpus
@@ -35,9 +36,6 @@ from .runs import (
     plot_curves,
     prepare_output_dir,
     read_log,
-    set_default_permissions,
-    write_json_atomic,
-    write_text_atomic,
 )
 from .student import (
     PROJECTIONS_FILE,

@@ -8,15 +8,14 @@ world size, data counts), ``train_log.jsonl``, ``curves.png``, ``checkpoints/`` 
 """
 
 import json
-import os
 import shutil
 import subprocess
-import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 from ..errors import Errors
+from ..fileio import atomic_path, write_json_atomic, write_text_atomic  # noqa: F401 (re-exported)
 
 LOG_FILE = "train_log.jsonl"
 PLOT_FILE = "curves.png"
@@ -36,31 +35,6 @@ VERSIONED_PACKAGES = (
     "numpy",
     "accelerate",
 )
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def set_default_permissions(path: Path) -> None:
-    """Give a file made with ``mkstemp`` (mode 0600) the permissions of a normal new file."""
-    os.chmod(path, 0o666 & ~_umask())
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temp file beside ``path``, then rename it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf8") as fileh:
-        fileh.write(text)
-    set_default_permissions(Path(tmp))
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def prepare_output_dir(output: Path, *, force: bool, resume: bool, inputs: Optional[Mapping[str, str]] = None) -> None:
@@ -184,12 +158,9 @@ def plot_curves(log_path: Path, out_path: Path, *, terms: Iterable[str]) -> Opti
         ax.set_ylabel("held-out MLM loss", fontsize=8)
     axes[-1, 0].set_xlabel("step")
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=Path(out_path).parent, suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=100)
+    with atomic_path(out_path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
-    set_default_permissions(Path(tmp))
-    os.replace(tmp, out_path)
     return Path(out_path)
 
 

@@ -23,9 +23,10 @@ from typing import Any, Dict, List, Optional
 import torch
 
 from ..errors import Errors
+from ..fileio import atomic_path, write_json_atomic
 from ..models import resolve_model_source
 from .layer_map import hidden_state_pairs, resolve_layer_map
-from .runs import prepare_output_dir, write_json_atomic
+from .runs import prepare_output_dir
 
 STUDENT_META = "clintiny_student.json"
 PROJECTIONS_FILE = "clintiny_projections.safetensors"
@@ -165,9 +166,8 @@ def make_projections(
 def save_projections(projections: torch.nn.ModuleDict, path: Path) -> None:
     from safetensors.torch import save_file
 
-    tmp = path.with_suffix(".tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in projections.state_dict().items()}, str(tmp))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in projections.state_dict().items()}, str(tmp))
 
 
 def load_projections(

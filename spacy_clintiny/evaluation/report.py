@@ -1,11 +1,10 @@
 """Write the evaluation as ``metrics.json``, a Markdown report and PNG plots."""
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..fileio import write_json_atomic  # noqa: F401 (re-exported: cli/evaluate.py writes meta.json with it)
+from ..fileio import atomic_path, write_json_atomic  # noqa: F401 (write_json_atomic re-exported: cli/evaluate.py writes meta.json with it)
 from .scores import kept_fraction
 
 TASK_TITLES = {
@@ -410,8 +409,7 @@ def _read_log(path: Path) -> List[Dict[str, Any]]:
 def _save(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
     return path
