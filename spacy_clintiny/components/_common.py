@@ -1,11 +1,15 @@
 """What the labelled heads (``clintiny_ner``, ``clintiny_textcat``, ``clintiny_rel``) share:
-the listener part of their default model config, and label bookkeeping in ``cfg["labels"]``
-with labels fixed once the output layer has its size."""
+the listener part of their default model config, one training step (``update``) with small
+hooks for what differs, the masked cross-entropy of the doc and pair heads, and label
+bookkeeping in ``cfg["labels"]`` with labels fixed once the output layer has its size."""
 
 import warnings
-from typing import Callable, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
-from thinc.api import Model
+import numpy
+from spacy.training import Example, validate_examples
+from thinc.api import Model, Ops, Optimizer, set_dropout_rate
+from thinc.types import Floats2d
 
 from ..errors import Errors, Warnings
 
@@ -21,9 +25,84 @@ upstream = "*"
 """
 
 
+def masked_cross_entropy(
+    ops: Ops, probs: Floats2d, truths: numpy.ndarray, mask: numpy.ndarray, *, exclusive: bool = False
+) -> Tuple[float, Floats2d]:
+    """Cross-entropy of probabilities against targets where ``mask`` says the target is known,
+    averaged over the annotated rows (rows with any known target).
+
+    probs (Floats2d): ``(n_rows, n_labels)`` softmax (``exclusive``) or sigmoid probabilities.
+    truths (numpy.ndarray): ``(n_rows, n_labels)`` targets in {0, 1}.
+    mask (numpy.ndarray): ``(n_rows, n_labels)`` or ``(n_rows, 1)``: 1 where known.
+    exclusive (bool): Softmax cross-entropy over the labels, else binary per label.
+    RETURNS (Tuple[float, Floats2d]): The loss, and its gradient with respect to the logits
+        (``(probs - truths) * mask / n_annotated``, exact for both losses).
+    """
+    probs = ops.to_numpy(probs).astype("float32")
+    n_annotated = int((mask.reshape(len(mask), -1).sum(axis=1) > 0).sum()) if len(mask) else 0
+    if not n_annotated:
+        return 0.0, ops.alloc2f(*probs.shape)
+    clipped = numpy.clip(probs, 1e-7, 1.0 - 1e-7)
+    if exclusive:
+        loss = -(mask * truths * numpy.log(clipped)).sum()
+    else:
+        loss = -(mask * (truths * numpy.log(clipped) + (1.0 - truths) * numpy.log(1.0 - clipped))).sum()
+    d_logits = (probs - truths) * mask / n_annotated
+    return float(loss) / n_annotated, ops.asarray2f(d_logits.astype("float32"))
+
+
 class LabelledHead:
     """Mixin for a ``TrainablePipe`` keeping its labels in ``self.cfg["labels"]`` and its
-    output layer under the model ref ``"output_layer"``."""
+    output layer under the model ref ``"output_layer"``, with the training step the heads
+    share. A head says what its model takes (``_update_inputs``) and what its loss reads
+    (``_loss_scores``); ``_after_update`` may record more in ``losses``."""
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Learn from a batch. Docs without this head's annotation give no loss and a zero
+        gradient; the encoder still receives the (zero) gradient so that the shared backward
+        pass runs once for all heads.
+
+        examples (Iterable[Example]): The batch.
+        drop (float): Dropout rate.
+        sgd (Optional[Optimizer]): Optimizer; if given, the head's weights are updated.
+        losses (Optional[Dict[str, float]]): Accumulated losses by component name.
+        RETURNS (Dict[str, float]): The updated losses.
+        """
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, f"{type(self).__name__}.update")
+        if not any(len(eg.predicted) for eg in examples):
+            return losses  # the encoder skips such batches too
+        set_dropout_rate(self.model, drop)
+        inputs = self._update_inputs(examples)
+        outputs, backprop = self.model.begin_update(inputs)
+        loss, d_outputs = self.get_loss(examples, self._loss_scores(inputs, outputs))
+        backprop(d_outputs)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        self._after_update(examples, inputs, losses)
+        return losses
+
+    def _update_inputs(self, examples: List[Example]) -> Any:
+        """RETURNS: What the model takes for this batch (default: the predicted docs)."""
+        return [eg.predicted for eg in examples]
+
+    def _loss_scores(self, inputs: Any, outputs: Any) -> Any:
+        """RETURNS: What ``get_loss`` reads, from the model's outputs (default: as they are)."""
+        return outputs
+
+    def _after_update(self, examples: List[Example], inputs: Any, losses: Dict[str, float]) -> None:
+        """Record more about the batch in ``losses`` (default: nothing)."""
 
     @property
     def labels(self) -> Tuple[str, ...]:

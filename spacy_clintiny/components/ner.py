@@ -18,7 +18,7 @@ from spacy.tokens import Doc, Span, SpanGroup
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import filter_spans
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer, Softmax, set_dropout_rate
+from thinc.api import Config, Model, Softmax
 from thinc.types import Floats2d
 
 from ..errors import Errors, Warnings
@@ -207,39 +207,6 @@ class TokenClassifier(LabelledHead, TrainablePipe):
             raise ValueError(Errors.E004.format(name=self.name))
 
     # ------------------------------------------------------------------ training
-
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optional[Optimizer] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
-        """Learn from a batch. Examples whose reference lacks ``spans_key`` give no loss and
-        a zero gradient; the encoder still receives the (zero) gradient so that the shared
-        backward pass runs once for all heads.
-
-        examples (Iterable[Example]): The batch.
-        drop (float): Dropout rate.
-        sgd (Optional[Optimizer]): Optimizer; if given, the head's weights are updated.
-        losses (Optional[Dict[str, float]]): Accumulated losses by component name.
-        RETURNS (Dict[str, float]): The updated losses.
-        """
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, "TokenClassifier.update")
-        docs = [eg.predicted for eg in examples]
-        set_dropout_rate(self.model, drop)
-        scores, backprop = self.model.begin_update(docs)
-        loss, d_scores = self.get_loss(examples, scores)
-        backprop(d_scores)
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses
 
     def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
         """Token cross-entropy, averaged over the annotated tokens of the batch.

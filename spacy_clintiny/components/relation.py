@@ -31,13 +31,13 @@ from spacy.scorer import PRFScore
 from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Linear, Model, Optimizer, set_dropout_rate
+from thinc.api import Config, Linear, Model
 from thinc.types import Floats2d
 
 from ..architectures.instances import ENTS_KEY, Candidates, get_candidates, get_entity_spans
 from ..errors import Errors
 from ..relations import Relation, RelationKey, get_gold_relations, gold_relation_keys
-from ._common import LISTENER_CONFIG_STR, LabelledHead
+from ._common import LISTENER_CONFIG_STR, LabelledHead, masked_cross_entropy
 from ._extensions import install_extensions
 from ._upstream import docs_are_encoded, has_upstream
 
@@ -217,47 +217,20 @@ class RelationExtractor(LabelledHead, TrainablePipe):
 
     # ------------------------------------------------------------------ training
 
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optional[Optimizer] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
-        """Learn from a batch. Docs without gold relations give no loss and a zero gradient;
-        the encoder still receives the (zero) gradient so that the shared backward pass
-        runs once for all heads.
-
-        examples (Iterable[Example]): The batch.
-        drop (float): Dropout rate.
-        sgd (Optional[Optimizer]): Optimizer; if given, the head's weights are updated.
-        losses (Optional[Dict[str, float]]): Accumulated losses by component name; the
-            number of unlearnable gold relations goes to ``"{name}_gold_unreachable"``.
-        RETURNS (Dict[str, float]): The updated losses.
-        """
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        losses.setdefault(f"{self.name}_gold_unreachable", 0.0)
-        examples = list(examples)
-        validate_examples(examples, "RelationExtractor.update")
-        if not any(len(eg.predicted) for eg in examples):
-            return losses  # the encoder skips such batches too
+    def _update_inputs(self, examples: List[Example]) -> Tuple[List[Doc], List[Candidates]]:
         docs = [eg.predicted for eg in examples]
-        all_candidates = [self._gold_candidates(eg) for eg in examples]
-        candidates = [self._sample_negatives(eg, cands) for eg, cands in zip(examples, all_candidates)]
-        set_dropout_rate(self.model, drop)
-        logits, backprop = self.model.begin_update((docs, candidates))
-        loss, d_logits = self.get_loss(examples, (candidates, self.model.ops.sigmoid(logits)))
-        backprop(d_logits)
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        losses[f"{self.name}_gold_unreachable"] += sum(
-            self._n_unreachable(eg, cands) for eg, cands in zip(examples, all_candidates)
-        )
-        return losses
+        return docs, [self._sample_negatives(eg, self._gold_candidates(eg)) for eg in examples]
+
+    def _loss_scores(self, inputs: Tuple[List[Doc], List[Candidates]], logits: Floats2d) -> RelScores:
+        return inputs[1], self.model.ops.sigmoid(logits)
+
+    def _after_update(
+        self, examples: List[Example], inputs: Tuple[List[Doc], List[Candidates]], losses: Dict[str, float]
+    ) -> None:
+        """Count gold relations no candidate pair can learn (sampling keeps every related pair,
+        so the sampled candidates give the same count as all of them)."""
+        key = f"{self.name}_gold_unreachable"
+        losses[key] = losses.get(key, 0.0) + sum(self._n_unreachable(eg, c) for eg, c in zip(examples, inputs[1]))
 
     def _sample_negatives(self, example: Example, cands: Candidates) -> Candidates:
         """Keep every related pair and at most ``negative_ratio`` unrelated pairs per related
@@ -301,14 +274,7 @@ class RelationExtractor(LabelledHead, TrainablePipe):
         """
         candidates, probs = scores
         truths, mask = self._gold(list(examples), candidates)
-        probs = self.model.ops.to_numpy(probs).astype("float32")
-        n_annotated = int(mask.sum())
-        if not n_annotated:
-            return 0.0, self.model.ops.alloc2f(*probs.shape)
-        clipped = numpy.clip(probs, 1e-7, 1.0 - 1e-7)
-        loss = -(mask * (truths * numpy.log(clipped) + (1.0 - truths) * numpy.log(1.0 - clipped))).sum()
-        d_logits = (probs - truths) * mask / n_annotated
-        return float(loss) / n_annotated, self.model.ops.asarray2f(d_logits.astype("float32"))
+        return masked_cross_entropy(self.model.ops, probs, truths, mask)
 
     def _gold(self, examples: List[Example], candidates: List[Candidates]) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """Targets ``(n_pairs, n_labels)`` and a row mask ``(n_pairs, 1)`` (1 for pairs of

@@ -24,12 +24,12 @@ from spacy.scorer import Scorer
 from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Linear, Model, Optimizer, set_dropout_rate
+from thinc.api import Config, Linear, Model
 from thinc.types import Floats2d
 
 from ..errors import Errors
 from ..pairs import PAIR_KEY, get_pair_spans
-from ._common import LISTENER_CONFIG_STR, LabelledHead
+from ._common import LISTENER_CONFIG_STR, LabelledHead, masked_cross_entropy
 from ._upstream import docs_are_encoded, has_upstream
 
 MODES = ("doc", "pair")
@@ -184,40 +184,12 @@ class TextClassifier(LabelledHead, TrainablePipe):
 
     # ------------------------------------------------------------------ training
 
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optional[Optimizer] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
-        """Learn from a batch. Docs without this component's labels give no loss and a zero
-        gradient; the encoder still receives the (zero) gradient so that the shared backward
-        pass runs once for all heads.
-
-        examples (Iterable[Example]): The batch.
-        drop (float): Dropout rate.
-        sgd (Optional[Optimizer]): Optimizer; if given, the head's weights are updated.
-        losses (Optional[Dict[str, float]]): Accumulated losses by component name.
-        RETURNS (Dict[str, float]): The updated losses.
-        """
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, "TextClassifier.update")
-        if not any(len(eg.predicted) for eg in examples):
-            return losses  # the encoder skips such batches too
+    def _update_inputs(self, examples: List[Example]) -> Tuple[List[Doc], List[List[Span]]]:
         docs = [eg.predicted for eg in examples]
-        set_dropout_rate(self.model, drop)
-        logits, backprop = self.model.begin_update((docs, self._segments(docs)))
-        loss, d_logits = self.get_loss(examples, self._activate(logits))
-        backprop(d_logits)
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses
+        return docs, self._segments(docs)
+
+    def _loss_scores(self, inputs: Any, logits: Floats2d) -> Floats2d:
+        return self._activate(logits)
 
     def get_loss(self, examples: Iterable[Example], scores: Floats2d) -> Tuple[float, Floats2d]:
         """Cross-entropy (exclusive classes) or binary cross-entropy (multi-label), summed
@@ -228,19 +200,8 @@ class TextClassifier(LabelledHead, TrainablePipe):
         RETURNS (Tuple[float, Floats2d]): The loss, and its gradient with respect to the
             logits (``(probs - truth) * mask / n_annotated``, exact for both losses).
         """
-        examples = list(examples)
-        truths, mask = self._gold(examples)
-        probs = self.model.ops.to_numpy(scores).astype("float32")
-        n_annotated = int((mask.sum(axis=1) > 0).sum())
-        if not n_annotated:
-            return 0.0, self.model.ops.alloc2f(*probs.shape)
-        clipped = numpy.clip(probs, 1e-7, 1.0 - 1e-7)
-        if self.cfg["exclusive_classes"]:
-            loss = -(mask * truths * numpy.log(clipped)).sum()
-        else:
-            loss = -(mask * (truths * numpy.log(clipped) + (1.0 - truths) * numpy.log(1.0 - clipped))).sum()
-        d_logits = (probs - truths) * mask / n_annotated
-        return float(loss) / n_annotated, self.model.ops.asarray2f(d_logits.astype("float32"))
+        truths, mask = self._gold(list(examples))
+        return masked_cross_entropy(self.model.ops, scores, truths, mask, exclusive=self.cfg["exclusive_classes"])
 
     def _gold(self, examples: List[Example]) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """Targets and mask, both ``(n_docs, n_labels)``; mask 0 where the label is unknown.

@@ -1,0 +1,36 @@
+"""The training step and loss the labelled heads share (components/_common.py)."""
+
+import math
+
+import numpy
+import pytest
+from thinc.api import NumpyOps
+
+from spacy_clintiny.components._common import masked_cross_entropy
+
+OPS = NumpyOps()
+
+
+def test_binary_loss_averages_over_annotated_rows_and_masks_unknown_labels():
+    probs = numpy.array([[0.8, 0.4], [0.3, 0.9], [0.5, 0.5]], dtype="float32")
+    truths = numpy.array([[1, 0], [0, 1], [0, 0]], dtype="float32")
+    mask = numpy.array([[1, 1], [1, 0], [0, 0]], dtype="float32")  # row 2: not annotated
+    loss, d = masked_cross_entropy(OPS, probs, truths, mask)
+    expected = -(math.log(0.8) + math.log(0.6) + math.log(0.7)) / 2  # 2 annotated rows
+    assert loss == pytest.approx(expected, rel=1e-5)
+    assert d.ravel().tolist() == pytest.approx([-0.1, 0.2, 0.15, 0.0, 0.0, 0.0], abs=1e-6)
+
+
+def test_exclusive_loss_and_a_row_mask():
+    probs = numpy.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], dtype="float32")
+    truths = numpy.array([[1, 0, 0], [0, 1, 0]], dtype="float32")
+    row_mask = numpy.array([[1], [1]], dtype="float32")  # (n_rows, 1) broadcasts over labels
+    loss, d = masked_cross_entropy(OPS, probs, truths, row_mask, exclusive=True)
+    assert loss == pytest.approx(-(math.log(0.7) + math.log(0.1)) / 2, rel=1e-5)
+    assert d.tolist()[1] == pytest.approx([0.05, -0.45, 0.4], abs=1e-6)
+
+
+def test_nothing_annotated_gives_zero_loss_and_gradient():
+    probs = numpy.full((2, 3), 0.5, dtype="float32")
+    loss, d = masked_cross_entropy(OPS, probs, numpy.ones((2, 3), "float32"), numpy.zeros((2, 3), "float32"))
+    assert loss == 0.0 and not d.any() and d.shape == (2, 3)
