@@ -21,6 +21,7 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, Softmax
 from thinc.types import Floats2d
 
+from ..converters.labels import ANNOTATED_LABELS
 from ..errors import Errors, Warnings
 from ._common import LISTENER_CONFIG_STR, LabelledHead
 from ._upstream import docs_are_encoded, has_upstream, listens_to_encoder
@@ -215,29 +216,49 @@ class TokenClassifier(LabelledHead, TrainablePipe):
         (misaligned span boundaries) are ignored; normalising by the number of annotated
         tokens makes loss and gradient independent of unannotated docs in the batch.
 
+        Partial annotation by label: when the doc's span group lists the labels its corpus
+        annotates (``attrs["annotated_labels"]``, e.g. NCBI-disease: PROBLEM only), a token
+        outside the gold spans is a negative for those labels only: its target is the set
+        {O} + every tag of the other labels, and the loss is ``-log`` of the probability of
+        that set (its gradient w.r.t. the logits: ``p - p * in_set / p(set)``). With every
+        label annotated this is the usual one-hot cross-entropy.
+
         examples (Iterable[Example]): The batch.
         scores (List[Floats2d]): Tag probabilities from the model.
         RETURNS (Tuple[float, List[Floats2d]]): The loss and the gradient w.r.t. the logits.
         """
         ops = self.model.ops
+        examples = list(examples)
         golds = [self._gold_tag_ids(eg)[0] for eg in examples]
         n_annotated = sum(int((g != MISSING).sum()) for g in golds)
+        outside = self.tag_scheme.index["O"]
         total = 0.0
         d_scores = []
-        for probs, gold in zip(scores, golds):
-            d = ops.to_numpy(probs).astype("float32", copy=True)  # (n_tokens, n_tags)
-            mask = gold != MISSING
-            if n_annotated and mask.any():
-                rows = numpy.nonzero(mask)[0]
-                picked = d[rows, gold[rows]]
-                total -= float(numpy.log(numpy.maximum(picked, 1e-12)).sum())
-                d[rows, gold[rows]] -= 1.0
-            d[~mask] = 0.0
-            if n_annotated:
-                d /= n_annotated
+        for eg, probs, gold in zip(examples, scores, golds):
+            p = ops.to_numpy(probs).astype("float32", copy=True)  # (n_tokens, n_tags)
+            d = numpy.zeros_like(p)
+            rows = numpy.nonzero(gold != MISSING)[0]
+            if n_annotated and len(rows):
+                target = numpy.zeros((len(rows), p.shape[1]), dtype="float32")
+                target[numpy.arange(len(rows)), gold[rows]] = 1.0
+                open_tags = self._unannotated_tags(eg)
+                if len(open_tags):
+                    target[numpy.ix_(numpy.nonzero(gold[rows] == outside)[0], open_tags)] = 1.0
+                mass = numpy.maximum((p[rows] * target).sum(axis=1), 1e-12)
+                total -= float(numpy.log(mass).sum())
+                d[rows] = (p[rows] - p[rows] * target / mass[:, None]) / n_annotated
             d_scores.append(ops.asarray2f(d))
         loss = total / n_annotated if n_annotated else 0.0
         return loss, d_scores
+
+    def _unannotated_tags(self, example: Example) -> numpy.ndarray:
+        """Tags of the labels the doc's corpus does not annotate (its span group's
+        ``attrs["annotated_labels"]``); empty when it annotates all of this head's labels."""
+        group = example.reference.spans.get(self.spans_key)
+        annotated = group.attrs.get(ANNOTATED_LABELS) if group is not None else None
+        if annotated is None:
+            return numpy.zeros((0,), dtype="int64")
+        return self.tag_scheme.tags_of(label for label in self.labels if label not in set(annotated))
 
     def _gold_tag_ids(self, example: Example) -> Tuple[numpy.ndarray, int]:
         """Gold tag ids on ``example.predicted`` tokens, MISSING where unknown.

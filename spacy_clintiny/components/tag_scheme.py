@@ -38,6 +38,15 @@ class TagScheme:
     def __len__(self) -> int:
         return len(self.tags)
 
+    def tags_of(self, labels: Iterable[str]) -> numpy.ndarray:
+        """Indices of every tag (B/I/L/U) of ``labels``.
+
+        labels (Iterable[str]): Entity labels of this scheme.
+        RETURNS (numpy.ndarray): int64 tag indices, sorted.
+        """
+        wanted = set(labels)
+        return numpy.asarray([i for i, t in enumerate(self.tags) if t != "O" and t[2:] in wanted], dtype="int64")
+
     def _constraints(self) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
         n = len(self.tags)
         allowed = numpy.zeros((n, n), dtype=bool)  # (prev, next)

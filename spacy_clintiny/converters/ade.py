@@ -30,6 +30,8 @@ ROLES = {
     "DRUG-DOSE.rel": ((MODIFIERS_KEY, "DOSE", "DOSE"), "DRUG_DOSE"),
 }
 DRUG = (CONCEPTS_KEY, "TREATMENT", "DRUG")
+# The labels the corpus annotates: drugs and adverse effects, doses; no tests, no other modifiers
+ANNOTATED = {CONCEPTS_KEY: ["PROBLEM", "TREATMENT"], MODIFIERS_KEY: ["DOSE"]}
 
 Mention = Tuple[str, int, int, Tuple[str, str, str], Location]  # text, doc start, doc end, role
 
@@ -163,6 +165,7 @@ def _positive_doc(pmid: str, sentence: str, pairs, where: Location, report: Conv
         corpus=CORPUS,
         spans=spans,
         groups={CONCEPTS_KEY, MODIFIERS_KEY},
+        annotated_labels=ANNOTATED,
         relations=relations,
         cats={"ADE": 1.0},
         where=where,

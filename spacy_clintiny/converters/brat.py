@@ -139,6 +139,7 @@ def _parse_ann(
         corpus=corpus,
         spans=all_spans,
         groups=groups,
+        annotated_labels=lmap.labels_by_group(),
         relations=relations if has_relations else None,
         where=Location(path),
     )

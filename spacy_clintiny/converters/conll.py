@@ -116,6 +116,7 @@ def _make_doc(sentences: List[Sentence], n: int, path: str, lmap: LabelMap, repo
         corpus=CORPUS,
         spans=spans,
         groups=groups,
+        annotated_labels=lmap.labels_by_group(),
         where=Location(path, first_line),
     )
 

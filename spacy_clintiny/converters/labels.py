@@ -11,7 +11,7 @@ round-trips through ``to_dict``/``from_dict`` and rejects unknown keys, listing 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ..errors import Errors
 
@@ -19,6 +19,8 @@ PHI_KEY = "phi"
 CONCEPTS_KEY = "concepts"
 MODIFIERS_KEY = "modifiers"
 NLI_KEY = "nli_pair"
+# doc.spans[group].attrs key: the labels of the group a corpus annotates, when not all of them
+ANNOTATED_LABELS = "annotated_labels"
 
 PHI_LABELS = ("NAME", "PROFESSION", "LOCATION", "AGE", "DATE", "CONTACT", "ID")
 CONCEPT_LABELS = ("PROBLEM", "TEST", "TREATMENT")
@@ -139,6 +141,18 @@ class LabelMap:
         if self.default_group is None:
             return None
         return (self.default_group, native)
+
+    def labels_by_group(self) -> Dict[str, List[str]]:
+        """Per span group, the labels this map's entities target: what a corpus converted with
+        it annotates (NCBI-disease: concepts PROBLEM only). The default group, which keeps
+        unmapped labels as they are, is left out: its labels are open.
+
+        RETURNS (Dict[str, List[str]]): Group -> sorted labels.
+        """
+        by_group: Dict[str, set] = {}
+        for group, label in self.entities.values():
+            by_group.setdefault(group, set()).add(label)
+        return {g: sorted(labels) for g, labels in by_group.items() if g != self.default_group}
 
     def relation(self, native: str) -> Optional[Tuple[str, bool]]:
         """RETURNS (Optional[Tuple[str, bool]]): (label, reverse), or None when dropped."""

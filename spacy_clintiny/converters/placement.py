@@ -16,6 +16,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from ..errors import Errors
+from .labels import ANNOTATED_LABELS
 from .report import ConversionReport
 from .source import SourceDoc, SourceSpan
 
@@ -75,6 +76,8 @@ def build_doc(
         spans.sort(key=lambda s: (s.start, s.end, s.label_))
         _count_overlaps(spans, group, src, report)
         doc.spans[group] = spans
+        if group in src.annotated_labels:
+            doc.spans[group].attrs[ANNOTATED_LABELS] = sorted(src.annotated_labels[group])
     if src.relations is not None:
         known_keys = {s.key for s in src.spans if s.key is not None}
         rels = []

@@ -134,6 +134,7 @@ def _parse_block(block, path: str, lmap: LabelMap, has_relations: bool, report: 
         corpus=CORPUS,
         spans=spans,
         groups=groups & {t[0] for t in lmap.entities.values()} or groups,
+        annotated_labels=lmap.labels_by_group(),
         relations=relations,
         where=Location(path, block[0][0]),
     )

@@ -68,6 +68,10 @@ class SourceDoc:
     corpus (str): Short corpus/format name, stored in ``doc.user_data``.
     spans (List[SourceSpan]): Span annotations.
     groups (Set[str]): Span groups this corpus annotates for this doc (written even if empty).
+    annotated_labels (Dict[str, List[str]]): Per group, the labels this corpus annotates when
+        it annotates only some of the group's labels (NCBI-disease: concepts PROBLEM only).
+        Written to ``doc.spans[group].attrs["annotated_labels"]``; a group not listed is
+        annotated for every label.
     relations (Optional[List[SourceRelation]]): None when relations are not annotated.
     cats (Dict[str, float]): Document labels.
     where (Optional[Location]): Where the document starts.
@@ -79,6 +83,7 @@ class SourceDoc:
     corpus: str
     spans: List[SourceSpan] = field(default_factory=list)
     groups: Set[str] = field(default_factory=set)
+    annotated_labels: Dict[str, List[str]] = field(default_factory=dict)
     relations: Optional[List[SourceRelation]] = None
     cats: Dict[str, float] = field(default_factory=dict)
     where: Optional[Location] = None

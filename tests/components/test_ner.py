@@ -101,6 +101,42 @@ def test_loss_ignores_docs_without_the_key_and_counts_empty_groups(nlp, tiny_enc
     assert grad_c[-1].any()
 
 
+def test_partial_annotation_by_label_masks_only_the_labels_a_corpus_does_not_annotate(nlp, tiny_encoder):
+    # an NCBI-like doc annotates NAME only: its O tokens are negatives for NAME, not for LOCATION
+    make_pipeline(nlp, tiny_encoder)
+    examples = make_examples(nlp)
+    nlp.initialize(lambda: examples)
+    ner, tags = nlp.get_pipe("ner"), nlp.get_pipe("ner").tag_scheme
+    full, partial = make_examples(nlp)[0], make_examples(nlp)[0]  # "John Smith was seen at Boston clinic ..."
+    partial.reference.spans["phi"] = [s for s in partial.reference.spans["phi"] if s.label_ == "NAME"]
+    partial.reference.spans["phi"].attrs["annotated_labels"] = ["NAME"]
+    probs = numpy.random.default_rng(1).dirichlet(numpy.ones(len(tags)), size=len(full.x)).astype("float32")
+    loss_full, (grad_full,) = ner.get_loss([full], [probs])
+    loss_part, (grad_part,) = ner.get_loss([partial], [probs])
+    loc_tags = tags.tags_of(["LOCATION"])
+    boston = 5  # token 5 is "Boston": gold U-LOCATION in full, only "not a NAME" in partial
+    n = len(full.x)
+    # the name tokens keep their exact targets and gradients
+    numpy.testing.assert_allclose(grad_part[:2], grad_full[:2], rtol=1e-6)
+    # on an O token the target is {O} + the LOCATION tags: hand-computed loss and gradient
+    allowed = numpy.zeros(len(tags), dtype=bool)
+    allowed[[tags.index["O"], *loc_tags]] = True
+    mass = probs[boston, allowed].sum()
+    expected = probs[boston] - probs[boston] * allowed / mass
+    numpy.testing.assert_allclose(grad_part[boston], expected / n, rtol=1e-5, atol=1e-7)
+    # nothing in the set is pushed down (a descent step raises O and LOCATION alike), while the
+    # fully annotated doc pushes O down on "Boston"
+    assert (grad_part[boston, allowed] <= 0).all() and grad_full[boston, tags.index["O"]] > 0
+    # the loss over the O tokens is -log p(set) <= -log p(O): partial labels never add loss
+    assert loss_part < loss_full
+    # attrs listing every label behave exactly like the plain group
+    every = make_examples(nlp)[0]
+    every.reference.spans["phi"].attrs["annotated_labels"] = ["LOCATION", "NAME"]
+    loss_all, (grad_all,) = ner.get_loss([every], [probs])
+    assert loss_all == pytest.approx(loss_full, rel=1e-6)
+    numpy.testing.assert_allclose(grad_all, grad_full, rtol=1e-6)
+
+
 def test_misaligned_gold_tokens_are_missing(nlp, tiny_encoder):
     make_pipeline(nlp, tiny_encoder)
     examples = make_examples(nlp)

@@ -20,6 +20,8 @@ def test_ade_counts_match_source_files(ade_docs, data):
     assert report.spans["concepts"]["PROBLEM"] == len(effects)
     assert report.spans["modifiers"]["DOSE"] == len(doses)
     assert report.n_unplaceable == 0
+    positive_doc = next(d for d in docs if d.cats["ADE"] == 1.0)
+    assert positive_doc.spans["concepts"].attrs["annotated_labels"] == ["PROBLEM", "TREATMENT"]  # no TEST
 
 
 def test_ade_spans_are_the_mentions_and_relations_point_at_them(ade_docs, data):

@@ -87,6 +87,23 @@ def test_ncbi_standoff_and_original_agree(data):
     docs2 = list(read_pubtator(original, label_map="ncbi-disease", report=report2))
     assert len(docs2) == len(pmids) and report2.spans["concepts"]["PROBLEM"] == len(mentions)
     assert "clintiny_rels" not in docs2[0].user_data  # no relation lines: not annotated
+    # NCBI annotates diseases only: its docs say so, so a concept head does not learn "no TREATMENT"
+    for converted in (docs[0], docs2[0]):
+        assert converted.spans["concepts"].attrs["annotated_labels"] == ["PROBLEM"]
+
+
+def test_label_maps_declare_the_labels_they_annotate():
+    from spacy_clintiny.converters.labels import PRESETS
+
+    assert PRESETS["bc5cdr"].labels_by_group() == {"concepts": ["PROBLEM", "TREATMENT"]}
+    assert PRESETS["n2c2-2018"].labels_by_group()["modifiers"] == [
+        "DOSE",
+        "DURATION",
+        "FORM",
+        "FREQUENCY",
+        "ROUTE",
+    ]
+    assert PRESETS["identity"].labels_by_group() == {}  # labels kept as they are: open
 
 
 # ---------------------------------------------------------------- every span against its source
