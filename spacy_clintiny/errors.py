@@ -140,6 +140,10 @@ class Errors(metaclass=_Codes):
         "them, or pick the format they belong to (e.g. --label-map is for brat, pubtator, conll)."
     )
     E419 = "BRAT discontinuous-span mode '{value}' is not supported. Use one of: {options}."
+    E420 = (
+        "A calibration split ({value}) is carved out of the train side of a train/dev split: "
+        "give --split-dev too (e.g. --split-dev 0.15 --split-calib 0.1)."
+    )
     E501 = (
         "Layer map '{layer_map}' does not fit a {n_teacher}-layer teacher and a "
         "{n_student}-layer student: give one teacher layer index (0..{max}) per student "
@@ -535,4 +539,108 @@ class Errors(metaclass=_Codes):
     E796 = (
         "'{path}' is not a baselines file written by `clintiny baselines` ({problem}). "
         "Re-run `clintiny baselines CORPUS_DIR OUTPUT.json` and pass its output."
+    )
+    # ---- E870-E879 PHI head v2 and the fixed encoder's output cache
+    E870 = (
+        "spacy-clintiny.TokenClassifier.v2: context = '{value}' is not a context encoder. "
+        "Use one of {allowed} in [components.<ner>.model]."
+    )
+    E871 = (
+        "spacy-clintiny.TokenClassifier.v2: n_layers = {value} must be at least 1. Use 1 for the "
+        "encoder's last layer, or the number of layers the tok2vec gives side by side."
+    )
+    E872 = (
+        "spacy-clintiny.TokenClassifier.v2: surface_attrs {attrs} and surface_rows {rows} must "
+        "have the same length (one hash-table size per attribute)."
+    )
+
+    # ---- E800-E819 Spark (spacy_clintiny.spark, clintiny spark-deid)
+    E800 = (
+        "spacy_clintiny.spark needs pyspark, pandas and pyarrow ({err}). Install them with "
+        "`pip install 'spacy-clintiny[spark]'` (and a Java 17+ runtime for Spark)."
+    )
+    E801 = (
+        "Model '{model}' is neither a pipeline folder holding a config.cfg nor an installed "
+        "pipeline package, as seen from the Spark driver (working directory {cwd}). Give a "
+        "folder every executor can read (shared storage), the name of a package installed on "
+        "the driver and every executor (e.g. en_clintiny_sm){hint}."
+    )
+    E802 = "The {role} column '{col}' is not in the DataFrame (its columns: {columns}). Pass the right column name."
+    E803 = (
+        "The text column '{col}' has Spark type {type}, not string. Cast it first, e.g. "
+        "df.withColumn('{col}', F.col('{col}').cast('string'))."
+    )
+    E804 = (
+        "Output column '{col}' already exists in the DataFrame or is named twice. Rename or drop "
+        "that input column, or choose other output names (prefix= for annotate; output_col=, "
+        "phi_col=, error_col= for deidentify)."
+    )
+    E806 = (
+        "Surrogate mode on Spark needs a key (key=..., --key-file or $CLINTINY_DEID_KEY on the "
+        "driver): without one every executor would draw its own random key and the same "
+        "patient would get different surrogates and date shifts on different executors."
+    )
+    E807 = "Setting {name} = {value!r} is invalid: it must be {expected}."
+    E808 = (
+        "Note {note}: column '{col}' holds a {type}, not a string; the note was skipped. Cast "
+        "the column to string."
+    )
+    E809 = (
+        "Note {note} has {n} characters, more than the pipeline's nlp.max_length "
+        "({max_length}); it was skipped. Split long notes before annotating them (deidentify "
+        "splits them itself)."
+    )
+    E810 = (
+        "Note {note} failed in component '{component}' ({detail}); the other notes were "
+        "processed. Run that note alone through spacy.load(model) to see the traceback."
+    )
+    E811 = (
+        "Output '{output}' is the input '{input}' or lies inside it. Write the output somewhere "
+        "else: the input is never overwritten."
+    )
+    E812 = "Format '{fmt}' is not supported. Use one of: {formats}."
+    E813 = (
+        "Output '{output}' already exists. Choose a new path, or pass --overwrite to replace "
+        "it (Spark's overwrite mode)."
+    )
+    E814 = "Input '{path}' does not exist. Give a file or folder of {fmt} data."
+
+    # ---- E820-E839 optimized encoder paths (spacy_clintiny.optimize, clintiny optimize)
+    E820 = "Encoder backend '{value}' is not supported. Use one of: {options}."
+    E821 = "Encoder quantize '{value}' is not supported. Use one of: {options}."
+    E822 = (
+        "The ONNX encoder needs onnxruntime and onnx, which are not installed ({error}). "
+        "Install them with `pip install spacy_clintiny[onnx]`."
+    )
+    E823 = (
+        "Component '{name}' runs an inference-only encoder (backend '{backend}', quantize "
+        "'{quantize}'), which cannot be trained and cannot feed training heads. Train on the "
+        "fp32 pipeline (backend 'torch', quantize null) and run `clintiny optimize` on the result."
+    )
+    E824 = (
+        "The encoder saved in this pipeline is {saved}, but its config asks for {wanted}. Load "
+        "the folder with the config it was saved with, or re-run `clintiny optimize` on the "
+        "fp32 pipeline."
+    )
+    E825 = (
+        "'{path}' is not a spaCy pipeline folder ({problem}). Give the folder written by "
+        "`spacy train`, `spacy assemble` or nlp.to_disk (it holds config.cfg and meta.json)."
+    )
+    E826 = (
+        "Output '{output}' {problem} input pipeline '{path}'. Write the optimized pipeline to a "
+        "folder outside the input."
+    )
+    E827 = (
+        "Pipeline '{path}' has no clintiny_encoder component (components and factories: "
+        "{factories}), so there is no encoder to optimize."
+    )
+    E828 = "Choose an optimization: --int8 (torch dynamic int8), --onnx (ONNX Runtime fp32) or --onnx --int8."
+    E829 = "Output '{output}' already exists and is not empty. Choose a new path, or pass --force to replace it."
+    E830 = (
+        "Component '{name}' of '{path}' already holds an ONNX encoder, which has no fp32 torch "
+        "weights to optimize from. Run `clintiny optimize` on the fp32 pipeline instead."
+    )
+    E831 = (
+        "Exporting the encoder ({model_type}) to ONNX failed: {error}. Use --int8 (torch) for "
+        "this model, or report the model type."
     )

@@ -23,6 +23,14 @@ def convert_cli(
         0.0, "--split-dev", help="Fraction of documents GROUPS (patients, PMIDs, texts) for dev; 0 = no split"
     ),
     seed: int = typer.Option(0, "--seed", help="Split seed"),
+    split_calib: float = typer.Option(
+        0.0,
+        "--split-calib",
+        help="Fraction of GROUPS taken from the train side for calibration (thresholds); needs --split-dev",
+    ),
+    calib_output: Optional[Path] = typer.Option(
+        None, "--calib-output", help="Calibration DocBin (default calib.spacy beside train.spacy)"
+    ),
     dev_output: Optional[Path] = typer.Option(
         None, "--dev-output", help="Dev DocBin (default dev.spacy beside train.spacy, else <stem>.dev.spacy)"
     ),
@@ -55,6 +63,8 @@ def convert_cli(
             dev_output=dev_output,
             dev_fraction=split_dev,
             seed=seed,
+            calib_fraction=split_calib,
+            calib_output=calib_output,
             label_map=label_map,
             discontinuous=discontinuous,
             n_sents=n_sents,
@@ -71,6 +81,7 @@ def convert_cli(
         msg.info(
             f"split by group (seed {seed}): train {split['train']['docs']} docs / {split['train']['groups']} "
             f"groups, dev {split['dev']['docs']} docs / {split['dev']['groups']} groups"
+            + (f", calib {split['calib']['docs']} docs / {split['calib']['groups']} groups" if "calib" in split else "")
         )
     for path in written:
         msg.good(f"wrote {path}")

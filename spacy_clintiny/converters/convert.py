@@ -39,6 +39,13 @@ def default_dev_output(output: Path) -> Path:
     return output.with_name(f"{output.stem}.dev.spacy")
 
 
+def default_calib_output(output: Path) -> Path:
+    """``calib.spacy`` beside ``train.spacy``; otherwise ``<stem>.calib.spacy``."""
+    if output.stem == "train":
+        return output.with_name("calib.spacy")
+    return output.with_name(f"{output.stem}.calib.spacy")
+
+
 def report_path(output: Path) -> Path:
     """The JSON report written beside an output DocBin."""
     return output.with_name(f"{output.stem}.report.json")
@@ -52,6 +59,8 @@ def convert_corpus(
     dev_output: Optional[PathLike] = None,
     dev_fraction: float = 0.0,
     seed: int = 0,
+    calib_fraction: float = 0.0,
+    calib_output: Optional[PathLike] = None,
     label_map: Optional[str] = None,
     discontinuous: Optional[str] = None,
     n_sents: Optional[int] = None,
@@ -67,6 +76,10 @@ def convert_corpus(
     dev_output (Optional[PathLike]): Dev DocBin path (default: see module docstring).
     dev_fraction (float): Fraction of groups (patients, PMIDs, texts...) for dev; 0 = no split.
     seed (int): Split seed.
+    calib_fraction (float): Fraction of groups taken out of the train side into a calibration
+        DocBin (decision thresholds are chosen on it, never on dev); 0 = none.
+    calib_output (Optional[PathLike]): Calibration DocBin path (default ``calib.spacy`` beside
+        ``train.spacy``, else ``<stem>.calib.spacy``).
     label_map (Optional[str]): Label-map preset or JSON path (brat, pubtator, conll).
     discontinuous (Optional[str]): BRAT discontinuous-span mode.
     n_sents (Optional[int]): CoNLL sentences per doc.
@@ -98,7 +111,18 @@ def convert_corpus(
         )
     )
     report.extra["input"] = str(input_path)
-    written = write_outputs(docs, output, report, dev_fraction=dev_fraction, seed=seed, dev_output=dev_output)
+    if calib_fraction and not dev_fraction:
+        raise ValueError(Errors.E420.format(value=calib_fraction))
+    written = write_outputs(
+        docs,
+        output,
+        report,
+        dev_fraction=dev_fraction,
+        seed=seed,
+        dev_output=dev_output,
+        calib_fraction=calib_fraction,
+        calib_output=calib_output,
+    )
     return report, written
 
 
@@ -110,6 +134,8 @@ def write_outputs(
     dev_fraction: float,
     seed: int,
     dev_output: Optional[PathLike] = None,
+    calib_fraction: float = 0.0,
+    calib_output: Optional[PathLike] = None,
 ) -> List[Path]:
     """Write ``docs`` (split by group into train and dev when ``dev_fraction`` > 0) and the
     JSON report beside ``output``. No DocBin is written when there are no docs.
@@ -119,11 +145,15 @@ def write_outputs(
     written: List[Path] = []
     if docs:
         if dev_fraction > 0:
-            train, dev, summary = split_docs(docs, dev_fraction=dev_fraction, seed=seed)
+            train, dev, summary = split_docs(docs, dev_fraction=dev_fraction, seed=seed, calib_fraction=calib_fraction)
             dev_path = Path(dev_output) if dev_output is not None else default_dev_output(output)
             write_docbin(train, output)
             write_docbin(dev, dev_path)
             written += [output, dev_path]
+            if calib_fraction > 0:
+                calib_path = Path(calib_output) if calib_output is not None else default_calib_output(output)
+                write_docbin(summary.pop("calib_docs"), calib_path)
+                written.append(calib_path)
             report.extra["split"] = summary
         else:
             write_docbin(docs, output)

@@ -42,20 +42,36 @@ def dev_groups(groups: Iterable[str], *, dev_fraction: float, seed: int = 0) -> 
     return set(ranked[:n_dev])
 
 
-def split_docs(docs: List[Doc], *, dev_fraction: float, seed: int = 0) -> Tuple[List[Doc], List[Doc], Dict[str, Any]]:
+def split_docs(
+    docs: List[Doc], *, dev_fraction: float, seed: int = 0, calib_fraction: float = 0.0
+) -> Tuple[List[Doc], List[Doc], Dict[str, Any]]:
     """Split docs by group.
 
     docs (List[Doc]): Converted docs (with ``clintiny_source`` metadata).
     dev_fraction (float): Fraction of groups for dev.
     seed (int): Seed of the split.
+    calib_fraction (float): Fraction of groups for a calibration side, carved out of what would
+        be training: the groups ranked right after the dev ones in the same hash order (so the
+        dev side is the same with or without it). Its docs are in ``summary["calib_docs"]``.
     RETURNS (Tuple[List[Doc], List[Doc], Dict[str, Any]]): Train docs, dev docs (input order
         kept) and a JSON-serialisable summary with the counts of each side.
     """
-    dev = dev_groups((group_of(d) for d in docs), dev_fraction=dev_fraction, seed=seed)
-    train_docs = [d for d in docs if group_of(d) not in dev]
-    dev_docs = [d for d in docs if group_of(d) in dev]
+    groups = [group_of(d) for d in docs]
+    dev = dev_groups(groups, dev_fraction=dev_fraction, seed=seed)
+    calib: Set[str] = set()
+    if calib_fraction > 0:
+        if not 0.0 <= dev_fraction + calib_fraction < 1.0:
+            raise ValueError(Errors.E408.format(value=dev_fraction + calib_fraction))
+        calib = dev_groups(groups, dev_fraction=dev_fraction + calib_fraction, seed=seed) - dev
+    train_docs = [d for d, g in zip(docs, groups) if g not in dev and g not in calib]
+    dev_docs = [d for d, g in zip(docs, groups) if g in dev]
+    calib_docs = [d for d, g in zip(docs, groups) if g in calib]
     summary: Dict[str, Any] = {"unit": "group", "seed": seed, "dev_fraction": dev_fraction}
-    for name, side in (("train", train_docs), ("dev", dev_docs)):
+    sides = [("train", train_docs), ("dev", dev_docs)]
+    if calib_fraction > 0:
+        summary["calib_fraction"] = calib_fraction
+        sides.append(("calib", calib_docs))
+    for name, side in sides:
         counts = ConversionReport(name)
         for doc in side:
             counts.count_doc(doc)
@@ -68,4 +84,7 @@ def split_docs(docs: List[Doc], *, dev_fraction: float, seed: int = 0) -> Tuple[
             "cats_positive": data["cats_positive"],
         }
     summary["dev_groups"] = sorted(dev)
+    if calib_fraction > 0:
+        summary["calib_groups"] = sorted(calib)
+        summary["calib_docs"] = calib_docs
     return train_docs, dev_docs, summary

@@ -52,6 +52,44 @@ def test_physionet_split_by_patient_is_deterministic(physionet_docs):
     assert split_docs(docs, dev_fraction=0.2, seed=1)[2]["dev_groups"] != summary["dev_groups"]
 
 
+def test_a_calibration_side_comes_out_of_train_and_leaves_dev_alone(physionet_docs, tmp_path):
+    docs, _ = physionet_docs
+    train, dev, summary = split_docs(docs, dev_fraction=0.334, seed=0, calib_fraction=0.1)
+    calib = summary.pop("calib_docs")
+    sides = [{group_of(d) for d in side} for side in (train, dev, calib)]
+    assert not (sides[0] & sides[1]) and not (sides[0] & sides[2]) and not (sides[1] & sides[2])
+    assert len(train) + len(dev) + len(calib) == 810
+    assert summary["dev_groups"] == split_docs(docs, dev_fraction=0.334, seed=0)[2]["dev_groups"]  # same held-out
+    assert len(sides[1]) == 18 and len(sides[2]) == 5  # round(0.434 * 54) = 23 groups, 18 of them dev
+    assert summary["calib"]["docs"] == len(calib) and summary["calib_groups"] == sorted(sides[2])
+
+
+def test_calibration_split_through_the_cli(data, tmp_path):
+    from typer.testing import CliRunner
+
+    from spacy_clintiny.cli import app
+
+    out = tmp_path / "train.spacy"
+    args = [
+        "convert",
+        "physionet",
+        str(data("physionet-deid")),
+        str(out),
+        "--split-dev",
+        "0.334",
+        "--split-calib",
+        "0.1",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "calib.spacy").exists() and (tmp_path / "dev.spacy").exists()
+    assert "calib" in result.output
+    bad = CliRunner().invoke(
+        app, ["convert", "physionet", str(data("physionet-deid")), str(out), "--split-calib", "0.1"]
+    )
+    assert bad.exit_code == 1 and "E420" in bad.output
+
+
 def test_deid_pl_output_reproduces_known_counts(data):
     from spacy_clintiny.converters.physionet import iter_physionet, read_deid_pl_output
 
