@@ -12,6 +12,7 @@ from . import (
     info,  # noqa: F401
     labels,  # noqa: F401
     package,  # noqa: F401
+    spark,  # noqa: F401
     synth,  # noqa: F401
 )
 from ._app import app

@@ -1,0 +1,240 @@
+"""``annotate`` and ``deidentify``: any clintiny pipeline over a Spark DataFrame of notes.
+
+Both check on the driver that the model exists and the columns are right (so a mistake fails
+before any task starts), then return ``df.mapInPandas(...)``: lazy, like every transformation.
+Each executor Python process loads the pipeline once (``worker.cached``) and runs the notes of
+each Arrow batch through ``nlp.pipe``. The input rows come back unchanged with the output
+columns added; a note that fails has a message in the error column and null outputs.
+"""
+
+import functools
+from typing import Any, Dict, Optional, Sequence
+
+from ..errors import Errors
+from .checks import (
+    RULES_ONLY,
+    check_columns,
+    check_positive,
+    pipeline_config,
+    quoted,
+    require_pyspark,
+    resolve_model,
+    span_keys_of,
+)
+from .records import PHI_FIELDS, RELATION_FIELDS, SPAN_FIELDS
+from .worker import (
+    ID_HELPER,
+    PATIENT_HELPER,
+    AnnotateOptions,
+    DeidOptions,
+    annotate_partition,
+    deidentify_partition,
+)
+
+
+def annotate(
+    df: Any,
+    text_col: str,
+    *,
+    model: str,
+    id_col: Optional[str] = None,
+    span_keys: Optional[Sequence[str]] = None,
+    with_text: bool = False,
+    prefix: str = "",
+    batch_size: int = 32,
+    threads: Optional[int] = None,
+    exclude: Optional[Sequence[str]] = None,
+) -> Any:
+    """Annotate the notes of a DataFrame with a spaCy pipeline.
+
+    df (DataFrame): The notes, one a row; every column is kept.
+    text_col (str): The string column holding the note text.
+    model (str): A pipeline folder every executor can read (local mode: any folder) or the name of
+        a pipeline package installed on every executor ("en_clintiny_sm").
+    id_col (Optional[str]): Column naming each note in error messages (else ``sha1:`` and the
+        start of the SHA-1 of its text).
+    span_keys (Optional[Sequence[str]]): Span groups to write, "ents" for ``doc.ents``; None:
+        every group the pipeline config names (``spans_key`` / ``output_key`` settings).
+    with_text (bool): Add each span's text (and relation head/tail text). Off by default: the
+        output then holds offsets and labels, no note text.
+    prefix (str): Put before every output column name (to avoid clashes with input columns).
+    batch_size (int): Docs per ``nlp.pipe`` batch.
+    threads (Optional[int]): Torch threads per executor Python worker; None: ``spark.task.cpus``.
+    exclude (Optional[Sequence[str]]): Pipeline components not to load.
+    RETURNS (DataFrame): ``df`` plus one column per span group (``array<struct<start, end, label,
+        kb_id, source, score, is_negated, is_uncertain, is_historical, is_hypothetical,
+        is_family[, text]>>``), ``cats`` (``map<string, double>``), ``relations``
+        (``array<struct<head_start, head_end, head_label, tail_start, tail_end, tail_label, label,
+        score>>``) and ``error`` (string), each name with ``prefix``. A null text gives null
+        outputs and no error; an empty text gives empty outputs.
+    """
+    require_pyspark()
+    from pyspark.sql.types import StructField
+
+    from .schema import cats_type, rows_type, with_columns
+
+    model = resolve_model(model)
+    check_positive("batch_size", batch_size)
+    check_positive("threads", threads, optional=True)
+    keys = tuple(span_keys) if span_keys is not None else tuple(span_keys_of(pipeline_config(model)))
+    span_cols = tuple(f"{prefix}{key}" for key in keys)
+    cats_col, relations_col, error_col = f"{prefix}cats", f"{prefix}relations", f"{prefix}error"
+    outputs = (*span_cols, cats_col, relations_col, error_col)
+    check_columns(df, inputs={"text": text_col, "id": id_col}, outputs=outputs)
+    options = AnnotateOptions(
+        model=model,
+        text_col=text_col,
+        span_keys=keys,
+        span_cols=span_cols,
+        cats_col=cats_col,
+        relations_col=relations_col,
+        error_col=error_col,
+        has_id=id_col is not None,
+        with_text=with_text,
+        batch_size=batch_size,
+        threads=_threads(df, threads),
+        exclude=tuple(exclude or ()),
+    )
+    text_fields = ("text",) if with_text else ()
+    rel_text = ("head_text", "tail_text") if with_text else ()
+    fields = [StructField(col, rows_type(SPAN_FIELDS + text_fields)) for col in span_cols]
+    fields += [
+        StructField(cats_col, cats_type()),
+        StructField(relations_col, rows_type(RELATION_FIELDS + rel_text)),
+        StructField(error_col, _string()),
+    ]
+    source = _with_helpers(df, id_col=id_col, patient_col=None)
+    return source.mapInPandas(functools.partial(annotate_partition, options=options), with_columns(df.schema, fields))
+
+
+def deidentify(
+    df: Any,
+    text_col: str,
+    *,
+    model: str,
+    patient_col: Optional[str] = None,
+    id_col: Optional[str] = None,
+    mode: str = "redact",
+    key: Optional[str] = None,
+    output_col: Optional[str] = None,
+    phi_col: str = "phi",
+    error_col: str = "error",
+    rules: bool = True,
+    threshold: float = 0.0,
+    allow_list: Optional[Sequence[str]] = None,
+    deny_list: Optional[Dict[str, Sequence[str]]] = None,
+    profile: Optional[str] = None,
+    batch_size: int = 32,
+    threads: Optional[int] = None,
+) -> Any:
+    """De-identify the notes of a DataFrame, exactly as ``clintiny deid`` does note by note.
+
+    df (DataFrame): The notes, one a row; every other column is kept as it is.
+    text_col (str): The string column holding the note text.
+    model (str): A pipeline folder every executor can read, an installed package name
+        ("en_clintiny_sm") or "rules" for the rule patterns alone.
+    patient_col (Optional[str]): Surrogates and date shifts are the same for every note of a
+        patient, on any executor and in any partition; None: each note its own patient.
+    id_col (Optional[str]): Note id (error messages; the patient when ``patient_col`` is None),
+        as ``clintiny deid --id-col``; without it a note is named ``sha1:`` + the start of the
+        SHA-1 of its text.
+    mode (str): "redact", "mask", "annotate" or "surrogate".
+    key (Optional[str]): Secret behind surrogates and date shifts (surrogate mode), at least 16
+        characters; None: ``$CLINTINY_DEID_KEY`` on the driver. Required in surrogate mode: a
+        random key per executor would give one patient different surrogates. It travels to the
+        executors inside the task, never in a log or the Spark configuration.
+    output_col (Optional[str]): Column for the de-identified text; None replaces ``text_col``
+        (the output then holds no original note text).
+    phi_col (str): Column for the PHI spans (``array<struct<start, end, label, subtype, source,
+        score, operator, out_start, out_end>>``; no text).
+    error_col (str): Column for per-note errors.
+    rules, threshold, allow_list, deny_list, profile: As ``deid.engine.load_deid_pipeline``.
+    batch_size (int): Docs per ``nlp.pipe`` batch.
+    threads (Optional[int]): Torch threads per executor Python worker; None: ``spark.task.cpus``.
+    RETURNS (DataFrame): ``df`` with the de-identified text, ``phi_col`` and ``error_col``. A
+        null text gives null outputs and no error.
+    """
+    require_pyspark()
+    from pyspark.sql.types import StructField
+
+    from ..deid.engine import phi_components
+    from ..deid.lists import MIN_KEY_CHARS, read_surrogate_key
+    from ..deid.types import MODES
+    from .schema import rows_type, with_columns
+
+    if mode not in MODES:
+        raise ValueError(Errors.E742.format(mode=mode, modes=", ".join(MODES)))
+    model = resolve_model(model, rules_ok=True)
+    if model != RULES_ONLY:
+        keep = phi_components(pipeline_config(model))
+        if not keep["heads"] and not rules and not deny_list:
+            raise ValueError(Errors.E741.format(model=model, key="phi", names=", ".join(keep["all"]) or "none"))
+    elif not rules and not deny_list:
+        raise ValueError(Errors.E741.format(model=model, key="phi", names="none"))
+    check_positive("batch_size", batch_size)
+    check_positive("threads", threads, optional=True)
+    if mode == "surrogate":
+        key = key if key is not None else read_surrogate_key()
+        if key is None:
+            raise ValueError(Errors.E806)
+        if not isinstance(key, str) or len(key.strip()) < MIN_KEY_CHARS:
+            raise ValueError(Errors.E807.format(name="key", value="(hidden)", expected=f">= {MIN_KEY_CHARS} chars"))
+    output_col = text_col if output_col is None else output_col
+    check_columns(
+        df,
+        inputs={"text": text_col, "id": id_col, "patient": patient_col},
+        outputs=(output_col, phi_col, error_col),
+        replaced=text_col,
+    )
+    options = DeidOptions(
+        model=model,
+        text_col=text_col,
+        output_col=output_col,
+        phi_col=phi_col,
+        error_col=error_col,
+        mode=mode,
+        key=key.strip() if mode == "surrogate" and key is not None else None,
+        has_id=id_col is not None,
+        has_patient=patient_col is not None,
+        rules=rules,
+        threshold=float(threshold),
+        allow_list=None if allow_list is None else tuple(allow_list),
+        deny_list=None if deny_list is None else tuple((k, tuple(v)) for k, v in sorted(deny_list.items())),
+        profile=profile,
+        batch_size=batch_size,
+        threads=_threads(df, threads),
+    )
+    fields = [
+        StructField(output_col, _string()),
+        StructField(phi_col, rows_type(PHI_FIELDS)),
+        StructField(error_col, _string()),
+    ]
+    source = _with_helpers(df, id_col=id_col, patient_col=patient_col)
+    return source.mapInPandas(functools.partial(deidentify_partition, options=options), with_columns(df.schema, fields))
+
+
+def _string() -> Any:
+    from pyspark.sql.types import StringType
+
+    return StringType()
+
+
+def _threads(df: Any, threads: Optional[int]) -> int:
+    """Torch threads per Python worker: as given, else ``spark.task.cpus`` (cores per task)."""
+    if threads is not None:
+        return threads
+    value = df.sparkSession.conf.get("spark.task.cpus", "1")
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _with_helpers(df: Any, *, id_col: Optional[str], patient_col: Optional[str]) -> Any:
+    """``df`` plus the id and patient as strings (Spark's cast: 12 -> "12", as a CSV holds it)."""
+    from pyspark.sql import functions as F
+
+    for helper, col in ((ID_HELPER, id_col), (PATIENT_HELPER, patient_col)):
+        if col is not None:
+            df = df.withColumn(helper, F.col(quoted(col)).cast("string"))
+    return df

@@ -1,0 +1,161 @@
+"""The ``clintiny spark-deid`` job: read a table through Spark, de-identify it, write it back.
+
+Spark writes the output folder through its output committer (part files appear only when the
+job succeeds; a failed job leaves no ``_SUCCESS`` marker) and refuses an existing output unless
+``overwrite`` is set. The output is never the input nor inside it. CSV cannot hold arrays, so
+there the PHI spans are a JSON string.
+"""
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from ..errors import Errors
+from .api import deidentify
+from .checks import check_positive, quoted, require_pyspark
+
+FORMATS = ("parquet", "csv", "json")
+# Notes hold line breaks and quotes: read and write CSV fields quoted, with "" for a quote
+# (what Python's csv module and `clintiny deid` write).
+CSV_READ = {"header": "true", "multiLine": "true", "escape": '"', "mode": "PERMISSIVE"}
+CSV_WRITE = {"header": "true", "escape": '"'}
+PathLike = Union[str, Path]
+
+
+@dataclasses.dataclass
+class SparkDeidSummary:
+    """What a ``spark-deid`` run did (counted from the written output).
+
+    notes (int): Rows written.
+    failed (int): Rows with an error.
+    spans (int): PHI spans found.
+    seconds (float): Wall time of the job (read, de-identify, write).
+    output (str): Where the output is.
+    """
+
+    notes: int
+    failed: int
+    spans: int
+    seconds: float
+    output: str
+
+
+def run_spark_deid(
+    spark: Any,
+    input_path: PathLike,
+    output_path: PathLike,
+    *,
+    text_col: str = "text",
+    fmt: str = "parquet",
+    output_format: Optional[str] = None,
+    overwrite: bool = False,
+    partitions: Optional[int] = None,
+    **deid_options: Any,
+) -> SparkDeidSummary:
+    """De-identify a table of notes with Spark.
+
+    spark (SparkSession): The session.
+    input_path (PathLike): A file or folder of ``fmt`` data (any path Spark reads: hdfs://, s3a://...).
+    output_path (PathLike): The output folder; never the input or inside it.
+    text_col (str): The note column.
+    fmt (str): Input format: parquet, csv (with a header row) or json (JSON lines).
+    output_format (Optional[str]): Output format (None: as the input).
+    overwrite (bool): Replace an existing output (else the job refuses it).
+    partitions (Optional[int]): Repartition the input into this many partitions first (None: as read).
+    **deid_options: ``spark.deidentify`` options (model, mode, key, patient_col, id_col...).
+    RETURNS (SparkDeidSummary): Counts read back from the written output.
+    """
+    require_pyspark()
+    output_format = fmt if output_format is None else output_format
+    for value in (fmt, output_format):
+        if value not in FORMATS:
+            raise ValueError(Errors.E812.format(fmt=value, formats=", ".join(FORMATS)))
+    check_positive("partitions", partitions, optional=True)
+    check_paths(str(input_path), str(output_path), overwrite=overwrite, fmt=fmt)
+    start = time.perf_counter()
+    df = read_table(spark, str(input_path), fmt)
+    if partitions is not None:
+        df = df.repartition(partitions)
+    out = deidentify(df, text_col, **deid_options)
+    write_table(out, str(output_path), output_format, overwrite=overwrite)
+    seconds = time.perf_counter() - start
+    phi_col = deid_options.get("phi_col", "phi")
+    error_col = deid_options.get("error_col", "error")
+    notes, failed, spans = count_output(spark, str(output_path), output_format, phi_col=phi_col, error_col=error_col)
+    return SparkDeidSummary(notes, failed, spans, seconds, str(output_path))
+
+
+def check_paths(input_path: str, output_path: str, *, overwrite: bool, fmt: str) -> None:
+    """Refuse an output that is the input or inside it, a missing local input, and an existing
+    local output without ``overwrite`` (remote paths: Spark itself refuses an existing output)."""
+    src, dst = _local(input_path), _local(output_path)
+    if src is not None and dst is not None:
+        inside = dst == src or src in dst.parents
+    else:
+        a, b = input_path.rstrip("/"), output_path.rstrip("/")
+        inside = b == a or b.startswith(a + "/")
+    if inside:
+        raise ValueError(Errors.E811.format(output=output_path, input=input_path))
+    if src is not None and not src.exists():
+        raise ValueError(Errors.E814.format(path=input_path, fmt=fmt))
+    if dst is not None and dst.exists() and not overwrite:
+        raise ValueError(Errors.E813.format(output=output_path))
+
+
+def _local(path: str) -> Optional[Path]:
+    """The resolved local path, or None for a remote URI (hdfs://, s3a://...)."""
+    if path.startswith("file:"):
+        path = path[len("file:") :].lstrip("/")
+        path = "/" + path
+    elif "://" in path:
+        return None
+    return Path(path).expanduser().resolve()
+
+
+def read_table(spark: Any, path: str, fmt: str) -> Any:
+    """RETURNS (DataFrame): ``path`` read as ``fmt`` (CSV: header row, quoted multi-line fields)."""
+    reader = spark.read.format(fmt)
+    if fmt == "csv":
+        reader = reader.options(**CSV_READ)
+    return reader.load(path)
+
+
+def write_table(df: Any, path: str, fmt: str, *, overwrite: bool) -> None:
+    """Write ``df`` to the folder ``path`` as ``fmt`` (CSV: arrays and maps as JSON strings)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import ArrayType, MapType, StructType
+
+    if fmt == "csv":
+        nested = (ArrayType, MapType, StructType)
+        df = df.select(
+            [
+                F.to_json(F.col(quoted(f.name))).alias(f.name)
+                if isinstance(f.dataType, nested)
+                else F.col(quoted(f.name))
+                for f in df.schema.fields
+            ]
+        )
+    writer = df.write.format(fmt).mode("overwrite" if overwrite else "errorifexists")
+    if fmt == "csv":
+        writer = writer.options(**CSV_WRITE)
+    writer.save(path)
+
+
+def count_output(spark: Any, path: str, fmt: str, *, phi_col: str, error_col: str) -> tuple:
+    """RETURNS (tuple): (rows, rows with an error, PHI spans) of a written output."""
+    from pyspark.sql import functions as F
+
+    from .records import PHI_FIELDS
+    from .schema import rows_type
+
+    out = read_table(spark, path, fmt)
+    phi = F.col(quoted(phi_col))
+    if fmt == "csv":
+        phi = F.from_json(phi, rows_type(PHI_FIELDS))
+    row = out.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.sum(F.when(F.col(quoted(error_col)).isNotNull(), 1).otherwise(0)).alias("failed"),
+        F.sum(F.when(phi.isNotNull(), F.size(phi)).otherwise(0)).alias("spans"),
+    ).first()
+    return int(row["n"]), int(row["failed"] or 0), int(row["spans"] or 0)

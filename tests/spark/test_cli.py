@@ -1,0 +1,103 @@
+"""``clintiny spark-deid`` end to end on local[2]: parquet in and out, CSV in and out equal to
+``clintiny deid`` on the same file with the same key, and the refusals that protect the input
+and an existing output."""
+
+import csv
+
+import pytest
+from spark_support import KEY, require_spark
+from typer.testing import CliRunner
+
+from spacy_clintiny.cli import app
+
+require_spark()
+
+
+def spark_deid(*args):
+    result = CliRunner().invoke(app, ["spark-deid", *map(str, args), "--master", "local[2]"])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def said(result):
+    return " ".join(result.output.split())
+
+
+@pytest.fixture(scope="module")
+def key_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("key") / "deid.key"
+    path.write_text(KEY + "\n")
+    return path
+
+
+def test_parquet_in_and_out_with_consistent_surrogates(spark, notes, tiny_pipeline, tmp_path, key_file):
+    rows = [(note_id, patient, text, i) for i, (note_id, patient, text) in enumerate(notes[:60])]
+    spark.createDataFrame(rows, "id string, patient string, text string, visit long").write.parquet(
+        str(tmp_path / "in")
+    )
+    options = ["--model", tiny_pipeline, "--mode", "surrogate", "--key-file", key_file, "--id-col", "id"]
+    result = spark_deid(tmp_path / "in", tmp_path / "out", *options, "--patient-col", "patient", "--partitions", "3")
+    assert result.exit_code == 0, result.output
+    assert "60 note(s), 0 failed" in said(result) and (tmp_path / "out" / "_SUCCESS").exists()
+    out = {row["id"]: row for row in spark.read.parquet(str(tmp_path / "out")).collect()}
+    assert out.keys() == {r[0] for r in rows}
+    assert out["n001"]["visit"] == 1 and out["n007"]["text"] is None and out["n011"]["text"] == ""
+    phones = [t.split("Call ")[1][:12] for _, _, t in notes[:60] if t]
+    assert not any(phone in (row["text"] or "") for row in out.values() for phone in phones)
+    assert all(row["error"] is None for row in out.values()) and sum(len(r["phi"] or []) for r in out.values()) > 60
+    # the same notes again, one partition: the same surrogates
+    again = spark_deid(tmp_path / "in", tmp_path / "out1", *options, "--patient-col", "patient", "--partitions", "1")
+    assert again.exit_code == 0, again.output
+    assert {row["id"]: row["text"] for row in spark.read.parquet(str(tmp_path / "out1")).collect()} == {
+        k: row["text"] for k, row in out.items()
+    }
+
+
+def test_csv_equals_clintiny_deid_on_the_same_file(
+    spark, notes, tiny_pipeline, tmp_path, key_file, serial_deid_nlp, monkeypatch
+):
+    from spacy_clintiny.deid import engine
+
+    monkeypatch.setattr(engine, "load_deid_pipeline", lambda model, **kwargs: serial_deid_nlp)  # loaded once
+    with open(tmp_path / "notes.csv", "w", newline="", encoding="utf8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "patient", "text"])
+        for note_id, patient, text in notes[:60]:
+            writer.writerow([note_id, patient, 'He said "ok".\n' + text if text else text])
+    options = ["--model", tiny_pipeline, "--mode", "surrogate", "--key-file", key_file]
+    columns = ["--text-col", "text", "--id-col", "id", "--patient-col", "patient"]
+    serial = CliRunner().invoke(
+        app, ["deid", str(tmp_path / "notes.csv"), str(tmp_path / "serial.csv"), *map(str, options + columns)]
+    )
+    assert serial.exit_code == 0, serial.output
+    result = spark_deid(tmp_path / "notes.csv", tmp_path / "out", *options, *columns, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "serial.csv", newline="", encoding="utf8") as f:
+        expected = {row["id"]: row["text"] for row in csv.DictReader(f)}
+    got = {}
+    for part in sorted((tmp_path / "out").glob("part-*.csv")):
+        with open(part, newline="", encoding="utf8") as f:
+            for row in csv.DictReader(f):
+                got[row["id"]] = row
+    assert got.keys() == expected.keys()
+    for note_id, text in expected.items():
+        assert (got[note_id]["text"] or "") == text, note_id
+        assert got[note_id]["phi"].startswith("[") or not text
+    assert sum('"ok"' in row["text"] for row in got.values()) == 58  # quotes and line breaks survive
+
+
+def test_refusals_protect_the_input_and_an_existing_output(spark, tmp_path):
+    (tmp_path / "in").mkdir()
+    spark.createDataFrame([("n1", "Call 617-555-0199.")], "id string, text string").write.parquet(
+        str(tmp_path / "in" / "data")
+    )
+    inside = spark_deid(tmp_path / "in", tmp_path / "in" / "out", "--model", "rules")
+    assert inside.exit_code == 1 and "[E811]" in said(inside)
+    (tmp_path / "out").mkdir()
+    exists = spark_deid(tmp_path / "in" / "data", tmp_path / "out", "--model", "rules")
+    assert exists.exit_code == 1 and "[E813]" in said(exists)
+    missing = spark_deid(tmp_path / "in" / "data", tmp_path / "out2", "--model", tmp_path / "nope")
+    assert missing.exit_code == 1 and "[E801]" in said(missing)
+    bad_format = spark_deid(tmp_path / "in" / "data", tmp_path / "out2", "--model", "rules", "--format", "xml")
+    assert bad_format.exit_code == 1 and "[E812]" in said(bad_format)
