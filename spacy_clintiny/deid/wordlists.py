@@ -5,8 +5,11 @@ Packaged lists live in ``spacy_clintiny/resources/deid`` and are found with
 that collide with names and places), ``clinical_words.txt`` (words of ICU notes that are never
 names; how it was made is written at its top) and ``non_names.txt`` (hand-curated words that
 are never names: cue followers, verbs, specialties, anatomy). Name dictionaries are Faker's person
-lists. Everything is read lazily and cached: importing this module costs nothing, which
-matters because spaCy imports the ``clintiny_deid`` factory whenever a pipeline is created.
+lists and the 1990 US census names (``census_first_names.txt``, ``census_last_names.txt``; the
+census names that are English words are listed in ``ambiguous_names.txt``); cue rules take any of
+them, the recall profile's cue-less matching only the unambiguous ones (``deid/dictionary.py``).
+Everything is read lazily and cached: importing this module costs nothing, which matters because
+spaCy imports the ``clintiny_deid`` factory whenever a pipeline is created.
 """
 
 import importlib
@@ -17,6 +20,8 @@ from typing import Dict, FrozenSet, Iterable, List, Set, Tuple
 # Faker locales whose person names are used: en_US alone misses the older first names common
 # among ICU patients' relatives and nurses (Irene, Thelma, Florence, Agnes...).
 NAME_LOCALES = ("en", "en_US", "en_GB", "en_IE", "en_NZ")
+# Census surnames used, most frequent first (all 88,799 cover 90% of the 1990 US population).
+CENSUS_SURNAMES = 88799
 
 MONTHS_FULL = (
     "january",
@@ -456,6 +461,25 @@ def _faker_names() -> Tuple[FrozenSet[str], FrozenSet[str]]:
 
 
 @lru_cache(maxsize=1)
+def census_names() -> Tuple[FrozenSet[str], FrozenSet[str]]:
+    """The 1990 US census first names and the ``CENSUS_SURNAMES`` most frequent surnames
+    (``resources/deid/census_first_names.txt``, ``census_last_names.txt``).
+
+    RETURNS (Tuple[FrozenSet[str], FrozenSet[str]]): (first names, surnames), lower case.
+    """
+    first = frozenset(_resource_lines("census_first_names.txt"))
+    last = frozenset(_resource_lines("census_last_names.txt")[:CENSUS_SURNAMES])
+    return first, last
+
+
+@lru_cache(maxsize=1)
+def ambiguous_names() -> FrozenSet[str]:
+    """RETURNS (FrozenSet[str]): Person names that are also English words ("hall", "white", "rusty"):
+    ``resources/deid/ambiguous_names.txt``."""
+    return frozenset(_resource_lines("ambiguous_names.txt"))
+
+
+@lru_cache(maxsize=1)
 def _states() -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
     from faker.providers.address.en_US import Provider
 
@@ -514,6 +538,8 @@ def word_lists(allow_list: Iterable[str]) -> Dict[str, List[str]]:
     """
     excluded = set(common_words()) | {a for a in allow_list if " " not in a}
     first, last = _faker_names()
+    census_first, census_last = census_names()
+    first, last = first | census_first, last | census_last
     state_names, state_abbrs = _states()
     months = set(MONTHS_FULL) | set(MONTHS_ABBR) | {f"{m}." for m in MONTHS_ABBR}
     ambiguous = set(AMBIGUOUS_MONTHS) | {f"{m}." for m in AMBIGUOUS_MONTHS if m != "may"}

@@ -295,12 +295,12 @@ def test_name_look_alikes(detector, recall, nlp, text):
 
 def test_recall_profile_finds_dictionary_names_and_places(detector, recall, nlp):
     text = (
-        "Pt transferred from MGH overnight. Janet Kondouli at bedside. Seen by J. Stella this am. Lives near Baltimore."
+        "Pt transferred from MGH overnight. Janet Zorbetta at bedside. Seen by J. Stella this am. Lives near Baltimore."
     )
     assert spans(detector, nlp, text) == []
     assert [(text[m.start : m.end], m.label, m.source) for m in recall(nlp(text))] == [
         ("MGH", "LOCATION", "rule:dict_hospital"),
-        ("Janet Kondouli", "NAME", "rule:dict_name"),  # unknown capitalised word after a first name
+        ("Janet Zorbetta", "NAME", "rule:dict_name"),  # unknown capitalised word after a first name
         ("J. Stella", "NAME", "rule:dict_name"),  # initial before a dictionary name
         ("Baltimore", "LOCATION", "rule:dict_city"),
     ]
