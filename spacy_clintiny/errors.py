@@ -581,10 +581,7 @@ class Errors(metaclass=_Codes):
         "patient would get different surrogates and date shifts on different executors."
     )
     E807 = "Setting {name} = {value!r} is invalid: it must be {expected}."
-    E808 = (
-        "Note {note}: column '{col}' holds a {type}, not a string; the note was skipped. Cast "
-        "the column to string."
-    )
+    E808 = "Note {note}: column '{col}' holds a {type}, not a string; the note was skipped. Cast the column to string."
     E809 = (
         "Note {note} has {n} characters, more than the pipeline's nlp.max_length "
         "({max_length}); it was skipped. Split long notes before annotating them (deidentify "
@@ -643,4 +640,85 @@ class Errors(metaclass=_Codes):
     E831 = (
         "Exporting the encoder ({model_type}) to ONNX failed: {error}. Use --int8 (torch) for "
         "this model, or report the model type."
+    )
+    E873 = (
+        "Encoder output cache: max_docs = {value} must be at least 1. Set the encoder's cache_size to "
+        "the number of training docs to keep (0 turns the cache off)."
+    )
+    E874 = "Encoder output cache: dtype '{value}' is not supported. Use one of {allowed}."
+    E875 = (
+        "Encoder output cache: the encoder returned {n} outputs for {expected} docs. The encoder "
+        "model must return one TransformerData per doc."
+    )
+    E876 = (
+        "Encoder '{name}': cache_size = {value} needs trainable = false (a fine-tuned encoder's "
+        "output changes at every step). Set cache_size = 0 or trainable = false."
+    )
+    # ---- E880-E889 calibrated doc classification (TextClassifier.v2, thresholds, clintiny calibrate)
+    E880 = (
+        "Component '{name}': thresholds['{label}'] = {value!r} must be a number between 0 and 1. "
+        "Fix it in [components.{name}] `thresholds`, or re-run `clintiny calibrate`."
+    )
+    E881 = (
+        "Component '{name}': thresholds are given for {unknown}, which are not among its labels "
+        "{labels}. Remove them from [components.{name}] `thresholds` (label names are case-sensitive)."
+    )
+    E882 = (
+        "spacy-clintiny.TextClassifier.v2: {setting} = {value!r} is invalid: {expected}. Fix it in "
+        "[components.<textcat>.model]."
+    )
+    E883 = (
+        "Component '{name}' of pipeline '{path}' is not a clintiny_textcat (factory '{factory}'), so "
+        "it has no decision thresholds to calibrate. Name one of the pipeline's clintiny_textcat "
+        "components: {choices}."
+    )
+    E884 = (
+        "Component '{name}' of pipeline '{path}' has exclusive_classes = true: it predicts its "
+        "top class, with no per-label threshold to calibrate. Calibrate its multi-label heads only "
+        "(--component)."
+    )
+    E885 = (
+        "Calibration corpus {corpus}: none of its {n} doc(s) has any of component '{name}''s labels "
+        "{labels} in doc.cats. Give a corpus annotated for this head (a calibration slice of its "
+        "training corpus), or leave the head out with --component."
+    )
+    E886 = (
+        "Output '{output}' {problem}. Choose a new folder outside the input pipeline, or pass "
+        "--force to replace an existing output."
+    )
+    E887 = "Pipeline '{path}' has no clintiny_textcat component to calibrate (components: {names})."
+    E888 = (
+        "min_positives = {value!r} must be an integer >= 1 (labels with fewer calibration positives "
+        "keep the default threshold)."
+    )
+    # ---- E840-E859 inference path: tokenizer, text length, broken pipeline folders (tokenizer.py, models.py)
+    E840 = (
+        "spacy-clintiny.MaxLength.v1: max_length = {value!r} must be a positive integer (characters). "
+        "Fix [nlp.after_creation] max_length in the pipeline's config.cfg."
+    )
+    E841 = (
+        "spacy-clintiny.Tokenizer.v1: max_run = {max_run!r}, chunk = {chunk!r}: both must be integers "
+        "with 1 <= chunk <= max_run. Fix [nlp.tokenizer] in the config (defaults: 256 and 32)."
+    )
+    E842 = (
+        "Pipeline '{path}' does not exist: it is neither a folder nor an installed package. Give the "
+        "folder written by `spacy assemble` / `spacy package`, or install the package (pip install "
+        "en_clintiny_sm-<version>-py3-none-any.whl)."
+    )
+    E843 = (
+        "Pipeline folder '{path}' has no {file}: it is not a complete spaCy pipeline. Re-download or "
+        "re-package it (`spacy project run assemble` then `package`)."
+    )
+    E844 = (
+        "Pipeline file '{file}' cannot be read ({error}): it is truncated or damaged. Re-download "
+        "or re-package the pipeline (`spacy project run assemble` then `package`)."
+    )
+    E845 = (
+        "Component '{name}' cannot be loaded from '{file}' ({error}): the file is missing, truncated "
+        "or damaged. Re-download or re-package the pipeline (`spacy project run assemble` then "
+        "`package`)."
+    )
+    E846 = (
+        "spacy.load('{path}') failed in a fresh process: {error}. Run "
+        "`python -c \"import spacy; spacy.load('{path}')\"` to see the traceback."
     )

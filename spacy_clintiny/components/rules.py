@@ -12,6 +12,9 @@ medspaCy 1.3.1 has three problems in a saved pipeline, handled here:
   whose rules are written into the pipeline folder and read back; defaults come from
   ``spacy_clintiny/resources`` via ``importlib.resources`` (copies of medspaCy's, see
   ``resources/NOTICE.txt``).
+* medspaCy's ConText compares every modifier with every other one and with every target:
+  quadratic on long notes. ``clintiny_context`` gives the same results through
+  ``ScopedContextGraph`` (``context_graph.py``), which compares only what can overlap.
 * medspaCy declares no spaCy entry points; importing this module registers the
   ``medspacy_*`` factories too, so pipelines that use them directly also load.
 
@@ -33,7 +36,7 @@ from spacy.util import SimpleFrozenList, ensure_path
 _filters_before = list(warnings.filters)
 import medspacy  # noqa: E402,F401  (registers the medspacy_* factories)
 from medspacy.common.medspacy_matcher import MedspacyMatcher  # noqa: E402
-from medspacy.context import ConText, ConTextRule  # noqa: E402
+from medspacy.context import ConText, ConTextModifier, ConTextRule  # noqa: E402
 from medspacy.section_detection import Sectionizer, SectionRule  # noqa: E402
 
 # medspacy.common.medspacy_matcher calls warnings.filterwarnings("ignore") at import,
@@ -46,6 +49,8 @@ warnings.filterwarnings("ignore", message=r".*\[W036\]", module=r"medspacy\.")
 
 from ..errors import Errors, Warnings  # noqa: E402
 from ..fileio import write_json_atomic  # noqa: E402
+from ..models import reading  # noqa: E402
+from .context_graph import ScopedContextGraph  # noqa: E402
 from .rule_data import resource_path  # noqa: E402
 from .sentences import make_clintiny_sentences  # noqa: E402,F401  (registers clintiny_sentences)
 
@@ -114,14 +119,17 @@ class _SavedRules:
         return json.dumps(self._rules_data()).encode("utf8")
 
     def from_bytes(self, data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> Any:
-        self._set_rules_data(json.loads(data.decode("utf8")))
+        with reading(self.name, "<bytes>"):  # type: ignore[attr-defined]
+            self._set_rules_data(json.loads(data.decode("utf8")))
         return self
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
         write_json_atomic(ensure_path(path) / RULES_FILE, self._rules_data(), indent=1)
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> Any:
-        self._set_rules_data(json.loads((ensure_path(path) / RULES_FILE).read_text(encoding="utf8")))
+        path = ensure_path(path) / RULES_FILE
+        with reading(self.name, path):  # type: ignore[attr-defined]
+            self._set_rules_data(json.loads(path.read_text(encoding="utf8")))
         return self
 
 
@@ -198,6 +206,38 @@ class ClinicalContext(_SavedRules, ConText):
             phrase_matcher_attr=self._phrase_matcher_attr,
             prune=self.prune_on_modifier_overlap,
         )
+
+    def __call__(self, doc: Doc, targets: Optional[str] = None) -> Doc:
+        """medspaCy 1.3.1's ``ConText.__call__`` with ``ScopedContextGraph``, which gives
+        the same modifiers, scopes and edges without comparing every modifier with every
+        other one and with every target (quadratic on long notes).
+
+        doc (Doc): The doc, with sentence starts and targets (``doc.ents`` by default).
+        targets (Optional[str]): A custom ``doc._`` attribute holding the targets.
+        RETURNS (Doc): The doc; targets get ``_.modifiers`` and the ``span_attrs``.
+        """
+        self._check_rules_loaded()
+        if not targets and self.input_span_type == "ents":
+            spans = doc.ents
+        elif not targets and self.input_span_type == "group":
+            spans = doc.spans[self.span_group_name]
+        else:
+            spans = getattr(doc._, targets)
+        graph = ScopedContextGraph(prune_on_modifier_overlap=self.prune_on_target_overlap)
+        graph.targets = spans
+        graph.modifiers = []
+        matcher = self._ConText__matcher
+        for match_id, start, end in matcher(doc):
+            rule = matcher.rule_map[self.nlp.vocab[match_id].text]
+            graph.modifiers.append(ConTextModifier(rule, start, end, doc, max_scope=self.max_scope))
+        graph.update_scopes()
+        graph.apply_modifiers()
+        for target, modifier in graph.edges:
+            target._.modifiers += (modifier,)
+        if self.context_attributes_mapping:
+            self.set_context_attributes(graph.edges)
+        doc._.context_graph = graph
+        return doc
 
 
 # ---------------------------------------------------------------------- sectionizer

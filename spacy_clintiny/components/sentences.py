@@ -5,7 +5,9 @@ PyRuSH 1.0.13's ``PyRuSHSentencizer`` subclasses spaCy's ``Sentencizer`` without
 through loguru, and sets sentence starts token by token (quadratic in spaCy). This
 component runs the same RuSH rules (``resources/rush_rules.tsv``, medspaCy's English rules
 by default), saves only its rules text, stays silent, and writes sentence starts in one
-array operation.
+array operation. PyRuSH's rule walk (pure Python, from every character) is started only
+where a rule can match (``rush_prefilter.py``): the same sentences at about a tenth of
+the cost.
 """
 
 import json
@@ -19,7 +21,9 @@ from spacy.tokens import Doc
 from spacy.util import SimpleFrozenList, ensure_path
 
 from ..errors import Errors
+from ..models import reading
 from .rule_data import resource_path
+from .rush_prefilter import PrefilteredFastCNER
 
 
 @Language.factory(
@@ -109,9 +113,12 @@ class RushSentences:
             from PyRuSH.RuSH import RuSH
 
             # RuSH reads a string that does not end in "tsv"/"csv" as the rules themselves
-            self._rush = RuSH(
+            rush = RuSH(
                 rules=self.rules_text.rstrip("\n") + "\n", max_repeat=self.max_repeat, auto_fix_gaps=self.auto_fix_gaps
             )
+            # the same rule walk, started only where a rule can match (identical output)
+            rush.fastner = PrefilteredFastCNER(rush.fastner)
+            self._rush = rush
         return self._rush
 
     def __call__(self, doc: Doc) -> Doc:
@@ -138,7 +145,8 @@ class RushSentences:
         return json.dumps({"rules_text": self.rules_text}).encode("utf8")
 
     def from_bytes(self, data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> "RushSentences":
-        self._rules_text = json.loads(data.decode("utf8"))["rules_text"]
+        with reading(self.name, "<bytes>"):
+            self._rules_text = json.loads(data.decode("utf8"))["rules_text"]
         self._rush = None
         return self
 
@@ -148,7 +156,9 @@ class RushSentences:
         (path / "rush_rules.tsv").write_text(self.rules_text, encoding="utf8")
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> "RushSentences":
-        self._rules_text = (ensure_path(path) / "rush_rules.tsv").read_text(encoding="utf8")
+        path = ensure_path(path) / "rush_rules.tsv"
+        with reading(self.name, path):
+            self._rules_text = path.read_text(encoding="utf8")
         self._rush = None
         return self
 
