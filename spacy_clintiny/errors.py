@@ -553,6 +553,19 @@ class Errors(metaclass=_Codes):
         "spacy-clintiny.TokenClassifier.v2: surface_attrs {attrs} and surface_rows {rows} must "
         "have the same length (one hash-table size per attribute)."
     )
+    E873 = (
+        "Encoder output cache: max_docs = {value} must be at least 1. Set the encoder's cache_size to "
+        "the number of training docs to keep (0 turns the cache off)."
+    )
+    E874 = "Encoder output cache: dtype '{value}' is not supported. Use one of {allowed}."
+    E875 = (
+        "Encoder output cache: the encoder returned {n} outputs for {expected} docs. The encoder "
+        "model must return one TransformerData per doc."
+    )
+    E876 = (
+        "Encoder '{name}': cache_size = {value} needs trainable = false (a fine-tuned encoder's "
+        "output changes at every step). Set cache_size = 0 or trainable = false."
+    )
 
     # ---- E800-E819 Spark (spacy_clintiny.spark, clintiny spark-deid)
     E800 = (
@@ -640,19 +653,6 @@ class Errors(metaclass=_Codes):
     E831 = (
         "Exporting the encoder ({model_type}) to ONNX failed: {error}. Use --int8 (torch) for "
         "this model, or report the model type."
-    )
-    E873 = (
-        "Encoder output cache: max_docs = {value} must be at least 1. Set the encoder's cache_size to "
-        "the number of training docs to keep (0 turns the cache off)."
-    )
-    E874 = "Encoder output cache: dtype '{value}' is not supported. Use one of {allowed}."
-    E875 = (
-        "Encoder output cache: the encoder returned {n} outputs for {expected} docs. The encoder "
-        "model must return one TransformerData per doc."
-    )
-    E876 = (
-        "Encoder '{name}': cache_size = {value} needs trainable = false (a fine-tuned encoder's "
-        "output changes at every step). Set cache_size = 0 or trainable = false."
     )
     # ---- E880-E889 calibrated doc classification (TextClassifier.v2, thresholds, clintiny calibrate)
     E880 = (

@@ -11,6 +11,7 @@ from . import (
     evaluate,  # noqa: F401
     info,  # noqa: F401
     labels,  # noqa: F401
+    optimize,  # noqa: F401
     package,  # noqa: F401
     spark,  # noqa: F401
     synth,  # noqa: F401

@@ -11,6 +11,10 @@ from spacy_transformers.layers import TransformerListener
 from spacy_transformers.pipeline_component import Transformer
 from thinc.api import Config, Model, Optimizer
 
+from ..architectures.encoder import check_trainable
+from ..errors import Errors
+from ..training.feature_cache import EncoderOutputCache
+
 DEFAULT_CONFIG_STR = """
 [model]
 @architectures = "spacy-clintiny.Encoder.v1"
@@ -29,6 +33,7 @@ DEFAULT_CONFIG = Config().from_str(DEFAULT_CONFIG_STR)
         "set_extra_annotations": {"@annotation_setters": "spacy-transformers.null_annotation_setter.v1"},
         "max_batch_items": 4096,
         "trainable": True,
+        "cache_size": 0,
     },
 )
 def make_clintiny_encoder(
@@ -38,6 +43,7 @@ def make_clintiny_encoder(
     set_extra_annotations: Callable = null_annotation_setter,
     max_batch_items: int = 4096,
     trainable: bool = True,
+    cache_size: int = 0,
 ) -> "Encoder":
     """Create the shared encoder component.
 
@@ -47,6 +53,9 @@ def make_clintiny_encoder(
         output: no backward pass through it and no optimizer step, so a training step costs
         little more than inference. That is what fits a CPU budget (heads learn at a high
         learning rate that would wreck a fine-tuned encoder).
+    cache_size (int): With a fixed encoder, keep the output of up to this many training docs
+        (float16, least recently used evicted first) and reuse it in later epochs, so they
+        cost only the heads (0: no cache). See ``training/feature_cache.py`` for its memory.
     """
     return Encoder(
         nlp.vocab,
@@ -55,6 +64,7 @@ def make_clintiny_encoder(
         max_batch_items=max_batch_items,
         name=name,
         trainable=trainable,
+        cache_size=cache_size,
     )
 
 
@@ -64,9 +74,12 @@ class Encoder(Transformer):
     ``clintiny_rel``) receive its output, so the encoder runs once per doc for all heads,
     in training and at inference."""
 
-    def __init__(self, *args: Any, trainable: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, trainable: bool = True, cache_size: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.trainable = trainable
+        if cache_size and trainable:
+            raise ValueError(Errors.E876.format(name=self.name, value=cache_size))
+        self.output_cache = EncoderOutputCache(cache_size) if cache_size else None
 
     def update(
         self,
@@ -78,7 +91,9 @@ class Encoder(Transformer):
     ) -> Dict[str, float]:
         """Run the encoder once for the batch and hand its output to every listening head.
         A trainable encoder then learns from the heads' gradients (spacy-transformers'
-        update); a fixed one runs without gradients and ignores them."""
+        update); a fixed one runs without gradients and ignores them. An int8 or ONNX
+        encoder (``Encoder.v2``) is an inference path: updating it raises E823."""
+        check_trainable(self.model, self.name)
         if self.trainable:
             return super().update(examples, drop=drop, sgd=sgd, losses=losses)
         if losses is None:
@@ -87,10 +102,13 @@ class Encoder(Transformer):
         docs = [eg.predicted for eg in examples]
         if not any(len(doc) for doc in docs):
             return losses
-        outputs = self.model.predict(docs)
+        if self.output_cache is not None:
+            doc_data = self.output_cache.get_or_compute(docs, lambda todo: self.model.predict(todo).doc_data)
+        else:
+            doc_data = self.model.predict(docs).doc_data
         batch_id = TransformerListener.get_batch_id(docs)
         for listener in self.listeners:
-            listener.receive(batch_id, outputs.doc_data, _ignore_gradient)
+            listener.receive(batch_id, doc_data, _ignore_gradient)
         return losses
 
     def finish_update(self, sgd: Optimizer) -> None:

@@ -1,0 +1,222 @@
+"""Inference runtimes for the shared encoder: torch dynamic int8 and ONNX Runtime (fp32 or int8).
+
+Each runtime is a ``torch.nn.Module`` whose forward takes the Hugging Face inputs
+(``input_ids``, ``attention_mask``, ``token_type_ids``) and returns an object with
+``last_hidden_state`` like Hugging Face's output, so spacy-transformers' wordpiece alignment,
+windows and listeners run unchanged on top of it. onnxruntime and onnx are imported only when
+an ONNX runtime is built (``pip install spacy_clintiny[onnx]``).
+"""
+
+import copy
+import io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, List, Optional, Tuple
+
+import torch
+from transformers.modeling_outputs import BaseModelOutput
+
+from ..errors import Errors
+
+BACKENDS = ("torch", "onnx")
+QUANTIZE = (None, "int8")
+ONNX_OPSET = 17
+ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def check_backend(backend: str, quantize: Optional[str]) -> None:
+    """Raise E820/E821 for a backend or quantization that does not exist."""
+    if backend not in BACKENDS:
+        raise ValueError(Errors.E820.format(value=backend, options=", ".join(BACKENDS)))
+    if quantize not in QUANTIZE:
+        raise ValueError(Errors.E821.format(value=quantize, options="null, int8"))
+
+
+def quantize_torch_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """An int8 copy of ``model``: every ``nn.Linear`` replaced by a dynamically quantized one
+    (int8 weights, activations quantized per batch). Deterministic, so quantizing the fp32
+    weights at load always gives the same model. The copy shares the fp32 model's other
+    parameters (embeddings, layer norms), so it adds only the int8 Linear weights in memory.
+
+    model (torch.nn.Module): The fp32 Hugging Face encoder (left unchanged).
+    RETURNS (torch.nn.Module): The quantized encoder, in eval mode.
+    """
+    from torch.ao.quantization import quantize_dynamic
+
+    shared = {id(tensor): tensor for tensor in list(model.parameters()) + list(model.buffers())}
+    qmodel = copy.deepcopy(model, memo=shared)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao deprecation notices: the API is what 2.x ships
+        quantize_dynamic(qmodel, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    return qmodel.eval()
+
+
+class _LastHiddenState(torch.nn.Module):
+    """The encoder's forward with the graph's inputs as positional arguments, returning
+    only ``last_hidden_state`` (the pooler output is not used by any head)."""
+
+    def __init__(self, model: torch.nn.Module, input_names: Tuple[str, ...]) -> None:
+        super().__init__()
+        self.model = model
+        self.input_names = input_names
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.model(**dict(zip(self.input_names, inputs))).last_hidden_state
+
+
+def export_onnx(model: torch.nn.Module, *, int8: bool = False) -> bytes:
+    """Export a Hugging Face encoder to ONNX with dynamic batch and sequence axes.
+
+    model (torch.nn.Module): The fp32 encoder (put back in eval mode afterwards).
+    int8 (bool): Quantize the MatMul and embedding weights to int8 with ONNX Runtime's
+        dynamic quantization.
+    RETURNS (bytes): The serialized ONNX model.
+    """
+    _require_onnxruntime()
+    accepted = _forward_arguments(model)
+    names = tuple(name for name in ONNX_INPUTS if name in accepted)
+    # a sample with padding, so the traced graph applies the attention mask
+    input_ids = torch.full((2, 8), 5, dtype=torch.long)
+    mask = torch.ones_like(input_ids)
+    mask[1, 5:] = 0
+    sample = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(input_ids)}
+    axes = {name: {0: "batch", 1: "sequence"} for name in names + ("last_hidden_state",)}
+    buffer = io.BytesIO()
+    model.eval()
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notices
+            torch.onnx.export(
+                _LastHiddenState(model, names).eval(),
+                tuple(sample[name] for name in names),
+                buffer,
+                input_names=list(names),
+                output_names=["last_hidden_state"],
+                dynamic_axes=axes,
+                opset_version=ONNX_OPSET,
+                do_constant_folding=True,
+                dynamo=False,
+            )
+    except Exception as err:  # the exporter raises many types; name the model and the cause
+        model_type = getattr(getattr(model, "config", None), "model_type", type(model).__name__)
+        raise ValueError(Errors.E831.format(model_type=model_type, error=f"{type(err).__name__}: {err}")) from err
+    finally:
+        model.eval()  # export restores the wrapper's training flag on every submodule
+    data = buffer.getvalue()
+    return quantize_onnx_int8(data) if int8 else data
+
+
+def quantize_onnx_int8(data: bytes) -> bytes:
+    """ONNX Runtime dynamic int8 quantization (int8 weights, uint8 activations) of an ONNX model.
+
+    data (bytes): An fp32 ONNX model.
+    RETURNS (bytes): The quantized model.
+    """
+    import logging
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # "consider pre-processing" advice printed through the root logger
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+            src.write_bytes(data)
+            quantize_dynamic(
+                src,
+                dst,
+                weight_type=QuantType.QInt8,
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            )
+            return dst.read_bytes()
+    finally:
+        root.setLevel(level)
+
+
+class OnnxEncoder(torch.nn.Module):
+    """An ONNX Runtime session in the place of the Hugging Face encoder.
+
+    The session runs sequentially with as many intra-op threads as torch is set to use
+    (``torch.set_num_threads``); it is rebuilt when that setting or the process changes (a
+    forked ``nlp.pipe(n_process=...)`` worker gets its own session).
+    """
+
+    def __init__(self, data: bytes, config: Any) -> None:
+        """data (bytes): The ONNX model. config (PretrainedConfig): The encoder's config."""
+        super().__init__()
+        _require_onnxruntime()
+        self.onnx_bytes = data
+        self.config = config
+        self._session: Any = None
+        self._session_key: Tuple[int, int] = (0, 0)
+        self._input_names: List[str] = []
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
+    @property
+    def session(self) -> Any:
+        """The ``onnxruntime.InferenceSession`` for this process and thread setting."""
+        key = (os.getpid(), torch.get_num_threads())
+        if self._session is None or key != self._session_key:
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = key[1]
+            options.inter_op_num_threads = 1
+            options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+            options.log_severity_level = 3
+            self._session = onnxruntime.InferenceSession(self.onnx_bytes, options, providers=["CPUExecutionProvider"])
+            self._session_key = key
+            self._input_names = [node.name for node in self._session.get_inputs()]
+        return self._session
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: Optional[torch.Tensor] = None,
+        **kwargs: Any,
+    ) -> BaseModelOutput:
+        """Run the session.
+
+        input_ids (torch.Tensor): (batch, seq) wordpiece ids.
+        attention_mask (torch.Tensor): (batch, seq) 1 for wordpieces, 0 for padding.
+        token_type_ids (Optional[torch.Tensor]): (batch, seq) segment ids, if the model has them.
+        RETURNS (BaseModelOutput): ``last_hidden_state`` (batch, seq, width).
+        """
+        session = self.session
+        given = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+        feed = {}
+        for name in self._input_names:
+            value = given.get(name)
+            if value is None:
+                value = torch.zeros_like(input_ids)
+            feed[name] = value.detach().cpu().numpy().astype("int64", copy=False)
+        (hidden,) = session.run(["last_hidden_state"], feed)
+        return BaseModelOutput(last_hidden_state=torch.from_numpy(hidden))
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_session"] = None  # sessions cannot be pickled; rebuilt on first use
+        state["_session_key"] = (0, 0)
+        return state
+
+
+def _forward_arguments(model: torch.nn.Module) -> List[str]:
+    import inspect
+
+    return list(inspect.signature(model.forward).parameters)
+
+
+def _require_onnxruntime() -> None:
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as err:
+        raise ImportError(Errors.E822.format(error=err)) from None

@@ -1,0 +1,223 @@
+"""Optimized encoder paths (``spacy-clintiny.Encoder.v2``, ``clintiny optimize``): length-sorted
+encoding, torch int8 and ONNX Runtime runtimes that save, load in a fresh process and agree
+with fp32, and clear errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy
+import pytest
+import spacy
+import torch
+from spacy.tokens import Span
+from spacy.training import Example
+from typer.testing import CliRunner
+
+from helpers import add_tiny_encoder
+from spacy_clintiny.architectures.encoder import length_groups
+from spacy_clintiny.optimize.pipeline import optimize_pipeline
+
+pytest.importorskip("onnxruntime")
+
+NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+TEXTS = [
+    "John Smith was seen at Boston clinic on 3/14.",
+    "Mary Jones reports chest pain and fever. " * 12,
+    "No.",
+    "Dr Jones started aspirin 81 mg daily for chest pain; denies nausea, vomiting or rash. " * 3,
+]
+VARIANTS = {"int8": {"int8": True}, "onnx": {"onnx": True}, "onnx-int8": {"onnx": True, "int8": True}}
+V2 = {"components.clintiny_encoder.model.@architectures": "spacy-clintiny.Encoder.v2"}
+
+
+def examples(nlp):
+    out = []
+    for text in TEXTS:
+        ref = nlp.make_doc(text)
+        ref.spans["phi"] = [Span(ref, 0, min(2, len(ref)), label="NAME")]
+        out.append(Example(nlp.make_doc(text), ref))
+    return out
+
+
+@pytest.fixture(scope="module")
+def fp32_pipeline(tiny_encoder, tmp_path_factory):
+    """A tiny encoder + PHI head pipeline, trained a few steps and saved."""
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("en")
+    add_tiny_encoder(nlp, tiny_encoder, window=16, stride=12, transformer_config=NO_DROPOUT)
+    nlp.add_pipe("clintiny_ner", config={"spans_key": "phi"})
+    egs = examples(nlp)
+    optimizer = nlp.initialize(lambda: egs)
+    for _ in range(20):
+        nlp.update(egs, sgd=optimizer)
+    path = tmp_path_factory.mktemp("optimize") / "fp32"
+    nlp.to_disk(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def optimized(fp32_pipeline):
+    """The three optimized folders written by optimize_pipeline."""
+    paths = {}
+    for name, flags in VARIANTS.items():
+        paths[name] = fp32_pipeline.parent / name
+        optimize_pipeline(fp32_pipeline, paths[name], **flags)
+    return paths
+
+
+OUTPUTS_SCRIPT = """
+import json, sys, numpy, spacy
+texts = json.loads(sys.argv[2])
+out = {}
+for path in sys.argv[1].split(","):
+    nlp = spacy.load(path)
+    docs = list(nlp.pipe(texts, batch_size=len(texts)))
+    ner = nlp.get_pipe("clintiny_ner")
+    out[path] = {
+        "hidden": [doc._.trf_data.model_output.last_hidden_state[
+            numpy.asarray(doc._.trf_data.wordpieces.attention_mask, dtype=bool)].tolist() for doc in docs],
+        "tags": [numpy.asarray(p).argmax(axis=1).tolist() for p in ner.predict(docs)],
+        "model_files": sorted(p.name for p in (nlp.path / "clintiny_encoder").iterdir()),
+    }
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def fresh_outputs(fp32_pipeline, optimized):
+    """Encoder outputs and head tags of fp32 and the optimized folders, loaded in a fresh process."""
+    paths = [str(fp32_pipeline)] + [str(optimized[name]) for name in VARIANTS]
+    result = subprocess.run(
+        [sys.executable, "-c", OUTPUTS_SCRIPT, ",".join(paths), json.dumps(TEXTS)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    return {name: data[str(path)] for name, path in [("fp32", fp32_pipeline)] + list(optimized.items())}
+
+
+def flat(values):
+    return numpy.concatenate([numpy.asarray(v, dtype="float32").ravel() for v in values])
+
+
+def test_length_groups_sort_and_respect_the_budget():
+    lengths = numpy.asarray([5, 100, 6, 50])
+    groups = length_groups(lengths, budget=120)
+    assert [g.tolist() for g in groups] == [[0, 2], [3], [1]]
+    # a group stops where padding would exceed a tenth of it
+    assert [g.tolist() for g in length_groups(numpy.asarray([10, 20, 10, 10]), budget=4096)] == [[0, 2, 3], [1]]
+    # a window longer than the budget still gets encoded, alone
+    assert [g.tolist() for g in length_groups(numpy.asarray([300, 2]), budget=100)] == [[1], [0]]
+
+
+def test_v2_torch_fp32_gives_v1_outputs_with_less_padding(fp32_pipeline):
+    v1 = spacy.load(fp32_pipeline)
+    v2 = spacy.load(fp32_pipeline, config=V2)
+    padded = {"v1": [], "v2": []}
+    outputs = {}
+    for name, nlp in (("v1", v1), ("v2", v2)):
+        hf_model = nlp.get_pipe("clintiny_encoder").model.transformer
+        handle = hf_model.register_forward_hook(
+            lambda module, args, kwargs, out, sink=padded[name]: sink.append(kwargs["input_ids"].numel()),
+            with_kwargs=True,
+        )
+        outputs[name] = list(nlp.pipe(TEXTS, batch_size=len(TEXTS)))
+        handle.remove()
+    docs, reference = outputs["v2"], outputs["v1"]
+    for doc, ref in zip(docs, reference):
+        mask = numpy.asarray(doc._.trf_data.wordpieces.attention_mask, dtype=bool)
+        got = doc._.trf_data.model_output.last_hidden_state[mask]
+        want = ref._.trf_data.model_output.last_hidden_state[mask]
+        torch.testing.assert_close(torch.as_tensor(got), torch.as_tensor(want), rtol=1e-5, atol=1e-5)
+        assert [s.text for s in doc.spans["phi"]] == [s.text for s in ref.spans["phi"]]
+    n_real = sum(int(numpy.asarray(d._.trf_data.wordpieces.attention_mask).sum()) for d in docs)
+    assert n_real <= sum(padded["v2"]) < sum(padded["v1"])
+
+
+def test_onnx_fp32_matches_torch_in_a_fresh_process(fresh_outputs):
+    ref, got = fresh_outputs["fp32"], fresh_outputs["onnx"]
+    for a, b in zip(ref["hidden"], got["hidden"]):
+        assert numpy.abs(numpy.asarray(a) - numpy.asarray(b)).max() < 1e-4
+    assert got["tags"] == ref["tags"]
+
+
+@pytest.mark.parametrize("name", ["int8", "onnx-int8"])
+def test_int8_stays_close_to_fp32_in_a_fresh_process(fresh_outputs, name):
+    ref, got = fresh_outputs["fp32"], fresh_outputs[name]
+    a, b = flat(ref["hidden"]), flat(got["hidden"])
+    assert numpy.corrcoef(a, b)[0, 1] > 0.99
+    assert 0 < numpy.abs(a - b).max()  # it is really quantized
+    tags_ref = numpy.concatenate([numpy.asarray(t) for t in ref["tags"]])
+    tags_got = numpy.concatenate([numpy.asarray(t) for t in got["tags"]])
+    assert (tags_ref == tags_got).mean() >= 0.9
+
+
+def test_onnx_folder_holds_the_onnx_model_and_no_torch_weights(fp32_pipeline, optimized):
+    size = {name: (path / "clintiny_encoder" / "model").stat().st_size for name, path in optimized.items()}
+    fp32_size = (fp32_pipeline / "clintiny_encoder" / "model").stat().st_size
+    assert size["int8"] == pytest.approx(fp32_size, rel=0.01)  # fp32 weights, quantized at load
+    assert size["onnx-int8"] < 0.8 * size["onnx"]
+    meta = json.loads((optimized["onnx"] / "meta.json").read_text())
+    assert any(req.startswith("onnxruntime") for req in meta["requirements"])
+    assert "onnxruntime" not in (fp32_pipeline / "meta.json").read_text()
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_training_an_optimized_encoder_is_refused(optimized, name):
+    nlp = spacy.load(optimized[name])
+    with pytest.raises(ValueError, match="E823"):
+        nlp.update(examples(nlp))
+
+
+def test_config_route_onnx_int8_round_trips(tiny_encoder, tmp_path):
+    nlp = spacy.blank("en")
+    add_tiny_encoder(
+        nlp, tiny_encoder, **{"@architectures": "spacy-clintiny.Encoder.v2", "backend": "onnx", "quantize": "int8"}
+    )
+    nlp.initialize()
+    before = nlp("no chest pain")._.trf_data.model_output.last_hidden_state
+    nlp.to_disk(tmp_path / "pipe")
+    after = spacy.load(tmp_path / "pipe")("no chest pain")._.trf_data.model_output.last_hidden_state
+    numpy.testing.assert_array_equal(before, after)
+    with pytest.raises(ValueError, match="E824"):  # an ONNX folder read as a torch encoder
+        spacy.load(tmp_path / "pipe", config={"components.clintiny_encoder.model.backend": "torch"})
+
+
+def test_unknown_backend_or_quantize_is_a_clear_error(tiny_encoder):
+    for config, code in (({"backend": "tensorrt"}, "E820"), ({"quantize": "int4"}, "E821")):
+        nlp = spacy.blank("en")
+        with pytest.raises(ValueError, match=code):
+            add_tiny_encoder(nlp, tiny_encoder, **{"@architectures": "spacy-clintiny.Encoder.v2", **config})
+
+
+def test_optimize_bad_arguments(fp32_pipeline, optimized, tmp_path):
+    with pytest.raises(ValueError, match="E825"):
+        optimize_pipeline(tmp_path / "missing", tmp_path / "out", int8=True)
+    with pytest.raises(ValueError, match="E826"):
+        optimize_pipeline(fp32_pipeline, fp32_pipeline / "inside", int8=True)
+    with pytest.raises(ValueError, match="E826"):
+        optimize_pipeline(fp32_pipeline, fp32_pipeline, onnx=True)
+    with pytest.raises(ValueError, match="E828"):
+        optimize_pipeline(fp32_pipeline, tmp_path / "out")
+    with pytest.raises(ValueError, match="E829"):
+        optimize_pipeline(fp32_pipeline, optimized["int8"], int8=True)
+    with pytest.raises(ValueError, match="E830"):
+        optimize_pipeline(optimized["onnx"], tmp_path / "out", int8=True)
+    blank = tmp_path / "blank"
+    spacy.blank("en").to_disk(blank)
+    with pytest.raises(ValueError, match="E827"):
+        optimize_pipeline(blank, tmp_path / "out", int8=True)
+    assert not (tmp_path / "out").exists()
+
+
+def test_optimize_cli_reports_errors_and_writes(fp32_pipeline, tmp_path):
+    from spacy_clintiny.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["optimize", str(tmp_path / "missing"), str(tmp_path / "out"), "--int8"])
+    assert result.exit_code == 1 and "E825" in result.output
+    result = runner.invoke(app, ["optimize", str(fp32_pipeline), str(tmp_path / "out"), "--int8"])
+    assert result.exit_code == 0, result.output
+    assert spacy.load(tmp_path / "out").get_pipe("clintiny_encoder").model.layers[0].shims[0].quantize == "int8"

@@ -1,0 +1,154 @@
+"""The fixed encoder's output cache: the same token vectors as the uncached path, each doc
+encoded once, a bounded size with least-recently-used eviction, and the training losses of
+the uncached path."""
+
+import numpy
+import pytest
+import spacy
+from spacy_transformers.align import apply_alignment
+from thinc.api import Adam, NumpyOps, reduce_mean
+
+from helpers import add_tiny_encoder, span_examples
+from spacy_clintiny.training.feature_cache import EncoderOutputCache, doc_key
+
+TEXTS = [
+    "John Smith was seen at Boston clinic on Monday and again on Friday for chest pain.",
+    "Mary Jones reports chest pain.",
+    "Dr Jones admitted the patient to Boston hospital.",
+    "The patient denies fever.",
+    "Plan: aspirin daily, follow up with Dr Smith in the clinic next week.",
+]
+PHI = [
+    (TEXTS[0], [(0, 10, "NAME"), (23, 29, "LOCATION")]),
+    (TEXTS[1], [(0, 10, "NAME")]),
+    (TEXTS[2], [(3, 8, "NAME"), (33, 39, "LOCATION")]),
+    (TEXTS[3], []),
+]
+
+
+def token_vectors(trf):
+    """What the listener makes of a TransformerData: mean of each token's wordpieces."""
+    ops = NumpyOps()
+    hidden = trf.model_output.last_hidden_state
+    aligned, _ = apply_alignment(ops, trf.align, ops.reshape2f(hidden, -1, hidden.shape[-1]))
+    return reduce_mean()(aligned, False)[0]
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_encoder):
+    nlp = spacy.blank("en")
+    # window 8 / stride 6: several overlapping windows per doc, and the short docs are padded
+    add_tiny_encoder(nlp, tiny_encoder, window=8, stride=6)
+    nlp.initialize()
+    return nlp, nlp.get_pipe("clintiny_encoder")
+
+
+@pytest.mark.parametrize("dtype,tol", [("float32", 0.0), ("float16", 2e-3)])
+def test_cached_output_equals_the_uncached_path(encoder, dtype, tol):
+    nlp, enc = encoder
+    docs = [nlp.make_doc(t) for t in TEXTS]
+    reference = enc.model.predict(docs).doc_data
+    calls = []
+
+    def compute(todo):
+        calls.append(len(todo))
+        return enc.model.predict(todo).doc_data
+
+    cache = EncoderOutputCache(10, dtype=dtype)
+    first = cache.get_or_compute(docs, compute)
+    # a new batch: two cached docs, one new doc, an empty doc; only the new doc is computed
+    again = [nlp.make_doc(TEXTS[4]), nlp.make_doc(""), nlp.make_doc(TEXTS[0])]
+    second = cache.get_or_compute(docs[:2] + [nlp.make_doc(TEXTS[2] + " Later.")], compute)
+    third = cache.get_or_compute(again, compute)
+    assert calls == [5, 1]
+    assert cache.hits == 4 and cache.misses == 6 and len(cache) == 6
+    for got, want in zip(first, reference):  # the computing call hands over the encoder's own output
+        numpy.testing.assert_array_equal(token_vectors(got), token_vectors(want))
+    for got, want in [
+        (second[0], reference[0]),
+        (second[1], reference[1]),
+        (third[0], reference[4]),
+        (third[2], reference[0]),
+    ]:
+        expected = token_vectors(want)
+        assert token_vectors(got).shape == expected.shape
+        numpy.testing.assert_allclose(token_vectors(got), expected, rtol=tol, atol=tol)
+        assert got.model_output.last_hidden_state.dtype == numpy.float32
+    assert len(third[1].align.lengths) == 0  # the empty doc: an empty TransformerData
+
+
+def test_cache_drops_padding_and_stores_half_precision(encoder):
+    nlp, enc = encoder
+    docs = [nlp.make_doc(TEXTS[0]), nlp.make_doc(TEXTS[3])]  # the short doc is padded to the long one's length
+    outputs = enc.model.predict(docs).doc_data
+    short_padded = outputs[1].model_output.last_hidden_state
+    cache = EncoderOutputCache(10)
+    cache.get_or_compute(docs, lambda todo: outputs)
+    stored = cache._entries[doc_key(docs[1])].model_output.last_hidden_state
+    assert stored.dtype == numpy.float16
+    assert stored.shape[1] == max(outputs[1].wordpieces.lengths) < short_padded.shape[1]
+
+
+def test_cache_is_bounded_and_evicts_the_least_recently_used(encoder):
+    nlp, enc = encoder
+    docs = [nlp.make_doc(t) for t in TEXTS]
+    cache = EncoderOutputCache(2)
+    compute = lambda todo: enc.model.predict(todo).doc_data  # noqa: E731
+    cache.get_or_compute(docs[:2], compute)
+    cache.get_or_compute(docs[:1], compute)  # doc 0 is now the most recent
+    for doc in docs[2:]:
+        cache.get_or_compute([doc], compute)
+        assert len(cache) <= 2
+    assert set(cache._entries) == {doc_key(docs[3]), doc_key(docs[4])}
+    cache.get_or_compute(docs[:1], compute)
+    assert set(cache._entries) == {doc_key(docs[4]), doc_key(docs[0])}
+    assert cache.nbytes > 0
+
+
+def test_key_depends_on_text_and_tokens(nlp):
+    a = nlp.make_doc("Seen on 3/4.")
+    b = spacy.tokens.Doc(nlp.vocab, words=["Seen", "on", "3/4", "."], spaces=[True, True, False, False])
+    assert a.text == b.text and doc_key(a) == doc_key(nlp.make_doc("Seen on 3/4."))
+    assert doc_key(a) != doc_key(b) or [t.idx for t in a] == [t.idx for t in b]
+    assert doc_key(a) != doc_key(nlp.make_doc("Seen on 3/5."))
+
+
+def test_bad_settings_name_the_value():
+    with pytest.raises(ValueError, match="E873"):
+        EncoderOutputCache(0)
+    with pytest.raises(ValueError, match="E874"):
+        EncoderOutputCache(5, dtype="int8")
+
+
+def test_cache_needs_a_fixed_encoder(tiny_encoder):
+    nlp = spacy.blank("en")
+    with pytest.raises(ValueError, match="E876"):
+        nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(tiny_encoder)}, "cache_size": 10})
+
+
+def train_losses(tiny_encoder, cache_size, n_updates=4):
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe(
+        "clintiny_encoder",
+        config={
+            "model": {"name": str(tiny_encoder), "window": 8, "stride": 6},
+            "trainable": False,
+            "cache_size": cache_size,
+        },
+    )
+    nlp.add_pipe("clintiny_ner", name="ner_phi", config={"spans_key": "phi"})
+    examples = span_examples(nlp, PHI, "phi")
+    optimizer = nlp.initialize(lambda: examples, sgd=Adam(0.01))
+    losses = [nlp.update(examples, sgd=optimizer)["ner_phi"] for _ in range(n_updates)]
+    return losses, nlp.get_pipe("clintiny_encoder").output_cache
+
+
+def test_training_with_the_cache_gives_the_uncached_losses(tiny_encoder):
+    uncached, none = train_losses(tiny_encoder, 0)
+    cached, cache = train_losses(tiny_encoder, 100)
+    assert none is None
+    assert cache.misses == len(PHI) and cache.hits == 3 * len(PHI)  # each doc encoded once
+    assert cached[0] == uncached[0]
+    numpy.testing.assert_allclose(cached, uncached, rtol=5e-3)
+    assert cached[-1] < cached[0]
