@@ -1,4 +1,6 @@
-"""The text classification head: pooled token vectors → optional hidden layer → logits.
+"""The text classification heads: pooled token vectors → optional hidden layer → logits
+(v1), plus, in doc mode, a sparse linear model over hashed lowercase n-grams whose logits are
+added (v2).
 
 The input is the docs plus, for each doc, the token ranges to pool ("segments"), chosen by
 the ``clintiny_textcat`` component: the whole doc in ``doc`` mode, or premise and hypothesis
@@ -6,12 +8,27 @@ in ``pair`` mode. With one segment per doc the feature vector is the pooled segm
 two segments ``p`` and ``h`` it is ``[p, h, |p - h|, p * h]`` (the classic sentence-pair
 features). Both segments come from the same encoder pass over the whole doc, so the
 encoder's attention crosses premise and hypothesis.
+
+Pooling covers every token of a long note: the listener returns one vector per doc token
+whichever of the encoder's overlapping windows it came from (a token in two windows averages
+both), so the mean and the max run over all windows of the doc.
+
+v2 adds a bag of n-grams in the spirit of spaCy's ``TextCatBOW`` / ``TextCatEnsemble``: spaCy's
+``extract_ngrams`` over ``LOWER`` (unigrams up to ``ngram_size``-grams, each with its count in
+the doc) feeds thinc's ``SparseLinear`` (``bow_length`` hashed rows per label), and its logits are
+summed with the encoder part's. A linear model over n-grams learns a class's key words in a
+few steps, which a pooled vector from a fixed encoder may never separate; the encoder part adds
+what the words' contexts say. In pair mode the head is v1's: the n-gram part is sized to one row
+and skipped (premise and hypothesis share their words, so their bag says nothing about the
+relation).
 """
 
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
+from spacy.attrs import LOWER
+from spacy.ml.extract_ngrams import extract_ngrams
 from spacy.tokens import Doc, Span
-from thinc.api import Model
+from thinc.api import Model, SparseLinear_v2, chain
 from thinc.types import Floats2d
 
 from ..errors import Errors
@@ -47,6 +64,88 @@ def build_text_classifier_v1(
         raise ValueError(Errors.E201.format(pooling=pooling, allowed=list(POOLINGS)))
     pooler = segment_pooler(tok2vec, pooling=pooling)
     return classifier_head(tok2vec, pooler, features_ref="pooler", hidden_width=hidden_width, dropout=dropout, nO=nO)
+
+
+@registry.architectures("spacy-clintiny.TextClassifier.v2")
+def build_text_classifier_v2(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    *,
+    pooling: str = "mean_max",
+    hidden_width: Optional[int] = 64,
+    dropout: float = 0.1,
+    ngram_size: int = 2,
+    bow_length: int = 65536,
+    nO: Optional[int] = None,
+) -> Model[TextInput, Floats2d]:
+    """Build the text classification head with a bag of n-grams: the logits of v1's head
+    (pooled encoder vectors) plus, in doc mode, those of a sparse linear model over hashed
+    lowercase n-grams.
+
+    tok2vec (Model[List[Doc], List[Floats2d]]): Token vectors, usually a
+        ``spacy-transformers.TransformerListener.v1`` to the shared encoder.
+    pooling (str): "mean" or "mean_max" (mean and max over every token of the doc).
+    hidden_width (Optional[int]): Width of a ReLU hidden layer; null or 0 for none.
+    dropout (float): Dropout on the hidden layer.
+    ngram_size (int): Longest n-gram of the bag (2: unigrams and bigrams).
+    bow_length (int): Hash rows per label of the n-gram model, rounded up to a power of two.
+    nO (Optional[int]): Number of labels; set by the component from its labels.
+    RETURNS (Model[TextInput, Floats2d]): Logits, ``(n_docs, n_labels)``.
+    """
+    if isinstance(ngram_size, bool) or not isinstance(ngram_size, int) or ngram_size < 1:
+        raise ValueError(Errors.E882.format(setting="ngram_size", value=ngram_size, expected="an integer >= 1"))
+    if isinstance(bow_length, bool) or not isinstance(bow_length, int) or bow_length < 1:
+        raise ValueError(Errors.E882.format(setting="bow_length", value=bow_length, expected="an integer >= 1"))
+    dense = build_text_classifier_v1(tok2vec, pooling=pooling, hidden_width=hidden_width, dropout=dropout, nO=nO)
+    sparse = SparseLinear_v2(nO=nO, length=None)  # length is set at initialize: 1 in pair mode
+    bow = chain(extract_ngrams(ngram_size, attr=LOWER), sparse)
+    model = Model(
+        "clintiny_text_bow_ensemble",
+        _ensemble_forward,
+        init=_ensemble_init,
+        layers=[dense, bow],
+        dims={"nO": nO},
+        attrs={"bow_length": 2 ** (bow_length - 1).bit_length(), "use_bow": True},
+    )
+    for ref in ("tok2vec", "pooler", "output_layer"):
+        model.set_ref(ref, dense.get_ref(ref))
+    model.set_ref("bow_layer", sparse)
+    return model
+
+
+def _ensemble_init(model: Model, X: Optional[TextInput] = None, Y: Optional[Floats2d] = None) -> None:
+    dense, bow = model.layers
+    dense.initialize(X=X)
+    n_out = model.get_ref("output_layer").get_dim("nO")  # the component sized it from its labels
+    sparse = model.get_ref("bow_layer")
+    pair_mode = X is not None and _n_segments(X[1]) == 2
+    length = 1 if pair_mode else model.attrs["bow_length"]
+    if sparse.has_dim("nO") and (sparse.get_dim("nO"), sparse.get_dim("length")) != (n_out, length):
+        # initialized again with another label set: thinc cannot resize a layer with weights
+        fresh = SparseLinear_v2(nO=None, length=None)
+        model.replace_node(sparse, fresh)
+        model.set_ref("bow_layer", fresh)
+        sparse = fresh
+    if not sparse.has_dim("nO"):
+        sparse.set_dim("nO", n_out)
+        sparse.set_dim("length", length)
+    model.attrs["use_bow"] = not pair_mode
+    sparse.initialize()
+    model.set_dim("nO", n_out, force=True)
+
+
+def _ensemble_forward(model: Model, X: TextInput, is_train: bool) -> Tuple[Floats2d, Callable]:
+    dense, bow = model.layers
+    logits, bp_dense = dense(X, is_train)  # (n_docs, n_labels)
+    docs, segments = X
+    if not (model.attrs["use_bow"] and docs and _n_segments(segments) == 1):
+        return logits, bp_dense
+    bow_logits, bp_bow = bow(docs, is_train)  # (n_docs, n_labels)
+
+    def backprop(d_logits: Floats2d) -> Any:
+        bp_bow(d_logits)
+        return bp_dense(d_logits)
+
+    return logits + bow_logits, backprop
 
 
 def segment_pooler(tok2vec: Model[List[Doc], List[Floats2d]], *, pooling: str) -> Model[TextInput, Floats2d]:

@@ -4,6 +4,7 @@ plain typed function; import them here so they register on ``app``."""
 from . import (
     assets,  # noqa: F401
     baselines,  # noqa: F401
+    calibrate,  # noqa: F401
     convert,  # noqa: F401
     deid,  # noqa: F401
     deid_eval,  # noqa: F401

@@ -2,7 +2,12 @@
 
 Predictions go to ``doc.cats`` (one probability per label; only this component's labels
 are written, so several text classifiers can share ``doc.cats``). Exclusive classes use a
-softmax, multi-label a sigmoid per label with ``threshold`` for scoring.
+softmax and predict the top class. Multi-label heads use a sigmoid per label and predict a
+label when its probability reaches its threshold: ``thresholds[label]`` when given (``clintiny
+calibrate`` chooses them for F1 on a calibration corpus and saves them with the pipeline),
+else ``threshold``; with ``always_top`` each doc's top label is predicted too.
+``doc.cats`` keep the probabilities; :meth:`TextClassifier.predicted_labels` gives a doc's
+decided labels and :meth:`TextClassifier.score` scores those decisions.
 
 In ``pair`` mode a Doc carries a premise and a hypothesis as described in
 :mod:`spacy_clintiny.pairs` (text ``premise + "\\n" + hypothesis``, span group
@@ -28,6 +33,7 @@ from thinc.api import Config, Linear, Model
 from thinc.types import Floats2d
 
 from ..errors import Errors
+from ..evaluation.thresholds import decide
 from ..pairs import PAIR_KEY, get_pair_spans
 from ._common import LISTENER_CONFIG_STR, LabelledHead, masked_cross_entropy
 from ._upstream import docs_are_encoded, has_upstream
@@ -56,6 +62,8 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG_STR)["model"]
         "mode": "doc",
         "exclusive_classes": False,
         "threshold": 0.5,
+        "thresholds": {},
+        "always_top": False,
         "pair_spans_key": PAIR_KEY,
     },
     default_score_weights={
@@ -71,6 +79,8 @@ def make_clintiny_textcat(
     mode: str,
     exclusive_classes: bool,
     threshold: float,
+    thresholds: Dict[str, float],
+    always_top: bool,
     pair_spans_key: str,
 ) -> "TextClassifier":
     """Create a ``clintiny_textcat`` component.
@@ -79,7 +89,11 @@ def make_clintiny_textcat(
         listener to the shared encoder.
     mode (str): "doc" (classify the whole doc) or "pair" (premise/hypothesis pair).
     exclusive_classes (bool): One class per doc (softmax) instead of multi-label (sigmoid).
-    threshold (float): Probability from which a multi-label class counts as predicted.
+    threshold (float): Probability from which a multi-label class counts as predicted (the
+        default for labels without their own threshold).
+    thresholds (Dict[str, float]): Label -> its own threshold (``clintiny calibrate`` sets them).
+    always_top (bool): Multi-label: also predict each doc's top label, so every doc gets one
+        (ignored by a one-label head).
     pair_spans_key (str): Span group holding the PREMISE and HYPOTHESIS spans.
     """
     return TextClassifier(
@@ -89,6 +103,8 @@ def make_clintiny_textcat(
         mode=mode,
         exclusive_classes=exclusive_classes,
         threshold=threshold,
+        thresholds=thresholds,
+        always_top=always_top,
         pair_spans_key=pair_spans_key,
     )
 
@@ -105,11 +121,13 @@ class TextClassifier(LabelledHead, TrainablePipe):
         mode: str = "doc",
         exclusive_classes: bool = False,
         threshold: float = 0.5,
+        thresholds: Optional[Dict[str, float]] = None,
+        always_top: bool = False,
         pair_spans_key: str = PAIR_KEY,
     ) -> None:
         if mode not in MODES:
             raise ValueError(Errors.E200.format(name=name, mode=mode))
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+        if not _is_probability(threshold):
             raise ValueError(Errors.E209.format(name=name, threshold=threshold))
         self.vocab = vocab
         self.model = model
@@ -119,8 +137,11 @@ class TextClassifier(LabelledHead, TrainablePipe):
             "mode": mode,
             "exclusive_classes": bool(exclusive_classes),
             "threshold": float(threshold),
+            "thresholds": {},
+            "always_top": bool(always_top),
             "pair_spans_key": pair_spans_key,
         }
+        self.set_thresholds(thresholds or {}, check_labels=False)
 
     def add_label(self, label: str) -> int:
         """Add a label before initialization.
@@ -129,6 +150,58 @@ class TextClassifier(LabelledHead, TrainablePipe):
         RETURNS (int): 0 if the label was already present, 1 if it was added.
         """
         return self._append_label(label, Errors.E210)
+
+    # ------------------------------------------------------------------ decisions
+
+    def set_thresholds(self, thresholds: Dict[str, float], *, check_labels: bool = True) -> None:
+        """Replace the per-label thresholds (labels without one use ``threshold``).
+
+        thresholds (Dict[str, float]): Label -> threshold in [0, 1].
+        check_labels (bool): Raise E881 for labels the component does not have.
+        """
+        for label, value in thresholds.items():
+            if not _is_probability(value):
+                raise ValueError(Errors.E880.format(name=self.name, label=label, value=value))
+        if check_labels:
+            self._check_threshold_labels(thresholds)
+        self.cfg["thresholds"] = {str(label): float(value) for label, value in thresholds.items()}
+
+    def _check_threshold_labels(self, thresholds: Dict[str, float]) -> None:
+        unknown = sorted(label for label in thresholds if label not in self.labels)
+        if unknown:
+            raise ValueError(Errors.E881.format(name=self.name, unknown=unknown, labels=list(self.labels)))
+
+    @property
+    def label_thresholds(self) -> numpy.ndarray:
+        """RETURNS (numpy.ndarray): ``(n_labels,)`` each label's decision threshold."""
+        own = self.cfg.get("thresholds") or {}
+        default = self.cfg["threshold"]
+        return numpy.asarray([own.get(label, default) for label in self.labels], dtype="float32")
+
+    def decide(self, scores: Floats2d) -> numpy.ndarray:
+        """The decisions for probabilities: the top class (exclusive classes), or every label
+        reaching its threshold, plus the top label with ``always_top`` (multi-label).
+
+        scores (Floats2d): ``(n_docs, n_labels)`` probabilities, as ``predict`` returns them.
+        RETURNS (numpy.ndarray): ``(n_docs, n_labels)`` booleans.
+        """
+        probs = self.model.ops.to_numpy(scores).reshape(len(scores), len(self.labels))
+        if self.cfg["exclusive_classes"]:
+            return decide(probs, numpy.full(len(self.labels), numpy.inf), always_top=True)
+        # a one-label (yes/no) head has no "top label" to add: always_top would say yes to all
+        always_top = bool(self.cfg.get("always_top", False)) and len(self.labels) > 1
+        return decide(probs, self.label_thresholds, always_top=always_top)
+
+    def predicted_labels(self, doc: Doc) -> List[str]:
+        """The labels this component predicts for a doc it has annotated.
+
+        doc (Doc): A doc with this component's probabilities in ``doc.cats``.
+        RETURNS (List[str]): The decided labels, in label order.
+        """
+        if not all(label in doc.cats for label in self.labels):
+            return []
+        row = numpy.asarray([[doc.cats[label] for label in self.labels]], dtype="float32")
+        return [label for label, flag in zip(self.labels, self.decide(row)[0]) if flag]
 
     # ------------------------------------------------------------------ prediction
 
@@ -281,6 +354,7 @@ class TextClassifier(LabelledHead, TrainablePipe):
         if self.cfg["exclusive_classes"] and len(final) == 1:
             raise ValueError(Errors.E206.format(name=self.name, labels=final))
         self.cfg["labels"] = final
+        self._check_threshold_labels(self.cfg.get("thresholds") or {})
         self._size_output_layer(len(final), lambda n: Linear(nO=n))
         sample = [eg.reference for eg in get_examples() if (key in eg.reference.spans) == pair_mode]
         docs = list(islice((doc for doc in sample if len(doc)), 10))
@@ -293,15 +367,17 @@ class TextClassifier(LabelledHead, TrainablePipe):
         least one of its labels).
 
         ``{name}_macro_f`` / ``_micro_f`` (and ``_p``/``_r``, ``_macro_auc``) come from
-        spaCy's ``Scorer.score_cats``; ``{name}_acc`` is top-1 accuracy: correct when the
-        top-scoring label is among the gold positives (for a multi-label doc without gold
-        positives: when no label reaches the threshold); ``{name}_per_label`` holds P/R/F
-        per label. When some examples are annotated for this component, spaCy's own keys are
-        set too, so ``spacy evaluate`` prints a TEXTCAT line and per-label tables:
-        ``cats_score`` (as spaCy's own textcat: macro AUC for a multi-label head, macro F for an
-        exclusive one), ``cats_score_desc``, ``cats_f_per_type`` and ``cats_auc_per_type``. A pipeline with
-        two doc heads reports these for the one its evaluation data annotates (for data that
-        annotates both, the later head's).
+        spaCy's ``Scorer.score_cats``: for a multi-label head P/R/F score the component's
+        decisions (:meth:`decide`: per-label thresholds, ``always_top``) and the AUC its
+        probabilities. ``{name}_acc`` is top-1 accuracy: correct when the top-scoring label is
+        among the gold positives (for a multi-label doc without gold positives: when no label
+        is predicted); ``{name}_per_label`` holds P/R/F per label. When some examples are
+        annotated for this component, spaCy's own keys are set too, so ``spacy evaluate``
+        prints a TEXTCAT line and per-label tables: ``cats_score`` (as spaCy's own textcat:
+        macro AUC for a multi-label head, macro F for an exclusive one), ``cats_score_desc``,
+        ``cats_f_per_type`` and ``cats_auc_per_type``. A pipeline with two doc heads reports
+        these for the one its evaluation data annotates (for data that annotates both, the
+        later head's).
 
         examples (Iterable[Example]): Examples with predictions.
         RETURNS (Dict[str, Any]): The scores; None values when nothing is annotated.
@@ -316,19 +392,42 @@ class TextClassifier(LabelledHead, TrainablePipe):
         multi_label = not self.cfg["exclusive_classes"]
         threshold = self.cfg["threshold"]
         res = Scorer.score_cats(annotated, "cats", labels=labels, multi_label=multi_label, threshold=threshold)
+        probs = numpy.asarray([[eg.predicted.cats.get(label, 0.0) for label in labels] for eg in annotated])
+        decisions = self.decide(probs.astype("float32"))
+        if multi_label:
+            decided = _score_decisions(annotated, labels, decisions)
+            for key in ("micro_p", "micro_r", "micro_f", "macro_p", "macro_r", "macro_f", "f_per_type"):
+                res[f"cats_{key}"] = decided[f"cats_{key}"]
         scores = {f"{name}_{k}": res[f"cats_{k}"] for k in keys[:7]}
         scores[f"{name}_per_label"] = res["cats_f_per_type"]
-        scores[f"{name}_acc"] = _top1_accuracy(annotated, labels, multi_label=multi_label, threshold=threshold)
+        scores[f"{name}_acc"] = _top1_accuracy(annotated, labels, multi_label=multi_label, decisions=decisions)
         for key in ("cats_score", "cats_score_desc", "cats_f_per_type", "cats_auc_per_type"):
             scores[key] = res[key]
         return scores
 
 
+def _is_probability(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0.0 <= value <= 1.0
+
+
+def _score_decisions(examples: List[Example], labels: Tuple[str, ...], decisions: numpy.ndarray) -> Dict[str, Any]:
+    """spaCy's multi-label ``Scorer.score_cats`` of 0/1 decisions (the predicted docs' cats are
+    swapped for copies holding the decisions while scoring, then put back)."""
+    saved = [eg.predicted.cats for eg in examples]
+    try:
+        for eg, cats, row in zip(examples, saved, decisions):
+            eg.predicted.cats = {**cats, **{label: float(flag) for label, flag in zip(labels, row)}}
+        return Scorer.score_cats(examples, "cats", labels=labels, multi_label=True, threshold=0.5)
+    finally:
+        for eg, cats in zip(examples, saved):
+            eg.predicted.cats = cats
+
+
 def _top1_accuracy(
-    examples: List[Example], labels: Tuple[str, ...], *, multi_label: bool, threshold: float
+    examples: List[Example], labels: Tuple[str, ...], *, multi_label: bool, decisions: numpy.ndarray
 ) -> Optional[float]:
     n, correct = 0, 0
-    for eg in examples:
+    for eg, row in zip(examples, decisions):
         gold = eg.reference.cats
         positives = {label for label in labels if gold.get(label, 0.0) > 0}
         if not positives and not multi_label:
@@ -339,6 +438,7 @@ def _top1_accuracy(
         n += 1
         if not pred:
             continue
-        top, top_score = max(pred.items(), key=lambda item: item[1])
-        correct += (top in positives) if positives else (top_score < threshold)
+        top = max(pred.items(), key=lambda item: item[1])[0]
+        decided = {label for label, flag in zip(labels, row) if flag}
+        correct += (top in positives) if positives else not (decided & set(pred))
     return correct / n if n else None

@@ -1,0 +1,216 @@
+"""``clintiny calibrate``: choose the multi-label doc heads' per-label decision thresholds for
+F1 on a calibration corpus and write the pipeline with them.
+
+The calibration corpus must not be the split the figures are reported on: use a slice of the
+training corpus held out from training (by group), as the project's corpus step carves it.
+Each ``clintiny_textcat`` head is calibrated on the docs whose ``cats`` hold any of its labels;
+a label with fewer than ``min_positives`` positives among them keeps the head's default
+``threshold`` (a threshold set from one or two docs would be noise). The search is
+:func:`spacy_clintiny.evaluation.thresholds.calibrate_thresholds` (exact, over sorted scores,
+counting the head's ``always_top`` decisions).
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy
+import typer
+from wasabi import msg
+
+from ..errors import Errors
+from ..fileio import write_json_atomic
+from ._app import app
+
+TEXTCAT_FACTORY = "clintiny_textcat"
+ENCODER_FACTORIES = ("clintiny_encoder", "transformer")
+
+
+def calibrate_pipeline(
+    pipeline: Path,
+    corpus: Path,
+    output: Path,
+    *,
+    components: Sequence[str] = (),
+    min_positives: int = 5,
+    force: bool = False,
+    batch_size: int = 16,
+) -> Dict[str, Any]:
+    """Calibrate the pipeline's multi-label ``clintiny_textcat`` heads and write it to ``output``.
+
+    pipeline (Path): The trained pipeline folder.
+    corpus (Path): Calibration DocBin, or a folder of DocBins (gold ``cats``).
+    output (Path): Where the calibrated pipeline goes (written to a temporary sibling folder,
+        then renamed).
+    components (Sequence[str]): Heads to calibrate; empty: every multi-label ``clintiny_textcat``.
+    min_positives (int): Fewest calibration positives to choose a label's threshold from.
+    force (bool): Replace an existing ``output``.
+    batch_size (int): Batch size of ``nlp.pipe``.
+    RETURNS (Dict[str, Any]): Per component: docs, and per label the threshold, calibration
+        positives, F1 at the threshold and at the default, and whether the default was kept.
+    """
+    import spacy
+
+    from ..evaluation.thresholds import ThresholdChoice, calibrate_thresholds
+    from ..training.mixed_corpus import load_examples
+
+    if isinstance(min_positives, bool) or not isinstance(min_positives, int) or min_positives < 1:
+        raise ValueError(Errors.E888.format(value=min_positives))
+    pipeline, output = Path(pipeline), Path(output)
+    _check_output(pipeline, output, force=force)
+    nlp = spacy.load(pipeline)
+    names = _components(nlp, pipeline, components)
+    examples = load_examples(nlp, Path(corpus))
+    report: Dict[str, Any] = {"corpus": str(corpus), "min_positives": min_positives, "components": {}}
+    for name in names:
+        pipe = nlp.get_pipe(name)
+        labels = list(pipe.labels)
+        selected = _annotated(examples, pipe)
+        if not selected:
+            raise ValueError(Errors.E885.format(corpus=corpus, n=len(examples), name=name, labels=labels))
+        probs = _probabilities(nlp, name, selected, labels, batch_size=batch_size)
+        gold = numpy.asarray([[eg.reference.cats.get(label, 0.0) >= 0.5 for label in labels] for eg in selected])
+        mask = numpy.asarray([[label in eg.reference.cats for label in labels] for eg in selected])
+        choices: Dict[str, ThresholdChoice] = calibrate_thresholds(
+            probs,
+            gold,
+            mask,
+            labels,
+            default=pipe.cfg["threshold"],
+            min_positives=min_positives,
+            always_top=bool(pipe.cfg.get("always_top", False)) and len(labels) > 1,
+        )
+        thresholds = {label: round(c.threshold, 6) for label, c in choices.items() if not c.fallback}
+        pipe.set_thresholds(thresholds)
+        report["components"][name] = {
+            "docs": len(selected),
+            "always_top": bool(pipe.cfg.get("always_top", False)) and len(labels) > 1,
+            "default": pipe.cfg["threshold"],
+            "labels": {label: c._asdict() for label, c in choices.items()},
+        }
+    _write_pipeline(nlp, output, force=force)
+    return report
+
+
+def _components(nlp: Any, path: Path, requested: Sequence[str]) -> List[str]:
+    """The heads to calibrate (E883: not a clintiny_textcat, E884: exclusive classes, E887: none)."""
+    textcats = [name for name in nlp.component_names if nlp.get_pipe_meta(name).factory == TEXTCAT_FACTORY]
+    if not requested:
+        names = [name for name in textcats if not nlp.get_pipe(name).cfg["exclusive_classes"]]
+        if not names:
+            raise ValueError(Errors.E887.format(path=path, names=nlp.component_names))
+        return names
+    for name in requested:
+        if name not in textcats:
+            factory = nlp.get_pipe_meta(name).factory if name in nlp.component_names else "no such component"
+            raise ValueError(Errors.E883.format(name=name, path=path, factory=factory, choices=textcats))
+        if nlp.get_pipe(name).cfg["exclusive_classes"]:
+            raise ValueError(Errors.E884.format(name=name, path=path))
+    return list(dict.fromkeys(requested))
+
+
+def _annotated(examples: List[Any], pipe: Any) -> List[Any]:
+    """The examples a head is judged on: reference cats with any of its labels, and the pair
+    span group exactly when the head is in pair mode (as its ``initialize`` reads them)."""
+    key, pair_mode = pipe.cfg["pair_spans_key"], pipe.cfg["mode"] == "pair"
+    return [
+        eg
+        for eg in examples
+        if any(label in eg.reference.cats for label in pipe.labels) and (key in eg.reference.spans) == pair_mode
+    ]
+
+
+def _probabilities(nlp: Any, name: str, examples: List[Any], labels: List[str], *, batch_size: int) -> numpy.ndarray:
+    """``(n_docs, n_labels)``: the head's probabilities, with only the encoder(s) and the head run."""
+    from ..augmenters import copy_gold_spans
+
+    pipe = nlp.get_pipe(name)
+    if pipe.cfg["mode"] == "pair":  # the predicted docs need the premise/hypothesis spans
+        examples = [copy_gold_spans(eg, [pipe.cfg["pair_spans_key"]]) for eg in examples]
+    enable = [n for n in nlp.pipe_names if nlp.get_pipe_meta(n).factory in ENCODER_FACTORIES] + [name]
+    with nlp.select_pipes(enable=enable):
+        docs = list(nlp.pipe((eg.predicted for eg in examples), batch_size=batch_size))
+    return numpy.asarray([[doc.cats[label] for label in labels] for doc in docs], dtype="float32")
+
+
+def _check_output(pipeline: Path, output: Path, *, force: bool) -> None:
+    source, target = pipeline.resolve(), output.resolve()
+    if target == source or source in target.parents or target in source.parents:
+        raise ValueError(Errors.E886.format(output=output, problem=f"overlaps the input pipeline '{pipeline}'"))
+    if output.exists() and not force:
+        raise ValueError(Errors.E886.format(output=output, problem="already exists"))
+    if output.exists() and not output.is_dir():
+        raise ValueError(Errors.E886.format(output=output, problem="is a file, not a pipeline folder"))
+
+
+def _write_pipeline(nlp: Any, output: Path, *, force: bool) -> None:
+    """``nlp.to_disk`` into a temporary sibling folder, then rename it onto ``output`` (an
+    existing output, with ``force``, is moved aside first and removed last)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
+    old: Optional[Path] = None
+    try:
+        nlp.to_disk(tmp)
+        os.chmod(tmp, 0o777 & ~_umask())
+        if output.exists() and force:
+            old = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".old", dir=output.parent))
+            os.replace(output, old / output.name)
+        os.replace(tmp, output)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and (old / output.name).exists() and not output.exists():
+            os.replace(old / output.name, output)  # put the previous output back
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@app.command("calibrate")
+def calibrate_cli(
+    pipeline: Path = typer.Argument(..., help="Trained pipeline folder", exists=True, file_okay=False),
+    corpus: Path = typer.Argument(..., help="Calibration DocBin (.spacy) or folder of DocBins, NOT the dev split"),
+    output: Path = typer.Argument(..., help="Folder for the calibrated pipeline"),
+    component: List[str] = typer.Option(
+        [], "--component", "-c", help="Head to calibrate (repeatable; default: every multi-label clintiny_textcat)"
+    ),
+    min_positives: int = typer.Option(
+        5, "--min-positives", help="Labels with fewer calibration positives keep the default threshold"
+    ),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write the chosen thresholds and figures as JSON"),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output folder"),
+    batch_size: int = typer.Option(16, "--batch-size", help="Batch size of nlp.pipe"),
+) -> None:
+    """Choose each label's decision threshold for F1 on a calibration corpus and write the
+    pipeline with the thresholds."""
+    try:
+        result = calibrate_pipeline(
+            pipeline,
+            corpus,
+            output,
+            components=component,
+            min_positives=min_positives,
+            force=force,
+            batch_size=batch_size,
+        )
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
+    for name, entry in result["components"].items():
+        rows = [
+            (label, c["positives"], f"{c['threshold']:.3f}", f"{100 * c['f1']:.1f}", f"{100 * c['f1_default']:.1f}")
+            + (("default kept",) if c["fallback"] else ("",))
+            for label, c in entry["labels"].items()
+        ]
+        msg.divider(f"{name}: {entry['docs']} calibration docs")
+        msg.table(rows, header=("label", "positives", "threshold", "F1", "F1 at default", ""), divider=True)
+    if report is not None:
+        write_json_atomic(report, result)
+    msg.good(f"Wrote the calibrated pipeline to {output}")

@@ -1,0 +1,135 @@
+"""Decision thresholds for multi-label doc classifiers: the decision rule the ``clintiny_textcat``
+heads apply, and the search that chooses each label's threshold for F1 on a calibration corpus.
+
+The rule: a label is predicted when its probability reaches its own threshold; with
+``always_top`` the top-scoring label of each doc is predicted whatever its probability (the rule
+of the TF-IDF baseline in :mod:`.baselines`). The search is exact: it sorts the scores and
+tries every cut between two distinct ones, with the top label's forced decisions counted in.
+"""
+
+from typing import Dict, NamedTuple, Optional, Sequence
+
+import numpy
+
+from ..errors import Errors
+
+
+class ThresholdChoice(NamedTuple):
+    """The threshold chosen for one label and what it was chosen from."""
+
+    threshold: float
+    positives: int  # gold positives among the calibration docs annotated for the label
+    docs: int  # calibration docs annotated for the label
+    f1: float  # F1 on the calibration docs at ``threshold``
+    f1_default: float  # F1 on the calibration docs at the default threshold
+    fallback: bool  # True: too few positives, the default threshold was kept
+
+
+def decide(probs: numpy.ndarray, thresholds: numpy.ndarray, *, always_top: bool = False) -> numpy.ndarray:
+    """The multi-label decisions.
+
+    probs (numpy.ndarray): ``(n_docs, n_labels)`` probabilities.
+    thresholds (numpy.ndarray): ``(n_labels,)`` a threshold per label.
+    always_top (bool): Also predict each doc's top-scoring label.
+    RETURNS (numpy.ndarray): ``(n_docs, n_labels)`` booleans.
+    """
+    probs = numpy.asarray(probs, dtype="float32").reshape(len(probs), -1)
+    decisions = probs >= numpy.asarray(thresholds, dtype="float32")[None, :]
+    if always_top and probs.shape[0] and probs.shape[1]:
+        decisions[numpy.arange(len(probs)), probs.argmax(axis=1)] = True
+    return decisions
+
+
+def f1_threshold(
+    gold: numpy.ndarray,
+    scores: numpy.ndarray,
+    *,
+    default: float,
+    min_positives: int,
+    forced: Optional[numpy.ndarray] = None,
+) -> ThresholdChoice:
+    """The threshold with the highest F1 on one label's calibration scores.
+
+    Every cut between two distinct scores is tried. The threshold returned is the midpoint
+    between the lowest score kept and the next lower score (the midpoint between the highest
+    score and 1 when predicting none is best), so a score that falls between two calibration
+    scores is decided as its nearest neighbours would suggest. Among equally good cuts the
+    threshold nearest ``default`` wins.
+
+    gold (numpy.ndarray): ``(n,)`` 0/1 gold decisions.
+    scores (numpy.ndarray): ``(n,)`` probabilities.
+    default (float): The head's default threshold, kept when there are fewer than
+        ``min_positives`` gold positives.
+    min_positives (int): Fewest gold positives to choose a threshold from.
+    forced (Optional[numpy.ndarray]): ``(n,)`` booleans: docs where the label is predicted
+        whatever the threshold (it is their top label and the head predicts the top label).
+    RETURNS (ThresholdChoice): The threshold and the figures it was chosen from.
+    """
+    if isinstance(min_positives, bool) or not isinstance(min_positives, int) or min_positives < 1:
+        raise ValueError(Errors.E888.format(value=min_positives))
+    gold = numpy.asarray(gold).astype(bool).reshape(-1)
+    scores = numpy.asarray(scores, dtype="float64").reshape(-1)
+    forced = numpy.zeros(len(gold), dtype=bool) if forced is None else numpy.asarray(forced, dtype=bool).reshape(-1)
+    n_pos = int(gold.sum())
+    f1_default = _f1(gold, (scores >= default) | forced)
+    if n_pos < min_positives:
+        return ThresholdChoice(float(default), n_pos, len(gold), f1_default, f1_default, True)
+    free = ~forced
+    tp_forced, pred_forced = int((gold & forced).sum()), int(forced.sum())
+    # distinct scores of the free docs, highest first; cut k keeps the k highest distinct scores
+    values = numpy.unique(scores[free])[::-1]
+    order = numpy.searchsorted(-values, -scores[free])  # index of each free doc's score in values
+    tp_at = numpy.bincount(order, weights=gold[free], minlength=len(values))
+    n_at = numpy.bincount(order, minlength=len(values))
+    tp = tp_forced + numpy.concatenate([[0.0], numpy.cumsum(tp_at)])  # (len(values) + 1,)
+    pred = pred_forced + numpy.concatenate([[0.0], numpy.cumsum(n_at)])
+    f1 = numpy.where(pred + n_pos > 0, 2 * tp / numpy.maximum(pred + n_pos, 1), 0.0)
+    uppers = numpy.concatenate([[1.0], values])  # lowest score kept by each cut (1.0: none)
+    lowers = numpy.concatenate([values, [0.0]])  # the next lower score
+    candidates = (uppers + lowers) / 2
+    best = numpy.flatnonzero(numpy.isclose(f1, f1.max()))
+    k = int(best[numpy.argmin(numpy.abs(candidates[best] - default))])
+    return ThresholdChoice(float(candidates[k]), n_pos, len(gold), float(f1[k]), f1_default, False)
+
+
+def calibrate_thresholds(
+    probs: numpy.ndarray,
+    gold: numpy.ndarray,
+    mask: numpy.ndarray,
+    labels: Sequence[str],
+    *,
+    default: float,
+    min_positives: int,
+    always_top: bool = False,
+) -> Dict[str, ThresholdChoice]:
+    """Choose every label's threshold for F1 on a calibration corpus.
+
+    probs (numpy.ndarray): ``(n_docs, n_labels)`` the head's probabilities.
+    gold (numpy.ndarray): ``(n_docs, n_labels)`` 0/1 gold.
+    mask (numpy.ndarray): ``(n_docs, n_labels)`` 1 where the doc is annotated for the label.
+    labels (Sequence[str]): The labels, in column order.
+    default (float): The head's default threshold (kept for labels with too few positives).
+    min_positives (int): Fewest calibration positives to choose a label's threshold from.
+    always_top (bool): The head also predicts each doc's top label (counted in the F1).
+    RETURNS (Dict[str, ThresholdChoice]): label -> its threshold and figures.
+    """
+    probs = numpy.asarray(probs).reshape(len(probs), len(labels))
+    forced = numpy.zeros(probs.shape, dtype=bool)
+    if always_top and probs.size:
+        forced[numpy.arange(len(probs)), probs.argmax(axis=1)] = True
+    out = {}
+    for j, label in enumerate(labels):
+        rows = numpy.asarray(mask)[:, j] > 0
+        out[label] = f1_threshold(
+            numpy.asarray(gold)[rows, j],
+            probs[rows, j],
+            default=default,
+            min_positives=min_positives,
+            forced=forced[rows, j],
+        )
+    return out
+
+
+def _f1(gold: numpy.ndarray, guess: numpy.ndarray) -> float:
+    denominator = int(guess.sum()) + int(gold.sum())
+    return 2 * int((gold & guess).sum()) / denominator if denominator else 0.0

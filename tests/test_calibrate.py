@@ -1,0 +1,228 @@
+"""Per-label threshold search (evaluation/thresholds.py) and `clintiny calibrate` end to end.
+
+The CLI tests run a pipeline whose doc heads read their probabilities from the doc text (a
+registered test architecture: the doc "0.9 0.2" gets probabilities 0.9 and 0.2), so the scores
+the command calibrates on are hand-made and the thresholds it must choose are known."""
+
+import json
+
+import catalogue
+import numpy
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from spacy.util import registry
+from thinc.api import Linear, Model
+from typer.testing import CliRunner
+
+from spacy_clintiny.cli import app
+from spacy_clintiny.evaluation.thresholds import calibrate_thresholds, decide, f1_threshold
+
+TEXT_SCORES = "clintiny-test.ScoresFromText.v1"
+
+
+# ---------------------------------------------------------------- the search
+
+
+def test_f1_threshold_known_answer():
+    gold = numpy.array([1, 1, 0, 1, 0])
+    scores = numpy.array([0.9, 0.7, 0.6, 0.4, 0.2])
+    # keeping down to 0.4 gives tp 3 of 4 predicted, F1 6/7 (best); midpoint to 0.2 is 0.3
+    choice = f1_threshold(gold, scores, default=0.5, min_positives=1)
+    assert choice.threshold == pytest.approx(0.3)
+    assert choice.f1 == pytest.approx(6 / 7)
+    assert choice.f1_default == pytest.approx(2 * 2 / (3 + 3))  # 0.9, 0.7, 0.6 at 0.5
+    assert (choice.positives, choice.docs, choice.fallback) == (3, 5, False)
+
+
+def test_f1_threshold_counts_forced_top_labels():
+    gold = numpy.array([1, 1, 0, 1, 0])
+    scores = numpy.array([0.9, 0.7, 0.6, 0.4, 0.2])
+    forced = numpy.array([False, False, False, True, False])  # the 0.4 doc's top label: always predicted
+    choice = f1_threshold(gold, scores, default=0.5, min_positives=1, forced=forced)
+    assert choice.threshold == pytest.approx(0.65)  # keep 0.9, 0.7: with the forced doc F1 = 1
+    assert choice.f1 == 1.0
+
+
+def test_f1_threshold_predict_none_and_ties_and_floor():
+    # the only positive scores lowest: predicting it costs 2 false positives, F1 1/2 > 0
+    assert f1_threshold(numpy.array([0, 0, 1]), numpy.array([0.8, 0.6, 0.1]), default=0.5, min_positives=1).f1 == 0.5
+    # a negative above every positive that is forced anyway: best is to predict none of the others
+    none = f1_threshold(
+        numpy.array([0, 1]), numpy.array([0.7, 0.9]), default=0.5, min_positives=1, forced=numpy.array([False, True])
+    )
+    assert none.threshold == pytest.approx(0.85) and none.f1 == 1.0
+    # equally good cuts: the one nearest the default
+    tie = f1_threshold(numpy.array([1, 1, 1]), numpy.array([0.9, 0.9, 0.9]), default=0.5, min_positives=1)
+    assert tie.threshold == pytest.approx(0.45)
+    floor = f1_threshold(numpy.array([1, 1, 0]), numpy.array([0.9, 0.8, 0.1]), default=0.5, min_positives=3)
+    assert floor.fallback and floor.threshold == 0.5 and floor.positives == 2
+    with pytest.raises(ValueError, match="E888"):
+        f1_threshold(numpy.array([1]), numpy.array([0.5]), default=0.5, min_positives=0)
+
+
+def test_calibrate_thresholds_masks_unannotated_labels_and_decide():
+    probs = numpy.array([[0.9, 0.3], [0.2, 0.6], [0.4, 0.35]])
+    gold = numpy.array([[1, 0], [0, 1], [1, 1]])
+    mask = numpy.array([[1, 1], [1, 1], [1, 0]])  # doc 2 is not annotated for B
+    choices = calibrate_thresholds(probs, gold, mask, ["A", "B"], default=0.5, min_positives=1)
+    assert choices["A"].docs == 3 and choices["B"].docs == 2
+    assert choices["A"].threshold == pytest.approx(0.3)  # keep 0.9 and 0.4, not 0.2
+    assert choices["B"].threshold == pytest.approx(0.45)
+    assert decide(probs, numpy.array([0.95, 0.95]), always_top=True).tolist() == [
+        [True, False],
+        [False, True],
+        [True, False],
+    ]
+
+
+# ---------------------------------------------------------------- the command
+
+
+@pytest.fixture(scope="module")
+def scores_from_text():
+    """Register the test architecture for this module only."""
+
+    def build(nO=None):
+        output = Linear(nO=nO, nI=1)  # sized by the component; unused
+
+        def forward(model, X, is_train):
+            docs, _ = X
+            probs = numpy.asarray([[float(t.text) for t in doc] for doc in docs], dtype="float32")
+            probs = numpy.clip(probs.reshape(len(docs), -1), 1e-6, 1 - 1e-6)
+            return model.ops.asarray2f(numpy.log(probs / (1 - probs))), lambda d: d
+
+        model = Model("scores_from_text", forward, layers=[output], init=lambda m, X=None, Y=None: output.initialize())
+        model.set_ref("output_layer", output)
+        return model
+
+    registry.architectures.register(TEXT_SCORES, func=build)
+    yield TEXT_SCORES
+    catalogue.REGISTRY.pop((*registry.architectures.namespace, TEXT_SCORES), None)
+
+
+SPECIALTY = [  # (probabilities A B, gold A B)
+    ("0.9 0.1", (1, 0)),
+    ("0.6 0.7", (1, 1)),
+    ("0.4 0.3", (1, 0)),
+    ("0.35 0.8", (0, 1)),
+    ("0.1 0.2", (0, 0)),
+]
+ADE = [("0.8", 1), ("0.55", 1), ("0.3", 1), ("0.5", 0), ("0.2", 0), ("0.1", 0)]
+
+
+def _pipeline(path, scores_from_text, *, always_top=True):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    spec = nlp.add_pipe(
+        "clintiny_textcat",
+        name="specialty",
+        config={"model": {"@architectures": scores_from_text}, "always_top": always_top},
+    )
+    ade = nlp.add_pipe("clintiny_textcat", name="ade", config={"model": {"@architectures": scores_from_text}})
+    exclusive = nlp.add_pipe(
+        "clintiny_textcat",
+        name="exclusive",
+        config={"model": {"@architectures": scores_from_text}, "exclusive_classes": True},
+    )
+    for pipe, labels in ((spec, ["A", "B"]), (ade, ["ADE"]), (exclusive, ["X", "Y"])):
+        pipe.cfg["labels"] = labels
+        pipe.model.get_ref("output_layer").set_dim("nO", len(labels))
+        pipe.model.initialize()
+    nlp.to_disk(path)
+    return path
+
+
+def _corpus(path, *, with_ade=True):
+    nlp = spacy.blank("en")
+    docs = []
+    for text, (a, b) in SPECIALTY:
+        doc = nlp.make_doc(text)
+        doc.cats = {"A": float(a), "B": float(b)}
+        docs.append(doc)
+    for text, gold in ADE if with_ade else []:
+        doc = nlp.make_doc(text)
+        doc.cats = {"ADE": float(gold)}
+        docs.append(doc)
+    DocBin(docs=docs).to_disk(path)
+    return path
+
+
+def _run(*args):
+    result = CliRunner().invoke(app, ["calibrate", *map(str, args)])
+    return result.exit_code, " ".join(result.output.split())  # msg wraps long lines
+
+
+def test_calibrate_cli_picks_the_known_thresholds(tmp_path, scores_from_text):
+    pipeline = _pipeline(tmp_path / "pipeline", scores_from_text)
+    corpus = _corpus(tmp_path / "calib.spacy")
+    out = tmp_path / "calibrated"
+    code, output = _run(
+        pipeline, corpus, out, "-c", "specialty", "-c", "ade", "--min-positives", "2", "--report", tmp_path / "r.json"
+    )
+    assert code == 0, output
+    nlp = spacy.load(out)
+    # A is the top label of docs 1 and 3 (predicted whatever the threshold); of the others, keeping
+    #   0.6 (doc 2, gold) gives F1 1: the threshold is the midpoint to the next score, 0.35
+    # B is the top label of docs 2, 4 and 5 (both positives among them): F1 0.8 predicting no
+    #   other doc, less with 0.3 (doc 3): the threshold is the midpoint between 0.3 and 1
+    assert nlp.get_pipe("specialty").cfg["thresholds"] == pytest.approx({"A": 0.475, "B": 0.65})
+    # ADE: keeping down to 0.55 gives F1 0.8, down to 0.3 (one false positive, 0.5) F1 6/7, the best
+    assert nlp.get_pipe("ade").cfg["thresholds"] == pytest.approx({"ADE": 0.25})
+    assert nlp.get_pipe("exclusive").cfg["thresholds"] == {}
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["components"]["ade"]["labels"]["ADE"]["f1"] == pytest.approx(6 / 7)
+    assert report["components"]["specialty"]["docs"] == 5
+    # the input pipeline is untouched
+    assert spacy.load(pipeline).get_pipe("ade").cfg["thresholds"] == {}
+    # the decisions change as calibrated
+    ade = nlp.get_pipe("ade")
+    assert ade.predicted_labels(nlp("0.3")) == ["ADE"] and ade.predicted_labels(nlp("0.2")) == []
+
+
+def test_calibrate_cli_keeps_the_default_below_the_floor(tmp_path, scores_from_text):
+    pipeline = _pipeline(tmp_path / "pipeline", scores_from_text)
+    corpus = _corpus(tmp_path / "calib.spacy")
+    code, output = _run(pipeline, corpus, tmp_path / "out", "--min-positives", "3")
+    assert code == 0, output
+    nlp = spacy.load(tmp_path / "out")
+    # A has 3 calibration positives, B 2 and ADE 3: B keeps the default 0.5
+    assert nlp.get_pipe("specialty").cfg["thresholds"] == pytest.approx({"A": 0.475})
+    assert nlp.get_pipe("specialty").label_thresholds.tolist() == pytest.approx([0.475, 0.5])
+    assert "default kept" in output
+
+
+def test_calibrate_cli_bad_input(tmp_path, scores_from_text):
+    pipeline = _pipeline(tmp_path / "pipeline", scores_from_text)
+    corpus = _corpus(tmp_path / "calib.spacy")
+    code, output = _run(pipeline, corpus, tmp_path / "o1", "-c", "sentencizer")
+    assert code == 1 and "E883" in output and "'sentencizer'" in output and "'specialty'" in output
+    code, output = _run(pipeline, corpus, tmp_path / "o2", "-c", "nothing")
+    assert code == 1 and "E883" in output and "no such component" in output
+    code, output = _run(pipeline, corpus, tmp_path / "o3", "-c", "exclusive")
+    assert code == 1 and "E884" in output
+    no_ade = _corpus(tmp_path / "no_ade.spacy", with_ade=False)
+    code, output = _run(pipeline, no_ade, tmp_path / "o4", "-c", "ade")
+    assert code == 1 and "E885" in output and "['ADE']" in output
+    code, output = _run(pipeline, corpus, pipeline / "inside")
+    assert code == 1 and "E886" in output
+    code, output = _run(pipeline, corpus, tmp_path / "o5", "--min-positives", "0")
+    assert code == 1 and "E888" in output
+    for name in ("o1", "o2", "o3", "o4", "o5"):
+        assert not (tmp_path / name).exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp folder left
+
+
+def test_calibrate_cli_replaces_an_output_only_with_force(tmp_path, scores_from_text):
+    pipeline = _pipeline(tmp_path / "pipeline", scores_from_text)
+    corpus = _corpus(tmp_path / "calib.spacy")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    code, output = _run(pipeline, corpus, out, "-c", "ade", "--min-positives", "1")
+    assert code == 1 and "E886" in output and "already exists" in output
+    assert (out / "old.txt").exists()
+    code, output = _run(pipeline, corpus, out, "-c", "ade", "--min-positives", "1", "--force")
+    assert code == 0, output
+    assert not (out / "old.txt").exists() and (out / "config.cfg").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
