@@ -41,3 +41,8 @@ def test_smoke_workflow_end_to_end(tmp_path, monkeypatch):
     assert fidelity
     wheels = list((build / "packages").glob("*/dist/en_clintiny_smoke-*.whl"))
     assert len(wheels) == 1
+    # the PHI head comes from its own run, the doc heads from the calibrated multi-task run
+    config = (build / "en_clintiny_smoke" / "config.cfg").read_text()
+    assert "spacy-clintiny.TokenClassifier.v2" in config and "spacy-clintiny.TextClassifier.v2" in config
+    assert (root / "corpus" / "calib" / "mtsamples.spacy").exists() or (build / "corpus" / "calib").exists()
+    assert json.loads((build / "pipeline-student" / "calibration.json").read_text())
