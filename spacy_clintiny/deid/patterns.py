@@ -12,7 +12,11 @@ Two kinds of rules:
   ages over 89, dates written with month names, years in date context and years 1960-1999
   standing alone (not quantities: "1975 cc", "I/O 1980"; later years collide with clock times).
   Each rule has a ``before`` / ``target`` / ``after`` part and only the target becomes a
-  mention, so "DR. SMITH" yields "SMITH" (the PhysioNet and i2b2 annotation). A name must not
+  mention, so "DR. SMITH" yields "SMITH" (the PhysioNet and i2b2 annotation). Places: hospital and
+  facility heads ("X Hospital", "X Nursing Home", "X Rehab"), wards ("to Fenwick 12", "Fenwick 4
+  RN"), towns after residence cues ("lives in X Mills"); rules marked ``"profile": "recall"`` (a
+  capitalised unknown word after "transferred to", "admitted to", "a 70 yo man from"; a word of
+  no list before a ward number) run in the recall profile only. A name must not
   be a common word (``wordlists.common_words``); after weaker cues ("NP", "called", "daughter")
   it must also be in Faker's or the US census name lists.
 * **Regular expressions over the text** (``resources/deid/regex_rules.json``), for formats
@@ -47,14 +51,14 @@ from spacy.vocab import Vocab
 from ..converters.labels import PHI_LABELS
 from ..errors import Errors
 from ..fileio import write_json_atomic
-from .dictionary import PROFILES, DictionaryPhiFinder
+from .dictionary import PROFILES, DictionaryPhiFinder, common_english
 from .merge import merge_mentions
 from .types import PhiMention
 from .wordlists import NUMERIC_NOT_AFTER, NUMERIC_NOT_BEFORE, UNITS, default_allow_list, word_lists
 
 DISK_FILE = "phi_rules.json"
 SETTINGS = ("allow_list", "deny_list", "categories", "include_times", "profile")
-RULE_KEYS = ("name", "label", "subtype", "before", "target", "after", "next_not_in", "cased")
+RULE_KEYS = ("name", "label", "subtype", "before", "target", "after", "next_not_in", "cased", "profile")
 REGEX_KEYS = (
     "name",
     "label",
@@ -88,6 +92,8 @@ class TokenRule:
     next_not_in (Optional[str]): Word list ("@units"): drop a match followed by one of its words.
     cased (bool): In a note written with capitals, drop a match whose target starts lower-case
         ("to achieve 2", "living in disability") while keeping all-lower-case notes' matches.
+    profile (Optional[str]): Run the rule only in this profile ("recall": rules that cost
+        precision, or that use ``@recall_non_places``); None runs it in every profile.
     """
 
     name: str
@@ -98,6 +104,7 @@ class TokenRule:
     after: Tuple[TokenPattern, ...]
     next_not_in: Optional[str] = None
     cased: bool = False
+    profile: Optional[str] = None
 
 
 def load_token_rules(data: Optional[Dict[str, Any]] = None, *, source: str = "token_rules.json") -> List[TokenRule]:
@@ -114,6 +121,8 @@ def load_token_rules(data: Optional[Dict[str, Any]] = None, *, source: str = "to
     for name, raw in _read_rules(data, source, RULE_KEYS, ("about", "macros", "rules")):
         if not raw.get("target"):
             raise ValueError(Errors.E705.format(rule=name, source=source))
+        if raw.get("profile") is not None and raw["profile"] not in PROFILES:
+            raise ValueError(Errors.E713.format(profile=raw["profile"], profiles=", ".join(PROFILES)))
         for part in ("before", "after"):
             for token in raw.get(part, []):
                 if token.get("OP", "?") != "?":
@@ -131,6 +140,7 @@ def load_token_rules(data: Optional[Dict[str, Any]] = None, *, source: str = "to
                 after,
                 raw.get("next_not_in"),
                 bool(raw.get("cased", False)),
+                raw.get("profile"),
             )
         )
     return rules
@@ -393,14 +403,16 @@ class PhiRuleDetector:
 
     def _build_token_matcher(self) -> None:
         lists = self._lists = {name: words for name, words in word_lists(self._allowed).items()}
+        rules = [r for r in load_token_rules() if r.label in self.categories and r.profile in (None, self.profile)]
+        if self.profile == "recall":
+            # Words the recall profile's dictionaries never take for places: also common English.
+            lists["recall_non_places"] = sorted(set(lists["non_places"]) | common_english())
         self._next_not_in: Dict[str, Set[str]] = {}
         self._keys: Dict[str, Tuple[int, TokenRule, int, int]] = {}  # key -> (rule rank, rule, before, after)
         # The rule file is checked by tests/deid/test_patterns.py with spaCy's pattern schema;
         # validating here would cost seconds (pydantic over word lists of thousands of words).
         self._matcher = Matcher(self.vocab, validate=False)
-        for rank, rule in enumerate(load_token_rules()):
-            if rule.label not in self.categories:
-                continue
+        for rank, rule in enumerate(rules):
             if rule.next_not_in is not None:
                 self._next_not_in[rule.name] = set(_resolve(rule.next_not_in, lists, rule.name))
             target = [_expand(token, lists, rule.name) for token in rule.target]

@@ -153,7 +153,156 @@ CREDENTIALS = (
     "ccrn",
     "do",
 )
-HOSPITAL_HEADS = ("hospital", "hosp", "hosp.", "clinic", "campus", "infirmary", "sanitarium", "sanatorium", "va")
+HOSPITAL_HEADS = (
+    "hospital",
+    "hosp",
+    "hosp.",
+    "clinic",
+    "campus",
+    "infirmary",
+    "sanitarium",
+    "sanatorium",
+    "va",
+    "rehab",
+    "rehabilitation",
+    "manor",
+    "hospice",
+    "healthcare",
+    "house",
+)
+# Two-word facility heads ("Keswick Nursing Home", "Oak Hill Rehab Center"): first word, then second.
+FACILITY_FIRST = (
+    "nursing",
+    "rehab",
+    "rehabilitation",
+    "care",
+    "health",
+    "healthcare",
+    "medical",
+    "surgical",
+    "surgery",
+    "convalescent",
+    "retirement",
+    "senior",
+    "cancer",
+    "heart",
+    "skilled",
+)
+FACILITY_SECOND = ("home", "center", "centre", "ctr", "ctr.", "facility", "hospital", "group", "living", "community")
+# Cues before a care facility's or hospital's name ("transferred to X", "accepted at X", "bed @ X").
+FACILITY_CUES = (
+    "transfer",
+    "transferred",
+    "transfered",
+    "xfer",
+    "xferred",
+    "admitted",
+    "admit",
+    "discharged",
+    "d/c'd",
+    "dc'd",
+    "accepted",
+    "screened",
+    "sent",
+    "arrived",
+    "came",
+    "returned",
+    "return",
+    "go",
+    "going",
+    "went",
+    "bed",
+)
+FACILITY_CUE_PREPS = ("to", "from", "at", "by", "@", "in")
+# After "transferred to X": words that make X a unit or service of this hospital ("Recovery Room",
+# "Intensive Care Unit", "Department of Medicine"), not a place of its own.
+NOT_AFTER_PLACE = (
+    "care",
+    "unit",
+    "units",
+    "room",
+    "rm",
+    "service",
+    "svc",
+    "department",
+    "dept",
+    "division",
+    "icu",
+    "of",
+    "floor",
+    "ward",
+    "lab",
+    "suite",
+    "bay",
+    "team",
+    "diet",
+    "nursery",
+    "states",
+    "kingdom",
+)
+# "a 70 yo man from X", "pt from X": the person words before "from" that introduce a home town.
+PERSON_FROM = ("yo", "y/o", "male", "female", "man", "woman", "gentleman", "lady", "gent", "pt", "patient", "family")
+# Street kinds strong enough to mark a street without a house number ("lives on Oak Hill Road").
+STREET_KINDS = ("street", "avenue", "ave", "road", "rd", "boulevard", "blvd", "lane", "drive", "parkway", "highway")
+# After "Ward 10" these make the number a quantity or a time ("Zoloft 10 years ago", "Xxx 12 mg").
+NOT_AFTER_WARD = ("year", "years", "yr", "yrs", "ago", "old", "y", "yo", "%", "/", ":", "-", "+", "x", "am", "pm")
+# Last words of town names ("Ellicott City", "Owings Mills", "Glen Burnie" aside): they join an unknown
+# word before them after a residence cue.
+TOWN_SUFFIXES = (
+    "city",
+    "park",
+    "hill",
+    "hills",
+    "heights",
+    "mills",
+    "falls",
+    "beach",
+    "springs",
+    "village",
+    "point",
+    "creek",
+    "harbor",
+    "lake",
+    "island",
+    "marsh",
+    "ridge",
+    "valley",
+    "station",
+    "county",
+    "grove",
+    "landing",
+    "township",
+    "woods",
+    "junction",
+)
+# Words after "lives in" that are no place name ("lives in assisted living", "lives in senior housing").
+NOT_RESIDENCE = (
+    "assisted",
+    "senior",
+    "group",
+    "nursing",
+    "subsidized",
+    "elderly",
+    "retirement",
+    "private",
+    "same",
+    "own",
+    "rooming",
+    "public",
+    "section",
+    "low",
+    "family",
+    "foster",
+    "apartment",
+    "apt",
+    "condo",
+    "house",
+    "home",
+    "shelter",
+    "town",
+    "area",
+    "state",
+)
 # "PROLONGED HOSPITAL STAY": the word before a hospital head names no hospital when these follow.
 NOT_AFTER_HOSPITAL = (
     "stay",
@@ -176,7 +325,19 @@ NOT_AFTER_HOSPITAL = (
     "care",
 )
 SAINTS = ("st", "st.", "saint")
-RESIDENCE_VERBS = ("lives", "living", "lived", "resides", "reside", "resident")
+RESIDENCE_VERBS = (
+    "lives",
+    "living",
+    "lived",
+    "resides",
+    "reside",
+    "resident",
+    "moved",
+    "relocated",
+    "originally",
+    "native",
+    "home",
+)
 STREET_SUFFIXES = (
     "street",
     "st",
@@ -536,6 +697,8 @@ def word_lists(allow_list: Iterable[str]) -> Dict[str, List[str]]:
     allow_list (Iterable[str]): Lower-cased allowed terms; they are never taken as names.
     RETURNS (Dict[str, List[str]]): List name -> sorted lower-cased words.
     """
+    from spacy.lang.en.stop_words import STOP_WORDS
+
     excluded = set(common_words()) | {a for a in allow_list if " " not in a}
     first, last = _faker_names()
     census_first, census_last = census_names()
@@ -559,6 +722,16 @@ def word_lists(allow_list: Iterable[str]) -> Dict[str, List[str]]:
         "relatives": set(RELATIVES),
         "credentials": set(CREDENTIALS),
         "hospital_heads": set(HOSPITAL_HEADS),
+        "facility_first": set(FACILITY_FIRST),
+        "facility_second": set(FACILITY_SECOND),
+        "facility_cues": set(FACILITY_CUES),
+        "facility_cue_preps": set(FACILITY_CUE_PREPS),
+        "town_suffixes": set(TOWN_SUFFIXES),
+        "person_from": set(PERSON_FROM),
+        "street_kinds": set(STREET_KINDS),
+        "not_after_place": set(NOT_AFTER_PLACE) | set(UNITS),
+        "not_after_ward": set(NOT_AFTER_WARD) | set(UNITS),
+        "not_residence": set(NOT_RESIDENCE) | set(STOP_WORDS),
         "not_after_hospital": set(NOT_AFTER_HOSPITAL),
         "after_name_verbs": set(AFTER_NAME_VERBS),
         "saints": set(SAINTS),

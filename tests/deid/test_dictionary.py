@@ -122,7 +122,9 @@ def test_towns_one_and_several_words(recall, precision, nlp):
 
 
 def test_a_word_that_is_a_surname_and_a_town_is_a_town(recall, nlp):
-    assert found(recall, nlp, "Transferred from Baltimore overnight.") == [("Baltimore", "LOCATION", "rule:dict_city")]
+    assert found(recall, nlp, "Daughter visited from Baltimore overnight.") == [
+        ("Baltimore", "LOCATION", "rule:dict_city")
+    ]
 
 
 # ---------------------------------------------------------------------- dates
