@@ -344,6 +344,10 @@ class TokenClassifier(LabelledHead, TrainablePipe):
         carries ``spans_key``, via spaCy's ``Scorer.score_spans``.
 
         examples (Iterable[Example]): Examples with predictions.
+        A doc whose corpus annotates only some labels (``attrs["annotated_labels"]`` of its
+        reference group, e.g. NCBI-disease: PROBLEM) is scored on those labels only: a
+        TREATMENT predicted in an NCBI abstract is neither right nor wrong there.
+
         RETURNS (Dict[str, Any]): ``spans_{key}_p/_r/_f/_per_type``; None when no example
             carries the key (with warning W101). A head that writes ``doc.ents`` also reports
             the same figures as ``ents_p/_r/_f/_per_type``, the keys ``spacy evaluate`` prints
@@ -361,7 +365,7 @@ class TokenClassifier(LabelledHead, TrainablePipe):
             return [span for span in doc.spans.get(key, []) if span.label_ in labels]
 
         scores = Scorer.score_spans(
-            examples,
+            [self._scorable(eg) for eg in examples],
             f"spans_{key}",
             getter=getter,
             has_annotation=lambda doc: key in doc.spans,
@@ -371,6 +375,22 @@ class TokenClassifier(LabelledHead, TrainablePipe):
         if self.cfg["write_ents"]:
             scores.update({f"ents_{k}": scores[f"spans_{key}_{k}"] for k in ("p", "r", "f", "per_type")})
         return scores
+
+    def _scorable(self, example: Example) -> Example:
+        """The example with its predictions restricted to the labels its reference's corpus
+        annotates (the example itself when it annotates all of them)."""
+        group = example.reference.spans.get(self.spans_key)
+        annotated = group.attrs.get(ANNOTATED_LABELS) if group is not None else None
+        if annotated is None:
+            return example
+        keep = set(annotated)
+        pred = example.predicted.copy()
+        pred.spans[self.spans_key] = [
+            Span(pred, s.start, s.end, label=s.label_, kb_id=s.kb_id_, span_id=s.id_)
+            for s in example.predicted.spans.get(self.spans_key, [])
+            if s.label_ in keep
+        ]
+        return Example(pred, example.reference)
 
 
 def _occupied(spans: Iterable[Span]) -> set:

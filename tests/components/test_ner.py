@@ -137,6 +137,24 @@ def test_partial_annotation_by_label_masks_only_the_labels_a_corpus_does_not_ann
     numpy.testing.assert_allclose(grad_all, grad_full, rtol=1e-6)
 
 
+def test_a_doc_is_scored_only_on_the_labels_its_corpus_annotates(nlp, tiny_encoder):
+    make_pipeline(nlp, tiny_encoder)
+    examples = make_examples(nlp)[:1]  # gold NAME "John Smith", LOCATION "Boston"
+    nlp.initialize(lambda: examples)
+    eg = examples[0]
+    eg.reference.spans["phi"] = [s for s in eg.reference.spans["phi"] if s.label_ == "NAME"]
+    eg.predicted.spans["phi"] = [
+        eg.predicted.char_span(0, 10, label="NAME"),
+        eg.predicted.char_span(23, 29, label="LOCATION"),  # true, but this corpus has no places
+    ]
+    ner = nlp.get_pipe("ner")
+    assert ner.score([eg])["spans_phi_p"] == pytest.approx(0.5)  # no declaration: a false positive
+    eg.reference.spans["phi"].attrs["annotated_labels"] = ["NAME"]
+    scores = ner.score([eg])
+    assert scores["spans_phi_p"] == 1.0 and scores["spans_phi_r"] == 1.0
+    assert len(eg.predicted.spans["phi"]) == 2  # the example's own predictions are untouched
+
+
 def test_misaligned_gold_tokens_are_missing(nlp, tiny_encoder):
     make_pipeline(nlp, tiny_encoder)
     examples = make_examples(nlp)
