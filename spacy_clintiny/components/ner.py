@@ -384,7 +384,8 @@ class TokenClassifier(LabelledHead, TrainablePipe):
         if annotated is None:
             return example
         keep = set(annotated)
-        pred = example.predicted.copy()
+        source = example.predicted  # rebuilt, not Doc.copy(): user_data may hold Spans (medspaCy)
+        pred = Doc(source.vocab, words=[t.text for t in source], spaces=[bool(t.whitespace_) for t in source])
         pred.spans[self.spans_key] = [
             Span(pred, s.start, s.end, label=s.label_, kb_id=s.kb_id_, span_id=s.id_)
             for s in example.predicted.spans.get(self.spans_key, [])
