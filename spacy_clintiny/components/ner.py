@@ -251,11 +251,16 @@ class TokenClassifier(LabelledHead, TrainablePipe):
         loss = total / n_annotated if n_annotated else 0.0
         return loss, d_scores
 
+    def _annotated_labels(self, example: Example) -> Optional[List[str]]:
+        """The labels the reference's corpus declares it annotates in this head's span group
+        (``attrs["annotated_labels"]``); None when it declares none (all are annotated)."""
+        group = example.reference.spans.get(self.spans_key)
+        return group.attrs.get(ANNOTATED_LABELS) if group is not None else None
+
     def _unannotated_tags(self, example: Example) -> numpy.ndarray:
         """Tags of the labels the doc's corpus does not annotate (its span group's
         ``attrs["annotated_labels"]``); empty when it annotates all of this head's labels."""
-        group = example.reference.spans.get(self.spans_key)
-        annotated = group.attrs.get(ANNOTATED_LABELS) if group is not None else None
+        annotated = self._annotated_labels(example)
         if annotated is None:
             return numpy.zeros((0,), dtype="int64")
         return self.tag_scheme.tags_of(label for label in self.labels if label not in set(annotated))
@@ -379,8 +384,7 @@ class TokenClassifier(LabelledHead, TrainablePipe):
     def _scorable(self, example: Example) -> Example:
         """The example with its predictions restricted to the labels its reference's corpus
         annotates (the example itself when it annotates all of them)."""
-        group = example.reference.spans.get(self.spans_key)
-        annotated = group.attrs.get(ANNOTATED_LABELS) if group is not None else None
+        annotated = self._annotated_labels(example)
         if annotated is None:
             return example
         keep = set(annotated)
