@@ -9,6 +9,7 @@ an ONNX runtime is built (``pip install spacy_clintiny[onnx]``).
 
 import copy
 import io
+import math
 import os
 import tempfile
 import warnings
@@ -36,20 +37,21 @@ def check_backend(backend: str, quantize: Optional[str]) -> None:
 
 def quantize_torch_int8(model: torch.nn.Module) -> torch.nn.Module:
     """An int8 copy of ``model``: every ``nn.Linear`` replaced by a dynamically quantized one
-    (int8 weights, activations quantized per batch). Deterministic, so quantizing the fp32
-    weights at load always gives the same model. The copy shares the fp32 model's other
-    parameters (embeddings, layer norms), so it adds only the int8 Linear weights in memory.
+    (int8 weights with one scale per output channel, activations quantized per batch).
+    Deterministic, so quantizing the fp32 weights at load always gives the same model. The copy
+    shares the fp32 model's other parameters (embeddings, layer norms), so it adds only the int8
+    Linear weights in memory.
 
     model (torch.nn.Module): The fp32 Hugging Face encoder (left unchanged).
     RETURNS (torch.nn.Module): The quantized encoder, in eval mode.
     """
-    from torch.ao.quantization import quantize_dynamic
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
     shared = {id(tensor): tensor for tensor in list(model.parameters()) + list(model.buffers())}
     qmodel = copy.deepcopy(model, memo=shared)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao deprecation notices: the API is what 2.x ships
-        quantize_dynamic(qmodel, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+        quantize_dynamic(qmodel, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
     return qmodel.eval()
 
 
@@ -109,7 +111,9 @@ def export_onnx(model: torch.nn.Module, *, int8: bool = False) -> bytes:
 
 
 def quantize_onnx_int8(data: bytes) -> bytes:
-    """ONNX Runtime dynamic int8 quantization (int8 weights, uint8 activations) of an ONNX model.
+    """ONNX Runtime dynamic int8 quantization of an ONNX model: int8 weights with one scale per
+    output channel (per tensor doubles the encoder's output error on clinical notes, at the same
+    speed), uint8 activations quantized per call.
 
     data (bytes): An fp32 ONNX model.
     RETURNS (bytes): The quantized model.
@@ -130,6 +134,7 @@ def quantize_onnx_int8(data: bytes) -> bytes:
                 src,
                 dst,
                 weight_type=QuantType.QInt8,
+                per_channel=True,
                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
             )
             return dst.read_bytes()
@@ -200,6 +205,20 @@ class OnnxEncoder(torch.nn.Module):
             feed[name] = value.detach().cpu().numpy().astype("int64", copy=False)
         (hidden,) = session.run(["last_hidden_state"], feed)
         return BaseModelOutput(last_hidden_state=torch.from_numpy(hidden))
+
+    def weight_count(self) -> int:
+        """Elements of the graph's weight tensors (float or int8 initializers, without the
+        quantization scales and zero points): the encoder's parameter count, as torch's
+        ``sum(p.numel() for p in model.parameters())`` gives it for the fp32 model."""
+        import onnx
+
+        kinds = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.INT8, onnx.TensorProto.UINT8}
+        graph = onnx.load_from_string(self.onnx_bytes).graph
+        total = 0
+        for tensor in graph.initializer:
+            if tensor.data_type in kinds and not tensor.name.endswith(("_scale", "_zero_point")):
+                total += math.prod(tensor.dims)
+        return total
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
