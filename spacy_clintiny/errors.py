@@ -654,6 +654,13 @@ class Errors(metaclass=_Codes):
         "Exporting the encoder ({model_type}) to ONNX failed: {error}. Use --int8 (torch) for "
         "this model, or report the model type."
     )
+    E832 = "Unknown runtime '{value}' in --candidates. Choose from: {options} (comma-separated, fastest first)."
+    E833 = "--choose picks the runtime itself: leave out --int8 and --onnx, or leave out --choose."
+    E834 = "--max-loss must be a number of F1 points of at least 0, got {value!r}."
+    E835 = (
+        "No dev sets to choose a runtime on: '{corpus}' has no <corpus>/dev.spacy files and no "
+        "--phi-docs was given. Point --choose at the corpus folder `spacy project run corpus` wrote."
+    )
     # ---- E880-E889 calibrated doc classification (TextClassifier.v2, thresholds, clintiny calibrate)
     E880 = (
         "Component '{name}': thresholds['{label}'] = {value!r} must be a number between 0 and 1. "
@@ -721,4 +728,12 @@ class Errors(metaclass=_Codes):
     E846 = (
         "spacy.load('{path}') failed in a fresh process: {error}. Run "
         "`python -c \"import spacy; spacy.load('{path}')\"` to see the traceback."
+    )
+    E847 = (
+        "A doc holds a {type} object in doc.user_data (medspaCy's sectionizer and ConText keep "
+        "spans and graphs there), which cannot be sent from a worker process: nlp.pipe with "
+        "n_process > 1 cannot return these docs. Use n_process=1 (the encoder already uses every "
+        "torch thread), disable the medspaCy components for n_process > 1 "
+        "(nlp.pipe(texts, n_process=2, disable=['sentences', 'sectionizer', 'context'])), or run "
+        "many processes with spacy_clintiny.spark, which returns their flags and sections as columns."
     )

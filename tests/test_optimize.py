@@ -221,3 +221,87 @@ def test_optimize_cli_reports_errors_and_writes(fp32_pipeline, tmp_path):
     result = runner.invoke(app, ["optimize", str(fp32_pipeline), str(tmp_path / "out"), "--int8"])
     assert result.exit_code == 0, result.output
     assert spacy.load(tmp_path / "out").get_pipe("clintiny_encoder").model.layers[0].shims[0].quantize == "int8"
+
+
+@pytest.fixture(scope="module")
+def dev_corpus(fp32_pipeline):
+    """A corpus folder with one dev set (``synth/dev.spacy``) of gold PHI docs."""
+    from spacy.tokens import DocBin
+
+    folder = fp32_pipeline.parent / "corpus"
+    (folder / "synth").mkdir(parents=True)
+    DocBin(docs=[eg.reference for eg in examples(spacy.blank("en"))], store_user_data=True).to_disk(
+        folder / "synth" / "dev.spacy"
+    )
+    return folder
+
+
+def test_choose_writes_the_first_candidate_within_the_bound_and_reports_it(fp32_pipeline, dev_corpus, tmp_path):
+    from spacy_clintiny.cli import app
+    from spacy_clintiny.evaluation.scores import encoder_size
+    from spacy_clintiny.optimize.pipeline import describe
+
+    report = tmp_path / "runtime.json"
+    args = ["optimize", str(fp32_pipeline), str(tmp_path / "out"), "--choose", str(dev_corpus)]
+    result = CliRunner().invoke(app, args + ["--max-loss", "0", "--report", str(report), "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    decision = json.loads(report.read_text())
+    assert set(decision["fp32"]["figures"]) == {"phi", "phi@synth"}
+    tried = list(decision["candidates"])
+    assert tried[0] == "onnx-int8"
+    first_within = next((name for name in tried if decision["candidates"][name]["within_bound"]), "fp32")
+    assert decision["chosen"] == first_within
+    for entry in decision["candidates"].values():
+        assert entry["within_bound"] == (entry["worst_loss"] <= 0)
+        assert entry["worst_loss"] == max(entry["loss"].values())
+    # ONNX fp32 gives the fp32 scores, so with a bound of 0 one of the two is always chosen
+    assert decision["chosen"] in ("onnx-int8", "onnx")
+    expected = {"onnx-int8": "onnx int8", "onnx": "onnx fp32"}[decision["chosen"]]
+    assert describe(tmp_path / "out") == expected
+    chosen = spacy.load(tmp_path / "out")
+    assert chosen("John Smith was seen.").spans["phi"] is not None
+    # an ONNX encoder counts its graph's weights: fp32's parameters less the unused pooler
+    fp32 = spacy.load(fp32_pipeline)
+    hidden = fp32.get_pipe("clintiny_encoder").model.transformer.config.hidden_size
+    assert encoder_size(chosen)["params"] == encoder_size(fp32)["params"] - hidden * hidden - hidden
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # no staging folder left
+
+
+def test_choose_keeps_fp32_when_every_candidate_loses_too_much(fp32_pipeline, dev_corpus, tmp_path, monkeypatch):
+    import spacy_clintiny.evaluation as evaluation
+    from spacy_clintiny.optimize.choose import choose_runtime
+    from spacy_clintiny.optimize.pipeline import describe
+
+    real = evaluation.score_pipeline
+
+    def worse_unless_fp32(nlp, dev_sets, **kwargs):
+        scores = real(nlp, dev_sets, **kwargs)
+        if describe(nlp.path) != "torch fp32":
+            scores["tasks"]["phi"]["main"] = scores["tasks"]["phi"]["main"] - 0.02  # 2 F1 points lost
+        return scores
+
+    monkeypatch.setattr(evaluation, "score_pipeline", worse_unless_fp32)
+    dev_sets = evaluation.read_eval_sets(dev_corpus)
+    decision = choose_runtime(fp32_pipeline, tmp_path / "out", dev_sets, candidates=["onnx", "int8"], max_loss=1.0)
+    assert decision["chosen"] == "fp32"
+    assert [entry["within_bound"] for entry in decision["candidates"].values()] == [False, False]
+    assert decision["candidates"]["onnx"]["worst_task"] == "phi"
+    assert decision["candidates"]["onnx"]["worst_loss"] == pytest.approx(2.0)
+    assert describe(tmp_path / "out") == "torch fp32"
+
+
+def test_choose_bad_arguments_are_clear_errors(fp32_pipeline, dev_corpus, tmp_path):
+    from spacy_clintiny.cli import app
+
+    runner = CliRunner()
+    base = ["optimize", str(fp32_pipeline), str(tmp_path / "out")]
+    cases = [
+        (["--choose", str(dev_corpus), "--candidates", "onnx,gpu"], "E832"),
+        (["--choose", str(dev_corpus), "--int8"], "E833"),
+        (["--choose", str(dev_corpus), "--max-loss", "-1"], "E834"),
+        (["--choose", str(tmp_path)], "E835"),
+    ]
+    for extra, code in cases:
+        result = runner.invoke(app, base + extra)
+        assert result.exit_code == 1 and code in result.output, (extra, result.output)
+    assert not (tmp_path / "out").exists()

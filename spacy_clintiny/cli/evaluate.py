@@ -34,6 +34,12 @@ def evaluate_cli(
         exists=True,
         help="JSON from `clintiny baselines`: adds the section 'Baselines, same dev splits'",
     ),
+    runtime: Optional[Path] = typer.Option(
+        None,
+        "--runtime",
+        exists=True,
+        help="JSON from `clintiny optimize --choose --report`: adds the section 'Encoder runtime'",
+    ),
 ) -> None:
     """Evaluate the student (and teacher baseline) on every dev split and write the report."""
     from ..evaluation import evaluate_pipelines, package_meta
@@ -56,6 +62,7 @@ def evaluate_cli(
         limit=limit,
         threads=threads,
         baselines=baselines,
+        runtime=runtime,
     )
     if meta is not None:
         write_json_atomic(output_dir / "meta.json", package_meta(meta, metrics, fidelity=fidelity))

@@ -8,10 +8,12 @@ Given the file ``clintiny baselines`` writes, the report adds the baselines task
 (:mod:`.baselines`), with the winner of each figure and its margin.
 """
 
+import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import spacy
+from spacy.language import Language
 
 from ..fileio import write_json_atomic, write_text_atomic
 from .baselines import read_baselines, spread_subset
@@ -27,7 +29,7 @@ from .scores import (
     words_per_second,
 )
 
-__all__ = ["evaluate_pipelines", "evaluate_one", "package_meta", "read_baselines"]
+__all__ = ["evaluate_pipelines", "evaluate_one", "package_meta", "read_baselines", "read_eval_sets", "score_pipeline"]
 
 PHI_CORPUS = "physionet"
 HEAD_FACTORIES = ("clintiny_encoder", "transformer", "clintiny_ner", "clintiny_textcat", "clintiny_rel")
@@ -61,15 +63,8 @@ def evaluate_one(
 ) -> Dict[str, Any]:
     """Scores, size and speed of one pipeline."""
     nlp = spacy.load(model_path)
-    predicted = {name: predict(nlp, egs, batch_size=batch_size) for name, egs in dev_sets.items()}
     result: Dict[str, Any] = {"model": str(model_path)}
-    result["tasks"] = score_tasks(nlp, [eg for egs in predicted.values() for eg in egs])
-    result["tasks_by_corpus"] = {
-        name: {t: v.get("main") for t, v in score_tasks(nlp, egs).items() if v.get("main") is not None}
-        for name, egs in predicted.items()
-    }
-    if phi_corpus in predicted and "phi" in result["tasks"]:
-        result["phi_tokens"] = phi_token_scores(predicted[phi_corpus])
+    result.update(score_pipeline(nlp, dev_sets, phi_corpus=phi_corpus, batch_size=batch_size))
     result.update(encoder_size(nlp))
     result["pipeline_mb"] = dir_size_mb(model_path)
     extra = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory not in HEAD_FACTORIES]
@@ -78,6 +73,37 @@ def evaluate_one(
         result["words_per_s_full"] = words_per_second(nlp, speed_sample, batch_size=batch_size)
     result["speed_docs"] = len(speed_sample)
     return result
+
+
+def score_pipeline(
+    nlp: Language, dev_sets: Dict[str, List], *, phi_corpus: str = PHI_CORPUS, batch_size: int = 16
+) -> Dict[str, Any]:
+    """Every head's scores on the dev sets: ``tasks`` (all corpora together),
+    ``tasks_by_corpus`` (each task's main figure per corpus) and, when ``phi_corpus`` is among
+    the dev sets, ``phi_tokens`` (token-level PHI recall and precision on real notes)."""
+    predicted = {name: predict(nlp, egs, batch_size=batch_size) for name, egs in dev_sets.items()}
+    result: Dict[str, Any] = {"tasks": score_tasks(nlp, [eg for egs in predicted.values() for eg in egs])}
+    result["tasks_by_corpus"] = {
+        name: {t: v.get("main") for t, v in score_tasks(nlp, egs).items() if v.get("main") is not None}
+        for name, egs in predicted.items()
+    }
+    if phi_corpus in predicted and "phi" in result["tasks"]:
+        result["phi_tokens"] = phi_token_scores(predicted[phi_corpus])
+    return result
+
+
+def read_eval_sets(corpus_dir: Path, *, phi_docs: Optional[Path] = None, limit: int = 0) -> Dict[str, List]:
+    """The dev sets of ``corpus_dir`` as ``clintiny evaluate`` scores them: at most ``limit``
+    evenly spaced docs per corpus (``baselines.spread_subset``, as ``clintiny baselines --limit``
+    takes them), and ``phi_docs`` (real notes with gold PHI) in full as the corpus "physionet"."""
+    nlp = spacy.blank("en")
+    paths = find_dev_sets(corpus_dir)
+    if phi_docs is not None:
+        paths.pop(PHI_CORPUS, None)
+    dev_sets = {name: spread_subset(egs, limit) for name, egs in read_dev_sets(nlp, paths).items()}
+    if phi_docs is not None:
+        dev_sets[PHI_CORPUS] = read_dev_sets(nlp, {PHI_CORPUS: phi_docs})[PHI_CORPUS]
+    return dev_sets
 
 
 def evaluate_pipelines(
@@ -92,6 +118,7 @@ def evaluate_pipelines(
     limit: int = 0,
     threads: int = 2,
     baselines: Optional[Path] = None,
+    runtime: Optional[Path] = None,
 ) -> Dict[str, Any]:
     """Evaluate the student (and teacher) and write metrics.json, report.md and plots.
 
@@ -107,21 +134,15 @@ def evaluate_pipelines(
     threads (int): torch threads.
     baselines (Optional[Path]): The JSON file ``clintiny baselines`` wrote: the report gains
         the section "Baselines, same dev splits". Read (and checked) before any evaluation.
+    runtime (Optional[Path]): The JSON file ``clintiny optimize --choose --report`` wrote: the
+        report gains the section "Encoder runtime" (what the packaged runtime costs against fp32).
     RETURNS (Dict[str, Any]): The metrics.
     """
     import torch
 
     baseline_data = read_baselines(baselines) if baselines is not None else None
     torch.set_num_threads(threads)
-    nlp = spacy.blank("en")
-    paths = find_dev_sets(corpus_dir)
-    if phi_docs is not None:
-        paths.pop(PHI_CORPUS, None)
-    # the same evenly spaced docs as `clintiny baselines --limit`, not a file's first block
-    dev_sets = {name: spread_subset(egs, limit) for name, egs in read_dev_sets(nlp, paths).items()}
-    if phi_docs is not None:
-        # real notes with gold PHI are scored in full, whatever the limit
-        dev_sets[PHI_CORPUS] = read_dev_sets(nlp, {PHI_CORPUS: phi_docs})[PHI_CORPUS]
+    dev_sets = read_eval_sets(corpus_dir, phi_docs=phi_docs, limit=limit)
     sample = speed_texts(dev_sets, n_docs=speed_docs)
     metrics: Dict[str, Any] = {
         "dev_docs": {name: len(egs) for name, egs in dev_sets.items()},
@@ -135,6 +156,8 @@ def evaluate_pipelines(
             for task, entry in metrics["student"]["tasks"].items()
         }
         metrics["speedup"] = metrics["student"]["words_per_s"] / max(metrics["teacher"]["words_per_s"], 1e-9)
+    if runtime is not None:
+        metrics["runtime"] = json.loads(Path(runtime).read_text(encoding="utf8"))
     if baseline_data is not None:
         metrics["baselines"] = baseline_data
         metrics["comparison"] = baseline_comparison(metrics)
@@ -148,7 +171,6 @@ def evaluate_pipelines(
 def package_meta(template: Path, metrics: Dict[str, Any], *, fidelity: Optional[Path] = None) -> Dict[str, Any]:
     """The package meta: the template (name, license, sources...) plus the measured figures,
     so the installed package says what it was trained from and how well it does."""
-    import json
 
     meta = json.loads(Path(template).read_text(encoding="utf8"))
     student = metrics["student"]
@@ -170,4 +192,13 @@ def package_meta(template: Path, metrics: Dict[str, Any], *, fidelity: Optional[
     if fidelity is not None and Path(fidelity).exists():
         clintiny["distillation_fidelity"] = json.loads(Path(fidelity).read_text(encoding="utf8"))
     meta["clintiny"] = clintiny
+    # requirements the pipeline folder itself declares (`clintiny optimize --onnx` adds
+    # onnxruntime): `spacy package --meta-path` takes this meta instead of the folder's
+    folder_meta = Path(student.get("model", "")) / "meta.json"
+    if folder_meta.is_file():
+        folder = json.loads(folder_meta.read_text(encoding="utf8"))
+        requirements = list(meta.get("requirements", []))
+        requirements += [req for req in folder.get("requirements", []) if req not in requirements]
+        if requirements:
+            meta["requirements"] = requirements
     return meta

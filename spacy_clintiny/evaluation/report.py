@@ -262,6 +262,7 @@ def markdown_report(metrics: Dict[str, Any]) -> str:
             lines.append(f"| {title} | {_fmt(phi_tok[fig])} | {_fmt(t_val)} | {_fmt(kept)} |")
     lines.append("")
     lines += baselines_section(metrics.get("comparison") or baseline_comparison(metrics))
+    lines += runtime_section(metrics.get("runtime"))
     lines += ["## Per-label scores of the student (dev splits)", ""]
     for task, entry in student["tasks"].items():
         per_label = entry.get("per_label") or {}
@@ -281,6 +282,29 @@ def markdown_report(metrics: Dict[str, Any]) -> str:
     if metrics.get("notes"):
         lines += ["## Notes", ""] + [f"- {n}" for n in metrics["notes"]] + [""]
     return "\n".join(lines)
+
+
+def runtime_section(decision: Optional[Dict[str, Any]]) -> List[str]:
+    """The packaged encoder runtime and what it costs against fp32 (``clintiny optimize
+    --choose``'s decision), one row per runtime tried."""
+    if not decision:
+        return []
+    lines = [
+        "## Encoder runtime",
+        "",
+        f"Packaged runtime: **{decision['chosen']}**, the fastest candidate that loses at most "
+        f"{decision['max_loss']} F1 points on every task, overall and on each dev corpus, against fp32.",
+        "",
+        "| runtime | worst F1 loss (points) | on | PHI token F1 loss (points) | within bound |",
+        "|---|---:|---|---:|---|",
+    ]
+    for name, entry in decision.get("candidates", {}).items():
+        token = entry.get("phi_token_f1_loss")
+        lines.append(
+            f"| {name} | {entry['worst_loss']:.2f} | {entry.get('worst_task') or '-'} | "
+            f"{'-' if token is None else f'{token:.2f}'} | {'yes' if entry['within_bound'] else 'no'} |"
+        )
+    return lines + [""]
 
 
 def plot_all(metrics: Dict[str, Any], out_dir: Path, train_logs: Dict[str, Path]) -> List[Path]:

@@ -190,13 +190,16 @@ def words_per_second(
 
 
 def encoder_size(nlp: Language) -> Dict[str, float]:
-    """Parameters of the pipeline's Hugging Face encoder(s) and their float32 size in MB."""
+    """Parameters of the pipeline's Hugging Face encoder(s) and their float32 size in MB (an
+    ONNX Runtime encoder counts the weights of its graph)."""
     from spacy_transformers.pipeline_component import Transformer
 
     params = 0
     for _, pipe in nlp.pipeline:
         if isinstance(pipe, Transformer):
-            params += sum(p.numel() for p in pipe.model.transformer.parameters())
+            model = pipe.model.transformer
+            count = getattr(model, "weight_count", None)
+            params += count() if callable(count) else sum(p.numel() for p in model.parameters())
     return {"params": params, "encoder_mb": params * 4 / 2**20}
 
 

@@ -1,0 +1,152 @@
+"""Choose the encoder runtime of a packaged pipeline: the fastest one whose accuracy cost is
+within a bound on every task.
+
+The fp32 pipeline and each candidate runtime (fastest first) are scored on the same dev sets;
+the first candidate that loses at most ``max_loss`` F1 points on every task, overall and on each
+corpus, is written to the output. When none qualifies the fp32 pipeline is written unchanged.
+The decision, with every score and loss, is returned (and ``clintiny optimize --choose`` writes
+it as JSON) so that the report can show what the speed costs.
+"""
+
+import math
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from ..errors import Errors
+from .pipeline import check_paths, optimize_pipeline, write_pipeline_atomic
+
+# fastest first (docs/speed.md: ONNX int8 about 1.6x and ONNX fp32 about 1.35x torch fp32 words/s
+# for the full pipeline; torch int8 is slower than ONNX fp32 and loses more accuracy)
+RUNTIMES: Dict[str, Dict[str, bool]] = {
+    "onnx-int8": {"onnx": True, "int8": True},
+    "onnx": {"onnx": True, "int8": False},
+    "int8": {"onnx": False, "int8": True},
+}
+DEFAULT_CANDIDATES = ("onnx-int8", "onnx")
+
+
+def parse_candidates(value: str) -> List[str]:
+    """``"onnx-int8,onnx"`` -> ``["onnx-int8", "onnx"]``; E832 for an unknown name."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    for name in names:
+        if name not in RUNTIMES:
+            raise ValueError(Errors.E832.format(value=name, options=", ".join(RUNTIMES)))
+    return names
+
+
+def task_figures(scores: Dict[str, Any]) -> Dict[str, float]:
+    """The figures the bound applies to, in F1 points: each task's main score on all dev
+    corpora together (``phi``) and on each corpus (``phi@physionet``)."""
+    figures: Dict[str, float] = {}
+    for task, entry in scores.get("tasks", {}).items():
+        value = entry.get("main")
+        if isinstance(value, (int, float)) and not math.isnan(value):
+            figures[task] = 100.0 * value
+    for corpus, tasks in scores.get("tasks_by_corpus", {}).items():
+        for task, value in tasks.items():
+            if isinstance(value, (int, float)) and not math.isnan(value):
+                figures[f"{task}@{corpus}"] = 100.0 * value
+    return figures
+
+
+def phi_token_f1(scores: Dict[str, Any]) -> Optional[float]:
+    """Token-level PHI F1 on real notes in points (recorded beside the bound, not part of it:
+    a few hundred gold tokens make it move by 0.3-0.6 points per token)."""
+    tokens = scores.get("phi_tokens") or {}
+    recall, precision = tokens.get("token_recall"), tokens.get("token_precision")
+    if recall is None or precision is None or recall + precision == 0:
+        return None
+    return 100.0 * 2 * recall * precision / (recall + precision)
+
+
+def losses(reference: Dict[str, float], candidate: Dict[str, float]) -> Dict[str, float]:
+    """F1 points lost by ``candidate`` on each figure of ``reference`` (negative: gained). A
+    figure the candidate lacks counts as lost in full."""
+    return {name: round(value - candidate.get(name, 0.0), 4) for name, value in reference.items()}
+
+
+def choose_runtime(
+    pipeline: Path,
+    output: Path,
+    dev_sets: Dict[str, List],
+    *,
+    candidates: Sequence[str] = DEFAULT_CANDIDATES,
+    max_loss: float = 0.5,
+    force: bool = False,
+) -> Dict[str, Any]:
+    """Write to ``output`` the fastest of ``candidates`` that loses at most ``max_loss`` F1
+    points on every task against the fp32 ``pipeline``, or ``pipeline`` itself if none does.
+
+    pipeline (Path): A trained fp32 pipeline folder.
+    output (Path): Where the chosen pipeline goes (outside ``pipeline``).
+    dev_sets (Dict[str, List[Example]]): The dev sets to score on (``evaluation.read_eval_sets``).
+    candidates (Sequence[str]): Runtime names of ``RUNTIMES``, fastest first.
+    max_loss (float): Most F1 points a runtime may lose on any task (overall or on one corpus).
+    force (bool): Replace a non-empty ``output``.
+    RETURNS (Dict[str, Any]): ``chosen``, ``max_loss``, the fp32 ``figures`` and, per candidate
+        tried, its figures, losses, worst loss and PHI token F1.
+    """
+    import spacy
+
+    from ..evaluation import score_pipeline
+
+    pipeline, output = Path(pipeline), Path(output)
+    check_paths(pipeline, output, force=force)
+    if not isinstance(max_loss, (int, float)) or math.isnan(max_loss) or max_loss < 0:
+        raise ValueError(Errors.E834.format(value=max_loss))
+    names = list(candidates)
+    for name in names:
+        if name not in RUNTIMES:
+            raise ValueError(Errors.E832.format(value=name, options=", ".join(RUNTIMES)))
+    fp32 = score_pipeline(spacy.load(pipeline), dev_sets)
+    reference = task_figures(fp32)
+    decision: Dict[str, Any] = {
+        "max_loss": max_loss,
+        "fp32": {"figures": reference, "phi_token_f1": phi_token_f1(fp32)},
+        "candidates": {},
+        "chosen": "fp32",
+    }
+    for name, staging in _staged(names, output):
+        optimize_pipeline(pipeline, staging, force=True, **RUNTIMES[name])
+        scores = score_pipeline(spacy.load(staging), dev_sets)
+        lost = losses(reference, task_figures(scores))
+        worst = max(lost.values(), default=0.0)
+        token_f1 = phi_token_f1(scores)
+        fp32_token_f1 = decision["fp32"]["phi_token_f1"]
+        decision["candidates"][name] = {
+            "figures": task_figures(scores),
+            "loss": lost,
+            "worst_loss": worst,
+            "worst_task": max(lost, key=lost.get) if lost else None,
+            "phi_token_f1": token_f1,
+            "phi_token_f1_loss": None if token_f1 is None or fp32_token_f1 is None else fp32_token_f1 - token_f1,
+            "within_bound": worst <= max_loss,
+        }
+        if worst <= max_loss:
+            _replace(staging, output)
+            decision["chosen"] = name
+            return decision
+    write_pipeline_atomic(spacy.load(pipeline), output)
+    return decision
+
+
+def _staged(names: Sequence[str], output: Path) -> Iterator[Tuple[str, Path]]:
+    """A temporary sibling folder of ``output`` per candidate, removed unless it was moved."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.{name}.", dir=output.parent))
+        try:
+            yield name, staging
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _replace(staging: Path, output: Path) -> None:
+    """Rename the finished ``staging`` folder (a sibling of ``output``) onto ``output``."""
+    if output.is_dir():
+        shutil.rmtree(output)
+    elif output.exists():
+        output.unlink()
+    staging.rename(output)
