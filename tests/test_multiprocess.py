@@ -1,0 +1,55 @@
+"""nlp.pipe(n_process=...) support: one torch thread in forked workers (no OpenMP hang), and a
+clear error (E847) for docs whose user_data holds spans or medspaCy objects."""
+
+import multiprocessing
+
+import pytest
+import spacy
+import torch
+
+import spacy_clintiny  # noqa: F401  (installs the fork hook and the msgpack encoder)
+from spacy_clintiny.multiprocess import encode_unsendable
+
+
+def _child(queue) -> None:
+    x = torch.randn(512, 512)
+    torch.nn.functional.layer_norm(x @ x, (512,))  # a parallel region in the child
+    queue.put(torch.get_num_threads())
+
+
+def test_forked_child_runs_torch_with_one_thread_after_the_parent_used_its_pool():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        x = torch.randn(512, 512)
+        torch.nn.functional.layer_norm(x @ x, (512,))  # the parent's OpenMP pool now exists
+        ctx = multiprocessing.get_context("fork")
+        queue = ctx.Queue()
+        child = ctx.Process(target=_child, args=(queue,))
+        child.start()
+        child.join(60)
+        hung = child.is_alive()
+        if hung:
+            child.kill()
+        assert not hung, "the forked child hung in torch"
+        assert child.exitcode == 0
+        assert queue.get(timeout=5) == 1
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_doc_with_a_span_in_user_data_fails_with_e847_naming_the_type():
+    nlp = spacy.blank("en")
+    doc = nlp("Chest pain since Monday.")
+    doc.user_data[("._.", "sections", None, None)] = [doc[0:2]]
+    with pytest.raises(TypeError, match=r"E847.*spacy\.tokens\.span\.Span"):
+        doc.to_bytes()
+
+
+def test_plain_user_data_still_serializes():
+    nlp = spacy.blank("en")
+    doc = nlp("Chest pain since Monday.")
+    doc.user_data[("._.", "is_negated", 0, 10)] = True
+    restored = spacy.tokens.Doc(nlp.vocab).from_bytes(doc.to_bytes())
+    assert restored.user_data[("._.", "is_negated", 0, 10)] is True
+    assert encode_unsendable(3, chain=lambda obj: obj * 2) == 6
