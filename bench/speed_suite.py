@@ -61,7 +61,9 @@ print(json.dumps({"load_s": load_s, "p50_ms": 1000 * float(numpy.percentile(late
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--student", type=Path, default=ROOT / "build/en_clintiny_sm")
+    parser.add_argument(
+        "--student", type=Path, default=ROOT / "build/en_clintiny_sm-fp32", help="the fp32 pipeline (assemble step)"
+    )
     parser.add_argument("--teacher", type=Path, default=ROOT / "build/pipeline-teacher/model-best")
     parser.add_argument("--corpus", action="append", default=None, help="NAME=DEV.spacy (repeatable)")
     parser.add_argument(
@@ -259,16 +261,19 @@ def encoder_flops_per_wordpiece(config: Any, seq_len: float) -> float:
     return 2 * layers * (4 * h * h + 2 * h * i + 2 * seq_len * h)
 
 
-def sweep(nlp: Any, pool: List[str], lengths: List[int]) -> List[Dict[str, float]]:
-    """Seconds per word for single notes of each length (dev notes joined, cut at N words)."""
+def sweep(nlp: Any, pool: List[str], lengths: List[int], repeats: int = 3) -> List[Dict[str, float]]:
+    """Seconds per word for single notes of each length (dev notes joined, cut at N words), the
+    best of ``repeats`` timings each: one timing of one note swings by half on a shared machine."""
     joined = nlp.make_doc("\n\n".join(pool))
     rows = []
     nlp(joined[:200].text)
     for n in lengths:
         text = joined[: min(n, len(joined))].text
-        start = time.perf_counter()
-        doc = nlp(text)
-        elapsed = time.perf_counter() - start
+        elapsed = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            doc = nlp(text)
+            elapsed = min(elapsed, time.perf_counter() - start)
         rows.append(
             {"words": len(doc), "seconds": round(elapsed, 3), "us_per_word": round(1e6 * elapsed / len(doc), 1)}
         )
