@@ -30,6 +30,7 @@ from ..converters.placement import SOURCE_KEY
 from ..converters.splits import group_of
 from ..errors import Errors
 from .scores import phi_token_scores
+from .thresholds import decide
 
 SPECIALTY_TASK = "textcat_specialty"
 ADE_TASK = "textcat_ade"
@@ -155,8 +156,8 @@ def textcat_baseline(
             "for F1 on out-of-fold training predictions), and the top label always is"
         )
         result["thresholds"] = dict(zip(labels, thresholds))
-        tuned = _cats_scores(dev, labels, _multi_label_decisions(probs, numpy.array(thresholds)))
-        default = _cats_scores(dev, labels, _multi_label_decisions(probs, numpy.full(len(labels), 0.5)))
+        tuned = _cats_scores(dev, labels, decide(probs, numpy.array(thresholds), always_top=True))
+        default = _cats_scores(dev, labels, decide(probs, numpy.full(len(labels), 0.5), always_top=True))
         gold = _gold_matrix(dev, labels)
         present = [label for label, n in zip(labels, gold.sum(axis=0)) if n]
         result["top1"] = top1_accuracy(gold, probs)
@@ -398,13 +399,6 @@ def top1_accuracy(gold: numpy.ndarray, probs: numpy.ndarray) -> Optional[float]:
     return float(gold[numpy.arange(len(gold)), top][has_gold].mean())
 
 
-def _multi_label_decisions(probs: numpy.ndarray, thresholds: numpy.ndarray) -> numpy.ndarray:
-    decisions = probs >= thresholds[None, :]
-    if len(probs):
-        decisions[numpy.arange(len(probs)), probs.argmax(axis=1)] = True
-    return decisions
-
-
 def _top1_and_macro_f(estimator: Any, texts: List[str], y: numpy.ndarray) -> float:
     """Cross-validation score of a multi-label candidate: mean of top-1 accuracy and macro-F1
     (top label + labels >= 0.5), over the labels with a positive in the fold."""
@@ -412,7 +406,7 @@ def _top1_and_macro_f(estimator: Any, texts: List[str], y: numpy.ndarray) -> flo
 
     probs = estimator.predict_proba(texts)
     present = y.any(axis=0)
-    decisions = _multi_label_decisions(probs, numpy.full(y.shape[1], 0.5))
+    decisions = decide(probs, numpy.full(y.shape[1], 0.5), always_top=True)
     macro_f = f1_score(y[:, present], decisions[:, present], average="macro", zero_division=0)
     return (top1_accuracy(y, probs) + macro_f) / 2
 

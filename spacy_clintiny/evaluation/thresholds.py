@@ -33,8 +33,12 @@ def decide(probs: numpy.ndarray, thresholds: numpy.ndarray, *, always_top: bool 
     always_top (bool): Also predict each doc's top-scoring label.
     RETURNS (numpy.ndarray): ``(n_docs, n_labels)`` booleans.
     """
-    probs = numpy.asarray(probs, dtype="float32").reshape(len(probs), -1)
-    decisions = probs >= numpy.asarray(thresholds, dtype="float32")[None, :]
+    probs = numpy.asarray(probs)
+    if probs.dtype.kind != "f":
+        probs = probs.astype("float32")
+    probs = probs.reshape(len(probs), -1)
+    # compared in the probabilities' own precision (float32 heads, float64 scikit-learn baselines)
+    decisions = probs >= numpy.asarray(thresholds, dtype=probs.dtype)[None, :]
     if always_top and probs.shape[0] and probs.shape[1]:
         decisions[numpy.arange(len(probs)), probs.argmax(axis=1)] = True
     return decisions
