@@ -171,7 +171,6 @@ def evaluate_pipelines(
 def package_meta(template: Path, metrics: Dict[str, Any], *, fidelity: Optional[Path] = None) -> Dict[str, Any]:
     """The package meta: the template (name, license, sources...) plus the measured figures,
     so the installed package says what it was trained from and how well it does."""
-
     meta = json.loads(Path(template).read_text(encoding="utf8"))
     student = metrics["student"]
     performance: Dict[str, Any] = {}

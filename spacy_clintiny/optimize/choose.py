@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import Errors
-from .pipeline import check_paths, optimize_pipeline, write_pipeline_atomic
+from .pipeline import check_paths, optimize_pipeline, replace_folder, write_pipeline_atomic
 
 # fastest first (docs/speed.md: ONNX int8 about 1.6x and ONNX fp32 about 1.35x torch fp32 words/s
 # for the full pipeline; torch int8 is slower than ONNX fp32 and loses more accuracy)
@@ -29,11 +29,15 @@ DEFAULT_CANDIDATES = ("onnx-int8", "onnx")
 
 def parse_candidates(value: str) -> List[str]:
     """``"onnx-int8,onnx"`` -> ``["onnx-int8", "onnx"]``; E832 for an unknown name."""
-    names = [name.strip() for name in value.split(",") if name.strip()]
+    return check_candidates([name.strip() for name in value.split(",") if name.strip()])
+
+
+def check_candidates(names: Sequence[str]) -> List[str]:
+    """``names`` as a list; E832 for a name that is not in ``RUNTIMES``."""
     for name in names:
         if name not in RUNTIMES:
             raise ValueError(Errors.E832.format(value=name, options=", ".join(RUNTIMES)))
-    return names
+    return list(names)
 
 
 def task_figures(scores: Dict[str, Any]) -> Dict[str, float]:
@@ -96,11 +100,9 @@ def choose_runtime(
     check_paths(pipeline, output, force=force)
     if not isinstance(max_loss, (int, float)) or math.isnan(max_loss) or max_loss < 0:
         raise ValueError(Errors.E834.format(value=max_loss))
-    names = list(candidates)
-    for name in names:
-        if name not in RUNTIMES:
-            raise ValueError(Errors.E832.format(value=name, options=", ".join(RUNTIMES)))
-    fp32 = score_pipeline(spacy.load(pipeline), dev_sets)
+    names = check_candidates(candidates)
+    fp32_nlp = spacy.load(pipeline)
+    fp32 = score_pipeline(fp32_nlp, dev_sets)
     reference = task_figures(fp32)
     decision: Dict[str, Any] = {
         "max_loss": max_loss,
@@ -111,12 +113,13 @@ def choose_runtime(
     for name, staging in _staged(names, output):
         optimize_pipeline(pipeline, staging, force=True, **RUNTIMES[name])
         scores = score_pipeline(spacy.load(staging), dev_sets)
-        lost = losses(reference, task_figures(scores))
+        figures = task_figures(scores)
+        lost = losses(reference, figures)
         worst = max(lost.values(), default=0.0)
         token_f1 = phi_token_f1(scores)
         fp32_token_f1 = decision["fp32"]["phi_token_f1"]
         decision["candidates"][name] = {
-            "figures": task_figures(scores),
+            "figures": figures,
             "loss": lost,
             "worst_loss": worst,
             "worst_task": max(lost, key=lost.get) if lost else None,
@@ -125,10 +128,10 @@ def choose_runtime(
             "within_bound": worst <= max_loss,
         }
         if worst <= max_loss:
-            _replace(staging, output)
+            replace_folder(staging, output)
             decision["chosen"] = name
             return decision
-    write_pipeline_atomic(spacy.load(pipeline), output)
+    write_pipeline_atomic(fp32_nlp, output)
     return decision
 
 
@@ -141,12 +144,3 @@ def _staged(names: Sequence[str], output: Path) -> Iterator[Tuple[str, Path]]:
             yield name, staging
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-
-
-def _replace(staging: Path, output: Path) -> None:
-    """Rename the finished ``staging`` folder (a sibling of ``output``) onto ``output``."""
-    if output.is_dir():
-        shutil.rmtree(output)
-    elif output.exists():
-        output.unlink()
-    staging.rename(output)

@@ -109,14 +109,20 @@ def write_pipeline_atomic(nlp: Any, output_path: Path) -> None:
     try:
         os.chmod(staging, 0o755)
         nlp.to_disk(staging)
-        if output_path.is_dir():
-            shutil.rmtree(output_path)
-        elif output_path.exists():
-            output_path.unlink()
-        staging.rename(output_path)
+        replace_folder(staging, output_path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def replace_folder(staging: Path, output_path: Path) -> None:
+    """Rename the finished folder ``staging`` (a sibling of ``output_path``) onto
+    ``output_path``, replacing what is there."""
+    if output_path.is_dir():
+        shutil.rmtree(output_path)
+    elif output_path.exists():
+        output_path.unlink()
+    staging.rename(output_path)
 
 
 def describe(path: Path) -> Optional[str]:
