@@ -661,7 +661,7 @@ class Errors(metaclass=_Codes):
         "No dev sets to choose a runtime on: '{corpus}' has no <corpus>/dev.spacy files and no "
         "--phi-docs was given. Point --choose at the corpus folder `spacy project run corpus` wrote."
     )
-    # ---- E880-E889 calibrated doc classification (TextClassifier.v2, thresholds, clintiny calibrate)
+    # ---- E880-E890 calibrated doc classification (TextClassifier.v2, thresholds, clintiny calibrate)
     E880 = (
         "Component '{name}': thresholds['{label}'] = {value!r} must be a number between 0 and 1. "
         "Fix it in [components.{name}] `thresholds`, or re-run `clintiny calibrate`."
@@ -697,6 +697,14 @@ class Errors(metaclass=_Codes):
     E888 = (
         "min_positives = {value!r} must be an integer >= 1 (labels with fewer calibration positives "
         "keep the default threshold)."
+    )
+    E889 = (
+        "Class weights (pos_weight) apply to the binary per-label loss only; an exclusive-classes "
+        "head uses softmax cross-entropy. Set pos_weight_power = 0 or exclusive_classes = false."
+    )
+    E890 = (
+        "Component '{name}': pos_weight_power = {value!r} must be a number >= 0 (0: no class weights, "
+        "0.5: square root of each label's negatives-to-positives ratio, 1: the full ratio)."
     )
     # ---- E840-E859 inference path: tokenizer, text length, broken pipeline folders (tokenizer.py, models.py)
     E840 = (

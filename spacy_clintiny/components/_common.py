@@ -26,7 +26,13 @@ upstream = "*"
 
 
 def masked_cross_entropy(
-    ops: Ops, probs: Floats2d, truths: numpy.ndarray, mask: numpy.ndarray, *, exclusive: bool = False
+    ops: Ops,
+    probs: Floats2d,
+    truths: numpy.ndarray,
+    mask: numpy.ndarray,
+    *,
+    exclusive: bool = False,
+    pos_weight: Optional[numpy.ndarray] = None,
 ) -> Tuple[float, Floats2d]:
     """Cross-entropy of probabilities against targets where ``mask`` says the target is known,
     averaged over the annotated rows (rows with any known target).
@@ -35,8 +41,12 @@ def masked_cross_entropy(
     truths (numpy.ndarray): ``(n_rows, n_labels)`` targets in {0, 1}.
     mask (numpy.ndarray): ``(n_rows, n_labels)`` or ``(n_rows, 1)``: 1 where known.
     exclusive (bool): Softmax cross-entropy over the labels, else binary per label.
+    pos_weight (Optional[numpy.ndarray]): Binary loss only: ``(n_labels,)`` factors on each
+        label's positive term (``w * t * log p + (1 - t) * log(1 - p)``), so a rare label's
+        few positives count as much as its many negatives (None: 1 for every label).
     RETURNS (Tuple[float, Floats2d]): The loss, and its gradient with respect to the logits
-        (``(probs - truths) * mask / n_annotated``, exact for both losses).
+        (``(probs - truths) * mask / n_annotated`` unweighted, ``(probs * (w * t + 1 - t) -
+        w * t) * mask / n_annotated`` weighted; exact for every loss).
     """
     probs = ops.to_numpy(probs).astype("float32")
     n_annotated = int((mask.reshape(len(mask), -1).sum(axis=1) > 0).sum()) if len(mask) else 0
@@ -44,10 +54,14 @@ def masked_cross_entropy(
         return 0.0, ops.alloc2f(*probs.shape)
     clipped = numpy.clip(probs, 1e-7, 1.0 - 1e-7)
     if exclusive:
+        if pos_weight is not None:
+            raise ValueError(Errors.E889)
         loss = -(mask * truths * numpy.log(clipped)).sum()
+        d_logits = (probs - truths) * mask / n_annotated
     else:
-        loss = -(mask * (truths * numpy.log(clipped) + (1.0 - truths) * numpy.log(1.0 - clipped))).sum()
-    d_logits = (probs - truths) * mask / n_annotated
+        w_truths = truths if pos_weight is None else truths * numpy.asarray(pos_weight, dtype="float32")
+        loss = -(mask * (w_truths * numpy.log(clipped) + (1.0 - truths) * numpy.log(1.0 - clipped))).sum()
+        d_logits = (probs * (w_truths + 1.0 - truths) - w_truths) * mask / n_annotated
     return float(loss) / n_annotated, ops.asarray2f(d_logits.astype("float32"))
 
 

@@ -19,6 +19,7 @@ component's labels contributes nothing; the loss is averaged over the annotated 
 the batch, so unannotated docs change neither the loss nor any gradient.
 """
 
+from collections import Counter
 from itertools import islice
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -64,6 +65,7 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG_STR)["model"]
         "threshold": 0.5,
         "thresholds": {},
         "always_top": False,
+        "pos_weight_power": 0.0,
         "pair_spans_key": PAIR_KEY,
     },
     default_score_weights={
@@ -81,6 +83,7 @@ def make_clintiny_textcat(
     threshold: float,
     thresholds: Dict[str, float],
     always_top: bool,
+    pos_weight_power: float,
     pair_spans_key: str,
 ) -> "TextClassifier":
     """Create a ``clintiny_textcat`` component.
@@ -94,6 +97,10 @@ def make_clintiny_textcat(
     thresholds (Dict[str, float]): Label -> its own threshold (``clintiny calibrate`` sets them).
     always_top (bool): Multi-label: also predict each doc's top label, so every doc gets one
         (ignored by a one-label head).
+    pos_weight_power (float): Multi-label class weights: each label's positive examples count
+        ``(negatives / positives) ** pos_weight_power`` times in the loss, counted over the
+        training docs at ``initialize`` (0: unweighted; 1: "balanced", positives and negatives
+        of a label weigh the same in total; 0.5: the square root, between the two).
     pair_spans_key (str): Span group holding the PREMISE and HYPOTHESIS spans.
     """
     return TextClassifier(
@@ -105,6 +112,7 @@ def make_clintiny_textcat(
         threshold=threshold,
         thresholds=thresholds,
         always_top=always_top,
+        pos_weight_power=pos_weight_power,
         pair_spans_key=pair_spans_key,
     )
 
@@ -123,12 +131,21 @@ class TextClassifier(LabelledHead, TrainablePipe):
         threshold: float = 0.5,
         thresholds: Optional[Dict[str, float]] = None,
         always_top: bool = False,
+        pos_weight_power: float = 0.0,
         pair_spans_key: str = PAIR_KEY,
     ) -> None:
         if mode not in MODES:
             raise ValueError(Errors.E200.format(name=name, mode=mode))
         if not _is_probability(threshold):
             raise ValueError(Errors.E209.format(name=name, threshold=threshold))
+        if (
+            isinstance(pos_weight_power, bool)
+            or not isinstance(pos_weight_power, (int, float))
+            or not (0 <= pos_weight_power < float("inf"))
+        ):
+            raise ValueError(Errors.E890.format(name=name, value=pos_weight_power))
+        if pos_weight_power and exclusive_classes:
+            raise ValueError(Errors.E889)
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -139,6 +156,9 @@ class TextClassifier(LabelledHead, TrainablePipe):
             "threshold": float(threshold),
             "thresholds": {},
             "always_top": bool(always_top),
+            "pos_weight_power": float(pos_weight_power),
+            # label -> factor on its positives in the loss, set by initialize
+            "pos_weights": {},
             "pair_spans_key": pair_spans_key,
         }
         self.set_thresholds(thresholds or {}, check_labels=False)
@@ -274,7 +294,11 @@ class TextClassifier(LabelledHead, TrainablePipe):
             logits (``(probs - truth) * mask / n_annotated``, exact for both losses).
         """
         truths, mask = self._gold(list(examples))
-        return masked_cross_entropy(self.model.ops, scores, truths, mask, exclusive=self.cfg["exclusive_classes"])
+        weights = self.cfg.get("pos_weights") or {}
+        pos_weight = numpy.asarray([weights.get(label, 1.0) for label in self.labels], "float32") if weights else None
+        return masked_cross_entropy(
+            self.model.ops, scores, truths, mask, exclusive=self.cfg["exclusive_classes"], pos_weight=pos_weight
+        )
 
     def _gold(self, examples: List[Example]) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """Targets and mask, both ``(n_docs, n_labels)``; mask 0 where the label is unknown.
@@ -333,6 +357,8 @@ class TextClassifier(LabelledHead, TrainablePipe):
         pair_mode = self.cfg["mode"] == "pair"
         n_examples, n_pairs = 0, 0
         keys_seen, data_labels = set(), set()
+        n_known: Counter = Counter()
+        n_positive: Counter = Counter()
         for eg in get_examples():
             n_examples += 1
             ref = eg.reference
@@ -341,6 +367,8 @@ class TextClassifier(LabelledHead, TrainablePipe):
             n_pairs += is_pair
             if is_pair == pair_mode:
                 data_labels.update(ref.cats.keys())
+                n_known.update(ref.cats.keys())
+                n_positive.update(label for label, value in ref.cats.items() if value > 0)
         if pair_mode and not n_pairs:
             raise ValueError(Errors.E208.format(name=self.name, key=key, n=n_examples, keys=sorted(keys_seen)))
         final = self._resolve_labels(labels, data_labels, n_examples=n_examples)
@@ -354,6 +382,7 @@ class TextClassifier(LabelledHead, TrainablePipe):
         if self.cfg["exclusive_classes"] and len(final) == 1:
             raise ValueError(Errors.E206.format(name=self.name, labels=final))
         self.cfg["labels"] = final
+        self.cfg["pos_weights"] = _pos_weights(final, n_known, n_positive, self.cfg["pos_weight_power"])
         self._check_threshold_labels(self.cfg.get("thresholds") or {})
         self._size_output_layer(len(final), lambda n: Linear(nO=n))
         sample = [eg.reference for eg in get_examples() if (key in eg.reference.spans) == pair_mode]
@@ -404,6 +433,18 @@ class TextClassifier(LabelledHead, TrainablePipe):
         for key in ("cats_score", "cats_score_desc", "cats_f_per_type", "cats_auc_per_type"):
             scores[key] = res[key]
         return scores
+
+
+def _pos_weights(labels: List[str], n_known: Counter, n_positive: Counter, power: float) -> Dict[str, float]:
+    """Label -> ``(negatives / positives) ** power`` over the docs that annotate it ({} for
+    power 0; a label without positives or negatives gets 1)."""
+    if not power:
+        return {}
+    weights = {}
+    for label in labels:
+        pos, neg = n_positive[label], n_known[label] - n_positive[label]
+        weights[label] = float((neg / pos) ** power) if pos and neg else 1.0
+    return weights
 
 
 def _is_probability(value: Any) -> bool:

@@ -332,6 +332,8 @@ def test_pair_mode_doc_without_pair_spans_is_a_clear_error(tiny_encoder):
         ({}, [("no cats", {})], None, "E204"),
         ({"mode": "pair"}, SPECIALTY_DOCS, None, "E208"),
         ({"threshold": 1.5}, None, None, "E209"),
+        ({"pos_weight_power": -0.5}, None, None, "E890"),
+        ({"pos_weight_power": 1.0, "exclusive_classes": True}, None, None, "E889"),
     ],
 )
 def test_misconfigured_textcat_errors(tiny_encoder, cfg, items, labels, code):
@@ -442,3 +444,31 @@ def test_reinitialize_with_another_label_set(tiny_encoder):
     assert textcat.labels == ("CARDIO", "PULMO")
     doc = nlp("chest pain and cough")
     assert set(doc.cats) == {"CARDIO", "PULMO"}
+
+
+def test_class_weights_come_from_the_training_counts_and_survive_disk(tiny_encoder, tmp_path):
+    # CARDIO: 3 positives of 4 annotated docs; PULMO 1 of 4; DERMA 1 of 3 (one doc leaves it out)
+    items = [
+        ("chest pain", {"CARDIO": 1.0, "PULMO": 0.0, "DERMA": 0.0}),
+        ("ecg changes", {"CARDIO": 1.0, "PULMO": 0.0, "DERMA": 0.0}),
+        ("murmur and cough", {"CARDIO": 1.0, "PULMO": 1.0}),
+        ("rash", {"CARDIO": 0.0, "PULMO": 0.0, "DERMA": 1.0}),
+    ]
+    nlp = _pipeline(tiny_encoder, pos_weight_power=0.5)
+    examples = _examples(nlp, items)
+    nlp.initialize(lambda: examples)
+    weights = nlp.get_pipe("clintiny_textcat").cfg["pos_weights"]
+    assert weights == pytest.approx({"CARDIO": (1 / 3) ** 0.5, "PULMO": 3**0.5, "DERMA": 2**0.5})
+    # the weights change the loss: the same batch, unweighted, gives another value
+    plain = _pipeline(tiny_encoder)
+    plain.initialize(lambda: _examples(plain, items))
+    probs = numpy.full((4, 3), 0.5, dtype="float32")
+    weighted_loss, _ = nlp.get_pipe("clintiny_textcat").get_loss(examples, probs)
+    plain_loss, _ = plain.get_pipe("clintiny_textcat").get_loss(_examples(plain, items), probs)
+    ln2 = numpy.log(2)
+    # 11 known (label, doc) cells: 5 positives weighted, 6 negatives, averaged over 4 docs
+    assert plain_loss == pytest.approx(11 * ln2 / 4, rel=1e-5)
+    assert weighted_loss == pytest.approx((3 * (1 / 3) ** 0.5 + 3**0.5 + 2**0.5 + 6) * ln2 / 4, rel=1e-5)
+    nlp.to_disk(tmp_path / "weighted")
+    loaded = spacy.load(tmp_path / "weighted")
+    assert loaded.get_pipe("clintiny_textcat").cfg["pos_weights"] == pytest.approx(weights)
