@@ -13,7 +13,12 @@ without a gold relation are all-zero targets. Candidate pairs are mostly negativ
 3% of the pairs of a synthetic note are related), so with ``negative_ratio > 0`` each
 training doc keeps all its related pairs and a random sample of at most
 ``negative_ratio`` unrelated pairs per related pair (at least ``negative_ratio``); a
-sigmoid trained on every pair learns to predict "no relation" first. Docs without the gold relations key
+sigmoid trained on every pair learns to predict "no relation" first. Sampling inflates the
+odds of a relation by the inverse of the fraction of unrelated pairs kept, ``q``; the component
+counts the unrelated pairs it saw and kept during training (``cfg["negatives_seen"]``,
+``cfg["negatives_kept"]``, saved with it) and ``predict`` adds ``log(q)`` to every logit, so
+its probabilities (and the 0.5 threshold) are those of a head trained on all pairs (the
+prior correction of King & Zeng 2001 for case-control sampling). Docs without the gold relations key
 contribute nothing (no loss, zero gradient); the loss is averaged over the candidate pairs
 of the annotated docs. Gold relations whose head or tail is not a candidate (not in
 ``spans_keys`` or farther apart than ``max_distance``) cannot be learned: they are counted
@@ -153,6 +158,9 @@ class RelationExtractor(LabelledHead, TrainablePipe):
             "max_distance": int(max_distance),
             "threshold": float(threshold),
             "negative_ratio": float(negative_ratio),
+            # unrelated candidate pairs seen / kept by the training-time sampling
+            "negatives_seen": 0,
+            "negatives_kept": 0,
         }
 
     def add_label(self, label: str) -> int:
@@ -188,7 +196,16 @@ class RelationExtractor(LabelledHead, TrainablePipe):
         if not docs_are_encoded(self, docs):
             raise ValueError(Errors.E004.format(name=self.name))
         logits = self.model.predict((docs, candidates))
-        return candidates, self.model.ops.sigmoid(logits)
+        return candidates, self.model.ops.sigmoid(logits + self.prior_offset)
+
+    @property
+    def prior_offset(self) -> float:
+        """RETURNS (float): ``log`` of the fraction of unrelated pairs kept in training (0
+        without sampling), added to the logits at prediction (see the module docstring)."""
+        seen, kept = self.cfg.get("negatives_seen", 0), self.cfg.get("negatives_kept", 0)
+        if not seen or not kept or kept >= seen:
+            return 0.0
+        return float(numpy.log(kept / seen))
 
     def set_annotations(self, docs: Iterable[Doc], scores: RelScores) -> None:
         """Write the relations whose probability reaches the threshold to ``doc._.clintiny_rels``.
@@ -244,8 +261,10 @@ class RelationExtractor(LabelledHead, TrainablePipe):
         positive = sorted(rows[key] for key in related if key in rows)
         negative = sorted(set(range(len(cands.pairs))) - set(positive))
         n_keep = int(round(ratio * max(1, len(positive))))
+        self.cfg["negatives_seen"] = self.cfg.get("negatives_seen", 0) + len(negative)
         if len(negative) > n_keep:
             negative = sorted(numpy.random.choice(negative, size=n_keep, replace=False).tolist())
+        self.cfg["negatives_kept"] = self.cfg.get("negatives_kept", 0) + len(negative)
         keep = sorted(positive + negative)
         return Candidates(spans=cands.spans, pairs=[cands.pairs[k] for k in keep])
 
@@ -365,6 +384,7 @@ class RelationExtractor(LabelledHead, TrainablePipe):
         if not final:
             raise ValueError(Errors.E302.format(name=self.name, n=n_examples, n_rels=n_rels))
         self.cfg["labels"] = final
+        self.cfg["negatives_seen"], self.cfg["negatives_kept"] = 0, 0  # a fresh head
         self._size_output_layer(len(final), lambda n: Linear(nO=n))
         sample = [eg for eg in get_examples() if len(eg.reference) and get_gold_relations(eg.reference) is not None]
         sample = list(islice(sample, 10))

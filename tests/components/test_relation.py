@@ -497,3 +497,37 @@ def test_reinitialize_with_another_label_set(tiny_encoder):
     rel.initialize(lambda: examples, nlp=nlp, labels=["DRUG_DOSE"])
     probs = rel.predict([nlp(examples[0].reference.text)])[1]
     assert rel.labels == ("DRUG_DOSE",) and probs.shape[1] == 1
+
+
+def test_sampled_training_is_corrected_at_prediction_by_the_kept_fraction(tiny_encoder, tmp_path):
+    nlp = _pipeline(tiny_encoder, negative_ratio=1)
+    examples = _examples(nlp, reference_docs(nlp))
+    optimizer = nlp.initialize(lambda: examples)
+    rel = nlp.get_pipe("clintiny_rel")
+    assert rel.prior_offset == 0.0  # nothing sampled yet
+    numpy.random.seed(0)
+    n_unrelated = sum(len(rel._gold_candidates(eg).pairs) - len(gold_relation_keys(eg.reference)) for eg in examples)
+    n_kept = sum(
+        len(rel._sample_negatives(eg, rel._gold_candidates(eg)).pairs) - len(gold_relation_keys(eg.reference))
+        for eg in examples
+    )
+    assert (rel.cfg["negatives_seen"], rel.cfg["negatives_kept"]) == (n_unrelated, n_kept)
+    assert 0 < n_kept < n_unrelated
+    for _ in range(3):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    q = rel.cfg["negatives_kept"] / rel.cfg["negatives_seen"]
+    assert rel.cfg["negatives_seen"] == 4 * n_unrelated
+    assert rel.prior_offset == pytest.approx(numpy.log(q))
+    # predicted probabilities are the model's logits shifted by log(q)
+    docs = [nlp(eg.reference.text) for eg in examples[:2]]
+    for doc, eg in zip(docs, examples[:2]):
+        for key in KEYS:
+            doc.spans[key] = [doc.char_span(s.start_char, s.end_char, label=s.label_) for s in eg.reference.spans[key]]
+    cands, probs = rel.predict(docs)
+    logits = rel.model.predict((docs, cands))
+    assert numpy.asarray(probs) == pytest.approx(1 / (1 + numpy.exp(-(numpy.asarray(logits) + numpy.log(q)))), abs=1e-6)
+    # the counts travel with the component; initialize starts them again
+    nlp.to_disk(tmp_path / "rel")
+    assert spacy.load(tmp_path / "rel").get_pipe("clintiny_rel").prior_offset == pytest.approx(rel.prior_offset)
+    nlp.initialize(lambda: examples)
+    assert rel.prior_offset == 0.0
