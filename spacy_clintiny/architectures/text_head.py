@@ -75,6 +75,7 @@ def build_text_classifier_v2(
     dropout: float = 0.1,
     ngram_size: int = 2,
     bow_length: int = 65536,
+    ngram_weighting: str = "count",
     nO: Optional[int] = None,
 ) -> Model[TextInput, Floats2d]:
     """Build the text classification head with a bag of n-grams: the logits of v1's head
@@ -88,6 +89,10 @@ def build_text_classifier_v2(
     dropout (float): Dropout on the hidden layer.
     ngram_size (int): Longest n-gram of the bag (2: unigrams and bigrams).
     bow_length (int): Hash rows per label of the n-gram model, rounded up to a power of two.
+    ngram_weighting (str): Value of an n-gram in a doc's bag: "count" (spaCy's TextCatBOW),
+        or "sublinear_l2" (``1 + log(count)``, then each doc's bag scaled to unit length, as
+        scikit-learn's ``TfidfVectorizer(sublinear_tf=True)`` without the idf), so a long
+        note's logits do not grow with its length.
     nO (Optional[int]): Number of labels; set by the component from its labels.
     RETURNS (Model[TextInput, Floats2d]): Logits, ``(n_docs, n_labels)``.
     """
@@ -95,9 +100,14 @@ def build_text_classifier_v2(
         raise ValueError(Errors.E882.format(setting="ngram_size", value=ngram_size, expected="an integer >= 1"))
     if isinstance(bow_length, bool) or not isinstance(bow_length, int) or bow_length < 1:
         raise ValueError(Errors.E882.format(setting="bow_length", value=bow_length, expected="an integer >= 1"))
+    if ngram_weighting not in NGRAM_WEIGHTINGS:
+        raise ValueError(
+            Errors.E882.format(setting="ngram_weighting", value=ngram_weighting, expected=f"one of {NGRAM_WEIGHTINGS}")
+        )
     dense = build_text_classifier_v1(tok2vec, pooling=pooling, hidden_width=hidden_width, dropout=dropout, nO=nO)
     sparse = SparseLinear_v2(nO=nO, length=None)  # length is set at initialize: 1 in pair mode
-    bow = chain(extract_ngrams(ngram_size, attr=LOWER), sparse)
+    reweight = [sublinear_l2()] if ngram_weighting == "sublinear_l2" else []
+    bow = chain(extract_ngrams(ngram_size, attr=LOWER), *reweight, sparse)
     model = Model(
         "clintiny_text_bow_ensemble",
         _ensemble_forward,
@@ -110,6 +120,26 @@ def build_text_classifier_v2(
         model.set_ref(ref, dense.get_ref(ref))
     model.set_ref("bow_layer", sparse)
     return model
+
+
+NGRAM_WEIGHTINGS = ("count", "sublinear_l2")
+
+
+def sublinear_l2() -> Model[Tuple[Any, Any, Any], Tuple[Any, Any, Any]]:
+    """Reweight ``extract_ngrams``' (keys, counts, lengths): each count ``c`` becomes
+    ``1 + log(c)`` and each doc's values are divided by their Euclidean norm. No weights; the
+    backward pass hands the gradient through (nothing upstream learns from it)."""
+    return Model("sublinear_l2", _sublinear_l2_forward)
+
+
+def _sublinear_l2_forward(model: Model, X: Tuple[Any, Any, Any], is_train: bool) -> Tuple[Any, Callable]:
+    keys, values, lengths = X
+    xp = model.ops.xp
+    weighted = 1.0 + xp.log(xp.maximum(values, 1.0))
+    doc_index = xp.repeat(xp.arange(len(lengths)), lengths.astype("int64"))
+    norms = xp.sqrt(xp.bincount(doc_index, weights=weighted * weighted, minlength=len(lengths)))
+    weighted = (weighted / xp.maximum(norms, 1e-12)[doc_index]).astype(values.dtype)
+    return (keys, weighted, lengths), lambda dY: dY
 
 
 def _ensemble_init(model: Model, X: Optional[TextInput] = None, Y: Optional[Floats2d] = None) -> None:

@@ -233,6 +233,7 @@ def test_exclusive_head_decides_its_top_class(nlp):
         ({"thresholds": {"A": 1.5}}, "E880.*'A'.*1.5"),
         ({"model": {"@architectures": "spacy-clintiny.TextClassifier.v2", "ngram_size": 0}}, "E882.*ngram_size"),
         ({"model": {"@architectures": "spacy-clintiny.TextClassifier.v2", "bow_length": 0}}, "E882.*bow_length"),
+        ({"model": {"@architectures": "spacy-clintiny.TextClassifier.v2", "ngram_weighting": "tfidf"}}, "E882.*tfidf"),
     ],
 )
 def test_bad_settings_are_clear_errors(nlp, cfg, code):
@@ -256,3 +257,31 @@ def test_threshold_for_an_unknown_label_is_an_error_at_initialize(tiny_encoder):
     nlp = _pipeline(tiny_encoder, thresholds={"ONCOLOGY": 0.3})
     with pytest.raises(ValueError, match=r"E881.*\['ONCOLOGY'\].*\['CARDIO', 'DERMA', 'PULMO'\]"):
         nlp.initialize(lambda: _examples(nlp, SPECIALTY))
+
+
+def test_sublinear_l2_weighting_of_the_bag(nlp):
+    from spacy.attrs import LOWER
+    from spacy.ml.extract_ngrams import extract_ngrams
+
+    from spacy_clintiny.architectures.text_head import sublinear_l2
+
+    docs = [nlp.make_doc("a a b"), nlp.make_doc(""), nlp.make_doc("c")]
+    keys, counts, lengths = extract_ngrams(1, attr=LOWER).predict(docs)
+    _, values, out_lengths = sublinear_l2().predict((keys, counts, lengths))
+    assert out_lengths.tolist() == [2, 0, 1]
+    by_key = dict(zip(keys[:2].tolist(), values[:2].tolist()))
+    a, b = nlp.vocab.strings["a"], nlp.vocab.strings["b"]
+    norm = ((1 + numpy.log(2)) ** 2 + 1) ** 0.5
+    assert by_key[a] == pytest.approx((1 + numpy.log(2)) / norm, rel=1e-5)
+    assert by_key[b] == pytest.approx(1 / norm, rel=1e-5)
+    assert values[2] == pytest.approx(1.0)  # a one-word doc has unit length too
+
+
+def test_sublinear_l2_bag_learns_the_one_word_difference(tiny_encoder):
+    fix_random_seed(0)
+    nlp = _pipeline(tiny_encoder, model={"bow_length": 1024, "ngram_weighting": "sublinear_l2"})
+    _train(nlp, _examples(nlp, ONE_WORD), 40)
+    for text, gold in ONE_WORD:
+        cats = nlp(text).cats
+        right, wrong = sorted(gold, key=gold.get, reverse=True)
+        assert cats[right] - cats[wrong] > 0.3
