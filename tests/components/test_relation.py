@@ -500,7 +500,7 @@ def test_reinitialize_with_another_label_set(tiny_encoder):
 
 
 def test_sampled_training_is_corrected_at_prediction_by_the_kept_fraction(tiny_encoder, tmp_path):
-    nlp = _pipeline(tiny_encoder, negative_ratio=1)
+    nlp = _pipeline(tiny_encoder, negative_ratio=1, prior_correction=True)
     examples = _examples(nlp, reference_docs(nlp))
     optimizer = nlp.initialize(lambda: examples)
     rel = nlp.get_pipe("clintiny_rel")
@@ -530,4 +530,14 @@ def test_sampled_training_is_corrected_at_prediction_by_the_kept_fraction(tiny_e
     nlp.to_disk(tmp_path / "rel")
     assert spacy.load(tmp_path / "rel").get_pipe("clintiny_rel").prior_offset == pytest.approx(rel.prior_offset)
     nlp.initialize(lambda: examples)
+    assert rel.prior_offset == 0.0
+
+
+def test_prior_correction_is_off_by_default(tiny_encoder):
+    nlp = _pipeline(tiny_encoder, negative_ratio=1)
+    examples = _examples(nlp, reference_docs(nlp))
+    optimizer = nlp.initialize(lambda: examples)
+    nlp.update(examples, sgd=optimizer, drop=0.0)
+    rel = nlp.get_pipe("clintiny_rel")
+    assert 0 < rel.cfg["negatives_kept"] < rel.cfg["negatives_seen"]  # counted all the same
     assert rel.prior_offset == 0.0
