@@ -214,7 +214,7 @@ class RelationExtractor(LabelledHead, TrainablePipe):
         kept in training (0 without sampling or without the correction), added to the logits
         at prediction (see the module docstring)."""
         seen, kept = self.cfg.get("negatives_seen", 0), self.cfg.get("negatives_kept", 0)
-        if not self.cfg.get("prior_correction") or not seen or not kept or kept >= seen:
+        if not self.cfg.get("prior_correction") or not 0 < kept < seen:
             return 0.0
         return float(numpy.log(kept / seen))
 

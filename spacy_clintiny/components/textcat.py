@@ -356,8 +356,8 @@ class TextClassifier(LabelledHead, TrainablePipe):
         key = self.cfg["pair_spans_key"]
         pair_mode = self.cfg["mode"] == "pair"
         n_examples, n_pairs = 0, 0
-        keys_seen, data_labels = set(), set()
-        n_known: Counter = Counter()
+        keys_seen = set()
+        n_known: Counter = Counter()  # label -> docs that annotate it
         n_positive: Counter = Counter()
         for eg in get_examples():
             n_examples += 1
@@ -366,12 +366,11 @@ class TextClassifier(LabelledHead, TrainablePipe):
             is_pair = key in ref.spans
             n_pairs += is_pair
             if is_pair == pair_mode:
-                data_labels.update(ref.cats.keys())
                 n_known.update(ref.cats.keys())
                 n_positive.update(label for label, value in ref.cats.items() if value > 0)
         if pair_mode and not n_pairs:
             raise ValueError(Errors.E208.format(name=self.name, key=key, n=n_examples, keys=sorted(keys_seen)))
-        final = self._resolve_labels(labels, data_labels, n_examples=n_examples)
+        final = self._resolve_labels(labels, set(n_known), n_examples=n_examples)
         if not final:
             where = (
                 f" among docs with span group '{key}'"
