@@ -40,7 +40,21 @@ from dataclasses import dataclass
 from importlib.resources import files
 from itertools import product
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Match, Optional, Pattern, Sequence, Set, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterable,
+    List,
+    Match,
+    Optional,
+    Pattern,
+    Sequence,
+    Set,
+    Tuple,
+    Union,
+)
 
 import srsly
 from spacy.matcher import Matcher, PhraseMatcher
@@ -411,7 +425,7 @@ class PhiRuleDetector:
         self._keys: Dict[str, Tuple[int, TokenRule, int, int]] = {}  # key -> (rule rank, rule, before, after)
         # The rule file is checked by tests/deid/test_patterns.py with spaCy's pattern schema;
         # validating here would cost seconds (pydantic over word lists of thousands of words).
-        self._matcher = Matcher(self.vocab, validate=False)
+        self._matcher = AnchoredMatcher(self.vocab)
         for rank, rule in enumerate(rules):
             if rule.next_not_in is not None:
                 self._next_not_in[rule.name] = set(_resolve(rule.next_not_in, lists, rule.name))
@@ -421,7 +435,7 @@ class PhiRuleDetector:
             ):
                 key = f"{rule.name}/{i}"
                 try:
-                    self._matcher.add(key, [before + target + after], greedy="LONGEST")
+                    self._matcher.add(key, before + target + after)
                 except ValueError as err:
                     raise ValueError(Errors.E711.format(rule=rule.name, source="token_rules.json", err=err)) from err
                 self._keys[key] = (rank, rule, len(before), len(after))
@@ -534,6 +548,127 @@ def _strings(values: Iterable[str], name: str) -> List[str]:
                 Errors.E707.format(name=f"an entry of {name}", expected="a string", type=type(value).__name__)
             )
     return values
+
+
+class AnchoredMatcher:
+    """spaCy ``Matcher`` patterns run only around the words they require.
+
+    Most token rules need a literal word somewhere ("hospital" after the name, "dr" before it, a
+    month name), yet a ``Matcher`` tries every pattern's first token at every position of every
+    doc: on nursing notes that is most of the rules' time. Each pattern's most selective required
+    word set (a token without an optional ``OP`` whose ``LOWER``, ``ORTH`` or ``TEXT`` is a
+    literal or an ``IN`` list) is its anchor; patterns sharing an anchor share one ``Matcher``.
+    A match holds one of its anchor's words and is at most ``n`` tokens long (the pattern's
+    longest form), so that ``Matcher`` runs only on the stretches of the doc within ``n - 1``
+    tokens of an anchor word (overlapping stretches merged, so the ``greedy="LONGEST"`` choice
+    among overlapping matches is made as over the whole doc); on no doc without one. Patterns
+    without an anchor run on the whole doc, so do patterns of unbounded length (``+``, ``*``)
+    on docs holding an anchor word. The matches are exactly those of one ``Matcher`` holding
+    every pattern (tests/deid/test_patterns.py compares them on real notes).
+    """
+
+    def __init__(self, vocab: Vocab) -> None:
+        self.vocab = vocab
+        self._always = Matcher(vocab, validate=False)
+        self._anchored: Dict[Tuple[str, FrozenSet[str]], Matcher] = {}
+        self._longest: Dict[Tuple[str, FrozenSet[str]], Optional[int]] = {}  # None: unbounded
+        # attribute -> word -> the anchors holding it
+        self._groups: Dict[str, Dict[str, List[Tuple[str, FrozenSet[str]]]]] = {"lower": {}, "orth": {}}
+        self.patterns: Dict[str, List[TokenPattern]] = {}
+
+    def add(self, key: str, pattern: List[TokenPattern]) -> None:
+        """Add one pattern under ``key`` (``greedy="LONGEST"``), as ``Matcher.add`` would."""
+        anchor = pattern_anchor(pattern)
+        if anchor is None:
+            matcher = self._always
+        else:
+            if anchor not in self._anchored:
+                self._anchored[anchor] = Matcher(self.vocab, validate=False)
+                for word in anchor[1]:
+                    self._groups[anchor[0]].setdefault(word, []).append(anchor)
+            matcher = self._anchored[anchor]
+            longest, before = pattern_length(pattern), self._longest.get(anchor, 0)
+            self._longest[anchor] = None if longest is None or before is None else max(longest, before)
+        matcher.add(key, [pattern], greedy="LONGEST")
+        self.patterns[key] = pattern
+
+    def __call__(self, doc: Doc) -> List[Tuple[int, int, int]]:
+        """(match_id, start, end) of every pattern's matches, as ``Matcher.__call__``."""
+        found = list(self._always(doc))
+        hits: Dict[Tuple[str, FrozenSet[str]], List[int]] = {}
+        lower, orth = self._groups["lower"], self._groups["orth"]
+        for i, token in enumerate(doc):
+            for group in lower.get(token.lower_, NO_GROUPS) + orth.get(token.orth_, NO_GROUPS):
+                hits.setdefault(group, []).append(i)
+        for group, at in hits.items():
+            matcher, longest = self._anchored[group], self._longest[group]
+            if longest is None:
+                found.extend(matcher(doc))
+                continue
+            for start, end in _merged_windows(at, longest - 1, len(doc)):
+                found.extend((match_id, start + s, start + e) for match_id, s, e in matcher(doc[start:end]))
+        return found
+
+
+def _merged_windows(positions: Sequence[int], reach: int, length: int) -> List[Tuple[int, int]]:
+    """[start, end) token ranges covering ``reach`` tokens either side of each sorted position,
+    overlapping or touching ranges merged."""
+    out: List[Tuple[int, int]] = []
+    for i in positions:
+        start, end = max(0, i - reach), min(length, i + reach + 1)
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def pattern_length(pattern: Sequence[TokenPattern]) -> Optional[int]:
+    """The most tokens a match of ``pattern`` can have, or None if unbounded (``+``, ``*``, ``{n,}``)."""
+    total = 0
+    for token in pattern:
+        op = str(token.get("OP", "1"))
+        if op in ("+", "*"):
+            return None
+        bounds = re.fullmatch(r"\{(\d*)(,?)(\d*)\}", op)
+        if bounds is None:
+            total += 1  # "1", "!", "?"
+        elif bounds.group(2) and not bounds.group(3):
+            return None
+        else:
+            total += int(bounds.group(3) or bounds.group(1))
+    return total
+
+
+def pattern_anchor(pattern: Sequence[TokenPattern]) -> Optional[Tuple[str, FrozenSet[str]]]:
+    """The most selective word set a doc must contain for ``pattern`` to match, or None.
+
+    pattern (Sequence[TokenPattern]): One spaCy Matcher pattern ("@list" references resolved).
+    RETURNS (Optional[Tuple[str, FrozenSet[str]]]): ("lower" or "orth", words): sets holding
+        punctuation or stop words rank last, then smaller sets first.
+    """
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    candidates = []
+    for token in pattern:
+        op = token.get("OP")
+        if not (op is None or op in ("+", "1") or re.fullmatch(r"\{[1-9]\d*(,\d*)?\}", str(op))):
+            continue
+        for key, attr in (("LOWER", "lower"), ("ORTH", "orth"), ("TEXT", "orth")):
+            value = token.get(key)
+            if isinstance(value, dict) and set(value) == {"IN"}:
+                value = value["IN"]
+            if isinstance(value, str):
+                value = [value]
+            if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+                words = frozenset(value)
+                weak = not words.isdisjoint(STOP_WORDS) or PUNCT_WORD.search("\n".join(words)) is not None
+                candidates.append(((weak, len(words)), (attr, words)))
+    return min(candidates, key=lambda c: c[0])[1] if candidates else None
+
+
+NO_GROUPS: List[Tuple[str, FrozenSet[str]]] = []
+PUNCT_WORD = re.compile(r"(?m)^\W*$")  # a line (word) with no letter or digit
 
 
 def _resolve(ref: str, lists: Dict[str, List[str]], rule: str) -> List[str]:

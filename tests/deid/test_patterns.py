@@ -568,3 +568,25 @@ def test_physionet_heldout_date_and_contact_recall(nlp, detector):
     for label, floor in MIN_RECALL.items():
         assert caught[label] / gold_tokens[label] >= floor, (label, caught[label], gold_tokens[label])
     assert correct / predicted >= MIN_PRECISION, (correct, predicted)
+
+
+def test_anchored_matcher_finds_what_one_matcher_finds(recall, nlp):
+    """Running each rule only on notes holding its anchor word changes no match: every token
+    rule in one plain Matcher, on the training patients' notes, gives the same matches."""
+    from spacy.matcher import Matcher
+
+    folder = require_shared_data("physionet-deid")
+    notes = list(iter_physionet(folder / "id.text", folder / "id-phi.phrase"))
+    held = dev_groups([n.group_id for n in notes], dev_fraction=0.334, seed=0)
+    docs = [nlp(n.text) for n in notes if n.group_id not in held][:200]
+    anchored = recall._matcher
+    assert anchored._anchored, "no rule got an anchor"
+    plain = Matcher(nlp.vocab, validate=False)
+    for key, pattern in anchored.patterns.items():
+        plain.add(key, [pattern], greedy="LONGEST")
+    n_matches = 0
+    for doc in docs:
+        expected = sorted(plain(doc))
+        assert sorted(anchored(doc)) == expected
+        n_matches += len(expected)
+    assert n_matches >= 50
