@@ -8,6 +8,7 @@ from thinc.api import Linear, Model, Relu, chain
 from thinc.types import Floats2d
 
 from ..errors import Errors
+from ._ops import with_blas_gemm
 
 
 def classifier_head(
@@ -38,7 +39,7 @@ def classifier_head(
     model.set_ref("tok2vec", tok2vec)
     model.set_ref(features_ref, features)
     model.set_ref("output_layer", output_layer)
-    return model
+    return with_blas_gemm(model)
 
 
 def init_token_width(model: Model, docs: List[Doc]) -> None:

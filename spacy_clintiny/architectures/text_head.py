@@ -34,6 +34,7 @@ from thinc.types import Floats2d
 from ..errors import Errors
 from ..registry import registry
 from ._head import classifier_head, init_token_width
+from ._ops import with_blas_gemm
 from ._pooling import POOLINGS, pool_ranges, pooled_width
 
 # (docs, segments per doc): every doc of a batch has the same number of segments (1 or 2).
@@ -119,7 +120,7 @@ def build_text_classifier_v2(
     for ref in ("tok2vec", "pooler", "output_layer"):
         model.set_ref(ref, dense.get_ref(ref))
     model.set_ref("bow_layer", sparse)
-    return model
+    return with_blas_gemm(model)
 
 
 NGRAM_WEIGHTINGS = ("count", "sublinear_l2")

@@ -16,6 +16,7 @@ from thinc.types import Floats2d
 
 from ..errors import Errors
 from ..registry import registry
+from ._ops import with_blas_gemm
 
 
 @registry.architectures("spacy-clintiny.TokenClassifier.v1")
@@ -49,7 +50,7 @@ def build_token_classifier_v1(
     model = chain(tok2vec, with_flat_tokens(head))
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("output_layer", output_layer)
-    return model
+    return with_blas_gemm(model)
 
 
 def with_flat_tokens(layer: Model[Floats2d, Floats2d]) -> Model[List[Floats2d], List[Floats2d]]:
@@ -181,7 +182,7 @@ def build_token_classifier_v2(
     model = chain(features, nonempty_docs(chain(*body)))
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("output_layer", output_layer)
-    return model
+    return with_blas_gemm(model)
 
 
 def _cnn(*, width: int, depth: int, window_size: int, pieces: int) -> Model[List[Floats2d], List[Floats2d]]:
