@@ -100,6 +100,22 @@ class TagScheme:
         logp = numpy.log(numpy.maximum(probs.astype("float64"), 1e-30))  # (n, T)
         if inner_only is not None and inner_only.any():
             logp[numpy.ix_(numpy.nonzero(inner_only)[0], self._edge_tags)] = -numpy.inf
+        greedy = logp.argmax(axis=1)
+        if (
+            self.start_ok[greedy[0]]
+            and self.end_ok[greedy[-1]]
+            and self.allowed[greedy[:-1], greedy[1:]].all()
+            and numpy.isfinite(logp[numpy.arange(n), greedy]).all()
+        ):
+            # The transitions only forbid (0 or -inf): a valid best-per-token sequence is the
+            # best sequence, as Viterbi would find it (most notes; no loop over tokens).
+            return greedy.astype("int32")
+        return self.viterbi(logp)
+
+    def viterbi(self, logp: numpy.ndarray) -> numpy.ndarray:
+        """Viterbi over ``(n_tokens, n_tags)`` log-probabilities (n_tokens >= 1) with the
+        transition mask: the best valid tag sequence."""
+        n = logp.shape[0]
         score = logp[0] + self._start  # (T,)
         back = numpy.zeros((n, len(self.tags)), dtype="int32")
         cols = numpy.arange(len(self.tags))

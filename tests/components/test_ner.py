@@ -63,6 +63,24 @@ def test_decode_beats_greedy_when_greedy_is_invalid():
     assert path == ["B-X", "L-X"]
 
 
+@pytest.mark.parametrize("scheme", ["BILUO", "BIO"])
+def test_decode_shortcut_is_viterbi(scheme):
+    """A valid best-per-token sequence is returned without the Viterbi loop: the same path."""
+    tags = TagScheme(["A", "B"], scheme)
+    rng = numpy.random.default_rng(1)
+    shortcuts = 0
+    for _ in range(300):
+        n = int(rng.integers(1, 15))
+        probs = rng.dirichlet(numpy.ones(len(tags)) * 0.3, size=n)
+        probs[rng.random(n) < 0.7, tags.index["O"]] += 5.0  # mostly O, as in notes
+        logp = numpy.log(numpy.maximum(probs, 1e-30))
+        greedy = logp.argmax(axis=1)
+        full = tags.viterbi(logp)
+        assert list(tags.decode(probs)) == list(full)
+        shortcuts += list(full) == list(greedy)
+    assert 30 < shortcuts < 290  # both paths of decode were taken
+
+
 def test_whitespace_tokens_never_begin_or_end_an_entity():
     tags = TagScheme(["X"], "BILUO")
     probs = numpy.full((3, len(tags)), 0.01)
