@@ -32,6 +32,12 @@ def main() -> None:
         choices=("precision", "recall"),
         help="rule profile (default: the pipeline's, else recall)",
     )
+    parser.add_argument(
+        "--outside-weight",
+        type=float,
+        default=None,
+        help="the PHI head's factor on the O tag for the model rows (default: the pipeline's)",
+    )
     args = parser.parse_args()
 
     import spacy
@@ -60,6 +66,7 @@ def main() -> None:
                 batch_size=args.batch_size,
                 threads=args.threads,
                 profile=args.profile,
+                outside_weight=args.outside_weight if model != "rules" else None,
             )
             results[f"{name} {mode}"] = score_results(notes, outputs, seconds=seconds, tokenizer=tokenizer)
             print(f"{name} {mode}: done", file=sys.stderr)

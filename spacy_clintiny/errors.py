@@ -467,6 +467,14 @@ class Errors(metaclass=_Codes):
         "Pass --no-resume --force to start over."
     )
 
+    E762 = (
+        "outside_weight must be a positive number, got {value!r}. 1.0 decodes the PHI head as "
+        "trained; lower values (0.1-0.3) find more PHI and redact more non-PHI text."
+    )
+    E763 = (
+        "outside_weight was given, but '{model}' has no PHI head (a component writing "
+        "doc.spans['phi']) for it to apply to. Name a pipeline with one, or leave it out."
+    )
     E767 = (
         "Component '{name}': threshold {value} is outside [0, 1]. Set `threshold` to the "
         "minimum confidence of a model PHI span (0 keeps every span the head decodes)."

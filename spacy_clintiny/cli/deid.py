@@ -32,6 +32,9 @@ def deid_cli(
     threshold: float = typer.Option(
         0.0, "--threshold", help="Minimum confidence of a model PHI span (0 = recall first)"
     ),
+    outside_weight: Optional[float] = typer.Option(
+        None, "--outside-weight", help="PHI head's factor on the O tag (lower = more recall); default: the model's"
+    ),
     rules: bool = typer.Option(True, "--rules/--no-rules", help="Run the rule patterns for structured identifiers"),
     profile: Optional[str] = typer.Option(
         None,
@@ -133,6 +136,7 @@ def deid_cli(
             deny_list=denied,
             threads=threads,
             profile=profile,
+            outside_weight=outside_weight,
         )
         generator = None
         if mode == "surrogate":

@@ -139,6 +139,7 @@ def run_engine(
     n_process: int = 1,
     threads: Optional[int] = None,
     profile: Optional[str] = None,
+    outside_weight: Optional[float] = None,
 ) -> Tuple[List[DeidResult], float]:
     """De-identify the notes with ``deid.engine`` and time it.
 
@@ -152,13 +153,16 @@ def run_engine(
     n_process (int): Processes.
     threads (Optional[int]): Torch threads.
     profile (Optional[str]): Rule profile, "recall" or "precision" (None = the pipeline's).
+    outside_weight (Optional[float]): The PHI head's O-tag factor (None = the pipeline's).
     RETURNS (Tuple[List[DeidResult], float]): One result per note, in order, and the
         seconds the engine ran (neither loading the pipeline nor a warm-up run over the first
         batch is timed).
     """
     from ..deid.engine import Deidentifier, load_deid_pipeline
 
-    nlp = load_deid_pipeline(model, rules=rules, threshold=threshold, threads=threads, profile=profile)
+    nlp = load_deid_pipeline(
+        model, rules=rules, threshold=threshold, threads=threads, profile=profile, outside_weight=outside_weight
+    )
     deidentifier = Deidentifier(nlp, mode=mode, generator=generator, batch_size=batch_size, n_process=n_process)
     records = [note.to_record() for note in notes]
     # warm-up on the first batch (lazy initialisation is loading, not throughput), not timed
@@ -236,6 +240,7 @@ def deid_eval(
     n_process: int = 1,
     threads: Optional[int] = None,
     profile: Optional[str] = None,
+    outside_weight: Optional[float] = None,
 ) -> Dict[str, Any]:
     """Score the de-identification engine (and deid.pl's output) on annotated notes.
 
@@ -255,6 +260,7 @@ def deid_eval(
     n_process (int): Processes.
     threads (Optional[int]): Torch threads.
     profile (Optional[str]): Rule profile, "recall" or "precision" (None = the pipeline's).
+    outside_weight (Optional[float]): The PHI head's O-tag factor (None = the pipeline's).
     RETURNS (Dict[str, Any]): What was scored, the engine's figures (token_recall,
         token_precision, token_f1, leak_rate, notes_per_s, words_per_s, entity figures,
         per_category...) and ``baselines``.
@@ -289,6 +295,7 @@ def deid_eval(
         n_process=n_process,
         threads=threads,
         profile=profile,
+        outside_weight=outside_weight,
     )
     out: Dict[str, Any] = {
         **info,
@@ -297,6 +304,7 @@ def deid_eval(
         "rules": rules,
         "threshold": threshold,
         "profile": profile,
+        "outside_weight": outside_weight,
     }
     out.update(score_results(notes, results, seconds=seconds, tokenizer=tokenizer))
     out["baselines"] = {}
@@ -408,6 +416,9 @@ def deid_eval_cli(
         dir_okay=False,
     ),
     threshold: float = typer.Option(0.0, "--threshold", help="Minimum confidence of a model PHI span"),
+    outside_weight: Optional[float] = typer.Option(
+        None, "--outside-weight", help="PHI head's factor on the O tag (lower = more recall); default: the model's"
+    ),
     no_rules: bool = typer.Option(False, "--no-rules", help="The model alone, without the rule patterns"),
     rules_only: bool = typer.Option(False, "--rules-only", help="The rule patterns alone (same as --model rules)"),
     key_file: Optional[Path] = typer.Option(
@@ -452,6 +463,7 @@ def deid_eval_cli(
             n_process=n_process,
             threads=threads,
             profile=profile,
+            outside_weight=outside_weight,
         )
     except (ValueError, OSError) as err:
         msg.fail(str(err), exits=1)

@@ -45,6 +45,7 @@ def load_deid_pipeline(
     deny_list: Optional[Dict[str, Sequence[str]]] = None,
     threads: Optional[int] = None,
     profile: Optional[str] = None,
+    outside_weight: Optional[float] = None,
 ) -> Language:
     """Load a pipeline that runs only PHI detection.
 
@@ -59,6 +60,9 @@ def load_deid_pipeline(
     threads (Optional[int]): Torch threads for this process (None leaves torch's default).
     profile (Optional[str]): Rule profile, "recall" or "precision" (``PhiRuleDetector``); None keeps
         the saved component's (or the factory default).
+    outside_weight (Optional[float]): The PHI head's factor on the O tag's probability at
+        decoding (lower finds more PHI and redacts more non-PHI text); None keeps the saved
+        pipeline's.
     RETURNS (Language): The pipeline, ``clintiny_deid`` last; its PHI is in
         ``doc.spans["phi"]``.
     """
@@ -77,7 +81,15 @@ def load_deid_pipeline(
         deid_config["deny_list"] = {label: list(terms) for label, terms in deny_list.items()}
     if profile is not None:
         deid_config["profile"] = profile
+    if outside_weight is not None and (
+        isinstance(outside_weight, bool)
+        or not isinstance(outside_weight, (int, float))
+        or not 0 < outside_weight < float("inf")
+    ):
+        raise ValueError(Errors.E762.format(value=outside_weight))
     if model is None or model == RULES_ONLY:
+        if outside_weight is not None:
+            raise ValueError(Errors.E763.format(model=RULES_ONLY))
         if not rules and not deny_list:
             raise ValueError(Errors.E741.format(model=RULES_ONLY, key=PHI_KEY, names="none"))
         nlp = spacy.blank("en")
@@ -90,6 +102,11 @@ def load_deid_pipeline(
         raise ValueError(Errors.E741.format(model=model, key=PHI_KEY, names=", ".join(names) or "none"))
     exclude = [name for name in names if name not in keep["keep"]]
     nlp = spacy.load(path, exclude=exclude)
+    if outside_weight is not None:
+        if not keep["heads"]:
+            raise ValueError(Errors.E763.format(model=model))
+        for name in keep["heads"]:
+            nlp.get_pipe(name).cfg["outside_weight"] = float(outside_weight)
     existing = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == DEID_FACTORY]
     if not existing:
         nlp.add_pipe(DEID_FACTORY, config=deid_config)

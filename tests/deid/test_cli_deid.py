@@ -280,3 +280,13 @@ def test_a_killed_jsonl_run_resumes_to_the_same_output(tmp_path):
     assert [a["line"] for a in audit[:-1]] == list(range(1, N_KILL + 1)) and "summary" in audit[-1]
     assert not progress.exists() and not (tmp_path / ".out.jsonl.partial").exists()
     assert killed, "the first run finished before it could be killed: make the input larger"
+
+
+def test_a_bad_outside_weight_is_refused_by_name(tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text("Seen on 3/14/2021.", encoding="utf8")
+    result = CliRunner().invoke(
+        app, ["deid", str(note), str(tmp_path / "out.txt"), "--model", "rules", "--outside-weight", "0.2"]
+    )
+    assert result.exit_code != 0 and "E763" in result.output
+    assert not (tmp_path / "out.txt").exists()

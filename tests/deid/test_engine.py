@@ -208,3 +208,25 @@ def test_a_saved_pipeline_loads_with_only_the_phi_parts(tiny_encoder, tmp_path):
     assert result.error is None and PHONE not in result.text
     no_rules = load_deid_pipeline(str(tmp_path / "pipeline"), rules=False)  # the PHI head alone is enough
     assert "ner_phi" in no_rules.pipe_names
+
+
+def test_outside_weight_sets_the_phi_head_and_bad_values_are_refused(tiny_encoder, tmp_path):
+    nlp = spacy.blank("en")
+    add_tiny_encoder(nlp, tiny_encoder)
+    nlp.add_pipe("clintiny_ner", name="ner_phi", config={"spans_key": "phi", "outside_weight": 0.3})
+    fit(nlp, span_examples(nlp, PHI_TRAIN, "phi"), n_updates=1)
+    nlp.to_disk(tmp_path / "pipeline")
+    path = str(tmp_path / "pipeline")
+    assert load_deid_pipeline(path).get_pipe("ner_phi").cfg["outside_weight"] == pytest.approx(0.3)  # as saved
+    text = "John Smith was seen at Boston clinic on the ward today."
+    found = {}
+    for weight in (1.0, 1e-6):
+        loaded = load_deid_pipeline(path, rules=False, outside_weight=weight)
+        assert loaded.get_pipe("ner_phi").cfg["outside_weight"] == weight
+        found[weight] = len(loaded(text).spans["phi"])
+    assert found[1e-6] > 0 and found[1e-6] >= found[1.0]  # the O tag all but vetoed: spans everywhere
+    for bad in (0, -0.5, float("nan"), "0.3", True):
+        with pytest.raises(ValueError, match="E762"):
+            load_deid_pipeline(path, outside_weight=bad)
+    with pytest.raises(ValueError, match="E763"):
+        load_deid_pipeline("rules", outside_weight=0.3)
