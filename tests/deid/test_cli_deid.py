@@ -30,7 +30,8 @@ def reuse_rule_pipeline(monkeypatch):
     real = engine.load_deid_pipeline
 
     def load(model, **kwargs):
-        if model == "rules" and kwargs.get("allow_list") is None and kwargs.get("deny_list") is None:
+        cacheable = all(kwargs.get(k) is None for k in ("allow_list", "deny_list", "outside_weight", "profile"))
+        if model == "rules" and cacheable:
             key = (kwargs.get("rules", True), kwargs.get("threshold", 0.0))
             if key not in PIPELINES:
                 PIPELINES[key] = real(model, **kwargs)
