@@ -1,6 +1,6 @@
 """What ``nlp.pipe(n_process=...)`` needs from this package, set up on import.
 
-- **One torch thread per forked worker.** A forked child inherits the parent's OpenMP state but
+- **One torch (and BLAS) thread per forked worker.** A forked child inherits the parent's OpenMP state but
   not its threads: a child that runs a parallel region with more than one thread after the
   parent has used its pool waits forever (the whole ``nlp.pipe`` call hangs). PyTorch's own
   DataLoader workers run with one thread for this reason, and one thread per process is what
@@ -26,10 +26,17 @@ UNSENDABLE_MODULES = ("medspacy", "spacy_clintiny.components")
 
 
 def one_torch_thread() -> None:
-    """Set torch to one intra-op thread (run in each forked child)."""
+    """Set torch to one intra-op thread, and numpy's BLAS (the heads' matrix products,
+    ``architectures/_ops.py``) to one thread too, so ``n_process`` workers do not oversubscribe
+    the cores (run in each forked child)."""
     import torch
 
     torch.set_num_threads(1)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn's dependency; without it BLAS keeps its count
+        return
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def encode_unsendable(obj: Any, chain: Optional[Callable[[Any], Any]] = None) -> Any:

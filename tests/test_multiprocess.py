@@ -17,6 +17,32 @@ def _child(queue) -> None:
     queue.put(torch.get_num_threads())
 
 
+def _blas_child(queue) -> None:
+    import numpy
+    from threadpoolctl import threadpool_info
+
+    x = numpy.ones((256, 256), dtype="f")
+    queue.put((float((x @ x)[0, 0]), [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]))
+
+
+def test_forked_child_multiplies_with_one_blas_thread_after_the_parent_used_its_pool():
+    import numpy
+
+    x = numpy.ones((512, 512), dtype="f")
+    x @ x  # the parent's BLAS threads now exist
+    queue = multiprocessing.get_context("fork").Queue()
+    child = multiprocessing.get_context("fork").Process(target=_blas_child, args=(queue,))
+    child.start()
+    child.join(60)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+    assert not hung, "the forked child hung in BLAS"
+    value, threads = queue.get(timeout=5)
+    assert value == 256.0
+    assert threads and set(threads) == {1}
+
+
 def test_forked_child_runs_torch_with_one_thread_after_the_parent_used_its_pool():
     previous = torch.get_num_threads()
     torch.set_num_threads(2)
