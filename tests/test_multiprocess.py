@@ -25,20 +25,28 @@ def _blas_child(queue) -> None:
     queue.put((float((x @ x)[0, 0]), [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]))
 
 
-def test_forked_child_multiplies_with_one_blas_thread_after_the_parent_used_its_pool():
-    import numpy
-
-    x = numpy.ones((512, 512), dtype="f")
-    x @ x  # the parent's BLAS threads now exist
-    queue = multiprocessing.get_context("fork").Queue()
-    child = multiprocessing.get_context("fork").Process(target=_blas_child, args=(queue,))
+def run_forked(target, what):
+    """Run ``target(queue)`` in a forked child; assert it neither hung nor failed; return what
+    it put on the queue."""
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=target, args=(queue,))
     child.start()
     child.join(60)
     hung = child.is_alive()
     if hung:
         child.kill()
-    assert not hung, "the forked child hung in BLAS"
-    value, threads = queue.get(timeout=5)
+    assert not hung, f"the forked child hung in {what}"
+    assert child.exitcode == 0
+    return queue.get(timeout=5)
+
+
+def test_forked_child_multiplies_with_one_blas_thread_after_the_parent_used_its_pool():
+    import numpy
+
+    x = numpy.ones((512, 512), dtype="f")
+    x @ x  # the parent's BLAS threads now exist
+    value, threads = run_forked(_blas_child, "BLAS")
     assert value == 256.0
     assert threads and set(threads) == {1}
 
@@ -49,17 +57,7 @@ def test_forked_child_runs_torch_with_one_thread_after_the_parent_used_its_pool(
     try:
         x = torch.randn(512, 512)
         torch.nn.functional.layer_norm(x @ x, (512,))  # the parent's OpenMP pool now exists
-        ctx = multiprocessing.get_context("fork")
-        queue = ctx.Queue()
-        child = ctx.Process(target=_child, args=(queue,))
-        child.start()
-        child.join(60)
-        hung = child.is_alive()
-        if hung:
-            child.kill()
-        assert not hung, "the forked child hung in torch"
-        assert child.exitcode == 0
-        assert queue.get(timeout=5) == 1
+        assert run_forked(_child, "torch") == 1
     finally:
         torch.set_num_threads(previous)
 
