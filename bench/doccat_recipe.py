@@ -34,7 +34,15 @@ from typing import Any, Dict, List
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ("mtsamples", "ade")
-VARIANTS = {"v1": "spacy-clintiny.TextClassifier.v1", "v2": "spacy-clintiny.TextClassifier.v2"}
+VARIANTS = {
+    "v1": "spacy-clintiny.TextClassifier.v1",
+    "v2": "spacy-clintiny.TextClassifier.v2",
+    "v3": "spacy-clintiny.TextClassifier.v3",
+}
+# v3's regression takes the features the TF-IDF baseline's cross-validation on the training split
+# chose for each task (build/metrics/baselines.json): word unigrams for specialty (v3's
+# default), character 2-5-grams for ADE sentences
+VARIANT_OVERRIDES = {"v3": ["--components.textcat_ade.model.features", "char_wb 2-5"]}
 HEADS = {"mtsamples": "textcat_specialty", "ade": "textcat_ade"}
 DEV_LIMIT = 300  # build/metrics/baselines.json: "limit": 300
 
@@ -99,6 +107,7 @@ def train(variant: str, data: Path, out: Path, *, max_steps: int, encoder: Path,
         str(ROOT / "corpus" / "labels" / "specialty.json"),
         "--vars.textcat_arch",
         VARIANTS[variant],
+        *VARIANT_OVERRIDES.get(variant, []),
         "--training.max_steps",
         str(max_steps),
         *extra,

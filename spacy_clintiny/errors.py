@@ -669,7 +669,7 @@ class Errors(metaclass=_Codes):
         "No dev sets to choose a runtime on: '{corpus}' has no <corpus>/dev.spacy files and no "
         "--phi-docs was given. Point --choose at the corpus folder `spacy project run corpus` wrote."
     )
-    # ---- E880-E890 calibrated doc classification (TextClassifier.v2, thresholds, clintiny calibrate)
+    # ---- E880-E890 calibrated doc classification (TextClassifier.v2/v3, thresholds, clintiny calibrate)
     E880 = (
         "Component '{name}': thresholds['{label}'] = {value!r} must be a number between 0 and 1. "
         "Fix it in [components.{name}] `thresholds`, or re-run `clintiny calibrate`."
@@ -679,7 +679,7 @@ class Errors(metaclass=_Codes):
         "{labels}. Remove them from [components.{name}] `thresholds` (label names are case-sensitive)."
     )
     E882 = (
-        "spacy-clintiny.TextClassifier.v2: {setting} = {value!r} is invalid: {expected}. Fix it in "
+        "spacy-clintiny.TextClassifier.{version}: {setting} = {value!r} is invalid: {expected}. Fix it in "
         "[components.<textcat>.model]."
     )
     E883 = (

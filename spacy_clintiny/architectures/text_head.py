@@ -23,7 +23,8 @@ and skipped (premise and hypothesis share their words, so their bag says nothing
 relation).
 """
 
-from typing import Any, Callable, List, Optional, Tuple
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from spacy.attrs import LOWER
 from spacy.ml.extract_ngrams import extract_ngrams
@@ -33,6 +34,7 @@ from thinc.types import Floats2d
 
 from ..errors import Errors
 from ..registry import registry
+from ..tfidf import TfidfLogits, check_settings, count_vectorizer, fit_tfidf_logits, tfidf_logits
 from ._head import classifier_head, init_token_width
 from ._ops import with_blas_gemm
 from ._pooling import POOLINGS, pool_ranges, pooled_width
@@ -98,12 +100,18 @@ def build_text_classifier_v2(
     RETURNS (Model[TextInput, Floats2d]): Logits, ``(n_docs, n_labels)``.
     """
     if isinstance(ngram_size, bool) or not isinstance(ngram_size, int) or ngram_size < 1:
-        raise ValueError(Errors.E882.format(setting="ngram_size", value=ngram_size, expected="an integer >= 1"))
+        raise ValueError(
+            Errors.E882.format(version="v2", setting="ngram_size", value=ngram_size, expected="an integer >= 1")
+        )
     if isinstance(bow_length, bool) or not isinstance(bow_length, int) or bow_length < 1:
-        raise ValueError(Errors.E882.format(setting="bow_length", value=bow_length, expected="an integer >= 1"))
+        raise ValueError(
+            Errors.E882.format(version="v2", setting="bow_length", value=bow_length, expected="an integer >= 1")
+        )
     if ngram_weighting not in NGRAM_WEIGHTINGS:
         raise ValueError(
-            Errors.E882.format(setting="ngram_weighting", value=ngram_weighting, expected=f"one of {NGRAM_WEIGHTINGS}")
+            Errors.E882.format(
+                version="v2", setting="ngram_weighting", value=ngram_weighting, expected=f"one of {NGRAM_WEIGHTINGS}"
+            )
         )
     dense = build_text_classifier_v1(tok2vec, pooling=pooling, hidden_width=hidden_width, dropout=dropout, nO=nO)
     sparse = SparseLinear_v2(nO=nO, length=None)  # length is set at initialize: 1 in pair mode
@@ -121,6 +129,209 @@ def build_text_classifier_v2(
         model.set_ref(ref, dense.get_ref(ref))
     model.set_ref("bow_layer", sparse)
     return with_blas_gemm(model)
+
+
+@registry.architectures("spacy-clintiny.TextClassifier.v3")
+def build_text_classifier_v3(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    *,
+    pooling: str = "mean_max",
+    hidden_width: Optional[int] = 64,
+    dropout: float = 0.1,
+    features: str = "word 1-1",
+    sublinear_tf: bool = True,
+    C: float = 10.0,
+    class_weight: Optional[str] = "balanced",
+    folds: int = 5,
+    nO: Optional[int] = None,
+) -> Model[TextInput, Floats2d]:
+    """Build the text classification head stacked on a TF-IDF + logistic regression: the logits
+    of v1's head (pooled encoder vectors) plus, in doc mode, those of a scikit-learn TF-IDF +
+    logistic regression fitted on the training docs when the component is initialized, each
+    label's logit scaled by a learned factor (starting at 1).
+
+    The regression is the report's baseline model, so the head starts where the baseline is
+    and the encoder part learns what the bag of words gets wrong. While training, each
+    training doc gets its **out-of-fold** logits (from the regression fitted without its fold,
+    groups kept on one side): the full regression's logits on its own training docs are far
+    more confident than on new docs, and a head stacked on them would learn to trust them too
+    much. The regression's weights are fixed after the fit and saved with the pipeline as
+    arrays (terms, idf, coefficients); predicting needs scikit-learn's ``CountVectorizer`` only.
+    In pair mode the head is v1's.
+
+    tok2vec (Model[List[Doc], List[Floats2d]]): Token vectors, usually a
+        ``spacy-transformers.TransformerListener.v1`` to the shared encoder.
+    pooling (str): "mean" or "mean_max" (mean and max over every token of the doc).
+    hidden_width (Optional[int]): Width of a ReLU hidden layer; null or 0 for none.
+    dropout (float): Dropout on the hidden layer.
+    features (str): "word 1-1", "word 1-2" or "char_wb 2-5" (analyzer and n-gram range of
+        scikit-learn's ``TfidfVectorizer``, lowercased, terms in at least 2 docs).
+    sublinear_tf (bool): ``1 + log(count)`` instead of the count.
+    C (float): Inverse L2 regularization strength of the regression (liblinear).
+    class_weight (Optional[str]): "balanced" or null.
+    folds (int): Folds of the out-of-fold training logits.
+    nO (Optional[int]): Number of labels; set by the component from its labels.
+    RETURNS (Model[TextInput, Floats2d]): Logits, ``(n_docs, n_labels)``.
+    """
+    problem = check_settings(features, C, class_weight, folds)
+    if problem:
+        raise ValueError(Errors.E882.format(version="v3", **problem))
+    dense = build_text_classifier_v1(tok2vec, pooling=pooling, hidden_width=hidden_width, dropout=dropout, nO=nO)
+    bow = tfidf_logits_layer(features=features, sublinear_tf=sublinear_tf, C=C, class_weight=class_weight, folds=folds)
+    model = Model(
+        "clintiny_text_tfidf_ensemble",
+        _ensemble_forward,
+        init=_tfidf_ensemble_init,
+        layers=[dense, bow],
+        dims={"nO": nO},
+        attrs={"use_bow": True},
+    )
+    for ref in ("tok2vec", "pooler", "output_layer"):
+        model.set_ref(ref, dense.get_ref(ref))
+    model.set_ref("tfidf", bow)
+    return with_blas_gemm(model)
+
+
+def tfidf_logits_layer(
+    *, features: str, sublinear_tf: bool, C: float, class_weight: Optional[str], folds: int, seed: int = 0
+) -> Model[List[Doc], Floats2d]:
+    """Docs → the logits of a fitted TF-IDF + logistic regression (:mod:`spacy_clintiny.tfidf`),
+    times a learned per-label ``scale``. Unfitted, every logit is 0. Fit it with
+    :func:`fit_tfidf_layer`. Params "W" (terms × labels), "b" and "idf" are fixed; only
+    "scale" learns."""
+    return Model(
+        "clintiny_tfidf_logits",
+        _tfidf_forward,
+        init=_tfidf_init,
+        dims={"nO": None},
+        params={"W": None, "b": None, "idf": None, "scale": None},
+        attrs={
+            "features": features,
+            "sublinear_tf": sublinear_tf,
+            "C": float(C),
+            "class_weight": class_weight,
+            "folds": folds,
+            "seed": seed,
+            "terms": [],
+        },
+    )
+
+
+TFIDF_SETTINGS = ("features", "sublinear_tf", "C", "class_weight", "folds", "seed")
+
+
+class _Fitted:
+    """What a fitted TF-IDF layer keeps in this process only (never serialized): its
+    scikit-learn vectorizer, built once from the terms, and the out-of-fold logits of the
+    training docs by text."""
+
+    def __init__(self) -> None:
+        self.terms: Optional[List[str]] = None
+        self.vectorizer: Any = None
+        self.training_logits: Dict[str, Any] = {}
+
+
+_RUNTIME: Dict[int, _Fitted] = {}  # Model.id -> its runtime state (thinc Models take no weakrefs)
+
+
+def fit_tfidf_layer(model: Model, texts: Sequence[str], y: Any, mask: Any, groups: Sequence[str]) -> Dict[str, Any]:
+    """Fit the layer's regression on the training docs and keep their out-of-fold logits for
+    training updates in this process.
+
+    model (Model): A ``tfidf_logits_layer``, initialized (its "nO" set).
+    texts (Sequence[str]): The annotated training docs' texts.
+    y, mask: ``(n_docs, n_labels)`` targets and annotation mask (see :func:`fit_tfidf_logits`).
+    groups (Sequence[str]): Each doc's group, kept on one side of the folds.
+    RETURNS (Dict[str, Any]): Terms, docs and seconds, for the training log.
+    """
+    start = time.perf_counter()
+    attrs = model.attrs
+    fitted, oof = fit_tfidf_logits(
+        texts,
+        y,
+        mask,
+        groups,
+        features=attrs["features"],
+        sublinear_tf=attrs["sublinear_tf"],
+        C=attrs["C"],
+        class_weight=attrs["class_weight"],
+        folds=attrs["folds"],
+        seed=attrs["seed"],
+    )
+    model.attrs["terms"] = fitted.terms
+    model.set_param("W", fitted.coef)
+    model.set_param("b", fitted.intercept)
+    model.set_param("idf", fitted.idf)
+    model.set_param("scale", model.ops.xp.ones(model.get_dim("nO"), dtype="float32"))
+    state = _RUNTIME.setdefault(model.id, _Fitted())
+    state.training_logits = {text: row for text, row in zip(texts, oof)}
+    return {"terms": len(fitted.terms), "docs": len(texts), "seconds": round(time.perf_counter() - start, 1)}
+
+
+def _tfidf_init(model: Model, X: Optional[List[Doc]] = None, Y: Optional[Floats2d] = None) -> None:
+    n_out = model.get_dim("nO")
+    if model.has_param("b") and model.get_param("b").shape == (n_out,):
+        return  # fitted or loaded for this label set: keep it
+    model.attrs["terms"] = []
+    model.set_param("W", model.ops.alloc2f(0, n_out))
+    model.set_param("b", model.ops.alloc1f(n_out))
+    model.set_param("idf", model.ops.alloc1f(0))
+    model.set_param("scale", model.ops.xp.ones(n_out, dtype="float32"))
+    _RUNTIME.pop(model.id, None)
+
+
+def _tfidf_raw_logits(model: Model, docs: List[Doc], is_train: bool) -> Floats2d:
+    terms = model.attrs["terms"]
+    state = _RUNTIME.setdefault(model.id, _Fitted())
+    logits = model.ops.alloc2f(len(docs), model.get_dim("nO"))
+    todo = []
+    for i, doc in enumerate(docs):
+        row = state.training_logits.get(doc.text) if is_train else None
+        if row is None:
+            todo.append(i)
+        else:
+            logits[i] = row
+    if todo:
+        if terms and state.terms is not terms:
+            state.terms, state.vectorizer = terms, count_vectorizer(model.attrs["features"], terms)
+        fitted = TfidfLogits(
+            model.attrs["features"],
+            model.attrs["sublinear_tf"],
+            terms,
+            model.get_param("idf"),
+            model.get_param("W"),
+            model.get_param("b"),
+        )
+        logits[todo] = tfidf_logits(fitted, [docs[i].text for i in todo], state.vectorizer if terms else None)
+    return logits
+
+
+def _tfidf_forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[Floats2d, Callable]:
+    raw = _tfidf_raw_logits(model, docs, is_train)
+    scale = model.get_param("scale")
+
+    def backprop(d_logits: Floats2d) -> List[Doc]:
+        model.inc_grad("scale", (d_logits * raw).sum(axis=0))
+        return docs  # nothing upstream learns from the bag of words
+
+    return raw * scale[None, :], backprop
+
+
+def _tfidf_ensemble_init(model: Model, X: Optional[TextInput] = None, Y: Optional[Floats2d] = None) -> None:
+    dense, bow = model.layers
+    dense.initialize(X=X)
+    n_out = model.get_ref("output_layer").get_dim("nO")  # the component sized it from its labels
+    if bow.has_dim("nO") and bow.get_dim("nO") != n_out:
+        # initialized again with another label set: thinc cannot resize a layer with weights
+        fresh = tfidf_logits_layer(**{key: bow.attrs[key] for key in TFIDF_SETTINGS})
+        model.replace_node(bow, fresh)
+        model.set_ref("tfidf", fresh)
+        _RUNTIME.pop(bow.id, None)
+        bow = fresh
+    bow.set_dim("nO", n_out)
+    bow.initialize()
+    model.attrs["use_bow"] = not (X is not None and _n_segments(X[1]) == 2)
+    model.set_dim("nO", n_out, force=True)
 
 
 NGRAM_WEIGHTINGS = ("count", "sublinear_l2")

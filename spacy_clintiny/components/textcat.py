@@ -33,6 +33,8 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Linear, Model
 from thinc.types import Floats2d
 
+from ..architectures.text_head import fit_tfidf_layer
+from ..converters.splits import group_of
 from ..errors import Errors
 from ..evaluation.thresholds import decide
 from ..pairs import PAIR_KEY, get_pair_spans
@@ -384,9 +386,21 @@ class TextClassifier(LabelledHead, TrainablePipe):
         self.cfg["pos_weights"] = _pos_weights(final, n_known, n_positive, self.cfg["pos_weight_power"])
         self._check_threshold_labels(self.cfg.get("thresholds") or {})
         self._size_output_layer(len(final), lambda n: Linear(nO=n))
-        sample = [eg.reference for eg in get_examples() if (key in eg.reference.spans) == pair_mode]
-        docs = list(islice((doc for doc in sample if len(doc)), 10))
+        examples = [eg for eg in get_examples() if (key in eg.reference.spans) == pair_mode]
+        docs = list(islice((eg.reference for eg in examples if len(eg.reference)), 10))
         self.model.initialize(X=(docs, self._segments(docs)))
+        if self.model.has_ref("tfidf") and not pair_mode:
+            self._fit_tfidf(examples)
+
+    def _fit_tfidf(self, examples: List[Example]) -> None:
+        """Fit the bag-of-words regression of a ``TextClassifier.v3`` model on the training
+        docs annotated for this head (each label on the docs that annotate it)."""
+        truths, mask = self._gold(examples)
+        annotated = numpy.flatnonzero(mask.any(axis=1))
+        texts = [examples[i].reference.text for i in annotated]
+        groups = [group_of(examples[i].reference) or f"doc {i}" for i in annotated]
+        info = fit_tfidf_layer(self.model.get_ref("tfidf"), texts, truths[annotated], mask[annotated], groups)
+        self.cfg["tfidf"] = info
 
     # ------------------------------------------------------------------ scoring
 

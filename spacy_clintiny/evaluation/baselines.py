@@ -29,6 +29,7 @@ from spacy.training import Example
 from ..converters.placement import SOURCE_KEY
 from ..converters.splits import group_of
 from ..errors import Errors
+from ..tfidf import FEATURES, MIN_DF, QUIET, fold_splitter, tfidf_logreg_pipeline
 from .scores import phi_token_scores
 from .thresholds import decide
 
@@ -38,8 +39,6 @@ PHI_TASK = "phi_tokens"
 TFIDF_SYSTEM = "tfidf_logreg"
 DEID_PL_SYSTEM = "deid_pl"
 FORMAT_VERSION = 1
-# feature sets: (analyzer, min n, max n)
-FEATURES = {"word 1-1": ("word", 1, 1), "word 1-2": ("word", 1, 2), "char_wb 2-5": ("char_wb", 2, 5)}
 # The grids fit a CPU budget of a few minutes on 2 cores (n_jobs=1). MTSamples notes are long:
 # character n-grams of them cost minutes to vectorize, and sublinear tf is the standard choice
 # for long documents, so the specialty grid keeps word n-grams with sublinear tf.
@@ -57,7 +56,6 @@ ADE_GRID = {
 }
 GRID_KEYS = ("features", "sublinear_tf", "C", "class_weight")
 THRESHOLDS = numpy.round(numpy.arange(0.05, 0.951, 0.05), 2)
-MIN_DF = 2
 T = TypeVar("T")
 
 
@@ -96,13 +94,12 @@ def textcat_baseline(
     texts, y, groups = _xy(train, labels, task=task, source=source, folds=folds, multi_label=multi_label)
     dev = [eg for eg in dev if any(label in eg.reference.cats for label in labels)]
     start = time.perf_counter()
-    cv = _splitter(groups, multi_label=multi_label, folds=folds, seed=seed)
+    cv = fold_splitter(groups, multi_label=multi_label, folds=folds, seed=seed)
     cv_groups = None if type(cv).__name__ == "KFold" else groups  # KFold warns when given groups
     with tempfile.TemporaryDirectory(prefix="clintiny-baseline-") as cache, warnings.catch_warnings():
-        # rare labels absent from a fold's training part, and liblinear's iteration cap at C=100
-        warnings.filterwarnings("ignore", message=r".*(present in all training examples|failed to converge).*")
+        warnings.filterwarnings("ignore", message=QUIET)
         search = GridSearchCV(
-            _pipeline(multi_label=multi_label, memory=cache),
+            tfidf_logreg_pipeline(multi_label=multi_label, memory=cache),
             _param_grid(grid, multi_label=multi_label),
             scoring=_top1_and_macro_f if multi_label else "f1",
             cv=cv,
@@ -445,35 +442,6 @@ def _xy(
     texts = [eg.reference.text for eg in annotated]
     groups = [group_of(eg.reference) or str(i) for i, eg in enumerate(annotated)]
     return texts, (y if multi_label else y[:, 0]), groups
-
-
-def _splitter(groups: List[str], *, multi_label: bool, folds: int, seed: int) -> Any:
-    """Folds that keep each group on one side: stratified for a yes/no label; for multi-label
-    data shuffled k-fold when every doc is its own group, else GroupKFold."""
-    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold
-
-    if not multi_label:
-        return StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    if len(set(groups)) == len(groups):
-        return KFold(n_splits=folds, shuffle=True, random_state=seed)
-    return GroupKFold(n_splits=folds)
-
-
-def _pipeline(*, multi_label: bool, memory: str) -> Any:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.multiclass import OneVsRestClassifier
-    from sklearn.pipeline import Pipeline
-
-    # dual liblinear: fast when there are far more n-gram features than docs
-    clf = LogisticRegression(solver="liblinear", dual=True, max_iter=1000)
-    return Pipeline(
-        [
-            ("tfidf", TfidfVectorizer(min_df=MIN_DF, dtype=numpy.float32)),
-            ("clf", OneVsRestClassifier(clf) if multi_label else clf),
-        ],
-        memory=memory,
-    )
 
 
 def _param_grid(grid: Dict[str, Sequence[Any]], *, multi_label: bool) -> List[Dict[str, List[Any]]]:
