@@ -107,7 +107,7 @@ class TokenClassifier(LabelledHead, TrainablePipe):
     ) -> None:
         if scheme not in SCHEMES:
             raise ValueError(Errors.E100.format(name=name, scheme=scheme))
-        if not outside_weight > 0:
+        if not is_outside_weight(outside_weight):
             raise ValueError(Errors.E110.format(name=name, value=outside_weight))
         self.vocab = vocab
         self.model = model
@@ -396,6 +396,11 @@ class TokenClassifier(LabelledHead, TrainablePipe):
             if s.label_ in keep
         ]
         return Example(pred, example.reference)
+
+
+def is_outside_weight(value: Any) -> bool:
+    """A valid ``outside_weight``: a finite number > 0 (not a bool)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value < float("inf")
 
 
 def _occupied(spans: Iterable[Span]) -> set:

@@ -24,6 +24,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from ..components.ner import is_outside_weight
 from ..converters.labels import PHI_KEY
 from ..errors import Errors
 from .merge import merge_mentions
@@ -81,11 +82,7 @@ def load_deid_pipeline(
         deid_config["deny_list"] = {label: list(terms) for label, terms in deny_list.items()}
     if profile is not None:
         deid_config["profile"] = profile
-    if outside_weight is not None and (
-        isinstance(outside_weight, bool)
-        or not isinstance(outside_weight, (int, float))
-        or not 0 < outside_weight < float("inf")
-    ):
+    if outside_weight is not None and not is_outside_weight(outside_weight):
         raise ValueError(Errors.E762.format(value=outside_weight))
     if model is None or model == RULES_ONLY:
         if outside_weight is not None:

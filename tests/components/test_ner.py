@@ -337,8 +337,9 @@ def test_outside_weight_trades_precision_for_recall():
     ner.set_annotations([doc], [probs])
     assert [(s.text, s.label_) for s in doc.spans["phi"]] == [("Smith", "NAME")]
     assert doc.spans["phi"].attrs["scores"] == [pytest.approx(0.4)]  # confidence from the unweighted probabilities
-    with pytest.raises(ValueError, match="E110.*-1"):
-        nlp.add_pipe("clintiny_ner", name="bad", config={"outside_weight": -1})
+    for i, bad in enumerate((-1, 0)):  # the same rule as clintiny deid --outside-weight (E762)
+        with pytest.raises(ValueError, match=f"E110.*{bad}"):
+            nlp.add_pipe("clintiny_ner", name=f"bad{i}", config={"outside_weight": bad})
 
 
 def test_write_ents_keeps_earlier_ents_unless_overwrite(nlp, tiny_encoder):
