@@ -286,6 +286,10 @@ class Errors(metaclass=_Codes):
         "Component '{name}' is already initialized with labels {labels}; label '{label}' "
         "cannot be added afterwards. Add training docs with it and initialize again."
     )
+    E217 = (
+        "Component '{name}': a `corpus` to initialize from needs the pipeline (nlp) to read it. "
+        "Call initialize(get_examples, nlp=nlp, corpus=...), as nlp.initialize() does."
+    )
     E212 = (
         "Every doc of a batch needs the same number of segments to pool, 1 (doc mode) "
         "or 2 (pair mode); got counts {counts}. Check the component's `mode`."

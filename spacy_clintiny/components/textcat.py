@@ -340,8 +340,10 @@ class TextClassifier(LabelledHead, TrainablePipe):
         *,
         nlp: Optional[Language] = None,
         labels: Optional[List[str]] = None,
+        corpus: Optional[Callable[[Language], Iterable[Example]]] = None,
     ) -> None:
-        """Gather labels from the training docs' ``cats`` and size the model.
+        """Gather labels from the training docs' ``cats``, count each label's positives (class
+        weights), size the model and, for a ``TextClassifier.v3`` model, fit its regression.
 
         In pair mode only docs carrying the pair span group are read; in doc mode those
         docs are skipped (their NLI labels belong to a pair-mode head). When several doc-mode
@@ -351,17 +353,28 @@ class TextClassifier(LabelledHead, TrainablePipe):
         nlp (Optional[Language]): The pipeline, used to check that an encoder feeds this head.
         labels (Optional[List[str]]): Labels to use instead of all labels in the examples
             (e.g. from ``clintiny labels``).
+        corpus (Optional[Callable[[Language], Iterable[Example]]]): A reader of ALL this
+            head's training docs (``[initialize.components.<name>] corpus``, e.g.
+            ``spacy.Corpus.v1``), read instead of ``get_examples``. With a streamed training
+            corpus (``max_epochs = -1``) spaCy's initialize sees only the first 100 examples,
+            too few to count class weights or fit a regression on.
         """
         validate_get_examples(get_examples, "TextClassifier.initialize")
         if nlp is not None and not has_upstream(self, nlp):
             raise ValueError(Errors.E004.format(name=self.name))
+        if corpus is not None:
+            if nlp is None:
+                raise ValueError(Errors.E217.format(name=self.name))
+            reader = corpus
+            get_examples = lambda: reader(nlp)  # noqa: E731
         key = self.cfg["pair_spans_key"]
         pair_mode = self.cfg["mode"] == "pair"
         n_examples, n_pairs = 0, 0
         keys_seen = set()
         n_known: Counter = Counter()  # label -> docs that annotate it
         n_positive: Counter = Counter()
-        for eg in get_examples():
+        read = list(get_examples())
+        for eg in read:
             n_examples += 1
             ref = eg.reference
             keys_seen.update(ref.spans.keys())
@@ -386,7 +399,7 @@ class TextClassifier(LabelledHead, TrainablePipe):
         self.cfg["pos_weights"] = _pos_weights(final, n_known, n_positive, self.cfg["pos_weight_power"])
         self._check_threshold_labels(self.cfg.get("thresholds") or {})
         self._size_output_layer(len(final), lambda n: Linear(nO=n))
-        examples = [eg for eg in get_examples() if (key in eg.reference.spans) == pair_mode]
+        examples = [eg for eg in read if (key in eg.reference.spans) == pair_mode]
         docs = list(islice((eg.reference for eg in examples if len(eg.reference)), 10))
         self.model.initialize(X=(docs, self._segments(docs)))
         if self.model.has_ref("tfidf") and not pair_mode:

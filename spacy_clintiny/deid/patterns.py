@@ -647,8 +647,6 @@ def pattern_anchor(pattern: Sequence[TokenPattern]) -> Optional[Tuple[str, Froze
     RETURNS (Optional[Tuple[str, FrozenSet[str]]]): ("lower" or "orth", words): sets holding
         punctuation or stop words rank last, then smaller sets first.
     """
-    from spacy.lang.en.stop_words import STOP_WORDS
-
     candidates = []
     for token in pattern:
         op = token.get("OP")
@@ -660,11 +658,31 @@ def pattern_anchor(pattern: Sequence[TokenPattern]) -> Optional[Tuple[str, Froze
                 value = value["IN"]
             if isinstance(value, str):
                 value = [value]
-            if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-                words = frozenset(value)
-                weak = not words.isdisjoint(STOP_WORDS) or PUNCT_WORD.search("\n".join(words)) is not None
+            found = _word_set(value) if isinstance(value, list) and value else None
+            if found is not None:
+                weak, words = found
                 candidates.append(((weak, len(words)), (attr, words)))
     return min(candidates, key=lambda c: c[0])[1] if candidates else None
+
+
+# id(word list) -> (the list, (weak, words)): rules share the big "@list" word lists, so each
+# list's set is built once (the list is kept, so its id cannot be reused by another object)
+_WORD_SETS: Dict[int, Tuple[List[str], Optional[Tuple[bool, FrozenSet[str]]]]] = {}
+
+
+def _word_set(value: List[Any]) -> Optional[Tuple[bool, FrozenSet[str]]]:
+    """(holds a stop word or punctuation, the words) of a list of words; None if not all strings."""
+    cached = _WORD_SETS.get(id(value))
+    if cached is not None and cached[0] is value:
+        return cached[1]
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    result = None
+    if all(isinstance(v, str) for v in value):
+        words = frozenset(value)
+        result = (not words.isdisjoint(STOP_WORDS) or PUNCT_WORD.search("\n".join(words)) is not None, words)
+    _WORD_SETS[id(value)] = (value, result)
+    return result
 
 
 NO_GROUPS: List[Tuple[str, FrozenSet[str]]] = []

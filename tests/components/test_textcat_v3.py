@@ -201,3 +201,26 @@ def test_bad_v3_settings_are_clear_errors(nlp, setting, value):
     config = {"@architectures": "spacy-clintiny.TextClassifier.v3", setting: value, "tok2vec": LISTENER}
     with pytest.raises(ValueError, match=f"E882.*v3: {setting} = "):
         nlp.add_pipe("clintiny_textcat", config={"model": config})
+
+
+def test_initialize_reads_the_whole_corpus_when_given_one(tiny_encoder, tmp_path):
+    from spacy.tokens import DocBin
+
+    nlp = _pipeline(tiny_encoder, pos_weight_power=1.0)
+    items = _docs(8)
+    examples = _examples(nlp, items)
+    DocBin(docs=[eg.reference for eg in examples]).to_disk(tmp_path / "train.spacy")
+    corpus = spacy.registry.readers.get("spacy.Corpus.v1")(
+        tmp_path / "train.spacy", gold_preproc=False, max_length=0, limit=0
+    )
+    nlp.initialize(lambda: examples[:3])
+    textcat = nlp.get_pipe("clintiny_textcat")
+    assert textcat.cfg["tfidf"]["docs"] == 3
+    # spaCy's initialize shows a streamed corpus's first 100 examples; here the first 3
+    textcat.initialize(lambda: examples[:3], nlp=nlp, corpus=corpus)
+    assert textcat.cfg["tfidf"]["docs"] == len(items)
+    y = numpy.array([[c[label] for label in textcat.labels] for _, c in items])
+    expected = ((len(y) - y.sum(axis=0)) / y.sum(axis=0)).tolist()
+    assert [textcat.cfg["pos_weights"][label] for label in textcat.labels] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="E217"):
+        textcat.initialize(lambda: examples, corpus=corpus)
