@@ -43,6 +43,15 @@ def test_smoke_workflow_end_to_end(tmp_path, monkeypatch):
     assert len(wheels) == 1
     # the PHI head comes from its own run, the doc heads from the calibrated multi-task run
     config = (build / "en_clintiny_smoke" / "config.cfg").read_text()
-    assert "spacy-clintiny.TokenClassifier.v2" in config and "spacy-clintiny.TextClassifier.v2" in config
+    assert "spacy-clintiny.TokenClassifier.v2" in config and "spacy-clintiny.TextClassifier.v3" in config
+    # the ADE head's TF-IDF regression was fitted on every ADE training sentence (the workflow gives
+    # the head its training file as initialize corpus; tests/components/test_textcat_v3.py checks the reader)
+    import spacy
+    from spacy.tokens import DocBin
+
+    ade = DocBin().from_disk(build / "corpus" / "ade" / "train.spacy").get_docs(spacy.blank("en").vocab)
+    n_ade = sum("ADE" in doc.cats for doc in ade)
+    student_cfg = json.loads((build / "pipeline-student" / "calibrated" / "textcat_ade" / "cfg").read_text())
+    assert student_cfg["tfidf"]["docs"] == n_ade > 0
     assert (root / "corpus" / "calib" / "mtsamples.spacy").exists() or (build / "corpus" / "calib").exists()
     assert json.loads((build / "pipeline-student" / "calibration.json").read_text())
