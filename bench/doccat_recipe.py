@@ -1,5 +1,7 @@
-"""Document classification on the fixed student encoder: TextClassifier.v1 against v2 (pooled
-encoder vectors + a sparse n-gram linear part), each calibrated, beside the TF-IDF baseline.
+"""Document classification on the fixed student encoder: TextClassifier.v1 (pooled encoder
+vectors), v2 (+ a hashed n-gram linear part) and v3 (+ the TF-IDF + logistic regression baseline,
+out-of-fold while training), each calibrated, beside the TF-IDF baseline
+(results: bench/results/doccat_recipe.md).
 
     python bench/doccat_recipe.py split --out /tmp/F/data
     python bench/doccat_recipe.py train --variant v1 --data /tmp/F/data --out /tmp/F/runs --max-steps 600
