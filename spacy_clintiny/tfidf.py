@@ -138,10 +138,10 @@ def fit_tfidf_logits(
     mask = numpy.asarray(mask, dtype="float32")
     n_docs, n_labels = y.shape
     model = _fit(texts, y, mask, features=features, sublinear_tf=sublinear_tf, C=C, class_weight=class_weight)
-    oof = tfidf_logits(model, texts)
     n_folds = min(folds, len(set(groups)))
     if n_folds < 2:
-        return model, oof
+        return model, tfidf_logits(model, texts)
+    oof = numpy.zeros((n_docs, n_labels), dtype="float32")  # every doc is in one fold's test part
     splitter = fold_splitter(groups, multi_label=n_labels > 1, folds=n_folds, seed=seed)
     strata = (y[:, 0] > 0).astype(int) if n_labels == 1 else None
     with warnings.catch_warnings():

@@ -117,18 +117,15 @@ def build_text_classifier_v2(
     sparse = SparseLinear_v2(nO=nO, length=None)  # length is set at initialize: 1 in pair mode
     reweight = [sublinear_l2()] if ngram_weighting == "sublinear_l2" else []
     bow = chain(extract_ngrams(ngram_size, attr=LOWER), *reweight, sparse)
-    model = Model(
+    return _ensemble(
         "clintiny_text_bow_ensemble",
-        _ensemble_forward,
+        dense,
+        bow,
         init=_ensemble_init,
-        layers=[dense, bow],
-        dims={"nO": nO},
-        attrs={"bow_length": 2 ** (bow_length - 1).bit_length(), "use_bow": True},
+        nO=nO,
+        bow_ref=("bow_layer", sparse),
+        attrs={"bow_length": 2 ** (bow_length - 1).bit_length()},
     )
-    for ref in ("tok2vec", "pooler", "output_layer"):
-        model.set_ref(ref, dense.get_ref(ref))
-    model.set_ref("bow_layer", sparse)
-    return with_blas_gemm(model)
 
 
 @registry.architectures("spacy-clintiny.TextClassifier.v3")
@@ -178,17 +175,34 @@ def build_text_classifier_v3(
         raise ValueError(Errors.E882.format(version="v3", **problem))
     dense = build_text_classifier_v1(tok2vec, pooling=pooling, hidden_width=hidden_width, dropout=dropout, nO=nO)
     bow = tfidf_logits_layer(features=features, sublinear_tf=sublinear_tf, C=C, class_weight=class_weight, folds=folds)
+    return _ensemble(
+        "clintiny_text_tfidf_ensemble", dense, bow, init=_tfidf_ensemble_init, nO=nO, bow_ref=("tfidf", bow)
+    )
+
+
+def _ensemble(
+    name: str,
+    dense: Model[TextInput, Floats2d],
+    bow: Model[List[Doc], Floats2d],
+    *,
+    init: Callable,
+    nO: Optional[int],
+    bow_ref: Tuple[str, Model],
+    attrs: Optional[Dict[str, Any]] = None,
+) -> Model[TextInput, Floats2d]:
+    """v1's head ``dense`` plus, in doc mode, the bag-of-words model ``bow`` (logits summed), with
+    the dense head's refs ("tok2vec", "pooler", "output_layer") and ``bow_ref`` (name, node)."""
     model = Model(
-        "clintiny_text_tfidf_ensemble",
+        name,
         _ensemble_forward,
-        init=_tfidf_ensemble_init,
+        init=init,
         layers=[dense, bow],
         dims={"nO": nO},
-        attrs={"use_bow": True},
+        attrs={"use_bow": True, **(attrs or {})},
     )
     for ref in ("tok2vec", "pooler", "output_layer"):
         model.set_ref(ref, dense.get_ref(ref))
-    model.set_ref("tfidf", bow)
+    model.set_ref(*bow_ref)
     return with_blas_gemm(model)
 
 
