@@ -49,3 +49,37 @@ def fit(nlp, examples, n_updates=60):
     for _ in range(n_updates):
         nlp.update(examples, sgd=optimizer)
     return optimizer
+
+
+# a text head's token vectors: the listener to whichever encoder is upstream
+TEXTCAT_LISTENER = {
+    "@architectures": "spacy-transformers.TransformerListener.v1",
+    "grad_factor": 1.0,
+    "upstream": "*",
+    "pooling": {"@layers": "reduce_mean.v1"},
+}
+
+
+def textcat_pipeline(encoder, *, arch="v2", window=48, stride=36, model=None, **textcat_cfg):
+    """A blank pipeline: ``clintiny_encoder`` on ``encoder`` and a ``clintiny_textcat`` with
+    ``spacy-clintiny.TextClassifier.<arch>`` (hidden width 16, no dropout, ``model`` settings
+    on top) and the component settings ``textcat_cfg``."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(encoder), "window": window, "stride": stride}})
+    config = {"@architectures": f"spacy-clintiny.TextClassifier.{arch}", "hidden_width": 16, "dropout": 0.0}
+    config.update(model or {})
+    config["tok2vec"] = TEXTCAT_LISTENER
+    nlp.add_pipe("clintiny_textcat", config={"model": config, **textcat_cfg})
+    return nlp
+
+
+def cats_examples(nlp, items):
+    """Examples from ``(text, cats)`` items; the reference carries the cats."""
+    examples = []
+    for text, cats in items:
+        ref = nlp.make_doc(text)
+        ref.cats = dict(cats)
+        examples.append(Example(nlp.make_doc(text), ref))
+    return examples

@@ -8,14 +8,11 @@ from numpy.testing import assert_allclose
 from spacy.training import Example
 from spacy.util import fix_random_seed
 
+from helpers import TEXTCAT_LISTENER as LISTENER
+from helpers import cats_examples as _examples
+from helpers import textcat_pipeline as _pipeline
 from spacy_clintiny.pairs import make_pair_doc
 
-LISTENER = {
-    "@architectures": "spacy-transformers.TransformerListener.v1",
-    "grad_factor": 1.0,
-    "upstream": "*",
-    "pooling": {"@layers": "reduce_mean.v1"},
-}
 # Two classes that differ by one word the tiny encoder cannot see: neither "ø" nor "þ" is in its
 # vocab (nor decomposes to a letter that is), so both are [UNK] and the encoder's input, hence
 # every vector v1 pools, is the same for both docs. spaCy's LOWER tells them apart.
@@ -31,25 +28,6 @@ SPECIALTY = [
     ("itchy rash on the arm", {"CARDIO": 0.0, "PULMO": 0.0, "DERMA": 1.0}),
     ("chest pain with cough", {"CARDIO": 1.0, "PULMO": 1.0, "DERMA": 0.0}),
 ]
-
-
-def _pipeline(encoder, *, arch="v2", window=48, stride=36, model=None, **textcat_cfg):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(encoder), "window": window, "stride": stride}})
-    config = {"@architectures": f"spacy-clintiny.TextClassifier.{arch}", "hidden_width": 16, "dropout": 0.0}
-    config.update(model or {})
-    config["tok2vec"] = LISTENER
-    nlp.add_pipe("clintiny_textcat", config={"model": config, **textcat_cfg})
-    return nlp
-
-
-def _examples(nlp, items):
-    examples = []
-    for text, cats in items:
-        ref = nlp.make_doc(text)
-        ref.cats = dict(cats)
-        examples.append(Example(nlp.make_doc(text), ref))
-    return examples
 
 
 def _train(nlp, examples, n_updates):

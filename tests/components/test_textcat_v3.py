@@ -11,15 +11,12 @@ from numpy.testing import assert_allclose
 from spacy.training import Example
 from spacy.util import fix_random_seed
 
+from helpers import TEXTCAT_LISTENER as LISTENER
+from helpers import cats_examples as _examples
+from helpers import textcat_pipeline
 from spacy_clintiny.pairs import make_pair_doc
 from spacy_clintiny.tfidf import fit_tfidf_logits, tfidf_logits
 
-LISTENER = {
-    "@architectures": "spacy-transformers.TransformerListener.v1",
-    "grad_factor": 1.0,
-    "upstream": "*",
-    "pooling": {"@layers": "reduce_mean.v1"},
-}
 WORDS = {
     "CARDIO": ["chest", "pain", "ecg", "troponin", "murmur"],
     "PULMO": ["cough", "wheeze", "sputum", "pneumonia", "dyspnea"],
@@ -47,25 +44,10 @@ def _docs(n_per_label, seed=0):
 
 
 def _pipeline(encoder, *, model=None, **textcat_cfg):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(encoder), "window": 48, "stride": 36}})
-    config = {"@architectures": "spacy-clintiny.TextClassifier.v3", "hidden_width": 16, "dropout": 0.0, "folds": 3}
-    config.update(model or {})
-    config["tok2vec"] = LISTENER
-    nlp.add_pipe("clintiny_textcat", config={"model": config, **textcat_cfg})
-    return nlp
+    return textcat_pipeline(encoder, arch="v3", model={"folds": 3, **(model or {})}, **textcat_cfg)
 
 
-def _examples(nlp, items):
-    examples = []
-    for text, cats in items:
-        ref = nlp.make_doc(text)
-        ref.cats = dict(cats)
-        examples.append(Example(nlp.make_doc(text), ref))
-    return examples
-
-
-def _sklearn_logits(texts, y, test_texts, **settings):
+def _sklearn_logits(texts, y, test_texts):
     """What scikit-learn's own TfidfVectorizer + LogisticRegression give, label by label."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
