@@ -10,8 +10,9 @@ examples and the sampling order carries over from one call to the next.
 """
 
 import random
+import weakref
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from spacy.language import Language
 from spacy.tokens import DocBin
@@ -39,6 +40,29 @@ def load_examples(nlp: Language, path: Path, *, limit: int = 0) -> List[Example]
             if limit and len(examples) >= limit:
                 return examples
     return examples
+
+
+# nlp -> {(file key, limit): examples}: `spacy train` builds its training reader twice (once to
+# initialize, once for the loop) and the doc heads read their corpus at initialize too; the
+# readers of one pipeline share what they load instead of decoding the same DocBins again.
+_SHARED: "weakref.WeakKeyDictionary[Language, Dict[Tuple, List[Example]]]" = weakref.WeakKeyDictionary()
+
+
+def _file_key(path: Path) -> Tuple:
+    return tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in _docbin_paths(path))
+
+
+def shared_examples(nlp: Language, path: Path, *, limit: int = 0) -> List[Example]:
+    """``load_examples``, read once per pipeline object and file version: later readers of
+    the same ``nlp`` get the same Example objects (they are read, never modified, by
+    training and initialization)."""
+    if not path.exists():
+        raise ValueError(Errors.E601.format(path=path))
+    loaded = _SHARED.setdefault(nlp, {})
+    key = (_file_key(path), limit)
+    if key not in loaded:
+        loaded[key] = load_examples(nlp, path, limit=limit)
+    return loaded[key]
 
 
 @registry.readers("spacy-clintiny.MixedCorpus.v1")
@@ -77,7 +101,7 @@ def build_mixed_corpus_v1(
             for name, path in paths.items():
                 if weights.get(name, 1.0) <= 0:
                     continue
-                pools[name] = load_examples(nlp, Path(path), limit=limit)
+                pools[name] = shared_examples(nlp, Path(path), limit=limit)
                 if not pools[name]:
                     raise ValueError(Errors.E603.format(name=name, path=path))
                 orders[name] = []

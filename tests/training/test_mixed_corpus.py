@@ -63,3 +63,28 @@ def test_fixed_dev_mode_yields_every_doc_once_in_order(two_corpora):
     texts = [eg.reference.text for eg in read(nlp)]
     assert texts == [f"big doc number {i}" for i in range(3)] + [f"small doc number {i}" for i in range(3)]
     assert [eg.reference.text for eg in read(nlp)] == texts
+
+
+def test_readers_of_one_pipeline_share_what_they_decode(two_corpora, monkeypatch):
+    """spacy train builds its training reader twice and the doc heads read their corpus at
+    initialize: one pipeline decodes each file once; another pipeline, a different limit or a
+    rewritten file reads again."""
+    from spacy_clintiny.training import mixed_corpus
+
+    nlp, paths = two_corpora
+    decoded = []
+    real = mixed_corpus.load_examples
+    monkeypatch.setattr(mixed_corpus, "load_examples", lambda *a, **k: decoded.append(a[1].name) or real(*a, **k))
+    first = list(make(paths, sample=False)(nlp))
+    again = list(make({"small": paths["small"]}, sample=False)(nlp))
+    assert sorted(decoded) == ["big.spacy", "small.spacy"]
+    assert all(a is b for a, b in zip(first[50:], again)) and len(again) == 5
+    list(make({"small": paths["small"]}, sample=False, limit=2)(nlp))
+    other = spacy.blank("en")
+    list(make({"small": paths["small"]}, sample=False)(other))
+    assert decoded[2:] == ["small.spacy", "small.spacy"]
+    db = DocBin(store_user_data=True)
+    db.add(nlp("rewritten small corpus with more words"))
+    db.to_disk(paths["small"])
+    texts = [eg.reference.text for eg in make({"small": paths["small"]}, sample=False)(nlp)]
+    assert texts == ["rewritten small corpus with more words"] and decoded[4:] == ["small.spacy"]
