@@ -55,7 +55,10 @@ def make_clintiny_encoder(
         learning rate that would wreck a fine-tuned encoder).
     cache_size (int): With a fixed encoder, keep the output of up to this many training docs
         (float16, least recently used evicted first) and reuse it in later epochs, so they
-        cost only the heads (0: no cache). See ``training/feature_cache.py`` for its memory.
+        cost only the heads (0: no cache). Once the component has been updated in this
+        process, its predictions (the training loop's dev evaluations) use the same cache,
+        so each dev doc is encoded once per run; a pipeline loaded from disk never caches
+        what it predicts. See ``training/feature_cache.py`` for its memory.
     """
     return Encoder(
         nlp.vocab,
@@ -80,6 +83,23 @@ class Encoder(Transformer):
         if cache_size and trainable:
             raise ValueError(Errors.E876.format(name=self.name, value=cache_size))
         self.output_cache = EncoderOutputCache(cache_size) if cache_size else None
+        # set by the first fixed-encoder update: from then on predict() reads the cache too
+        self._training = False
+
+    def predict(self, docs: Iterable[Doc]) -> FullTransformerBatch:
+        """The encoder's output for a batch. While a fixed encoder with a cache is being
+        trained in this process, the training loop's evaluations read and fill the cache
+        (the same docs are scored at every evaluation); otherwise spacy-transformers'
+        prediction."""
+        docs = list(docs)
+        if self.output_cache is None or not self._training or not any(len(doc) for doc in docs):
+            return super().predict(docs)
+        batch = FullTransformerBatch.empty(len(docs))
+        batch.cached_doc_data = self.output_cache.get_or_compute(docs, self._encode)
+        return batch
+
+    def _encode(self, docs: List[Doc]) -> List[Any]:
+        return self.model.predict(docs).doc_data
 
     def update(
         self,
@@ -103,9 +123,10 @@ class Encoder(Transformer):
         if not any(len(doc) for doc in docs):
             return losses
         if self.output_cache is not None:
-            doc_data = self.output_cache.get_or_compute(docs, lambda todo: self.model.predict(todo).doc_data)
+            self._training = True
+            doc_data = self.output_cache.get_or_compute(docs, self._encode)
         else:
-            doc_data = self.model.predict(docs).doc_data
+            doc_data = self._encode(docs)
         batch_id = TransformerListener.get_batch_id(docs)
         for listener in self.listeners:
             listener.receive(batch_id, doc_data, _ignore_gradient)

@@ -152,3 +152,35 @@ def test_training_with_the_cache_gives_the_uncached_losses(tiny_encoder):
     assert cached[0] == uncached[0]
     numpy.testing.assert_allclose(cached, uncached, rtol=5e-3)
     assert cached[-1] < cached[0]
+
+
+def test_evaluations_during_training_encode_each_dev_doc_once(tiny_encoder, tmp_path):
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe(
+        "clintiny_encoder",
+        config={"model": {"name": str(tiny_encoder), "window": 8, "stride": 6}, "trainable": False, "cache_size": 100},
+    )
+    nlp.add_pipe("clintiny_ner", name="ner_phi", config={"spans_key": "phi"})
+    examples = span_examples(nlp, PHI, "phi")
+    optimizer = nlp.initialize(lambda: examples, sgd=Adam(0.01))
+    cache_owner = nlp.get_pipe("clintiny_encoder")
+    dev = [nlp.make_doc(text) for text in TEXTS[4:]]
+    before = list(nlp.pipe(dev))  # not trained in this process yet: nothing is cached
+    assert (cache_owner.output_cache.hits, cache_owner.output_cache.misses, len(cache_owner.output_cache)) == (0, 0, 0)
+    nlp.update(examples, sgd=optimizer)
+    misses = cache_owner.output_cache.misses
+    first = [doc.spans["phi"] for doc in nlp.pipe([nlp.make_doc(t) for t in TEXTS[4:]])]
+    assert cache_owner.output_cache.misses == misses + len(dev)
+    second = [doc.spans["phi"] for doc in nlp.pipe([nlp.make_doc(t) for t in TEXTS[4:]])]
+    assert cache_owner.output_cache.misses == misses + len(dev)  # the second evaluation is all hits
+    assert cache_owner.output_cache.hits >= len(dev)
+    assert [[(s.start, s.end, s.label_) for s in g] for g in first] == [
+        [(s.start, s.end, s.label_) for s in g] for g in second
+    ]
+    assert len(before) == len(dev)
+    # a pipeline loaded from disk predicts without caching
+    nlp.to_disk(tmp_path / "model")
+    loaded = spacy.load(tmp_path / "model")
+    list(loaded.pipe([loaded.make_doc(t) for t in TEXTS]))
+    assert len(loaded.get_pipe("clintiny_encoder").output_cache) == 0
