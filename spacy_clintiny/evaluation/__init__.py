@@ -9,6 +9,7 @@ Given the file ``clintiny baselines`` writes, the report adds the baselines task
 """
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -80,8 +81,18 @@ def score_pipeline(
 ) -> Dict[str, Any]:
     """Every head's scores on the dev sets: ``tasks`` (all corpora together),
     ``tasks_by_corpus`` (each task's main figure per corpus) and, when ``phi_corpus`` is among
-    the dev sets, ``phi_tokens`` (token-level PHI recall and precision on real notes)."""
-    predicted = {name: predict(nlp, egs, batch_size=batch_size) for name, egs in dev_sets.items()}
+    the dev sets, ``phi_tokens`` (token-level PHI recall and precision on real notes). The
+    ``phi_corpus`` notes go through the PHI head and its encoder only (``deid.engine.
+    phi_components``): they annotate nothing else, so the other heads' scores skip them and
+    running medspaCy, the concept and relation heads on them would only cost time."""
+    from ..deid.engine import phi_components  # the deid engine imports the components
+
+    predicted = {}
+    for name, egs in dev_sets.items():
+        # the real notes carry only PHI gold: run just the PHI head and its encoder on them
+        enable = phi_components(nlp.config)["keep"] if name == phi_corpus else []
+        with nlp.select_pipes(enable=enable) if enable else nullcontext():
+            predicted[name] = predict(nlp, egs, batch_size=batch_size)
     result: Dict[str, Any] = {"tasks": score_tasks(nlp, [eg for egs in predicted.values() for eg in egs])}
     result["tasks_by_corpus"] = {
         name: {t: v.get("main") for t, v in score_tasks(nlp, egs).items() if v.get("main") is not None}

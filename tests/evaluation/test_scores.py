@@ -243,3 +243,28 @@ def test_predict_refuses_a_pipeline_that_drops_docs(nlp, monkeypatch):
     monkeypatch.setattr(nlp, "pipe", lambda texts, **kwargs: list(real_pipe(texts, **kwargs))[:-1])
     with pytest.raises(ValueError, match=r"E604.*2 doc\(s\) for 3 example\(s\)"):
         predict(nlp, examples)
+
+
+def test_the_phi_notes_run_through_the_phi_head_alone(tiny_encoder, monkeypatch):
+    """score_pipeline gives the real PHI notes (gold PHI only) to the PHI head and its encoder
+    only; every other corpus goes through the whole pipeline."""
+    from helpers import add_tiny_encoder, span_examples
+    from spacy_clintiny.evaluation import score_pipeline
+
+    nlp = spacy.blank("en")
+    add_tiny_encoder(nlp, tiny_encoder)
+    nlp.add_pipe("clintiny_ner", name="ner_phi", config={"spans_key": "phi"})
+    nlp.add_pipe("clintiny_ner", name="ner_concepts", config={"spans_key": "concepts"})
+    phi = span_examples(nlp, [(NOTE, [(3, 13, "NAME")])], "phi")
+    concepts = span_examples(nlp, [("Aspirin caused a rash.", [(0, 7, "TREATMENT"), (17, 21, "PROBLEM")])], "concepts")
+    nlp.initialize(lambda: phi + concepts)
+    seen = {"ner_phi": [], "ner_concepts": []}
+    for name in seen:
+        pipe = nlp.get_pipe(name)
+        real = pipe.predict
+        monkeypatch.setattr(pipe, "predict", lambda docs, real=real, name=name: seen[name].extend(docs) or real(docs))
+    result = score_pipeline(nlp, {"physionet": phi * 3, "bc5cdr": concepts})
+    assert [d.text for d in seen["ner_concepts"]] == ["Aspirin caused a rash."]
+    assert sorted(d.text for d in seen["ner_phi"]) == sorted([NOTE] * 3 + ["Aspirin caused a rash."])
+    assert result["phi_tokens"]["docs"] == 3 and result["phi_tokens"]["gold_tokens"] == 6
+    assert nlp.pipe_names == ["clintiny_encoder", "ner_phi", "ner_concepts"]  # nothing left disabled
