@@ -1,11 +1,20 @@
-"""spacy_clintiny: compact clinical transformers for spaCy."""
+"""spacy_clintiny: compact clinical transformers for spaCy.
 
-from . import architectures, components, training  # noqa: F401  (registers factories, architectures, readers)
+Importing the package is light (no torch model code, no transformers): spaCy finds the
+components, architectures and readers through the entry points in setup.cfg when a config or
+a saved pipeline names them, and importing ``spacy_clintiny.components`` (or any module that
+defines them) registers them in-process too. The ``clintiny`` command starts in about two
+seconds instead of six, and commands that never load a model (convert, labels, synth) never
+import transformers.
+"""
+
+from ._srsly import freeze_msgpack_hooks
 from .about import __version__
-from .components._extensions import install_extensions
+from .extensions import install_extensions
 from .multiprocess import install as install_multiprocess
 
 install_extensions()  # idempotent, never force=True: doc._.clintiny_rels after `import spacy_clintiny`
 install_multiprocess()  # nlp.pipe(n_process=...): one torch thread per forked worker, E847 for medspaCy docs
+freeze_msgpack_hooks()  # DocBins decode without an entry-point scan per span group (_srsly.py)
 
 __all__ = ["__version__"]

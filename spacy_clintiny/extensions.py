@@ -2,7 +2,7 @@
 
 from spacy.tokens import Doc
 
-from ..relations import get_predicted_relations, set_predicted_relations
+from .relations import get_predicted_relations, set_predicted_relations
 
 
 def install_extensions() -> None:

@@ -44,9 +44,9 @@ from thinc.types import Floats2d
 
 from ..architectures.instances import ENTS_KEY, Candidates, get_candidates, get_entity_spans
 from ..errors import Errors
+from ..extensions import install_extensions
 from ..relations import Relation, RelationKey, get_gold_relations, gold_relation_keys
 from ._common import LISTENER_CONFIG_STR, LabelledHead, masked_cross_entropy
-from ._extensions import install_extensions
 from ._upstream import docs_are_encoded, has_upstream
 
 DEFAULT_CONFIG_STR = (
