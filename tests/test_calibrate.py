@@ -189,7 +189,21 @@ def test_calibrate_cli_keeps_the_default_below_the_floor(tmp_path, scores_from_t
     # A has 3 calibration positives, B 2 and ADE 3: B keeps the default 0.5
     assert nlp.get_pipe("specialty").cfg["thresholds"] == pytest.approx({"A": 0.475})
     assert nlp.get_pipe("specialty").label_thresholds.tolist() == pytest.approx([0.475, 0.5])
-    assert "default kept" in output
+    assert "threshold kept" in output
+
+
+def test_calibrate_cli_keeps_a_labels_own_threshold_below_the_floor(tmp_path, scores_from_text):
+    """A label with too few calibration positives keeps the threshold it has (a v3 head's
+    out-of-fold one), not the head's default."""
+    pipeline = _pipeline(tmp_path / "pipeline", scores_from_text)
+    nlp = spacy.load(pipeline)
+    nlp.get_pipe("specialty").set_thresholds({"A": 0.1, "B": 0.3})
+    nlp.to_disk(pipeline)
+    code, output = _run(pipeline, _corpus(tmp_path / "calib.spacy"), tmp_path / "out", "--min-positives", "3")
+    assert code == 0, output
+    calibrated = spacy.load(tmp_path / "out").get_pipe("specialty")
+    # A (3 positives) is calibrated as before; B (2) keeps its own 0.3
+    assert calibrated.cfg["thresholds"] == pytest.approx({"A": 0.475, "B": 0.3})
 
 
 def test_calibrate_cli_bad_input(tmp_path, scores_from_text):

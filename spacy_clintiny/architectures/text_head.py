@@ -26,6 +26,7 @@ relation).
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+import numpy
 from spacy.attrs import LOWER
 from spacy.ml.extract_ngrams import extract_ngrams
 from spacy.tokens import Doc, Span
@@ -248,7 +249,9 @@ class _Fitted:
 _RUNTIME: Dict[int, _Fitted] = {}  # Model.id -> its runtime state (thinc Models take no weakrefs)
 
 
-def fit_tfidf_layer(model: Model, texts: Sequence[str], y: Any, mask: Any, groups: Sequence[str]) -> Dict[str, Any]:
+def fit_tfidf_layer(
+    model: Model, texts: Sequence[str], y: Any, mask: Any, groups: Sequence[str]
+) -> Tuple[Dict[str, Any], numpy.ndarray]:
     """Fit the layer's regression on the training docs and keep their out-of-fold logits for
     training updates in this process.
 
@@ -256,7 +259,8 @@ def fit_tfidf_layer(model: Model, texts: Sequence[str], y: Any, mask: Any, group
     texts (Sequence[str]): The annotated training docs' texts.
     y, mask: ``(n_docs, n_labels)`` targets and annotation mask (see :func:`fit_tfidf_logits`).
     groups (Sequence[str]): Each doc's group, kept on one side of the folds.
-    RETURNS (Dict[str, Any]): Terms, docs and seconds, for the training log.
+    RETURNS (Tuple[Dict[str, Any], numpy.ndarray]): Terms, docs and seconds, for the training
+        log; and the ``(n_docs, n_labels)`` out-of-fold logits.
     """
     start = time.perf_counter()
     attrs = model.attrs
@@ -279,7 +283,8 @@ def fit_tfidf_layer(model: Model, texts: Sequence[str], y: Any, mask: Any, group
     model.set_param("scale", model.ops.xp.ones(model.get_dim("nO"), dtype="float32"))
     state = _RUNTIME.setdefault(model.id, _Fitted())
     state.training_logits = {text: row for text, row in zip(texts, oof)}
-    return {"terms": len(fitted.terms), "docs": len(texts), "seconds": round(time.perf_counter() - start, 1)}
+    info = {"terms": len(fitted.terms), "docs": len(texts), "seconds": round(time.perf_counter() - start, 1)}
+    return info, oof
 
 
 def _tfidf_init(model: Model, X: Optional[List[Doc]] = None, Y: Optional[Floats2d] = None) -> None:

@@ -4,8 +4,10 @@ F1 on a calibration corpus and write the pipeline with them.
 The calibration corpus must not be the split the figures are reported on: use a slice of the
 training corpus held out from training (by group), as the project's corpus step carves it.
 Each ``clintiny_textcat`` head is calibrated on the docs whose ``cats`` hold any of its labels;
-a label with fewer than ``min_positives`` positives among them keeps the head's default
-``threshold`` (a threshold set from one or two docs would be noise). The search is
+a label with fewer than ``min_positives`` positives among them keeps the threshold it has
+(its own, such as the one a ``TextClassifier.v3`` head takes from its regression's
+out-of-fold predictions at initialize, else the head's default ``threshold``): a threshold set
+from one or two docs would be noise. The search is
 :func:`spacy_clintiny.evaluation.thresholds.calibrate_thresholds` (exact, over sorted scores,
 counting the head's ``always_top`` decisions).
 """
@@ -49,7 +51,8 @@ def calibrate_pipeline(
     force (bool): Replace an existing ``output``.
     batch_size (int): Batch size of ``nlp.pipe``.
     RETURNS (Dict[str, Any]): Per component: docs, and per label the threshold, calibration
-        positives, F1 at the threshold and at the default, and whether the default was kept.
+        positives, F1 at the threshold and at the label's threshold before calibration
+        ("f1_default"), and whether that threshold was kept ("fallback").
     """
     import spacy
 
@@ -78,12 +81,12 @@ def calibrate_pipeline(
             gold,
             mask,
             labels,
-            default=pipe.cfg["threshold"],
+            default=pipe.label_thresholds,
             min_positives=min_positives,
             always_top=bool(pipe.cfg.get("always_top", False)) and len(labels) > 1,
         )
-        thresholds = {label: round(c.threshold, 6) for label, c in choices.items() if not c.fallback}
-        pipe.set_thresholds(thresholds)
+        calibrated = {label: round(c.threshold, 6) for label, c in choices.items() if not c.fallback}
+        pipe.set_thresholds({**(pipe.cfg.get("thresholds") or {}), **calibrated})
         report["components"][name] = {
             "docs": len(selected),
             "always_top": bool(pipe.cfg.get("always_top", False)) and len(labels) > 1,
@@ -183,7 +186,7 @@ def calibrate_cli(
         [], "--component", "-c", help="Head to calibrate (repeatable; default: every multi-label clintiny_textcat)"
     ),
     min_positives: int = typer.Option(
-        5, "--min-positives", help="Labels with fewer calibration positives keep the default threshold"
+        5, "--min-positives", help="Labels with fewer calibration positives keep their current threshold"
     ),
     report: Optional[Path] = typer.Option(None, "--report", help="Write the chosen thresholds and figures as JSON"),
     force: bool = typer.Option(False, "--force", help="Replace an existing output folder"),
@@ -206,11 +209,11 @@ def calibrate_cli(
     for name, entry in result["components"].items():
         rows = [
             (label, c["positives"], f"{c['threshold']:.3f}", f"{100 * c['f1']:.1f}", f"{100 * c['f1_default']:.1f}")
-            + (("default kept",) if c["fallback"] else ("",))
+            + (("threshold kept",) if c["fallback"] else ("",))
             for label, c in entry["labels"].items()
         ]
         msg.divider(f"{name}: {entry['docs']} calibration docs")
-        msg.table(rows, header=("label", "positives", "threshold", "F1", "F1 at default", ""), divider=True)
+        msg.table(rows, header=("label", "positives", "threshold", "F1", "F1 before", ""), divider=True)
     if report is not None:
         write_json_atomic(report, result)
     msg.good(f"Wrote the calibrated pipeline to {output}")

@@ -36,7 +36,7 @@ from thinc.types import Floats2d
 from ..architectures.text_head import fit_tfidf_layer
 from ..converters.splits import group_of
 from ..errors import Errors
-from ..evaluation.thresholds import decide
+from ..evaluation.thresholds import calibrate_thresholds, decide
 from ..pairs import PAIR_KEY, get_pair_spans
 from ._common import LISTENER_CONFIG_STR, LabelledHead, masked_cross_entropy
 from ._upstream import docs_are_encoded, has_upstream
@@ -367,6 +367,10 @@ class TextClassifier(LabelledHead, TrainablePipe):
                 raise ValueError(Errors.E217.format(name=self.name))
             reader = corpus
             get_examples = lambda: reader(nlp)  # noqa: E731
+        # thresholds an earlier initialize derived from the regression are derived again
+        derived = set((self.cfg.get("tfidf") or {}).get("oof_thresholds") or [])
+        own = self.cfg.get("thresholds") or {}
+        self.cfg["thresholds"] = {label: value for label, value in own.items() if label not in derived}
         key = self.cfg["pair_spans_key"]
         pair_mode = self.cfg["mode"] == "pair"
         n_examples, n_pairs = 0, 0
@@ -412,8 +416,34 @@ class TextClassifier(LabelledHead, TrainablePipe):
         annotated = numpy.flatnonzero(mask.any(axis=1))
         texts = [examples[i].reference.text for i in annotated]
         groups = [group_of(examples[i].reference) or f"doc {i}" for i in annotated]
-        info = fit_tfidf_layer(self.model.get_ref("tfidf"), texts, truths[annotated], mask[annotated], groups)
+        info, oof = fit_tfidf_layer(self.model.get_ref("tfidf"), texts, truths[annotated], mask[annotated], groups)
+        if not self.cfg["exclusive_classes"]:
+            info["oof_thresholds"] = self._oof_thresholds(oof, truths[annotated], mask[annotated])
         self.cfg["tfidf"] = info
+
+    def _oof_thresholds(self, logits: numpy.ndarray, truths: numpy.ndarray, mask: numpy.ndarray) -> List[str]:
+        """Start each label's threshold where the regression's out-of-fold predictions on the
+        training docs reach their best F1 (the TF-IDF baseline's decision rule, counting
+        ``always_top``); thresholds given in the config are kept, and ``clintiny calibrate``
+        replaces those of the labels with enough calibration positives. A label without a
+        training positive keeps ``threshold``.
+
+        RETURNS (List[str]): The labels given a threshold here (recorded in ``cfg["tfidf"]``).
+        """
+        probs = 1.0 / (1.0 + numpy.exp(-numpy.asarray(logits, dtype="float64")))
+        choices = calibrate_thresholds(
+            probs,
+            truths,
+            mask,
+            self.labels,
+            default=self.cfg["threshold"],
+            min_positives=1,
+            always_top=bool(self.cfg.get("always_top", False)) and len(self.labels) > 1,
+        )
+        given = self.cfg.get("thresholds") or {}
+        chosen = {label: round(c.threshold, 6) for label, c in choices.items() if not c.fallback and label not in given}
+        self.set_thresholds({**chosen, **given})
+        return sorted(chosen)
 
     # ------------------------------------------------------------------ scoring
 

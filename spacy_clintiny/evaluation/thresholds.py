@@ -7,7 +7,7 @@ of the TF-IDF baseline in :mod:`.baselines`). The search is exact: it sorts the 
 tries every cut between two distinct ones, with the top label's forced decisions counted in.
 """
 
-from typing import Dict, NamedTuple, Optional, Sequence
+from typing import Dict, NamedTuple, Optional, Sequence, Union
 
 import numpy
 
@@ -102,7 +102,7 @@ def calibrate_thresholds(
     mask: numpy.ndarray,
     labels: Sequence[str],
     *,
-    default: float,
+    default: Union[float, Sequence[float]],
     min_positives: int,
     always_top: bool = False,
 ) -> Dict[str, ThresholdChoice]:
@@ -112,7 +112,9 @@ def calibrate_thresholds(
     gold (numpy.ndarray): ``(n_docs, n_labels)`` 0/1 gold.
     mask (numpy.ndarray): ``(n_docs, n_labels)`` 1 where the doc is annotated for the label.
     labels (Sequence[str]): The labels, in column order.
-    default (float): The head's default threshold (kept for labels with too few positives).
+    default (Union[float, Sequence[float]]): The threshold kept for a label with too few
+        positives (and preferred among equally good cuts): one for all labels, or one per label
+        (the head's current thresholds).
     min_positives (int): Fewest calibration positives to choose a label's threshold from.
     always_top (bool): The head also predicts each doc's top label (counted in the F1).
     RETURNS (Dict[str, ThresholdChoice]): label -> its threshold and figures.
@@ -121,13 +123,14 @@ def calibrate_thresholds(
     forced = numpy.zeros(probs.shape, dtype=bool)
     if always_top and probs.size:
         forced[numpy.arange(len(probs)), probs.argmax(axis=1)] = True
+    defaults = numpy.broadcast_to(numpy.asarray(default, dtype="float64"), (len(labels),))
     out = {}
     for j, label in enumerate(labels):
         rows = numpy.asarray(mask)[:, j] > 0
         out[label] = f1_threshold(
             numpy.asarray(gold)[rows, j],
             probs[rows, j],
-            default=default,
+            default=float(defaults[j]),
             min_positives=min_positives,
             forced=forced[rows, j],
         )

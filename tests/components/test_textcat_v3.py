@@ -150,6 +150,33 @@ def test_v3_learns_and_round_trips_through_disk_in_a_fresh_process(tiny_encoder,
     assert_allclose(numpy.array(json.loads(out.stdout)), numpy.array(expected), atol=2e-5)
 
 
+def test_v3_thresholds_start_where_the_out_of_fold_predictions_reach_their_best_f1(tiny_encoder):
+    """The TF-IDF baseline's decision rule: each label's threshold is the F1-best cut of the
+    regression's out-of-fold probabilities on the training docs (top label counted); a
+    threshold given in the config is kept, and a second initialize derives the same ones."""
+    from spacy_clintiny.evaluation.thresholds import calibrate_thresholds
+
+    nlp = _pipeline(tiny_encoder, always_top=True, thresholds={"DERMA": 0.9})
+    items = _docs(8)
+    nlp.initialize(lambda: _examples(nlp, items))
+    textcat = nlp.get_pipe("clintiny_textcat")
+    labels = list(textcat.labels)
+    texts = [t for t, _ in items]
+    y = numpy.array([[c[name] for name in labels] for _, c in items])
+    _, oof = fit_tfidf_logits(texts, y, numpy.ones_like(y), [f"doc {i}" for i in range(len(texts))], folds=3)
+    probs = 1 / (1 + numpy.exp(-oof))
+    expected = calibrate_thresholds(probs, y, numpy.ones_like(y), labels, default=0.5, min_positives=1, always_top=True)
+    derived = [label for label in labels if label != "DERMA"]
+    assert textcat.cfg["tfidf"]["oof_thresholds"] == sorted(derived)
+    for label in derived:
+        assert textcat.cfg["thresholds"][label] == pytest.approx(expected[label].threshold, abs=1e-6)
+        assert expected[label].f1 >= expected[label].f1_default
+    assert textcat.cfg["thresholds"]["DERMA"] == 0.9
+    before = dict(textcat.cfg["thresholds"])
+    textcat.initialize(lambda: _examples(nlp, items), nlp=nlp)
+    assert textcat.cfg["thresholds"] == pytest.approx(before)
+
+
 def test_v3_new_label_set_and_pair_mode(tiny_encoder):
     nlp = _pipeline(tiny_encoder)
     items = _docs(6)
