@@ -83,13 +83,13 @@ def calibrate_pipeline(
             labels,
             default=pipe.label_thresholds,
             min_positives=min_positives,
-            always_top=bool(pipe.cfg.get("always_top", False)) and len(labels) > 1,
+            always_top=pipe.adds_top_label,
         )
         calibrated = {label: round(c.threshold, 6) for label, c in choices.items() if not c.fallback}
         pipe.set_thresholds({**(pipe.cfg.get("thresholds") or {}), **calibrated})
         report["components"][name] = {
             "docs": len(selected),
-            "always_top": bool(pipe.cfg.get("always_top", False)) and len(labels) > 1,
+            "always_top": pipe.adds_top_label,
             "default": pipe.cfg["threshold"],
             "labels": {label: c._asdict() for label, c in choices.items()},
         }

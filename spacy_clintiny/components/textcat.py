@@ -200,6 +200,13 @@ class TextClassifier(LabelledHead, TrainablePipe):
         default = self.cfg["threshold"]
         return numpy.asarray([own.get(label, default) for label in self.labels], dtype="float32")
 
+    @property
+    def adds_top_label(self) -> bool:
+        """RETURNS (bool): Whether a multi-label decision also predicts each doc's top label:
+        ``always_top``, except for a one-label (yes/no) head, which has no top label to add
+        (always_top would say yes to every doc)."""
+        return bool(self.cfg.get("always_top", False)) and len(self.labels) > 1
+
     def decide(self, scores: Floats2d) -> numpy.ndarray:
         """The decisions for probabilities: the top class (exclusive classes), or every label
         reaching its threshold, plus the top label with ``always_top`` (multi-label).
@@ -210,9 +217,7 @@ class TextClassifier(LabelledHead, TrainablePipe):
         probs = self.model.ops.to_numpy(scores).reshape(len(scores), len(self.labels))
         if self.cfg["exclusive_classes"]:
             return decide(probs, numpy.full(len(self.labels), numpy.inf), always_top=True)
-        # a one-label (yes/no) head has no "top label" to add: always_top would say yes to all
-        always_top = bool(self.cfg.get("always_top", False)) and len(self.labels) > 1
-        return decide(probs, self.label_thresholds, always_top=always_top)
+        return decide(probs, self.label_thresholds, always_top=self.adds_top_label)
 
     def predicted_labels(self, doc: Doc) -> List[str]:
         """The labels this component predicts for a doc it has annotated.
@@ -438,7 +443,7 @@ class TextClassifier(LabelledHead, TrainablePipe):
             self.labels,
             default=self.cfg["threshold"],
             min_positives=1,
-            always_top=bool(self.cfg.get("always_top", False)) and len(self.labels) > 1,
+            always_top=self.adds_top_label,
         )
         given = self.cfg.get("thresholds") or {}
         chosen = {label: round(c.threshold, 6) for label, c in choices.items() if not c.fallback and label not in given}
