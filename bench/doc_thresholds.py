@@ -29,10 +29,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=300)
     args = parser.parse_args()
 
-    import numpy
     import spacy
 
-    from spacy_clintiny.converters.splits import group_of
+    from spacy_clintiny.architectures.text_head import tfidf_settings
     from spacy_clintiny.evaluation import read_eval_sets, score_pipeline
     from spacy_clintiny.tfidf import fit_tfidf_logits
     from spacy_clintiny.training.mixed_corpus import load_examples
@@ -40,16 +39,11 @@ def main() -> None:
     nlp = spacy.load(args.model)
     for name, path in (("textcat_specialty", "mtsamples/train.spacy"), ("textcat_ade", "ade/train.spacy")):
         head = nlp.get_pipe(name)
-        examples = load_examples(nlp, args.corpus / path)
-        truths, mask = head._gold(examples)
-        annotated = numpy.flatnonzero(mask.any(axis=1))
-        texts = [examples[i].reference.text for i in annotated]
-        groups = [group_of(examples[i].reference) or f"doc {i}" for i in annotated]
-        attrs = head.model.get_ref("tfidf").attrs
-        settings = {k: attrs[k] for k in ("features", "sublinear_tf", "C", "class_weight", "folds", "seed")}
-        _, oof = fit_tfidf_logits(texts, truths[annotated], mask[annotated], groups, **settings)
+        texts, truths, mask, groups = head.tfidf_inputs(load_examples(nlp, args.corpus / path))
+        # the trained regression's own settings; refitting it here would reset its learned scale
+        _, oof = fit_tfidf_logits(texts, truths, mask, groups, **tfidf_settings(head.model.get_ref("tfidf")))
         head.cfg["thresholds"] = {}
-        derived = head._oof_thresholds(oof, truths[annotated], mask[annotated])
+        derived = head._oof_thresholds(oof, truths, mask)
         print(f"{name}: {len(derived)} of {len(head.labels)} labels given an out-of-fold threshold")
     oof_dir, calibrated = args.out / "oof", args.out / "calibrated"
     if oof_dir.exists():

@@ -235,6 +235,12 @@ def tfidf_logits_layer(
 TFIDF_SETTINGS = ("features", "sublinear_tf", "C", "class_weight", "folds", "seed")
 
 
+def tfidf_settings(model: Model) -> Dict[str, Any]:
+    """RETURNS (Dict[str, Any]): A ``tfidf_logits_layer``'s regression settings, as
+    :func:`spacy_clintiny.tfidf.fit_tfidf_logits` takes them."""
+    return {key: model.attrs[key] for key in TFIDF_SETTINGS}
+
+
 class _Fitted:
     """What a fitted TF-IDF layer keeps in this process only (never serialized): its
     scikit-learn vectorizer, built once from the terms, and the out-of-fold logits of the
@@ -263,19 +269,7 @@ def fit_tfidf_layer(
         log; and the ``(n_docs, n_labels)`` out-of-fold logits.
     """
     start = time.perf_counter()
-    attrs = model.attrs
-    fitted, oof = fit_tfidf_logits(
-        texts,
-        y,
-        mask,
-        groups,
-        features=attrs["features"],
-        sublinear_tf=attrs["sublinear_tf"],
-        C=attrs["C"],
-        class_weight=attrs["class_weight"],
-        folds=attrs["folds"],
-        seed=attrs["seed"],
-    )
+    fitted, oof = fit_tfidf_logits(texts, y, mask, groups, **tfidf_settings(model))
     model.attrs["terms"] = fitted.terms
     model.set_param("W", fitted.coef)
     model.set_param("b", fitted.intercept)
@@ -342,7 +336,7 @@ def _tfidf_ensemble_init(model: Model, X: Optional[TextInput] = None, Y: Optiona
     n_out = model.get_ref("output_layer").get_dim("nO")  # the component sized it from its labels
     if bow.has_dim("nO") and bow.get_dim("nO") != n_out:
         # initialized again with another label set: thinc cannot resize a layer with weights
-        fresh = tfidf_logits_layer(**{key: bow.attrs[key] for key in TFIDF_SETTINGS})
+        fresh = tfidf_logits_layer(**tfidf_settings(bow))
         model.replace_node(bow, fresh)
         model.set_ref("tfidf", fresh)
         _RUNTIME.pop(bow.id, None)

@@ -414,16 +414,27 @@ class TextClassifier(LabelledHead, TrainablePipe):
         if self.model.has_ref("tfidf") and not pair_mode:
             self._fit_tfidf(examples)
 
-    def _fit_tfidf(self, examples: List[Example]) -> None:
-        """Fit the bag-of-words regression of a ``TextClassifier.v3`` model on the training
-        docs annotated for this head (each label on the docs that annotate it)."""
+    def tfidf_inputs(self, examples: List[Example]) -> Tuple[List[str], numpy.ndarray, numpy.ndarray, List[str]]:
+        """What a ``TextClassifier.v3`` regression is fitted on: the texts, targets, mask and
+        fold groups of the training docs annotated for this head (each label on the docs that
+        annotate it).
+
+        RETURNS (Tuple[List[str], numpy.ndarray, numpy.ndarray, List[str]]): Texts,
+            ``(n_docs, n_labels)`` targets and mask, and each doc's group.
+        """
         truths, mask = self._gold(examples)
         annotated = numpy.flatnonzero(mask.any(axis=1))
         texts = [examples[i].reference.text for i in annotated]
         groups = [group_of(examples[i].reference) or f"doc {i}" for i in annotated]
-        info, oof = fit_tfidf_layer(self.model.get_ref("tfidf"), texts, truths[annotated], mask[annotated], groups)
+        return texts, truths[annotated], mask[annotated], groups
+
+    def _fit_tfidf(self, examples: List[Example]) -> None:
+        """Fit the bag-of-words regression of a ``TextClassifier.v3`` model on the training
+        docs annotated for this head (:meth:`tfidf_inputs`)."""
+        texts, truths, mask, groups = self.tfidf_inputs(examples)
+        info, oof = fit_tfidf_layer(self.model.get_ref("tfidf"), texts, truths, mask, groups)
         if not self.cfg["exclusive_classes"]:
-            info["oof_thresholds"] = self._oof_thresholds(oof, truths[annotated], mask[annotated])
+            info["oof_thresholds"] = self._oof_thresholds(oof, truths, mask)
         self.cfg["tfidf"] = info
 
     def _oof_thresholds(self, logits: numpy.ndarray, truths: numpy.ndarray, mask: numpy.ndarray) -> List[str]:
