@@ -687,9 +687,9 @@ class Errors(metaclass=_Codes):
         "[components.<textcat>.model]."
     )
     E883 = (
-        "Component '{name}' of pipeline '{path}' is not a clintiny_textcat (factory '{factory}'), so "
-        "it has no decision thresholds to calibrate. Name one of the pipeline's clintiny_textcat "
-        "components: {choices}."
+        "Component '{name}' of pipeline '{path}' is not a clintiny_textcat or clintiny_rel (factory "
+        "'{factory}'), so it has no decision thresholds to calibrate. Name one of the pipeline's "
+        "heads with thresholds: {choices}."
     )
     E884 = (
         "Component '{name}' of pipeline '{path}' has exclusive_classes = true: it predicts its "
@@ -697,15 +697,19 @@ class Errors(metaclass=_Codes):
         "(--component)."
     )
     E885 = (
-        "Calibration corpus {corpus}: none of its {n} doc(s) has any of component '{name}''s labels "
-        "{labels} in doc.cats. Give a corpus annotated for this head (a calibration slice of its "
-        "training corpus), or leave the head out with --component."
+        "Calibration corpus {corpus}: none of its {n} doc(s) is annotated for component '{name}' "
+        "(labels {labels}: in doc.cats for a clintiny_textcat, gold relations for a clintiny_rel). "
+        "Give a corpus annotated for this head (a calibration slice of its training corpus), or "
+        "leave the head out with --component."
     )
     E886 = (
         "Output '{output}' {problem}. Choose a new folder outside the input pipeline, or pass "
         "--force to replace an existing output."
     )
-    E887 = "Pipeline '{path}' has no clintiny_textcat component to calibrate (components: {names})."
+    E887 = (
+        "Pipeline '{path}' has no multi-label clintiny_textcat or clintiny_rel component to "
+        "calibrate (components: {names})."
+    )
     E888 = (
         "min_positives = {value!r} must be an integer >= 1 (labels with fewer calibration positives "
         "keep the default threshold)."
@@ -717,6 +721,10 @@ class Errors(metaclass=_Codes):
     E890 = (
         "Component '{name}': pos_weight_power = {value!r} must be a number >= 0 (0: no class weights, "
         "0.5: square root of each label's negatives-to-positives ratio, 1: the full ratio)."
+    )
+    E891 = (
+        "missed = {value!r} must be an integer >= 0: the gold positives no scored item stands for "
+        "(counted as false negatives at every threshold)."
     )
     # ---- E840-E859 inference path: tokenizer, text length, broken pipeline folders (tokenizer.py, models.py)
     E840 = (

@@ -2,7 +2,9 @@
 
 The CLI tests run a pipeline whose doc heads read their probabilities from the doc text (a
 registered test architecture: the doc "0.9 0.2" gets probabilities 0.9 and 0.2), so the scores
-the command calibrates on are hand-made and the thresholds it must choose are known."""
+the command calibrates on are hand-made and the thresholds it must choose are known. The
+relation head's test architecture reads a pair's probability from the number after its tail
+("aspirin rash 0.9": aspirin -> rash 0.9, rash -> aspirin 0.01)."""
 
 import json
 
@@ -17,8 +19,10 @@ from typer.testing import CliRunner
 
 from spacy_clintiny.cli import app
 from spacy_clintiny.evaluation.thresholds import calibrate_thresholds, decide, f1_threshold
+from spacy_clintiny.relations import set_gold_relations
 
 TEXT_SCORES = "clintiny-test.ScoresFromText.v1"
+PAIR_SCORES = "clintiny-test.PairScoresFromText.v1"
 
 
 # ---------------------------------------------------------------- the search
@@ -33,6 +37,20 @@ def test_f1_threshold_known_answer():
     assert choice.f1 == pytest.approx(6 / 7)
     assert choice.f1_default == pytest.approx(2 * 2 / (3 + 3))  # 0.9, 0.7, 0.6 at 0.5
     assert (choice.positives, choice.docs, choice.fallback) == (3, 5, False)
+
+
+def test_f1_threshold_counts_gold_positives_no_item_stands_for():
+    gold = numpy.array([1, 1, 0, 1, 0])
+    scores = numpy.array([0.9, 0.7, 0.6, 0.4, 0.2])
+    # one more gold positive that no threshold can find: 4 gold in every F1
+    choice = f1_threshold(gold, scores, default=0.5, min_positives=1, missed=1)
+    assert choice.threshold == pytest.approx(0.3)
+    assert choice.f1 == pytest.approx(2 * 3 / (4 + 4))
+    assert choice.f1_default == pytest.approx(2 * 2 / (3 + 4))
+    assert choice.positives == 3  # the floor counts positives a threshold can decide
+    assert f1_threshold(gold, scores, default=0.5, min_positives=4, missed=5).fallback
+    with pytest.raises(ValueError, match="E891"):
+        f1_threshold(gold, scores, default=0.5, min_positives=1, missed=-1)
 
 
 def test_f1_threshold_counts_forced_top_labels():
@@ -240,3 +258,114 @@ def test_calibrate_cli_replaces_an_output_only_with_force(tmp_path, scores_from_
     assert code == 0, output
     assert not (out / "old.txt").exists() and (out / "config.cfg").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+# ---------------------------------------------------------------- relation heads
+
+
+@pytest.fixture(scope="module")
+def pair_scores_from_text():
+    """Register the pair test architecture for this module only."""
+
+    def build(nO=None):
+        output = Linear(nO=nO, nI=1)  # sized by the component; unused
+
+        def forward(model, X, is_train):
+            docs, candidates = X
+            n_labels = model.get_ref("output_layer").get_dim("nO")
+            probs = []
+            for doc, cands in zip(docs, candidates):
+                for _, tail in cands.pairs:
+                    end = cands.spans[tail].end
+                    after = doc[end] if end < len(doc) else None
+                    probs.append(float(after.text) if after is not None and after.like_num else 0.01)
+            probs = numpy.clip(numpy.repeat(numpy.asarray(probs, dtype="float32"), n_labels), 1e-6, 1 - 1e-6)
+            logits = numpy.log(probs / (1 - probs)).reshape(-1, n_labels)
+            return model.ops.asarray2f(logits), lambda d: d
+
+        init = lambda m, X=None, Y=None: output.initialize()  # noqa: E731
+        model = Model("pair_scores_from_text", forward, layers=[output], init=init)
+        model.set_ref("output_layer", output)
+        return model
+
+    registry.architectures.register(PAIR_SCORES, func=build)
+    yield PAIR_SCORES
+    catalogue.REGISTRY.pop((*registry.architectures.namespace, PAIR_SCORES), None)
+
+
+def _rel_pipeline(path, pair_scores):
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("span_ruler", config={"spans_key": "concepts"})
+    ruler.add_patterns(
+        [
+            {"label": "DRUG", "pattern": [{"LOWER": {"IN": ["aspirin", "heparin"]}}]},
+            {"label": "EFFECT", "pattern": [{"LOWER": {"IN": ["rash", "bleeding"]}}]},
+        ]
+    )
+    rel = nlp.add_pipe(
+        "clintiny_rel", name="rel", config={"model": {"@architectures": pair_scores}, "spans_keys": ["concepts"]}
+    )
+    rel.cfg["labels"] = ["AE"]
+    rel.model.get_ref("output_layer").set_dim("nO", 1)
+    rel.model.initialize()
+    nlp.to_disk(path)
+    return path
+
+
+# (text, gold AE relation from the first to the second word): the pair scores are those of
+# test_f1_threshold_counts_gold_positives_no_item_stands_for; "felt" is no entity, so the last
+# doc's gold relation has no candidate pair (missed at every threshold)
+RELATIONS = [
+    ("aspirin rash 0.9", True),
+    ("heparin bleeding 0.7", True),
+    ("aspirin bleeding 0.6", False),
+    ("heparin rash 0.4", True),
+    ("aspirin rash 0.2", False),
+    ("aspirin felt 0.8", True),
+]
+
+
+def _rel_corpus(path, *, with_relations=True):
+    nlp = spacy.blank("en")
+    docs = []
+    for text, related in RELATIONS:
+        doc = nlp.make_doc(text)
+        if with_relations:
+            head, tail = doc[0:1], doc[1:2]
+            set_gold_relations(doc, [(head.start_char, head.end_char, tail.start_char, tail.end_char, "AE")] * related)
+        docs.append(doc)
+    DocBin(docs=docs, store_user_data=True).to_disk(path)
+    return path
+
+
+def test_calibrate_cli_chooses_relation_thresholds_end_to_end(tmp_path, pair_scores_from_text):
+    pipeline = _rel_pipeline(tmp_path / "pipeline", pair_scores_from_text)
+    out = tmp_path / "calibrated"
+    code, output = _run(
+        pipeline, _rel_corpus(tmp_path / "calib.spacy"), out, "--min-positives", "1", "--report", tmp_path / "r.json"
+    )
+    assert code == 0, output
+    assert "6 calibration docs, 10 candidate pairs" in output
+    assert "1 gold relation(s) had no candidate pair" in output
+    nlp = spacy.load(out)
+    assert nlp.get_pipe("rel").cfg["thresholds"] == pytest.approx({"AE": 0.3})
+    choice = json.loads((tmp_path / "r.json").read_text())["components"]["rel"]["labels"]["AE"]
+    assert choice["f1"] == pytest.approx(6 / 8) and choice["f1_default"] == pytest.approx(4 / 7)
+    assert (choice["positives"], choice["docs"], choice["missed"]) == (3, 10, 1)
+    # the decisions change as calibrated; the input pipeline is untouched
+    assert [r.label for r in nlp("heparin rash 0.4")._.clintiny_rels] == ["AE"]
+    assert nlp("heparin rash 0.25")._.clintiny_rels == []
+    before = spacy.load(pipeline)
+    assert before.get_pipe("rel").cfg["thresholds"] == {} and before("heparin rash 0.4")._.clintiny_rels == []
+
+
+def test_calibrate_cli_relation_bad_input(tmp_path, pair_scores_from_text):
+    pipeline = _rel_pipeline(tmp_path / "pipeline", pair_scores_from_text)
+    no_rels = _rel_corpus(tmp_path / "plain.spacy", with_relations=False)
+    code, output = _run(pipeline, no_rels, tmp_path / "o1")
+    assert code == 1 and "E885" in output and "'rel'" in output and "gold relations" in output
+    code, output = _run(pipeline, no_rels, tmp_path / "o2", "-c", "span_ruler")
+    assert code == 1 and "E883" in output and "['rel']" in output
+    assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+    with pytest.raises(ValueError, match="E880"):
+        spacy.blank("en").add_pipe("clintiny_rel", config={"thresholds": {"AE": 1.5}})

@@ -1,5 +1,5 @@
-"""``clintiny calibrate``: choose the multi-label doc heads' per-label decision thresholds for
-F1 on a calibration corpus and write the pipeline with them.
+"""``clintiny calibrate``: choose the per-label decision thresholds of the multi-label doc heads
+and of the relation heads for F1 on a calibration corpus, and write the pipeline with them.
 
 The calibration corpus must not be the split the figures are reported on: use a slice of the
 training corpus held out from training (by group), as the project's corpus step carves it.
@@ -10,13 +10,18 @@ out-of-fold predictions at initialize, else the head's default ``threshold``): a
 from one or two docs would be noise. The search is
 :func:`spacy_clintiny.evaluation.thresholds.calibrate_thresholds` (exact, over sorted scores,
 counting the head's ``always_top`` decisions).
+
+Each ``clintiny_rel`` head is calibrated end to end, as it is scored: on the docs with gold
+relations, the components before it (without the doc heads) predict the entities, the head
+scores every candidate pair, and each label's threshold is the F1-best cut over those pairs,
+with the gold relations whose entities were not predicted counted as misses at every cut.
 """
 
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy
 import typer
@@ -26,7 +31,11 @@ from ..errors import Errors
 from ..fileio import write_json_atomic
 from ._app import app
 
+if TYPE_CHECKING:
+    from ..evaluation.thresholds import ThresholdChoice
+
 TEXTCAT_FACTORY = "clintiny_textcat"
+REL_FACTORY = "clintiny_rel"
 ENCODER_FACTORIES = ("clintiny_encoder", "transformer")
 
 
@@ -40,23 +49,25 @@ def calibrate_pipeline(
     force: bool = False,
     batch_size: int = 16,
 ) -> Dict[str, Any]:
-    """Calibrate the pipeline's multi-label ``clintiny_textcat`` heads and write it to ``output``.
+    """Calibrate the pipeline's multi-label ``clintiny_textcat`` and its ``clintiny_rel`` heads
+    and write it to ``output``.
 
     pipeline (Path): The trained pipeline folder.
     corpus (Path): Calibration DocBin, or a folder of DocBins (gold ``cats``).
     output (Path): Where the calibrated pipeline goes (written to a temporary sibling folder,
         then renamed).
-    components (Sequence[str]): Heads to calibrate; empty: every multi-label ``clintiny_textcat``.
+    components (Sequence[str]): Heads to calibrate; empty: every multi-label ``clintiny_textcat``
+        and every ``clintiny_rel``.
     min_positives (int): Fewest calibration positives to choose a label's threshold from.
     force (bool): Replace an existing ``output``.
     batch_size (int): Batch size of ``nlp.pipe``.
     RETURNS (Dict[str, Any]): Per component: docs, and per label the threshold, calibration
         positives, F1 at the threshold and at the label's threshold before calibration
-        ("f1_default"), and whether that threshold was kept ("fallback").
+        ("f1_default"), and whether that threshold was kept ("fallback"); a relation head also
+        gives its candidate pairs and, per label, the gold relations no pair stood for ("missed").
     """
     import spacy
 
-    from ..evaluation.thresholds import ThresholdChoice, calibrate_thresholds
     from ..training.mixed_corpus import load_examples
 
     if isinstance(min_positives, bool) or not isinstance(min_positives, int) or min_positives < 1:
@@ -69,47 +80,117 @@ def calibrate_pipeline(
     report: Dict[str, Any] = {"corpus": str(corpus), "min_positives": min_positives, "components": {}}
     for name in names:
         pipe = nlp.get_pipe(name)
-        labels = list(pipe.labels)
-        selected = _annotated(examples, pipe)
-        if not selected:
-            raise ValueError(Errors.E885.format(corpus=corpus, n=len(examples), name=name, labels=labels))
-        probs = _probabilities(nlp, name, selected, labels, batch_size=batch_size)
-        gold = numpy.asarray([[eg.reference.cats.get(label, 0.0) >= 0.5 for label in labels] for eg in selected])
-        mask = numpy.asarray([[label in eg.reference.cats for label in labels] for eg in selected])
-        choices: Dict[str, ThresholdChoice] = calibrate_thresholds(
-            probs,
-            gold,
-            mask,
-            labels,
-            default=pipe.label_thresholds,
-            min_positives=min_positives,
-            always_top=pipe.adds_top_label,
-        )
+        if nlp.get_pipe_meta(name).factory == REL_FACTORY:
+            entry, choices = _calibrate_relations(nlp, name, examples, min_positives, batch_size=batch_size)
+        else:
+            entry, choices = _calibrate_textcat(nlp, name, examples, min_positives, batch_size=batch_size)
+        if entry is None:
+            raise ValueError(Errors.E885.format(corpus=corpus, n=len(examples), name=name, labels=list(pipe.labels)))
         calibrated = {label: round(c.threshold, 6) for label, c in choices.items() if not c.fallback}
         pipe.set_thresholds({**(pipe.cfg.get("thresholds") or {}), **calibrated})
-        report["components"][name] = {
-            "docs": len(selected),
-            "always_top": pipe.adds_top_label,
-            "default": pipe.cfg["threshold"],
-            "labels": {label: c._asdict() for label, c in choices.items()},
-        }
+        report["components"][name] = entry
     _write_pipeline(nlp, output, force=force)
     return report
 
 
+def _calibrate_textcat(
+    nlp: Any, name: str, examples: List[Any], min_positives: int, *, batch_size: int
+) -> Tuple[Optional[Dict[str, Any]], Dict[str, "ThresholdChoice"]]:
+    """A doc head's thresholds from its probabilities on the docs annotated for it (None when
+    there are none)."""
+    from ..evaluation.thresholds import calibrate_thresholds
+
+    pipe = nlp.get_pipe(name)
+    labels = list(pipe.labels)
+    selected = _annotated(examples, pipe)
+    if not selected:
+        return None, {}
+    probs = _probabilities(nlp, name, selected, labels, batch_size=batch_size)
+    gold = numpy.asarray([[eg.reference.cats.get(label, 0.0) >= 0.5 for label in labels] for eg in selected])
+    mask = numpy.asarray([[label in eg.reference.cats for label in labels] for eg in selected])
+    choices = calibrate_thresholds(
+        probs,
+        gold,
+        mask,
+        labels,
+        default=pipe.label_thresholds,
+        min_positives=min_positives,
+        always_top=pipe.adds_top_label,
+    )
+    entry = {
+        "docs": len(selected),
+        "always_top": pipe.adds_top_label,
+        "default": pipe.cfg["threshold"],
+        "labels": {label: c._asdict() for label, c in choices.items()},
+    }
+    return entry, choices
+
+
+def _calibrate_relations(
+    nlp: Any, name: str, examples: List[Any], min_positives: int, *, batch_size: int
+) -> Tuple[Optional[Dict[str, Any]], Dict[str, "ThresholdChoice"]]:
+    """A relation head's thresholds, end to end: the components before it (not the doc heads)
+    predict the entities of the docs with gold relations, the head scores every candidate
+    pair, and each label's F1 counts the gold relations no pair stands for as misses."""
+    from spacy.util import minibatch
+
+    from ..evaluation.thresholds import f1_threshold
+    from ..relations import get_gold_relations
+
+    pipe = nlp.get_pipe(name)
+    labels = list(pipe.labels)
+    selected = [eg for eg in examples if get_gold_relations(eg.reference) is not None]
+    if not selected:
+        return None, {}
+    before = nlp.pipe_names[: nlp.pipe_names.index(name)]
+    enable = [n for n in before if nlp.get_pipe_meta(n).factory not in (TEXTCAT_FACTORY, REL_FACTORY)]
+    with nlp.select_pipes(enable=enable):
+        docs = list(nlp.pipe((eg.predicted for eg in selected), batch_size=batch_size))
+    probs, truths = [], []
+    missed = numpy.zeros(len(labels), dtype="int64")
+    for batch in minibatch(list(zip(selected, docs)), batch_size):
+        candidates, batch_probs = pipe.predict([doc for _, doc in batch])
+        probs.append(pipe.model.ops.to_numpy(batch_probs).reshape(-1, len(labels)))
+        for (eg, _), cands in zip(batch, candidates):
+            doc_truths, doc_missed = pipe.pair_truths(eg.reference, cands)
+            truths.append(doc_truths)
+            missed += doc_missed
+    all_probs, all_truths = numpy.concatenate(probs), numpy.concatenate(truths)
+    defaults = pipe.label_thresholds
+    choices = {
+        label: f1_threshold(
+            all_truths[:, j],
+            all_probs[:, j],
+            default=float(defaults[j]),
+            min_positives=min_positives,
+            missed=int(missed[j]),
+        )
+        for j, label in enumerate(labels)
+    }
+    entry = {
+        "docs": len(selected),
+        "pairs": len(all_probs),
+        "default": pipe.cfg["threshold"],
+        "labels": {label: {**c._asdict(), "missed": int(missed[j])} for j, (label, c) in enumerate(choices.items())},
+    }
+    return entry, choices
+
+
 def _components(nlp: Any, path: Path, requested: Sequence[str]) -> List[str]:
-    """The heads to calibrate (E883: not a clintiny_textcat, E884: exclusive classes, E887: none)."""
-    textcats = [name for name in nlp.component_names if nlp.get_pipe_meta(name).factory == TEXTCAT_FACTORY]
+    """The heads to calibrate (E883: not a clintiny_textcat or clintiny_rel, E884: exclusive
+    classes, E887: none)."""
+    factories = (TEXTCAT_FACTORY, REL_FACTORY)
+    heads = [name for name in nlp.component_names if nlp.get_pipe_meta(name).factory in factories]
     if not requested:
-        names = [name for name in textcats if not nlp.get_pipe(name).cfg["exclusive_classes"]]
+        names = [name for name in heads if not nlp.get_pipe(name).cfg.get("exclusive_classes", False)]
         if not names:
             raise ValueError(Errors.E887.format(path=path, names=nlp.component_names))
         return names
     for name in requested:
-        if name not in textcats:
+        if name not in heads:
             factory = nlp.get_pipe_meta(name).factory if name in nlp.component_names else "no such component"
-            raise ValueError(Errors.E883.format(name=name, path=path, factory=factory, choices=textcats))
-        if nlp.get_pipe(name).cfg["exclusive_classes"]:
+            raise ValueError(Errors.E883.format(name=name, path=path, factory=factory, choices=heads))
+        if nlp.get_pipe(name).cfg.get("exclusive_classes", False):
             raise ValueError(Errors.E884.format(name=name, path=path))
     return list(dict.fromkeys(requested))
 
@@ -183,7 +264,10 @@ def calibrate_cli(
     corpus: Path = typer.Argument(..., help="Calibration DocBin (.spacy) or folder of DocBins, NOT the dev split"),
     output: Path = typer.Argument(..., help="Folder for the calibrated pipeline"),
     component: List[str] = typer.Option(
-        [], "--component", "-c", help="Head to calibrate (repeatable; default: every multi-label clintiny_textcat)"
+        [],
+        "--component",
+        "-c",
+        help="Head to calibrate (repeatable; default: every multi-label clintiny_textcat and clintiny_rel)",
     ),
     min_positives: int = typer.Option(
         5, "--min-positives", help="Labels with fewer calibration positives keep their current threshold"
@@ -192,8 +276,8 @@ def calibrate_cli(
     force: bool = typer.Option(False, "--force", help="Replace an existing output folder"),
     batch_size: int = typer.Option(16, "--batch-size", help="Batch size of nlp.pipe"),
 ) -> None:
-    """Choose each label's decision threshold for F1 on a calibration corpus and write the
-    pipeline with the thresholds."""
+    """Choose each label's decision threshold of the doc and relation heads for F1 on a
+    calibration corpus and write the pipeline with the thresholds."""
     try:
         result = calibrate_pipeline(
             pipeline,
@@ -212,8 +296,12 @@ def calibrate_cli(
             + (("threshold kept",) if c["fallback"] else ("",))
             for label, c in entry["labels"].items()
         ]
-        msg.divider(f"{name}: {entry['docs']} calibration docs")
+        pairs = f", {entry['pairs']} candidate pairs" if "pairs" in entry else ""
+        msg.divider(f"{name}: {entry['docs']} calibration docs{pairs}")
         msg.table(rows, header=("label", "positives", "threshold", "F1", "F1 before", ""), divider=True)
+        missed = sum(c.get("missed", 0) for c in entry["labels"].values())
+        if missed:
+            msg.info(f"{missed} gold relation(s) had no candidate pair (their entities were not predicted)")
     if report is not None:
         write_json_atomic(report, result)
     msg.good(f"Wrote the calibrated pipeline to {output}")

@@ -1,7 +1,8 @@
 """What the labelled heads (``clintiny_ner``, ``clintiny_textcat``, ``clintiny_rel``) share:
 the listener part of their default model config, one training step (``update``) with small
-hooks for what differs, the masked cross-entropy of the doc and pair heads, and label
-bookkeeping in ``cfg["labels"]`` with labels fixed once the output layer has its size."""
+hooks for what differs, the masked cross-entropy of the doc and pair heads, label
+bookkeeping in ``cfg["labels"]`` with labels fixed once the output layer has its size, and
+the per-label decision thresholds of the doc and pair heads (``clintiny calibrate`` sets them)."""
 
 import warnings
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
@@ -186,3 +187,38 @@ class LabelledHead:
                 stacklevel=2,
             )
         return list(labels) if labels is not None else sorted(set(requested) | data_labels)
+
+
+def is_probability(value: Any) -> bool:
+    """RETURNS (bool): Whether ``value`` is a number (not a bool) in [0, 1]."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0.0 <= value <= 1.0
+
+
+class PerLabelThresholds:
+    """Mixin for a head with sigmoid outputs deciding each label at its own threshold:
+    ``cfg["thresholds"]`` (label -> threshold) where given, else ``cfg["threshold"]``."""
+
+    def set_thresholds(self, thresholds: Dict[str, float], *, check_labels: bool = True) -> None:
+        """Replace the per-label thresholds (labels without one use ``threshold``).
+
+        thresholds (Dict[str, float]): Label -> threshold in [0, 1].
+        check_labels (bool): Raise E881 for labels the component does not have.
+        """
+        for label, value in thresholds.items():
+            if not is_probability(value):
+                raise ValueError(Errors.E880.format(name=self.name, label=label, value=value))
+        if check_labels:
+            self._check_threshold_labels(thresholds)
+        self.cfg["thresholds"] = {str(label): float(value) for label, value in thresholds.items()}
+
+    def _check_threshold_labels(self, thresholds: Dict[str, float]) -> None:
+        unknown = sorted(label for label in thresholds if label not in self.labels)
+        if unknown:
+            raise ValueError(Errors.E881.format(name=self.name, unknown=unknown, labels=list(self.labels)))
+
+    @property
+    def label_thresholds(self) -> numpy.ndarray:
+        """RETURNS (numpy.ndarray): ``(n_labels,)`` each label's decision threshold."""
+        own = self.cfg.get("thresholds") or {}
+        default = self.cfg["threshold"]
+        return numpy.asarray([own.get(label, default) for label in self.labels], dtype="float32")

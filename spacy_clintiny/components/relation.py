@@ -3,9 +3,10 @@
 Entities are the union of the span groups in ``spans_keys`` ("ents" = ``doc.ents``).
 Every ordered pair of distinct entities at most ``max_distance`` tokens apart (sentence
 boundaries in between are allowed) is classified with one sigmoid per relation label; a
-label is predicted when its probability reaches ``threshold``. "No relation" is simply no
-label reaching the threshold. Predictions are written to ``doc._.clintiny_rels`` as
-:class:`spacy_clintiny.relations.Relation` objects.
+label is predicted when its probability reaches its threshold: ``thresholds[label]`` where
+given (``clintiny calibrate`` chooses them for end-to-end F1 on a calibration corpus), else
+``threshold``. "No relation" is simply no label reaching its threshold. Predictions are
+written to ``doc._.clintiny_rels`` as :class:`spacy_clintiny.relations.Relation` objects.
 
 Training: candidates are built from the reference's gold entity spans (aligned to the
 predicted doc by character offsets), targets from ``get_gold_relations(reference)``; pairs
@@ -46,7 +47,7 @@ from ..architectures.instances import ENTS_KEY, Candidates, get_candidates, get_
 from ..errors import Errors
 from ..extensions import install_extensions
 from ..relations import Relation, RelationKey, get_gold_relations, gold_relation_keys
-from ._common import LISTENER_CONFIG_STR, LabelledHead, masked_cross_entropy
+from ._common import LISTENER_CONFIG_STR, LabelledHead, PerLabelThresholds, masked_cross_entropy
 from ._upstream import docs_are_encoded, has_upstream
 
 DEFAULT_CONFIG_STR = (
@@ -75,6 +76,7 @@ PairKey = Tuple[Optional[Tuple[int, int]], Optional[Tuple[int, int]]]
         "spans_keys": [ENTS_KEY],
         "max_distance": 50,
         "threshold": 0.5,
+        "thresholds": {},
         "negative_ratio": 0.0,
         "prior_correction": False,
     },
@@ -91,6 +93,7 @@ def make_clintiny_rel(
     spans_keys: List[str],
     max_distance: int,
     threshold: float,
+    thresholds: Dict[str, float],
     negative_ratio: float,
     prior_correction: bool,
 ) -> "RelationExtractor":
@@ -101,6 +104,7 @@ def make_clintiny_rel(
     spans_keys (List[str]): Span groups holding the entities ("ents" = ``doc.ents``).
     max_distance (int): Largest number of tokens between the two entities of a pair.
     threshold (float): Probability from which a relation label is predicted.
+    thresholds (Dict[str, float]): Label -> its own threshold (``clintiny calibrate`` sets them).
     negative_ratio (float): In training, unrelated candidate pairs kept per related pair of
         a doc (a random sample); 0 keeps every pair.
     prior_correction (bool): Add ``log(q)`` (q: the fraction of unrelated pairs kept in
@@ -114,12 +118,13 @@ def make_clintiny_rel(
         spans_keys=spans_keys,
         max_distance=max_distance,
         threshold=threshold,
+        thresholds=thresholds,
         negative_ratio=negative_ratio,
         prior_correction=prior_correction,
     )
 
 
-class RelationExtractor(LabelledHead, TrainablePipe):
+class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
     """Predict relations between pairs of entity spans into ``doc._.clintiny_rels``."""
 
     def __init__(
@@ -131,6 +136,7 @@ class RelationExtractor(LabelledHead, TrainablePipe):
         spans_keys: Sequence[str] = (ENTS_KEY,),
         max_distance: int = 50,
         threshold: float = 0.5,
+        thresholds: Optional[Dict[str, float]] = None,
         negative_ratio: float = 0.0,
         prior_correction: bool = False,
     ) -> None:
@@ -166,12 +172,14 @@ class RelationExtractor(LabelledHead, TrainablePipe):
             "spans_keys": list(spans_keys),
             "max_distance": int(max_distance),
             "threshold": float(threshold),
+            "thresholds": {},
             "negative_ratio": float(negative_ratio),
             "prior_correction": bool(prior_correction),
             # unrelated candidate pairs seen / kept by the training-time sampling
             "negatives_seen": 0,
             "negatives_kept": 0,
         }
+        self.set_thresholds(thresholds or {}, check_labels=False)
 
     def add_label(self, label: str) -> int:
         """Add a relation label before initialization.
@@ -219,19 +227,20 @@ class RelationExtractor(LabelledHead, TrainablePipe):
         return float(numpy.log(kept / seen))
 
     def set_annotations(self, docs: Iterable[Doc], scores: RelScores) -> None:
-        """Write the relations whose probability reaches the threshold to ``doc._.clintiny_rels``.
+        """Write the relations whose probability reaches their label's threshold to
+        ``doc._.clintiny_rels``.
 
         docs (Iterable[Doc]): The documents.
         scores (RelScores): The output of ``predict``.
         """
         candidates, probs = scores
         probs = self.model.ops.to_numpy(probs)
-        threshold = self.cfg["threshold"]
+        thresholds = self.label_thresholds
         row = 0
         for doc, cands in zip(docs, candidates):
             rels = []
             for head, tail in cands.pairs:
-                for j in numpy.nonzero(probs[row] >= threshold)[0]:
+                for j in numpy.nonzero(probs[row] >= thresholds)[0]:
                     rels.append(
                         Relation(
                             head=cands.spans[head],
@@ -395,12 +404,41 @@ class RelationExtractor(LabelledHead, TrainablePipe):
         if not final:
             raise ValueError(Errors.E302.format(name=self.name, n=n_examples, n_rels=n_rels))
         self.cfg["labels"] = final
+        self._check_threshold_labels(self.cfg.get("thresholds") or {})
         self.cfg["negatives_seen"], self.cfg["negatives_kept"] = 0, 0  # a fresh head
         self._size_output_layer(len(final), lambda n: Linear(nO=n))
         sample = [eg for eg in get_examples() if len(eg.reference) and get_gold_relations(eg.reference) is not None]
         sample = list(islice(sample, 10))
         docs = [eg.reference for eg in sample]
         self.model.initialize(X=(docs, [self.candidates(doc) for doc in docs]))
+
+    def pair_truths(self, reference: Doc, cands: Candidates) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """Which candidate pairs of a predicted doc hold a gold relation, as the scorer
+        matches them (character offsets of head and tail, and the label).
+
+        reference (Doc): The gold doc (its relations are read).
+        cands (Candidates): Candidates of the predicted doc (``self.candidates(doc)``).
+        RETURNS (Tuple[numpy.ndarray, numpy.ndarray]): ``(n_pairs, n_labels)`` 0/1 gold per
+            candidate pair and label, and ``(n_labels,)`` the gold relations of each label
+            that no candidate pair stands for (end to end, misses whatever the threshold).
+        """
+        labels = {label: j for j, label in enumerate(self.labels)}
+        truths = numpy.zeros((len(cands.pairs), len(labels)), dtype="float32")
+        missed = numpy.zeros(len(labels), dtype="int64")
+        rows = {
+            (cands.spans[h].start_char, cands.spans[h].end_char, cands.spans[t].start_char, cands.spans[t].end_char): k
+            for k, (h, t) in enumerate(cands.pairs)
+        }
+        for key in set(gold_relation_keys(reference) or []):
+            j = labels.get(key[4])
+            if j is None:
+                continue
+            row = rows.get(key[:4])
+            if row is None:
+                missed[j] += 1
+            else:
+                truths[row, j] = 1.0
+        return truths, missed
 
     # ------------------------------------------------------------------ scoring
 

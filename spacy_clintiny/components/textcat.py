@@ -38,7 +38,7 @@ from ..converters.splits import group_of
 from ..errors import Errors
 from ..evaluation.thresholds import calibrate_thresholds, decide
 from ..pairs import PAIR_KEY, get_pair_spans
-from ._common import LISTENER_CONFIG_STR, LabelledHead, masked_cross_entropy
+from ._common import LISTENER_CONFIG_STR, LabelledHead, PerLabelThresholds, is_probability, masked_cross_entropy
 from ._upstream import docs_are_encoded, has_upstream
 
 MODES = ("doc", "pair")
@@ -119,7 +119,7 @@ def make_clintiny_textcat(
     )
 
 
-class TextClassifier(LabelledHead, TrainablePipe):
+class TextClassifier(PerLabelThresholds, LabelledHead, TrainablePipe):
     """Classify docs, or premise/hypothesis pairs, into ``doc.cats``."""
 
     def __init__(
@@ -138,7 +138,7 @@ class TextClassifier(LabelledHead, TrainablePipe):
     ) -> None:
         if mode not in MODES:
             raise ValueError(Errors.E200.format(name=name, mode=mode))
-        if not _is_probability(threshold):
+        if not is_probability(threshold):
             raise ValueError(Errors.E209.format(name=name, threshold=threshold))
         if (
             isinstance(pos_weight_power, bool)
@@ -174,31 +174,6 @@ class TextClassifier(LabelledHead, TrainablePipe):
         return self._append_label(label, Errors.E210)
 
     # ------------------------------------------------------------------ decisions
-
-    def set_thresholds(self, thresholds: Dict[str, float], *, check_labels: bool = True) -> None:
-        """Replace the per-label thresholds (labels without one use ``threshold``).
-
-        thresholds (Dict[str, float]): Label -> threshold in [0, 1].
-        check_labels (bool): Raise E881 for labels the component does not have.
-        """
-        for label, value in thresholds.items():
-            if not _is_probability(value):
-                raise ValueError(Errors.E880.format(name=self.name, label=label, value=value))
-        if check_labels:
-            self._check_threshold_labels(thresholds)
-        self.cfg["thresholds"] = {str(label): float(value) for label, value in thresholds.items()}
-
-    def _check_threshold_labels(self, thresholds: Dict[str, float]) -> None:
-        unknown = sorted(label for label in thresholds if label not in self.labels)
-        if unknown:
-            raise ValueError(Errors.E881.format(name=self.name, unknown=unknown, labels=list(self.labels)))
-
-    @property
-    def label_thresholds(self) -> numpy.ndarray:
-        """RETURNS (numpy.ndarray): ``(n_labels,)`` each label's decision threshold."""
-        own = self.cfg.get("thresholds") or {}
-        default = self.cfg["threshold"]
-        return numpy.asarray([own.get(label, default) for label in self.labels], dtype="float32")
 
     @property
     def adds_top_label(self) -> bool:
@@ -517,10 +492,6 @@ def _pos_weights(labels: List[str], n_known: Counter, n_positive: Counter, power
         pos, neg = n_positive[label], n_known[label] - n_positive[label]
         weights[label] = float((neg / pos) ** power) if pos and neg else 1.0
     return weights
-
-
-def _is_probability(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0.0 <= value <= 1.0
 
 
 def _score_decisions(examples: List[Example], labels: Tuple[str, ...], decisions: numpy.ndarray) -> Dict[str, Any]:

@@ -51,6 +51,7 @@ def f1_threshold(
     default: float,
     min_positives: int,
     forced: Optional[numpy.ndarray] = None,
+    missed: int = 0,
 ) -> ThresholdChoice:
     """The threshold with the highest F1 on one label's calibration scores.
 
@@ -67,6 +68,9 @@ def f1_threshold(
     min_positives (int): Fewest gold positives to choose a threshold from.
     forced (Optional[numpy.ndarray]): ``(n,)`` booleans: docs where the label is predicted
         whatever the threshold (it is their top label and the head predicts the top label).
+    missed (int): Gold positives that no scored item stands for, so no threshold can find
+        them (a gold relation whose entities the pipeline did not predict): they count as
+        false negatives in every F1, not toward ``min_positives``.
     RETURNS (ThresholdChoice): The threshold and the figures it was chosen from.
     """
     if isinstance(min_positives, bool) or not isinstance(min_positives, int) or min_positives < 1:
@@ -74,8 +78,10 @@ def f1_threshold(
     gold = numpy.asarray(gold).astype(bool).reshape(-1)
     scores = numpy.asarray(scores, dtype="float64").reshape(-1)
     forced = numpy.zeros(len(gold), dtype=bool) if forced is None else numpy.asarray(forced, dtype=bool).reshape(-1)
+    if isinstance(missed, bool) or not isinstance(missed, int) or missed < 0:
+        raise ValueError(Errors.E891.format(value=missed))
     n_pos = int(gold.sum())
-    f1_default = _f1(gold, (scores >= default) | forced)
+    f1_default = _f1(gold, (scores >= default) | forced, missed=missed)
     if n_pos < min_positives:
         return ThresholdChoice(float(default), n_pos, len(gold), f1_default, f1_default, True)
     free = ~forced
@@ -87,7 +93,7 @@ def f1_threshold(
     n_at = numpy.bincount(order, minlength=len(values))
     tp = tp_forced + numpy.concatenate([[0.0], numpy.cumsum(tp_at)])  # (len(values) + 1,)
     pred = pred_forced + numpy.concatenate([[0.0], numpy.cumsum(n_at)])
-    f1 = numpy.where(pred + n_pos > 0, 2 * tp / numpy.maximum(pred + n_pos, 1), 0.0)
+    f1 = numpy.where(pred + n_pos + missed > 0, 2 * tp / numpy.maximum(pred + n_pos + missed, 1), 0.0)
     uppers = numpy.concatenate([[1.0], values])  # lowest score kept by each cut (1.0: none)
     lowers = numpy.concatenate([values, [0.0]])  # the next lower score
     candidates = (uppers + lowers) / 2
@@ -137,6 +143,6 @@ def calibrate_thresholds(
     return out
 
 
-def _f1(gold: numpy.ndarray, guess: numpy.ndarray) -> float:
-    denominator = int(guess.sum()) + int(gold.sum())
+def _f1(gold: numpy.ndarray, guess: numpy.ndarray, *, missed: int = 0) -> float:
+    denominator = int(guess.sum()) + int(gold.sum()) + missed
     return 2 * int((gold & guess).sum()) / denominator if denominator else 0.0
