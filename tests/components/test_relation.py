@@ -14,6 +14,7 @@ from spacy.training.loop import train
 from spacy.util import load_config_from_str
 
 from spacy_clintiny.architectures.instances import get_candidate_pairs, get_candidates, get_entity_spans, token_distance
+from spacy_clintiny.architectures.relation_head import pair_geometry
 from spacy_clintiny.augmenters import copy_gold_spans
 from spacy_clintiny.relations import Relation, get_gold_relations, gold_relation_keys, set_gold_relations
 
@@ -358,6 +359,77 @@ def test_threshold_no_relation_and_multi_label(tiny_encoder):
     assert "DRUG_AE" in repr(rels[0]) and "nausea" not in repr(rels[0]) and "Metformin" not in repr(rels[0])
     pipe.set_annotations([doc], ([cands], numpy.full((6, 2), 0.2, dtype="float32")))
     assert doc._.clintiny_rels == []
+
+
+def test_per_label_thresholds_decide_each_label(tiny_encoder):
+    nlp = _pipeline(tiny_encoder, thresholds={"DRUG_DOSE": 0.65})
+    examples = _examples(nlp, reference_docs(nlp))
+    nlp.initialize(lambda: examples)
+    pipe = nlp.get_pipe("clintiny_rel")
+    assert pipe.label_thresholds.tolist() == pytest.approx([0.5, 0.65])
+    doc = gold_examples(nlp, [examples[2].reference])[0].predicted
+    cands = pipe.candidates(doc)
+    probs = numpy.zeros((len(cands.pairs), 2), dtype="float32")
+    probs[0] = [0.55, 0.6]  # DRUG_AE at its 0.5, DRUG_DOSE below its 0.65
+    pipe.set_annotations([doc], ([cands], probs))
+    assert [r.label for r in doc._.clintiny_rels] == ["DRUG_AE"]
+    with pytest.raises(ValueError, match="E881"):
+        pipe.set_thresholds({"CID": 0.3})
+    bad = _pipeline(tiny_encoder, thresholds={"CID": 0.3})
+    with pytest.raises(ValueError, match="E881"):  # a threshold for a label the head does not get
+        bad.initialize(lambda: _examples(bad, reference_docs(bad)))
+
+
+def test_pair_geometry_ids_and_between_ranges(nlp):
+    # Warfarin 5 mg and lisinopril 10 mg were started .
+    # 0        1 2  3   4          5  6  7    8       9
+    doc = _doc_with_groups(
+        nlp,
+        "Warfarin 5 mg and lisinopril 10 mg were started .".split(),
+        {"concepts": [(0, 1, "DRUG"), (4, 5, "DRUG")], "modifiers": [(1, 3, "DOSE"), (5, 7, "DOSE")]},
+    )
+    cands = get_candidates(doc, KEYS, 20)
+    ids, between = pair_geometry([cands])
+    spans = [(s.start, s.end) for s in cands.spans]
+    assert spans == [(0, 1), (1, 3), (4, 5), (5, 7)]
+    pairs = {(spans[h], spans[t]): (int(i), b) for (h, t), i, b in zip(cands.pairs, ids, between)}
+    # direction x 9 distance buckets x 4 entities-between buckets
+    assert pairs[((0, 1), (1, 3))] == ((0 * 9 + 0) * 4 + 0, (0, 1, 1))  # adjacent: nothing between
+    assert pairs[((1, 3), (0, 1))] == ((1 * 9 + 0) * 4 + 0, (0, 1, 1))  # the same pair, tail first
+    assert pairs[((0, 1), (5, 7))] == ((0 * 9 + 4) * 4 + 2, (0, 1, 5))  # 4 tokens, 2 entities between
+    assert pairs[((4, 5), (5, 7))] == ((0 * 9 + 0) * 4 + 0, (0, 5, 5))
+    assert len(set(ids.tolist())) < len(ids)  # geometry alone does not tell every pair apart
+
+
+def test_relation_classifier_v2_learns_and_round_trips(tiny_encoder, tmp_path):
+    v2 = {
+        "@architectures": "spacy-clintiny.RelationClassifier.v2",
+        "hidden_width": 16,
+        "label_width": 8,
+        "geometry_width": 8,
+        "dropout": 0.0,
+        "tok2vec": {"@architectures": "spacy-transformers.TransformerListener.v1", "grad_factor": 1.0, "upstream": "*"},
+    }
+    v2["tok2vec"]["pooling"] = {"@layers": "reduce_mean.v1"}
+    nlp = _pipeline(tiny_encoder, model=v2)
+    examples = _examples(nlp, reference_docs(nlp))
+    optimizer = nlp.initialize(lambda: examples)
+    features = nlp.get_pipe("clintiny_rel").model.get_ref("featurizer")
+    assert features.get_dim("nO") == 4 * features.get_dim("nI") + 2 * 8 + 8
+    optimizer.learn_rate = 0.005
+    history = [nlp.update(examples, sgd=optimizer, drop=0.0)["clintiny_rel"] for _ in range(40)]
+    assert history[-1] < 0.5 * history[0]
+    doc = nlp(gold_examples(nlp, [examples[3].reference])[0].predicted)  # Warfarin 5 mg and lisinopril 10 mg
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline")
+    again = loaded(gold_examples(loaded, [examples[3].reference])[0].predicted)
+    # each dose with its own drug, not the other one
+    assert {(r.head.text, r.tail.text, r.label) for r in doc._.clintiny_rels} == {
+        ("Warfarin", "5 mg", "DRUG_DOSE"),
+        ("lisinopril", "10 mg", "DRUG_DOSE"),
+    }
+    assert [r.key for r in again._.clintiny_rels] == [r.key for r in doc._.clintiny_rels]
+    assert_allclose([r.score for r in again._.clintiny_rels], [r.score for r in doc._.clintiny_rels], rtol=1e-5)
 
 
 def test_unreachable_gold_relations_are_counted(tiny_encoder):
