@@ -46,6 +46,11 @@ class Warnings(metaclass=_Codes):
         "streamed corpus (max_epochs = -1) spaCy shows initialize only the first 100 "
         "examples, so a rare label can be missing there; otherwise check the spelling."
     )
+    W104 = (
+        "Component '{name}': annotated_labels['{corpus}'] names {unknown}, which are not among its "
+        "labels {labels}: they are ignored. Check [components.{name}.annotated_labels] (label "
+        "names are case-sensitive)."
+    )
     W400 = "Credentialed asset '{dest}' is not present (not an error). {how}"
 
 

@@ -131,7 +131,8 @@ def _calibrate_relations(
 ) -> Tuple[Optional[Dict[str, Any]], Dict[str, "ThresholdChoice"]]:
     """A relation head's thresholds, end to end: the components before it (not the doc heads)
     predict the entities of the docs with gold relations, the head scores every candidate
-    pair, and each label's F1 counts the gold relations no pair stands for as misses."""
+    pair, and each label's F1 counts the gold relations no pair stands for as misses, on the
+    docs whose corpus annotates the label."""
     from spacy.util import minibatch
 
     from ..evaluation.thresholds import f1_threshold
@@ -146,7 +147,7 @@ def _calibrate_relations(
     enable = [n for n in before if nlp.get_pipe_meta(n).factory not in (TEXTCAT_FACTORY, REL_FACTORY)]
     with nlp.select_pipes(enable=enable):
         docs = list(nlp.pipe((eg.predicted for eg in selected), batch_size=batch_size))
-    probs, truths = [], []
+    probs, truths, masks = [], [], []
     missed = numpy.zeros(len(labels), dtype="int64")
     for batch in minibatch(list(zip(selected, docs)), batch_size):
         candidates, batch_probs = pipe.predict([doc for _, doc in batch])
@@ -154,13 +155,15 @@ def _calibrate_relations(
         for (eg, _), cands in zip(batch, candidates):
             doc_truths, doc_missed = pipe.pair_truths(eg.reference, cands)
             truths.append(doc_truths)
+            # a label counts only on the docs whose corpus annotates it (annotated_labels)
+            masks.append(numpy.repeat(pipe.annotated_mask(eg.reference)[None, :] > 0, len(cands.pairs), axis=0))
             missed += doc_missed
-    all_probs, all_truths = numpy.concatenate(probs), numpy.concatenate(truths)
+    all_probs, all_truths, all_masks = numpy.concatenate(probs), numpy.concatenate(truths), numpy.concatenate(masks)
     defaults = pipe.label_thresholds
     choices = {
         label: f1_threshold(
-            all_truths[:, j],
-            all_probs[:, j],
+            all_truths[all_masks[:, j], j],
+            all_probs[all_masks[:, j], j],
             default=float(defaults[j]),
             min_positives=min_positives,
             missed=int(missed[j]),

@@ -22,7 +22,13 @@ adds ``log(q)`` to every logit, so its probabilities are those of a head trained
 (the prior correction of King & Zeng 2001 for case-control sampling). Off by default: one
 ``q`` for all docs assumes the head is calibrated on the sampled pairs, and on the workflow's
 mixed corpora (q = 0.12, set by the many pairs of PubMed abstracts) it took end-to-end
-relation F1 from 21.9 to 0.0 after 1,000 steps. Docs without the gold relations key
+relation F1 from 21.9 to 0.0 after 1,000 steps. A corpus may annotate only some relation
+labels (ADE: drug-adverse effect and drug-dose, BC5CDR: chemical-induced disease only):
+``annotated_labels`` maps a corpus name (``doc.user_data["clintiny_source"]["corpus"]``, set
+by the converters) to the labels it annotates; for its docs the other labels are neither
+negatives in the loss nor counted in the scores (a CID prediction on an ADE sentence is not a
+false positive, and ADE sentences do not teach "drugs cause no CID"). Docs of corpora not
+listed are annotated for every label. Docs without the gold relations key
 contribute nothing (no loss, zero gradient); the loss is averaged over the candidate pairs
 of the annotated docs. Gold relations whose head or tail is not a candidate (not in
 ``spans_keys`` or farther apart than ``max_distance``) cannot be learned: they are counted
@@ -30,6 +36,7 @@ in ``losses["{name}_gold_unreachable"]`` during training and in the
 ``{name}_rel_gold_unreachable`` score.
 """
 
+import warnings
 from itertools import islice
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
@@ -44,7 +51,8 @@ from thinc.api import Config, Linear, Model
 from thinc.types import Floats2d
 
 from ..architectures.instances import ENTS_KEY, Candidates, get_candidates, get_entity_spans
-from ..errors import Errors
+from ..converters.placement import SOURCE_KEY
+from ..errors import Errors, Warnings
 from ..extensions import install_extensions
 from ..relations import Relation, RelationKey, get_gold_relations, gold_relation_keys
 from ._common import LISTENER_CONFIG_STR, LabelledHead, PerLabelThresholds, masked_cross_entropy
@@ -77,6 +85,7 @@ PairKey = Tuple[Optional[Tuple[int, int]], Optional[Tuple[int, int]]]
         "max_distance": 50,
         "threshold": 0.5,
         "thresholds": {},
+        "annotated_labels": {},
         "negative_ratio": 0.0,
         "prior_correction": False,
     },
@@ -94,6 +103,7 @@ def make_clintiny_rel(
     max_distance: int,
     threshold: float,
     thresholds: Dict[str, float],
+    annotated_labels: Dict[str, List[str]],
     negative_ratio: float,
     prior_correction: bool,
 ) -> "RelationExtractor":
@@ -105,6 +115,8 @@ def make_clintiny_rel(
     max_distance (int): Largest number of tokens between the two entities of a pair.
     threshold (float): Probability from which a relation label is predicted.
     thresholds (Dict[str, float]): Label -> its own threshold (``clintiny calibrate`` sets them).
+    annotated_labels (Dict[str, List[str]]): Corpus name -> the relation labels its docs are
+        annotated for (docs of corpora not listed: every label).
     negative_ratio (float): In training, unrelated candidate pairs kept per related pair of
         a doc (a random sample); 0 keeps every pair.
     prior_correction (bool): Add ``log(q)`` (q: the fraction of unrelated pairs kept in
@@ -119,6 +131,7 @@ def make_clintiny_rel(
         max_distance=max_distance,
         threshold=threshold,
         thresholds=thresholds,
+        annotated_labels=annotated_labels,
         negative_ratio=negative_ratio,
         prior_correction=prior_correction,
     )
@@ -137,6 +150,7 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
         max_distance: int = 50,
         threshold: float = 0.5,
         thresholds: Optional[Dict[str, float]] = None,
+        annotated_labels: Optional[Dict[str, List[str]]] = None,
         negative_ratio: float = 0.0,
         prior_correction: bool = False,
     ) -> None:
@@ -163,6 +177,22 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
                     expected="a number >= 0 (0 keeps all pairs)",
                 )
             )
+        annotated_labels = dict(annotated_labels or {})
+        if not all(
+            isinstance(corpus, str)
+            and not isinstance(labels, str)
+            and isinstance(labels, (list, tuple))
+            and all(isinstance(label, str) and label for label in labels)
+            for corpus, labels in annotated_labels.items()
+        ):
+            raise ValueError(
+                Errors.E300.format(
+                    name=name,
+                    setting="annotated_labels",
+                    value=annotated_labels,
+                    expected="a table of corpus name -> list of relation labels",
+                )
+            )
         install_extensions()
         self.vocab = vocab
         self.model = model
@@ -173,6 +203,7 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
             "max_distance": int(max_distance),
             "threshold": float(threshold),
             "thresholds": {},
+            "annotated_labels": {corpus: list(labels) for corpus, labels in annotated_labels.items()},
             "negative_ratio": float(negative_ratio),
             "prior_correction": bool(prior_correction),
             # unrelated candidate pairs seen / kept by the training-time sampling
@@ -197,6 +228,24 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
         RETURNS (Candidates): Entities and candidate pairs.
         """
         return get_candidates(doc, self.cfg["spans_keys"], self.cfg["max_distance"], spans=spans)
+
+    def annotated_labels_of(self, doc: Doc) -> Set[str]:
+        """The labels a reference doc is annotated for: those ``annotated_labels`` lists for
+        its corpus (``doc.user_data["clintiny_source"]["corpus"]``), else all of them.
+
+        doc (Doc): A reference doc.
+        RETURNS (Set[str]): Labels of this component.
+        """
+        source = doc.user_data.get(SOURCE_KEY) if doc.user_data else None
+        corpus = source.get("corpus") if isinstance(source, dict) else None
+        declared = (self.cfg.get("annotated_labels") or {}).get(corpus) if corpus is not None else None
+        labels = set(self.labels)
+        return labels if declared is None else labels & set(declared)
+
+    def annotated_mask(self, doc: Doc) -> numpy.ndarray:
+        """RETURNS (numpy.ndarray): ``(n_labels,)`` 1.0 for the labels ``doc`` is annotated for."""
+        annotated = self.annotated_labels_of(doc)
+        return numpy.asarray([label in annotated for label in self.labels], dtype="float32")
 
     # ------------------------------------------------------------------ prediction
 
@@ -316,19 +365,19 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
         return masked_cross_entropy(self.model.ops, probs, truths, mask)
 
     def _gold(self, examples: List[Example], candidates: List[Candidates]) -> Tuple[numpy.ndarray, numpy.ndarray]:
-        """Targets ``(n_pairs, n_labels)`` and a row mask ``(n_pairs, 1)`` (1 for pairs of
-        docs with gold relations). Gold relations with labels this component does not
-        predict are ignored."""
+        """Targets and a mask, both ``(n_pairs, n_labels)``: 1 for the labels annotated by the
+        corpus of a doc with gold relations (``annotated_mask``). Gold relations with labels
+        this component does not predict are ignored."""
         n_pairs = sum(len(c.pairs) for c in candidates)
         label_index = {label: j for j, label in enumerate(self.labels)}
         truths = numpy.zeros((n_pairs, len(self.labels)), dtype="float32")
-        mask = numpy.zeros((n_pairs, 1), dtype="float32")
+        mask = numpy.zeros((n_pairs, len(self.labels)), dtype="float32")
         row = 0
         for eg, cands in zip(examples, candidates):
             gold = self._gold_pairs(eg)
             n = len(cands.pairs)
             if gold is not None and n:
-                mask[row : row + n] = 1.0
+                mask[row : row + n] = self.annotated_mask(eg.reference)
                 pair_rows = self._pair_rows(cands)
                 for key, label in gold:
                     if key in pair_rows:
@@ -405,6 +454,11 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
             raise ValueError(Errors.E302.format(name=self.name, n=n_examples, n_rels=n_rels))
         self.cfg["labels"] = final
         self._check_threshold_labels(self.cfg.get("thresholds") or {})
+        for corpus, declared in (self.cfg.get("annotated_labels") or {}).items():
+            unknown = sorted(set(declared) - set(final))
+            if unknown:
+                message = Warnings.W104.format(name=self.name, corpus=corpus, unknown=unknown, labels=final)
+                warnings.warn(message, stacklevel=2)
         self.cfg["negatives_seen"], self.cfg["negatives_kept"] = 0, 0  # a fresh head
         self._size_output_layer(len(final), lambda n: Linear(nO=n))
         sample = [eg for eg in get_examples() if len(eg.reference) and get_gold_relations(eg.reference) is not None]
@@ -414,7 +468,8 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
 
     def pair_truths(self, reference: Doc, cands: Candidates) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """Which candidate pairs of a predicted doc hold a gold relation, as the scorer
-        matches them (character offsets of head and tail, and the label).
+        matches them (character offsets of head and tail, and the label; labels the doc's
+        corpus does not annotate are left out).
 
         reference (Doc): The gold doc (its relations are read).
         cands (Candidates): Candidates of the predicted doc (``self.candidates(doc)``).
@@ -422,7 +477,8 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
             candidate pair and label, and ``(n_labels,)`` the gold relations of each label
             that no candidate pair stands for (end to end, misses whatever the threshold).
         """
-        labels = {label: j for j, label in enumerate(self.labels)}
+        annotated = self.annotated_labels_of(reference)
+        labels = {label: j for j, label in enumerate(self.labels) if label in annotated}
         truths = numpy.zeros((len(cands.pairs), len(labels)), dtype="float32")
         missed = numpy.zeros(len(labels), dtype="int64")
         rows = {
@@ -444,7 +500,8 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
 
     def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         """Micro P/R/F over (head offsets, tail offsets, label), overall and per label, on
-        the examples whose reference carries gold relations.
+        the examples whose reference carries gold relations, each counting only the labels
+        its corpus annotates (``annotated_labels``).
 
         examples (Iterable[Example]): Examples with predictions.
         RETURNS (Dict[str, Any]): ``{name}_rel_p/_r/_f/_per_type`` and
@@ -454,7 +511,6 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
         examples = list(examples)
         validate_examples(examples, "RelationExtractor.score")
         prefix = f"{self.name}_rel"
-        labels = set(self.labels)
         total = PRFScore()
         per_type = {label: PRFScore() for label in self.labels}
         n_annotated, n_unreachable = 0, 0
@@ -463,9 +519,14 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
             if gold_keys is None:
                 continue
             n_annotated += 1
-            gold: Set[RelationKey] = {k for k in gold_keys if k[4] in labels}
-            pred: Set[RelationKey] = {rel.key for rel in (eg.predicted._.clintiny_rels or []) if rel.label in labels}
+            doc_labels = self.annotated_labels_of(eg.reference)
+            gold: Set[RelationKey] = {k for k in gold_keys if k[4] in doc_labels}
+            pred: Set[RelationKey] = {
+                rel.key for rel in (eg.predicted._.clintiny_rels or []) if rel.label in doc_labels
+            }
             for label, prf in per_type.items():
+                if label not in doc_labels:
+                    continue
                 prf.score_set({k for k in pred if k[4] == label}, {k for k in gold if k[4] == label})
             total.score_set(pred, gold)
             cands = self.candidates(eg.predicted)

@@ -337,6 +337,45 @@ def test_rel_docs_without_gold_relations_change_neither_loss_nor_gradients(tiny_
     assert all(not g.any() for g in _head_grads(pipe).values())
 
 
+def _from_corpus(doc, corpus):
+    doc.user_data["clintiny_source"] = {"corpus": corpus, "doc_id": "d", "group": "g"}
+    return doc
+
+
+def test_labels_a_corpus_does_not_annotate_are_neither_negatives_nor_scored(tiny_encoder):
+    """An 'ade' doc annotated for DRUG_AE only: its DRUG_DOSE gold (present or not) changes
+    neither the loss nor any gradient, and a DRUG_DOSE prediction on it is no false positive."""
+    nlp = _pipeline(tiny_encoder, no_dropout=True, annotated_labels={"ade": ["DRUG_AE"]})
+    nlp.initialize(lambda: _examples(nlp, reference_docs(nlp)))
+    pipe = nlp.get_pipe("clintiny_rel")
+    text, ents, rels = DOCS[0]  # aspirin -> rash DRUG_AE, aspirin -> 81 mg DRUG_DOSE
+    with_dose = _examples(nlp, [_from_corpus(make_doc(nlp, text, ents, rels), "ade")])
+    without_dose = _examples(nlp, [_from_corpus(make_doc(nlp, text, ents, rels[:1]), "ade")])
+    losses, grads = [], []
+    for examples in (with_dose, without_dose):
+        losses.append(nlp.update(examples, sgd=False, drop=0.0)["clintiny_rel"])
+        grads.append(_head_grads(pipe))
+    assert losses[0] > 0 and losses[1] == pytest.approx(losses[0], rel=1e-6)
+    for key in grads[0]:
+        assert_allclose(grads[1][key], grads[0][key], rtol=1e-5, atol=1e-7)
+    # the same doc from a corpus annotated for every label: DRUG_DOSE is a target again
+    other = _examples(nlp, [_from_corpus(make_doc(nlp, text, ents, rels[:1]), "synth")])
+    assert nlp.update(other, sgd=False, drop=0.0)["clintiny_rel"] != pytest.approx(losses[1], rel=1e-3)
+    assert pipe.annotated_labels_of(other[0].reference) == {"DRUG_AE", "DRUG_DOSE"}
+    # scoring: the gold DRUG_AE predicted, plus a DRUG_DOSE pair the ade doc does not annotate
+    eg = copy_gold_spans(without_dose[0], KEYS)
+    spans = {span.text: span for span in pipe.candidates(eg.predicted).spans}
+    eg.predicted._.clintiny_rels = [
+        Relation(head=spans["aspirin"], tail=spans["rash"], label="DRUG_AE", score=0.9),
+        Relation(head=spans["aspirin"], tail=spans["81 mg"], label="DRUG_DOSE", score=0.9),
+    ]
+    scores = pipe.score([eg])
+    assert scores["clintiny_rel_rel_p"] == 1.0 and scores["clintiny_rel_rel_f"] == 1.0
+    assert "DRUG_DOSE" not in {k for k, v in scores["clintiny_rel_rel_per_type"].items() if v["p"] or v["r"]}
+    eg.reference.user_data["clintiny_source"]["corpus"] = "synth"
+    assert pipe.score([eg])["clintiny_rel_rel_p"] == 0.5  # there it is a false positive
+
+
 def test_threshold_no_relation_and_multi_label(tiny_encoder):
     nlp = _pipeline(tiny_encoder, threshold=0.6)
     examples = _examples(nlp, reference_docs(nlp))
