@@ -18,7 +18,7 @@ from thinc.api import Linear, Model
 from typer.testing import CliRunner
 
 from spacy_clintiny.cli import app
-from spacy_clintiny.evaluation.thresholds import calibrate_thresholds, decide, f1_threshold
+from spacy_clintiny.evaluation.thresholds import calibrate_thresholds, decide, f1_threshold, micro_thresholds
 from spacy_clintiny.relations import set_gold_relations
 
 TEXT_SCORES = "clintiny-test.ScoresFromText.v1"
@@ -51,6 +51,25 @@ def test_f1_threshold_counts_gold_positives_no_item_stands_for():
     assert f1_threshold(gold, scores, default=0.5, min_positives=4, missed=5).fallback
     with pytest.raises(ValueError, match="E891"):
         f1_threshold(gold, scores, default=0.5, min_positives=1, missed=-1)
+
+
+def test_micro_thresholds_keep_a_hopeless_rare_label_off():
+    a = (numpy.array([1, 1, 1, 1, 0]), numpy.array([0.9, 0.8, 0.7, 0.6, 0.1]), 0)
+    # B's one positive scores lowest: its own best F1 (2/7) predicts all six
+    b = (numpy.array([1, 0, 0, 0, 0, 0]), numpy.array([0.3, 0.35, 0.4, 0.45, 0.5, 0.55]), 0)
+    assert f1_threshold(*b[:2], default=0.5, min_positives=1).threshold == pytest.approx(0.15)
+    choices = micro_thresholds([a, b], ["A", "B"], default=[0.5, 0.5], min_positives=1)
+    assert choices["A"].threshold == pytest.approx(0.35)
+    # B predicted for none: micro-F1 8/9 (all of B: 10/15); B's threshold above its top score
+    assert choices["B"].threshold == pytest.approx((0.55 + 1) / 2)
+    assert choices["A"].f1 == choices["B"].f1 == pytest.approx(8 / 9)
+    # at the defaults: A 4 of 4, B 0.5 and 0.55 predicted (false): 8 / (6 + 5)
+    assert choices["A"].f1_default == pytest.approx(8 / 11)
+    # a label below the floor keeps its threshold; misses of a label count in the micro-F1
+    floor = micro_thresholds([a, (b[0], b[1], 3)], ["A", "B"], default=[0.5, 0.4], min_positives=2)
+    assert floor["B"].fallback and floor["B"].threshold == 0.4
+    # A: 4 of 4; B: 4 predicted (0.4-0.55), none right, 1 + 3 missed gold: 8 / (8 + 8)
+    assert floor["A"].f1 == pytest.approx(2 * 4 / (4 + 4 + 4 + 4))
 
 
 def test_f1_threshold_counts_forced_top_labels():

@@ -13,8 +13,9 @@ counting the head's ``always_top`` decisions).
 
 Each ``clintiny_rel`` head is calibrated end to end, as it is scored: on the docs with gold
 relations, the components before it (without the doc heads) predict the entities, the head
-scores every candidate pair, and each label's threshold is the F1-best cut over those pairs,
-with the gold relations whose entities were not predicted counted as misses at every cut.
+scores every candidate pair, and the thresholds are those with the best micro-F1 over the
+head's labels (its score; coordinate ascent over exact per-label cuts), with the gold relations
+whose entities were not predicted counted as misses at every cut.
 """
 
 import os
@@ -131,11 +132,12 @@ def _calibrate_relations(
 ) -> Tuple[Optional[Dict[str, Any]], Dict[str, "ThresholdChoice"]]:
     """A relation head's thresholds, end to end: the components before it (not the doc heads)
     predict the entities of the docs with gold relations, the head scores every candidate
-    pair, and each label's F1 counts the gold relations no pair stands for as misses, on the
-    docs whose corpus annotates the label."""
+    pair, and the thresholds maximise the micro-F1 over its labels (the figure the head is
+    scored by), each label counted on the docs whose corpus annotates it and the gold
+    relations no pair stands for counted as misses."""
     from spacy.util import minibatch
 
-    from ..evaluation.thresholds import f1_threshold
+    from ..evaluation.thresholds import micro_thresholds
     from ..relations import get_gold_relations
 
     pipe = nlp.get_pipe(name)
@@ -159,20 +161,14 @@ def _calibrate_relations(
             masks.append(numpy.repeat(pipe.annotated_mask(eg.reference)[None, :] > 0, len(cands.pairs), axis=0))
             missed += doc_missed
     all_probs, all_truths, all_masks = numpy.concatenate(probs), numpy.concatenate(truths), numpy.concatenate(masks)
-    defaults = pipe.label_thresholds
-    choices = {
-        label: f1_threshold(
-            all_truths[all_masks[:, j], j],
-            all_probs[all_masks[:, j], j],
-            default=float(defaults[j]),
-            min_positives=min_positives,
-            missed=int(missed[j]),
-        )
-        for j, label in enumerate(labels)
-    }
+    items = [
+        (all_truths[all_masks[:, j], j], all_probs[all_masks[:, j], j], int(missed[j])) for j in range(len(labels))
+    ]
+    choices = micro_thresholds(items, labels, default=pipe.label_thresholds, min_positives=min_positives)
     entry = {
         "docs": len(selected),
         "pairs": len(all_probs),
+        "objective": "micro-F1 over the head's labels",
         "default": pipe.cfg["threshold"],
         "labels": {label: {**c._asdict(), "missed": int(missed[j])} for j, (label, c) in enumerate(choices.items())},
     }
@@ -299,7 +295,7 @@ def calibrate_cli(
             + (("threshold kept",) if c["fallback"] else ("",))
             for label, c in entry["labels"].items()
         ]
-        pairs = f", {entry['pairs']} candidate pairs" if "pairs" in entry else ""
+        pairs = f", {entry['pairs']} candidate pairs, F1 = micro-F1 over the labels" if "pairs" in entry else ""
         msg.divider(f"{name}: {entry['docs']} calibration docs{pairs}")
         msg.table(rows, header=("label", "positives", "threshold", "F1", "F1 before", ""), divider=True)
         missed = sum(c.get("missed", 0) for c in entry["labels"].values())
