@@ -8,6 +8,8 @@ Makes the calibration notes the workflow's ``calibrate`` step makes (``clintiny 
 exists, calibrates the relation head on them and the ADE calibration slice, and prints each
 corpus's relation F1 and each label's P/R/F at 0.5 and calibrated (``--limit`` dev docs per
 corpus, as ``evaluate``). Writes OUT/calibrated and OUT/scores.json. Figures only, never text.
+``--annotated-labels configs/train.cfg`` gives a head trained before ``annotated_labels``
+existed the declaration (it then applies to scores and calibration, not to its training).
 """
 
 import argparse
@@ -27,6 +29,11 @@ def main() -> None:
     parser.add_argument("--component", default="rel")
     parser.add_argument("--min-positives", type=int, default=10)
     parser.add_argument("--limit", type=int, default=300)
+    parser.add_argument(
+        "--annotated-labels",
+        type=Path,
+        help="config whose [components.<component>.annotated_labels] to give a head trained without them",
+    )
     args = parser.parse_args()
 
     import spacy
@@ -43,6 +50,14 @@ def main() -> None:
     else:
         synth = ["clintiny", "synth", str(calib / "synth.spacy"), "--n", "300", "--seed", "2"]
         subprocess.run(synth, check=True, capture_output=True)
+    if args.annotated_labels is not None:
+        from spacy.util import load_config
+
+        declared = dict(load_config(args.annotated_labels)["components"][args.component]["annotated_labels"])
+        nlp = spacy.load(args.model)
+        nlp.get_pipe(args.component).cfg["annotated_labels"] = declared
+        args.model = args.out / "model"
+        nlp.to_disk(args.model)
     calibrated = args.out / "calibrated"
     subprocess.run(
         ["clintiny", "calibrate", str(args.model), str(calib), str(calibrated), "--force", "-c", args.component]

@@ -479,8 +479,8 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
         """
         annotated = self.annotated_labels_of(reference)
         labels = {label: j for j, label in enumerate(self.labels) if label in annotated}
-        truths = numpy.zeros((len(cands.pairs), len(labels)), dtype="float32")
-        missed = numpy.zeros(len(labels), dtype="int64")
+        truths = numpy.zeros((len(cands.pairs), len(self.labels)), dtype="float32")
+        missed = numpy.zeros(len(self.labels), dtype="int64")
         rows = {
             (cands.spans[h].start_char, cands.spans[h].end_char, cands.spans[t].start_char, cands.spans[t].end_char): k
             for k, (h, t) in enumerate(cands.pairs)

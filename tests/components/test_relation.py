@@ -372,6 +372,10 @@ def test_labels_a_corpus_does_not_annotate_are_neither_negatives_nor_scored(tiny
     scores = pipe.score([eg])
     assert scores["clintiny_rel_rel_p"] == 1.0 and scores["clintiny_rel_rel_f"] == 1.0
     assert "DRUG_DOSE" not in {k for k, v in scores["clintiny_rel_rel_per_type"].items() if v["p"] or v["r"]}
+    # what calibration reads: truths and misses for every label, the unannotated one empty
+    truths, missed = pipe.pair_truths(with_dose[0].reference, pipe.candidates(eg.predicted))
+    assert truths.shape[1] == len(missed) == 2 and truths[:, 0].sum() == 1 and not truths[:, 1].any()
+    assert pipe.annotated_mask(with_dose[0].reference).tolist() == [1.0, 0.0]
     eg.reference.user_data["clintiny_source"]["corpus"] = "synth"
     assert pipe.score([eg])["clintiny_rel_rel_p"] == 0.5  # there it is a false positive
 
