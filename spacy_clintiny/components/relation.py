@@ -61,9 +61,11 @@ from ._upstream import docs_are_encoded, has_upstream
 DEFAULT_CONFIG_STR = (
     """
 [model]
-@architectures = "spacy-clintiny.RelationClassifier.v1"
+@architectures = "spacy-clintiny.RelationClassifier.v2"
 hidden_width = 64
 label_width = 16
+geometry_width = 16
+context = true
 dropout = 0.1
 nO = null
 """
