@@ -1,11 +1,16 @@
 """Helpers shared by the pipeline tests (importable as ``helpers``: setup.cfg puts tests/ on
 the path)."""
 
+import io
 import os
 from pathlib import Path
 
 import pytest
+from spacy.tokens import DocBin
 from spacy.training import Example
+from spacy.training.initialize import init_nlp
+from spacy.training.loop import train
+from spacy.util import load_config_from_str
 
 ROOT = Path(__file__).resolve().parents[1]
 # the public corpora mirror (see ../shared/data/README.md); CLINTINY_MIRROR points elsewhere
@@ -35,6 +40,52 @@ def span_examples(nlp, data, key):
             ref.spans[key] = [ref.char_span(s, e, label=label) for s, e, label in spans]
         examples.append(Example(nlp.make_doc(text), ref))
     return examples
+
+
+def encoder_config(pipeline, *, window=48, stride=36, batch_size=16):
+    """The opening of a training config shared by the head tests: ``[paths]`` (train, dev,
+    encoder), ``[system]``, ``[nlp]`` with ``pipeline`` and a ``clintiny_encoder`` component
+    named "clintiny_encoder" over ``${paths.encoder}``. The test appends its heads, corpora
+    and training sections."""
+    names = ", ".join(f'"{name}"' for name in pipeline)
+    return f"""
+[paths]
+train = null
+dev = null
+encoder = null
+
+[system]
+seed = 0
+gpu_allocator = null
+
+[nlp]
+lang = "en"
+pipeline = [{names}]
+batch_size = {batch_size}
+
+[components]
+
+[components.clintiny_encoder]
+factory = "clintiny_encoder"
+
+[components.clintiny_encoder.model]
+@architectures = "spacy-clintiny.Encoder.v1"
+name = ${{paths.encoder}}
+window = {window}
+stride = {stride}
+"""
+
+
+def train_with_spacy(config, tmp_path, encoder, docs, overrides=None):
+    """Train the pipeline of ``config`` (a config string with ``paths.train``, ``paths.dev``
+    and ``paths.encoder``) through the real ``spacy train`` machinery (init_nlp + training
+    loop) on ``docs``, used as both training and dev set; return the trained pipeline."""
+    path = tmp_path / "train.spacy"
+    DocBin(docs=docs, store_user_data=True).to_disk(path)
+    overrides = {"paths.train": str(path), "paths.dev": str(path), "paths.encoder": str(encoder), **(overrides or {})}
+    nlp = init_nlp(load_config_from_str(config, overrides=overrides, interpolate=False))
+    nlp, _ = train(nlp, None, stdout=io.StringIO(), stderr=io.StringIO())
+    return nlp
 
 
 def add_tiny_encoder(nlp, tiny_encoder, **model_config):

@@ -9,7 +9,7 @@ import spacy
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 
-from helpers import span_examples
+from helpers import encoder_config, span_examples
 from spacy_clintiny.components.tag_scheme import MISSING, TagScheme
 
 PHI_DATA = [
@@ -360,32 +360,9 @@ def test_write_ents_keeps_earlier_ents_unless_overwrite(nlp, tiny_encoder):
 
 # ---------------------------------------------------------------- overfit with `spacy train`
 
-TRAIN_CFG = """
-[paths]
-train = null
-dev = null
-encoder = null
-
-[system]
-seed = 0
-gpu_allocator = null
-
-[nlp]
-lang = "en"
-pipeline = ["clintiny_encoder", "ner_phi"]
-batch_size = 8
-
-[components]
-
-[components.clintiny_encoder]
-factory = "clintiny_encoder"
-
-[components.clintiny_encoder.model]
-@architectures = "spacy-clintiny.Encoder.v1"
-name = ${paths.encoder}
-window = 32
-stride = 24
-
+TRAIN_CFG = (
+    encoder_config(["clintiny_encoder", "ner_phi"], window=32, stride=24, batch_size=8)
+    + """
 [components.ner_phi]
 factory = "clintiny_ner"
 spans_key = "phi"
@@ -434,6 +411,7 @@ spans_sc_f = null
 spans_sc_p = null
 spans_sc_r = null
 """
+)
 
 
 def test_overfit_through_spacy_train(tmp_path, tiny_encoder):

@@ -1,6 +1,5 @@
 """clintiny_rel: candidate pairs, training on partially annotated docs, thresholds, storage."""
 
-import io
 import pickle
 
 import numpy
@@ -9,10 +8,8 @@ import spacy
 from numpy.testing import assert_allclose
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
-from spacy.training.initialize import init_nlp
-from spacy.training.loop import train
-from spacy.util import load_config_from_str
 
+from helpers import encoder_config, train_with_spacy
 from spacy_clintiny.architectures.instances import get_candidate_pairs, get_candidates, get_entity_spans, token_distance
 from spacy_clintiny.architectures.relation_head import pair_geometry
 from spacy_clintiny.augmenters import copy_gold_spans
@@ -20,32 +17,9 @@ from spacy_clintiny.relations import Relation, get_gold_relations, gold_relation
 
 KEYS = ["concepts", "modifiers"]
 
-CONFIG = """
-[paths]
-train = null
-dev = null
-encoder = null
-
-[system]
-seed = 0
-gpu_allocator = null
-
-[nlp]
-lang = "en"
-pipeline = ["clintiny_encoder", "clintiny_rel"]
-batch_size = 16
-
-[components]
-
-[components.clintiny_encoder]
-factory = "clintiny_encoder"
-
-[components.clintiny_encoder.model]
-@architectures = "spacy-clintiny.Encoder.v1"
-name = ${paths.encoder}
-window = 48
-stride = 36
-
+CONFIG = (
+    encoder_config(["clintiny_encoder", "clintiny_rel"])
+    + """
 [components.clintiny_rel]
 factory = "clintiny_rel"
 spans_keys = ["concepts", "modifiers"]
@@ -119,6 +93,7 @@ after_init = null
 
 [initialize.tokenizer]
 """
+)
 
 # (text, [(entity text, label, key)], [(head text, tail text, relation label)]); entity
 # texts are unique within a doc. None for relations = not annotated for relations.
@@ -184,20 +159,10 @@ def gold_examples(nlp, docs):
     return [copy_gold_spans(Example(nlp.make_doc(doc.text), doc), KEYS) for doc in docs]
 
 
-def train_with_spacy(tmp_path, encoder, docs, overrides=None):
-    """Train through the real `spacy train` machinery (init_nlp + training loop)."""
-    path = tmp_path / "train.spacy"
-    DocBin(docs=docs, store_user_data=True).to_disk(path)
-    overrides = {"paths.train": str(path), "paths.dev": str(path), "paths.encoder": str(encoder), **(overrides or {})}
-    nlp = init_nlp(load_config_from_str(CONFIG, overrides=overrides, interpolate=False))
-    nlp, _ = train(nlp, None, stdout=io.StringIO(), stderr=io.StringIO())
-    return nlp
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tiny_encoder):
     docs = reference_docs(spacy.blank("en"))
-    return train_with_spacy(tmp_path_factory.mktemp("rel_train"), tiny_encoder, docs), docs
+    return train_with_spacy(CONFIG, tmp_path_factory.mktemp("rel_train"), tiny_encoder, docs), docs
 
 
 def test_rel_overfits_with_spacy_train(trained):

@@ -1,48 +1,20 @@
 """clintiny_textcat: doc classification (exclusive / multi-label) and NLI pair mode."""
 
-import io
-
 import numpy
 import pytest
 import spacy
 from numpy.testing import assert_allclose
-from spacy.tokens import DocBin
 from spacy.training import Example
-from spacy.training.initialize import init_nlp
-from spacy.training.loop import train
-from spacy.util import load_config_from_str
 from thinc.api import NumpyOps
 
+from helpers import encoder_config, train_with_spacy
 from spacy_clintiny.architectures._pooling import pool_ranges
 from spacy_clintiny.augmenters import copy_gold_spans
 from spacy_clintiny.pairs import make_pair_doc
 
-CONFIG = """
-[paths]
-train = null
-dev = null
-encoder = null
-
-[system]
-seed = 0
-gpu_allocator = null
-
-[nlp]
-lang = "en"
-pipeline = ["clintiny_encoder", "clintiny_textcat"]
-batch_size = 16
-
-[components]
-
-[components.clintiny_encoder]
-factory = "clintiny_encoder"
-
-[components.clintiny_encoder.model]
-@architectures = "spacy-clintiny.Encoder.v1"
-name = ${paths.encoder}
-window = 48
-stride = 36
-
+CONFIG = (
+    encoder_config(["clintiny_encoder", "clintiny_textcat"])
+    + """
 [components.clintiny_textcat]
 factory = "clintiny_textcat"
 mode = "doc"
@@ -118,6 +90,7 @@ after_init = null
 
 [initialize.tokenizer]
 """
+)
 
 SPECIALTY_DOCS = [
     ("patient reports chest pain and blood pressure is high", {"CARDIO": 1.0, "PULMO": 0.0, "DERMA": 0.0}),
@@ -158,18 +131,6 @@ def _pair_doc(nlp, premise, hypothesis, label):
     return doc
 
 
-def train_with_spacy(tmp_path, encoder, docs, overrides):
-    """Train through the real `spacy train` machinery (init_nlp + training loop) and
-    return the trained pipeline."""
-    path = tmp_path / "train.spacy"
-    DocBin(docs=docs, store_user_data=True).to_disk(path)
-    overrides = {"paths.train": str(path), "paths.dev": str(path), "paths.encoder": str(encoder), **overrides}
-    config = load_config_from_str(CONFIG, overrides=overrides, interpolate=False)
-    nlp = init_nlp(config)
-    nlp, _ = train(nlp, None, stdout=io.StringIO(), stderr=io.StringIO())
-    return nlp
-
-
 def gold_examples(nlp, docs, keys=("nli_pair",)):
     return [copy_gold_spans(Example(nlp.make_doc(doc.text), doc), list(keys)) for doc in docs]
 
@@ -177,7 +138,7 @@ def gold_examples(nlp, docs, keys=("nli_pair",)):
 def test_textcat_exclusive_overfits_with_spacy_train(tmp_path, tiny_encoder):
     blank = spacy.blank("en")
     docs = [_doc_with_cats(blank, t, c) for t, c in SPECIALTY_DOCS]
-    nlp = train_with_spacy(tmp_path, tiny_encoder, docs, {})
+    nlp = train_with_spacy(CONFIG, tmp_path, tiny_encoder, docs, {})
     scores = nlp.evaluate(gold_examples(nlp, docs))
     assert scores["clintiny_textcat_acc"] == 1.0
     assert scores["clintiny_textcat_macro_f"] == 1.0
@@ -191,7 +152,7 @@ def test_textcat_multilabel_overfits_with_spacy_train(tmp_path, tiny_encoder):
     blank = spacy.blank("en")
     docs = [_doc_with_cats(blank, t, c) for t, c in MULTI_DOCS]
     overrides = {"components.clintiny_textcat.exclusive_classes": False}
-    nlp = train_with_spacy(tmp_path, tiny_encoder, docs, overrides)
+    nlp = train_with_spacy(CONFIG, tmp_path, tiny_encoder, docs, overrides)
     scores = nlp.evaluate(gold_examples(nlp, docs))
     assert scores["clintiny_textcat_acc"] == 1.0
     assert scores["clintiny_textcat_micro_f"] == 1.0
@@ -203,7 +164,7 @@ def test_textcat_nli_pair_mode_overfits_with_spacy_train(tmp_path, tiny_encoder)
     blank = spacy.blank("en")
     docs = [_pair_doc(blank, p, h, label) for p, h, label in NLI_PAIRS]
     overrides = {"components.clintiny_textcat.mode": "pair"}
-    nlp = train_with_spacy(tmp_path, tiny_encoder, docs, overrides)
+    nlp = train_with_spacy(CONFIG, tmp_path, tiny_encoder, docs, overrides)
     scores = nlp.evaluate(gold_examples(nlp, docs))
     assert scores["clintiny_textcat_acc"] == 1.0
     assert nlp.get_pipe("clintiny_textcat").labels == tuple(sorted(NLI_LABELS))
