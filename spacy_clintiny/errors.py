@@ -731,6 +731,10 @@ class Errors(metaclass=_Codes):
         "missed = {value!r} must be an integer >= 0: the gold positives no scored item stands for "
         "(counted as false negatives at every threshold)."
     )
+    E892 = (
+        "Unknown lexicon {value!r} in a token head's lexicons: choose from {allowed} "
+        "(spacy_clintiny/architectures/lexicon.py)."
+    )
     # ---- E840-E859 inference path: tokenizer, text length, broken pipeline folders (tokenizer.py, models.py)
     E840 = (
         "spacy-clintiny.MaxLength.v1: max_length = {value!r} must be a positive integer (characters). "

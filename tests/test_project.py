@@ -43,6 +43,7 @@ def test_smoke_workflow_end_to_end(tmp_path, monkeypatch):
     assert len(wheels) == 1
     # the PHI head comes from its own run, the doc heads from the calibrated multi-task run
     config = (build / "en_clintiny_smoke" / "config.cfg").read_text()
+    assert "spacy-clintiny.TokenClassifier.v3" in config and "lexicons = [" in config  # the PHI head's run
     assert "spacy-clintiny.TokenClassifier.v2" in config and "spacy-clintiny.TextClassifier.v3" in config
     # the ADE head's TF-IDF regression was fitted on every ADE training sentence (the workflow gives
     # the head its training file as initialize corpus; tests/components/test_textcat_v3.py checks the reader)

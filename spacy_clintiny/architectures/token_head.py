@@ -17,6 +17,7 @@ from thinc.types import Floats2d
 from ..errors import Errors
 from ..registry import registry
 from ._ops import with_blas_gemm
+from .lexicon import lexicon_features
 
 
 @registry.architectures("spacy-clintiny.TokenClassifier.v1")
@@ -158,6 +159,48 @@ def build_token_classifier_v2(
     RETURNS (Model[List[Doc], List[Floats2d]]): One ``(n_tokens, n_tags)`` array of
         probabilities per doc.
     """
+    return build_token_classifier_v3(
+        tok2vec,
+        n_layers=n_layers,
+        surface_width=surface_width,
+        surface_attrs=surface_attrs,
+        surface_rows=surface_rows,
+        lexicons=(),
+        width=width,
+        context=context,
+        depth=depth,
+        window_size=window_size,
+        hidden_width=hidden_width,
+        maxout_pieces=maxout_pieces,
+        dropout=dropout,
+        nO=nO,
+    )
+
+
+@registry.architectures("spacy-clintiny.TokenClassifier.v3")
+def build_token_classifier_v3(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    *,
+    n_layers: int = 1,
+    surface_width: int = 96,
+    surface_attrs: Sequence[str] = ("NORM", "PREFIX", "SUFFIX", "SHAPE"),
+    surface_rows: Sequence[int] = (5000, 1000, 2500, 2500),
+    lexicons: Sequence[str] = (),
+    width: int = 256,
+    context: str = "cnn",
+    depth: int = 2,
+    window_size: int = 1,
+    hidden_width: Optional[int] = None,
+    maxout_pieces: int = 3,
+    dropout: float = 0.1,
+    nO: Optional[int] = None,
+) -> Model[List[Doc], List[Floats2d]]:
+    """``TokenClassifier.v2`` with word-list membership features: for each name in
+    ``lexicons`` (keys of ``architectures.lexicon.LEXICONS``: "first_name", "last_name",
+    "english_name", "english", "town", "town_word", "hospital_word") a 0/1 column saying
+    whether the token's lower-case text is in that list, beside the encoder and surface
+    vectors. The other settings are v2's.
+    """
     if context not in CONTEXT_ENCODERS:
         raise ValueError(Errors.E870.format(value=context, allowed=sorted(CONTEXT_ENCODERS)))
     if n_layers < 1:
@@ -170,6 +213,8 @@ def build_token_classifier_v2(
         features = concat_tokens(encoder_vectors, surface)
     else:
         features = encoder_vectors
+    if lexicons:
+        features = concat_tokens(features, lexicon_features(lexicons))
     body = [with_array(Maxout(nO=width, nP=maxout_pieces, dropout=dropout, normalize=True))]
     if depth:
         body.append(CONTEXT_ENCODERS[context](width=width, depth=depth, window_size=window_size, pieces=maxout_pieces))
