@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example
 from spacy.training.initialize import init_nlp
@@ -92,6 +93,22 @@ def add_tiny_encoder(nlp, tiny_encoder, **model_config):
     """Add a ``clintiny_encoder`` over the tiny test BERT (window 32, stride 24)."""
     config = {"name": str(tiny_encoder), "window": 32, "stride": 24, **model_config}
     return nlp.add_pipe("clintiny_encoder", config={"model": config})
+
+
+def phi_head_pipeline(tiny_encoder, model):
+    """A blank English pipeline: the tiny encoder and a ``clintiny_ner`` head "ner_phi" writing
+    span group "phi", with ``model`` (an architecture config without its tok2vec) listening to
+    the encoder."""
+    nlp = spacy.blank("en")
+    add_tiny_encoder(nlp, tiny_encoder)
+    tok2vec = {
+        "@architectures": "spacy-transformers.TransformerListener.v1",
+        "grad_factor": 1.0,
+        "upstream": "*",
+        "pooling": {"@layers": "reduce_mean.v1"},
+    }
+    nlp.add_pipe("clintiny_ner", name="ner_phi", config={"spans_key": "phi", "model": {**model, "tok2vec": tok2vec}})
+    return nlp
 
 
 def fit(nlp, examples, n_updates=60):

@@ -9,7 +9,7 @@ import spacy
 from thinc.api import Adam
 
 import spacy_clintiny.architectures.lexicon as lexicon_module
-from helpers import add_tiny_encoder, span_examples
+from helpers import phi_head_pipeline, span_examples
 from spacy_clintiny.architectures.lexicon import LEXICONS, lexicon_features, lexicon_set
 from spacy_clintiny.architectures.token_head import build_token_classifier_v3
 
@@ -44,19 +44,6 @@ def test_lexicon_rows_are_the_lists_answers():
     assert empty.shape == (0, len(LEXICON_NAMES))
 
 
-def _pipeline(tiny_encoder, model):
-    nlp = spacy.blank("en")
-    add_tiny_encoder(nlp, tiny_encoder)
-    tok2vec = {
-        "@architectures": "spacy-transformers.TransformerListener.v1",
-        "grad_factor": 1.0,
-        "upstream": "*",
-        "pooling": {"@layers": "reduce_mean.v1"},
-    }
-    nlp.add_pipe("clintiny_ner", name="ner_phi", config={"spans_key": "phi", "model": {**model, "tok2vec": tok2vec}})
-    return nlp
-
-
 def _data(words, is_name):
     out = []
     for word in words:
@@ -68,7 +55,7 @@ def _data(words, is_name):
 @pytest.fixture(scope="module")
 def lexicon_trained(tiny_encoder):
     spacy.util.fix_random_seed(0)
-    nlp = _pipeline(tiny_encoder, SMALL_V3)
+    nlp = phi_head_pipeline(tiny_encoder, SMALL_V3)
     examples = span_examples(nlp, _data(SEEN_NAMES, True) + _data(SEEN_WORDS, False), "phi")
     optimizer = nlp.initialize(lambda: examples, sgd=Adam(0.01))
     losses = [nlp.update(examples, sgd=optimizer, drop=0.0)["ner_phi"] for _ in range(60)]

@@ -12,7 +12,7 @@ import pytest
 import spacy
 from thinc.api import Adam, NumpyOps
 
-from helpers import add_tiny_encoder, span_examples
+from helpers import phi_head_pipeline, span_examples
 from spacy_clintiny.architectures.token_head import build_token_classifier_v2, layer_mix
 
 PHI = [
@@ -32,19 +32,6 @@ SMALL_V2 = {
 LSTM_V2 = {**SMALL_V2, "context": "lstm"}
 
 
-def build(tiny_encoder, model):
-    nlp = spacy.blank("en")
-    add_tiny_encoder(nlp, tiny_encoder)
-    tok2vec = {
-        "@architectures": "spacy-transformers.TransformerListener.v1",
-        "grad_factor": 1.0,
-        "upstream": "*",
-        "pooling": {"@layers": "reduce_mean.v1"},
-    }
-    nlp.add_pipe("clintiny_ner", name="ner_phi", config={"spans_key": "phi", "model": {**model, "tok2vec": tok2vec}})
-    return nlp
-
-
 def spans_of(doc):
     return [(s.start_char, s.end_char, s.label_) for s in doc.spans["phi"]]
 
@@ -52,7 +39,7 @@ def spans_of(doc):
 @pytest.fixture(scope="module")
 def trained(tiny_encoder):
     spacy.util.fix_random_seed(0)
-    nlp = build(tiny_encoder, SMALL_V2)
+    nlp = phi_head_pipeline(tiny_encoder, SMALL_V2)
     examples = span_examples(nlp, PHI, "phi")
     optimizer = nlp.initialize(lambda: examples, sgd=Adam(0.01))
     losses = []
@@ -70,7 +57,7 @@ def test_v2_overfits_tiny_phi_data(trained):
 
 def test_v2_lstm_context_learns(tiny_encoder):
     spacy.util.fix_random_seed(0)
-    nlp = build(tiny_encoder, LSTM_V2)
+    nlp = phi_head_pipeline(tiny_encoder, LSTM_V2)
     examples = span_examples(nlp, PHI, "phi")
     optimizer = nlp.initialize(lambda: examples, sgd=Adam(0.01))
     losses = [nlp.update(examples, sgd=optimizer, drop=0.0)["ner_phi"] for _ in range(30)]
