@@ -108,8 +108,11 @@ def lexicon_features(names: Sequence[str]) -> Model[List[Doc], List[Floats2d]]:
     )
 
 
-# lexicon names -> lower-case text -> feature row (kept out of the model's attrs, which are serialized)
+# lexicon names -> lower-case text -> feature row (kept out of the model's attrs, which are
+# serialized); at most MAX_CACHED texts per lexicon set, so a long de-identification run over
+# millions of distinct words does not grow without bound (further words are looked up each time)
 _ROWS: Dict[Tuple[str, ...], Dict[str, Tuple[float, ...]]] = {}
+MAX_CACHED = 200_000
 
 
 def _lexicon_forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[List[Floats2d], Callable]:
@@ -123,7 +126,8 @@ def _lexicon_forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[Lis
             row: Optional[Tuple[float, ...]] = rows.get(token.lower_)
             if row is None:
                 row = tuple(1.0 if token.lower_ in words else 0.0 for words in sets)
-                rows[token.lower_] = row
+                if len(rows) < MAX_CACHED:
+                    rows[token.lower_] = row
             values.append(row)
         Y = model.ops.asarray2f(values, dtype="float32") if values else model.ops.alloc2f(0, len(names))
         Ys.append(Y.reshape(len(doc), len(names)))

@@ -97,3 +97,13 @@ def test_unknown_lexicon_is_refused_with_its_name():
     with pytest.raises(ValueError, match="E892.*'surnames'"):
         build_token_classifier_v3(noop(), lexicons=["surnames"])
     assert "surnames" not in LEXICONS
+
+
+def test_row_cache_is_bounded_and_rows_stay_right(monkeypatch):
+    monkeypatch.setattr(lexicon_module, "MAX_CACHED", 2)
+    monkeypatch.setattr(lexicon_module, "_ROWS", {})
+    doc = spacy.blank("en")("kowalczyk lives in baltimore today")
+    (Y,), _ = lexicon_features(LEXICON_NAMES)([doc], is_train=False)
+    assert len(lexicon_module._ROWS[tuple(LEXICON_NAMES)]) == 2
+    for token, row in zip(doc, Y):
+        assert row.tolist() == [float(token.lower_ in lexicon_set(name)) for name in LEXICON_NAMES]
