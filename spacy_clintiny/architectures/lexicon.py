@@ -77,6 +77,11 @@ LEXICONS: Dict[str, Callable[[], FrozenSet[str]]] = {
 }
 
 
+def _check_lexicon(name: str) -> None:
+    if name not in LEXICONS:
+        raise ValueError(Errors.E892.format(value=name, allowed=sorted(LEXICONS)))
+
+
 @lru_cache(maxsize=None)
 def lexicon_set(name: str) -> FrozenSet[str]:
     """The words of lexicon ``name`` (loaded once per process).
@@ -84,8 +89,7 @@ def lexicon_set(name: str) -> FrozenSet[str]:
     name (str): A key of ``LEXICONS``.
     RETURNS (FrozenSet[str]): Lower-case words.
     """
-    if name not in LEXICONS:
-        raise ValueError(Errors.E892.format(value=name, allowed=sorted(LEXICONS)))
+    _check_lexicon(name)
     return LEXICONS[name]()
 
 
@@ -97,9 +101,8 @@ def lexicon_features(names: Sequence[str]) -> Model[List[Doc], List[Floats2d]]:
     RETURNS (Model[List[Doc], List[Floats2d]]): The feature layer.
     """
     names = tuple(names)
-    for name in names:
-        if name not in LEXICONS:
-            raise ValueError(Errors.E892.format(value=name, allowed=sorted(LEXICONS)))
+    for name in names:  # refused when the head is built; the lists load at its first forward pass
+        _check_lexicon(name)
     return Model(
         "lexicon_features",
         _lexicon_forward,
@@ -123,11 +126,12 @@ def _lexicon_forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[Lis
     for doc in docs:
         values = []
         for token in doc:
-            row: Optional[Tuple[float, ...]] = rows.get(token.lower_)
+            key = token.lower_
+            row: Optional[Tuple[float, ...]] = rows.get(key)
             if row is None:
-                row = tuple(1.0 if token.lower_ in words else 0.0 for words in sets)
+                row = tuple(1.0 if key in words else 0.0 for words in sets)
                 if len(rows) < MAX_CACHED:
-                    rows[token.lower_] = row
+                    rows[key] = row
             values.append(row)
         Y = model.ops.asarray2f(values, dtype="float32") if values else model.ops.alloc2f(0, len(names))
         Ys.append(Y.reshape(len(doc), len(names)))
