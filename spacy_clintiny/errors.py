@@ -735,6 +735,10 @@ class Errors(metaclass=_Codes):
         "Unknown lexicon {value!r} in a token head's lexicons: choose from {allowed} "
         "(spacy_clintiny/architectures/lexicon.py)."
     )
+    E893 = (
+        "The case-variant augmenter's probability '{name}' is {value}. Give each of upper and lower "
+        "between 0 and 1, together at most 1 (for example upper = 0.2, lower = 0.2)."
+    )
     # ---- E840-E859 inference path: tokenizer, text length, broken pipeline folders (tokenizer.py, models.py)
     E840 = (
         "spacy-clintiny.MaxLength.v1: max_length = {value!r} must be a positive integer (characters). "

@@ -12,7 +12,7 @@ examples and the sampling order carries over from one call to the next.
 import random
 import weakref
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from spacy.language import Language
 from spacy.tokens import DocBin
@@ -74,6 +74,7 @@ def build_mixed_corpus_v1(
     limit: int = 0,
     epoch_size: int = 0,
     sample: bool = True,
+    augmenter: Optional[Callable[[Language, Example], Iterable[Example]]] = None,
 ) -> Callable[[Language], Iterator[Example]]:
     """Create a weighted stream over several corpora, served an epoch per call.
 
@@ -85,6 +86,10 @@ def build_mixed_corpus_v1(
     epoch_size (int): Examples per call (0 = as many as all corpora hold together).
     sample (bool): Draw by weight (training). False yields every doc of every corpus once
         per call, in file order: a fixed dev set (with ``limit`` docs per corpus).
+    augmenter (Optional[Callable[[Language, Example], Iterable[Example]]]): Applied to each
+        drawn training example (``sample = true``; a fixed dev set is served as it is), as
+        spaCy's ``Corpus`` does (e.g. ``spacy-clintiny.CaseVariants.v1``);
+        what it yields is served in the example's place.
     RETURNS (Callable[[Language], Iterator[Example]]): The reader.
     """
     weights = dict(weights or {})
@@ -117,6 +122,10 @@ def build_mixed_corpus_v1(
             if not orders[name]:
                 orders[name] = list(range(len(pools[name])))
                 rng.shuffle(orders[name])
-            yield pools[name][orders[name].pop()]
+            example = pools[name][orders[name].pop()]
+            if augmenter is None:
+                yield example
+            else:
+                yield from augmenter(nlp, example)
 
     return read
