@@ -38,6 +38,12 @@ def main() -> None:
         default=None,
         help="the PHI head's factor on the O tag for the model rows (default: the pipeline's)",
     )
+    parser.add_argument(
+        "--propagate",
+        default="patient",
+        choices=("patient", "note", "none"),
+        help="name/place words found once redacted wherever they recur (Deidentifier propagate)",
+    )
     args = parser.parse_args()
 
     import spacy
@@ -67,6 +73,7 @@ def main() -> None:
                 threads=args.threads,
                 profile=args.profile,
                 outside_weight=args.outside_weight if model != "rules" else None,
+                propagate=args.propagate,
             )
             results[f"{name} {mode}"] = score_results(notes, outputs, seconds=seconds, tokenizer=tokenizer)
             print(f"{name} {mode}: done", file=sys.stderr)
@@ -98,7 +105,14 @@ def main() -> None:
     if args.out:
         write_json_atomic(
             args.out,
-            {"data": info, "model": args.model, "threads": args.threads, "profile": args.profile, "results": results},
+            {
+                "data": info,
+                "model": args.model,
+                "threads": args.threads,
+                "profile": args.profile,
+                "propagate": args.propagate,
+                "results": results,
+            },
         )
 
 

@@ -557,6 +557,10 @@ class Errors(metaclass=_Codes):
         "'{path}' is not a baselines file written by `clintiny baselines` ({problem}). "
         "Re-run `clintiny baselines CORPUS_DIR OUTPUT.json` and pass its output."
     )
+    E797 = (
+        "Propagation scope {value!r} is unknown: use one of {options} (patient: a name or place "
+        "found in one of a patient's notes is redacted in all of them)."
+    )
     # ---- E870-E879 PHI head v2 and the fixed encoder's output cache
     E870 = (
         "spacy-clintiny.TokenClassifier.v2: context = '{value}' is not a context encoder. "

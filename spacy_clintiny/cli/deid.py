@@ -36,6 +36,11 @@ def deid_cli(
         None, "--outside-weight", help="PHI head's factor on the O tag (lower = more recall); default: the model's"
     ),
     rules: bool = typer.Option(True, "--rules/--no-rules", help="Run the rule patterns for structured identifiers"),
+    propagate: str = typer.Option(
+        "patient",
+        "--propagate",
+        help="Redact a name/place found once wherever it recurs: patient (its consecutive notes), note or none",
+    ),
     profile: Optional[str] = typer.Option(
         None,
         "--profile",
@@ -143,7 +148,9 @@ def deid_cli(
             from ..deid.surrogate import SurrogateGenerator
 
             generator = SurrogateGenerator(key)
-        engine = Deidentifier(nlp, mode=mode, generator=generator, batch_size=batch_size, n_process=n_process)
+        engine = Deidentifier(
+            nlp, mode=mode, generator=generator, batch_size=batch_size, n_process=n_process, propagate=propagate
+        )
         summary = run_deid(plan, engine, progress=not no_progress)
     except ValueError as err:
         _echo("fail", str(err))

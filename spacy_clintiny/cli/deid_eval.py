@@ -140,6 +140,7 @@ def run_engine(
     threads: Optional[int] = None,
     profile: Optional[str] = None,
     outside_weight: Optional[float] = None,
+    propagate: str = "patient",
 ) -> Tuple[List[DeidResult], float]:
     """De-identify the notes with ``deid.engine`` and time it.
 
@@ -154,6 +155,7 @@ def run_engine(
     threads (Optional[int]): Torch threads.
     profile (Optional[str]): Rule profile, "recall" or "precision" (None = the pipeline's).
     outside_weight (Optional[float]): The PHI head's O-tag factor (None = the pipeline's).
+    propagate (str): "patient", "note" or "none" (``Deidentifier``).
     RETURNS (Tuple[List[DeidResult], float]): One result per note, in order, and the
         seconds the engine ran (neither loading the pipeline nor a warm-up run over the first
         batch is timed).
@@ -163,7 +165,9 @@ def run_engine(
     nlp = load_deid_pipeline(
         model, rules=rules, threshold=threshold, threads=threads, profile=profile, outside_weight=outside_weight
     )
-    deidentifier = Deidentifier(nlp, mode=mode, generator=generator, batch_size=batch_size, n_process=n_process)
+    deidentifier = Deidentifier(
+        nlp, mode=mode, generator=generator, batch_size=batch_size, n_process=n_process, propagate=propagate
+    )
     records = [note.to_record() for note in notes]
     # warm-up on the first batch (lazy initialisation is loading, not throughput), not timed
     for _ in deidentifier.run(records[:batch_size]):
@@ -241,6 +245,7 @@ def deid_eval(
     threads: Optional[int] = None,
     profile: Optional[str] = None,
     outside_weight: Optional[float] = None,
+    propagate: str = "patient",
 ) -> Dict[str, Any]:
     """Score the de-identification engine (and deid.pl's output) on annotated notes.
 
@@ -261,6 +266,7 @@ def deid_eval(
     threads (Optional[int]): Torch threads.
     profile (Optional[str]): Rule profile, "recall" or "precision" (None = the pipeline's).
     outside_weight (Optional[float]): The PHI head's O-tag factor (None = the pipeline's).
+    propagate (str): "patient", "note" or "none" (``Deidentifier``).
     RETURNS (Dict[str, Any]): What was scored, the engine's figures (token_recall,
         token_precision, token_f1, leak_rate, notes_per_s, words_per_s, entity figures,
         per_category...) and ``baselines``.
@@ -296,6 +302,7 @@ def deid_eval(
         threads=threads,
         profile=profile,
         outside_weight=outside_weight,
+        propagate=propagate,
     )
     out: Dict[str, Any] = {
         **info,
@@ -305,6 +312,7 @@ def deid_eval(
         "threshold": threshold,
         "profile": profile,
         "outside_weight": outside_weight,
+        "propagate": propagate,
     }
     out.update(score_results(notes, results, seconds=seconds, tokenizer=tokenizer))
     out["baselines"] = {}
@@ -420,6 +428,9 @@ def deid_eval_cli(
         None, "--outside-weight", help="PHI head's factor on the O tag (lower = more recall); default: the model's"
     ),
     no_rules: bool = typer.Option(False, "--no-rules", help="The model alone, without the rule patterns"),
+    propagate: str = typer.Option(
+        "patient", "--propagate", help="Redact a name/place found once wherever it recurs: patient, note or none"
+    ),
     rules_only: bool = typer.Option(False, "--rules-only", help="The rule patterns alone (same as --model rules)"),
     key_file: Optional[Path] = typer.Option(
         None, "--key-file", help="Surrogate key file (else $CLINTINY_DEID_KEY, else a fixed evaluation key)"
@@ -464,6 +475,7 @@ def deid_eval_cli(
             threads=threads,
             profile=profile,
             outside_weight=outside_weight,
+            propagate=propagate,
         )
     except (ValueError, OSError) as err:
         msg.fail(str(err), exits=1)

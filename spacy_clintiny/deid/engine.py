@@ -8,9 +8,13 @@ rules and lists). ``Deidentifier.run`` streams :class:`NoteRecord` objects throu
 Notes of any length are covered: a note longer than ``chunk_chars`` is split at line breaks
 (else at whitespace, else hard) into chunks that are processed as separate docs, and their
 mentions are shifted back to note offsets, so no text is skipped and spaCy's
-``nlp.max_length`` is never reached. A note that fails (a text that is not a string, a
-component or operator error) gives a :class:`DeidResult` with ``error`` set and the run
-goes on; the error names the note and the exception type, never its text.
+``nlp.max_length`` is never reached. With ``propagate = "patient"`` (the default) the words of
+the NAME and LOCATION mentions found in a patient's notes are then looked up in all of them
+(``deid/propagate.py``): the notes of one patient that follow each other in the input are held
+until the next patient's first note arrives (at most ``MAX_HELD_NOTES``), then written in order.
+A note that fails (a text that is not a string, a component or operator error) gives a
+:class:`DeidResult` with ``error`` set and the run goes on; the error names the note and the
+exception type, never its text.
 """
 
 import dataclasses
@@ -28,6 +32,7 @@ from ..components.ner import is_outside_weight
 from ..converters.labels import PHI_KEY
 from ..errors import Errors
 from .merge import merge_mentions
+from .propagate import SCOPES, propagated_mentions, propagation_words
 from .types import MODES, DeidResult, NoteRecord, PhiMention
 
 DEID_FACTORY = "clintiny_deid"
@@ -35,6 +40,8 @@ RULES_ONLY = "rules"
 # Components that produce the encoder output a PHI head listens to.
 ENCODER_FACTORIES = ("clintiny_encoder", "transformer", "curated_transformer", "tok2vec")
 DEFAULT_CHUNK_CHARS = 100_000
+# longest run of one patient's notes held back for propagation before they are written
+MAX_HELD_NOTES = 1000
 
 
 def load_deid_pipeline(
@@ -192,6 +199,9 @@ class Deidentifier:
     n_process (int): Processes for ``nlp.pipe``.
     chunk_chars (int): Longest text given to the pipeline at once (at most nlp.max_length).
     key (str): Span group holding the merged PHI.
+    propagate (str): "patient" (the words of NAME/LOCATION mentions are PHI throughout the
+        patient's notes that follow each other in the input; notes without a patient id count
+        as their own patient), "note" (within each note) or "none".
     """
 
     def __init__(
@@ -204,9 +214,12 @@ class Deidentifier:
         n_process: int = 1,
         chunk_chars: int = DEFAULT_CHUNK_CHARS,
         key: str = PHI_KEY,
+        propagate: str = "patient",
     ) -> None:
         if mode not in MODES:
             raise ValueError(Errors.E742.format(mode=mode, modes=", ".join(MODES)))
+        if propagate not in SCOPES:
+            raise ValueError(Errors.E797.format(value=propagate, options=", ".join(SCOPES)))
         for name, value, most in (
             ("batch_size", batch_size, None),
             ("n_process", n_process, None),
@@ -226,6 +239,7 @@ class Deidentifier:
         self.n_process = n_process
         self.chunk_chars = chunk_chars
         self.key = key
+        self.propagate = propagate
         nlp.set_error_handler(_drop_failed_docs)
 
     def run(self, records: Iterable[NoteRecord]) -> Iterator[DeidResult]:
@@ -234,20 +248,44 @@ class Deidentifier:
         records (Iterable[NoteRecord]): The notes, consumed lazily.
         YIELDS (DeidResult): One per record, in input order.
         """
+        for group in self._patient_runs(self._detect(records)):
+            if self.propagate != "none":
+                _propagate(group)
+            for result in group:
+                yield self._apply(result)
+
+    def _detect(self, records: Iterable[NoteRecord]) -> Iterator[DeidResult]:
+        """Detection only: each note's merged mentions (``text`` still None), or its failure."""
         pending: Deque[_Pending] = deque()
         chunks = self._chunks(records, pending)
         docs = self.nlp.pipe(chunks, as_tuples=True, batch_size=self.batch_size, n_process=self.n_process)
         for doc, (index, offset) in docs:
             # Docs come back in order; a note whose docs never arrive was dropped by the error handler.
             while pending and pending[0].index < index:
-                yield self._finish(pending.popleft(), dropped=True)
+                yield self._detected(pending.popleft(), dropped=True)
             head = pending[0]
             head.mentions.extend(_shifted(self._mentions(doc), offset))
             head.n_received += 1
             if head.n_received == head.n_chunks:
-                yield self._finish(pending.popleft())
+                yield self._detected(pending.popleft())
         while pending:
-            yield self._finish(pending.popleft(), dropped=True)
+            yield self._detected(pending.popleft(), dropped=True)
+
+    def _patient_runs(self, results: Iterable[DeidResult]) -> Iterator[List[DeidResult]]:
+        """Group consecutive results of one patient (of one note with ``propagate = "note"``
+        or for a note without a patient id), at most ``MAX_HELD_NOTES`` at a time."""
+        group: List[DeidResult] = []
+        for result in results:
+            patient = result.record.patient_id if self.propagate == "patient" else None
+            if group and (patient is None or patient != group[-1].record.patient_id or len(group) >= MAX_HELD_NOTES):
+                yield group
+                group = []
+            group.append(result)
+            if patient is None:
+                yield group
+                group = []
+        if group:
+            yield group
 
     def _chunks(
         self, records: Iterable[NoteRecord], pending: Deque["_Pending"]
@@ -269,15 +307,22 @@ class Deidentifier:
 
         return phi_mentions(doc, self.key)
 
-    def _finish(self, item: "_Pending", *, dropped: bool = False) -> DeidResult:
+    def _detected(self, item: "_Pending", *, dropped: bool = False) -> DeidResult:
         record = item.record
         if item.error is not None:
             return DeidResult(record, None, error=item.error)
         if dropped and item.n_received < item.n_chunks:
             return DeidResult(record, None, error=Errors.E745.format(note_id=record.note_id))
+        return DeidResult(record, None, mentions=merge_mentions(item.mentions))
+
+    def _apply(self, result: DeidResult) -> DeidResult:
+        """Replace the PHI of a detected note with the engine's operator."""
+        record = result.record
+        if result.error is not None:
+            return result
         if not record.text:
             return DeidResult(record, record.text)
-        mentions = merge_mentions(item.mentions)
+        mentions = result.mentions
         try:
             from .operators import apply_operator
 
@@ -293,6 +338,23 @@ class Deidentifier:
                 error=Errors.E746.format(note_id=record.note_id, mode=self.mode, detail=safe_detail(err)),
             )
         return DeidResult(record, text, mentions=mentions, replacements=replacements)
+
+
+def _propagate(group: List[DeidResult]) -> None:
+    """Add to each detected note of ``group`` the occurrences of the words of every NAME and
+    LOCATION mention found in the group's notes (``deid/propagate.py``)."""
+    detected = [r for r in group if r.error is None and r.record.text]
+    words: Dict[str, Tuple[str, float]] = {}
+    for result in detected:
+        for word, (label, score) in propagation_words(result.record.text, result.mentions).items():
+            old = words.get(word)
+            words[word] = (old[0] if old else label, max(score, old[1] if old else 0.0))
+    if not words:
+        return
+    for result in detected:
+        found = propagated_mentions(result.record.text, words)
+        if found:
+            result.mentions = merge_mentions([*result.mentions, *found])
 
 
 @dataclasses.dataclass

@@ -291,3 +291,22 @@ def test_a_bad_outside_weight_is_refused_by_name(tmp_path):
     )
     assert result.exit_code != 0 and "E763" in result.output
     assert not (tmp_path / "out.txt").exists()
+
+
+def test_a_cued_name_is_redacted_in_the_patients_other_notes(tmp_path):
+    rows = [
+        {"id": "1", "pid": "p1", "text": "Discussed with Dr. Quimbleton."},
+        {"id": "2", "pid": "p1", "text": "QUIMBLETON aware."},
+        {"id": "3", "pid": "p2", "text": "QUIMBLETON aware."},
+    ]
+    (tmp_path / "notes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    common = ("--id-col", "id", "--patient-col", "pid")
+    assert deid(tmp_path / "notes.jsonl", tmp_path / "out.jsonl", *common).exit_code == 0
+    out = [json.loads(line)["text"] for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert out == ["Discussed with Dr. [NAME].", "[NAME] aware.", "QUIMBLETON aware."]
+    audit = audit_lines(tmp_path / "out.jsonl.audit.jsonl")
+    assert [s["source"] for a in audit if a.get("note_id") == "2" for s in a["spans"]] == ["propagated"]
+    assert deid(tmp_path / "notes.jsonl", tmp_path / "none.jsonl", *common, "--propagate", "none").exit_code == 0
+    assert "QUIMBLETON aware." in (tmp_path / "none.jsonl").read_text().splitlines()[1]
+    bad = deid(tmp_path / "notes.jsonl", tmp_path / "bad.jsonl", *common, "--propagate", "all")
+    assert bad.exit_code == 1 and "E797" in said(bad)

@@ -1,0 +1,82 @@
+"""Propagation: a name or place found once is PHI wherever it recurs in the same patient's notes.
+
+A detector finds "Dr. Bakaitis" from its cue and misses "BAKAITIS AWARE" two lines on, or in the
+next note of the same stay. After detection, the words of every NAME and LOCATION mention of a
+note (or of all the notes of one patient, ``scope = "patient"``) are looked up in each of those
+notes, case-insensitively and as whole words, and every occurrence becomes a mention of the same
+category with source ``"propagated"``. Only distinctive words are propagated: at least
+``MIN_CHARS`` letters, and not a common English or clinical word, a stop word, a word of the
+allow list or a rule cue (so a head that tags "Heart" inside a hospital name does not redact
+"heart" everywhere).
+
+By cross-validation over the PhysioNet training patients (each fold's PHI head on notes it never
+trained on), propagation within each patient's notes lifted the head's token recall from 0.808 to
+0.828 at a precision of 0.771 -> 0.767; within each note alone, to 0.813.
+
+This module holds the word choice and the lookup; the grouping of a stream of notes by patient
+lives in ``Deidentifier`` (``deid/engine.py``).
+"""
+
+import re
+from functools import lru_cache
+from typing import Dict, FrozenSet, Iterable, List, Tuple
+
+from .dictionary import common_english
+from .types import PhiMention
+from .wordlists import common_words, default_allow_list
+
+SCOPES = ("patient", "note", "none")
+PROPAGATED_LABELS = ("NAME", "LOCATION")
+MIN_CHARS = 3
+SOURCE = "propagated"
+# a run of letters (no digits, no underscore)
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+@lru_cache(maxsize=1)
+def never_propagated() -> FrozenSet[str]:
+    """RETURNS (FrozenSet[str]): Lower-cased words that are never propagated: the recall
+    profile's common English and medical words, the rules' common words (stop words, clinical
+    words, cue words, months) and the shipped allow list."""
+    return common_english() | common_words() | frozenset(w.lower() for w in default_allow_list())
+
+
+def propagation_words(text: str, mentions: Iterable[PhiMention]) -> Dict[str, Tuple[str, float]]:
+    """The distinctive words of a note's NAME and LOCATION mentions.
+
+    text (str): The note.
+    mentions (Iterable[PhiMention]): Its detected mentions.
+    RETURNS (Dict[str, Tuple[str, float]]): Lower-cased word -> (category, highest score of a
+        mention holding it).
+    """
+    words: Dict[str, Tuple[str, float]] = {}
+    excluded = never_propagated()
+    for mention in mentions:
+        if mention.label not in PROPAGATED_LABELS:
+            continue
+        for match in _WORD.finditer(text, mention.start, mention.end):
+            word = match.group().lower()
+            if len(word) < MIN_CHARS or word in excluded:
+                continue
+            label, score = words.get(word, (mention.label, 0.0))
+            words[word] = (label, max(score, mention.score))
+    return words
+
+
+def propagated_mentions(text: str, words: Dict[str, Tuple[str, float]]) -> List[PhiMention]:
+    """Every whole-word, case-insensitive occurrence of ``words`` in ``text``.
+
+    text (str): A note.
+    words (Dict[str, Tuple[str, float]]): What ``propagation_words`` returned (for this note
+        or for all the notes of its patient).
+    RETURNS (List[PhiMention]): One mention per occurrence, source ``"propagated"``, sorted by start.
+    """
+    if not words or not text:
+        return []
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![^\W\d_])(?:{alternatives})(?![^\W\d_])", re.IGNORECASE)
+    found = []
+    for match in pattern.finditer(text):
+        label, score = words.get(match.group().lower(), ("NAME", 1.0))
+        found.append(PhiMention(match.start(), match.end(), label, SOURCE, score))
+    return found
