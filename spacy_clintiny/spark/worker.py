@@ -149,7 +149,11 @@ def load_deidentifier(options: DeidOptions) -> Any:
             from ..deid.surrogate import SurrogateGenerator
 
             generator = SurrogateGenerator(options.key)
-        return Deidentifier(nlp, mode=options.mode, generator=generator, batch_size=options.batch_size)
+        # propagation within each note: a patient's notes may be spread over partitions and batches,
+        # and a row's output must not depend on how the rows were partitioned
+        return Deidentifier(
+            nlp, mode=options.mode, generator=generator, batch_size=options.batch_size, propagate="note"
+        )
 
     set_threads(options.threads)
     return cached(("engine", options.model, options), load_engine)
