@@ -151,3 +151,25 @@ def cats_examples(nlp, items):
         ref.cats = dict(cats)
         examples.append(Example(nlp.make_doc(text), ref))
     return examples
+
+
+def regex_phi_nlp(name, pattern, label_of):
+    """A blank pipeline whose only component is a stand-in PHI detector with known answers:
+    every match of ``pattern`` becomes a ``doc.spans["phi"]`` span labelled
+    ``label_of(text, match)``, detector "rule:test". ``name`` registers the component once."""
+    from spacy.language import Language
+
+    if not Language.has_factory(name):
+
+        @Language.component(name)
+        def detect(doc):
+            spans = (
+                doc.char_span(m.start(), m.end(), label=label_of(doc.text, m), span_id="rule:test")
+                for m in pattern.finditer(doc.text)
+            )
+            doc.spans["phi"] = [span for span in spans if span is not None]
+            return doc
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe(name)
+    return nlp

@@ -7,26 +7,13 @@ import pytest
 import spacy
 from spacy.language import Language
 
-from helpers import add_tiny_encoder, fit, span_examples
+from helpers import add_tiny_encoder, fit, regex_phi_nlp, span_examples
 from spacy_clintiny.deid.engine import Deidentifier, load_deid_pipeline, phi_components, split_text
 from spacy_clintiny.deid.types import NoteRecord
 
 PHONE = "617-555-0199"
 DATE = "3/14/2021"
 PHI_RE = re.compile(r"\b\d{3}-\d{3}-\d{4}\b|\b\d{1,2}/\d{1,2}/\d{4}\b")
-
-
-@Language.component("test_deid_regex_phi")
-def regex_phi(doc):
-    """A stand-in PHI detector with known answers: phones (CONTACT) and dates (DATE)."""
-    spans = []
-    for match in PHI_RE.finditer(doc.text):
-        label = "DATE" if "/" in match.group() else "CONTACT"
-        span = doc.char_span(match.start(), match.end(), label=label, span_id="rule:test")
-        if span is not None:
-            spans.append(span)
-    doc.spans["phi"] = spans
-    return doc
 
 
 @Language.component("test_deid_boom")
@@ -38,9 +25,8 @@ def boom(doc):
 
 @pytest.fixture
 def regex_nlp():
-    nlp = spacy.blank("en")
-    nlp.add_pipe("test_deid_regex_phi")
-    return nlp
+    """Phones (CONTACT) and dates (DATE)."""
+    return regex_phi_nlp("test_deid_regex_phi", PHI_RE, lambda text, m: "DATE" if "/" in m.group() else "CONTACT")
 
 
 def run(nlp, texts, **kwargs):

@@ -3,9 +3,8 @@
 import re
 
 import pytest
-import spacy
-from spacy.language import Language
 
+from helpers import regex_phi_nlp
 from spacy_clintiny.deid.engine import MAX_HELD_NOTES, Deidentifier
 from spacy_clintiny.deid.propagate import propagated_mentions, propagation_words
 from spacy_clintiny.deid.types import NoteRecord, PhiMention
@@ -13,23 +12,15 @@ from spacy_clintiny.deid.types import NoteRecord, PhiMention
 CUED = re.compile(r"(?<=Dr\. )[A-Z][a-z]+|(?<=went to )[A-Z][a-z]+ [A-Z][a-z]+")
 
 
-@Language.component("test_propagate_cued_phi")
-def cued_phi(doc):
-    """A stand-in detector with known answers: the surname after "Dr." (NAME), the two words
-    after "went to" (LOCATION); it never sees a name without its cue."""
-    spans = []
-    for match in CUED.finditer(doc.text):
-        label = "NAME" if doc.text[match.start() - 4 : match.start()] == "Dr. " else "LOCATION"
-        spans.append(doc.char_span(match.start(), match.end(), label=label, span_id="rule:test"))
-    doc.spans["phi"] = spans
-    return doc
-
-
 @pytest.fixture
 def nlp():
-    nlp = spacy.blank("en")
-    nlp.add_pipe("test_propagate_cued_phi")
-    return nlp
+    """The surname after "Dr." (NAME), the two words after "went to" (LOCATION): a stand-in
+    detector that never sees a name without its cue."""
+
+    def label_of(text, match):
+        return "NAME" if text[match.start() - 4 : match.start()] == "Dr. " else "LOCATION"
+
+    return regex_phi_nlp("test_propagate_cued_phi", CUED, label_of)
 
 
 def run(nlp, notes, **kwargs):
