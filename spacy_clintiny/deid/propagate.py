@@ -1,6 +1,6 @@
 """Propagation: a name or place found once is PHI wherever it recurs in the same patient's notes.
 
-A detector finds "Dr. Bakaitis" from its cue and misses "BAKAITIS AWARE" two lines on, or in the
+A detector finds "Dr. Quimbleton" from its cue and misses "QUIMBLETON AWARE" two lines on, or in the
 next note of the same stay. After detection, the words of every NAME and LOCATION mention of a
 note (or of all the notes of one patient, ``scope = "patient"``) are looked up in each of those
 notes, case-insensitively and as whole words, and every occurrence becomes a mention of the same
