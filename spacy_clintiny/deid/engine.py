@@ -346,9 +346,7 @@ def _propagate(group: List[DeidResult]) -> None:
     detected = [r for r in group if r.error is None and r.record.text]
     words: Dict[str, Tuple[str, float]] = {}
     for result in detected:
-        for word, (label, score) in propagation_words(result.record.text, result.mentions).items():
-            old = words.get(word)
-            words[word] = (old[0] if old else label, max(score, old[1] if old else 0.0))
+        propagation_words(result.record.text, result.mentions, words)
     if not words:
         return
     for result in detected:

@@ -19,7 +19,7 @@ lives in ``Deidentifier`` (``deid/engine.py``).
 
 import re
 from functools import lru_cache
-from typing import Dict, FrozenSet, Iterable, List, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from .dictionary import common_english
 from .types import PhiMention
@@ -41,15 +41,19 @@ def never_propagated() -> FrozenSet[str]:
     return common_english() | common_words() | frozenset(w.lower() for w in default_allow_list())
 
 
-def propagation_words(text: str, mentions: Iterable[PhiMention]) -> Dict[str, Tuple[str, float]]:
+def propagation_words(
+    text: str, mentions: Iterable[PhiMention], words: Optional[Dict[str, Tuple[str, float]]] = None
+) -> Dict[str, Tuple[str, float]]:
     """The distinctive words of a note's NAME and LOCATION mentions.
 
     text (str): The note.
     mentions (Iterable[PhiMention]): Its detected mentions.
+    words (Optional[Dict[str, Tuple[str, float]]]): Words of earlier notes of the same patient,
+        updated in place (a word keeps the category it was first found with).
     RETURNS (Dict[str, Tuple[str, float]]): Lower-cased word -> (category, highest score of a
         mention holding it).
     """
-    words: Dict[str, Tuple[str, float]] = {}
+    words = {} if words is None else words
     excluded = never_propagated()
     for mention in mentions:
         if mention.label not in PROPAGATED_LABELS:

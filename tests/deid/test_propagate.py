@@ -106,3 +106,5 @@ def test_word_choice():
         (21, 31, "NAME", "propagated", 0.7),  # followed by a digit: still a whole word
     ]
     assert propagated_mentions("", words) == [] and propagated_mentions("text", {}) == []
+    later = propagation_words("to Quimbleton", [PhiMention(3, 13, "LOCATION", "model", 0.9)], words)
+    assert later is words and words["quimbleton"] == ("NAME", 0.9)  # first category, highest score
