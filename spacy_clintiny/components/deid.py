@@ -5,7 +5,11 @@ with ``spans_key = "phi"``) with high-precision rules for structured identifiers
 user's deny list (``deid.patterns.PhiRuleDetector``), drops model spans that are exactly a
 term of the allow list, merges overlaps one documented way (``deid.merge``: the union of
 overlapping spans, labelled by the longest, then the more precise source) and writes the
-result to ``doc.spans[output_key]``:
+result to ``doc.spans[output_key]``. With ``propagate`` (the default) the distinctive words of
+the doc's NAME and LOCATION spans are then PHI wherever else they occur in the doc
+(``deid.propagate``, note scope: "Dr. Quimbleton" found from its title makes "QUIMBLETON aware"
+two lines on a NAME too); ``clintiny deid`` turns this off and propagates itself, across all the
+notes of a patient. The spans:
 
 * ``span.label_``: the PHI category (NAME, PROFESSION, LOCATION, AGE, DATE, CONTACT, ID);
 * ``span.kb_id_``: the finer subtype where a detector knows it (PHONE, EMAIL, DOCTOR, ...);
@@ -30,6 +34,7 @@ from spacy.vocab import Vocab
 from ..converters.labels import PHI_KEY, PHI_LABELS
 from ..deid.merge import merge_mentions
 from ..deid.patterns import PhiRuleDetector
+from ..deid.propagate import propagated_mentions, propagation_words
 from ..deid.types import PhiMention
 from ..errors import Errors
 
@@ -49,6 +54,7 @@ RULES_FILE = "rules.bin"
         "deny_list": None,
         "categories": None,
         "profile": "recall",
+        "propagate": True,
     },
     default_score_weights={f"spans_{PHI_KEY}_f": 1.0, f"spans_{PHI_KEY}_p": 0.0, f"spans_{PHI_KEY}_r": 0.0},
 )
@@ -63,6 +69,7 @@ def make_clintiny_deid(
     deny_list: Optional[Dict[str, List[str]]],
     categories: Optional[List[str]],
     profile: str = "recall",
+    propagate: bool = True,
 ) -> "PhiDetector":
     """Create a ``clintiny_deid`` component.
 
@@ -80,6 +87,8 @@ def make_clintiny_deid(
         (known patient and staff names...), matched case-insensitively as whole words.
     categories (Optional[List[str]]): PHI categories the rules look for (None = all).
     profile (str): Rule profile: "recall" adds dictionary names and places, "precision" keeps the cued rules only.
+    propagate (bool): Mark every other whole-word occurrence in the doc of a distinctive word of a
+        NAME or LOCATION span (detector ``"propagated"``).
     """
     return PhiDetector(
         nlp.vocab,
@@ -92,6 +101,7 @@ def make_clintiny_deid(
         deny_list=deny_list,
         categories=categories,
         profile=profile,
+        propagate=propagate,
     )
 
 
@@ -111,6 +121,7 @@ class PhiDetector:
         deny_list: Optional[Dict[str, Iterable[str]]] = None,
         categories: Optional[Iterable[str]] = None,
         profile: str = "recall",
+        propagate: bool = True,
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(Errors.E767.format(name=name, value=threshold))
@@ -124,6 +135,7 @@ class PhiDetector:
             "output_key": output_key,
             "rules": rules,
             "threshold": threshold,
+            "propagate": bool(propagate),
         }
         self.detector = PhiRuleDetector(
             vocab,
@@ -139,7 +151,12 @@ class PhiDetector:
             mentions.extend(self.detector(doc))
         else:
             mentions.extend(m for m in self.detector(doc) if m.source == "deny_list")
-        write_mentions(doc, self.cfg["output_key"], merge_mentions(mentions))
+        merged = merge_mentions(mentions)
+        if self.cfg.get("propagate", True):
+            found = propagated_mentions(doc.text, propagation_words(doc.text, merged))
+            if found:
+                merged = merge_mentions([*merged, *found])
+        write_mentions(doc, self.cfg["output_key"], merged)
         return doc
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterable[Doc]:

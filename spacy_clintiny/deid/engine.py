@@ -82,7 +82,8 @@ def load_deid_pipeline(
         import torch
 
         torch.set_num_threads(max(1, int(threads)))
-    deid_config: Dict[str, Any] = {"rules": rules, "threshold": threshold}
+    # the engine propagates itself, across a patient's notes or within each note (``Deidentifier``)
+    deid_config: Dict[str, Any] = {"rules": rules, "threshold": threshold, "propagate": False}
     if allow_list is not None:
         deid_config["allow_list"] = list(allow_list)
     if deny_list is not None:
@@ -118,7 +119,7 @@ def load_deid_pipeline(
         nlp.replace_pipe(existing[-1], DEID_FACTORY, config=deid_config)
     else:
         pipe = nlp.get_pipe(existing[-1])
-        pipe.cfg.update({"rules": rules, "threshold": threshold})
+        pipe.cfg.update({"rules": rules, "threshold": threshold, "propagate": False})
         if profile is not None:
             pipe.detector.from_dict({**pipe.detector.to_dict(), "profile": profile})
     return nlp

@@ -86,3 +86,30 @@ def test_missing_rules_file_is_a_clear_error(tmp_path):
     (tmp_path / "deid" / "clintiny_deid" / "rules.bin").unlink()
     with pytest.raises(ValueError, match="E769.*rules.bin"):
         spacy.load(tmp_path / "deid")
+
+
+def test_propagation_within_the_doc_and_its_off_switch(tmp_path):
+    # invented name: found from its title, then wherever it recurs in the doc, whatever its case
+    text = "Seen by Dr. Quimbleton at 9. QUIMBLETON aware of plan, quimbleton to call back."
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_deid")
+    assert found(nlp(text)) == [
+        ("Quimbleton", "NAME", "rule:dr_name"),
+        ("QUIMBLETON", "NAME", "propagated"),
+        ("quimbleton", "NAME", "propagated"),
+    ]
+    off = spacy.blank("en")
+    off.add_pipe("clintiny_deid", config={"propagate": False})
+    assert found(off(text)) == [("Quimbleton", "NAME", "rule:dr_name")]
+    off.to_disk(tmp_path / "off")
+    assert spacy.load(tmp_path / "off").get_pipe("clintiny_deid").cfg["propagate"] is False
+
+
+def test_the_engine_pipeline_leaves_propagation_to_the_engine(tmp_path):
+    from spacy_clintiny.deid.engine import load_deid_pipeline
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_deid")  # saved with propagation on
+    nlp.to_disk(tmp_path / "on")
+    for model in ("rules", str(tmp_path / "on")):
+        assert load_deid_pipeline(model).get_pipe("clintiny_deid").cfg["propagate"] is False
