@@ -1,14 +1,16 @@
 """Notes per second of ``spacy_clintiny.spark.annotate`` with 1 and 2 local Python workers against
 the plain ``nlp.pipe`` loop on the same notes, and the peak memory of each Python worker.
 
-    .venv/bin/python bench/spark_bench.py --model build/en_clintiny_sm --n 300
+    .venv/bin/python bench/spark_bench.py --model build/en_clintiny_sm --n 300 [--deid]
 
 The notes are the first ``--n`` PhysioNet deid notes (../shared/data/physionet-deid). All runs use
 1 torch thread per process. They take place in one run, so their ratios compare on a noisy machine.
 Each Spark run is timed twice. The cold run includes starting the Python workers and loading the
 pipeline in each of them. The warm run, a second job, finds both cached. Peak RSS (VmHWM) is read
 from /proc in each Python worker after the jobs. The script prints a table and writes
-bench/results/spark_bench.json. It never prints note text.
+bench/results/spark_bench.json. It never prints note text. ``--deid`` adds ``deidentify``
+(redact) on local[2] with each propagation scope: "patient" groups the rows by patient (a
+shuffle), "note" and "none" do not.
 """
 
 import argparse
@@ -20,15 +22,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def physionet_texts(folder: Path, n: int) -> list:
+def physionet_notes(folder: Path, n: int) -> list:
+    """RETURNS (list): The first ``n`` notes as (patient id, text)."""
     from spacy_clintiny.converters.physionet import iter_physionet
 
-    texts = []
+    notes = []
     for source in iter_physionet(folder / "id.text", folder / "id-phi.phrase"):
-        texts.append(source.text)
-        if len(texts) == n:
+        notes.append((source.group_id, source.text))
+        if len(notes) == n:
             break
-    return texts
+    return notes
 
 
 def serial_rate(model: str, texts: list, *, batch_size: int, threads: int) -> dict:
@@ -58,16 +61,18 @@ def peak_rss(batches):
     yield pandas.DataFrame({"pid": [os.getpid()], "peak_mib": [int(fields["VmHWM"].split()[0]) / 1024]})
 
 
+SPARK_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "64",
+    "spark.driver.memory": "2g",
+}
+
+
 def spark_rate(model: str, texts: list, *, workers: int, batch_size: int, partitions: int) -> dict:
     from spacy_clintiny.spark import annotate, get_session
 
-    conf = {
-        "spark.ui.enabled": "false",
-        "spark.ui.showConsoleProgress": "false",
-        "spark.sql.execution.arrow.maxRecordsPerBatch": "64",
-        "spark.driver.memory": "2g",
-    }
-    spark = get_session(f"local[{workers}]", app_name=f"clintiny-bench-{workers}", conf=conf, log_level="ERROR")
+    spark = get_session(f"local[{workers}]", app_name=f"clintiny-bench-{workers}", conf=SPARK_CONF, log_level="ERROR")
     try:
         df = spark.createDataFrame([(f"n{i}", t) for i, t in enumerate(texts)], "id string, text string")
         df = df.repartition(partitions).cache()
@@ -94,6 +99,41 @@ def spark_rate(model: str, texts: list, *, workers: int, batch_size: int, partit
     }
 
 
+def deid_rates(model: str, notes: list, *, batch_size: int, partitions: int) -> list:
+    """``deidentify`` (redact) on local[2] with each propagation scope: warm notes/s and PHI spans.
+    "patient" groups the rows by patient (a shuffle); "note" and "none" map the partitions."""
+    from spacy_clintiny.spark import deidentify, get_session
+
+    spark = get_session("local[2]", app_name="clintiny-bench-deid", conf=SPARK_CONF, log_level="ERROR")
+    runs = []
+    try:
+        rows = [(f"n{i}", patient, text) for i, (patient, text) in enumerate(notes)]
+        df = spark.createDataFrame(rows, "id string, patient string, text string").repartition(partitions).cache()
+        df.count()
+        for scope in ("none", "note", "patient"):
+            seconds = []
+            for _ in range(2):
+                out = deidentify(
+                    df, "text", model=model, id_col="id", patient_col="patient", propagate=scope,
+                    batch_size=batch_size, threads=1,
+                )  # fmt: skip
+                start = time.perf_counter()
+                got = out.select("phi", "error").collect()
+                seconds.append(time.perf_counter() - start)
+            runs.append(
+                {
+                    "propagate": scope,
+                    "warm_seconds": seconds[1],
+                    "notes_per_s": len(notes) / seconds[1],
+                    "phi_spans": sum(len(row["phi"] or []) for row in got),
+                    "failed": sum(row["error"] is not None for row in got),
+                }
+            )
+    finally:
+        spark.stop()
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(ROOT / "build" / "en_clintiny_sm"), help="pipeline folder or package")
@@ -102,6 +142,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "spark_bench.json")
+    parser.add_argument("--deid", action="store_true", help="also deidentify with each propagation scope")
     args = parser.parse_args()
 
     from wasabi import msg
@@ -110,7 +151,8 @@ def main() -> None:
     from spacy_clintiny.spark.checks import resolve_model
 
     model = resolve_model(args.model)
-    texts = physionet_texts(args.data, args.n)
+    notes = physionet_notes(args.data, args.n)
+    texts = [text for _, text in notes]
     n_chars = sum(len(t) for t in texts)
     msg.info(f"{len(texts)} PhysioNet notes ({n_chars / len(texts):.0f} chars on average), model {args.model}")
     serial = serial_rate(model, texts, batch_size=args.batch_size, threads=1)
@@ -127,6 +169,13 @@ def main() -> None:
             )
         )
     msg.table(rows, header=("run", "notes/s", "vs loop", "cold job", "peak RSS per worker (MiB)"), divider=True)
+    deid = deid_rates(model, notes, batch_size=args.batch_size, partitions=args.partitions) if args.deid else []
+    if deid:
+        msg.table(
+            [(f"deidentify --propagate {r['propagate']}", f"{r['notes_per_s']:.1f}", r["phi_spans"]) for r in deid],
+            header=("local[2], redact", "notes/s", "PHI spans"),
+            divider=True,
+        )
     result = {
         "command": "python bench/spark_bench.py " + " ".join(sys.argv[1:]),
         "model": args.model,
@@ -138,6 +187,7 @@ def main() -> None:
         "load_average_at_end": os.getloadavg(),
         "serial": serial,
         "spark": runs,
+        "deidentify": deid,
     }
     write_json_atomic(args.out, result)
     msg.good(f"wrote {args.out}")

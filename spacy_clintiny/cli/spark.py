@@ -40,6 +40,12 @@ def spark_deid_cli(
     profile: Optional[str] = typer.Option(None, "--profile", help="Rule profile: recall or precision"),
     allow_list: Optional[Path] = typer.Option(None, "--allow-list", help="File of terms never redacted"),
     deny_list: Optional[Path] = typer.Option(None, "--deny-list", help="File of LABEL<TAB>term lines"),
+    propagate: str = typer.Option(
+        "patient",
+        "--propagate",
+        help="Names/places found once are PHI in all notes of the patient (rows grouped by --patient-col), "
+        "of the note, or none",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUTPUT"),
 ) -> None:
     """De-identify a table of clinical notes on Spark (local or a cluster): every row keeps its
@@ -83,6 +89,7 @@ def spark_deid_cli(
             deny_list=denied,
             batch_size=batch_size,
             threads=threads,
+            propagate=propagate,
         )
     except (ValueError, ImportError) as err:
         msg.fail(str(err), exits=1)

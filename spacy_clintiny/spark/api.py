@@ -1,7 +1,8 @@
 """``annotate`` and ``deidentify``: any clintiny pipeline over a Spark DataFrame of notes.
 
 Both check on the driver that the model exists and the columns are right (so a mistake fails
-before any task starts), then return ``df.mapInPandas(...)``: lazy, like every transformation.
+before any task starts), then return ``df.mapInPandas(...)`` (``deidentify`` with a patient
+column: ``groupBy(patient).applyInPandas(...)``): lazy, like every transformation.
 Each executor Python process loads the pipeline once (``worker.cached``) and runs the notes of
 each Arrow batch through ``nlp.pipe``. The input rows come back unchanged with the output
 columns added; a note that fails has a message in the error column and null outputs.
@@ -10,6 +11,7 @@ columns added; a note that fails has a message in the error column and null outp
 import functools
 from typing import Any, Dict, Optional, Sequence
 
+from ..deid.propagate import SCOPES
 from ..errors import Errors
 from .checks import (
     RULES_ONLY,
@@ -29,6 +31,7 @@ from .worker import (
     DeidOptions,
     annotate_partition,
     deidentify_partition,
+    deidentify_patient,
 )
 
 
@@ -126,6 +129,7 @@ def deidentify(
     profile: Optional[str] = None,
     batch_size: int = 32,
     threads: Optional[int] = None,
+    propagate: str = "patient",
 ) -> Any:
     """De-identify the notes of a DataFrame, exactly as ``clintiny deid`` does note by note.
 
@@ -151,6 +155,12 @@ def deidentify(
     rules, threshold, allow_list, deny_list, profile: As ``deid.engine.load_deid_pipeline``.
     batch_size (int): Docs per ``nlp.pipe`` batch.
     threads (Optional[int]): Torch threads per executor Python worker; None: ``spark.task.cpus``.
+    propagate (str): "patient": a name or place found in one note of a patient is PHI in all
+        of that patient's notes; the rows are grouped by ``patient_col`` (a shuffle; each
+        patient's notes are processed together, in the order of their ids, wherever they sat),
+        so the output equals ``clintiny deid``'s on the same notes sorted by patient. Rows
+        without a patient, or all rows when ``patient_col`` is None, are each their own patient.
+        "note": within each note only (no shuffle); "none": off.
     RETURNS (DataFrame): ``df`` with the de-identified text, ``phi_col`` and ``error_col``. A
         null text gives null outputs and no error.
     """
@@ -164,6 +174,8 @@ def deidentify(
 
     if mode not in MODES:
         raise ValueError(Errors.E742.format(mode=mode, modes=", ".join(MODES)))
+    if propagate not in SCOPES:
+        raise ValueError(Errors.E797.format(value=propagate, options=", ".join(SCOPES)))
     model = resolve_model(model, rules_ok=True)
     if model != RULES_ONLY:
         keep = phi_components(pipeline_config(model))
@@ -203,14 +215,27 @@ def deidentify(
         profile=profile,
         batch_size=batch_size,
         threads=_threads(df, threads),
+        propagate=propagate,
     )
     fields = [
         StructField(output_col, _string()),
         StructField(phi_col, rows_type(PHI_FIELDS)),
         StructField(error_col, _string()),
     ]
+    schema = with_columns(df.schema, fields)
     source = _with_helpers(df, id_col=id_col, patient_col=patient_col)
-    return source.mapInPandas(functools.partial(deidentify_partition, options=options), with_columns(df.schema, fields))
+    if propagate != "patient" or patient_col is None:
+        return source.mapInPandas(functools.partial(deidentify_partition, options=options), schema)
+    from pyspark.sql import functions as F
+
+    def one_patient(frame: Any) -> Any:
+        # a plain function: pyspark reads applyInPandas' kind from type hints and warns on a partial
+        return deidentify_patient(frame, options)
+
+    known = F.col(PATIENT_HELPER).isNotNull()
+    by_patient = source.where(known).groupBy(PATIENT_HELPER).applyInPandas(one_patient, schema)
+    alone = source.where(~known).mapInPandas(functools.partial(deidentify_partition, options=options), schema)
+    return by_patient.unionByName(alone)
 
 
 def _string() -> Any:

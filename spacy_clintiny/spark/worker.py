@@ -1,4 +1,5 @@
-"""The executor side: what ``mapInPandas`` runs on each partition.
+"""The executor side: what ``mapInPandas`` runs on each partition (and ``applyInPandas`` on each
+patient's notes).
 
 A pipeline is loaded once per executor Python process: ``cached`` keeps it in a module-level
 dict keyed by the model path and the options that change the pipeline, and Spark reuses its
@@ -74,6 +75,7 @@ class DeidOptions:
     profile: Optional[str] = None
     batch_size: int = 32
     threads: Optional[int] = 1
+    propagate: str = "note"
 
     def pipeline_key(self) -> Tuple:
         return ("deid", self.model, self.rules, self.threshold, self.allow_list, self.deny_list, self.profile)
@@ -149,10 +151,10 @@ def load_deidentifier(options: DeidOptions) -> Any:
             from ..deid.surrogate import SurrogateGenerator
 
             generator = SurrogateGenerator(options.key)
-        # propagation within each note: a patient's notes may be spread over partitions and batches,
-        # and a row's output must not depend on how the rows were partitioned
+        # "patient" is only asked for on frames that hold all the notes of one patient
+        # (``deidentify_patient``): a row's output never depends on how the rows were partitioned
         return Deidentifier(
-            nlp, mode=options.mode, generator=generator, batch_size=options.batch_size, propagate="note"
+            nlp, mode=options.mode, generator=generator, batch_size=options.batch_size, propagate=options.propagate
         )
 
     set_threads(options.threads)
@@ -178,6 +180,21 @@ def deidentify_partition(batches: Iterator[Any], options: DeidOptions) -> Iterat
     """``mapInPandas`` body of ``deidentify`` (see ``annotate_partition``)."""
     for frame in batches:
         yield deidentify_frame(frame, load_deidentifier(options), options)
+
+
+def deidentify_patient(frame: Any, options: DeidOptions) -> Any:
+    """``applyInPandas`` body of ``deidentify`` with ``propagate = "patient"``: ``frame`` holds
+    every note of one patient, so a name found in one of them is looked up in all of them. The
+    notes are taken in the order of their names (id, else text digest), so that a patient with
+    more notes than the engine holds at once (``MAX_HELD_NOTES``) is cut the same way in every run.
+
+    frame (pandas.DataFrame): The rows of one patient (with the helper columns).
+    options (DeidOptions): Columns and settings (``propagate = "patient"``).
+    RETURNS (pandas.DataFrame): The rows de-identified, as ``deidentify_frame`` returns them.
+    """
+    names = _note_names(frame, frame[options.text_col].tolist(), has_id=options.has_id)
+    order = sorted(range(len(names)), key=names.__getitem__)
+    return deidentify_frame(frame.iloc[order], load_deidentifier(options), options)
 
 
 def annotate_frame(frame: Any, nlp: Language, options: AnnotateOptions) -> Any:

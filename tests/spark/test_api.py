@@ -80,8 +80,11 @@ def test_the_pipeline_loads_once_per_python_worker(spark, notes_df, tiny_pipelin
 
 
 def serial_deid(nlp, notes):
+    """``clintiny deid``'s engine on the notes sorted by patient (then id): Spark groups each
+    patient's notes wherever they sit, the serial engine propagates through consecutive ones."""
     engine = Deidentifier(nlp, mode="surrogate", generator=SurrogateGenerator(KEY))
     records = [NoteRecord(note_id, text, patient) for note_id, patient, text in notes if text is not None]
+    records.sort(key=lambda r: (r.patient_id, r.note_id))
     return {r.record.note_id: r for r in engine.run(records)}
 
 
@@ -111,6 +114,31 @@ def test_deidentify_equals_the_serial_engine_in_any_partitioning(
     assert (one["n007"]["text"], one["n007"]["phi"], one["n007"]["error"]) == (None, None, None)
     assert (one["n011"]["text"], one["n011"]["phi"], one["n011"]["error"]) == ("", [], None)
     assert list(one["n001"]) == ["id", "patient", "text", "visit", "phi", "error"]
+
+
+def test_a_name_found_once_is_redacted_in_the_patients_other_notes_on_any_partition(spark):
+    # invented name, found from its title in q1 only; q3 is another patient's note
+    rows = [
+        ("q1", "pa", "Seen by Dr. Quimbleton today."),
+        ("q2", "pa", "QUIMBLETON aware of plan."),
+        ("q3", "pb", "QUIMBLETON aware of plan."),
+        ("q4", None, "QUIMBLETON aware of plan."),
+    ]
+    df = spark.createDataFrame(rows, "id string, patient string, text string").repartition(4, "id")
+
+    def texts(**kwargs):
+        out = deidentify(df, "text", model="rules", patient_col="patient", id_col="id", **kwargs)
+        return {row["id"]: row["text"] for row in out.collect()}
+
+    assert texts() == {
+        "q1": "Seen by Dr. [NAME] today.",
+        "q2": "[NAME] aware of plan.",
+        "q3": "QUIMBLETON aware of plan.",
+        "q4": "QUIMBLETON aware of plan.",
+    }
+    assert texts(propagate="note")["q2"] == "QUIMBLETON aware of plan."
+    with pytest.raises(ValueError, match="E797.*'everywhere'"):
+        deidentify(df, "text", model="rules", propagate="everywhere")
 
 
 def test_deidentify_redact_into_another_column_keeps_the_input(spark, notes_df, tiny_pipeline):

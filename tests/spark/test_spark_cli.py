@@ -63,15 +63,14 @@ def test_csv_equals_clintiny_deid_on_the_same_file(
     with open(tmp_path / "notes.csv", "w", newline="", encoding="utf8") as f:
         writer = csv.writer(f)
         writer.writerow(["id", "patient", "text"])
-        for note_id, patient, text in notes[:60]:
+        # sorted by patient: the serial command propagates through a patient's consecutive notes,
+        # Spark through all of them (rows grouped by patient)
+        for note_id, patient, text in sorted(notes[:60], key=lambda n: (n[1], n[0])):
             writer.writerow([note_id, patient, 'He said "ok".\n' + text if text else text])
     options = ["--model", tiny_pipeline, "--mode", "surrogate", "--key-file", key_file]
     columns = ["--text-col", "text", "--id-col", "id", "--patient-col", "patient"]
-    # Spark propagates found names within each note (a patient's notes may sit in any partition)
-    serial_only = ["--propagate", "note"]
     serial = CliRunner().invoke(
-        app,
-        ["deid", str(tmp_path / "notes.csv"), str(tmp_path / "serial.csv"), *map(str, options + columns + serial_only)],
+        app, ["deid", str(tmp_path / "notes.csv"), str(tmp_path / "serial.csv"), *map(str, options + columns)]
     )
     assert serial.exit_code == 0, serial.output
     result = spark_deid(tmp_path / "notes.csv", tmp_path / "out", *options, *columns, "--format", "csv")

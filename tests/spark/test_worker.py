@@ -122,6 +122,28 @@ def test_deidentify_frame_matches_the_engine_and_handles_nulls(tiny_pipeline, se
     assert (out["text"][2], out["phi"][2], out["error"][2]) == ("", [], None)
 
 
+def test_deidentify_patient_propagates_through_the_patients_notes_in_id_order():
+    def options(propagate):
+        return worker.DeidOptions(
+            model="rules", text_col="text", output_col="text", phi_col="phi", error_col="error",
+            has_id=True, has_patient=True, propagate=propagate,
+        )  # fmt: skip
+
+    # invented name, found from its title in a1 only; the frame comes in any order
+    frame = pandas.DataFrame(
+        {
+            "text": ["QUIMBLETON aware of plan.", "Seen by Dr. Quimbleton today."],
+            worker.ID_HELPER: ["b2", "a1"],
+            worker.PATIENT_HELPER: ["p1", "p1"],
+        }
+    )
+    out = worker.deidentify_patient(frame, options("patient"))
+    assert out["text"].tolist() == ["Seen by Dr. [NAME] today.", "[NAME] aware of plan."]
+    assert [row[0]["source"] for row in out["phi"]] == ["rule:dr_name", "propagated"]
+    within = worker.deidentify_frame(frame, worker.load_deidentifier(options("note")), options("note"))
+    assert within["text"].tolist() == ["QUIMBLETON aware of plan.", "Seen by Dr. [NAME] today."]
+
+
 def test_the_pipeline_loads_once_per_process(tiny_pipeline):
     options = annotate_options(tiny_pipeline, threads=1)
     first = worker.load_annotator(options)
