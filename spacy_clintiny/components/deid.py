@@ -34,7 +34,7 @@ from spacy.vocab import Vocab
 from ..converters.labels import PHI_KEY, PHI_LABELS
 from ..deid.merge import merge_mentions
 from ..deid.patterns import PhiRuleDetector
-from ..deid.propagate import propagated_mentions, propagation_words
+from ..deid.propagate import propagation_words, with_propagated
 from ..deid.types import PhiMention
 from ..errors import Errors
 
@@ -152,10 +152,8 @@ class PhiDetector:
         else:
             mentions.extend(m for m in self.detector(doc) if m.source == "deny_list")
         merged = merge_mentions(mentions)
-        if self.cfg.get("propagate", True):
-            found = propagated_mentions(doc.text, propagation_words(doc.text, merged))
-            if found:
-                merged = merge_mentions([*merged, *found])
+        if self.cfg["propagate"]:
+            merged = with_propagated(doc.text, merged, propagation_words(doc.text, merged))
         write_mentions(doc, self.cfg["output_key"], merged)
         return doc
 

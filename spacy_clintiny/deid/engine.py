@@ -32,7 +32,7 @@ from ..components.ner import is_outside_weight
 from ..converters.labels import PHI_KEY
 from ..errors import Errors
 from .merge import merge_mentions
-from .propagate import SCOPES, propagated_mentions, propagation_words
+from .propagate import SCOPES, propagation_words, with_propagated
 from .types import MODES, DeidResult, NoteRecord, PhiMention
 
 DEID_FACTORY = "clintiny_deid"
@@ -351,9 +351,7 @@ def _propagate(group: List[DeidResult]) -> None:
     if not words:
         return
     for result in detected:
-        found = propagated_mentions(result.record.text, words)
-        if found:
-            result.mentions = merge_mentions([*result.mentions, *found])
+        result.mentions = with_propagated(result.record.text, result.mentions, words)
 
 
 @dataclasses.dataclass

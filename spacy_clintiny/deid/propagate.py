@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from .dictionary import common_english
+from .merge import merge_mentions
 from .types import PhiMention
 from .wordlists import common_words, default_allow_list
 
@@ -84,3 +85,16 @@ def propagated_mentions(text: str, words: Dict[str, Tuple[str, float]]) -> List[
         label, score = words.get(match.group().lower(), ("NAME", 1.0))
         found.append(PhiMention(match.start(), match.end(), label, SOURCE, score))
     return found
+
+
+def with_propagated(text: str, mentions: List[PhiMention], words: Dict[str, Tuple[str, float]]) -> List[PhiMention]:
+    """A note's merged mentions plus the occurrences of ``words`` in it, merged again.
+
+    text (str): A note.
+    mentions (List[PhiMention]): Its merged mentions.
+    words (Dict[str, Tuple[str, float]]): What ``propagation_words`` returned (for this note
+        or for all the notes of its patient).
+    RETURNS (List[PhiMention]): ``mentions`` itself when nothing was found, else the merged union.
+    """
+    found = propagated_mentions(text, words)
+    return merge_mentions([*mentions, *found]) if found else mentions

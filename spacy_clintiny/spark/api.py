@@ -224,8 +224,9 @@ def deidentify(
     ]
     schema = with_columns(df.schema, fields)
     source = _with_helpers(df, id_col=id_col, patient_col=patient_col)
+    per_partition = functools.partial(deidentify_partition, options=options)
     if propagate != "patient" or patient_col is None:
-        return source.mapInPandas(functools.partial(deidentify_partition, options=options), schema)
+        return source.mapInPandas(per_partition, schema)
     from pyspark.sql import functions as F
 
     def one_patient(frame: Any) -> Any:
@@ -234,7 +235,7 @@ def deidentify(
 
     known = F.col(PATIENT_HELPER).isNotNull()
     by_patient = source.where(known).groupBy(PATIENT_HELPER).applyInPandas(one_patient, schema)
-    alone = source.where(~known).mapInPandas(functools.partial(deidentify_partition, options=options), schema)
+    alone = source.where(~known).mapInPandas(per_partition, schema)
     return by_patient.unionByName(alone)
 
 
