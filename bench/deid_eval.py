@@ -39,6 +39,12 @@ def main() -> None:
         help="the PHI head's factor on the O tag for the model rows (default: the pipeline's)",
     )
     parser.add_argument(
+        "--dictionary-gate",
+        type=float,
+        default=None,
+        help="the PHI head's least token probability for a cue-less dictionary hit (default: the pipeline's)",
+    )
+    parser.add_argument(
         "--propagate",
         default="patient",
         choices=("patient", "note", "none"),
@@ -74,6 +80,7 @@ def main() -> None:
                 profile=args.profile,
                 outside_weight=args.outside_weight if model != "rules" else None,
                 propagate=args.propagate,
+                dictionary_gate=args.dictionary_gate,
             )
             results[f"{name} {mode}"] = score_results(notes, outputs, seconds=seconds, tokenizer=tokenizer)
             print(f"{name} {mode}: done", file=sys.stderr)
@@ -111,6 +118,7 @@ def main() -> None:
                 "threads": args.threads,
                 "profile": args.profile,
                 "propagate": args.propagate,
+                "dictionary_gate": args.dictionary_gate,
                 "results": results,
             },
         )

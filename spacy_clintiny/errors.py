@@ -743,6 +743,10 @@ class Errors(metaclass=_Codes):
         "The case-variant augmenter's probability '{name}' is {value}. Give each of upper and lower "
         "between 0 and 1, together at most 1 (for example upper = 0.2, lower = 0.2)."
     )
+    E894 = (
+        "Component '{name}': dictionary_gate {value!r} is outside [0, 1]. Set it to the PHI head's "
+        "least probability for keeping a dictionary name or town found without a cue (0 keeps them all)."
+    )
     # ---- E840-E859 inference path: tokenizer, text length, broken pipeline folders (tokenizer.py, models.py)
     E840 = (
         "spacy-clintiny.MaxLength.v1: max_length = {value!r} must be a positive integer (characters). "

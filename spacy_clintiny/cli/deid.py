@@ -35,6 +35,12 @@ def deid_cli(
     outside_weight: Optional[float] = typer.Option(
         None, "--outside-weight", help="PHI head's factor on the O tag (lower = more recall); default: the model's"
     ),
+    dictionary_gate: Optional[float] = typer.Option(
+        None,
+        "--dictionary-gate",
+        help="PHI head's least token probability for a rule's cue-less dictionary name or town (0 keeps all); "
+        "default: the model's",
+    ),
     rules: bool = typer.Option(True, "--rules/--no-rules", help="Run the rule patterns for structured identifiers"),
     propagate: str = typer.Option(
         "patient",
@@ -142,6 +148,7 @@ def deid_cli(
             threads=threads,
             profile=profile,
             outside_weight=outside_weight,
+            dictionary_gate=dictionary_gate,
         )
         generator = None
         if mode == "surrogate":

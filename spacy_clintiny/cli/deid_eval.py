@@ -141,6 +141,7 @@ def run_engine(
     profile: Optional[str] = None,
     outside_weight: Optional[float] = None,
     propagate: str = "patient",
+    dictionary_gate: Optional[float] = None,
 ) -> Tuple[List[DeidResult], float]:
     """De-identify the notes with ``deid.engine`` and time it.
 
@@ -156,6 +157,8 @@ def run_engine(
     profile (Optional[str]): Rule profile, "recall" or "precision" (None = the pipeline's).
     outside_weight (Optional[float]): The PHI head's O-tag factor (None = the pipeline's).
     propagate (str): "patient", "note" or "none" (``Deidentifier``).
+    dictionary_gate (Optional[float]): The PHI head's least token probability for a cue-less
+        dictionary hit of the rules (None = the pipeline's).
     RETURNS (Tuple[List[DeidResult], float]): One result per note, in order, and the
         seconds the engine ran (neither loading the pipeline nor a warm-up run over the first
         batch is timed).
@@ -163,7 +166,13 @@ def run_engine(
     from ..deid.engine import Deidentifier, load_deid_pipeline
 
     nlp = load_deid_pipeline(
-        model, rules=rules, threshold=threshold, threads=threads, profile=profile, outside_weight=outside_weight
+        model,
+        rules=rules,
+        threshold=threshold,
+        threads=threads,
+        profile=profile,
+        outside_weight=outside_weight,
+        dictionary_gate=dictionary_gate,
     )
     deidentifier = Deidentifier(
         nlp, mode=mode, generator=generator, batch_size=batch_size, n_process=n_process, propagate=propagate
@@ -246,6 +255,7 @@ def deid_eval(
     profile: Optional[str] = None,
     outside_weight: Optional[float] = None,
     propagate: str = "patient",
+    dictionary_gate: Optional[float] = None,
 ) -> Dict[str, Any]:
     """Score the de-identification engine (and deid.pl's output) on annotated notes.
 
@@ -267,6 +277,8 @@ def deid_eval(
     profile (Optional[str]): Rule profile, "recall" or "precision" (None = the pipeline's).
     outside_weight (Optional[float]): The PHI head's O-tag factor (None = the pipeline's).
     propagate (str): "patient", "note" or "none" (``Deidentifier``).
+    dictionary_gate (Optional[float]): The PHI head's least token probability for a cue-less
+        dictionary hit of the rules (None = the pipeline's).
     RETURNS (Dict[str, Any]): What was scored, the engine's figures (token_recall,
         token_precision, token_f1, leak_rate, notes_per_s, words_per_s, entity figures,
         per_category...) and ``baselines``.
@@ -303,6 +315,7 @@ def deid_eval(
         profile=profile,
         outside_weight=outside_weight,
         propagate=propagate,
+        dictionary_gate=dictionary_gate,
     )
     out: Dict[str, Any] = {
         **info,
@@ -313,6 +326,7 @@ def deid_eval(
         "profile": profile,
         "outside_weight": outside_weight,
         "propagate": propagate,
+        "dictionary_gate": dictionary_gate,
     }
     out.update(score_results(notes, results, seconds=seconds, tokenizer=tokenizer))
     out["baselines"] = {}
@@ -427,6 +441,12 @@ def deid_eval_cli(
     outside_weight: Optional[float] = typer.Option(
         None, "--outside-weight", help="PHI head's factor on the O tag (lower = more recall); default: the model's"
     ),
+    dictionary_gate: Optional[float] = typer.Option(
+        None,
+        "--dictionary-gate",
+        help="PHI head's least token probability for a rule's cue-less dictionary name or town (0 keeps all); "
+        "default: the model's",
+    ),
     no_rules: bool = typer.Option(False, "--no-rules", help="The model alone, without the rule patterns"),
     propagate: str = typer.Option(
         "patient", "--propagate", help="Redact a name/place found once wherever it recurs: patient, note or none"
@@ -476,6 +496,7 @@ def deid_eval_cli(
             profile=profile,
             outside_weight=outside_weight,
             propagate=propagate,
+            dictionary_gate=dictionary_gate,
         )
     except (ValueError, OSError) as err:
         msg.fail(str(err), exits=1)

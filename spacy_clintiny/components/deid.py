@@ -1,15 +1,19 @@
 """``clintiny_deid``: recall-first hybrid PHI detection in one span group.
 
 It unites the PHI head's predictions (``doc.spans[model_key]``, written by a ``clintiny_ner``
-with ``spans_key = "phi"``) with high-precision rules for structured identifiers and the
-user's deny list (``deid.patterns.PhiRuleDetector``), drops model spans that are exactly a
-term of the allow list, merges overlaps one documented way (``deid.merge``: the union of
-overlapping spans, labelled by the longest, then the more precise source) and writes the
-result to ``doc.spans[output_key]``. With ``propagate`` (the default) the distinctive words of
-the doc's NAME and LOCATION spans are then PHI wherever else they occur in the doc
-(``deid.propagate``, note scope: "Dr. Quimbleton" found from its title makes "QUIMBLETON aware"
-two lines on a NAME too); ``clintiny deid`` turns this off and propagates itself, across all the
-notes of a patient. The spans:
+with ``spans_key = "phi"``) with high-precision rules for structured identifiers and the user's
+deny list (``deid.patterns.PhiRuleDetector``), drops model spans that are exactly a term of the
+allow list and the rules' cue-less dictionary hits (a census surname, a town, with no title or
+cue before it) to which the PHI head gives less than ``dictionary_gate`` on every token
+(``attrs["token_scores"]``: without a head, the rules alone, every hit stays), merges overlaps
+one documented way (``deid.merge``: the union of overlapping spans, labelled by the longest,
+then the more precise source) and writes the result to ``doc.spans[output_key]``. With
+``propagate`` (the default) the distinctive words of the doc's NAME and LOCATION spans are then
+PHI wherever else they occur in the doc (``deid.propagate``, note scope: "Dr. Quimbleton" found
+from its title makes "QUIMBLETON aware" two lines on a NAME too); ``clintiny deid`` turns this
+off and propagates itself, across all the notes of a patient.
+
+The spans:
 
 * ``span.label_``: the PHI category (NAME, PROFESSION, LOCATION, AGE, DATE, CONTACT, ID);
 * ``span.kb_id_``: the finer subtype where a detector knows it (PHONE, EMAIL, DOCTOR, ...);
@@ -32,6 +36,7 @@ from spacy.util import SimpleFrozenList, ensure_path
 from spacy.vocab import Vocab
 
 from ..converters.labels import PHI_KEY, PHI_LABELS
+from ..deid.dictionary import CUELESS_SOURCES
 from ..deid.merge import merge_mentions
 from ..deid.patterns import PhiRuleDetector
 from ..deid.propagate import propagation_words, with_propagated
@@ -55,6 +60,7 @@ RULES_FILE = "rules.bin"
         "categories": None,
         "profile": "recall",
         "propagate": True,
+        "dictionary_gate": 0.01,
     },
     default_score_weights={f"spans_{PHI_KEY}_f": 1.0, f"spans_{PHI_KEY}_p": 0.0, f"spans_{PHI_KEY}_r": 0.0},
 )
@@ -70,6 +76,7 @@ def make_clintiny_deid(
     categories: Optional[List[str]],
     profile: str = "recall",
     propagate: bool = True,
+    dictionary_gate: float = 0.01,
 ) -> "PhiDetector":
     """Create a ``clintiny_deid`` component.
 
@@ -89,6 +96,10 @@ def make_clintiny_deid(
     profile (str): Rule profile: "recall" adds dictionary names and places, "precision" keeps the cued rules only.
     propagate (bool): Mark every other whole-word occurrence in the doc of a distinctive word of a
         NAME or LOCATION span (detector ``"propagated"``).
+    dictionary_gate (float): Keep a cue-less dictionary name or town of the rules (``rule:dict_name``,
+        ``rule:dict_city``) only where the PHI head's probability that one of its tokens is PHI
+        (``doc.spans[model_key].attrs["token_scores"]``) reaches this. 0 keeps every hit; without
+        the head's token scores (rules alone) every hit is kept.
     """
     return PhiDetector(
         nlp.vocab,
@@ -102,6 +113,7 @@ def make_clintiny_deid(
         categories=categories,
         profile=profile,
         propagate=propagate,
+        dictionary_gate=dictionary_gate,
     )
 
 
@@ -122,9 +134,12 @@ class PhiDetector:
         categories: Optional[Iterable[str]] = None,
         profile: str = "recall",
         propagate: bool = True,
+        dictionary_gate: float = 0.01,
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(Errors.E767.format(name=name, value=threshold))
+        if isinstance(dictionary_gate, bool) or not 0.0 <= dictionary_gate <= 1.0:
+            raise ValueError(Errors.E894.format(name=name, value=dictionary_gate))
         for label in categories or ():
             if label not in PHI_LABELS:
                 raise ValueError(Errors.E768.format(name=name, label=label, labels=", ".join(PHI_LABELS)))
@@ -136,6 +151,7 @@ class PhiDetector:
             "rules": rules,
             "threshold": threshold,
             "propagate": bool(propagate),
+            "dictionary_gate": float(dictionary_gate),
         }
         self.detector = PhiRuleDetector(
             vocab,
@@ -148,7 +164,7 @@ class PhiDetector:
     def __call__(self, doc: Doc) -> Doc:
         mentions = self.model_mentions(doc)
         if self.cfg["rules"]:
-            mentions.extend(self.detector(doc))
+            mentions.extend(self.gate_dictionary(doc, self.detector(doc)))
         else:
             mentions.extend(m for m in self.detector(doc) if m.source == "deny_list")
         merged = merge_mentions(mentions)
@@ -160,6 +176,28 @@ class PhiDetector:
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterable[Doc]:
         for doc in stream:
             yield self(doc)
+
+    def gate_dictionary(self, doc: Doc, mentions: Iterable[PhiMention]) -> List[PhiMention]:
+        """Drop the cue-less dictionary mentions the PHI head gives no chance (``dictionary_gate``).
+
+        doc (Doc): The doc, after the PHI head.
+        mentions (Iterable[PhiMention]): The rules' mentions.
+        RETURNS (List[PhiMention]): The mentions kept.
+        """
+        mentions = list(mentions)
+        gate = self.cfg.get("dictionary_gate", 0.0)
+        key = self.cfg["model_key"]
+        scores = doc.spans[key].attrs.get("token_scores") if gate > 0 and key and key in doc.spans else None
+        if scores is None or len(scores) != len(doc):
+            return mentions
+        kept = []
+        for mention in mentions:
+            if mention.source in CUELESS_SOURCES:
+                span = doc.char_span(mention.start, mention.end, alignment_mode="expand")
+                if span is not None and len(span) and max(scores[span.start : span.end]) < gate:
+                    continue
+            kept.append(mention)
+        return kept
 
     def model_mentions(self, doc: Doc) -> List[PhiMention]:
         """The PHI head's spans above the threshold, minus exact allow-list terms."""

@@ -1,7 +1,9 @@
 """``clintiny_ner``: token-classification NER over the shared encoder, one instance per span group.
 
 Predictions go to ``doc.spans[spans_key]`` (with a per-span confidence in
-``doc.spans[spans_key].attrs["scores"]``) and, with ``write_ents = true``, to ``doc.ents``.
+``doc.spans[spans_key].attrs["scores"]`` and, per token of the doc, the probability that the
+token is inside some span, 1 - P(O) before the ``outside_weight``, in
+``attrs["token_scores"]``) and, with ``write_ents = true``, to ``doc.ents``.
 Training uses partially annotated data: a doc whose reference has no ``spans_key`` group
 teaches this head nothing (no loss, zero gradient), an EMPTY group is a true negative.
 """
@@ -182,7 +184,9 @@ class TokenClassifier(LabelledHead, TrainablePipe):
                 spans.append(Span(doc, start, end, label=label))
                 rows = numpy.arange(start, end)
                 confidences.append(float(probs[rows, path[start:end]].mean()))
-            doc.spans[key] = SpanGroup(doc, name=key, spans=spans, attrs={"scores": confidences})
+            inside = (1.0 - probs[:, scheme.index["O"]]).round(4).tolist()
+            attrs = {"scores": confidences, "token_scores": inside}
+            doc.spans[key] = SpanGroup(doc, name=key, spans=spans, attrs=attrs)
             if self.cfg["write_ents"]:
                 self._write_ents(doc, spans)
 

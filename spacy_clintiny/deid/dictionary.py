@@ -36,6 +36,8 @@ from .types import PhiMention
 from .wordlists import _faker_names, _resource_lines, ambiguous_names, census_names
 
 PROFILES = ("precision", "recall")
+# Sources of the hits made without a cue (a list word alone); ``clintiny_deid`` gates them by the PHI head.
+CUELESS_SOURCES = ("rule:dict_name", "rule:dict_city")
 # Words never taken for names or places by the recall profile (resources/deid): generated, then hand-curated.
 RECALL_LISTS = ("common_english.txt", "eponyms.txt", "recall_non_names.txt")
 WORD = re.compile(r"[A-Za-z][A-Za-z']*[A-Za-z]")

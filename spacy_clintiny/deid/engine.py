@@ -54,6 +54,7 @@ def load_deid_pipeline(
     threads: Optional[int] = None,
     profile: Optional[str] = None,
     outside_weight: Optional[float] = None,
+    dictionary_gate: Optional[float] = None,
 ) -> Language:
     """Load a pipeline that runs only PHI detection.
 
@@ -71,6 +72,9 @@ def load_deid_pipeline(
     outside_weight (Optional[float]): The PHI head's factor on the O tag's probability at
         decoding (lower finds more PHI and redacts more non-PHI text); None keeps the saved
         pipeline's.
+    dictionary_gate (Optional[float]): The PHI head's least token probability for keeping a
+        cue-less dictionary name or town of the rules (0 keeps them all); None keeps the saved
+        component's (or the factory default).
     RETURNS (Language): The pipeline, ``clintiny_deid`` last; its PHI is in
         ``doc.spans["phi"]``.
     """
@@ -90,6 +94,10 @@ def load_deid_pipeline(
         deid_config["deny_list"] = {label: list(terms) for label, terms in deny_list.items()}
     if profile is not None:
         deid_config["profile"] = profile
+    if dictionary_gate is not None:
+        if isinstance(dictionary_gate, bool) or not 0.0 <= dictionary_gate <= 1.0:
+            raise ValueError(Errors.E894.format(name=DEID_FACTORY, value=dictionary_gate))
+        deid_config["dictionary_gate"] = dictionary_gate
     if outside_weight is not None and not is_outside_weight(outside_weight):
         raise ValueError(Errors.E762.format(value=outside_weight))
     if model is None or model == RULES_ONLY:
@@ -120,6 +128,8 @@ def load_deid_pipeline(
     else:
         pipe = nlp.get_pipe(existing[-1])
         pipe.cfg.update({"rules": rules, "threshold": threshold, "propagate": False})
+        if dictionary_gate is not None:
+            pipe.cfg["dictionary_gate"] = float(dictionary_gate)
         if profile is not None:
             pipe.detector.from_dict({**pipe.detector.to_dict(), "profile": profile})
     return nlp

@@ -318,6 +318,8 @@ def test_two_heads_and_ents(nlp, tiny_encoder):
     assert [(s.text, s.label_) for s in doc.spans["phi"]] == [("John Smith", "NAME")]
     assert ("chest pain", "PROBLEM") in [(s.text, s.label_) for s in doc.spans["concepts"]]
     assert len(doc.spans["phi"].attrs["scores"]) == len(doc.spans["phi"])
+    token_scores = doc.spans["phi"].attrs["token_scores"]
+    assert len(token_scores) == len(doc) and min(token_scores[:2]) > max(token_scores[2:])  # the name, not the rest
     assert {(e.text, e.label_) for e in doc.ents} >= {("John Smith", "NAME"), ("chest pain", "PROBLEM")}
 
 
@@ -337,6 +339,8 @@ def test_outside_weight_trades_precision_for_recall():
     ner.set_annotations([doc], [probs])
     assert [(s.text, s.label_) for s in doc.spans["phi"]] == [("Smith", "NAME")]
     assert doc.spans["phi"].attrs["scores"] == [pytest.approx(0.4)]  # confidence from the unweighted probabilities
+    # per token: 1 - P(O), unweighted, whether or not a span was decoded there
+    assert doc.spans["phi"].attrs["token_scores"] == pytest.approx([0.0, 0.0, 0.4, 0.0])
     for i, bad in enumerate((-1, 0)):  # the same rule as clintiny deid --outside-weight (E762)
         with pytest.raises(ValueError, match=f"E110.*{bad}"):
             nlp.add_pipe("clintiny_ner", name=f"bad{i}", config={"outside_weight": bad})

@@ -61,6 +61,8 @@ def test_bad_config_names_the_value():
         nlp.add_pipe("clintiny_deid", config={"threshold": 1.5})
     with pytest.raises(ValueError, match="E768.*'PERSON'"):
         nlp.add_pipe("clintiny_deid", name="d2", config={"categories": ["PERSON"]})
+    with pytest.raises(ValueError, match="E894.*2.0"):
+        nlp.add_pipe("clintiny_deid", name="d3", config={"dictionary_gate": 2.0})
 
 
 def test_round_trip_through_disk_in_a_fresh_process(tmp_path):
@@ -113,3 +115,41 @@ def test_the_engine_pipeline_leaves_propagation_to_the_engine(tmp_path):
     nlp.to_disk(tmp_path / "on")
     for model in ("rules", str(tmp_path / "on")):
         assert load_deid_pipeline(model).get_pipe("clintiny_deid").cfg["propagate"] is False
+
+
+GATED = "Kowalczyk and Springfield noted, Dr. Ostrowicz aware."  # invented; two cue-less list words
+
+
+def with_token_scores(nlp, text, scores):
+    """A doc as a PHI head leaves it that decoded no span: per-token PHI probabilities only."""
+    doc = nlp.make_doc(text)
+    doc.spans["phi"] = SpanGroup(doc, name="phi", spans=[], attrs={"scores": [], "token_scores": scores})
+    return doc
+
+
+def test_dictionary_hits_the_head_gives_no_chance_are_dropped(tmp_path):
+    from spacy_clintiny.deid.engine import load_deid_pipeline
+
+    nlp = spacy.blank("en")
+    deid = nlp.add_pipe("clintiny_deid")  # dictionary_gate 0.01 by default
+    n = len(nlp.make_doc(GATED))
+    # the head gives the surname 0.2 and everything else 0.001: the town goes, the cued name stays
+    scores = [0.001] * n
+    scores[0] = 0.2
+    assert found(deid(with_token_scores(nlp, GATED, scores))) == [
+        ("Kowalczyk", "NAME", "rule:dict_name"),
+        ("Ostrowicz", "NAME", "rule:dr_name"),
+    ]
+    # gate 0 keeps every hit; without the head's token scores (the rules alone) every hit stays
+    every = [("Kowalczyk", "NAME", "rule:dict_name"), ("Springfield", "LOCATION", "rule:dict_city")]
+    deid.cfg["dictionary_gate"] = 0.0
+    assert found(deid(with_token_scores(nlp, GATED, scores)))[:2] == every
+    deid.cfg["dictionary_gate"] = 0.01
+    assert found(deid(nlp.make_doc(GATED)))[:2] == every
+    # the engine's pipeline takes the gate, from its argument or the saved component's
+    nlp.to_disk(tmp_path / "saved")
+    assert load_deid_pipeline(str(tmp_path / "saved")).get_pipe("clintiny_deid").cfg["dictionary_gate"] == 0.01
+    pipe = load_deid_pipeline(str(tmp_path / "saved"), dictionary_gate=0.2).get_pipe("clintiny_deid")
+    assert pipe.cfg["dictionary_gate"] == 0.2
+    with pytest.raises(ValueError, match="E894.*-1"):
+        load_deid_pipeline("rules", dictionary_gate=-1)
