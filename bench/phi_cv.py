@@ -14,7 +14,8 @@ student encoder, once per fold.
 
 ``score`` runs each fold's pipeline on its fold's notes (never trained on), the PHI head alone
 and the hybrid (head + the recall-profile rules) in ``annotate`` mode, at each
-``outside_weight`` of ``--weights``, and prints token-level binary PHI recall / precision per
+``outside_weight`` of ``--weights`` (the hybrid also at each ``dictionary_gate`` of ``--gates``),
+and prints token-level binary PHI recall / precision per
 weight, pooled over the folds (figures only, never note text); ``--out``/cv.json keeps them.
 The rules were written looking at these patients, so the hybrid rows are optimistic; the
 head-alone rows are not. The held-out patients are never read.
@@ -81,6 +82,7 @@ def score(args: argparse.Namespace) -> None:
     folds = json.loads((args.out / "folds.json").read_text())["folds"]
     notes, _ = read_gold_notes("physionet", args.physionet, patients="train")
     weights = [float(w) for w in args.weights.split(",")]
+    gates = [float(g) for g in args.gates.split(",")]
     tokenizer = spacy.blank("en")
     scorers: Dict[str, DeidScorer] = {}
     for k in sorted(set(folds.values())):
@@ -92,19 +94,24 @@ def score(args: argparse.Namespace) -> None:
             head = next(pipe for _, pipe in nlp.pipeline if getattr(pipe, "spans_key", None) == "phi")
             for weight in weights:
                 head.cfg["outside_weight"] = weight
-                results = list(Deidentifier(nlp, mode="annotate").run(records))
-                scorer = scorers.setdefault(f"{system}@{weight}", DeidScorer(tokenizer))
-                for note, result in zip(fold_notes, results, strict=True):
-                    scorer.add_result(note, result)
+                for gate in gates if rules else [None]:
+                    name = f"{system}@{weight}"
+                    if gate is not None:
+                        nlp.get_pipe("clintiny_deid").cfg["dictionary_gate"] = gate
+                        name += f",gate={gate}" if len(gates) > 1 else ""
+                    results = list(Deidentifier(nlp, mode="annotate").run(records))
+                    scorer = scorers.setdefault(name, DeidScorer(tokenizer))
+                    for note, result in zip(fold_notes, results, strict=True):
+                        scorer.add_result(note, result)
         print(f"fold {k}: {len(fold_notes)} notes scored", flush=True)
     rows: List[Dict] = []
-    print(f"{'system':<16} {'token R':>8} {'token P':>8} {'token F1':>8} {'F2':>6}")
+    print(f"{'system':<28} {'token R':>8} {'token P':>8} {'token F1':>8} {'F2':>6}")
     for key, scorer in scorers.items():
         s = scorer.scores()
         r, p = s["token_recall"], s["token_precision"]
         f2 = 5 * p * r / (4 * p + r) if p + r else 0.0
         rows.append({"system": key, "token_recall": r, "token_precision": p, "token_f1": s["token_f1"], "f2": f2})
-        print(f"{key:<16} {r:>8.3f} {p:>8.3f} {s['token_f1']:>8.3f} {f2:>6.3f}")
+        print(f"{key:<28} {r:>8.3f} {p:>8.3f} {s['token_f1']:>8.3f} {f2:>6.3f}")
     (args.out / "cv.json").write_text(json.dumps({"folds": folds, "rows": rows}, indent=2))
 
 
@@ -125,6 +132,7 @@ def main() -> None:
     p.add_argument("--physionet", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--weights", default="0.05,0.1,0.2,0.3,0.5,1.0")
+    p.add_argument("--gates", default="0.01", help="clintiny_deid dictionary_gate values for the hybrid rows")
     p.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     {"split": split, "train": train, "score": score}[args.command](args)
