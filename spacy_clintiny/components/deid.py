@@ -138,8 +138,6 @@ class PhiDetector:
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(Errors.E767.format(name=name, value=threshold))
-        if isinstance(dictionary_gate, bool) or not 0.0 <= dictionary_gate <= 1.0:
-            raise ValueError(Errors.E894.format(name=name, value=dictionary_gate))
         for label in categories or ():
             if label not in PHI_LABELS:
                 raise ValueError(Errors.E768.format(name=name, label=label, labels=", ".join(PHI_LABELS)))
@@ -151,7 +149,7 @@ class PhiDetector:
             "rules": rules,
             "threshold": threshold,
             "propagate": bool(propagate),
-            "dictionary_gate": float(dictionary_gate),
+            "dictionary_gate": checked_gate(dictionary_gate, name),
         }
         self.detector = PhiRuleDetector(
             vocab,
@@ -243,6 +241,13 @@ class PhiDetector:
 
     def initialize(self, get_examples: Optional[Callable] = None, *, nlp: Optional[Language] = None) -> None:
         """Nothing to learn: rules and lists come from the config."""
+
+
+def checked_gate(value: Any, name: str = "clintiny_deid") -> float:
+    """RETURNS (float): ``value`` as a ``dictionary_gate``, or raises E894 unless a number in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(Errors.E894.format(name=name, value=value))
+    return float(value)
 
 
 def write_mentions(doc: Doc, key: str, mentions: Sequence[PhiMention]) -> None:

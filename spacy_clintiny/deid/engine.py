@@ -80,7 +80,7 @@ def load_deid_pipeline(
     """
     go_offline()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # n_process > 1 forks after the tokenizer ran
-    from ..components import deid as _registers_clintiny_deid  # noqa: F401
+    from ..components.deid import checked_gate  # importing it registers clintiny_deid
 
     if threads is not None:
         import torch
@@ -95,9 +95,7 @@ def load_deid_pipeline(
     if profile is not None:
         deid_config["profile"] = profile
     if dictionary_gate is not None:
-        if isinstance(dictionary_gate, bool) or not 0.0 <= dictionary_gate <= 1.0:
-            raise ValueError(Errors.E894.format(name=DEID_FACTORY, value=dictionary_gate))
-        deid_config["dictionary_gate"] = dictionary_gate
+        deid_config["dictionary_gate"] = checked_gate(dictionary_gate, DEID_FACTORY)
     if outside_weight is not None and not is_outside_weight(outside_weight):
         raise ValueError(Errors.E762.format(value=outside_weight))
     if model is None or model == RULES_ONLY:
@@ -129,7 +127,7 @@ def load_deid_pipeline(
         pipe = nlp.get_pipe(existing[-1])
         pipe.cfg.update({"rules": rules, "threshold": threshold, "propagate": False})
         if dictionary_gate is not None:
-            pipe.cfg["dictionary_gate"] = float(dictionary_gate)
+            pipe.cfg["dictionary_gate"] = deid_config["dictionary_gate"]
         if profile is not None:
             pipe.detector.from_dict({**pipe.detector.to_dict(), "profile": profile})
     return nlp
