@@ -183,9 +183,9 @@ class PhiDetector:
         RETURNS (List[PhiMention]): The mentions kept.
         """
         mentions = list(mentions)
-        gate = self.cfg.get("dictionary_gate", 0.0)
-        key = self.cfg["model_key"]
-        scores = doc.spans[key].attrs.get("token_scores") if gate > 0 and key and key in doc.spans else None
+        gate = self.cfg["dictionary_gate"]
+        group = self._model_group(doc)
+        scores = group.attrs.get("token_scores") if gate > 0 and group is not None else None
         if scores is None or len(scores) != len(doc):
             return mentions
         kept = []
@@ -197,12 +197,16 @@ class PhiDetector:
             kept.append(mention)
         return kept
 
+    def _model_group(self, doc: Doc) -> Optional[SpanGroup]:
+        """The PHI head's span group of the doc, or None (no ``model_key``, or the head did not run)."""
+        key = self.cfg["model_key"]
+        return doc.spans[key] if key and key in doc.spans else None
+
     def model_mentions(self, doc: Doc) -> List[PhiMention]:
         """The PHI head's spans above the threshold, minus exact allow-list terms."""
-        key = self.cfg["model_key"]
-        if not key or key not in doc.spans:
+        group = self._model_group(doc)
+        if group is None:
             return []
-        group = doc.spans[key]
         scores = group.attrs.get("scores") or [1.0] * len(group)
         out = []
         for span, score in zip(group, scores):
