@@ -58,6 +58,7 @@ def main() -> None:
     from spacy_clintiny.cli.deid_eval import EVAL_KEY, read_gold_notes, run_engine, score_deid_pl, score_results
     from spacy_clintiny.converters.physionet import read_deid_pl_output
     from spacy_clintiny.deid.surrogate import SurrogateGenerator
+    from spacy_clintiny.deid.types import DetectorOptions
     from spacy_clintiny.fileio import write_json_atomic
 
     notes, info = read_gold_notes("physionet", args.folder, patients=args.patients, limit=args.limit)
@@ -73,14 +74,16 @@ def main() -> None:
                 notes,
                 model=model,
                 mode=mode,
-                rules=rules,
+                detector=DetectorOptions(
+                    rules=rules,
+                    profile=args.profile,
+                    outside_weight=args.outside_weight if model != "rules" else None,
+                    dictionary_gate=args.dictionary_gate,
+                ),
                 generator=generator,
                 batch_size=args.batch_size,
                 threads=args.threads,
-                profile=args.profile,
-                outside_weight=args.outside_weight if model != "rules" else None,
                 propagate=args.propagate,
-                dictionary_gate=args.dictionary_gate,
             )
             results[f"{name} {mode}"] = score_results(notes, outputs, seconds=seconds, tokenizer=tokenizer)
             print(f"{name} {mode}: done", file=sys.stderr)

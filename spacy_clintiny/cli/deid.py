@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 from wasabi import Printer
 
+from . import _options as opts
 from ._app import app
 
 _say = Printer(no_print=True)
@@ -23,37 +24,20 @@ def deid_cli(
     output_path: str = typer.Argument(
         ..., metavar="OUTPUT", help="Output file or folder (same kind as INPUT), or - for stdout"
     ),
-    model: str = typer.Option(
-        "en_clintiny_sm", "--model", help="Pipeline folder or package with a PHI head, or 'rules' for rules only"
-    ),
-    mode: str = typer.Option(
-        "redact", "--mode", help="redact ([DATE]), mask (same length), annotate (spans only) or surrogate"
-    ),
-    threshold: float = typer.Option(
-        0.0, "--threshold", help="Minimum confidence of a model PHI span (0 = recall first)"
-    ),
-    outside_weight: Optional[float] = typer.Option(
-        None, "--outside-weight", help="PHI head's factor on the O tag (lower = more recall); default: the model's"
-    ),
-    dictionary_gate: Optional[float] = typer.Option(
-        None,
-        "--dictionary-gate",
-        help="PHI head's least token probability for a rule's cue-less dictionary name or town (0 keeps all); "
-        "default: the model's",
-    ),
-    rules: bool = typer.Option(True, "--rules/--no-rules", help="Run the rule patterns for structured identifiers"),
+    model: str = opts.MODEL,
+    mode: str = opts.MODE,
+    threshold: float = opts.THRESHOLD,
+    outside_weight: Optional[float] = opts.OUTSIDE_WEIGHT,
+    dictionary_gate: Optional[float] = opts.DICTIONARY_GATE,
+    rules: bool = opts.RULES,
     propagate: str = typer.Option(
         "patient",
         "--propagate",
         help="Redact a name/place found once wherever it recurs: patient (its consecutive notes), note or none",
     ),
-    profile: Optional[str] = typer.Option(
-        None,
-        "--profile",
-        help="Rule profile: recall (dictionary names and places) or precision (cued rules only); default: the model's",
-    ),
-    allow_list: Optional[Path] = typer.Option(None, "--allow-list", help="File of terms never redacted, one a line"),
-    deny_list: Optional[Path] = typer.Option(None, "--deny-list", help="File of LABEL<TAB>term lines always redacted"),
+    profile: Optional[str] = opts.PROFILE,
+    allow_list: Optional[Path] = opts.ALLOW_LIST,
+    deny_list: Optional[Path] = opts.DENY_LIST,
     key_file: Optional[Path] = typer.Option(
         None, "--key-file", help="File with the secret for reproducible surrogates (else $CLINTINY_DEID_KEY)"
     ),
@@ -80,9 +64,9 @@ def deid_cli(
         None, "--review", help="Write a displaCy HTML page of sampled notes with PHI marked (holds PHI)"
     ),
     review_n: int = typer.Option(10, "--review-n", help="Notes on the review page"),
-    batch_size: int = typer.Option(32, "--batch-size", help="Docs per nlp.pipe batch"),
-    n_process: int = typer.Option(1, "--n-process", help="Processes for nlp.pipe"),
-    threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads per process"),
+    batch_size: int = opts.BATCH_SIZE,
+    n_process: int = opts.N_PROCESS,
+    threads: Optional[int] = opts.THREADS,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar on stderr"),
     resume: bool = typer.Option(
         True, "--resume/--no-resume", help="Skip notes already done and continue partial outputs"
@@ -95,7 +79,7 @@ def deid_cli(
     file and line at the end, and the exit code is then 1."""
     from ..deid.engine import Deidentifier, load_deid_pipeline
     from ..deid.io import plan_deid, run_deid
-    from ..deid.lists import KEY_ENV, read_allow_list, read_deny_list, read_surrogate_key
+    from ..deid.lists import KEY_ENV, read_surrogate_key
     from ..deid.readers import Columns
     from ..deid.types import MODES
     from ..errors import Errors
@@ -103,8 +87,15 @@ def deid_cli(
     try:
         if mode not in MODES:
             raise ValueError(Errors.E742.format(mode=mode, modes=", ".join(MODES)))
-        allowed = read_allow_list(allow_list) if allow_list is not None else None
-        denied = read_deny_list(deny_list) if deny_list is not None else None
+        detector = opts.detector_options(
+            rules=rules,
+            threshold=threshold,
+            profile=profile,
+            outside_weight=outside_weight,
+            dictionary_gate=dictionary_gate,
+            allow_list=allow_list,
+            deny_list=deny_list,
+        )
         key = read_surrogate_key(key_file) if mode == "surrogate" else None
         plan = plan_deid(
             input_path,
@@ -139,17 +130,7 @@ def deid_cli(
         if path is not None:
             _echo("warn", f"{path} will hold PHI ({what}): protect it like the input notes.")
     try:
-        nlp = load_deid_pipeline(
-            model,
-            rules=rules,
-            threshold=threshold,
-            allow_list=allowed,
-            deny_list=denied,
-            threads=threads,
-            profile=profile,
-            outside_weight=outside_weight,
-            dictionary_gate=dictionary_gate,
-        )
+        nlp = load_deid_pipeline(model, detector, threads=threads)
         generator = None
         if mode == "surrogate":
             from ..deid.surrogate import SurrogateGenerator

@@ -25,8 +25,9 @@ from ..converters.placement import SOURCE_KEY
 from ..converters.report import ConversionReport
 from ..converters.splits import dev_groups, group_of
 from ..deid.evaluate import DeidScorer, GoldNote, Range
-from ..deid.types import MODES, DeidResult
+from ..deid.types import MODES, DeidResult, DetectorOptions
 from ..errors import Errors
+from . import _options as opts
 from ._app import app
 
 FORMATS = ("physionet", "i2b2-2014", "docbin")
@@ -132,48 +133,32 @@ def run_engine(
     *,
     model: Optional[str],
     mode: str,
-    rules: bool = True,
-    threshold: float = 0.0,
+    detector: Optional[DetectorOptions] = None,
     generator: Optional[Any] = None,
     batch_size: int = 32,
     n_process: int = 1,
     threads: Optional[int] = None,
-    profile: Optional[str] = None,
-    outside_weight: Optional[float] = None,
     propagate: str = "patient",
-    dictionary_gate: Optional[float] = None,
 ) -> Tuple[List[DeidResult], float]:
     """De-identify the notes with ``deid.engine`` and time it.
 
     notes (Sequence[GoldNote]): The notes.
     model (Optional[str]): Pipeline path or package; None or "rules" for the rules alone.
     mode (str): "redact", "mask", "annotate" or "surrogate".
-    rules (bool): Run the rule patterns.
-    threshold (float): Minimum confidence of a model span.
+    detector (Optional[DetectorOptions]): How PHI is found (None: the defaults, and the
+        pipeline's own outside weight, profile and dictionary gate).
     generator (Optional[Any]): Keyed surrogate generator (surrogate mode).
     batch_size (int): Docs per batch.
     n_process (int): Processes.
     threads (Optional[int]): Torch threads.
-    profile (Optional[str]): Rule profile, "recall" or "precision" (None = the pipeline's).
-    outside_weight (Optional[float]): The PHI head's O-tag factor (None = the pipeline's).
     propagate (str): "patient", "note" or "none" (``Deidentifier``).
-    dictionary_gate (Optional[float]): The PHI head's least token probability for a cue-less
-        dictionary hit of the rules (None = the pipeline's).
     RETURNS (Tuple[List[DeidResult], float]): One result per note, in order, and the
         seconds the engine ran (neither loading the pipeline nor a warm-up run over the first
         batch is timed).
     """
     from ..deid.engine import Deidentifier, load_deid_pipeline
 
-    nlp = load_deid_pipeline(
-        model,
-        rules=rules,
-        threshold=threshold,
-        threads=threads,
-        profile=profile,
-        outside_weight=outside_weight,
-        dictionary_gate=dictionary_gate,
-    )
+    nlp = load_deid_pipeline(model, detector if detector is not None else DetectorOptions(), threads=threads)
     deidentifier = Deidentifier(
         nlp, mode=mode, generator=generator, batch_size=batch_size, n_process=n_process, propagate=propagate
     )
@@ -246,16 +231,12 @@ def deid_eval(
     patients: Optional[str] = None,
     limit: int = 0,
     baseline_deid_pl: Optional[Union[str, Path]] = None,
-    rules: bool = True,
-    threshold: float = 0.0,
+    detector: Optional[DetectorOptions] = None,
     key_file: Optional[Union[str, Path]] = None,
     batch_size: int = 32,
     n_process: int = 1,
     threads: Optional[int] = None,
-    profile: Optional[str] = None,
-    outside_weight: Optional[float] = None,
     propagate: str = "patient",
-    dictionary_gate: Optional[float] = None,
 ) -> Dict[str, Any]:
     """Score the de-identification engine (and deid.pl's output) on annotated notes.
 
@@ -267,18 +248,14 @@ def deid_eval(
     limit (int): Score the first ``limit`` notes only (0 = all).
     baseline_deid_pl (Optional[Union[str, Path]]): deid.pl's ``id.phi`` on the same PhysioNet
         notes, scored as redacted in ``baselines["deid.pl"]``.
-    rules (bool): Run the rule patterns.
-    threshold (float): Minimum confidence of a model span.
+    detector (Optional[DetectorOptions]): How PHI is found (None: the defaults and the
+        pipeline's own settings).
     key_file (Optional[Union[str, Path]]): Surrogate key file (else $CLINTINY_DEID_KEY, else
         a fixed evaluation key, so the figures repeat).
     batch_size (int): Docs per batch.
     n_process (int): Processes.
     threads (Optional[int]): Torch threads.
-    profile (Optional[str]): Rule profile, "recall" or "precision" (None = the pipeline's).
-    outside_weight (Optional[float]): The PHI head's O-tag factor (None = the pipeline's).
     propagate (str): "patient", "note" or "none" (``Deidentifier``).
-    dictionary_gate (Optional[float]): The PHI head's least token probability for a cue-less
-        dictionary hit of the rules (None = the pipeline's).
     RETURNS (Dict[str, Any]): What was scored, the engine's figures (token_recall,
         token_precision, token_f1, leak_rate, notes_per_s, words_per_s, entity figures,
         per_category...) and ``baselines``.
@@ -291,6 +268,7 @@ def deid_eval(
                 options="--baseline-deid-pl and FORMAT " + fmt, reason="deid.pl's output names PhysioNet notes"
             )
         )
+    detector = detector if detector is not None else DetectorOptions()
     notes, info = read_gold_notes(fmt, input_path, patients=patients, limit=limit)
     detections = read_deid_pl_output(baseline_deid_pl) if baseline_deid_pl is not None else None
     generator = None
@@ -306,27 +284,19 @@ def deid_eval(
         notes,
         model=model,
         mode=mode,
-        rules=rules,
-        threshold=threshold,
+        detector=detector,
         generator=generator,
         batch_size=batch_size,
         n_process=n_process,
         threads=threads,
-        profile=profile,
-        outside_weight=outside_weight,
         propagate=propagate,
-        dictionary_gate=dictionary_gate,
     )
     out: Dict[str, Any] = {
         **info,
         "model": model or "rules",
         "mode": mode,
-        "rules": rules,
-        "threshold": threshold,
-        "profile": profile,
-        "outside_weight": outside_weight,
+        **detector.report(),
         "propagate": propagate,
-        "dictionary_gate": dictionary_gate,
     }
     out.update(score_results(notes, results, seconds=seconds, tokenizer=tokenizer))
     out["baselines"] = {}
@@ -420,10 +390,8 @@ def deid_eval_cli(
         metavar="INPUT",
         help="PhysioNet folder (id.text, id-phi.phrase), i2b2 2014 XML folder, or .spacy file with a 'phi' span group",
     ),
-    model: str = typer.Option(
-        "en_clintiny_sm", "--model", help="Pipeline folder or package with a PHI head, or 'rules' for rules only"
-    ),
-    mode: str = typer.Option("redact", "--mode", help="redact, mask, annotate or surrogate"),
+    model: str = opts.MODEL,
+    mode: str = opts.MODE,
     patients: Optional[str] = typer.Option(
         None,
         "--patients",
@@ -437,17 +405,10 @@ def deid_eval_cli(
         exists=True,
         dir_okay=False,
     ),
-    threshold: float = typer.Option(0.0, "--threshold", help="Minimum confidence of a model PHI span"),
-    outside_weight: Optional[float] = typer.Option(
-        None, "--outside-weight", help="PHI head's factor on the O tag (lower = more recall); default: the model's"
-    ),
-    dictionary_gate: Optional[float] = typer.Option(
-        None,
-        "--dictionary-gate",
-        help="PHI head's least token probability for a rule's cue-less dictionary name or town (0 keeps all); "
-        "default: the model's",
-    ),
-    no_rules: bool = typer.Option(False, "--no-rules", help="The model alone, without the rule patterns"),
+    threshold: float = opts.THRESHOLD,
+    outside_weight: Optional[float] = opts.OUTSIDE_WEIGHT,
+    dictionary_gate: Optional[float] = opts.DICTIONARY_GATE,
+    rules: bool = opts.RULES,
     propagate: str = typer.Option(
         "patient", "--propagate", help="Redact a name/place found once wherever it recurs: patient, note or none"
     ),
@@ -455,14 +416,12 @@ def deid_eval_cli(
     key_file: Optional[Path] = typer.Option(
         None, "--key-file", help="Surrogate key file (else $CLINTINY_DEID_KEY, else a fixed evaluation key)"
     ),
-    batch_size: int = typer.Option(32, "--batch-size", help="Docs per nlp.pipe batch"),
-    n_process: int = typer.Option(1, "--n-process", help="Processes for nlp.pipe"),
-    threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads"),
-    profile: Optional[str] = typer.Option(
-        None,
-        "--profile",
-        help="Rule profile: recall (dictionary names and places) or precision (cued rules only); default: the model's",
-    ),
+    batch_size: int = opts.BATCH_SIZE,
+    n_process: int = opts.N_PROCESS,
+    threads: Optional[int] = opts.THREADS,
+    profile: Optional[str] = opts.PROFILE,
+    allow_list: Optional[Path] = opts.ALLOW_LIST,
+    deny_list: Optional[Path] = opts.DENY_LIST,
     json_out: Optional[Path] = typer.Option(None, "--json-out", help="Also write the JSON object to this file"),
 ) -> None:
     """Score de-identification on annotated notes: token recall / precision / F1, entity
@@ -473,7 +432,7 @@ def deid_eval_cli(
     from ..fileio import write_json_atomic
 
     try:
-        if no_rules and (rules_only or model == "rules"):
+        if not rules and (rules_only or model == "rules"):
             raise ValueError(
                 Errors.E776.format(
                     options="--no-rules and --rules-only (or --model rules)", reason="nothing would detect PHI"
@@ -487,16 +446,20 @@ def deid_eval_cli(
             patients=patients,
             limit=limit,
             baseline_deid_pl=baseline_deid_pl,
-            rules=not no_rules,
-            threshold=threshold,
+            detector=opts.detector_options(
+                rules=rules,
+                threshold=threshold,
+                profile=profile,
+                outside_weight=outside_weight,
+                dictionary_gate=dictionary_gate,
+                allow_list=allow_list,
+                deny_list=deny_list,
+            ),
             key_file=key_file,
             batch_size=batch_size,
             n_process=n_process,
             threads=threads,
-            profile=profile,
-            outside_weight=outside_weight,
             propagate=propagate,
-            dictionary_gate=dictionary_gate,
         )
     except (ValueError, OSError) as err:
         msg.fail(str(err), exits=1)

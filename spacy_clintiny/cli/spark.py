@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 from wasabi import msg
 
+from . import _options as opts
 from ._app import app
 
 
@@ -21,7 +22,7 @@ def spark_deid_cli(
     id_col: Optional[str] = typer.Option(None, "--id-col", help="Note id column (errors; patient when none given)"),
     fmt: str = typer.Option("parquet", "--format", help="Input format: parquet, csv (header row) or json (lines)"),
     output_format: Optional[str] = typer.Option(None, "--output-format", help="Output format (default: --format)"),
-    mode: str = typer.Option("redact", "--mode", help="redact, mask, annotate or surrogate"),
+    mode: str = opts.MODE,
     model: str = typer.Option(
         "en_clintiny_sm", "--model", help="Pipeline folder (shared storage) or installed package, or 'rules'"
     ),
@@ -33,13 +34,15 @@ def spark_deid_cli(
     ),
     conf: Optional[List[str]] = typer.Option(None, "--conf", help="Spark setting KEY=VALUE (repeatable)"),
     partitions: Optional[int] = typer.Option(None, "--partitions", help="Repartition the input first"),
-    batch_size: int = typer.Option(32, "--batch-size", help="Docs per nlp.pipe batch"),
+    batch_size: int = opts.BATCH_SIZE,
     threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads per Python worker (spark.task.cpus)"),
-    rules: bool = typer.Option(True, "--rules/--no-rules", help="Run the rule patterns for structured identifiers"),
-    threshold: float = typer.Option(0.0, "--threshold", help="Minimum confidence of a model PHI span"),
-    profile: Optional[str] = typer.Option(None, "--profile", help="Rule profile: recall or precision"),
-    allow_list: Optional[Path] = typer.Option(None, "--allow-list", help="File of terms never redacted"),
-    deny_list: Optional[Path] = typer.Option(None, "--deny-list", help="File of LABEL<TAB>term lines"),
+    rules: bool = opts.RULES,
+    threshold: float = opts.THRESHOLD,
+    outside_weight: Optional[float] = opts.OUTSIDE_WEIGHT,
+    dictionary_gate: Optional[float] = opts.DICTIONARY_GATE,
+    profile: Optional[str] = opts.PROFILE,
+    allow_list: Optional[Path] = opts.ALLOW_LIST,
+    deny_list: Optional[Path] = opts.DENY_LIST,
     propagate: str = typer.Option(
         "patient",
         "--propagate",
@@ -85,6 +88,8 @@ def spark_deid_cli(
             rules=rules,
             threshold=threshold,
             profile=profile,
+            outside_weight=outside_weight,
+            dictionary_gate=dictionary_gate,
             allow_list=allowed,
             deny_list=denied,
             batch_size=batch_size,

@@ -22,18 +22,17 @@ import os
 import sys
 from collections import deque
 from pathlib import Path
-from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from ..components.ner import is_outside_weight
 from ..converters.labels import PHI_KEY
 from ..errors import Errors
 from .merge import merge_mentions
 from .propagate import SCOPES, propagation_words, with_propagated
-from .types import MODES, DeidResult, NoteRecord, PhiMention
+from .types import MODES, DeidResult, DetectorOptions, NoteRecord, PhiMention
 
 DEID_FACTORY = "clintiny_deid"
 RULES_ONLY = "rules"
@@ -46,15 +45,10 @@ MAX_HELD_NOTES = 1000
 
 def load_deid_pipeline(
     model: Optional[str],
+    options: Optional[DetectorOptions] = None,
     *,
-    rules: bool = True,
-    threshold: float = 0.0,
-    allow_list: Optional[Iterable[str]] = None,
-    deny_list: Optional[Dict[str, Sequence[str]]] = None,
     threads: Optional[int] = None,
-    profile: Optional[str] = None,
-    outside_weight: Optional[float] = None,
-    dictionary_gate: Optional[float] = None,
+    **settings: Any,
 ) -> Language:
     """Load a pipeline that runs only PHI detection.
 
@@ -62,46 +56,40 @@ def load_deid_pipeline(
         None or "rules" for the rules alone (``spacy.blank("en")``). Only the PHI head (a
         component with ``spans_key = "phi"``), the encoder it listens to and an existing
         ``clintiny_deid`` are loaded: the other heads and medspaCy rules are excluded.
-    rules (bool): Run the rule patterns for structured identifiers.
-    threshold (float): Minimum confidence of a model span.
-    allow_list (Optional[Iterable[str]]): Terms never redacted (None = the shipped list).
-    deny_list (Optional[Dict[str, Sequence[str]]]): PHI category -> terms always redacted.
+    options (Optional[DetectorOptions]): How PHI is found (rules, threshold, lists, profile,
+        outside weight, dictionary gate); None: ``DetectorOptions.make(**settings)``.
     threads (Optional[int]): Torch threads for this process (None leaves torch's default).
-    profile (Optional[str]): Rule profile, "recall" or "precision" (``PhiRuleDetector``); None keeps
-        the saved component's (or the factory default).
-    outside_weight (Optional[float]): The PHI head's factor on the O tag's probability at
-        decoding (lower finds more PHI and redacts more non-PHI text); None keeps the saved
-        pipeline's.
-    dictionary_gate (Optional[float]): The PHI head's least token probability for keeping a
-        cue-less dictionary name or town of the rules (0 keeps them all); None keeps the saved
-        component's (or the factory default).
+    **settings: The fields of :class:`DetectorOptions` (``rules=False``, ``dictionary_gate=0.1``...),
+        when ``options`` is not given.
     RETURNS (Language): The pipeline, ``clintiny_deid`` last; its PHI is in
         ``doc.spans["phi"]``.
     """
+    if options is None:
+        options = DetectorOptions.make(**settings)
+    elif settings:
+        raise TypeError(f"load_deid_pipeline: give options or settings ({', '.join(settings)}), not both")
     go_offline()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # n_process > 1 forks after the tokenizer ran
-    from ..components.deid import checked_gate  # importing it registers clintiny_deid
+    from ..components import deid as _registers_clintiny_deid  # noqa: F401
 
     if threads is not None:
         import torch
 
         torch.set_num_threads(max(1, int(threads)))
     # the engine propagates itself, across a patient's notes or within each note (``Deidentifier``)
-    deid_config: Dict[str, Any] = {"rules": rules, "threshold": threshold, "propagate": False}
-    if allow_list is not None:
-        deid_config["allow_list"] = list(allow_list)
-    if deny_list is not None:
-        deid_config["deny_list"] = {label: list(terms) for label, terms in deny_list.items()}
-    if profile is not None:
-        deid_config["profile"] = profile
-    if dictionary_gate is not None:
-        deid_config["dictionary_gate"] = checked_gate(dictionary_gate, DEID_FACTORY)
-    if outside_weight is not None and not is_outside_weight(outside_weight):
-        raise ValueError(Errors.E762.format(value=outside_weight))
+    deid_config: Dict[str, Any] = {"rules": options.rules, "threshold": options.threshold, "propagate": False}
+    if options.allow_list is not None:
+        deid_config["allow_list"] = list(options.allow_list)
+    if options.deny_list is not None:
+        deid_config["deny_list"] = options.deny_dict()
+    if options.profile is not None:
+        deid_config["profile"] = options.profile
+    if options.dictionary_gate is not None:
+        deid_config["dictionary_gate"] = options.dictionary_gate
     if model is None or model == RULES_ONLY:
-        if outside_weight is not None:
+        if options.outside_weight is not None:
             raise ValueError(Errors.E763.format(model=RULES_ONLY))
-        if not rules and not deny_list:
+        if not options.rules and not options.deny_list:
             raise ValueError(Errors.E741.format(model=RULES_ONLY, key=PHI_KEY, names="none"))
         nlp = spacy.blank("en")
         nlp.add_pipe(DEID_FACTORY, config=deid_config)
@@ -109,27 +97,27 @@ def load_deid_pipeline(
     path = _pipeline_path(model)
     keep = phi_components(spacy.util.load_config(path / "config.cfg", interpolate=False))
     names = list(keep["all"])
-    if not keep["heads"] and not rules and not deny_list:
+    if not keep["heads"] and not options.rules and not options.deny_list:
         raise ValueError(Errors.E741.format(model=model, key=PHI_KEY, names=", ".join(names) or "none"))
     exclude = [name for name in names if name not in keep["keep"]]
     nlp = spacy.load(path, exclude=exclude)
-    if outside_weight is not None:
+    if options.outside_weight is not None:
         if not keep["heads"]:
             raise ValueError(Errors.E763.format(model=model))
         for name in keep["heads"]:
-            nlp.get_pipe(name).cfg["outside_weight"] = float(outside_weight)
+            nlp.get_pipe(name).cfg["outside_weight"] = float(options.outside_weight)
     existing = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == DEID_FACTORY]
     if not existing:
         nlp.add_pipe(DEID_FACTORY, config=deid_config)
-    elif allow_list is not None or deny_list is not None:
+    elif options.allow_list is not None or options.deny_list is not None:
         nlp.replace_pipe(existing[-1], DEID_FACTORY, config=deid_config)
     else:
         pipe = nlp.get_pipe(existing[-1])
-        pipe.cfg.update({"rules": rules, "threshold": threshold, "propagate": False})
-        if dictionary_gate is not None:
-            pipe.cfg["dictionary_gate"] = deid_config["dictionary_gate"]
-        if profile is not None:
-            pipe.detector.from_dict({**pipe.detector.to_dict(), "profile": profile})
+        pipe.cfg.update({"rules": options.rules, "threshold": options.threshold, "propagate": False})
+        if options.dictionary_gate is not None:
+            pipe.cfg["dictionary_gate"] = options.dictionary_gate
+        if options.profile is not None:
+            pipe.detector.from_dict({**pipe.detector.to_dict(), "profile": options.profile})
     return nlp
 
 

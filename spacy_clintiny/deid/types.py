@@ -5,7 +5,7 @@ note text: ``Replacement.new_text`` is written only where the user asked for the
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..converters.labels import PHI_LABELS
 
@@ -75,6 +75,86 @@ class Replacement:
     score: float
     operator: str
     new_text: str
+
+
+@dataclass(frozen=True)
+class DetectorOptions:
+    """How PHI is found: every setting ``deid.engine.load_deid_pipeline`` puts on the pipeline it
+    loads, besides the model itself. One value travels from ``clintiny deid``, ``deid-eval`` and
+    ``spark-deid`` to the engine, the evaluator and the Spark executors (where it is part of the
+    key of the cached pipeline, hence frozen, hashable and with lists as tuples). Bad values are
+    refused when the options are made, before any note is read.
+
+    rules (bool): Run the rule patterns for structured identifiers.
+    threshold (float): Minimum confidence of a model span (0 = recall first).
+    allow_list (Optional[Tuple[str, ...]]): Terms never redacted (None = the shipped list).
+    deny_list (Optional[Tuple[Tuple[str, Tuple[str, ...]], ...]]): (PHI category, terms) pairs
+        always redacted, sorted by category (see :meth:`make`).
+    profile (Optional[str]): Rule profile, "recall" (dictionary names and places) or "precision"
+        (cued rules only); None keeps the saved component's (or the factory default).
+    outside_weight (Optional[float]): The PHI head's factor on the O tag's probability at
+        decoding (lower finds more PHI and redacts more non-PHI text); None keeps the saved
+        pipeline's.
+    dictionary_gate (Optional[float]): The PHI head's least token probability for keeping a
+        cue-less dictionary name or town of the rules (0 keeps them all); None keeps the saved
+        component's (or the factory default).
+    """
+
+    rules: bool = True
+    threshold: float = 0.0
+    allow_list: Optional[Tuple[str, ...]] = None
+    deny_list: Optional[Tuple[Tuple[str, Tuple[str, ...]], ...]] = None
+    profile: Optional[str] = None
+    outside_weight: Optional[float] = None
+    dictionary_gate: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        from ..components.deid import checked_gate
+        from ..components.ner import is_outside_weight
+        from ..errors import Errors
+        from .dictionary import PROFILES
+
+        if self.profile is not None and self.profile not in PROFILES:
+            raise ValueError(Errors.E713.format(profile=self.profile, profiles=", ".join(PROFILES)))
+        if self.outside_weight is not None and not is_outside_weight(self.outside_weight):
+            raise ValueError(Errors.E762.format(value=self.outside_weight))
+        if self.dictionary_gate is not None:
+            object.__setattr__(self, "dictionary_gate", checked_gate(self.dictionary_gate))
+        object.__setattr__(self, "threshold", float(self.threshold))
+
+    @classmethod
+    def make(
+        cls,
+        *,
+        allow_list: Optional[Iterable[str]] = None,
+        deny_list: Optional[Mapping[str, Sequence[str]]] = None,
+        **settings: Any,
+    ) -> "DetectorOptions":
+        """The options from plain values: ``allow_list`` any iterable of terms, ``deny_list`` a
+        mapping of PHI category -> terms (as ``deid.lists.read_deny_list`` returns); the other
+        fields as keywords."""
+        return cls(
+            allow_list=None if allow_list is None else tuple(allow_list),
+            deny_list=None if deny_list is None else tuple((k, tuple(v)) for k, v in sorted(deny_list.items())),
+            **settings,
+        )
+
+    def deny_dict(self) -> Optional[Dict[str, List[str]]]:
+        """RETURNS (Optional[Dict[str, List[str]]]): The deny list as a config value, or None."""
+        return None if self.deny_list is None else {label: list(terms) for label, terms in self.deny_list}
+
+    def report(self) -> Dict[str, Any]:
+        """RETURNS (Dict[str, Any]): The settings for a results file: the lists only as their
+        sizes (a deny list holds names)."""
+        return {
+            "rules": self.rules,
+            "threshold": self.threshold,
+            "profile": self.profile,
+            "outside_weight": self.outside_weight,
+            "dictionary_gate": self.dictionary_gate,
+            "allow_list_terms": None if self.allow_list is None else len(self.allow_list),
+            "deny_list_terms": None if self.deny_list is None else sum(len(t) for _, t in self.deny_list),
+        }
 
 
 @dataclass

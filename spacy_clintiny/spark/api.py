@@ -9,7 +9,7 @@ columns added; a note that fails has a message in the error column and null outp
 """
 
 import functools
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from ..deid.propagate import SCOPES
 from ..errors import Errors
@@ -127,6 +127,8 @@ def deidentify(
     allow_list: Optional[Sequence[str]] = None,
     deny_list: Optional[Dict[str, Sequence[str]]] = None,
     profile: Optional[str] = None,
+    outside_weight: Optional[float] = None,
+    dictionary_gate: Optional[float] = None,
     batch_size: int = 32,
     threads: Optional[int] = None,
     propagate: str = "patient",
@@ -152,7 +154,8 @@ def deidentify(
     phi_col (str): Column for the PHI spans (``array<struct<start, end, label, subtype, source,
         score, operator, out_start, out_end>>``; no text).
     error_col (str): Column for per-note errors.
-    rules, threshold, allow_list, deny_list, profile: As ``deid.engine.load_deid_pipeline``.
+    rules, threshold, allow_list, deny_list, profile, outside_weight, dictionary_gate: How PHI is
+        found, as ``deid.types.DetectorOptions`` (checked here, on the driver).
     batch_size (int): Docs per ``nlp.pipe`` batch.
     threads (Optional[int]): Torch threads per executor Python worker; None: ``spark.task.cpus``.
     propagate (str): "patient": a name or place found in one note of a patient is PHI in all
@@ -169,20 +172,33 @@ def deidentify(
 
     from ..deid.engine import phi_components
     from ..deid.lists import MIN_KEY_CHARS, read_surrogate_key
-    from ..deid.types import MODES
+    from ..deid.types import MODES, DetectorOptions
     from .schema import rows_type, with_columns
 
     if mode not in MODES:
         raise ValueError(Errors.E742.format(mode=mode, modes=", ".join(MODES)))
+    detector = DetectorOptions.make(
+        rules=rules,
+        threshold=float(threshold),
+        allow_list=allow_list,
+        deny_list=deny_list,
+        profile=profile,
+        outside_weight=outside_weight,
+        dictionary_gate=dictionary_gate,
+    )
     if propagate not in SCOPES:
         raise ValueError(Errors.E797.format(value=propagate, options=", ".join(SCOPES)))
     model = resolve_model(model, rules_ok=True)
+    heads: List[str] = []
     if model != RULES_ONLY:
         keep = phi_components(pipeline_config(model))
-        if not keep["heads"] and not rules and not deny_list:
+        heads = keep["heads"]
+        if not heads and not rules and not deny_list:
             raise ValueError(Errors.E741.format(model=model, key="phi", names=", ".join(keep["all"]) or "none"))
     elif not rules and not deny_list:
         raise ValueError(Errors.E741.format(model=model, key="phi", names="none"))
+    if outside_weight is not None and not heads:
+        raise ValueError(Errors.E763.format(model=model))
     check_positive("batch_size", batch_size)
     check_positive("threads", threads, optional=True)
     if mode == "surrogate":
@@ -208,11 +224,7 @@ def deidentify(
         key=key.strip() if mode == "surrogate" and key is not None else None,
         has_id=id_col is not None,
         has_patient=patient_col is not None,
-        rules=rules,
-        threshold=float(threshold),
-        allow_list=None if allow_list is None else tuple(allow_list),
-        deny_list=None if deny_list is None else tuple((k, tuple(v)) for k, v in sorted(deny_list.items())),
-        profile=profile,
+        detector=detector,
         batch_size=batch_size,
         threads=_threads(df, threads),
         propagate=propagate,

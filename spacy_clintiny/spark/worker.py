@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Hashable, Iterator, List, Optional, Sequ
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from ..deid.types import DeidResult, NoteRecord
+from ..deid.types import DeidResult, DetectorOptions, NoteRecord
 from ..errors import Errors
 from .records import doc_row, phi_rows
 
@@ -68,17 +68,13 @@ class DeidOptions:
     key: Optional[str] = dataclasses.field(default=None, repr=False)
     has_id: bool = False
     has_patient: bool = False
-    rules: bool = True
-    threshold: float = 0.0
-    allow_list: Optional[Tuple[str, ...]] = None
-    deny_list: Optional[Tuple[Tuple[str, Tuple[str, ...]], ...]] = None
-    profile: Optional[str] = None
+    detector: DetectorOptions = DetectorOptions()
     batch_size: int = 32
     threads: Optional[int] = 1
     propagate: str = "note"
 
     def pipeline_key(self) -> Tuple:
-        return ("deid", self.model, self.rules, self.threshold, self.allow_list, self.deny_list, self.profile)
+        return ("deid", self.model, self.detector)
 
 
 def cached(key: Tuple, load: Callable[[], Any]) -> Any:
@@ -134,15 +130,7 @@ def load_deidentifier(options: DeidOptions) -> Any:
     from ..deid.engine import Deidentifier, load_deid_pipeline
 
     def load_pipeline() -> Language:
-        return load_deid_pipeline(
-            options.model,
-            rules=options.rules,
-            threshold=options.threshold,
-            allow_list=options.allow_list,
-            deny_list=None if options.deny_list is None else dict(options.deny_list),
-            threads=options.threads,
-            profile=options.profile,
-        )
+        return load_deid_pipeline(options.model, options.detector, threads=options.threads)
 
     def load_engine() -> Deidentifier:
         nlp = cached(options.pipeline_key(), load_pipeline)

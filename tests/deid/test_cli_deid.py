@@ -29,14 +29,12 @@ def reuse_rule_pipeline(monkeypatch):
 
     real = engine.load_deid_pipeline
 
-    def load(model, **kwargs):
-        cacheable = all(kwargs.get(k) is None for k in ("allow_list", "deny_list", "outside_weight", "profile"))
-        if model == "rules" and cacheable:
-            key = (kwargs.get("rules", True), kwargs.get("threshold", 0.0))
-            if key not in PIPELINES:
-                PIPELINES[key] = real(model, **kwargs)
-            return PIPELINES[key]
-        return real(model, **kwargs)
+    def load(model, options=None, *, threads=None, **settings):
+        if model == "rules" and not settings:  # the options (hashable) are the key
+            if options not in PIPELINES:
+                PIPELINES[options] = real(model, options, threads=threads)
+            return PIPELINES[options]
+        return real(model, options, threads=threads, **settings)
 
     monkeypatch.setattr(engine, "load_deid_pipeline", load)
 

@@ -9,7 +9,7 @@ from spacy.language import Language
 
 from helpers import add_tiny_encoder, fit, regex_phi_nlp, span_examples
 from spacy_clintiny.deid.engine import Deidentifier, load_deid_pipeline, phi_components, split_text
-from spacy_clintiny.deid.types import NoteRecord
+from spacy_clintiny.deid.types import DetectorOptions, NoteRecord
 
 PHONE = "617-555-0199"
 DATE = "3/14/2021"
@@ -146,6 +146,39 @@ def test_rules_only_pipeline(monkeypatch):
     assert huggingface_hub.constants.HF_HUB_OFFLINE and transformers.utils.hub.is_offline_mode()  # no hub at run time
     (result,) = run(nlp, [f"Call {PHONE} on {DATE}."])
     assert PHONE not in result.text and DATE not in result.text
+
+
+def test_detector_options_are_checked_when_made_and_hide_the_lists():
+    options = DetectorOptions.make(
+        threshold=1, dictionary_gate=0, allow_list=["LA"], deny_list={"NAME": ["Kowalczyk", "Quimbleton"]}
+    )
+    assert options == DetectorOptions.make(
+        threshold=1.0, dictionary_gate=0.0, allow_list=("LA",), deny_list={"NAME": ("Kowalczyk", "Quimbleton")}
+    )
+    assert hash(options) == hash(DetectorOptions.make(threshold=1.0, dictionary_gate=0.0, allow_list=("LA",),
+                                                      deny_list={"NAME": ["Kowalczyk", "Quimbleton"]}))  # fmt: skip
+    assert options.threshold == 1.0 and isinstance(options.threshold, float)
+    assert options.deny_dict() == {"NAME": ["Kowalczyk", "Quimbleton"]}
+    report = options.report()
+    assert (report["allow_list_terms"], report["deny_list_terms"], report["dictionary_gate"]) == (1, 2, 0.0)
+    assert "Kowalczyk" not in repr(report)  # a results file gets the sizes of the lists, never their terms
+    for settings, code in (
+        ({"profile": "loose"}, "E713"),
+        ({"outside_weight": 0.0}, "E762"),
+        ({"outside_weight": True}, "E762"),
+        ({"dictionary_gate": 2}, "E894"),
+        ({"dictionary_gate": "0.1"}, "E894"),
+    ):
+        with pytest.raises(ValueError, match=code):
+            DetectorOptions(**settings)
+    with pytest.raises(TypeError, match="not both"):
+        load_deid_pipeline("rules", DetectorOptions(), rules=False)
+    # the options object and the keywords load the same pipeline
+    by_object = load_deid_pipeline("rules", DetectorOptions(profile="precision", dictionary_gate=0.2))
+    by_keywords = load_deid_pipeline("rules", profile="precision", dictionary_gate=0.2)
+    for nlp in (by_object, by_keywords):
+        pipe = nlp.get_pipe("clintiny_deid")
+        assert pipe.cfg["dictionary_gate"] == 0.2 and pipe.detector.to_dict()["profile"] == "precision"
 
 
 def test_missing_model_and_nothing_to_detect_are_refused(tmp_path):

@@ -287,6 +287,9 @@ def test_cli_rejects_bad_options(tmp_path):
         (["docbin", path, "--mode", "shred", "--model", "rules"], "E777"),
         (["xml", path, "--model", "rules"], "E772"),
         (["docbin", tmp_path / "missing.spacy", "--model", "rules"], "E774"),
+        (["docbin", path, "--model", "rules", "--dictionary-gate", "1.5"], "E894"),
+        (["docbin", path, "--model", "rules", "--profile", "loose"], "E713"),
+        (["docbin", path, "--model", "rules", "--outside-weight", "0.3"], "E763"),
     ):
         out = CliRunner().invoke(app, ["deid-eval", *map(str, args)])
         assert out.exit_code == 1 and code in out.output, (args, out.output)

@@ -162,6 +162,9 @@ def test_driver_side_errors_come_before_any_task(spark, notes_df, tiny_pipeline,
             (lambda: deidentify(notes_df, "text", model="rules", mode="surrogate", key="short"), "E807"),
             (lambda: deidentify(notes_df, "text", model="rules", batch_size=0), "E807"),
             (lambda: deidentify(notes_df, "text", model="rules", mode="erase"), "E742"),
+            (lambda: deidentify(notes_df, "text", model="rules", outside_weight=0.3), "E763"),
+            (lambda: deidentify(notes_df, "text", model="rules", dictionary_gate=-0.5), "E894"),
+            (lambda: deidentify(notes_df, "text", model="rules", profile="loose"), "E713"),
         ]
         for call, code in cases:
             with pytest.raises(ValueError, match=rf"\[{code}\]") as err:

@@ -59,7 +59,7 @@ def test_csv_equals_clintiny_deid_on_the_same_file(
 ):
     from spacy_clintiny.deid import engine
 
-    monkeypatch.setattr(engine, "load_deid_pipeline", lambda model, **kwargs: serial_deid_nlp)  # loaded once
+    monkeypatch.setattr(engine, "load_deid_pipeline", lambda model, *args, **kwargs: serial_deid_nlp)  # loaded once
     with open(tmp_path / "notes.csv", "w", newline="", encoding="utf8") as f:
         writer = csv.writer(f)
         writer.writerow(["id", "patient", "text"])

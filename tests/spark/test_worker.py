@@ -201,3 +201,17 @@ def test_spark_deid_paths_are_checked_before_spark_runs(tmp_path, monkeypatch, s
         check_paths(src, dst.format(tmp=tmp_path), overwrite=False, fmt="parquet")
     check_paths("notes", "existing", overwrite=True, fmt="parquet")
     check_paths("hdfs:///lake/notes", "hdfs:///lake/notes-deid", overwrite=False, fmt="parquet")
+
+
+def test_the_cached_pipeline_is_keyed_by_every_detector_setting():
+    from spacy_clintiny.deid.types import DetectorOptions
+
+    def key(**settings):
+        return worker.DeidOptions(
+            model="rules", text_col="text", output_col="text", phi_col="phi", error_col="error",
+            detector=DetectorOptions.make(**settings),
+        ).pipeline_key()  # fmt: skip
+
+    assert key() == key() and key(deny_list={"NAME": ["Kowalczyk"]}) == key(deny_list={"NAME": ("Kowalczyk",)})
+    others = [key(dictionary_gate=0.2), key(outside_weight=0.3), key(profile="precision"), key(rules=False)]
+    assert len({key(), *others}) == 5

@@ -1,0 +1,62 @@
+"""Options that ``clintiny deid``, ``deid-eval`` and ``spark-deid`` share: defined once here so
+that the three commands spell, default and explain them the same way, and turned into one
+``DetectorOptions`` by :func:`detector_options`. typer copies an option's definition for each
+command that uses it, so one definition can serve several commands."""
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..deid.types import DetectorOptions
+
+MODEL = typer.Option(
+    "en_clintiny_sm", "--model", help="Pipeline folder or package with a PHI head, or 'rules' for rules only"
+)
+MODE = typer.Option("redact", "--mode", help="redact ([DATE]), mask (same length), annotate (spans only) or surrogate")
+RULES = typer.Option(True, "--rules/--no-rules", help="Run the rule patterns for structured identifiers")
+THRESHOLD = typer.Option(0.0, "--threshold", help="Minimum confidence of a model PHI span (0 = recall first)")
+OUTSIDE_WEIGHT = typer.Option(
+    None, "--outside-weight", help="PHI head's factor on the O tag (lower = more recall); default: the model's"
+)
+DICTIONARY_GATE = typer.Option(
+    None,
+    "--dictionary-gate",
+    help="PHI head's least token probability for a rule's cue-less dictionary name or town (0 keeps all); "
+    "default: the model's",
+)
+PROFILE = typer.Option(
+    None,
+    "--profile",
+    help="Rule profile: recall (dictionary names and places) or precision (cued rules only); default: the model's",
+)
+ALLOW_LIST = typer.Option(None, "--allow-list", help="File of terms never redacted, one a line")
+DENY_LIST = typer.Option(None, "--deny-list", help="File of LABEL<TAB>term lines always redacted")
+BATCH_SIZE = typer.Option(32, "--batch-size", help="Docs per nlp.pipe batch")
+N_PROCESS = typer.Option(1, "--n-process", help="Processes for nlp.pipe")
+THREADS = typer.Option(None, "--threads", help="Torch threads per process")
+
+
+def detector_options(
+    *,
+    rules: bool = True,
+    threshold: float = 0.0,
+    profile: Optional[str] = None,
+    outside_weight: Optional[float] = None,
+    dictionary_gate: Optional[float] = None,
+    allow_list: Optional[Path] = None,
+    deny_list: Optional[Path] = None,
+) -> DetectorOptions:
+    """The detector settings of a command line, the list files read (ValueError or OSError
+    naming the file and line on a bad one, or on a bad setting)."""
+    from ..deid.lists import read_allow_list, read_deny_list
+
+    return DetectorOptions.make(
+        rules=rules,
+        threshold=threshold,
+        profile=profile,
+        outside_weight=outside_weight,
+        dictionary_gate=dictionary_gate,
+        allow_list=read_allow_list(allow_list) if allow_list is not None else None,
+        deny_list=read_deny_list(deny_list) if deny_list is not None else None,
+    )
