@@ -150,39 +150,40 @@ def _train_command(
     msg.good(f"Model saved to {output}")
 
 
-_COMMON_HELP = {
-    "config": "Config file (default: the package's; see configs/)",
-    "max_steps": "Stop after this many optimizer steps (training.max_steps)",
-    "max_minutes": "Stop (after a checkpoint) when this invocation has trained this long",
-    "batch_size": "Global batch size in sequences, over all processes",
-    "seq_len": "Packed sequence length in tokens",
-}
+# The options pretrain and distill share (typer copies a definition for each command using it).
+_CONFIG = typer.Option(None, "--config", "-c", help="Config file (default: the package's; see configs/)", exists=True)
+_MAX_STEPS = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps (training.max_steps)")
+_MAX_MINUTES = typer.Option(
+    None, "--max-minutes", help="Stop (after a checkpoint) when this invocation has trained this long"
+)
+_BATCH_SIZE = typer.Option(None, "--batch-size", help="Global batch size in sequences, over all processes")
+_SEQ_LEN = typer.Option(None, "--seq-len", help="Packed sequence length in tokens")
+_SEED = typer.Option(None, "--seed", help="Seed (data order, masks, new weights)")
+_TEXT_FIELD = typer.Option(None, "--text-field", help="JSONL field with the text")
+_THREADS = typer.Option(None, "--threads", help="torch CPU threads (0 = default)")
+_RESUME = typer.Option(
+    False,
+    "--resume",
+    help="Continue the run in OUTPUT from its last checkpoint (starts the run when OUTPUT has none yet)",
+)
+_FORCE = typer.Option(False, "--force", help="Start over in a non-empty OUTPUT")
+_PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show the progress bar")
 
 
-@app.command("pretrain", context_settings=_EXTRA)
-def pretrain_cli(
-    ctx: typer.Context,
-    args: List[str] = typer.Argument(..., help="MODEL CORPUS... OUTPUT, then --section.key value overrides"),
-    config_path: Optional[Path] = typer.Option(None, "--config", "-c", help=_COMMON_HELP["config"], exists=True),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help=_COMMON_HELP["max_steps"]),
-    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help=_COMMON_HELP["max_minutes"]),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help=_COMMON_HELP["batch_size"]),
-    seq_len: Optional[int] = typer.Option(None, "--seq-len", help=_COMMON_HELP["seq_len"]),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed (data order, masks, new weights)"),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 5e-5)"),
-    whole_word: Optional[bool] = typer.Option(None, "--whole-word/--no-whole-word", help="Whole-word masking"),
-    text_field: Optional[str] = typer.Option(None, "--text-field", help="JSONL field with the text"),
-    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (0 = default)"),
-    resume: bool = typer.Option(
-        False,
-        "--resume",
-        help="Continue the run in OUTPUT from its last checkpoint (starts the run when OUTPUT has none yet)",
-    ),
-    force: bool = typer.Option(False, "--force", help="Start over in a non-empty OUTPUT"),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar"),
-) -> None:
-    """Continual masked-language-model pre-training of MODEL on CORPUS (.txt, .jsonl, .spacy)."""
-    options = _options(
+def _training_overrides(
+    max_steps: Optional[int],
+    max_minutes: Optional[float],
+    batch_size: Optional[int],
+    seq_len: Optional[int],
+    seed: Optional[int],
+    lr: Optional[float],
+    text_field: Optional[str],
+    threads: Optional[int],
+    **more: Any,
+) -> Dict[str, Any]:
+    """The config overrides of the options pretrain and distill share, plus ``more``
+    (dotted names), leaving out those not given."""
+    return _options(
         **{
             "training.max_steps": max_steps,
             "training.max_minutes": max_minutes,
@@ -190,23 +191,39 @@ def pretrain_cli(
             "corpus.seq_len": seq_len,
             "training.seed": seed,
             "training.lr": lr,
-            "masking.whole_word": whole_word,
             "corpus.text_field": text_field,
             "training.threads": threads,
+            **more,
         }
     )
-    _train_command(
-        "pretrain",
-        ctx,
-        args,
-        1,
-        config_path=config_path,
-        options=options,
-        recipe=None,
-        resume=resume,
-        force=force,
-        progress=progress,
+
+
+@app.command("pretrain", context_settings=_EXTRA)
+def pretrain_cli(
+    ctx: typer.Context,
+    args: List[str] = typer.Argument(..., help="MODEL CORPUS... OUTPUT, then --section.key value overrides"),
+    config_path: Optional[Path] = _CONFIG,
+    max_steps: Optional[int] = _MAX_STEPS,
+    max_minutes: Optional[float] = _MAX_MINUTES,
+    batch_size: Optional[int] = _BATCH_SIZE,
+    seq_len: Optional[int] = _SEQ_LEN,
+    seed: Optional[int] = _SEED,
+    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 5e-5)"),
+    whole_word: Optional[bool] = typer.Option(None, "--whole-word/--no-whole-word", help="Whole-word masking"),
+    text_field: Optional[str] = _TEXT_FIELD,
+    threads: Optional[int] = _THREADS,
+    resume: bool = _RESUME,
+    force: bool = _FORCE,
+    progress: bool = _PROGRESS,
+) -> None:
+    """Continual masked-language-model pre-training of MODEL on CORPUS (.txt, .jsonl, .spacy)."""
+    options = _training_overrides(
+        max_steps, max_minutes, batch_size, seq_len, seed, lr, text_field, threads, **{"masking.whole_word": whole_word}
     )
+    _train_command(
+        "pretrain", ctx, args, 1, config_path=config_path, options=options, recipe=None,
+        resume=resume, force=force, progress=progress,
+    )  # fmt: skip
 
 
 @app.command("distill", context_settings=_EXTRA)
@@ -217,49 +234,27 @@ def distill_cli(
         None, "--recipe", help="compact (default), distilclinicalbert or tinyclinicalbert"
     ),
     layer_map: Optional[str] = typer.Option(None, "--layer-map", help="Teacher layer per student layer, e.g. 1,3,5"),
-    config_path: Optional[Path] = typer.Option(None, "--config", "-c", help=_COMMON_HELP["config"], exists=True),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help=_COMMON_HELP["max_steps"]),
-    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help=_COMMON_HELP["max_minutes"]),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help=_COMMON_HELP["batch_size"]),
-    seq_len: Optional[int] = typer.Option(None, "--seq-len", help=_COMMON_HELP["seq_len"]),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed (data order, masks, new weights)"),
+    config_path: Optional[Path] = _CONFIG,
+    max_steps: Optional[int] = _MAX_STEPS,
+    max_minutes: Optional[float] = _MAX_MINUTES,
+    batch_size: Optional[int] = _BATCH_SIZE,
+    seq_len: Optional[int] = _SEQ_LEN,
+    seed: Optional[int] = _SEED,
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 1e-4)"),
-    text_field: Optional[str] = typer.Option(None, "--text-field", help="JSONL field with the text"),
-    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (0 = default)"),
-    resume: bool = typer.Option(
-        False,
-        "--resume",
-        help="Continue the run in OUTPUT from its last checkpoint (starts the run when OUTPUT has none yet)",
-    ),
-    force: bool = typer.Option(False, "--force", help="Start over in a non-empty OUTPUT"),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar"),
+    text_field: Optional[str] = _TEXT_FIELD,
+    threads: Optional[int] = _THREADS,
+    resume: bool = _RESUME,
+    force: bool = _FORCE,
+    progress: bool = _PROGRESS,
 ) -> None:
     """Distil TEACHER into STUDENT (from init-student) on CORPUS; end with the fidelity table."""
-    options = _options(
-        **{
-            "distill.layer_map": layer_map,
-            "training.max_steps": max_steps,
-            "training.max_minutes": max_minutes,
-            "training.batch_size": batch_size,
-            "corpus.seq_len": seq_len,
-            "training.seed": seed,
-            "training.lr": lr,
-            "corpus.text_field": text_field,
-            "training.threads": threads,
-        }
+    options = _training_overrides(
+        max_steps, max_minutes, batch_size, seq_len, seed, lr, text_field, threads, **{"distill.layer_map": layer_map}
     )
     _train_command(
-        "distill",
-        ctx,
-        args,
-        2,
-        config_path=config_path,
-        options=options,
-        recipe=recipe,
-        resume=resume,
-        force=force,
-        progress=progress,
-    )
+        "distill", ctx, args, 2, config_path=config_path, options=options, recipe=recipe,
+        resume=resume, force=force, progress=progress,
+    )  # fmt: skip
 
 
 def _print_fidelity(report: Dict[str, Any]) -> None:
