@@ -561,6 +561,15 @@ class Errors(metaclass=_Codes):
         "Propagation scope {value!r} is unknown: use one of {options} (patient: a name or place "
         "found in one of a patient's notes is redacted in all of them)."
     )
+    E798 = (
+        "The span groups 'concepts' and 'phi' of the training splits in '{path}' share the "
+        "label(s) {labels}: the spaCy CNN baseline learns both groups as entities and could "
+        "not tell them apart. Rename the labels in one group's converter label map."
+    )
+    E799 = (
+        "spaCy CNN baseline: {problem}. Give it a corpus folder with <corpus>/train.spacy files "
+        "(clintiny convert) and a positive --max-steps."
+    )
     # ---- E870-E879 PHI head v2 and the fixed encoder's output cache
     E870 = (
         "spacy-clintiny.TokenClassifier.v2: context = '{value}' is not a context encoder. "

@@ -1,8 +1,9 @@
 """``clintiny baselines CORPUS_DIR OUTPUT.json``: the simple baselines on the pipeline's dev splits.
 
 TF-IDF + logistic regression for MTSamples specialty and ADE sentences (tuned by
-cross-validation on the training splits) and deid.pl's output on the PhysioNet dev notes; the
-JSON goes to ``clintiny evaluate --baselines``. No note text is printed.
+cross-validation on the training splits), deid.pl's output on the PhysioNet dev notes and,
+with ``--cnn``, spaCy's CNN NER (``clintiny train-cnn``) on the concept corpora and PhysioNet;
+the JSON goes to ``clintiny evaluate --baselines``. No note text is printed.
 """
 
 from pathlib import Path
@@ -32,19 +33,34 @@ def baselines_cli(
     limit: int = typer.Option(
         0,
         "--limit",
-        help="At most this many dev docs per text classification corpus (0 = all): the evaluate "
-        "step's --limit, so both score the same docs",
+        help="At most this many dev docs per corpus (0 = all): the evaluate step's --limit, so both "
+        "score the same docs",
+    ),
+    cnn: Optional[Path] = typer.Option(
+        None,
+        "--cnn",
+        exists=True,
+        file_okay=False,
+        help="A spaCy CNN NER baseline (`clintiny train-cnn` OUTPUT/model-last), scored on the concept "
+        "corpora and the PhysioNet dev notes",
     ),
 ) -> None:
     """Compute every baseline whose corpus is present and write them as JSON."""
-    result = baselines(corpus_dir, output, deid_pl=deid_pl, seed=seed, folds=folds, limit=limit)
+    result = baselines(corpus_dir, output, deid_pl=deid_pl, seed=seed, folds=folds, limit=limit, cnn=cnn)
     rows = [_row(task, system, entry) for task, systems in result["tasks"].items() for system, entry in systems.items()]
     msg.table(rows, header=("task", "system", "figures", "words/s"), divider=True)
     msg.good(f"Wrote {output} ({result['seconds']:.0f} s)")
 
 
 def baselines(
-    corpus_dir: Path, output: Path, *, deid_pl: Optional[Path] = None, seed: int = 0, folds: int = 3, limit: int = 0
+    corpus_dir: Path,
+    output: Path,
+    *,
+    deid_pl: Optional[Path] = None,
+    seed: int = 0,
+    folds: int = 3,
+    limit: int = 0,
+    cnn: Optional[Path] = None,
 ) -> Dict[str, Any]:
     """Run :func:`spacy_clintiny.evaluation.baselines.run_baselines` and write its JSON atomically.
 
@@ -53,7 +69,8 @@ def baselines(
     deid_pl (Optional[Path]): deid.pl's output file, or None to skip that baseline.
     seed (int): Seed of the folds.
     folds (int): Cross-validation folds.
-    limit (int): Dev docs per text classification corpus (0 = all).
+    limit (int): Dev docs per corpus (0 = all).
+    cnn (Optional[Path]): A trained spaCy CNN NER baseline, or None to skip it.
     RETURNS (Dict[str, Any]): What was written.
     """
     import spacy
@@ -62,7 +79,14 @@ def baselines(
     from ..fileio import write_json_atomic
 
     result = run_baselines(
-        corpus_dir, nlp=spacy.blank("en"), deid_pl=deid_pl, seed=seed, folds=folds, limit=limit, progress=msg.info
+        corpus_dir,
+        nlp=spacy.blank("en"),
+        deid_pl=deid_pl,
+        seed=seed,
+        folds=folds,
+        limit=limit,
+        cnn=cnn,
+        progress=msg.info,
     )
     if not result["tasks"]:
         msg.warn(f"No baseline corpus (mtsamples, ade, or physionet with --deid-pl) found in {corpus_dir}")
@@ -70,8 +94,26 @@ def baselines(
     return result
 
 
+@app.command("train-cnn")
+def train_cnn_cli(
+    corpus_dir: Path = typer.Argument(..., help="Folder with <corpus>/train.spacy", exists=True, file_okay=False),
+    output: Path = typer.Argument(..., help="Output folder (model-last, config.cfg, training.json)"),
+    max_steps: int = typer.Option(..., "--max-steps", help="Training steps (fixed: nothing is chosen on a dev split)"),
+    seed: int = typer.Option(0, "--seed", help="spaCy's seed"),
+) -> None:
+    """Train the spaCy CNN NER baseline (spaCy's efficiency NER recipe) on the training splits
+    the student's heads learn from; `clintiny baselines --cnn OUTPUT/model-last` scores it."""
+    from ..evaluation.cnn_baseline import train_cnn_baseline
+
+    info = train_cnn_baseline(corpus_dir, output, max_steps=max_steps, seed=seed)
+    msg.good(
+        f"spaCy CNN NER baseline: {info['max_steps']:,} steps on {info['train_docs']:,} docs of "
+        f"{', '.join(info['corpora'])} in {info['minutes']:.1f} min -> {output / 'model-last'}"
+    )
+
+
 def _row(task: str, system: str, entry: Dict[str, Any]) -> List[str]:
-    keys = ("top1", "macro_f", "f", "token_recall", "token_precision")
+    keys = ("top1", "macro_f", "p", "r", "f", "token_recall", "token_precision")
     figures = ", ".join(f"{key} {entry[key] * 100:.1f}" for key in keys if entry.get(key) is not None)
     speed = entry.get("words_per_s")
     return [task, system, figures, f"{speed:,.0f}" if speed is not None else "–"]

@@ -255,16 +255,10 @@ class TokenClassifier(LabelledHead, TrainablePipe):
         loss = total / n_annotated if n_annotated else 0.0
         return loss, d_scores
 
-    def _annotated_labels(self, example: Example) -> Optional[List[str]]:
-        """The labels the reference's corpus declares it annotates in this head's span group
-        (``attrs["annotated_labels"]``); None when it declares none (all are annotated)."""
-        group = example.reference.spans.get(self.spans_key)
-        return group.attrs.get(ANNOTATED_LABELS) if group is not None else None
-
     def _unannotated_tags(self, example: Example) -> numpy.ndarray:
         """Tags of the labels the doc's corpus does not annotate (its span group's
         ``attrs["annotated_labels"]``); empty when it annotates all of this head's labels."""
-        annotated = self._annotated_labels(example)
+        annotated = annotated_labels(example, self.spans_key)
         if annotated is None:
             return numpy.zeros((0,), dtype="int64")
         return self.tag_scheme.tags_of(label for label in self.labels if label not in set(annotated))
@@ -350,13 +344,10 @@ class TokenClassifier(LabelledHead, TrainablePipe):
 
     def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         """Entity-level P/R/F (overall and per label) over the examples whose reference
-        carries ``spans_key``, via spaCy's ``Scorer.score_spans``.
+        carries ``spans_key`` (:func:`score_span_group`: a corpus that annotates only some
+        labels is scored on those).
 
         examples (Iterable[Example]): Examples with predictions.
-        A doc whose corpus annotates only some labels (``attrs["annotated_labels"]`` of its
-        reference group, e.g. NCBI-disease: PROBLEM) is scored on those labels only: a
-        TREATMENT predicted in an NCBI abstract is neither right nor wrong there.
-
         RETURNS (Dict[str, Any]): ``spans_{key}_p/_r/_f/_per_type``; None when no example
             carries the key (with warning W101). A head that writes ``doc.ents`` also reports
             the same figures as ``ents_p/_r/_f/_per_type``, the keys ``spacy evaluate`` prints
@@ -368,38 +359,66 @@ class TokenClassifier(LabelledHead, TrainablePipe):
         if examples and not any(key in eg.reference.spans for eg in examples):
             keys = sorted({k for eg in examples for k in eg.reference.spans.keys()})
             warnings.warn(Warnings.W101.format(name=self.name, n=len(examples), key=key, keys=keys), stacklevel=2)
-        labels = set(self.labels)
-
-        def getter(doc: Doc, attr: str) -> List[Span]:
-            return [span for span in doc.spans.get(key, []) if span.label_ in labels]
-
-        scores = Scorer.score_spans(
-            [self._scorable(eg) for eg in examples],
-            f"spans_{key}",
-            getter=getter,
-            has_annotation=lambda doc: key in doc.spans,
-            allow_overlap=True,
-            **kwargs,
-        )
+        scores = score_span_group(examples, key, self.labels, **kwargs)
         if self.cfg["write_ents"]:
             scores.update({f"ents_{k}": scores[f"spans_{key}_{k}"] for k in ("p", "r", "f", "per_type")})
         return scores
 
-    def _scorable(self, example: Example) -> Example:
-        """The example with its predictions restricted to the labels its reference's corpus
-        annotates (the example itself when it annotates all of them)."""
-        annotated = self._annotated_labels(example)
-        if annotated is None:
-            return example
-        keep = set(annotated)
-        source = example.predicted  # rebuilt, not Doc.copy(): user_data may hold Spans (medspaCy)
-        pred = Doc(source.vocab, words=[t.text for t in source], spaces=[bool(t.whitespace_) for t in source])
-        pred.spans[self.spans_key] = [
-            Span(pred, s.start, s.end, label=s.label_, kb_id=s.kb_id_, span_id=s.id_)
-            for s in example.predicted.spans.get(self.spans_key, [])
-            if s.label_ in keep
-        ]
-        return Example(pred, example.reference)
+
+def score_span_group(
+    examples: Iterable[Example], spans_key: str, labels: Iterable[str], **kwargs: Any
+) -> Dict[str, Any]:
+    """Strict entity-level P/R/F (overall and per label) of the ``labels`` spans of the span
+    group ``spans_key``, over the examples whose reference carries the group, via spaCy's
+    ``Scorer.score_spans``: what every ``clintiny_ner`` head reports, and what the report's
+    baselines are scored with.
+
+    A doc whose corpus annotates only some labels (``attrs["annotated_labels"]`` of its
+    reference group, e.g. NCBI-disease: PROBLEM) is scored on those labels only: a TREATMENT
+    predicted in an NCBI abstract is neither right nor wrong there.
+
+    examples (Iterable[Example]): Examples with predictions in ``predicted.spans[spans_key]``.
+    spans_key (str): The span group.
+    labels (Iterable[str]): The labels scored; other labels' spans are ignored on both sides.
+    RETURNS (Dict[str, Any]): ``spans_{key}_p/_r/_f/_per_type`` (None without a scored example).
+    """
+    keep = set(labels)
+
+    def getter(doc: Doc, attr: str) -> List[Span]:
+        return [span for span in doc.spans.get(spans_key, []) if span.label_ in keep]
+
+    return Scorer.score_spans(
+        [_scorable(eg, spans_key) for eg in examples],
+        f"spans_{spans_key}",
+        getter=getter,
+        has_annotation=lambda doc: spans_key in doc.spans,
+        allow_overlap=True,
+        **kwargs,
+    )
+
+
+def annotated_labels(example: Example, spans_key: str) -> Optional[List[str]]:
+    """The labels the reference's corpus declares it annotates in the span group ``spans_key``
+    (``attrs["annotated_labels"]``); None when it declares none (all are annotated)."""
+    group = example.reference.spans.get(spans_key)
+    return group.attrs.get(ANNOTATED_LABELS) if group is not None else None
+
+
+def _scorable(example: Example, spans_key: str) -> Example:
+    """The example with its predictions restricted to the labels its reference's corpus
+    annotates (the example itself when it annotates all of them)."""
+    annotated = annotated_labels(example, spans_key)
+    if annotated is None:
+        return example
+    keep = set(annotated)
+    source = example.predicted  # rebuilt, not Doc.copy(): user_data may hold Spans (medspaCy)
+    pred = Doc(source.vocab, words=[t.text for t in source], spaces=[bool(t.whitespace_) for t in source])
+    pred.spans[spans_key] = [
+        Span(pred, s.start, s.end, label=s.label_, kb_id=s.kb_id_, span_id=s.id_)
+        for s in source.spans.get(spans_key, [])
+        if s.label_ in keep
+    ]
+    return Example(pred, example.reference)
 
 
 def is_outside_weight(value: Any) -> bool:

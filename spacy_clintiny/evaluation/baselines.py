@@ -10,6 +10,8 @@
   the ``clintiny_textcat`` heads report).
 - **deid.pl**'s own output on the PhysioNet dev notes (the held-out patients), scored with the
   same PHI token definition as the pipeline (:func:`.scores.phi_token_scores`).
+- **spaCy's CNN NER** trained on the same training splits (:mod:`.cnn_baseline`), on the
+  concept corpora and the PhysioNet dev notes.
 
 Words/s are prediction only (vectorize + predict, after a warm-up), in spaCy tokens that are not
 whitespace, like :func:`.scores.words_per_second`.
@@ -252,6 +254,7 @@ def run_baselines(
     ade_corpus: str = "ade",
     phi_corpus: str = "physionet",
     grids: Optional[Dict[str, Dict[str, Sequence[Any]]]] = None,
+    cnn: Optional[Path] = None,
     progress: Optional[Callable[[str], None]] = None,
 ) -> Dict[str, Any]:
     """Every baseline whose corpus is present, as one JSON-serialisable dict.
@@ -265,6 +268,8 @@ def run_baselines(
         evaluate step's ``--limit``, so both score the same docs. PhysioNet is scored in full.
     grids (Optional[Dict[str, Dict[str, Sequence[Any]]]]): Task -> grid, replacing the default
         ``SPECIALTY_GRID`` / ``ADE_GRID``.
+    cnn (Optional[Path]): A spaCy CNN NER baseline (``clintiny train-cnn``'s ``model-last``),
+        scored on each concept corpus's dev docs and the PhysioNet dev notes (:mod:`.cnn_baseline`).
     progress (Optional[Callable[[str], None]]): Called with a line before each baseline.
     RETURNS (Dict[str, Any]): {"version", "seed", "folds", "limit", "seconds", "tasks": {task:
         {system: figures}}}.
@@ -320,6 +325,14 @@ def run_baselines(
         entry = deid_pl_baseline(dev, read_deid_pl_output(deid_pl), output_path=deid_pl, docs_path=dev_path)
         entry["corpus"] = phi_corpus
         out["tasks"][PHI_TASK] = {DEID_PL_SYSTEM: entry}
+    if cnn is not None:
+        from .cnn_baseline import CNN_SYSTEM, cnn_baseline
+
+        say(f"spaCy CNN NER baseline {cnn} on the concept corpora and {phi_corpus} dev")
+        phi_dev = corpus_dir / phi_corpus / "dev.spacy"
+        phi_docs = phi_dev if phi_dev.exists() else None  # scored in full, as evaluate --phi-docs
+        for task, entry in cnn_baseline(cnn, corpus_dir, phi_docs=phi_docs, limit=limit).items():
+            out["tasks"].setdefault(task, {})[CNN_SYSTEM] = entry
     out["seconds"] = time.perf_counter() - start
     return out
 
