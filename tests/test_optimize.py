@@ -246,6 +246,7 @@ def test_choose_writes_the_first_candidate_within_the_bound_and_reports_it(fp32_
     result = CliRunner().invoke(app, args + ["--max-loss", "0", "--report", str(report), "--threads", "1"])
     assert result.exit_code == 0, result.output
     decision = json.loads(report.read_text())
+    assert decision["phi_docs"] is None  # no real notes given: the report names none
     assert set(decision["fp32"]["figures"]) == {"phi", "phi@synth"}
     tried = list(decision["candidates"])
     assert tried[0] == "onnx-int8"

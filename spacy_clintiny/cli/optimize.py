@@ -28,7 +28,10 @@ def optimize_cli(
     candidates: str = typer.Option("onnx-int8,onnx", "--candidates", help="With --choose: runtimes, fastest first"),
     max_loss: float = typer.Option(0.5, "--max-loss", help="With --choose: most F1 points lost on any task"),
     phi_docs: Optional[Path] = typer.Option(
-        None, "--phi-docs", help="With --choose: real notes with gold PHI (DocBin), scored in full"
+        None,
+        "--phi-docs",
+        help="With --choose: real notes with gold PHI (DocBin), scored in full; the workflow gives "
+        "the training patients' notes, so no runtime is chosen on the held-out patients",
     ),
     limit: int = typer.Option(0, "--limit", help="With --choose: at most this many docs per dev corpus (0 = all)"),
     report: Optional[Path] = typer.Option(None, "--report", help="With --choose: write the decision as JSON"),
@@ -93,6 +96,7 @@ def _choose(
         raise ValueError(Errors.E835.format(corpus=corpus))
     torch.set_num_threads(threads)
     decision = choose_runtime(pipeline, output, dev_sets, candidates=names, max_loss=max_loss, force=force)
+    decision["phi_docs"] = str(phi_docs) if phi_docs is not None else None
     rows = []
     for name, entry in decision["candidates"].items():
         token = entry["phi_token_f1_loss"]

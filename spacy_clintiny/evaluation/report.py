@@ -315,7 +315,8 @@ def runtime_section(decision: Optional[Dict[str, Any]]) -> List[str]:
         "## Encoder runtime",
         "",
         f"Packaged runtime: **{decision['chosen']}**, the fastest candidate that loses at most "
-        f"{decision['max_loss']} F1 points on every task, overall and on each dev corpus, against fp32.",
+        f"{decision['max_loss']} F1 points on every task, overall and on each dev corpus, against fp32"
+        + (f" (real-note PHI measured on `{decision['phi_docs']}`)." if decision.get("phi_docs") else "."),
         "",
         "| runtime | worst F1 loss (points) | on | PHI token F1 loss (points) | within bound |",
         "|---|---:|---|---:|---|",

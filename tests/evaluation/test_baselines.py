@@ -357,3 +357,15 @@ def test_run_baselines_skips_a_task_it_cannot_train_and_says_why(nlp, tmp_path):
     result = run_baselines(tmp_path, nlp=spacy.blank("en"), seed=0, grids={SPECIALTY_TASK: SMALL_GRID})
     assert set(result["tasks"]) == {SPECIALTY_TASK}
     assert "E791" in result["skipped"][ADE_TASK] and "only positive docs" in result["skipped"][ADE_TASK]
+
+
+def test_runtime_section_names_the_real_notes_the_runtime_was_checked_on():
+    from spacy_clintiny.evaluation.report import runtime_section
+
+    entry = {"worst_loss": 1.3, "worst_task": "rel@ade", "phi_token_f1_loss": -0.47, "within_bound": False}
+    decision = {"chosen": "onnx", "max_loss": 0.5, "candidates": {"onnx-int8": entry}}
+    lines = runtime_section(dict(decision, phi_docs="corpus/physionet/train.spacy"))
+    assert "against fp32 (real-note PHI measured on `corpus/physionet/train.spacy`)." in lines[2]
+    assert "| onnx-int8 | 1.30 | rel@ade | -0.47 | no |" in lines
+    assert runtime_section(decision)[2].endswith("against fp32.")
+    assert runtime_section(None) == []
