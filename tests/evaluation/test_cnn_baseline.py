@@ -6,7 +6,6 @@ the report's concept rows."""
 import json
 
 import pytest
-import spacy
 from spacy.tokens import DocBin, Span
 from spacy.training import Example
 
