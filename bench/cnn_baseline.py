@@ -1,6 +1,6 @@
 """The spaCy CNN NER baseline outside the workflow: train it and print its dev figures.
 
-    python bench/cnn_baseline.py --max-steps 2000        # about 5 min on 2 cores
+    python bench/cnn_baseline.py --max-steps 5000        # about 5 min on 2 cores
     python bench/speed_suite.py --cnn build/cnn-baseline/model-last ...
 
 The workflow's ``train-cnn`` and ``baselines`` steps run the same code
@@ -20,7 +20,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "cnn-baseline")
-    parser.add_argument("--max-steps", type=int, default=2000)
+    parser.add_argument("--max-steps", type=int, default=5000)
     parser.add_argument("--limit", type=int, default=300, help="dev docs per corpus, as the evaluate step")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-training", action="store_true", help="score an existing OUT/model-last")

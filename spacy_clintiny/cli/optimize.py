@@ -30,8 +30,8 @@ def optimize_cli(
     phi_docs: Optional[Path] = typer.Option(
         None,
         "--phi-docs",
-        help="With --choose: real notes with gold PHI (DocBin), scored in full; the workflow gives "
-        "the training patients' notes, so no runtime is chosen on the held-out patients",
+        help="With --choose: real notes with gold PHI (DocBin), at most --limit of them; the workflow "
+        "gives the training patients' notes, so no runtime is chosen on the held-out patients",
     ),
     limit: int = typer.Option(0, "--limit", help="With --choose: at most this many docs per dev corpus (0 = all)"),
     report: Optional[Path] = typer.Option(None, "--report", help="With --choose: write the decision as JSON"),
@@ -84,7 +84,8 @@ def _choose(
     import torch
 
     from ..errors import Errors
-    from ..evaluation import read_eval_sets
+    from ..evaluation import PHI_CORPUS, read_eval_sets
+    from ..evaluation.baselines import spread_subset
     from ..fileio import write_json_atomic
     from ..optimize.choose import choose_runtime, parse_candidates
 
@@ -92,6 +93,8 @@ def _choose(
     if not Path(corpus).is_dir():
         raise ValueError(Errors.E835.format(corpus=corpus))
     dev_sets = read_eval_sets(corpus, phi_docs=phi_docs, limit=limit)
+    if phi_docs is not None:  # a fidelity check, not the report: --limit applies to these notes too
+        dev_sets[PHI_CORPUS] = spread_subset(dev_sets[PHI_CORPUS], limit)
     if not dev_sets:
         raise ValueError(Errors.E835.format(corpus=corpus))
     torch.set_num_threads(threads)

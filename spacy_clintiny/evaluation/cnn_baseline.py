@@ -110,6 +110,7 @@ def train_cnn_baseline(
     config["paths"]["dev"] = str(data / "dev.spacy")
     config["training"]["max_steps"] = max_steps
     config["training"]["eval_frequency"] = max_steps  # one evaluation, at the end: nothing to choose
+    config["training"]["patience"] = 0  # no early stop: with one evaluation it would stop at step 1,600
     config["system"]["seed"] = seed
     config.to_disk(output / "config.cfg")
     start = time.perf_counter()

@@ -6,6 +6,7 @@ the report's concept rows."""
 import json
 
 import pytest
+import spacy
 from spacy.tokens import DocBin, Span
 from spacy.training import Example
 
@@ -98,6 +99,11 @@ def test_cnn_baseline_learns_and_is_scored_per_corpus(corpus_dir, tmp_path):
     assert info["corpora"] == ["synth", "ncbi", "physionet"]
     assert json.loads((out / TRAINING_FILE).read_text())["max_steps"] == 60
     assert (out / "model-last" / "meta.json").exists()
+    # it trains the steps it says: no early stop (spaCy's default patience would end a run with
+    # one evaluation 1,600 steps after it), no epoch limit
+    config = spacy.util.load_config(out / "config.cfg")
+    assert config["training"]["max_steps"] == 60
+    assert config["training"]["patience"] == 0 and config["training"]["max_epochs"] == 0
     assert group_labels(corpus_dir) == {"concepts": ["PROBLEM", "TREATMENT"], "phi": ["NAME"]}
     result = cnn_baseline(out / "model-last", corpus_dir, phi_docs=corpus_dir / "physionet" / "dev.spacy")
     assert sorted(result) == ["concepts_ncbi", PHI_TASK]
