@@ -24,6 +24,7 @@ from spacy.util import filter_spans
 
 from ..errors import Errors
 from ..fileio import write_json_atomic
+from .baselines import PHI_TASK
 
 CNN_SYSTEM = "spacy_cnn"
 CNN_NAME = "spaCy CNN NER (tok2vec + ner, efficiency)"
@@ -32,7 +33,6 @@ TRAIN_CORPORA = ("synth", "ncbi", "bc5cdr", "ade", "physionet")
 GROUPS = ("concepts", "phi")
 # the report's concept tasks: corpus -> task name in the baselines file
 CONCEPT_TASKS = {"ncbi": "concepts_ncbi", "bc5cdr": "concepts_bc5cdr", "ade": "concepts_ade"}
-PHI_TASK = "phi_tokens"
 TRAINING_FILE = "training.json"
 
 
@@ -49,18 +49,24 @@ def as_entities(docs: Sequence[Doc], groups: Sequence[str] = GROUPS) -> List[Doc
 
 
 def group_labels(corpus_dir: Path, corpora: Sequence[str] = TRAIN_CORPORA) -> Dict[str, List[str]]:
-    """Span group -> the labels the training splits use in it (the groups must not share one:
-    the CNN's entity label is all that tells a PHI span from a concept)."""
+    """Span group -> the labels the training splits of ``corpora`` use in it (E798 when the
+    groups share one: the CNN's entity label is all that tells a PHI span from a concept)."""
     import spacy
 
     vocab = spacy.blank("en").vocab
-    labels: Dict[str, set] = {key: set() for key in GROUPS}
+    docs: List[Doc] = []
     for name in corpora:
         path = Path(corpus_dir) / name / "train.spacy"
         if path.exists():
-            for doc in DocBin().from_disk(path).get_docs(vocab):
-                for key in GROUPS:
-                    labels[key].update(span.label_ for span in doc.spans.get(key, []))
+            docs += DocBin().from_disk(path).get_docs(vocab)
+    return _labels_of(docs, corpus_dir)
+
+
+def _labels_of(docs: Sequence[Doc], corpus_dir: Path) -> Dict[str, List[str]]:
+    labels: Dict[str, set] = {key: set() for key in GROUPS}
+    for doc in docs:
+        for key in GROUPS:
+            labels[key].update(span.label_ for span in doc.spans.get(key, []))
     shared = labels["concepts"] & labels["phi"]
     if shared:
         raise ValueError(Errors.E798.format(labels=", ".join(sorted(shared)), path=corpus_dir))
@@ -75,7 +81,7 @@ def train_cnn_baseline(
     corpus_dir (Path): Folder with ``<corpus>/train.spacy`` (and ``synth/dev.spacy``, the only
         dev docs spaCy's training loop evaluates on; nothing is chosen on them).
     output (Path): Output folder: ``model-last``, ``config.cfg``, ``data/`` and ``training.json``
-        (steps, minutes, training docs).
+        (steps, minutes, training docs, each span group's labels).
     max_steps (int): Training steps (> 0).
     seed (int): spaCy's seed.
     corpora (Sequence[str]): The training corpora (missing ones are skipped).
@@ -96,11 +102,13 @@ def train_cnn_baseline(
     for name in corpora:
         path = corpus_dir / name / "train.spacy"
         if path.exists():
-            train_docs += as_entities(list(DocBin().from_disk(path).get_docs(vocab)))
+            train_docs += DocBin().from_disk(path).get_docs(vocab)
             used.append(name)
     if not train_docs:
         problem = f"no training split of {', '.join(corpora)} in '{corpus_dir}'"
         raise ValueError(Errors.E799.format(problem=problem))
+    labels = _labels_of(train_docs, corpus_dir)  # before training: a label clash fails at once
+    as_entities(train_docs)
     dev_path = corpus_dir / "synth" / "dev.spacy"
     dev_docs = as_entities(list(DocBin().from_disk(dev_path).get_docs(vocab))) if dev_path.exists() else train_docs[:20]
     DocBin(docs=train_docs).to_disk(data / "train.spacy")
@@ -122,6 +130,7 @@ def train_cnn_baseline(
         "minutes": round((time.perf_counter() - start) / 60, 2),
         "train_docs": len(train_docs),
         "corpora": used,
+        "labels": labels,
     }
     write_json_atomic(output / TRAINING_FILE, info)
     return info
@@ -143,8 +152,8 @@ def cnn_baseline(
     phi_docs (Optional[Path]): Real notes with gold PHI (the held-out PhysioNet patients), scored
         in full; None: ``corpus_dir/physionet/dev.spacy`` when present.
     limit (int): At most this many dev docs per corpus (0 = all), as ``clintiny evaluate --limit``.
-    labels (Optional[Dict[str, List[str]]]): Span group -> labels (default: :func:`group_labels`
-        of ``corpus_dir``).
+    labels (Optional[Dict[str, List[str]]]): Span group -> labels (default: those the training
+        recorded in ``training.json``; for a CNN trained elsewhere, :func:`group_labels`).
     batch_size (int): Batch size of ``nlp.pipe``.
     RETURNS (Dict[str, Dict[str, Any]]): Baselines-file task -> its entry (figures, words/s,
         dev docs, corpus, name), for the concept corpora and PHI tokens present.
@@ -155,9 +164,9 @@ def cnn_baseline(
     from . import PHI_CORPUS, read_eval_sets
     from .scores import phi_token_scores, predict, words_per_second
 
-    labels = labels or group_labels(corpus_dir)
-    nlp = spacy.load(model_path)
     training = _read_training(Path(model_path).parent / TRAINING_FILE)
+    labels = labels or training.get("labels") or group_labels(corpus_dir)
+    nlp = spacy.load(model_path)
     dev_sets = read_eval_sets(corpus_dir, phi_docs=phi_docs, limit=limit)
     out: Dict[str, Dict[str, Any]] = {}
     for corpus, egs in sorted(dev_sets.items()):

@@ -97,7 +97,9 @@ def test_cnn_baseline_learns_and_is_scored_per_corpus(corpus_dir, tmp_path):
     info = train_cnn_baseline(corpus_dir, out, max_steps=60, seed=0)
     assert info["max_steps"] == 60 and info["train_docs"] == 124
     assert info["corpora"] == ["synth", "ncbi", "physionet"]
-    assert json.loads((out / TRAINING_FILE).read_text())["max_steps"] == 60
+    recorded = json.loads((out / TRAINING_FILE).read_text())
+    assert recorded["max_steps"] == 60
+    assert recorded["labels"] == {"concepts": ["PROBLEM", "TREATMENT"], "phi": ["NAME"]}
     assert (out / "model-last" / "meta.json").exists()
     # it trains the steps it says: no early stop (spaCy's default patience would end a run with
     # one evaluation 1,600 steps after it), no epoch limit
@@ -139,6 +141,9 @@ def test_cnn_errors_name_the_problem(corpus_dir, tmp_path, nlp):
     _write(tmp_path / "clash" / "synth" / "train.spacy", [clash])
     with pytest.raises(ValueError, match=r"E798.*PLACE"):
         group_labels(tmp_path / "clash")
+    with pytest.raises(ValueError, match=r"E798.*PLACE"):  # before any training
+        train_cnn_baseline(tmp_path / "clash", tmp_path / "cnn-clash", max_steps=5)
+    assert not (tmp_path / "cnn-clash" / "model-last").exists()
 
 
 def test_report_compares_concepts_per_corpus_with_the_cnn():
