@@ -35,20 +35,19 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy
 
-THRESHOLDS = numpy.arange(0.05, 0.96, 0.05)
-
 
 def f1(probs: numpy.ndarray, gold: numpy.ndarray, threshold: float) -> float:
-    pred = probs >= threshold
-    tp = float((pred & (gold == 1)).sum())
-    denom = float(pred.sum() + (gold == 1).sum())
-    return 2 * tp / denom if denom else 0.0
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(gold, probs >= threshold, zero_division=0))
 
 
 def best_threshold(probs: numpy.ndarray, gold: numpy.ndarray) -> Tuple[float, float]:
-    scores = [(f1(probs, gold, t), float(t)) for t in THRESHOLDS]
-    score, threshold = max(scores)
-    return threshold, score
+    """The report's threshold search (``THRESHOLDS``, ties toward 0.5) and the F1 it gives."""
+    from spacy_clintiny.evaluation.baselines import best_threshold as search
+
+    threshold = search(gold, probs)
+    return threshold, f1(probs, gold, threshold)
 
 
 def load_texts(path: Path, limit: int = 0) -> Tuple[List[str], numpy.ndarray]:
@@ -205,11 +204,11 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
     from wasabi import msg
 
+    from spacy_clintiny.evaluation.baselines import THRESHOLDS
     from spacy_clintiny.fileio import write_json_atomic
+    from spacy_clintiny.tfidf import logistic_regression, tfidf_vectorizer
 
     torch.set_num_threads(args.threads)
     texts: Dict[str, List[str]] = {}
@@ -230,8 +229,8 @@ def main() -> None:
     msg.info(f"encoded in {encode_minutes:.1f} min: {sizes} (sentences, positives); {n_layers} layers of {width}")
 
     # the report's TF-IDF model, refitted on the training sentences, for late fusion
-    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, lowercase=True)
-    regression = LogisticRegression(C=10.0, class_weight="balanced", solver="liblinear", max_iter=1000)
+    vectorizer = tfidf_vectorizer("char_wb 2-5")
+    regression = logistic_regression(10.0, "balanced")
     regression.fit(vectorizer.fit_transform(texts["train"]), data["train"][1])
     tfidf = {split: regression.predict_proba(vectorizer.transform(texts[split]))[:, 1] for split in ("calib", "dev")}
 
