@@ -79,3 +79,30 @@ def test_fixed_encoder_feeds_heads_but_never_changes(tiny_encoder):
     assert last < first * 0.5
     for key, value in encoder.state_dict().items():
         torch.testing.assert_close(value, before[key], rtol=0, atol=0)
+
+
+def test_overlapped_pipe_gives_the_same_docs_in_order(tiny_encoder):
+    """``overlap`` encodes the next batch in a thread: the docs come out in input order with
+    the same encoder output as the plain pipe, and an error in the thread reaches the caller."""
+    import numpy
+
+    texts = [f"patient {i} has {'chest pain and ' * (i % 7)}fever" for i in range(23)]
+    outputs = {}
+    for overlap in (False, True):
+        nlp = spacy.blank("en")
+        nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(tiny_encoder)}, "overlap": overlap})
+        nlp.initialize()
+        docs = list(nlp.pipe(texts, batch_size=4))
+        assert [doc.text for doc in docs] == texts
+        outputs[overlap] = [doc._.trf_data.model_output.last_hidden_state for doc in docs]
+    for plain, overlapped in zip(outputs[False], outputs[True]):
+        numpy.testing.assert_allclose(overlapped, plain, rtol=1e-5, atol=1e-6)
+
+    encoder = nlp.get_pipe("clintiny_encoder")
+
+    def fail(docs):
+        raise RuntimeError("encoder failed on purpose")
+
+    encoder.predict = fail
+    with pytest.raises(RuntimeError, match="on purpose"):
+        list(nlp.pipe(texts, batch_size=4))

@@ -1,14 +1,17 @@
 """``clintiny_encoder``: the one shared encoder pass that every clintiny head listens to."""
 
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
+from spacy.util import minibatch
 from spacy_transformers.annotation_setters import null_annotation_setter
 from spacy_transformers.data_classes import FullTransformerBatch
 from spacy_transformers.layers import TransformerListener
-from spacy_transformers.pipeline_component import Transformer
+from spacy_transformers.pipeline_component import Transformer, install_extensions
+from spacy_transformers.util import batch_by_length
 from thinc.api import Config, Model, Optimizer
 
 from ..architectures.encoder import check_trainable
@@ -34,6 +37,7 @@ DEFAULT_CONFIG = Config().from_str(DEFAULT_CONFIG_STR)
         "max_batch_items": 4096,
         "trainable": True,
         "cache_size": 0,
+        "overlap": True,
     },
 )
 def make_clintiny_encoder(
@@ -44,6 +48,7 @@ def make_clintiny_encoder(
     max_batch_items: int = 4096,
     trainable: bool = True,
     cache_size: int = 0,
+    overlap: bool = True,
 ) -> "Encoder":
     """Create the shared encoder component.
 
@@ -59,6 +64,11 @@ def make_clintiny_encoder(
         process, its predictions (the training loop's dev evaluations) use the same cache,
         so each dev doc is encoded once per run; a pipeline loaded from disk never caches
         what it predicts. See ``training/feature_cache.py`` for its memory.
+    overlap (bool): In ``nlp.pipe``, encode the next batch in a background thread while the
+        components after the encoder (heads, rules) work on this one. The encoder's runtime
+        (ONNX Runtime or torch) releases the GIL while it computes, so on a CPU the Python
+        work of the rest of the pipeline runs beside it; the docs and their annotations are
+        the same as without it (one batch more is held in memory).
     """
     return Encoder(
         nlp.vocab,
@@ -68,6 +78,7 @@ def make_clintiny_encoder(
         name=name,
         trainable=trainable,
         cache_size=cache_size,
+        overlap=overlap,
     )
 
 
@@ -77,14 +88,43 @@ class Encoder(Transformer):
     ``clintiny_rel``) receive its output, so the encoder runs once per doc for all heads,
     in training and at inference."""
 
-    def __init__(self, *args: Any, trainable: bool = True, cache_size: int = 0, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, trainable: bool = True, cache_size: int = 0, overlap: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.trainable = trainable
+        self.overlap = overlap
         if cache_size and trainable:
             raise ValueError(Errors.E876.format(name=self.name, value=cache_size))
         self.output_cache = EncoderOutputCache(cache_size) if cache_size else None
         # set by the first fixed-encoder update: from then on predict() reads the cache too
         self._training = False
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        """Encode a stream of docs in batches of ``batch_size``, in order. With ``overlap``,
+        batch k+1 is encoded in a background thread while batch k goes through the rest of
+        the pipeline; an error in the thread is raised here, at the batch it belongs to."""
+        if not self.overlap:
+            yield from super().pipe(stream, batch_size=batch_size)
+            return
+        install_extensions()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name) as worker:
+            pending: Optional[Future] = None
+            for batch in minibatch(stream, batch_size):
+                running = worker.submit(self._annotate, list(batch))
+                if pending is not None:
+                    yield from pending.result()
+                pending = running
+            if pending is not None:
+                yield from pending.result()
+
+    def _annotate(self, docs: List[Doc]) -> List[Doc]:
+        """spacy-transformers' pipe for one batch: predict and set the annotations, in
+        length-sorted sub-batches of at most ``max_batch_items`` wordpieces."""
+        for indices in batch_by_length(docs, self.cfg["max_batch_items"]):
+            subbatch = [docs[i] for i in indices]
+            self.set_annotations(subbatch, self.predict(subbatch))
+        return docs
 
     def predict(self, docs: Iterable[Doc]) -> FullTransformerBatch:
         """The encoder's output for a batch. While a fixed encoder with a cache is being

@@ -176,6 +176,9 @@ class OnnxEncoder(torch.nn.Module):
             options.inter_op_num_threads = 1
             options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
             options.log_severity_level = 3
+            # idle threads sleep instead of spinning: between encoder calls the CPU goes to the
+            # heads and rules (the encoder's ``overlap`` thread runs them side by side)
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session = onnxruntime.InferenceSession(self.onnx_bytes, options, providers=["CPUExecutionProvider"])
             self._session_key = key
             self._input_names = [node.name for node in self._session.get_inputs()]
