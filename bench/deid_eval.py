@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="first N notes only (0 = all)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--int8", action="store_true", help="quantize the encoder to int8 at load")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
         "--profile",
@@ -84,6 +85,7 @@ def main() -> None:
                 batch_size=args.batch_size,
                 threads=args.threads,
                 propagate=args.propagate,
+                int8=args.int8 and model != "rules",
             )
             results[f"{name} {mode}"] = score_results(notes, outputs, seconds=seconds, tokenizer=tokenizer)
             print(f"{name} {mode}: done", file=sys.stderr)
@@ -119,6 +121,7 @@ def main() -> None:
                 "data": info,
                 "model": args.model,
                 "threads": args.threads,
+                "int8": args.int8,
                 "profile": args.profile,
                 "propagate": args.propagate,
                 "dictionary_gate": args.dictionary_gate,

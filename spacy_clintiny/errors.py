@@ -756,6 +756,15 @@ class Errors(metaclass=_Codes):
         "Component '{name}': dictionary_gate {value!r} is outside [0, 1]. Set it to the PHI head's "
         "least probability for keeping a dictionary name or town found without a cue (0 keeps them all)."
     )
+    E895 = (
+        "int8 was asked for an encoder whose weights are not loaded ({wanted}). Quantize a "
+        "pipeline loaded from disk (spacy.load), or run `clintiny optimize --int8` on its folder."
+    )
+    E896 = (
+        "--int8 needs a pipeline whose encoder is `spacy-clintiny.Encoder.v2` (what `clintiny "
+        "optimize` and `make all` write); '{model}' has {found}. Run `clintiny optimize --onnx` "
+        "on it first, or leave out --int8."
+    )
     # ---- E840-E859 inference path: tokenizer, text length, broken pipeline folders (tokenizer.py, models.py)
     E840 = (
         "spacy-clintiny.MaxLength.v1: max_length = {value!r} must be a positive integer (characters). "

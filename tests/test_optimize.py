@@ -171,6 +171,30 @@ def test_training_an_optimized_encoder_is_refused(optimized, name):
         nlp.update(examples(nlp))
 
 
+def test_deid_int8_quantizes_an_onnx_pipeline_in_memory_as_optimize_would(fp32_pipeline, optimized):
+    """``load_deid_pipeline(int8=True)`` (``clintiny deid --int8``) turns a loaded ONNX fp32
+    encoder into the same int8 runtime that ``clintiny optimize --onnx --int8`` writes, without
+    touching the folder; a pipeline without an ``Encoder.v2`` encoder is a clear error."""
+    from spacy_clintiny.deid.engine import load_deid_pipeline, quantize_encoders
+
+    model_file = optimized["onnx"] / "clintiny_encoder" / "model"
+    before = model_file.read_bytes()
+    nlp = load_deid_pipeline(str(optimized["onnx"]), int8=True)
+    want = spacy.load(optimized["onnx-int8"])
+    shim = nlp.get_pipe("clintiny_encoder").model.layers[0].shims[0]
+    assert shim.quantize == "int8"
+    assert quantize_encoders(nlp, "again") == []  # already int8: left as is
+    for got, ref in zip(nlp.pipe(TEXTS), want.pipe(TEXTS)):
+        numpy.testing.assert_allclose(
+            got._.trf_data.model_output.last_hidden_state, ref._.trf_data.model_output.last_hidden_state, atol=1e-5
+        )
+    assert model_file.read_bytes() == before
+    with pytest.raises(ValueError, match="E896"):  # Encoder.v1: spacy-transformers' own shim
+        load_deid_pipeline(str(fp32_pipeline), int8=True)
+    with pytest.raises(ValueError, match="E896"):
+        load_deid_pipeline("rules", int8=True)
+
+
 def test_config_route_onnx_int8_round_trips(tiny_encoder, tmp_path):
     nlp = spacy.blank("en")
     add_tiny_encoder(

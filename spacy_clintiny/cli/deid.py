@@ -67,6 +67,7 @@ def deid_cli(
     batch_size: int = opts.BATCH_SIZE,
     n_process: int = opts.N_PROCESS,
     threads: Optional[int] = opts.THREADS,
+    int8: bool = opts.INT8,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar on stderr"),
     resume: bool = typer.Option(
         True, "--resume/--no-resume", help="Skip notes already done and continue partial outputs"
@@ -130,7 +131,7 @@ def deid_cli(
         if path is not None:
             _echo("warn", f"{path} will hold PHI ({what}): protect it like the input notes.")
     try:
-        nlp = load_deid_pipeline(model, detector, threads=threads)
+        nlp = load_deid_pipeline(model, detector, threads=threads, int8=int8)
         generator = None
         if mode == "surrogate":
             from ..deid.surrogate import SurrogateGenerator

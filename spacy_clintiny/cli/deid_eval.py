@@ -139,6 +139,7 @@ def run_engine(
     n_process: int = 1,
     threads: Optional[int] = None,
     propagate: str = "patient",
+    int8: bool = False,
 ) -> Tuple[List[DeidResult], float]:
     """De-identify the notes with ``deid.engine`` and time it.
 
@@ -152,13 +153,14 @@ def run_engine(
     n_process (int): Processes.
     threads (Optional[int]): Torch threads.
     propagate (str): "patient", "note" or "none" (``Deidentifier``).
+    int8 (bool): Quantize the encoder to int8 at load (``load_deid_pipeline``).
     RETURNS (Tuple[List[DeidResult], float]): One result per note, in order, and the
         seconds the engine ran (neither loading the pipeline nor a warm-up run over the first
         batch is timed).
     """
     from ..deid.engine import Deidentifier, load_deid_pipeline
 
-    nlp = load_deid_pipeline(model, detector if detector is not None else DetectorOptions(), threads=threads)
+    nlp = load_deid_pipeline(model, detector if detector is not None else DetectorOptions(), threads=threads, int8=int8)
     deidentifier = Deidentifier(
         nlp, mode=mode, generator=generator, batch_size=batch_size, n_process=n_process, propagate=propagate
     )
@@ -237,6 +239,7 @@ def deid_eval(
     n_process: int = 1,
     threads: Optional[int] = None,
     propagate: str = "patient",
+    int8: bool = False,
 ) -> Dict[str, Any]:
     """Score the de-identification engine (and deid.pl's output) on annotated notes.
 
@@ -256,6 +259,7 @@ def deid_eval(
     n_process (int): Processes.
     threads (Optional[int]): Torch threads.
     propagate (str): "patient", "note" or "none" (``Deidentifier``).
+    int8 (bool): Quantize the encoder to int8 at load.
     RETURNS (Dict[str, Any]): What was scored, the engine's figures (token_recall,
         token_precision, token_f1, leak_rate, notes_per_s, words_per_s, entity figures,
         per_category...) and ``baselines``.
@@ -290,10 +294,12 @@ def deid_eval(
         n_process=n_process,
         threads=threads,
         propagate=propagate,
+        int8=int8,
     )
     out: Dict[str, Any] = {
         **info,
         "model": model or "rules",
+        "int8": int8,
         "mode": mode,
         **detector.report(),
         "propagate": propagate,
@@ -419,6 +425,7 @@ def deid_eval_cli(
     batch_size: int = opts.BATCH_SIZE,
     n_process: int = opts.N_PROCESS,
     threads: Optional[int] = opts.THREADS,
+    int8: bool = opts.INT8,
     profile: Optional[str] = opts.PROFILE,
     allow_list: Optional[Path] = opts.ALLOW_LIST,
     deny_list: Optional[Path] = opts.DENY_LIST,
@@ -460,6 +467,7 @@ def deid_eval_cli(
             n_process=n_process,
             threads=threads,
             propagate=propagate,
+            int8=int8,
         )
     except (ValueError, OSError) as err:
         msg.fail(str(err), exits=1)

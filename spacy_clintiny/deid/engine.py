@@ -48,6 +48,7 @@ def load_deid_pipeline(
     options: Optional[DetectorOptions] = None,
     *,
     threads: Optional[int] = None,
+    int8: bool = False,
     **settings: Any,
 ) -> Language:
     """Load a pipeline that runs only PHI detection.
@@ -59,6 +60,9 @@ def load_deid_pipeline(
     options (Optional[DetectorOptions]): How PHI is found (rules, threshold, lists, profile,
         outside weight, dictionary gate); None: ``DetectorOptions.make(**settings)``.
     threads (Optional[int]): Torch threads for this process (None leaves torch's default).
+    int8 (bool): Quantize the encoder to int8 in memory at load (ONNX Runtime dynamic int8,
+        as ``clintiny optimize --int8``): faster, and the PHI figures must be measured for it
+        (``clintiny deid-eval --int8``). The pipeline folder is not changed.
     **settings: The fields of :class:`DetectorOptions` (``rules=False``, ``dictionary_gate=0.1``...),
         when ``options`` is not given.
     RETURNS (Language): The pipeline, ``clintiny_deid`` last; its PHI is in
@@ -87,6 +91,8 @@ def load_deid_pipeline(
     if options.dictionary_gate is not None:
         deid_config["dictionary_gate"] = options.dictionary_gate
     if model is None or model == RULES_ONLY:
+        if int8:
+            raise ValueError(Errors.E896.format(model=RULES_ONLY, found="no encoder"))
         if options.outside_weight is not None:
             raise ValueError(Errors.E763.format(model=RULES_ONLY))
         if not options.rules and not options.deny_list:
@@ -101,6 +107,8 @@ def load_deid_pipeline(
         raise ValueError(Errors.E741.format(model=model, key=PHI_KEY, names=", ".join(names) or "none"))
     exclude = [name for name in names if name not in keep["keep"]]
     nlp = spacy.load(path, exclude=exclude)
+    if int8:
+        quantize_encoders(nlp, str(model))
     if options.outside_weight is not None:
         if not keep["heads"]:
             raise ValueError(Errors.E763.format(model=model))
@@ -119,6 +127,31 @@ def load_deid_pipeline(
         if options.profile is not None:
             pipe.detector.from_dict({**pipe.detector.to_dict(), "profile": options.profile})
     return nlp
+
+
+def quantize_encoders(nlp: Language, model: str) -> List[str]:
+    """Switch every ``Encoder.v2`` encoder of ``nlp`` to int8 in memory.
+
+    nlp (Language): A loaded pipeline.
+    model (str): Its name or path, for the error.
+    RETURNS (List[str]): The encoder components quantized now (already int8 ones are left).
+    """
+    from ..optimize.shim import InferenceShim
+
+    encoders = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory in ENCODER_FACTORIES]
+    shims = {name: [shim for node in nlp.get_pipe(name).model.walk() for shim in node.shims] for name in encoders}
+    others = [
+        f"'{name}' on {', '.join(type(shim).__name__ for shim in found) or 'no shim'}"
+        for name, found in shims.items()
+        if not any(isinstance(shim, InferenceShim) for shim in found)
+    ]
+    if not encoders or others:
+        raise ValueError(Errors.E896.format(model=model, found=", ".join(others) or "no encoder"))
+    changed = []
+    for name, found in shims.items():
+        if any([shim.quantize_int8() for shim in found if isinstance(shim, InferenceShim)]):
+            changed.append(name)
+    return changed
 
 
 def go_offline() -> None:

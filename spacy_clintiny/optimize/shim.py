@@ -25,7 +25,7 @@ from spacy_transformers.util import make_tempdir
 from thinc.types import ArgsKwargs
 
 from ..errors import Errors
-from .backends import OnnxEncoder, check_backend, export_onnx, quantize_torch_int8
+from .backends import OnnxEncoder, check_backend, export_onnx, quantize_onnx_int8, quantize_torch_int8
 
 SAVED_KEY = "clintiny_encoder"
 
@@ -78,6 +78,24 @@ class InferenceShim(HFShim):
         else:
             runtime = fp32
         self._model = runtime
+
+    def quantize_int8(self) -> bool:
+        """Switch the loaded fp32 runtime to int8 in memory, as ``clintiny optimize --int8``
+        would have built it (ONNX Runtime or torch dynamic int8, deterministic); the folder on
+        disk is untouched. RETURNS (bool): Whether it changed (False when already int8)."""
+        if self.quantize == "int8":
+            return False
+        transformer = self._hfmodel.transformer
+        if isinstance(transformer, OnnxEncoder):
+            runtime = OnnxEncoder(quantize_onnx_int8(transformer.onnx_bytes), transformer.config)
+            self._hfmodel.transformer = runtime
+        elif transformer is not None:
+            runtime = quantize_torch_int8(transformer)
+        else:
+            raise ValueError(Errors.E895.format(wanted=self.description))
+        self._model = runtime
+        self.quantize = "int8"
+        return True
 
     def predict(self, inputs: ArgsKwargs) -> Any:
         """Run the runtime without gradients (and, unlike thinc's shim, without toggling
