@@ -63,22 +63,44 @@ def load_texts(path: Path, limit: int = 0) -> Tuple[List[str], numpy.ndarray]:
     return [doc.text for doc in docs], numpy.array([doc.cats.get("ADE", 0.0) for doc in docs])
 
 
-def encode(encoder: Path, texts: Sequence[str], batch_size: int = 64) -> List[numpy.ndarray]:
-    """Every hidden layer of each text's wordpieces, side by side: (n_pieces, n_layers * width)."""
+def encode(encoder: Path, texts: Sequence[str], batch_size: int = 64, units: str = "wordpieces") -> List[numpy.ndarray]:
+    """Every hidden layer of each text, side by side: per wordpiece ``(n_pieces, n_layers * width)``
+    or, with ``units="tokens"``, per spaCy token, the mean of its wordpieces (what the pipeline's
+    ``TransformerListener`` with ``reduce_mean`` gives a head; [CLS], [SEP] and tokens without a
+    wordpiece left out)."""
+    import spacy
     import torch
     from transformers import AutoModel, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(encoder)
     model = AutoModel.from_pretrained(encoder, output_hidden_states=True, add_pooling_layer=False).eval()
+    words = spacy.blank("en").tokenizer
     out = []
     with torch.no_grad():
         for i in range(0, len(texts), batch_size):
+            chunk = list(texts[i : i + batch_size])
             batch = tokenizer(
-                list(texts[i : i + batch_size]), padding=True, truncation=True, max_length=128, return_tensors="pt"
+                chunk,
+                padding=True,
+                truncation=True,
+                max_length=128,
+                return_tensors="pt",
+                return_offsets_mapping=True,
             )
+            offsets = batch.pop("offset_mapping").numpy()
             hidden = torch.cat(model(**batch).hidden_states, -1)
             for j, n in enumerate(batch["attention_mask"].sum(1).tolist()):
-                out.append(hidden[j, :n].half().numpy())
+                pieces = hidden[j, :n].numpy()
+                if units == "tokens":
+                    starts, ends = offsets[j, :n, 0], offsets[j, :n, 1]
+                    real = ends > starts  # special tokens have empty offsets
+                    means = []
+                    for token in words(chunk[j]):
+                        inside = real & (starts < token.idx + len(token.text)) & (ends > token.idx)
+                        if inside.any():
+                            means.append(pieces[inside].mean(0))
+                    pieces = numpy.stack(means) if means else pieces[:1]
+                out.append(pieces.astype(numpy.float16))
     return out
 
 
@@ -199,6 +221,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--limit", type=int, default=300, help="dev sentences, evenly spread (the report's)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--units", default="wordpieces", choices=("wordpieces", "tokens"), help="what the head reads (see encode)"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -221,7 +246,7 @@ def main() -> None:
     }
     for split, (path, limit) in paths.items():
         texts[split], gold = load_texts(path, limit)
-        data[split] = (encode(args.encoder, texts[split]), gold)
+        data[split] = (encode(args.encoder, texts[split], units=args.units), gold)
     encode_minutes = (time.time() - start) / 60
     width = json.loads((args.encoder / "config.json").read_text())["hidden_size"]
     n_layers = data["train"][0][0].shape[1] // width
@@ -298,6 +323,7 @@ def main() -> None:
                 "width": width,
                 "epochs": args.epochs,
                 "seed": args.seed,
+                "units": args.units,
                 "encode_minutes": encode_minutes,
                 "results": results,
                 "reference": reference,
