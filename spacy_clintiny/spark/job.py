@@ -139,6 +139,8 @@ def write_table(df: Any, path: str, fmt: str, *, overwrite: bool) -> None:
     writer = df.write.format(fmt).mode("overwrite" if overwrite else "errorifexists")
     if fmt == "csv":
         writer = writer.options(**CSV_WRITE)
+    elif fmt == "json":
+        writer = writer.option("ignoreNullFields", False)  # every line has every column, nulls included
     writer.save(path)
 
 
@@ -150,12 +152,15 @@ def count_output(spark: Any, path: str, fmt: str, *, phi_col: str, error_col: st
     from .schema import rows_type
 
     out = read_table(spark, path, fmt)
-    phi = F.col(quoted(phi_col))
-    if fmt == "csv":
+    # a column that is null on every row may be missing from what a reader infers (JSON written
+    # by other tools): no failed note, no span
+    phi = F.col(quoted(phi_col)) if phi_col in out.columns else F.lit(None).cast(rows_type(PHI_FIELDS))
+    if fmt == "csv" and phi_col in out.columns:
         phi = F.from_json(phi, rows_type(PHI_FIELDS))
+    error = F.col(quoted(error_col)) if error_col in out.columns else F.lit(None)
     row = out.agg(
         F.count(F.lit(1)).alias("n"),
-        F.sum(F.when(F.col(quoted(error_col)).isNotNull(), 1).otherwise(0)).alias("failed"),
+        F.sum(F.when(error.isNotNull(), 1).otherwise(0)).alias("failed"),
         F.sum(F.when(phi.isNotNull(), F.size(phi)).otherwise(0)).alias("spans"),
     ).first()
     return int(row["n"]), int(row["failed"] or 0), int(row["spans"] or 0)

@@ -103,3 +103,18 @@ def test_refusals_protect_the_input_and_an_existing_output(spark, tmp_path):
     assert missing.exit_code == 1 and "[E801]" in said(missing)
     bad_format = spark_deid(tmp_path / "in" / "data", tmp_path / "out2", "--model", "rules", "--format", "xml")
     assert bad_format.exit_code == 1 and "[E812]" in said(bad_format)
+
+
+def test_json_lines_in_and_out_keep_every_column(spark, notes, tmp_path):
+    """JSON output keeps null columns (Spark's JSON writer drops them by default, and a run
+    without a failed note then had no error column to count)."""
+    import json
+
+    with open(tmp_path / "notes.jsonl", "w", encoding="utf8") as f:
+        for note_id, patient, text in notes[:10]:
+            f.write(json.dumps({"id": note_id, "patient": patient, "text": text}) + "\n")
+    result = spark_deid(tmp_path / "notes.jsonl", tmp_path / "out", "--model", "rules", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "10 note(s), 0 failed" in said(result)
+    lines = [json.loads(line) for part in (tmp_path / "out").glob("part-*.json") for line in part.open()]
+    assert len(lines) == 10 and all("error" in line and line["error"] is None for line in lines)
