@@ -132,6 +132,7 @@ def deidentify(
     batch_size: int = 32,
     threads: Optional[int] = None,
     propagate: str = "patient",
+    int8: bool = False,
 ) -> Any:
     """De-identify the notes of a DataFrame, exactly as ``clintiny deid`` does note by note.
 
@@ -164,6 +165,8 @@ def deidentify(
         so the output equals ``clintiny deid``'s on the same notes sorted by patient. Rows
         without a patient, or all rows when ``patient_col`` is None, are each their own patient.
         "note": within each note only (no shuffle); "none": off.
+    int8 (bool): Each executor quantizes the pipeline's encoder to int8 in memory at load, as
+        ``clintiny deid --int8`` (``deid.engine.load_deid_pipeline``); not with "rules".
     RETURNS (DataFrame): ``df`` with the de-identified text, ``phi_col`` and ``error_col``. A
         null text gives null outputs and no error.
     """
@@ -199,6 +202,8 @@ def deidentify(
         raise ValueError(Errors.E741.format(model=model, key="phi", names="none"))
     if outside_weight is not None and not heads:
         raise ValueError(Errors.E763.format(model=model))
+    if int8 and model == RULES_ONLY:
+        raise ValueError(Errors.E896.format(model=model, found="no encoder"))
     check_positive("batch_size", batch_size)
     check_positive("threads", threads, optional=True)
     if mode == "surrogate":
@@ -228,6 +233,7 @@ def deidentify(
         batch_size=batch_size,
         threads=_threads(df, threads),
         propagate=propagate,
+        int8=bool(int8),
     )
     fields = [
         StructField(output_col, _string()),

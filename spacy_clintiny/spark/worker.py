@@ -72,9 +72,10 @@ class DeidOptions:
     batch_size: int = 32
     threads: Optional[int] = 1
     propagate: str = "note"
+    int8: bool = False
 
     def pipeline_key(self) -> Tuple:
-        return ("deid", self.model, self.detector)
+        return ("deid", self.model, self.detector, self.int8)
 
 
 def cached(key: Tuple, load: Callable[[], Any]) -> Any:
@@ -130,7 +131,7 @@ def load_deidentifier(options: DeidOptions) -> Any:
     from ..deid.engine import Deidentifier, load_deid_pipeline
 
     def load_pipeline() -> Language:
-        return load_deid_pipeline(options.model, options.detector, threads=options.threads)
+        return load_deid_pipeline(options.model, options.detector, threads=options.threads, int8=options.int8)
 
     def load_engine() -> Deidentifier:
         nlp = cached(options.pipeline_key(), load_pipeline)

@@ -215,3 +215,17 @@ def test_the_cached_pipeline_is_keyed_by_every_detector_setting():
     assert key() == key() and key(deny_list={"NAME": ["Kowalczyk"]}) == key(deny_list={"NAME": ("Kowalczyk",)})
     others = [key(dictionary_gate=0.2), key(outside_weight=0.3), key(profile="precision"), key(rules=False)]
     assert len({key(), *others}) == 5
+    int8 = worker.DeidOptions(
+        model="rules", text_col="text", output_col="text", phi_col="phi", error_col="error", int8=True
+    ).pipeline_key()
+    assert int8 != key()  # an int8 encoder is another pipeline
+
+
+def test_int8_reaches_the_executors_pipeline(tiny_pipeline):
+    """``deidentify(int8=True)`` travels in ``DeidOptions`` to ``load_deid_pipeline``: on a
+    pipeline without an ``Encoder.v2`` encoder the executor gives E896, not a silent fp32 run."""
+    options = worker.DeidOptions(
+        model=str(tiny_pipeline), text_col="text", output_col="text", phi_col="phi", error_col="error", int8=True
+    )
+    with pytest.raises(ValueError, match=r"\[E896\]"):
+        worker.load_deidentifier(options)
