@@ -765,6 +765,11 @@ class Errors(metaclass=_Codes):
         "optimize` and `make all` write); '{model}' has {found}. Run `clintiny optimize --onnx` "
         "on it first, or leave out --int8."
     )
+    E897 = (
+        "A text head got {rows} vectors for a doc of {tokens} tokens and a segment that is not the "
+        "whole doc: wordpiece vectors (WordpieceListener.v1) can only be pooled over whole docs. "
+        "Use it in doc mode, or a token listener (TransformerListener.v1) for sentence pairs."
+    )
     # ---- E840-E859 inference path: tokenizer, text length, broken pipeline folders (tokenizer.py, models.py)
     E840 = (
         "spacy-clintiny.MaxLength.v1: max_length = {value!r} must be a positive integer (characters). "

@@ -495,6 +495,9 @@ def _pool_forward(model: Model, X: TextInput, is_train: bool) -> Tuple[Floats2d,
         Xs, bp_tok2vec = [ops.alloc2f(0, width) for _ in docs], lambda dXs: []
     n_segments = _n_segments(segments)
     # a segment that is its whole doc pools every row (wordpiece listeners give more rows than tokens)
+    for i, segs in enumerate(segments):
+        if len(Xs[i]) != len(docs[i]) and any((span.start, span.end) != (0, len(docs[i])) for span in segs):
+            raise ValueError(Errors.E897.format(rows=len(Xs[i]), tokens=len(docs[i])))
     ranges = [
         (i, 0, len(Xs[i])) if (span.start, span.end) == (0, len(docs[i])) else (i, span.start, span.end)
         for i, segs in enumerate(segments)

@@ -112,3 +112,28 @@ def test_bad_v4_context_is_a_clear_error():
     config = {"@architectures": "spacy-clintiny.TextClassifier.v4", "context": "gru", "tok2vec": LISTENER}
     with pytest.raises(ValueError, match="gru"):
         nlp.add_pipe("clintiny_textcat", config={"model": config})
+
+
+def test_wordpieces_cannot_be_pooled_over_part_of_a_doc(tiny_encoder):
+    """Pair mode pools token ranges; wordpiece rows are not tokens, so it is an error, not a
+    silently wrong slice."""
+    from spacy.tokens import Span
+
+    from spacy_clintiny.architectures.text_head import build_text_classifier_v4, build_wordpiece_listener
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(tiny_encoder)}, "trainable": False})
+    nlp.initialize()
+    doc = nlp("heparin caused a fever")
+    model = build_text_classifier_v4(
+        build_wordpiece_listener(), features=None, context_width=8, hidden_width=None, nO=1
+    )
+    width = doc._.trf_data.model_output.last_hidden_state.shape[-1]
+    for node in model.walk():
+        if node.name == "transformer-listener":
+            node.set_dim("nO", width)  # what the encoder component sets on its listeners
+    pooler = model.get_ref("pooler")
+    pooler.initialize(X=([doc], [[doc[:]]]))
+    assert pooler.predict(([doc], [[doc[:]]])).shape[0] == 1  # the whole doc: every wordpiece pooled
+    with pytest.raises(ValueError, match="E897"):
+        pooler.predict(([doc], [[Span(doc, 0, 2), Span(doc, 2, 4)]]))
