@@ -173,3 +173,22 @@ def regex_phi_nlp(name, pattern, label_of):
     nlp = spacy.blank("en")
     nlp.add_pipe(name)
     return nlp
+
+
+def cats_in_fresh_process(path, texts):
+    """``doc.cats`` of ``texts`` from the pipeline at ``path`` loaded in a new Python process:
+    per text, the scores in label order, rounded to 5 decimals."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, spacy\n"
+        f"nlp = spacy.load({str(path)!r})\n"
+        "texts = json.loads(sys.stdin.read())\n"
+        "print(json.dumps([[round(d.cats[k], 5) for k in sorted(d.cats)] for d in nlp.pipe(texts)]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], input=json.dumps(list(texts)), capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)

@@ -1,9 +1,6 @@
 """spacy-clintiny.TextClassifier.v3: the encoder head stacked on a TF-IDF + logistic regression
 fitted at initialize (spacy_clintiny.tfidf), out-of-fold logits while training."""
 
-import subprocess
-import sys
-
 import numpy
 import pytest
 import spacy
@@ -13,7 +10,7 @@ from spacy.util import fix_random_seed
 
 from helpers import TEXTCAT_LISTENER as LISTENER
 from helpers import cats_examples as _examples
-from helpers import textcat_pipeline
+from helpers import cats_in_fresh_process, textcat_pipeline
 from spacy_clintiny.pairs import make_pair_doc
 from spacy_clintiny.tfidf import fit_tfidf_logits, tfidf_logits
 
@@ -136,18 +133,7 @@ def test_v3_learns_and_round_trips_through_disk_in_a_fresh_process(tiny_encoder,
     nlp.to_disk(tmp_path / "p")
     texts = [t for t, _ in test]
     expected = [[round(doc.cats[k], 5) for k in sorted(doc.cats)] for doc in nlp.pipe(texts)]
-    code = (
-        "import json, sys, spacy\n"
-        f"nlp = spacy.load({str(tmp_path / 'p')!r})\n"
-        "texts = json.loads(sys.stdin.read())\n"
-        "print(json.dumps([[round(d.cats[k], 5) for k in sorted(d.cats)] for d in nlp.pipe(texts)]))\n"
-    )
-    import json
-
-    out = subprocess.run(
-        [sys.executable, "-c", code], input=json.dumps(texts), capture_output=True, text=True, check=True
-    )
-    assert_allclose(numpy.array(json.loads(out.stdout)), numpy.array(expected), atol=2e-5)
+    assert_allclose(numpy.array(cats_in_fresh_process(tmp_path / "p", texts)), numpy.array(expected), atol=2e-5)
 
 
 def test_v3_thresholds_start_where_the_out_of_fold_predictions_reach_their_best_f1(tiny_encoder):

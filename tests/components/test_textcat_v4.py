@@ -1,10 +1,6 @@
 """spacy-clintiny.TextClassifier.v4: v3 with a context encoder (BiLSTM or window CNN) between the
 encoder's token vectors and the pooling."""
 
-import json
-import subprocess
-import sys
-
 import numpy
 import pytest
 import spacy
@@ -13,7 +9,7 @@ from spacy.util import fix_random_seed
 
 from helpers import TEXTCAT_LISTENER as LISTENER
 from helpers import cats_examples as _examples
-from helpers import textcat_pipeline
+from helpers import cats_in_fresh_process, textcat_pipeline
 
 
 def _items(n):
@@ -26,6 +22,20 @@ def _items(n):
         items.append((f"{drug} caused {effect}", {"ADE": 1.0}))
         items.append((f"{effect} caused {drug}", {"ADE": 0.0}))
     return items
+
+
+def _learns_the_order_and_round_trips(nlp, examples, optimizer, tmp_path):
+    """40 updates halve the loss; the word order decides the label; an empty doc in a batch is
+    scored; the saved pipeline gives the same scores in a fresh process."""
+    losses = [nlp.update(examples, sgd=optimizer, drop=0.0, losses={})["clintiny_textcat"] for _ in range(40)]
+    assert losses[-1] < losses[0] * 0.5, " ".join(f"{x:.3f}" for x in losses)
+    docs = list(nlp.pipe(["heparin caused fever", "fever caused heparin", ""]))
+    assert docs[0].cats["ADE"] > 0.5 > docs[1].cats["ADE"]  # the order decides
+    assert set(docs[2].cats) == {"ADE"}  # an empty doc in the batch is scored, not an error
+    nlp.to_disk(tmp_path / "p")
+    texts = [t for t, _ in _items(4)]
+    expected = [[round(doc.cats["ADE"], 5)] for doc in nlp.pipe(texts)]
+    assert_allclose(numpy.array(cats_in_fresh_process(tmp_path / "p", texts)), numpy.array(expected), atol=2e-5)
 
 
 @pytest.mark.parametrize("context", ["lstm", "cnn"])
@@ -42,24 +52,7 @@ def test_v4_learns_word_order_and_round_trips_in_a_fresh_process(tiny_encoder, t
     optimizer.learn_rate = 0.003  # at 0.01 the CNN variant learns, then spikes near step 40
     textcat = nlp.get_pipe("clintiny_textcat")
     assert textcat.model.has_ref("tfidf")  # v3's regression is there and fitted
-    losses = [nlp.update(examples, sgd=optimizer, drop=0.0, losses={})["clintiny_textcat"] for _ in range(40)]
-    assert losses[-1] < losses[0] * 0.5, " ".join(f"{x:.3f}" for x in losses)
-    docs = list(nlp.pipe(["heparin caused fever", "fever caused heparin", ""]))
-    assert docs[0].cats["ADE"] > 0.5 > docs[1].cats["ADE"]  # the order decides
-    assert set(docs[2].cats) == {"ADE"}  # an empty doc in the batch is scored, not an error
-    nlp.to_disk(tmp_path / "p")
-    texts = [t for t, _ in _items(4)]
-    expected = [round(doc.cats["ADE"], 5) for doc in nlp.pipe(texts)]
-    code = (
-        "import json, sys, spacy\n"
-        f"nlp = spacy.load({str(tmp_path / 'p')!r})\n"
-        "texts = json.loads(sys.stdin.read())\n"
-        "print(json.dumps([round(d.cats['ADE'], 5) for d in nlp.pipe(texts)]))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], input=json.dumps(texts), capture_output=True, text=True, check=True
-    )
-    assert_allclose(numpy.array(json.loads(out.stdout)), numpy.array(expected), atol=2e-5)
+    _learns_the_order_and_round_trips(nlp, examples, optimizer, tmp_path)
 
 
 def test_v4_on_wordpieces_learns_word_order_on_a_fixed_encoder_and_round_trips(tiny_encoder, tmp_path):
@@ -88,23 +81,7 @@ def test_v4_on_wordpieces_learns_word_order_on_a_fixed_encoder_and_round_trips(t
     rows = textcat.model.get_ref("tok2vec").predict([doc])[0]
     n_pieces = int(numpy.asarray(doc._.trf_data.wordpieces.attention_mask).sum())
     assert rows.shape[0] == n_pieces > len(doc)  # wordpieces, not tokens
-    losses = [nlp.update(examples, sgd=optimizer, drop=0.0, losses={})["clintiny_textcat"] for _ in range(40)]
-    assert losses[-1] < losses[0] * 0.5, " ".join(f"{x:.3f}" for x in losses)
-    docs = list(nlp.pipe(["heparin caused fever", "fever caused heparin", ""]))
-    assert docs[0].cats["ADE"] > 0.5 > docs[1].cats["ADE"]
-    assert set(docs[2].cats) == {"ADE"}
-    nlp.to_disk(tmp_path / "p")
-    texts = [t for t, _ in _items(4)]
-    expected = [round(d.cats["ADE"], 5) for d in nlp.pipe(texts)]
-    code = (
-        "import json, sys, spacy\n"
-        f"nlp = spacy.load({str(tmp_path / 'p')!r})\n"
-        "print(json.dumps([round(d.cats['ADE'], 5) for d in nlp.pipe(json.loads(sys.stdin.read()))]))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], input=json.dumps(texts), capture_output=True, text=True, check=True
-    )
-    assert_allclose(numpy.array(json.loads(out.stdout)), numpy.array(expected), atol=2e-5)
+    _learns_the_order_and_round_trips(nlp, examples, optimizer, tmp_path)
 
 
 def test_bad_v4_context_is_a_clear_error():
