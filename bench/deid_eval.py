@@ -47,8 +47,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--propagate",
-        default="patient",
-        choices=("patient", "note", "none"),
+        default="run",
+        choices=("run", "patient", "note", "none"),
         help="name/place words found once redacted wherever they recur (Deidentifier propagate)",
     )
     args = parser.parse_args()

@@ -30,11 +30,7 @@ def deid_cli(
     outside_weight: Optional[float] = opts.OUTSIDE_WEIGHT,
     dictionary_gate: Optional[float] = opts.DICTIONARY_GATE,
     rules: bool = opts.RULES,
-    propagate: str = typer.Option(
-        "patient",
-        "--propagate",
-        help="Redact a name/place found once wherever it recurs: patient (its consecutive notes), note or none",
-    ),
+    propagate: str = opts.PROPAGATE,
     profile: Optional[str] = opts.PROFILE,
     allow_list: Optional[Path] = opts.ALLOW_LIST,
     deny_list: Optional[Path] = opts.DENY_LIST,

@@ -138,7 +138,7 @@ def run_engine(
     batch_size: int = 32,
     n_process: int = 1,
     threads: Optional[int] = None,
-    propagate: str = "patient",
+    propagate: str = "run",
     int8: bool = False,
 ) -> Tuple[List[DeidResult], float]:
     """De-identify the notes with ``deid.engine`` and time it.
@@ -152,7 +152,7 @@ def run_engine(
     batch_size (int): Docs per batch.
     n_process (int): Processes.
     threads (Optional[int]): Torch threads.
-    propagate (str): "patient", "note" or "none" (``Deidentifier``).
+    propagate (str): "run", "patient", "note" or "none" (``Deidentifier``).
     int8 (bool): Quantize the encoder to int8 at load (``load_deid_pipeline``).
     RETURNS (Tuple[List[DeidResult], float]): One result per note, in order, and the
         seconds the engine ran (neither loading the pipeline nor a warm-up run over the first
@@ -238,7 +238,7 @@ def deid_eval(
     batch_size: int = 32,
     n_process: int = 1,
     threads: Optional[int] = None,
-    propagate: str = "patient",
+    propagate: str = "run",
     int8: bool = False,
 ) -> Dict[str, Any]:
     """Score the de-identification engine (and deid.pl's output) on annotated notes.
@@ -258,7 +258,7 @@ def deid_eval(
     batch_size (int): Docs per batch.
     n_process (int): Processes.
     threads (Optional[int]): Torch threads.
-    propagate (str): "patient", "note" or "none" (``Deidentifier``).
+    propagate (str): "run", "patient", "note" or "none" (``Deidentifier``).
     int8 (bool): Quantize the encoder to int8 at load.
     RETURNS (Dict[str, Any]): What was scored, the engine's figures (token_recall,
         token_precision, token_f1, leak_rate, notes_per_s, words_per_s, entity figures,
@@ -415,9 +415,7 @@ def deid_eval_cli(
     outside_weight: Optional[float] = opts.OUTSIDE_WEIGHT,
     dictionary_gate: Optional[float] = opts.DICTIONARY_GATE,
     rules: bool = opts.RULES,
-    propagate: str = typer.Option(
-        "patient", "--propagate", help="Redact a name/place found once wherever it recurs: patient, note or none"
-    ),
+    propagate: str = opts.PROPAGATE,
     rules_only: bool = typer.Option(False, "--rules-only", help="The rule patterns alone (same as --model rules)"),
     key_file: Optional[Path] = typer.Option(
         None, "--key-file", help="Surrogate key file (else $CLINTINY_DEID_KEY, else a fixed evaluation key)"

@@ -8,10 +8,11 @@ rules and lists). ``Deidentifier.run`` streams :class:`NoteRecord` objects throu
 Notes of any length are covered: a note longer than ``chunk_chars`` is split at line breaks
 (else at whitespace, else hard) into chunks that are processed as separate docs, and their
 mentions are shifted back to note offsets, so no text is skipped and spaCy's
-``nlp.max_length`` is never reached. With ``propagate = "patient"`` (the default) the words of
-the NAME and LOCATION mentions found in a patient's notes are then looked up in all of them
-(``deid/propagate.py``): the notes of one patient that follow each other in the input are held
-until the next patient's first note arrives (at most ``MAX_HELD_NOTES``), then written in order.
+``nlp.max_length`` is never reached. With ``propagate = "run"`` (the default) or "patient" the
+words of the NAME and LOCATION mentions found in a patient's notes are then looked up in all of
+them (``deid/propagate.py``): the notes of one patient that follow each other in the input are
+held until the next patient's first note arrives (at most ``MAX_HELD_NOTES``), then written in
+order; with "run" the places found are also looked up in every later patient's notes.
 A note that fails (a text that is not a string, a component or operator error) gives a
 :class:`DeidResult` with ``error`` set and the run goes on; the error names the note and the
 exception type, never its text.
@@ -31,7 +32,7 @@ from spacy.tokens import Doc
 from ..converters.labels import PHI_KEY
 from ..errors import Errors
 from .merge import merge_mentions
-from .propagate import SCOPES, propagation_words, with_propagated
+from .propagate import SCOPES, propagation_words, remember_places, with_propagated
 from .types import MODES, DeidResult, DetectorOptions, NoteRecord, PhiMention
 
 DEID_FACTORY = "clintiny_deid"
@@ -229,9 +230,10 @@ class Deidentifier:
     n_process (int): Processes for ``nlp.pipe``.
     chunk_chars (int): Longest text given to the pipeline at once (at most nlp.max_length).
     key (str): Span group holding the merged PHI.
-    propagate (str): "patient" (the words of NAME/LOCATION mentions are PHI throughout the
-        patient's notes that follow each other in the input; notes without a patient id count
-        as their own patient), "note" (within each note) or "none".
+    propagate (str): "run" (as "patient", and the words of LOCATION mentions are also PHI in
+        every later note of the run), "patient" (the words of NAME/LOCATION mentions are PHI
+        throughout the patient's notes that follow each other in the input; notes without a
+        patient id count as their own patient), "note" (within each note) or "none".
     """
 
     def __init__(
@@ -244,7 +246,7 @@ class Deidentifier:
         n_process: int = 1,
         chunk_chars: int = DEFAULT_CHUNK_CHARS,
         key: str = PHI_KEY,
-        propagate: str = "patient",
+        propagate: str = "run",
     ) -> None:
         if mode not in MODES:
             raise ValueError(Errors.E742.format(mode=mode, modes=", ".join(MODES)))
@@ -278,9 +280,10 @@ class Deidentifier:
         records (Iterable[NoteRecord]): The notes, consumed lazily.
         YIELDS (DeidResult): One per record, in input order.
         """
+        places: Optional[Dict[str, Tuple[str, float]]] = {} if self.propagate == "run" else None
         for group in self._patient_runs(self._detect(records)):
             if self.propagate != "none":
-                _propagate(group)
+                _propagate(group, places)
             for result in group:
                 yield self._apply(result)
 
@@ -306,7 +309,7 @@ class Deidentifier:
         or for a note without a patient id), at most ``MAX_HELD_NOTES`` at a time."""
         group: List[DeidResult] = []
         for result in results:
-            patient = result.record.patient_id if self.propagate == "patient" else None
+            patient = result.record.patient_id if self.propagate in ("run", "patient") else None
             if group and (patient is None or patient != group[-1].record.patient_id or len(group) >= MAX_HELD_NOTES):
                 yield group
                 group = []
@@ -370,13 +373,17 @@ class Deidentifier:
         return DeidResult(record, text, mentions=mentions, replacements=replacements)
 
 
-def _propagate(group: List[DeidResult]) -> None:
+def _propagate(group: List[DeidResult], places: Optional[Dict[str, Tuple[str, float]]] = None) -> None:
     """Add to each detected note of ``group`` the occurrences of the words of every NAME and
-    LOCATION mention found in the group's notes (``deid/propagate.py``)."""
+    LOCATION mention found in the group's notes (``deid/propagate.py``) and, given the run's
+    ``places`` memory, of the places found in earlier groups; then remember the group's places."""
     detected = [r for r in group if r.error is None and r.record.text]
     words: Dict[str, Tuple[str, float]] = {}
     for result in detected:
         propagation_words(result.record.text, result.mentions, words)
+    if places is not None:
+        remember_places(words, places)
+        words = {**places, **words}  # the group's own category first
     if not words:
         return
     for result in detected:

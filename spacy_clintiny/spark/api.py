@@ -34,6 +34,9 @@ from .worker import (
     deidentify_patient,
 )
 
+# "run" (places remembered across the whole run) needs one ordered stream: not across executors
+SPARK_SCOPES = tuple(scope for scope in SCOPES if scope != "run")
+
 
 def annotate(
     df: Any,
@@ -189,8 +192,8 @@ def deidentify(
         outside_weight=outside_weight,
         dictionary_gate=dictionary_gate,
     )
-    if propagate not in SCOPES:
-        raise ValueError(Errors.E797.format(value=propagate, options=", ".join(SCOPES)))
+    if propagate not in SPARK_SCOPES:
+        raise ValueError(Errors.E797.format(value=propagate, options=", ".join(SPARK_SCOPES)))
     model = resolve_model(model, rules_ok=True)
     heads: List[str] = []
     if model != RULES_ONLY:

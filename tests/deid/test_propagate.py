@@ -1,4 +1,5 @@
-"""Propagation: a name or place found once is redacted wherever it recurs in the patient's notes."""
+"""Propagation: a name or place found once is redacted wherever it recurs in the patient's notes,
+and a place in every later note of the run."""
 
 import re
 
@@ -6,7 +7,7 @@ import pytest
 
 from helpers import regex_phi_nlp
 from spacy_clintiny.deid.engine import MAX_HELD_NOTES, Deidentifier
-from spacy_clintiny.deid.propagate import propagated_mentions, propagation_words
+from spacy_clintiny.deid.propagate import propagated_mentions, propagation_words, remember_places
 from spacy_clintiny.deid.types import NoteRecord, PhiMention
 
 CUED = re.compile(r"(?<=Dr\. )[A-Z][a-z]+|(?<=went to )[A-Z][a-z]+ [A-Z][a-z]+")
@@ -56,6 +57,35 @@ def test_scope_note_and_none(nlp):
     assert [r.text for r in run(nlp, notes)] == ["Dr. [NAME] came; [NAME] aware.", "[NAME] called."]
     with pytest.raises(ValueError, match="E797"):
         Deidentifier(nlp, propagate="everywhere")
+
+
+def test_scope_run_carries_places_to_later_patients_but_not_names(nlp):
+    notes = [
+        ("p1", "Dr. Quimbleton: went to Harrowgate Heart."),
+        ("p2", "Back from harrowgate; quimbleton called."),
+        (None, "HARROWGATE again."),
+    ]
+    assert [r.text for r in run(nlp, notes)] == [
+        "Dr. [NAME]: went to [LOCATION].",
+        "Back from [LOCATION]; quimbleton called.",  # the place follows; the name stays with p1
+        "[LOCATION] again.",
+    ]
+    assert [r.text for r in run(nlp, notes, propagate="patient")][1:] == [text for _, text in notes[1:]]
+    # the memory looks forward only: notes written before a place was found are not revisited
+    later = [("p1", "harrowgate"), ("p2", "went to Harrowgate Heart.")]
+    assert [r.text for r in run(nlp, later)] == ["harrowgate", "went to [LOCATION]."]
+
+
+def test_run_memory_keeps_places_only_and_is_bounded(monkeypatch):
+    from spacy_clintiny.deid import propagate
+
+    memory = {}
+    remember_places({"harrowgate": ("LOCATION", 0.4), "quimbleton": ("NAME", 0.9)}, memory)
+    remember_places({"harrowgate": ("LOCATION", 0.8), "smythe": ("NAME", 0.9)}, memory)
+    assert memory == {"harrowgate": ("LOCATION", 0.8)}
+    monkeypatch.setattr(propagate, "MAX_RUN_WORDS", 2)
+    remember_places({w: ("LOCATION", 0.5) for w in ("alpha", "beta", "gamma")}, memory)
+    assert list(memory) == ["harrowgate", "alpha"]
 
 
 def test_only_consecutive_notes_of_a_patient_and_notes_without_one_stand_alone(nlp):

@@ -137,8 +137,9 @@ def test_a_name_found_once_is_redacted_in_the_patients_other_notes_on_any_partit
         "q4": "QUIMBLETON aware of plan.",
     }
     assert texts(propagate="note")["q2"] == "QUIMBLETON aware of plan."
-    with pytest.raises(ValueError, match="E797.*'everywhere'"):
-        deidentify(df, "text", model="rules", propagate="everywhere")
+    for scope in ("everywhere", "run"):  # run needs one ordered stream, not executors
+        with pytest.raises(ValueError, match=f"E797.*'{scope}'"):
+            deidentify(df, "text", model="rules", propagate=scope)
 
 
 def test_deidentify_redact_into_another_column_keeps_the_input(spark, notes_df, tiny_pipeline):
