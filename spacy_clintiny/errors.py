@@ -560,7 +560,7 @@ class Errors(metaclass=_Codes):
     E797 = (
         "Propagation scope {value!r} is not available here: use one of {options} (patient: a name "
         "or place found in one of a patient's notes is redacted in all of them; run, in "
-        "`clintiny deid` only: places also in every later note of the run)."
+        "`clintiny deid` only: places and staff names also in every later note of the run)."
     )
     E798 = (
         "The span groups 'concepts' and 'phi' of the training splits in '{path}' share the "

@@ -35,8 +35,8 @@ DENY_LIST = typer.Option(None, "--deny-list", help="File of LABEL<TAB>term lines
 PROPAGATE = typer.Option(
     "run",
     "--propagate",
-    help="Redact a name or place found once wherever it recurs: run (names in the patient's consecutive notes, "
-    "places also in every later note), patient (names and places in the patient's consecutive notes), note or none",
+    help="Redact a name or place found once wherever it recurs: run (in the patient's consecutive notes; places "
+    "and staff names also in every later note), patient (in the patient's consecutive notes), note or none",
 )
 BATCH_SIZE = typer.Option(32, "--batch-size", help="Docs per nlp.pipe batch")
 N_PROCESS = typer.Option(1, "--n-process", help="Processes for nlp.pipe")

@@ -12,7 +12,7 @@ mentions are shifted back to note offsets, so no text is skipped and spaCy's
 words of the NAME and LOCATION mentions found in a patient's notes are then looked up in all of
 them (``deid/propagate.py``): the notes of one patient that follow each other in the input are
 held until the next patient's first note arrives (at most ``MAX_HELD_NOTES``), then written in
-order; with "run" the places found are also looked up in every later patient's notes.
+order; with "run" the places and staff names found are also looked up in every later patient's notes.
 A note that fails (a text that is not a string, a component or operator error) gives a
 :class:`DeidResult` with ``error`` set and the run goes on; the error names the note and the
 exception type, never its text.
@@ -32,7 +32,7 @@ from spacy.tokens import Doc
 from ..converters.labels import PHI_KEY
 from ..errors import Errors
 from .merge import merge_mentions
-from .propagate import SCOPES, propagation_words, remember_places, with_propagated
+from .propagate import SCOPES, propagation_words, remember, run_words, with_propagated
 from .types import MODES, DeidResult, DetectorOptions, NoteRecord, PhiMention
 
 DEID_FACTORY = "clintiny_deid"
@@ -230,8 +230,8 @@ class Deidentifier:
     n_process (int): Processes for ``nlp.pipe``.
     chunk_chars (int): Longest text given to the pipeline at once (at most nlp.max_length).
     key (str): Span group holding the merged PHI.
-    propagate (str): "run" (as "patient", and the words of LOCATION mentions are also PHI in
-        every later note of the run), "patient" (the words of NAME/LOCATION mentions are PHI
+    propagate (str): "run" (as "patient", and the words of places and of staff names are also
+        PHI in every later note of the run), "patient" (the words of NAME/LOCATION mentions are PHI
         throughout the patient's notes that follow each other in the input; notes without a
         patient id count as their own patient), "note" (within each note) or "none".
     """
@@ -280,10 +280,10 @@ class Deidentifier:
         records (Iterable[NoteRecord]): The notes, consumed lazily.
         YIELDS (DeidResult): One per record, in input order.
         """
-        places: Optional[Dict[str, Tuple[str, float]]] = {} if self.propagate == "run" else None
+        memory: Optional[Dict[str, Tuple[str, float]]] = {} if self.propagate == "run" else None
         for group in self._patient_runs(self._detect(records)):
             if self.propagate != "none":
-                _propagate(group, places)
+                _propagate(group, memory)
             for result in group:
                 yield self._apply(result)
 
@@ -373,17 +373,20 @@ class Deidentifier:
         return DeidResult(record, text, mentions=mentions, replacements=replacements)
 
 
-def _propagate(group: List[DeidResult], places: Optional[Dict[str, Tuple[str, float]]] = None) -> None:
+def _propagate(group: List[DeidResult], memory: Optional[Dict[str, Tuple[str, float]]] = None) -> None:
     """Add to each detected note of ``group`` the occurrences of the words of every NAME and
     LOCATION mention found in the group's notes (``deid/propagate.py``) and, given the run's
-    ``places`` memory, of the places found in earlier groups; then remember the group's places."""
+    ``memory``, of the places and staff names of earlier groups; then remember the group's."""
     detected = [r for r in group if r.error is None and r.record.text]
     words: Dict[str, Tuple[str, float]] = {}
     for result in detected:
         propagation_words(result.record.text, result.mentions, words)
-    if places is not None:
-        remember_places(words, places)
-        words = {**places, **words}  # the group's own category first
+    if memory is not None:
+        shared: Dict[str, Tuple[str, float]] = {}
+        for result in detected:
+            run_words(result.record.text, result.mentions, shared)
+        remember(shared, memory)
+        words = {**memory, **words}  # the group's own category first
     if not words:
         return
     for result in detected:

@@ -1,5 +1,5 @@
 """Propagation: a name or place found once is PHI wherever it recurs in the same patient's notes,
-and a place found once is PHI wherever it recurs later in the run.
+and a place or a staff name found once is PHI wherever it recurs later in the run.
 
 A detector finds "Dr. Quimbleton" from its cue and misses "QUIMBLETON AWARE" two lines on, or in the
 next note of the same stay. After detection, the words of every NAME and LOCATION mention of a
@@ -14,13 +14,14 @@ By cross-validation over the PhysioNet training patients (each fold's PHI head o
 trained on), propagation within each patient's notes lifted the head's token recall from 0.808 to
 0.828 at a precision of 0.771 -> 0.767; within each note alone, to 0.813.
 
-Places are not personal: a hospital, ward or town recurs across patients (of the PhysioNet
-training patients' LOCATION mentions, 40 of 68 have a text that also occurs in another patient's
-notes; of their names, 13 of 185). With ``scope = "run"`` the LOCATION words found in a patient's
-notes are also remembered for the rest of the run (``remember_places``, at most
-``MAX_RUN_WORDS``) and looked up in every later patient's notes; names stay with their patient.
-The memory only looks forward: a place first found in a later note is not looked up in the
-notes already written.
+Places and staff are not personal: a hospital, ward or town, a doctor or nurse recurs across
+patients (of the PhysioNet training patients' LOCATION mentions, 40 of 68 have a text that also
+occurs in another patient's notes; of their DOCTOR mentions 6 of 136, of the other names 7 of
+49). With ``scope = "run"`` the words of LOCATION mentions and of names a rule found as staff
+(subtype DOCTOR: after "Dr.", before "RN", in a sign-off) are also remembered for the rest of the
+run (``run_words``, ``remember``, at most ``MAX_RUN_WORDS``) and looked up in every later
+patient's notes; other names stay with their patient. The memory only looks forward: a word
+first found in a later note is not looked up in the notes already written.
 
 This module holds the word choice and the lookup; the grouping of a stream of notes by patient
 lives in ``Deidentifier`` (``deid/engine.py``).
@@ -37,8 +38,9 @@ from .wordlists import common_words, default_allow_list
 
 SCOPES = ("run", "patient", "note", "none")
 PROPAGATED_LABELS = ("NAME", "LOCATION")
-# categories whose words scope "run" remembers across patients
+# mentions whose words scope "run" remembers across patients: by category, and by subtype
 RUN_LABELS = ("LOCATION",)
+RUN_SUBTYPES = ("DOCTOR",)
 # most words remembered across a run (later places are still propagated within their patient)
 MAX_RUN_WORDS = 50_000
 MIN_CHARS = 3
@@ -101,16 +103,29 @@ def propagated_mentions(text: str, words: Dict[str, Tuple[str, float]]) -> List[
     return found
 
 
-def remember_places(words: Dict[str, Tuple[str, float]], memory: Dict[str, Tuple[str, float]]) -> None:
-    """Add the ``RUN_LABELS`` words of ``words`` to a run's ``memory`` (in place), a word keeping
+def run_words(
+    text: str, mentions: Iterable[PhiMention], words: Optional[Dict[str, Tuple[str, float]]] = None
+) -> Dict[str, Tuple[str, float]]:
+    """The words of a note that scope "run" remembers across patients: ``propagation_words`` of
+    its ``RUN_LABELS`` mentions and of its NAME mentions of a ``RUN_SUBTYPES`` subtype.
+
+    text (str): The note.
+    mentions (Iterable[PhiMention]): Its detected mentions.
+    words (Optional[Dict[str, Tuple[str, float]]]): Words of earlier notes, updated in place.
+    RETURNS (Dict[str, Tuple[str, float]]): Lower-cased word -> (category, highest score).
+    """
+    shared = [m for m in mentions if m.label in RUN_LABELS or m.subtype in RUN_SUBTYPES]
+    return propagation_words(text, shared, words)
+
+
+def remember(words: Dict[str, Tuple[str, float]], memory: Dict[str, Tuple[str, float]]) -> None:
+    """Add ``words`` (what ``run_words`` returned) to a run's ``memory`` in place, a word keeping
     its first category and highest score, until the memory holds ``MAX_RUN_WORDS`` words.
 
-    words (Dict[str, Tuple[str, float]]): What ``propagation_words`` returned for a patient's notes.
-    memory (Dict[str, Tuple[str, float]]): The places remembered so far in the run.
+    words (Dict[str, Tuple[str, float]]): Words of a patient's notes.
+    memory (Dict[str, Tuple[str, float]]): The words remembered so far in the run.
     """
     for word, (label, score) in words.items():
-        if label not in RUN_LABELS:
-            continue
         known = memory.get(word)
         if known is not None:
             memory[word] = (known[0], max(known[1], score))

@@ -1,5 +1,5 @@
 """Propagation: a name or place found once is redacted wherever it recurs in the patient's notes,
-and a place in every later note of the run."""
+and a place or a staff name in every later note of the run."""
 
 import re
 
@@ -7,7 +7,7 @@ import pytest
 
 from helpers import regex_phi_nlp
 from spacy_clintiny.deid.engine import MAX_HELD_NOTES, Deidentifier
-from spacy_clintiny.deid.propagate import propagated_mentions, propagation_words, remember_places
+from spacy_clintiny.deid.propagate import propagated_mentions, propagation_words, remember, run_words
 from spacy_clintiny.deid.types import NoteRecord, PhiMention
 
 CUED = re.compile(r"(?<=Dr\. )[A-Z][a-z]+|(?<=went to )[A-Z][a-z]+ [A-Z][a-z]+")
@@ -76,16 +76,22 @@ def test_scope_run_carries_places_to_later_patients_but_not_names(nlp):
     assert [r.text for r in run(nlp, later)] == ["harrowgate", "went to [LOCATION]."]
 
 
-def test_run_memory_keeps_places_only_and_is_bounded(monkeypatch):
+def test_run_memory_keeps_places_and_staff_names_and_is_bounded(monkeypatch):
     from spacy_clintiny.deid import propagate
 
+    text = "Dr. Smythe saw Quimbleton at Harrowgate"
+    mentions = [
+        PhiMention(4, 10, "NAME", "rule:dr_name", 1.0, "DOCTOR"),
+        PhiMention(15, 25, "NAME", "model", 0.9),
+        PhiMention(29, 39, "LOCATION", "model", 0.4),
+    ]
     memory = {}
-    remember_places({"harrowgate": ("LOCATION", 0.4), "quimbleton": ("NAME", 0.9)}, memory)
-    remember_places({"harrowgate": ("LOCATION", 0.8), "smythe": ("NAME", 0.9)}, memory)
-    assert memory == {"harrowgate": ("LOCATION", 0.8)}
-    monkeypatch.setattr(propagate, "MAX_RUN_WORDS", 2)
-    remember_places({w: ("LOCATION", 0.5) for w in ("alpha", "beta", "gamma")}, memory)
-    assert list(memory) == ["harrowgate", "alpha"]
+    remember(run_words(text, mentions), memory)
+    remember({"harrowgate": ("LOCATION", 0.8)}, memory)
+    assert memory == {"smythe": ("NAME", 1.0), "harrowgate": ("LOCATION", 0.8)}  # not the patient's name
+    monkeypatch.setattr(propagate, "MAX_RUN_WORDS", 3)
+    remember({w: ("LOCATION", 0.5) for w in ("alpha", "beta", "gamma")}, memory)
+    assert list(memory) == ["smythe", "harrowgate", "alpha"]
 
 
 def test_only_consecutive_notes_of_a_patient_and_notes_without_one_stand_alone(nlp):
