@@ -165,9 +165,11 @@ def deidentify(
     propagate (str): "patient": a name or place found in one note of a patient is PHI in all
         of that patient's notes; the rows are grouped by ``patient_col`` (a shuffle; each
         patient's notes are processed together, in the order of their ids, wherever they sat),
-        so the output equals ``clintiny deid``'s on the same notes sorted by patient. Rows
-        without a patient, or all rows when ``patient_col`` is None, are each their own patient.
-        "note": within each note only (no shuffle); "none": off.
+        so the output equals ``clintiny deid --propagate patient``'s on the notes sorted by
+        patient. Rows without a patient, or all rows when ``patient_col`` is None, are each
+        their own patient.
+        "note": within each note only (no shuffle); "none": off. "run" (``clintiny deid``'s
+        default) is refused: executors share no memory of places.
     int8 (bool): Each executor quantizes the pipeline's encoder to int8 in memory at load, as
         ``clintiny deid --int8`` (``deid.engine.load_deid_pipeline``); not with "rules".
     RETURNS (DataFrame): ``df`` with the de-identified text, ``phi_col`` and ``error_col``. A

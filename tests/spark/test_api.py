@@ -80,9 +80,10 @@ def test_the_pipeline_loads_once_per_python_worker(spark, notes_df, tiny_pipelin
 
 
 def serial_deid(nlp, notes):
-    """``clintiny deid``'s engine on the notes sorted by patient (then id): Spark groups each
-    patient's notes wherever they sit, the serial engine propagates through consecutive ones."""
-    engine = Deidentifier(nlp, mode="surrogate", generator=SurrogateGenerator(KEY))
+    """``clintiny deid``'s engine on the notes sorted by patient (then id), scope "patient": Spark
+    groups each patient's notes wherever they sit, the serial engine propagates through consecutive
+    ones (its default scope "run" also carries places to later patients, which Spark cannot)."""
+    engine = Deidentifier(nlp, mode="surrogate", generator=SurrogateGenerator(KEY), propagate="patient")
     records = [NoteRecord(note_id, text, patient) for note_id, patient, text in notes if text is not None]
     records.sort(key=lambda r: (r.patient_id, r.note_id))
     return {r.record.note_id: r for r in engine.run(records)}

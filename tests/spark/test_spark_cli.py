@@ -70,7 +70,9 @@ def test_csv_equals_clintiny_deid_on_the_same_file(
     options = ["--model", tiny_pipeline, "--mode", "surrogate", "--key-file", key_file]
     columns = ["--text-col", "text", "--id-col", "id", "--patient-col", "patient"]
     serial = CliRunner().invoke(
-        app, ["deid", str(tmp_path / "notes.csv"), str(tmp_path / "serial.csv"), *map(str, options + columns)]
+        app,
+        ["deid", str(tmp_path / "notes.csv"), str(tmp_path / "serial.csv"), "--propagate", "patient"]
+        + [str(o) for o in options + columns],
     )
     assert serial.exit_code == 0, serial.output
     result = spark_deid(tmp_path / "notes.csv", tmp_path / "out", *options, *columns, "--format", "csv")
