@@ -301,7 +301,11 @@ def test_a_cued_name_is_redacted_in_the_patients_other_notes(tmp_path):
     common = ("--id-col", "id", "--patient-col", "pid")
     assert deid(tmp_path / "notes.jsonl", tmp_path / "out.jsonl", *common).exit_code == 0
     out = [json.loads(line)["text"] for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    assert out == ["Discussed with Dr. [NAME].", "[NAME] aware.", "QUIMBLETON aware."]
+    # the default scope "run" also carries a staff name (after "Dr.") to later patients
+    assert out == ["Discussed with Dr. [NAME].", "[NAME] aware.", "[NAME] aware."]
+    assert deid(tmp_path / "notes.jsonl", tmp_path / "own.jsonl", *common, "--propagate", "patient").exit_code == 0
+    own = [json.loads(line)["text"] for line in (tmp_path / "own.jsonl").read_text().splitlines()]
+    assert own == ["Discussed with Dr. [NAME].", "[NAME] aware.", "QUIMBLETON aware."]
     audit = audit_lines(tmp_path / "out.jsonl.audit.jsonl")
     assert [s["source"] for a in audit if a.get("note_id") == "2" for s in a["spans"]] == ["propagated"]
     assert deid(tmp_path / "notes.jsonl", tmp_path / "none.jsonl", *common, "--propagate", "none").exit_code == 0
