@@ -21,7 +21,7 @@ exception type, never its text.
 import dataclasses
 import os
 import sys
-from collections import deque
+from collections import ChainMap, deque
 from pathlib import Path
 from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
@@ -386,7 +386,7 @@ def _propagate(group: List[DeidResult], memory: Optional[Dict[str, Tuple[str, fl
         for result in detected:
             run_words(result.record.text, result.mentions, shared)
         remember(shared, memory)
-        words = {**memory, **words}  # the group's own category first
+        words = ChainMap(words, memory)  # the group's own category first; the memory is not copied
     if not words:
         return
     for result in detected:
