@@ -10,7 +10,9 @@ patients are not in it) into ``--folds`` folds by patient, seeded (patients rank
 ``physionet/train.spacy`` holds the other folds' notes (``synth/`` and ``labels/`` are linked).
 
 ``train`` runs the workflow's own PHI recipe, ``spacy train configs/phi.cfg`` on the fixed
-student encoder, once per fold.
+student encoder, once per fold; ``--tag T`` trains into ``fold*/modelT`` and ``--set
+vars.x=y`` passes config overrides, so recipes can be compared on the same folds
+(``score --tag T`` scores them).
 
 ``score`` runs each fold's pipeline on its fold's notes (never trained on), the PHI head alone
 and the hybrid (head + the recall-profile rules) in ``annotate`` mode, at each
@@ -60,14 +62,19 @@ def train(args: argparse.Namespace) -> None:
     folds = json.loads((args.out / "folds.json").read_text())["folds"]
     for k in sorted(set(folds.values())):
         root = args.out / f"fold{k}"
-        if (root / "model" / "model-last").exists():
+        output = root / f"model{args.tag}"
+        if (output / "model-last").exists():
             print(f"fold {k}: trained")
             continue
+        overrides = []
+        for item in args.set:
+            name, _, value = item.partition("=")
+            overrides += [f"--{name}", value]
         cmd = [
-            sys.executable, "-m", "spacy", "train", str(args.config), "--output", str(root / "model"),
+            sys.executable, "-m", "spacy", "train", str(args.config), "--output", str(output),
             "--paths.encoder", str(args.encoder), "--paths.corpus", str(root),
-            "--paths.train_log", str(root / "train_log.jsonl"),
-            "--training.max_steps", str(args.steps), "--training.eval_frequency", str(args.steps),
+            "--paths.train_log", str(root / f"train_log{args.tag}.jsonl"),
+            "--training.max_steps", str(args.steps), "--training.eval_frequency", str(args.steps), *overrides,
         ]  # fmt: skip
         subprocess.run(cmd, check=True)
 
@@ -88,7 +95,7 @@ def score(args: argparse.Namespace) -> None:
     for k in sorted(set(folds.values())):
         fold_notes = [n for n in notes if folds.get(n.patient_id) == k]
         records = [n.to_record() for n in fold_notes]
-        model = str(args.out / f"fold{k}" / "model" / "model-last")
+        model = str(args.out / f"fold{k}" / f"model{args.tag}" / "model-last")
         for system, rules in (("head", False), ("hybrid", True)):
             nlp = load_deid_pipeline(model, rules=rules, threads=args.threads)
             head = next(pipe for _, pipe in nlp.pipeline if getattr(pipe, "spans_key", None) == "phi")
@@ -112,7 +119,7 @@ def score(args: argparse.Namespace) -> None:
         f2 = 5 * p * r / (4 * p + r) if p + r else 0.0
         rows.append({"system": key, "token_recall": r, "token_precision": p, "token_f1": s["token_f1"], "f2": f2})
         print(f"{key:<28} {r:>8.3f} {p:>8.3f} {s['token_f1']:>8.3f} {f2:>6.3f}")
-    (args.out / "cv.json").write_text(json.dumps({"folds": folds, "rows": rows}, indent=2))
+    (args.out / f"cv{args.tag}.json").write_text(json.dumps({"folds": folds, "rows": rows}, indent=2))
 
 
 def main() -> None:
@@ -128,12 +135,15 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--config", type=Path, default=Path("configs/phi.cfg"))
     p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--tag", default="", help="train into fold*/model{TAG} (compare recipes on the same folds)")
+    p.add_argument("--set", action="append", default=[], help="config override vars.x=y (repeatable)")
     p = sub.add_parser("score")
     p.add_argument("--physionet", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--weights", default="0.05,0.1,0.2,0.3,0.5,1.0")
     p.add_argument("--gates", default="0.01", help="clintiny_deid dictionary_gate values for the hybrid rows")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--tag", default="", help="score fold*/model{TAG}")
     args = parser.parse_args()
     {"split": split, "train": train, "score": score}[args.command](args)
 

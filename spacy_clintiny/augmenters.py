@@ -13,11 +13,24 @@ given probabilities, its annotation intact. Clinical notes come in all three cas
 the PhysioNet nursing notes are all capitals, a quarter all lower case), while synthetic notes
 and most corpora are written in mixed case: without variants a head learns "capitalised, so a
 name" from the surface features and misses "DR SMITH" and "dr smith".
+
+``spacy-clintiny.PhiSurrogates.v1`` serves a training note with its gold PHI replaced by
+realistic surrogates ("hide in plain sight"): the de-identifier's own keyed Faker surrogates
+(``deid/surrogate.py``: names by names in the same case, places by places, phone numbers and
+IDs in their layout, dates shifted in their own format), every annotation moved to the new
+offsets. A PHI head trained on a few dozen real patients otherwise learns their particular
+names and towns; with surrogates it sees the same real contexts with ever other values, which
+is what a new patient's notes are. ``variants`` fixed surrogate sets per note keep the texts a
+fixed encoder's output cache has to hold bounded.
+
+``spacy-clintiny.Chain.v1`` applies several augmenters in turn (each to what the one before
+it yields), so a corpus can have both.
 """
 
 import copy
+import hashlib
 import random
-from typing import Callable, Iterator, List
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from spacy.attrs import DEP, ENT_IOB, ENT_KB_ID, ENT_TYPE, HEAD, MORPH, POS, SENT_START, TAG
 from spacy.language import Language
@@ -26,6 +39,8 @@ from spacy.training import Example
 from spacy.util import filter_spans
 
 from .architectures.instances import ENTS_KEY
+from .converters.labels import PHI_KEY, PHI_LABELS
+from .converters.placement import RELATIONS_KEY
 from .errors import Errors
 from .registry import registry
 
@@ -127,6 +142,158 @@ def case_variant(nlp: Language, example: Example, transform: Callable[[str], str
     doc.cats = dict(ref.cats)
     doc.user_data = copy.deepcopy(ref.user_data)
     return Example(nlp.make_doc(doc.text), doc)
+
+
+Augmenter = Callable[[Language, Example], Iterator[Example]]
+# A surrogate region: (old start, old end, new start, new end) character offsets.
+Region = Tuple[int, int, int, int]
+# Token annotation that cannot follow a change of text: docs carrying it are served as they are.
+_TOKEN_ATTRS = ("TAG", "POS", "MORPH", "LEMMA", "DEP", "SENT_START")
+
+
+@registry.augmenters("spacy-clintiny.Chain.v1")
+def build_chain_v1(*augmenters: Augmenter) -> Augmenter:
+    """Build an augmenter that applies ``augmenters`` in turn, each to every example the one
+    before it yielded.
+
+    *augmenters (Augmenter): The augmenters, in order (config: ``[corpora.train.augmenter.*.name]``).
+    RETURNS (Augmenter): The chained augmenter.
+    """
+    chain = list(augmenters)
+
+    def augment(nlp: Language, example: Example) -> Iterator[Example]:
+        examples = [example]
+        for augmenter in chain:
+            examples = [out for ex in examples for out in augmenter(nlp, ex)]
+        yield from examples
+
+    return augment
+
+
+@registry.augmenters("spacy-clintiny.PhiSurrogates.v1")
+def build_phi_surrogates_v1(
+    spans_key: str = PHI_KEY, probability: float = 0.5, variants: int = 4, key: str = "clintiny augment"
+) -> Augmenter:
+    """Build the augmenter: with probability ``probability`` an example with PHI spans is served
+    with them replaced by surrogates (one of ``variants`` fixed surrogate sets of the note, drawn
+    with Python's ``random``, seeded by ``spacy train``), else as it is.
+
+    spans_key (str): The span group holding the PHI.
+    probability (float): Probability of serving a surrogate variant.
+    variants (int): Surrogate sets per note (each is a fixed text, so a fixed encoder's output
+        cache can hold it).
+    key (str): Key of the keyed surrogates (training data only; any fixed string).
+    RETURNS (Augmenter): The augmenter.
+    """
+    if isinstance(probability, bool) or not 0.0 <= probability <= 1.0:
+        raise ValueError(Errors.E898.format(name="probability", value=probability))
+    if isinstance(variants, bool) or not isinstance(variants, int) or variants < 1:
+        raise ValueError(Errors.E898.format(name="variants", value=variants))
+    generators: List = []  # made on first use: Faker loads only when the augmenter runs
+
+    def augment(nlp: Language, example: Example) -> Iterator[Example]:
+        if not probability or not len(example.reference.spans.get(spans_key, [])) or random.random() >= probability:
+            yield example
+            return
+        if not generators:
+            from .deid.surrogate import SurrogateGenerator
+
+            generators.append(SurrogateGenerator(key))
+        yield surrogate_variant(nlp, example, generators[0], spans_key=spans_key, variant=random.randrange(variants))
+
+    return augment
+
+
+def surrogate_variant(nlp: Language, example: Example, generator, *, spans_key: str, variant: int) -> Example:
+    """A new Example whose text has the PHI of ``spans_key`` replaced by surrogates and whose
+    annotation (span groups, entities, gold relations, cats, user data) follows to the new offsets.
+
+    Spans are replaced left to right (one overlapping a span already replaced is kept); a span
+    of a label outside ``PHI_LABELS``, or one no surrogate can be made for, keeps its text (this
+    is training data, not de-identification). A doc with token annotation (tags, parses,
+    sentence starts) or with entities not set on every token is returned unchanged.
+
+    nlp (Language): The pipeline, whose tokenizer makes the new docs.
+    example (Example): The example.
+    generator (SurrogateGenerator): Makes the surrogates.
+    spans_key (str): The span group holding the PHI.
+    variant (int): Which surrogate set of the note (the same variant gives the same text).
+    RETURNS (Example): The variant, or ``example``.
+    """
+    ref = example.reference
+    if any(ref.has_annotation(attr) for attr in _TOKEN_ATTRS):
+        return example
+    if ref.has_annotation("ENT_IOB") and any(token.ent_iob == 0 for token in ref):
+        return example
+    note = hashlib.sha1(ref.text.encode("utf8")).hexdigest()[:16]
+    pieces: List[str] = []
+    regions: List[Region] = []
+    pos = shift = 0
+    for span in sorted(ref.spans[spans_key], key=lambda s: (s.start_char, -s.end_char)):
+        if span.start_char < pos or span.label_ not in PHI_LABELS:
+            continue
+        new = generator.surrogate(span.text, label=span.label_, subtype=span.kb_id_, patient_id=f"{note}|{variant}")
+        if new is None or new == span.text:
+            continue
+        pieces.append(ref.text[pos : span.start_char])
+        pieces.append(new)
+        start = span.start_char + shift
+        regions.append((span.start_char, span.end_char, start, start + len(new)))
+        shift += len(new) - len(span.text)
+        pos = span.end_char
+    if not regions:
+        return example
+    pieces.append(ref.text[pos:])
+    doc = nlp.make_doc("".join(pieces))
+    for group_key, group in ref.spans.items():
+        spans = [_moved(doc, span, regions) for span in group]
+        doc.spans[group_key] = SpanGroup(
+            doc, name=group_key, attrs=copy.deepcopy(group.attrs), spans=[s for s in spans if s is not None]
+        )
+    if ref.has_annotation("ENT_IOB"):
+        doc.set_ents(
+            filter_spans([s for s in (_moved(doc, e, regions) for e in ref.ents) if s is not None]), default="outside"
+        )
+    doc.cats = dict(ref.cats)
+    doc.user_data = copy.deepcopy(ref.user_data)
+    if doc.user_data.get(RELATIONS_KEY):
+        doc.user_data[RELATIONS_KEY] = tuple(_moved_relation(rel, regions) for rel in doc.user_data[RELATIONS_KEY])
+    return Example(nlp.make_doc(doc.text), doc)
+
+
+def moved_offset(pos: int, regions: Sequence[Region], *, end: bool) -> int:
+    """Where a character offset of the old text lies in the new one.
+
+    An offset inside a replaced region goes to the region's new start (a span start) or new end
+    (a span end), so a span that overlapped a replaced span covers all of its surrogate.
+
+    pos (int): The old offset.
+    regions (Sequence[Region]): The replaced regions, left to right.
+    end (bool): Whether ``pos`` ends a span (else it starts one).
+    RETURNS (int): The new offset.
+    """
+    shift = 0
+    for old_start, old_end, new_start, new_end in regions:
+        if (pos <= old_start) if end else (pos < old_start):
+            break
+        if (pos <= old_end) if end else (pos < old_end):
+            return new_end if end else new_start
+        shift = new_end - old_end
+    return pos + shift
+
+
+def _moved(doc: Doc, span: Span, regions: Sequence[Region]) -> Optional[Span]:
+    start = moved_offset(span.start_char, regions, end=False)
+    end = moved_offset(span.end_char, regions, end=True)
+    return doc.char_span(start, end, label=span.label_, kb_id=span.kb_id_, span_id=span.id_, alignment_mode="expand")
+
+
+def _moved_relation(rel: Dict, regions: Sequence[Region]) -> Dict:
+    moved = dict(rel)
+    for role in ("head", "tail"):
+        start, end = rel[role]
+        moved[role] = (moved_offset(start, regions, end=False), moved_offset(end, regions, end=True))
+    return moved
 
 
 def _align(doc: Doc, span: Span) -> Span:

@@ -771,6 +771,10 @@ class Errors(metaclass=_Codes):
         "whole doc: wordpiece vectors (WordpieceListener.v1) can only be pooled over whole docs. "
         "Use it in doc mode, or a token listener (TransformerListener.v1) for sentence pairs."
     )
+    E898 = (
+        "The PHI surrogate augmenter's {name} is {value!r}. Give probability between 0 and 1 and "
+        "variants as an integer >= 1 (for example probability = 0.5, variants = 4)."
+    )
     # ---- E840-E859 inference path: tokenizer, text length, broken pipeline folders (tokenizer.py, models.py)
     E840 = (
         "spacy-clintiny.MaxLength.v1: max_length = {value!r} must be a positive integer (characters). "
