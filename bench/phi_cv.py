@@ -60,7 +60,8 @@ def split(args: argparse.Namespace) -> None:
 
 def train(args: argparse.Namespace) -> None:
     folds = json.loads((args.out / "folds.json").read_text())["folds"]
-    for k in sorted(set(folds.values())):
+    chosen = sorted(set(folds.values())) if not args.only else [int(k) for k in args.only.split(",")]
+    for k in chosen:
         root = args.out / f"fold{k}"
         output = root / f"model{args.tag}"
         if (output / "model-last").exists():
@@ -92,7 +93,8 @@ def score(args: argparse.Namespace) -> None:
     gates = [float(g) for g in args.gates.split(",")]
     tokenizer = spacy.blank("en")
     scorers: Dict[str, DeidScorer] = {}
-    for k in sorted(set(folds.values())):
+    chosen = sorted(set(folds.values())) if not args.only else [int(k) for k in args.only.split(",")]
+    for k in chosen:
         fold_notes = [n for n in notes if folds.get(n.patient_id) == k]
         records = [n.to_record() for n in fold_notes]
         model = str(args.out / f"fold{k}" / f"model{args.tag}" / "model-last")
@@ -137,6 +139,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--tag", default="", help="train into fold*/model{TAG} (compare recipes on the same folds)")
     p.add_argument("--set", action="append", default=[], help="config override vars.x=y (repeatable)")
+    p.add_argument("--only", default="", help="comma-separated folds to train (default: all)")
     p = sub.add_parser("score")
     p.add_argument("--physionet", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
@@ -144,6 +147,7 @@ def main() -> None:
     p.add_argument("--gates", default="0.01", help="clintiny_deid dictionary_gate values for the hybrid rows")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--tag", default="", help="score fold*/model{TAG}")
+    p.add_argument("--only", default="", help="comma-separated folds to score (default: all)")
     args = parser.parse_args()
     {"split": split, "train": train, "score": score}[args.command](args)
 

@@ -40,7 +40,7 @@ from spacy.util import filter_spans
 
 from .architectures.instances import ENTS_KEY
 from .converters.labels import PHI_KEY, PHI_LABELS
-from .converters.placement import RELATIONS_KEY
+from .converters.placement import RELATIONS_KEY, SOURCE_KEY
 from .errors import Errors
 from .registry import registry
 
@@ -172,7 +172,11 @@ def build_chain_v1(*augmenters: Augmenter) -> Augmenter:
 
 @registry.augmenters("spacy-clintiny.PhiSurrogates.v1")
 def build_phi_surrogates_v1(
-    spans_key: str = PHI_KEY, probability: float = 0.5, variants: int = 4, key: str = "clintiny augment"
+    spans_key: str = PHI_KEY,
+    probability: float = 0.5,
+    variants: int = 4,
+    key: str = "clintiny augment",
+    corpora: Optional[List[str]] = None,
 ) -> Augmenter:
     """Build the augmenter: with probability ``probability`` an example with PHI spans is served
     with them replaced by surrogates (one of ``variants`` fixed surrogate sets of the note, drawn
@@ -183,16 +187,26 @@ def build_phi_surrogates_v1(
     variants (int): Surrogate sets per note (each is a fixed text, so a fixed encoder's output
         cache can hold it).
     key (str): Key of the keyed surrogates (training data only; any fixed string).
+    corpora (Optional[List[str]]): Only docs of these corpora (``user_data["clintiny_source"]
+        ["corpus"]``, e.g. ["physionet"]: synthetic notes already have Faker values, and every
+        variant is new text to a cached encoder); None: every doc.
     RETURNS (Augmenter): The augmenter.
     """
     if isinstance(probability, bool) or not 0.0 <= probability <= 1.0:
         raise ValueError(Errors.E898.format(name="probability", value=probability))
     if isinstance(variants, bool) or not isinstance(variants, int) or variants < 1:
         raise ValueError(Errors.E898.format(name="variants", value=variants))
+    only = None if corpora is None else frozenset(corpora)
     generators: List = []  # made on first use: Faker loads only when the augmenter runs
 
     def augment(nlp: Language, example: Example) -> Iterator[Example]:
-        if not probability or not len(example.reference.spans.get(spans_key, [])) or random.random() >= probability:
+        ref = example.reference
+        if (
+            not probability
+            or not len(ref.spans.get(spans_key, []))
+            or (only is not None and (ref.user_data.get(SOURCE_KEY) or {}).get("corpus") not in only)
+            or random.random() >= probability
+        ):
             yield example
             return
         if not generators:

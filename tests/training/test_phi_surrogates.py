@@ -113,3 +113,11 @@ def test_augmenter_rate_and_chain(example):
 def test_bad_settings_are_refused(probability, variants):
     with pytest.raises(ValueError, match="E898"):
         registry.augmenters.get("spacy-clintiny.PhiSurrogates.v1")(probability=probability, variants=variants)
+
+
+def test_augmenter_keeps_to_its_corpora(example):
+    nlp, eg = example  # a doc of no named corpus: "clintiny_source" has no "corpus"
+    only_physionet = registry.augmenters.get("spacy-clintiny.PhiSurrogates.v1")(probability=1.0, corpora=["physionet"])
+    assert next(iter(only_physionet(nlp, eg))) is eg
+    eg.reference.user_data["clintiny_source"]["corpus"] = "physionet"
+    assert next(iter(only_physionet(nlp, eg))).reference.text != TEXT
