@@ -299,7 +299,7 @@ def moved_offset(pos: int, regions: Sequence[Region], *, end: bool) -> int:
 def _moved(doc: Doc, span: Span, regions: Sequence[Region]) -> Optional[Span]:
     start = moved_offset(span.start_char, regions, end=False)
     end = moved_offset(span.end_char, regions, end=True)
-    return doc.char_span(start, end, label=span.label_, kb_id=span.kb_id_, span_id=span.id_, alignment_mode="expand")
+    return _span_like(doc, span, start, end)
 
 
 def _moved_relation(rel: Dict, regions: Sequence[Region]) -> Dict:
@@ -310,15 +310,14 @@ def _moved_relation(rel: Dict, regions: Sequence[Region]) -> Dict:
     return moved
 
 
-def _align(doc: Doc, span: Span) -> Span:
+def _align(doc: Doc, span: Span) -> Optional[Span]:
     if span.start == span.end:  # empty span: keep it empty at the aligned position
         first = next((t.i for t in doc if t.idx >= span.start_char), len(doc))
         return Span(doc, first, first, label=span.label_, kb_id=span.kb_id_, span_id=span.id_)
-    return doc.char_span(
-        span.start_char,
-        span.end_char,
-        label=span.label_,
-        kb_id=span.kb_id_,
-        span_id=span.id_,
-        alignment_mode="expand",
-    )
+    return _span_like(doc, span, span.start_char, span.end_char)
+
+
+def _span_like(doc: Doc, span: Span, start: int, end: int) -> Optional[Span]:
+    """The span of ``doc`` covering characters ``start:end`` (widened to token edges) with
+    ``span``'s label, kb id and span id, or None if the range is not on the text."""
+    return doc.char_span(start, end, label=span.label_, kb_id=span.kb_id_, span_id=span.id_, alignment_mode="expand")
