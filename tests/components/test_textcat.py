@@ -341,6 +341,11 @@ def test_pool_ranges_backprop_matches_finite_differences(pooling):
     out, backprop = pool_ranges(ops, Xs, ranges, pooling=pooling, width=3)
     assert out.shape == (5, 3 if pooling == "mean" else 6)
     assert not out[2].any()  # empty range pools to zeros
+    for row, (d, start, end) in enumerate(ranges):
+        if end > start:
+            assert out[row, :3] == pytest.approx(Xs[d][start:end].mean(axis=0))
+            if pooling == "mean_max":
+                assert out[row, 3:] == pytest.approx(Xs[d][start:end].max(axis=0))
     d_out = rng.normal(size=out.shape)
     dXs = backprop(d_out.astype("float32"))
     assert dXs[1].shape == (0, 0)
