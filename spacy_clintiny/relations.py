@@ -150,6 +150,41 @@ def get_predicted_relations(doc: Doc) -> Optional[List[Relation]]:
     ]
 
 
+def set_predicted_pairs(doc: Doc, spans: Sequence[Span], rels: Iterable[Tuple[int, int, str, float]]) -> None:
+    """Store predicted relations given as indices into ``spans``: what the setter of
+    ``doc._.clintiny_rels`` stores, without a ``Relation`` per pair (the relation extractor's
+    path: an untrained head may predict a relation for every one of thousands of pairs).
+
+    doc (Doc): The doc.
+    spans (Sequence[Span]): Spans of ``doc``.
+    rels (Iterable[Tuple[int, int, str, float]]): (head index, tail index, label, score).
+    """
+    records = [_span_record(span) for span in spans]
+    doc.user_data[PREDICTED_KEY] = [
+        tuple(records[head] + records[tail] + [label, float(score)]) for head, tail, label, score in rels
+    ]
+
+
+def predicted_relation_keys(doc: Doc) -> Optional[List[RelationKey]]:
+    """The keys of ``doc._.clintiny_rels`` (``Relation.key``), read without making spans.
+
+    doc (Doc): The doc.
+    RETURNS (Optional[List[RelationKey]]): None if no relation extractor has run on the doc.
+    """
+    records = doc.user_data.get(PREDICTED_KEY)
+    if records is None:
+        return None
+    return [(*_char_offsets(doc, rec[0], rec[1]), *_char_offsets(doc, rec[5], rec[6]), rec[10]) for rec in records]
+
+
+def _char_offsets(doc: Doc, start: int, end: int) -> Tuple[int, int]:
+    if end > start:
+        last = doc[end - 1]
+        return doc[start].idx, last.idx + len(last)
+    span = Span(doc, start, end)
+    return span.start_char, span.end_char
+
+
 def set_predicted_relations(doc: Doc, rels: Optional[Iterable[Relation]]) -> None:
     """Setter of ``doc._.clintiny_rels``: stores plain tuples, never Span objects.
 

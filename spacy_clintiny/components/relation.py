@@ -54,7 +54,13 @@ from ..architectures.instances import ENTS_KEY, Candidates, get_candidates, get_
 from ..converters.placement import SOURCE_KEY
 from ..errors import Errors, Warnings
 from ..extensions import install_extensions
-from ..relations import Relation, RelationKey, get_gold_relations, gold_relation_keys
+from ..relations import (
+    RelationKey,
+    get_gold_relations,
+    gold_relation_keys,
+    predicted_relation_keys,
+    set_predicted_pairs,
+)
 from ._common import LISTENER_CONFIG_STR, LabelledHead, PerLabelThresholds, masked_cross_entropy
 from ._upstream import docs_are_encoded, has_upstream
 
@@ -287,21 +293,13 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
         candidates, probs = scores
         probs = self.model.ops.to_numpy(probs)
         thresholds = self.label_thresholds
-        row = 0
+        labels, row = self.labels, 0
         for doc, cands in zip(docs, candidates):
-            rels = []
-            for head, tail in cands.pairs:
-                for j in numpy.nonzero(probs[row] >= thresholds)[0]:
-                    rels.append(
-                        Relation(
-                            head=cands.spans[head],
-                            tail=cands.spans[tail],
-                            label=self.labels[j],
-                            score=float(probs[row, j]),
-                        )
-                    )
-                row += 1
-            doc._.clintiny_rels = rels
+            block = probs[row : row + len(cands.pairs)]
+            row += len(cands.pairs)
+            rows, cols = numpy.nonzero(block >= thresholds)  # pair by pair, labels in order
+            rels = [(*cands.pairs[r], labels[c], block[r, c]) for r, c in zip(rows.tolist(), cols.tolist())]
+            set_predicted_pairs(doc, cands.spans, rels)
 
     # ------------------------------------------------------------------ training
 
@@ -524,7 +522,7 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
             doc_labels = self.annotated_labels_of(eg.reference)
             gold: Set[RelationKey] = {k for k in gold_keys if k[4] in doc_labels}
             pred: Set[RelationKey] = {
-                rel.key for rel in (eg.predicted._.clintiny_rels or []) if rel.label in doc_labels
+                key for key in (predicted_relation_keys(eg.predicted) or []) if key[4] in doc_labels
             }
             for label, prf in per_type.items():
                 if label not in doc_labels:

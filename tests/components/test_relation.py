@@ -621,3 +621,20 @@ def test_prior_correction_is_off_by_default(tiny_encoder):
     rel = nlp.get_pipe("clintiny_rel")
     assert 0 < rel.cfg["negatives_kept"] < rel.cfg["negatives_seen"]  # counted all the same
     assert rel.prior_offset == 0.0
+
+
+def test_pairs_stored_by_index_read_back_as_relations_with_their_keys(nlp):
+    from spacy_clintiny.relations import predicted_relation_keys, set_predicted_pairs
+
+    doc = nlp("Aspirin caused a rash , not  a cough .")
+    spans = [Span(doc, 0, 1, label="DRUG"), Span(doc, 3, 4, label="ADE"), Span(doc, 8, 9, label="ADE")]
+    assert predicted_relation_keys(doc) is None  # no extractor has run
+    set_predicted_pairs(doc, spans, [(0, 1, "CAUSES", numpy.float32(0.75)), (0, 2, "CAUSES", 0.5)])
+    rels = doc._.clintiny_rels
+    assert [(r.head, r.tail, r.label, r.score) for r in rels] == [
+        (spans[0], spans[1], "CAUSES", 0.75),
+        (spans[0], spans[2], "CAUSES", 0.5),
+    ]
+    assert predicted_relation_keys(doc) == [r.key for r in rels]
+    doc._.clintiny_rels = rels  # the setter stores the same records
+    assert predicted_relation_keys(doc) == [r.key for r in rels]
