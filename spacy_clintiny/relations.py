@@ -123,6 +123,11 @@ def _span_record(span: Span) -> List[Any]:
     return [span.start, span.end, span.label_, span.kb_id_, span.id_]
 
 
+def _relation_record(head: List[Any], tail: List[Any], label: str, score: float) -> Tuple[Any, ...]:
+    """One stored predicted relation: head's and tail's span records, label, score."""
+    return tuple(head + tail + [label, float(score)])
+
+
 def _span_from_record(doc: Doc, record: Sequence[Any]) -> Span:
     start, end, label, kb_id, span_id = record
     return Span(doc, int(start), int(end), label=label, kb_id=kb_id, span_id=span_id)
@@ -161,7 +166,7 @@ def set_predicted_pairs(doc: Doc, spans: Sequence[Span], rels: Iterable[Tuple[in
     """
     records = [_span_record(span) for span in spans]
     doc.user_data[PREDICTED_KEY] = [
-        tuple(records[head] + records[tail] + [label, float(score)]) for head, tail, label, score in rels
+        _relation_record(records[head], records[tail], label, score) for head, tail, label, score in rels
     ]
 
 
@@ -200,5 +205,5 @@ def set_predicted_relations(doc: Doc, rels: Optional[Iterable[Relation]]) -> Non
             raise TypeError(Errors.E306.format(type=type(rel).__name__))
         if rel.head.doc is not doc or rel.tail.doc is not doc:
             raise ValueError(Errors.E307.format(key=rel.key[:4]))
-        records.append(tuple(_span_record(rel.head) + _span_record(rel.tail) + [rel.label, float(rel.score)]))
+        records.append(_relation_record(_span_record(rel.head), _span_record(rel.tail), rel.label, rel.score))
     doc.user_data[PREDICTED_KEY] = records
