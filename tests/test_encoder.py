@@ -106,3 +106,39 @@ def test_overlapped_pipe_gives_the_same_docs_in_order(tiny_encoder):
     encoder.predict = fail
     with pytest.raises(RuntimeError, match="on purpose"):
         list(nlp.pipe(texts, batch_size=4))
+
+
+def test_overlapped_pipe_splits_the_threads_and_restores_them(tiny_encoder):
+    """While ``overlap`` runs the encoder beside the rest of the pipeline, torch (which the
+    encoder's runtime follows) and numpy's BLAS (the heads) get half the threads each; the
+    counts come back when the stream ends, and after an error in the stream too."""
+    import torch
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(tiny_encoder)}, "overlap": True})
+    nlp.initialize()
+    texts = [f"patient {i} has fever" for i in range(9)]
+    before = torch.get_num_threads()
+    torch.set_num_threads(4)
+    try:
+        with threadpool_limits(limits=4, user_api="blas"):
+            assert blas_threads() == {4}  # numpy's OpenBLAS is found, so the checks below can fail
+            seen = []
+            for doc in nlp.pipe(texts, batch_size=2):
+                seen.append((torch.get_num_threads(), blas_threads()))
+            assert len(seen) == len(texts)
+            assert set(n for n, _ in seen) == {2}
+            assert all(pools <= {2} for _, pools in seen)
+            assert torch.get_num_threads() == 4 and blas_threads() <= {4}
+
+            stream = nlp.pipe(texts, batch_size=2)
+            next(stream)
+            assert torch.get_num_threads() == 2
+            stream.close()  # a consumer that stops early
+            assert torch.get_num_threads() == 4 and blas_threads() <= {4}
+    finally:
+        torch.set_num_threads(before)

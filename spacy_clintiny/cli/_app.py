@@ -1,5 +1,7 @@
 import typer
 
+from ..heap import keep_freed_memory
+
 app = typer.Typer(
     name="clintiny",
     help="Compact clinical transformers for spaCy.",
@@ -11,3 +13,4 @@ app = typer.Typer(
 @app.callback()
 def main() -> None:
     """Compact clinical transformers for spaCy."""
+    keep_freed_memory()  # batches reuse freed memory instead of faulting in fresh pages (heap.py)

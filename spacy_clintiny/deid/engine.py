@@ -31,6 +31,7 @@ from spacy.tokens import Doc
 
 from ..converters.labels import PHI_KEY
 from ..errors import Errors
+from ..heap import keep_freed_memory
 from .merge import merge_mentions
 from .propagate import SCOPES, propagation_words, remember, run_words, with_propagated
 from .types import MODES, DeidResult, DetectorOptions, NoteRecord, PhiMention
@@ -74,6 +75,7 @@ def load_deid_pipeline(
     elif settings:
         raise TypeError(f"load_deid_pipeline: give options or settings ({', '.join(settings)}), not both")
     go_offline()
+    keep_freed_memory()  # large per-batch arrays reuse freed memory (heap.py)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # n_process > 1 forks after the tokenizer ran
     from ..components import deid as _registers_clintiny_deid  # noqa: F401
 

@@ -14,7 +14,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from transformers.modeling_outputs import BaseModelOutput
@@ -156,8 +156,7 @@ class OnnxEncoder(torch.nn.Module):
         _require_onnxruntime()
         self.onnx_bytes = data
         self.config = config
-        self._session: Any = None
-        self._session_key: Tuple[int, int] = (0, 0)
+        self._sessions: Dict[Tuple[int, int], Any] = {}
         self._input_names: List[str] = []
 
     @property
@@ -166,9 +165,11 @@ class OnnxEncoder(torch.nn.Module):
 
     @property
     def session(self) -> Any:
-        """The ``onnxruntime.InferenceSession`` for this process and thread setting."""
+        """The ``onnxruntime.InferenceSession`` for this process and thread setting (kept for
+        each setting used: the encoder's ``overlap`` pipe runs with half the threads)."""
         key = (os.getpid(), torch.get_num_threads())
-        if self._session is None or key != self._session_key:
+        session = self._sessions.get(key)
+        if session is None:
             import onnxruntime
 
             options = onnxruntime.SessionOptions()
@@ -179,10 +180,12 @@ class OnnxEncoder(torch.nn.Module):
             # idle threads sleep instead of spinning: between encoder calls the CPU goes to the
             # heads and rules (the encoder's ``overlap`` thread runs them side by side)
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._session = onnxruntime.InferenceSession(self.onnx_bytes, options, providers=["CPUExecutionProvider"])
-            self._session_key = key
-            self._input_names = [node.name for node in self._session.get_inputs()]
-        return self._session
+            session = onnxruntime.InferenceSession(self.onnx_bytes, options, providers=["CPUExecutionProvider"])
+            # a forked process's sessions belong to its parent: drop them
+            self._sessions = {k: v for k, v in self._sessions.items() if k[0] == key[0]}
+            self._sessions[key] = session
+            self._input_names = [node.name for node in session.get_inputs()]
+        return session
 
     def forward(
         self,
@@ -225,8 +228,7 @@ class OnnxEncoder(torch.nn.Module):
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_session"] = None  # sessions cannot be pickled; rebuilt on first use
-        state["_session_key"] = (0, 0)
+        state["_sessions"] = {}  # sessions cannot be pickled; rebuilt on first use
         return state
 
 
