@@ -6,8 +6,8 @@ glibc's ``malloc`` gives allocations above its mmap threshold their own pages an
 back to the kernel on ``free``, and trims the top of the heap when more than the trim threshold
 is free: the next batch then touches fresh pages, one page fault each. On the virtual machines
 this project is measured on, those faults cost more than the matrix products themselves: the
-PHI head spent about a third of its time in them (``clintiny deid`` on 800 PhysioNet notes,
-batches of 32: the head's time 8.3 s → 5.5 s, the run ×1.2 notes/s, same outputs).
+PHI head spent about a third of its time in them (800 PhysioNet notes in batches of 32, each
+component timed alone, three runs alternated: the head's time 7.3-9.2 s → 5.1-5.9 s).
 
 :func:`keep_freed_memory` raises both thresholds (``mallopt``), as ``MALLOC_MMAP_THRESHOLD_`` and
 ``MALLOC_TRIM_THRESHOLD_`` would before start-up: allocations up to 32 MiB (glibc's upper
