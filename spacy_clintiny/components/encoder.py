@@ -90,9 +90,11 @@ def split_threads() -> Iterator[None]:
     side by side: torch's intra-op threads (which the ONNX Runtime sessions follow) and numpy's
     BLAS threads (the heads' matrix products, ``architectures/_ops.py``) are set to half of
     torch's count, and restored afterwards. With both at the full count, four busy threads
-    share two cores and each stage waits on the other's: on 2 cores, ``clintiny deid`` with the
-    int8 package ran about 13% faster with one thread each (eight runs alternated, 1,600
-    PhysioNet notes).
+    share two cores and each stage waits on the other's: on 2 cores, the de-identification
+    pipeline (int8 encoder, PHI head, rules) ran 14% faster with one thread each (1,600 PhysioNet
+    notes, seven pairs of runs alternated: 44.1 → 50.2 notes/s on average). On the whole
+    pipeline (``bench/pipeline_speed.py``, 100 MTSamples notes) the difference was within the
+    run-to-run noise of ±10%.
     """
     import torch
     from threadpoolctl import threadpool_limits  # scikit-learn's dependency
