@@ -128,7 +128,7 @@ def test_overlapped_pipe_splits_the_threads_and_restores_them(tiny_encoder):
         with threadpool_limits(limits=4, user_api="blas"):
             assert blas_threads() == {4}  # numpy's OpenBLAS is found, so the checks below can fail
             seen = []
-            for doc in nlp.pipe(texts, batch_size=2):
+            for _doc in nlp.pipe(texts, batch_size=2):
                 seen.append((torch.get_num_threads(), blas_threads()))
             assert len(seen) == len(texts)
             assert set(n for n, _ in seen) == {2}
