@@ -75,6 +75,11 @@ class Errors(metaclass=_Codes):
         "pipeline, or set its listener's upstream to an existing encoder name."
     )
     E005 = "Component '{name}': labels must be non-empty strings, got {value!r} of type {type}."
+    E006 = (
+        "Optimizer: the learning rate of parameter group '{group}' is a {type}, which is "
+        "neither a number nor a schedule ({err}). Give `encoder_learn_rate` in "
+        "[training.optimizer] a float or an @schedules block."
+    )
     E100 = (
         "Component '{name}': scheme '{scheme}' is not supported. Set `scheme` to "
         "'BILUO' or 'BIO' in [components.{name}]."

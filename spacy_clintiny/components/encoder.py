@@ -18,6 +18,7 @@ from thinc.api import Config, Model, Optimizer
 from ..architectures.encoder import check_trainable
 from ..errors import Errors
 from ..training.feature_cache import EncoderOutputCache
+from ..training.optimizer import param_group
 
 DEFAULT_CONFIG_STR = """
 [model]
@@ -185,7 +186,8 @@ class Encoder(Transformer):
         encoder (``Encoder.v2``) is an inference path: updating it raises E823."""
         check_trainable(self.model, self.name)
         if self.trainable:
-            return super().update(examples, drop=drop, sgd=sgd, losses=losses)
+            group_sgd = None if sgd is None else param_group(sgd, "encoder")
+            return super().update(examples, drop=drop, sgd=group_sgd, losses=losses)
         if losses is None:
             losses = {}
         losses.setdefault(self.name, 0.0)
@@ -203,8 +205,10 @@ class Encoder(Transformer):
         return losses
 
     def finish_update(self, sgd: Optimizer) -> None:
+        """Step a trainable encoder's weights, at the optimizer's ``encoder`` group rate
+        when it has one (``spacy-clintiny.Adam.v1``'s ``encoder_learn_rate``)."""
         if self.trainable:
-            super().finish_update(sgd)
+            super().finish_update(param_group(sgd, "encoder"))
 
 
 def _ignore_gradient(d_trf_datas: List[Any]) -> List[Any]:

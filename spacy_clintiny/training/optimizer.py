@@ -1,0 +1,134 @@
+"""Adam with a learning rate per parameter group, for fine-tuning the encoder with its heads.
+
+thinc's ``Adam.v1`` has one learning rate for every parameter. Fine-tuning a pre-trained
+encoder together with freshly initialised heads wants two: the heads learn at about 1e-3, a rate
+that wrecks the encoder's weights, which want about 5e-5. ``spacy-clintiny.Adam.v1`` is thinc's
+optimizer (same moments, clipping, weight decay and schedules) with named groups of their own
+rate or schedule::
+
+    [training.optimizer]
+    @optimizers = "spacy-clintiny.Adam.v1"
+
+    [training.optimizer.learn_rate]          # the heads
+    @schedules = "warmup_linear.v1"
+    warmup_steps = 50
+    total_steps = 2000
+    initial_rate = 1e-3
+
+    [training.optimizer.encoder_learn_rate]  # the clintiny_encoder's weights
+    @schedules = "warmup_linear.v1"
+    warmup_steps = 50
+    total_steps = 2000
+    initial_rate = 5e-5
+
+A component puts its parameters in a group by updating them through :func:`param_group`
+(``clintiny_encoder`` does, for the group ``"encoder"``); with any other optimizer, or a group
+without a rate of its own, that is the optimizer itself, so nothing changes.
+"""
+
+from typing import Any, Dict, Generator, Optional, Tuple, Union
+
+from thinc.api import Optimizer
+from thinc.optimizers import ADAM_DEFAULTS, FloatOrSeq
+from thinc.types import FloatsXd
+
+from ..errors import Errors
+from ..registry import registry
+
+KeyT = Tuple[int, str]
+
+
+class GroupedOptimizer(Optimizer):
+    """thinc's ``Optimizer`` with named parameter groups that have their own learning rate
+    (a float or a schedule, stepped with the others by ``step_schedules``). The optimizer's
+    state (moments, update counts, averages) stays one, keyed by parameter as in thinc."""
+
+    def __init__(self, learn_rate: FloatOrSeq, *, group_learn_rates: Dict[str, FloatOrSeq], **kwargs: Any) -> None:
+        super().__init__(learn_rate, **kwargs)
+        self.group_rates: Dict[str, float] = {}
+        self.group_schedules: Dict[str, Generator] = {}
+        for group, rate in group_learn_rates.items():
+            if isinstance(rate, (float, int)):
+                self.group_rates[group] = float(rate)
+                continue
+            schedule = iter(rate) if isinstance(rate, list) else rate
+            try:
+                self.group_rates[group] = next(schedule)
+            except (StopIteration, TypeError) as err:
+                raise ValueError(Errors.E006.format(group=group, type=type(rate).__name__, err=err)) from err
+            self.group_schedules[group] = schedule
+
+    def step_schedules(self) -> None:
+        super().step_schedules()
+        for group, schedule in self.group_schedules.items():
+            try:
+                self.group_rates[group] = next(schedule)
+            except StopIteration:  # an exhausted schedule keeps its last value, as thinc's do
+                pass
+
+    def update_in_group(
+        self, group: str, key: KeyT, weights: FloatsXd, gradient: FloatsXd, *, lr_scale: float = 1.0
+    ) -> Tuple[FloatsXd, FloatsXd]:
+        """One parameter's update at its group's current learning rate."""
+        base = self.learn_rate
+        self.learn_rate = self.group_rates[group]
+        try:
+            return self(key, weights, gradient, lr_scale=lr_scale)
+        finally:
+            self.learn_rate = base
+
+
+class _GroupView:
+    """What a component's ``finish_update`` receives for its group: called like an optimizer,
+    it updates each parameter at the group's rate through the one shared optimizer."""
+
+    def __init__(self, optimizer: GroupedOptimizer, group: str) -> None:
+        self.optimizer = optimizer
+        self.group = group
+
+    def __call__(
+        self, key: KeyT, weights: FloatsXd, gradient: FloatsXd, *, lr_scale: float = 1.0
+    ) -> Tuple[FloatsXd, FloatsXd]:
+        return self.optimizer.update_in_group(self.group, key, weights, gradient, lr_scale=lr_scale)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.optimizer, name)
+
+
+def param_group(optimizer: Optimizer, group: str) -> Union[Optimizer, _GroupView]:
+    """The optimizer to update a group's parameters with: a view at the group's own rate if
+    ``optimizer`` has one for ``group``, else ``optimizer`` itself."""
+    if isinstance(optimizer, GroupedOptimizer) and group in optimizer.group_rates:
+        return _GroupView(optimizer, group)
+    return optimizer
+
+
+@registry.optimizers("spacy-clintiny.Adam.v1")
+def build_grouped_adam_v1(
+    learn_rate: FloatOrSeq = ADAM_DEFAULTS["learn_rate"],
+    *,
+    encoder_learn_rate: Optional[FloatOrSeq] = None,
+    L2: FloatOrSeq = ADAM_DEFAULTS["L2"],
+    beta1: FloatOrSeq = ADAM_DEFAULTS["beta1"],
+    beta2: FloatOrSeq = ADAM_DEFAULTS["beta2"],
+    eps: FloatOrSeq = ADAM_DEFAULTS["eps"],
+    grad_clip: FloatOrSeq = ADAM_DEFAULTS["grad_clip"],
+    L2_is_weight_decay: bool = True,
+    use_averages: bool = True,
+) -> GroupedOptimizer:
+    """thinc's ``Adam.v1`` with ``encoder_learn_rate`` (a float or a schedule) for the
+    ``clintiny_encoder``'s weights; ``learn_rate`` is every other parameter's (the heads').
+    Without ``encoder_learn_rate`` it is ``Adam.v1``."""
+    groups = {} if encoder_learn_rate is None else {"encoder": encoder_learn_rate}
+    return GroupedOptimizer(
+        learn_rate,
+        group_learn_rates=groups,
+        L2=L2,
+        beta1=beta1,
+        beta2=beta2,
+        eps=eps,
+        grad_clip=grad_clip,
+        L2_is_weight_decay=L2_is_weight_decay,
+        use_averages=use_averages,
+        use_radam=False,
+    )
