@@ -95,12 +95,12 @@ def add_tiny_encoder(nlp, tiny_encoder, **model_config):
     return nlp.add_pipe("clintiny_encoder", config={"model": config})
 
 
-def phi_head_pipeline(tiny_encoder, model):
-    """A blank English pipeline: the tiny encoder and a ``clintiny_ner`` head "ner_phi" writing
-    span group "phi", with ``model`` (an architecture config without its tok2vec) listening to
-    the encoder."""
+def phi_head_pipeline(tiny_encoder, model, **encoder_model_config):
+    """A blank English pipeline: the tiny encoder (trainable; ``encoder_model_config`` overrides
+    its window and stride) and a ``clintiny_ner`` head "ner_phi" writing span group "phi", with
+    ``model`` (an architecture config without its tok2vec) listening to the encoder."""
     nlp = spacy.blank("en")
-    add_tiny_encoder(nlp, tiny_encoder)
+    add_tiny_encoder(nlp, tiny_encoder, **encoder_model_config)
     tok2vec = {
         "@architectures": "spacy-transformers.TransformerListener.v1",
         "grad_factor": 1.0,

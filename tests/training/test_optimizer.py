@@ -3,12 +3,12 @@ through one optimizer that spaCy's training loop steps as usual."""
 
 import numpy
 import pytest
-import spacy
 from spacy.tokens import Span
 from spacy.training import Example
 from spacy.util import registry
 from thinc.api import Adam, Config
 
+from helpers import phi_head_pipeline
 from spacy_clintiny.training.optimizer import GroupedOptimizer, param_group
 
 OPTIMIZER_CFG = """
@@ -72,7 +72,7 @@ def test_a_bad_group_rate_names_the_group():
 
 
 def _head_weights(nlp):
-    model = nlp.get_pipe("clintiny_ner").model
+    model = nlp.get_pipe("ner_phi").model
     return numpy.concatenate(
         [
             node.get_param(name).ravel().copy()
@@ -90,24 +90,8 @@ def _encoder_weights(nlp):
 
 @pytest.mark.parametrize("encoder_rate", [0.0, 1e-3])
 def test_the_encoder_learns_at_its_group_rate_in_nlp_update(tiny_encoder, encoder_rate):
-    nlp = spacy.blank("en")
-    nlp.add_pipe(
-        "clintiny_encoder",
-        config={"model": {"name": str(tiny_encoder), "window": 32, "stride": 24}, "trainable": True},
-    )
-    head = {
-        "@architectures": "spacy-clintiny.TokenClassifier.v2",
-        "width": 32,
-        "surface_width": 16,
-        "depth": 1,
-        "tok2vec": {
-            "@architectures": "spacy-transformers.TransformerListener.v1",
-            "grad_factor": 1.0,
-            "upstream": "*",
-            "pooling": {"@layers": "reduce_mean.v1"},
-        },
-    }
-    nlp.add_pipe("clintiny_ner", config={"spans_key": "phi", "model": head})
+    head = {"@architectures": "spacy-clintiny.TokenClassifier.v2", "width": 32, "surface_width": 16, "depth": 1}
+    nlp = phi_head_pipeline(tiny_encoder, head)
     examples = []
     for text, (start, end) in [
         ("Seen by Dr Quimbleton on Monday .", (3, 5)),
