@@ -186,8 +186,7 @@ class Encoder(Transformer):
         encoder (``Encoder.v2``) is an inference path: updating it raises E823."""
         check_trainable(self.model, self.name)
         if self.trainable:
-            group_sgd = None if sgd is None else param_group(sgd, "encoder")
-            return super().update(examples, drop=drop, sgd=group_sgd, losses=losses)
+            return super().update(examples, drop=drop, sgd=param_group(sgd, "encoder"), losses=losses)
         if losses is None:
             losses = {}
         losses.setdefault(self.name, 0.0)

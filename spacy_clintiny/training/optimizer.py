@@ -26,7 +26,7 @@ A component puts its parameters in a group by updating them through :func:`param
 without a rate of its own, that is the optimizer itself, so nothing changes.
 """
 
-from typing import Any, Dict, Generator, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 from thinc.api import Optimizer
 from thinc.optimizers import ADAM_DEFAULTS, FloatOrSeq
@@ -40,42 +40,38 @@ KeyT = Tuple[int, str]
 
 class GroupedOptimizer(Optimizer):
     """thinc's ``Optimizer`` with named parameter groups that have their own learning rate
-    (a float or a schedule, stepped with the others by ``step_schedules``). The optimizer's
+    (a float or a schedule). A group's rate is one more of thinc's scheduled attributes
+    (``<group>_learn_rate``), so ``step_schedules`` steps it with the others. The optimizer's
     state (moments, update counts, averages) stays one, keyed by parameter as in thinc."""
 
     def __init__(self, learn_rate: FloatOrSeq, *, group_learn_rates: Dict[str, FloatOrSeq], **kwargs: Any) -> None:
         super().__init__(learn_rate, **kwargs)
-        self.group_rates: Dict[str, float] = {}
-        self.group_schedules: Dict[str, Generator] = {}
+        self.groups = tuple(group_learn_rates)
         for group, rate in group_learn_rates.items():
-            if isinstance(rate, (float, int)):
-                self.group_rates[group] = float(rate)
-                continue
-            schedule = iter(rate) if isinstance(rate, list) else rate
             try:
-                self.group_rates[group] = next(schedule)
-            except (StopIteration, TypeError) as err:
+                self._set_attr_or_schedule(_rate_attr(group), rate)
+            except ValueError as err:
                 raise ValueError(Errors.E006.format(group=group, type=type(rate).__name__, err=err)) from err
-            self.group_schedules[group] = schedule
 
-    def step_schedules(self) -> None:
-        super().step_schedules()
-        for group, schedule in self.group_schedules.items():
-            try:
-                self.group_rates[group] = next(schedule)
-            except StopIteration:  # an exhausted schedule keeps its last value, as thinc's do
-                pass
+    @property
+    def group_rates(self) -> Dict[str, float]:
+        """Each group's current learning rate."""
+        return {group: getattr(self, _rate_attr(group)) for group in self.groups}
 
     def update_in_group(
         self, group: str, key: KeyT, weights: FloatsXd, gradient: FloatsXd, *, lr_scale: float = 1.0
     ) -> Tuple[FloatsXd, FloatsXd]:
         """One parameter's update at its group's current learning rate."""
         base = self.learn_rate
-        self.learn_rate = self.group_rates[group]
+        self.learn_rate = getattr(self, _rate_attr(group))
         try:
             return self(key, weights, gradient, lr_scale=lr_scale)
         finally:
             self.learn_rate = base
+
+
+def _rate_attr(group: str) -> str:
+    return f"{group}_learn_rate"
 
 
 class _GroupView:
@@ -95,10 +91,10 @@ class _GroupView:
         return getattr(self.optimizer, name)
 
 
-def param_group(optimizer: Optimizer, group: str) -> Union[Optimizer, _GroupView]:
+def param_group(optimizer: Optional[Optimizer], group: str) -> Union[Optimizer, _GroupView, None]:
     """The optimizer to update a group's parameters with: a view at the group's own rate if
-    ``optimizer`` has one for ``group``, else ``optimizer`` itself."""
-    if isinstance(optimizer, GroupedOptimizer) and group in optimizer.group_rates:
+    ``optimizer`` has one for ``group``, else ``optimizer`` itself (also ``None``)."""
+    if isinstance(optimizer, GroupedOptimizer) and group in optimizer.groups:
         return _GroupView(optimizer, group)
     return optimizer
 
