@@ -54,9 +54,15 @@ def main() -> None:
     args = parser.parse_args()
 
     import spacy
-    from wasabi import msg
 
-    from spacy_clintiny.cli.deid_eval import EVAL_KEY, read_gold_notes, run_engine, score_deid_pl, score_results
+    from spacy_clintiny.cli.deid_eval import (
+        EVAL_KEY,
+        print_systems,
+        read_gold_notes,
+        run_engine,
+        score_deid_pl,
+        score_results,
+    )
     from spacy_clintiny.converters.physionet import read_deid_pl_output
     from spacy_clintiny.deid.surrogate import SurrogateGenerator
     from spacy_clintiny.deid.types import DetectorOptions
@@ -93,22 +99,7 @@ def main() -> None:
     if deid_pl.exists():
         results["deid.pl"] = score_deid_pl(notes, read_deid_pl_output(deid_pl), path=str(deid_pl), tokenizer=tokenizer)
 
-    def fmt(value, spec=".3f"):
-        return "-" if value is None else format(value, spec)
-
-    rows = [
-        (
-            name,
-            fmt(s["token_recall"]),
-            fmt(s["token_precision"]),
-            fmt(s["token_f1"]),
-            fmt(s["leak_rate"]),
-            fmt(s["notes_per_s"], ",.0f"),
-            str(s["failed_notes"]),
-        )
-        for name, s in results.items()
-    ]
-    msg.table(rows, header=("system", "token R", "token P", "token F1", "leak", "notes/s", "failed"), divider=True)
+    print_systems(results, categories=True)
     print(
         f"{info['notes']} notes of {info['n_patients']} {info['patients']} patients, {info['gold_spans']} gold PHI "
         f"spans; {args.threads} torch threads, batch {args.batch_size}",

@@ -194,11 +194,32 @@ def score_results(
     scorer = DeidScorer(tokenizer if tokenizer is not None else spacy.blank("en"))
     for note, result in zip(notes, results):
         scorer.add_result(note, result)
-    scores = scorer.scores()
+    return _with_speed(scorer.scores(), seconds)
+
+
+def _with_speed(scores: Dict[str, Any], seconds: Optional[float]) -> Dict[str, Any]:
     scores["seconds"] = seconds
     scores["notes_per_s"] = scores["notes"] / seconds if seconds else None
     scores["words_per_s"] = scores["words"] / seconds if seconds else None
     return scores
+
+
+def score_spans(
+    notes: Sequence[GoldNote],
+    spans: Sequence[Iterable[Range]],
+    *,
+    seconds: Optional[float] = None,
+    tokenizer: Optional[Language] = None,
+) -> Dict[str, Any]:
+    """The figures of another tool's unlabelled detections, one list of character ranges per
+    note, scored as redacted (deid.pl's output, Philter's, Presidio's).
+
+    seconds (Optional[float]): The seconds the tool took (None: speed unknown).
+    """
+    scorer = DeidScorer(tokenizer if tokenizer is not None else spacy.blank("en"))
+    for note, found in zip(notes, spans, strict=True):
+        scorer.add_spans(note, found)
+    return _with_speed(scorer.scores(), seconds)
 
 
 def score_deid_pl(
@@ -216,12 +237,7 @@ def score_deid_pl(
     missing = [note.note_id for note, key in zip(notes, keys) if key not in detections]
     if missing:
         raise ValueError(Errors.E775.format(path=path, n=len(missing), total=len(notes), first=missing[0]))
-    scorer = DeidScorer(tokenizer if tokenizer is not None else spacy.blank("en"))
-    for note, key in zip(notes, keys):
-        scorer.add_spans(note, detections[key])
-    scores = scorer.scores()
-    scores.update(seconds=None, notes_per_s=None, words_per_s=None)
-    return scores
+    return score_spans(notes, [detections[key] for key in keys], tokenizer=tokenizer)
 
 
 def deid_eval(
@@ -319,6 +335,35 @@ def _rate(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
+TOKEN_COLUMNS = ("token R", "token P", "token F1", "leak")
+
+
+def _token_cells(scores: Dict[str, Any]) -> Tuple[str, ...]:
+    """The ``TOKEN_COLUMNS`` cells of one system's scores."""
+    return tuple(_fmt(scores[key]) for key in ("token_recall", "token_precision", "token_f1", "leak_rate"))
+
+
+def print_systems(results: Dict[str, Dict[str, Any]], *, categories: bool = False) -> None:
+    """Print one row of token figures per system (``bench/deid_eval.py``, ``bench/deid_baselines.py``).
+
+    results (Dict[str, Dict[str, Any]]): System name -> its scores (``DeidScorer.scores``).
+    categories (bool): Add each gold category's token recall as a column.
+    """
+    labels = list(dict.fromkeys(label for s in results.values() for label in s["per_category"])) if categories else []
+    rows = [
+        (
+            name,
+            *_token_cells(s),
+            "-" if s["notes_per_s"] is None else f"{s['notes_per_s']:,.1f}",
+            str(s["failed_notes"]),
+            *(_fmt(s["per_category"].get(label, {}).get("token_recall"), 2) for label in labels),
+        )
+        for name, s in results.items()
+    ]
+    header = ("system", *TOKEN_COLUMNS, "notes/s", "failed", *(f"R {label}" for label in labels))
+    msg.table(rows, header=header, divider=True)
+
+
 def print_report(result: Dict[str, Any]) -> None:
     """Print the overall and per-category tables (figures and ids only, never text)."""
     systems = [(f"{result['model']} ({result['mode']})", result)]
@@ -326,10 +371,7 @@ def print_report(result: Dict[str, Any]) -> None:
     rows = [
         (
             name,
-            _fmt(s["token_recall"]),
-            _fmt(s["token_precision"]),
-            _fmt(s["token_f1"]),
-            _fmt(s["leak_rate"]),
+            *_token_cells(s),
             _fmt(s["strict_f"]),
             _fmt(s["overlap_f"]),
             _rate(s["notes_per_s"]),
@@ -340,18 +382,7 @@ def print_report(result: Dict[str, Any]) -> None:
     ]
     msg.table(
         rows,
-        header=(
-            "system",
-            "token R",
-            "token P",
-            "token F1",
-            "leak",
-            "strict F",
-            "overlap F",
-            "notes/s",
-            "words/s",
-            "failed",
-        ),
+        header=("system", *TOKEN_COLUMNS, "strict F", "overlap F", "notes/s", "words/s", "failed"),
         divider=True,
     )
     rows = []

@@ -220,6 +220,25 @@ def test_unlabelled_detections_score_tokens_only(tokenizer):
     assert s["leaked_tokens"] == 3
 
 
+def test_print_systems_table_with_category_recall(tokenizer, capsys):
+    from spacy_clintiny.cli.deid_eval import print_systems
+
+    found = DeidScorer(tokenizer)
+    found.add_spans(VISIT, [(3, 13), (19, 21)])
+    nothing = DeidScorer(tokenizer)
+    nothing.add_spans(VISIT, [])
+    results = {"found": dict(found.scores(), notes_per_s=12.34), "nothing": dict(nothing.scores(), notes_per_s=None)}
+    print_systems(results, categories=True)
+    lines = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip()]
+    header, rows = lines[0], {line[0]: line[1:] for line in lines[2:]}
+    assert header[:7] == ["system", "token", "R", "token", "P", "token", "F1"]
+    labels = header[header.index("failed") + 2 :: 2]  # "R NAME", "R DATE", ...
+    assert sorted(labels) == ["DATE", "LOCATION", "NAME"]
+    assert rows["found"][:6] == ["0.600", "1.000", "0.750", "0.600", "12.3", "0"]  # R, P, F1, leak, notes/s, failed
+    assert dict(zip(labels, rows["found"][6:])) == {"NAME": "1.00", "LOCATION": "0.00", "DATE": "1.00"}
+    assert rows["nothing"][:6] == ["0.000", "-", "-", "1.000", "-", "0"]  # no detections: no precision nor F1
+
+
 # ---- the command end to end (rules only: structured identifiers are found, names are not)
 
 
