@@ -353,6 +353,27 @@ class Errors(metaclass=_Codes):
         "cannot be paired with their gold docs. A component of the pipeline drops or adds "
         "docs in nlp.pipe: remove it from the evaluated pipeline or fix it."
     )
+    E605 = (
+        "clintiny side-by-side: lane {lane!r} names no command. Give each lane as one or more "
+        "project.yml commands separated by commas (for example train-phi or calibrate,assemble)."
+    )
+    E606 = (
+        "clintiny side-by-side: '{name}' is not a command of project.yml (workflows cannot be "
+        "run side by side). Commands: {known}."
+    )
+    E607 = (
+        "clintiny side-by-side: command '{name}' appears in more than one place. Give each command "
+        "once: two copies of it would write the same outputs at the same time."
+    )
+    E608 = (
+        "clintiny side-by-side: --threads {threads!r} for {n} lane(s). Give one count for all lanes or "
+        "one per lane, each at least 1 (for example 2,1)."
+    )
+    E609 = (
+        "Missing dependency of command '{name}': {dep}. Run the step that writes it first "
+        "(`spacy project run all` runs the steps in order)."
+    )
+    E610 = "Command '{name}' failed with exit code {code}; the rest of its lane was not run. Its output is in {log}."
 
     # ---- E700-E719 de-identification rules (deid/patterns.py)
     E700 = "PHI rule file '{source}': {where} has unknown key(s) {keys}. Allowed keys: {allowed}. Fix or remove them."

@@ -14,6 +14,7 @@ from . import (
     labels,  # noqa: F401
     optimize,  # noqa: F401
     package,  # noqa: F401
+    side_by_side,  # noqa: F401
     spark,  # noqa: F401
     synth,  # noqa: F401
 )
