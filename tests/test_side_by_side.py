@@ -70,6 +70,14 @@ def test_a_failing_command_stops_its_lane_only(tmp_path):
     assert set(lock) == {"write"}  # a failed command is not recorded as done
 
 
+def test_a_program_that_does_not_exist_fails_its_command(tmp_path):
+    missing = {"name": "missing", "script": ["no-such-program-clintiny --flag"], "outputs": ["m.txt"]}
+    root = make_project(tmp_path, [missing])
+    runs = run_side_by_side(root, ["missing"])
+    assert runs[0].commands[0].status == "failed" and runs[0].commands[0].returncode == 127
+    assert "no-such-program-clintiny" in (root / "logs" / "missing.log").read_text()
+
+
 def test_cli_takes_variable_overrides_after_the_lanes(tmp_path):
     root = make_project(tmp_path)
     (root / "left.flag").write_text("1")  # after-left's dependency

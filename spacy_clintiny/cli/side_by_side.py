@@ -169,9 +169,14 @@ def run_side_by_side(
                         argv = script_argv(line)
                         log.write(f"Running command: {' '.join(argv)}\n")
                         log.flush()
-                        proc = subprocess.run(argv, cwd=project_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
-                        if proc.returncode != 0:
-                            run.returncode = proc.returncode
+                        try:
+                            proc = subprocess.run(argv, cwd=project_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
+                            code = proc.returncode
+                        except OSError as err:  # no such program, not executable
+                            log.write(f"{type(err).__name__}: {err}\n")
+                            code = 127
+                        if code != 0:
+                            run.returncode = code
                             break
                 run.seconds = time.perf_counter() - start
                 if run.returncode is None:
@@ -228,5 +233,5 @@ def side_by_side_cli(
         msg.fail(str(err), exits=1)
     rows = [(run.name, run.status, f"{run.seconds / 60:.1f}") for lane in runs for run in lane.commands]
     msg.table(rows, header=("command", "status", "minutes"), divider=True)
-    if any(run.status in ("failed", "not run") for lane in runs for run in lane.commands):
+    if any(run.status not in ("done", "skipped") for lane in runs for run in lane.commands):
         sys.exit(1)
