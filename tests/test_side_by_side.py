@@ -88,10 +88,11 @@ def test_cli_takes_variable_overrides_after_the_lanes(tmp_path):
     assert (root / "after.txt").read_text() == "three"
 
 
-def test_missing_dependency_is_named(tmp_path):
+def test_missing_dependency_is_named(tmp_path, capsys):
     root = make_project(tmp_path)
     runs = run_side_by_side(root, ["after-left"])
     assert runs[0].commands[0].status == "failed" and not (root / "after.txt").exists()
+    assert "E609" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -110,6 +110,25 @@ def script_argv(line: str) -> List[str]:
     return argv
 
 
+def run_script(script: Sequence[str], *, cwd: Path, env: Dict[str, str], log_path: Path) -> Optional[int]:
+    """Run a command's script lines in order, their output to ``log_path``; stop at the first
+    that fails. RETURNS (Optional[int]): None when all succeeded, else the failing exit code
+    (127 when the program cannot be started)."""
+    with log_path.open("w", encoding="utf8") as log:
+        for line in script:
+            argv = script_argv(line)
+            log.write(f"Running command: {' '.join(argv)}\n")
+            log.flush()
+            try:
+                code = subprocess.run(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+            except OSError as err:  # no such program, not executable
+                log.write(f"{type(err).__name__}: {err}\n")
+                code = 127
+            if code != 0:
+                return code
+    return None
+
+
 def run_side_by_side(
     project_dir: Path,
     lanes: Sequence[str],
@@ -164,20 +183,7 @@ def run_side_by_side(
                 with lock:
                     msg.text(f"Running '{run.name}' ({threads} thread(s), output in {run.log})")
                 start = time.perf_counter()
-                with run.log.open("w", encoding="utf8") as log:
-                    for line in cmd["script"]:
-                        argv = script_argv(line)
-                        log.write(f"Running command: {' '.join(argv)}\n")
-                        log.flush()
-                        try:
-                            proc = subprocess.run(argv, cwd=project_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
-                            code = proc.returncode
-                        except OSError as err:  # no such program, not executable
-                            log.write(f"{type(err).__name__}: {err}\n")
-                            code = 127
-                        if code != 0:
-                            run.returncode = code
-                            break
+                run.returncode = run_script(cmd["script"], cwd=project_dir, env=env, log_path=run.log)
                 run.seconds = time.perf_counter() - start
                 if run.returncode is None:
                     run.status = "done"
