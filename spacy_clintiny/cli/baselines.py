@@ -44,9 +44,16 @@ def baselines_cli(
         help="A spaCy CNN NER baseline (`clintiny train-cnn` OUTPUT/model-last), scored on the concept "
         "corpora and the PhysioNet dev notes",
     ),
+    n_jobs: int = typer.Option(
+        1,
+        "--n-jobs",
+        min=1,
+        help="Processes for the TF-IDF grid searches (the workflow gives it vars.threads); the "
+        "choices and figures do not depend on it",
+    ),
 ) -> None:
     """Compute every baseline whose corpus is present and write them as JSON."""
-    result = baselines(corpus_dir, output, deid_pl=deid_pl, seed=seed, folds=folds, limit=limit, cnn=cnn)
+    result = baselines(corpus_dir, output, deid_pl=deid_pl, seed=seed, folds=folds, limit=limit, cnn=cnn, n_jobs=n_jobs)
     rows = [_row(task, system, entry) for task, systems in result["tasks"].items() for system, entry in systems.items()]
     msg.table(rows, header=("task", "system", "figures", "words/s"), divider=True)
     msg.good(f"Wrote {output} ({result['seconds']:.0f} s)")
@@ -61,6 +68,7 @@ def baselines(
     folds: int = 3,
     limit: int = 0,
     cnn: Optional[Path] = None,
+    n_jobs: int = 1,
 ) -> Dict[str, Any]:
     """Run :func:`spacy_clintiny.evaluation.baselines.run_baselines` and write its JSON atomically.
 
@@ -71,6 +79,7 @@ def baselines(
     folds (int): Cross-validation folds.
     limit (int): Dev docs per corpus (0 = all).
     cnn (Optional[Path]): A trained spaCy CNN NER baseline, or None to skip it.
+    n_jobs (int): Processes for the TF-IDF grid searches.
     RETURNS (Dict[str, Any]): What was written.
     """
     import spacy
@@ -87,6 +96,7 @@ def baselines(
         limit=limit,
         cnn=cnn,
         progress=msg.info,
+        n_jobs=n_jobs,
     )
     if not result["tasks"]:
         msg.warn(f"No baseline corpus (mtsamples, ade, or physionet with --deid-pl) found in {corpus_dir}")

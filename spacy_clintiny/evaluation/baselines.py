@@ -41,7 +41,7 @@ PHI_TASK = "phi_tokens"
 TFIDF_SYSTEM = "tfidf_logreg"
 DEID_PL_SYSTEM = "deid_pl"
 FORMAT_VERSION = 1
-# The grids fit a CPU budget of a few minutes on 2 cores (n_jobs=1). MTSamples notes are long:
+# The grids fit a CPU budget of a few minutes on one core. MTSamples notes are long:
 # character n-grams of them cost minutes to vectorize, and sublinear tf is the standard choice
 # for long documents, so the specialty grid keeps word n-grams with sublinear tf.
 SPECIALTY_GRID = {
@@ -71,6 +71,7 @@ def textcat_baseline(
     folds: int = 3,
     seed: int = 0,
     source: str = "train",
+    n_jobs: int = 1,
 ) -> Dict[str, Any]:
     """Tune, fit and score a TF-IDF + logistic regression text classifier.
 
@@ -85,6 +86,9 @@ def textcat_baseline(
     folds (int): Cross-validation folds on the training split.
     seed (int): Seed of the folds.
     source (str): Where the training examples come from, named in errors.
+    n_jobs (int): Grid candidates fitted at the same time (scikit-learn's ``n_jobs``; one
+        process each). The choice and every figure are the same for any value; words/s is
+        timed after the search, in this process alone.
     RETURNS (Dict[str, Any]): Chosen parameters, cross-validation summary, thresholds, dev
         figures, words/s and seconds spent.
     """
@@ -105,12 +109,16 @@ def textcat_baseline(
             _param_grid(grid, multi_label=multi_label),
             scoring=_top1_and_macro_f if multi_label else "f1",
             cv=cv,
-            n_jobs=1,
+            n_jobs=n_jobs,
             refit=True,
             error_score="raise",
         )
         search.fit(texts, y, groups=cv_groups)
         oof = cross_val_predict(search.best_estimator_, texts, y, groups=cv_groups, cv=cv, method="predict_proba")
+    if n_jobs != 1:  # joblib keeps its worker processes for reuse: stop them before words/s is timed
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=True)
     fit_seconds = time.perf_counter() - start
     oof = oof if multi_label else oof[:, 1:]
     y2d = y if multi_label else y[:, None]
@@ -256,6 +264,7 @@ def run_baselines(
     grids: Optional[Dict[str, Dict[str, Sequence[Any]]]] = None,
     cnn: Optional[Path] = None,
     progress: Optional[Callable[[str], None]] = None,
+    n_jobs: int = 1,
 ) -> Dict[str, Any]:
     """Every baseline whose corpus is present, as one JSON-serialisable dict.
 
@@ -271,6 +280,7 @@ def run_baselines(
     cnn (Optional[Path]): A spaCy CNN NER baseline (``clintiny train-cnn``'s ``model-last``),
         scored on each concept corpus's dev docs and the PhysioNet dev notes (:mod:`.cnn_baseline`).
     progress (Optional[Callable[[str], None]]): Called with a line before each baseline.
+    n_jobs (int): Processes for the TF-IDF grid searches (:func:`textcat_baseline`).
     RETURNS (Dict[str, Any]): {"version", "seed", "folds", "limit", "seconds", "tasks": {task:
         {system: figures}}}.
     """
@@ -308,6 +318,7 @@ def run_baselines(
                 folds=folds,
                 seed=seed,
                 source=str(train_path),
+                n_jobs=n_jobs,
             )
         except ValueError as err:
             if "[E791]" not in str(err):

@@ -166,6 +166,18 @@ def test_baselines_learn_the_signal_and_write_the_expected_json(corpus_dir, tmp_
     assert not list(out.parent.glob(".*.tmp"))
 
 
+def test_grid_search_in_two_processes_chooses_and_scores_the_same(corpus_dir, nlp):
+    train = load_examples(nlp, corpus_dir / "ade" / "train.spacy")
+    dev = load_examples(nlp, corpus_dir / "ade" / "dev.spacy")
+    grid = {**SMALL_GRID, "C": (0.01, 10.0)}  # four candidates fitted three times each
+    one, two = (
+        textcat_baseline(train, dev, task=ADE_TASK, labels=["ADE"], grid=grid, n_jobs=n_jobs) for n_jobs in (1, 2)
+    )
+    assert one["cv"]["candidates"] == 4 and one["f"] >= 0.9
+    timed = ("fit_seconds", "words_per_s")
+    assert {k: v for k, v in one.items() if k not in timed} == {k: v for k, v in two.items() if k not in timed}
+
+
 def test_textcat_baseline_rejects_unusable_training_data(nlp, tmp_path):
     path = tmp_path / "ade.spacy"
     negatives = [
