@@ -25,7 +25,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="first N notes only (0 = all)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--int8", action="store_true", help="quantize the encoder to int8 at load")
+    parser.add_argument(
+        "--int8",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the encoder in int8 or not (default: as the pipeline's runtime check allows, like clintiny deid)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
         "--profile",
@@ -64,6 +69,7 @@ def main() -> None:
         score_results,
     )
     from spacy_clintiny.converters.physionet import read_deid_pl_output
+    from spacy_clintiny.deid.engine import resolve_int8
     from spacy_clintiny.deid.surrogate import SurrogateGenerator
     from spacy_clintiny.deid.types import DetectorOptions
     from spacy_clintiny.fileio import write_json_atomic
@@ -91,7 +97,7 @@ def main() -> None:
                 batch_size=args.batch_size,
                 threads=args.threads,
                 propagate=args.propagate,
-                int8=args.int8 and model != "rules",
+                int8=args.int8 if model != "rules" else None,
             )
             results[f"{name} {mode}"] = score_results(notes, outputs, seconds=seconds, tokenizer=tokenizer)
             print(f"{name} {mode}: done", file=sys.stderr)
@@ -112,7 +118,7 @@ def main() -> None:
                 "data": info,
                 "model": args.model,
                 "threads": args.threads,
-                "int8": args.int8,
+                "int8": resolve_int8(args.model, args.int8) if args.model else False,
                 "profile": args.profile,
                 "propagate": args.propagate,
                 "dictionary_gate": args.dictionary_gate,

@@ -315,6 +315,45 @@ def test_choose_keeps_fp32_when_every_candidate_loses_too_much(fp32_pipeline, de
     assert describe(tmp_path / "out") == "torch fp32"
 
 
+def test_choose_records_the_phi_bound_and_deid_follows_it(fp32_pipeline, dev_corpus, tmp_path, monkeypatch):
+    """Another task keeps the package off int8, PHI does not: the package's meta.json records
+    that int8 is within the bound on PHI, and ``load_deid_pipeline`` then runs int8 by default
+    (``clintiny deid``), fp32 when told ``int8=False``, and never for the rules alone."""
+    import spacy_clintiny.evaluation as evaluation
+    from spacy_clintiny.deid.engine import load_deid_pipeline, resolve_int8
+    from spacy_clintiny.optimize.choose import META_KEY, choose_runtime
+    from spacy_clintiny.optimize.pipeline import describe
+
+    real = evaluation.score_pipeline
+
+    def int8_loses_relations(nlp, dev_sets, **kwargs):
+        scores = real(nlp, dev_sets, **kwargs)
+        lost = 2.0 if describe(nlp.path) == "onnx int8" else 0.0  # 200 F1 points on a second task
+        scores["tasks"]["rel"] = {"main": 0.5 - lost}
+        return scores
+
+    monkeypatch.setattr(evaluation, "score_pipeline", int8_loses_relations)
+    dev_sets = evaluation.read_eval_sets(dev_corpus)
+    out = tmp_path / "out"
+    # a bound every PHI figure passes (at most 100 F1 points can be lost) and the relations' 200 do not
+    decision = choose_runtime(fp32_pipeline, out, dev_sets, candidates=["onnx-int8", "onnx"], max_loss=100.0)
+    assert decision["chosen"] == "onnx" and decision["candidates"]["onnx-int8"]["worst_task"] == "rel"
+    record = json.loads((out / "meta.json").read_text())[META_KEY]
+    assert record == {
+        "chosen": "onnx",
+        "max_loss": 100.0,
+        "within_bound": {"all": ["onnx"], "phi": ["onnx-int8", "onnx"]},
+    }
+    shim = lambda nlp: nlp.get_pipe("clintiny_encoder").model.layers[0].shims[0]  # noqa: E731
+    assert resolve_int8(str(out), None) is True
+    assert shim(load_deid_pipeline(str(out))).quantize == "int8"
+    assert shim(load_deid_pipeline(str(out), int8=False)).quantize is None
+    assert resolve_int8("rules", None) is False and resolve_int8(str(out), True) is True
+    # a package the check kept at torch fp32 (or never checked) is left alone
+    (out / "meta.json").write_text(json.dumps({**json.loads((out / "meta.json").read_text()), META_KEY: None}))
+    assert resolve_int8(str(out), None) is False and resolve_int8(str(fp32_pipeline), None) is False
+
+
 def test_choose_bad_arguments_are_clear_errors(fp32_pipeline, dev_corpus, tmp_path):
     from spacy_clintiny.cli import app
 

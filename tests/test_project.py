@@ -56,3 +56,7 @@ def test_smoke_workflow_end_to_end(tmp_path, monkeypatch):
     assert student_cfg["tfidf"]["docs"] == n_ade > 0
     assert (root / "corpus" / "calib" / "mtsamples.spacy").exists() or (build / "corpus" / "calib").exists()
     assert json.loads((build / "pipeline-student" / "calibration.json").read_text())
+    # the optimize step records its runtime decision in the package (clintiny deid reads it)
+    runtime = json.loads((build / "metrics" / "runtime.json").read_text())
+    record = json.loads((build / "en_clintiny_smoke" / "meta.json").read_text())["clintiny_runtime"]
+    assert record["chosen"] == runtime["chosen"] and record["within_bound"]["phi"] == runtime["phi_within_bound"]

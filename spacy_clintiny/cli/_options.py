@@ -42,7 +42,11 @@ BATCH_SIZE = typer.Option(32, "--batch-size", help="Docs per nlp.pipe batch")
 N_PROCESS = typer.Option(1, "--n-process", help="Processes for nlp.pipe")
 THREADS = typer.Option(None, "--threads", help="Torch threads per process")
 INT8 = typer.Option(
-    False, "--int8", help="Quantize the encoder to int8 in memory at load: faster, PHI figures measured in docs/deid.md"
+    None,
+    "--int8/--no-int8",
+    help="Run the encoder in int8 (quantized in memory at load) or not; default: int8 when the pipeline's "
+    "own runtime check (the optimize step) found it within its bound on every PHI figure (docs/deid.md)",
+    show_default=False,
 )
 
 

@@ -63,7 +63,7 @@ def deid_cli(
     batch_size: int = opts.BATCH_SIZE,
     n_process: int = opts.N_PROCESS,
     threads: Optional[int] = opts.THREADS,
-    int8: bool = opts.INT8,
+    int8: Optional[bool] = opts.INT8,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar on stderr"),
     resume: bool = typer.Option(
         True, "--resume/--no-resume", help="Skip notes already done and continue partial outputs"
@@ -74,7 +74,7 @@ def deid_cli(
     redacted, masked, annotated or replaced by patient-consistent surrogates. Outputs are
     written atomically and a killed run resumes; notes that cannot be read are reported by
     file and line at the end, and the exit code is then 1."""
-    from ..deid.engine import Deidentifier, load_deid_pipeline
+    from ..deid.engine import Deidentifier, load_deid_pipeline, resolve_int8
     from ..deid.io import plan_deid, run_deid
     from ..deid.lists import KEY_ENV, read_surrogate_key
     from ..deid.readers import Columns
@@ -128,6 +128,8 @@ def deid_cli(
             _echo("warn", f"{path} will hold PHI ({what}): protect it like the input notes.")
     try:
         nlp = load_deid_pipeline(model, detector, threads=threads, int8=int8)
+        if int8 is None and resolve_int8(model, None):
+            _echo("info", "Encoder in int8: the pipeline's runtime check found it within its bound on PHI (--no-int8)")
         generator = None
         if mode == "surrogate":
             from ..deid.surrogate import SurrogateGenerator

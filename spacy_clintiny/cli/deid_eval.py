@@ -139,7 +139,7 @@ def run_engine(
     n_process: int = 1,
     threads: Optional[int] = None,
     propagate: str = "run",
-    int8: bool = False,
+    int8: Optional[bool] = None,
 ) -> Tuple[List[DeidResult], float]:
     """De-identify the notes with ``deid.engine`` and time it.
 
@@ -153,7 +153,8 @@ def run_engine(
     n_process (int): Processes.
     threads (Optional[int]): Torch threads.
     propagate (str): "run", "patient", "note" or "none" (``Deidentifier``).
-    int8 (bool): Quantize the encoder to int8 at load (``load_deid_pipeline``).
+    int8 (Optional[bool]): Quantize the encoder to int8 at load; None: as the pipeline's runtime
+        check allows (``load_deid_pipeline``).
     RETURNS (Tuple[List[DeidResult], float]): One result per note, in order, and the
         seconds the engine ran (neither loading the pipeline nor a warm-up run over the first
         batch is timed).
@@ -255,7 +256,7 @@ def deid_eval(
     n_process: int = 1,
     threads: Optional[int] = None,
     propagate: str = "run",
-    int8: bool = False,
+    int8: Optional[bool] = None,
 ) -> Dict[str, Any]:
     """Score the de-identification engine (and deid.pl's output) on annotated notes.
 
@@ -275,11 +276,14 @@ def deid_eval(
     n_process (int): Processes.
     threads (Optional[int]): Torch threads.
     propagate (str): "run", "patient", "note" or "none" (``Deidentifier``).
-    int8 (bool): Quantize the encoder to int8 at load.
+    int8 (Optional[bool]): Quantize the encoder to int8 at load; None: as the pipeline's runtime
+        check allows. The figures record what ran (``int8``: true or false).
     RETURNS (Dict[str, Any]): What was scored, the engine's figures (token_recall,
         token_precision, token_f1, leak_rate, notes_per_s, words_per_s, entity figures,
         per_category...) and ``baselines``.
     """
+    from ..deid.engine import resolve_int8
+
     if mode not in MODES:
         raise ValueError(Errors.E777.format(value=mode, options=", ".join(MODES)))
     if baseline_deid_pl is not None and fmt != "physionet":
@@ -315,7 +319,7 @@ def deid_eval(
     out: Dict[str, Any] = {
         **info,
         "model": model or "rules",
-        "int8": int8,
+        "int8": resolve_int8(model, int8),
         "mode": mode,
         **detector.report(),
         "propagate": propagate,
@@ -454,7 +458,7 @@ def deid_eval_cli(
     batch_size: int = opts.BATCH_SIZE,
     n_process: int = opts.N_PROCESS,
     threads: Optional[int] = opts.THREADS,
-    int8: bool = opts.INT8,
+    int8: Optional[bool] = opts.INT8,
     profile: Optional[str] = opts.PROFILE,
     allow_list: Optional[Path] = opts.ALLOW_LIST,
     deny_list: Optional[Path] = opts.DENY_LIST,

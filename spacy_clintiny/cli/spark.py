@@ -36,7 +36,7 @@ def spark_deid_cli(
     partitions: Optional[int] = typer.Option(None, "--partitions", help="Repartition the input first"),
     batch_size: int = opts.BATCH_SIZE,
     threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads per Python worker (spark.task.cpus)"),
-    int8: bool = opts.INT8,
+    int8: Optional[bool] = opts.INT8,
     rules: bool = opts.RULES,
     threshold: float = opts.THRESHOLD,
     outside_weight: Optional[float] = opts.OUTSIDE_WEIGHT,

@@ -50,7 +50,7 @@ def load_deid_pipeline(
     options: Optional[DetectorOptions] = None,
     *,
     threads: Optional[int] = None,
-    int8: bool = False,
+    int8: Optional[bool] = None,
     **settings: Any,
 ) -> Language:
     """Load a pipeline that runs only PHI detection.
@@ -62,9 +62,10 @@ def load_deid_pipeline(
     options (Optional[DetectorOptions]): How PHI is found (rules, threshold, lists, profile,
         outside weight, dictionary gate); None: ``DetectorOptions.make(**settings)``.
     threads (Optional[int]): Torch threads for this process (None leaves torch's default).
-    int8 (bool): Quantize the encoder to int8 in memory at load (ONNX Runtime dynamic int8,
-        as ``clintiny optimize --int8``): faster, and the PHI figures must be measured for it
-        (``clintiny deid-eval --int8``). The pipeline folder is not changed.
+    int8 (Optional[bool]): Quantize the encoder to int8 in memory at load (ONNX Runtime dynamic
+        int8, as ``clintiny optimize --int8``; the pipeline folder is not changed). None (the
+        default): when the pipeline's own runtime check (``clintiny optimize --choose``, recorded
+        in its meta.json) found int8 within its bound on every PHI figure (:func:`resolve_int8`).
     **settings: The fields of :class:`DetectorOptions` (``rules=False``, ``dictionary_gate=0.1``...),
         when ``options`` is not given.
     RETURNS (Language): The pipeline, ``clintiny_deid`` last; its PHI is in
@@ -94,7 +95,7 @@ def load_deid_pipeline(
     if options.dictionary_gate is not None:
         deid_config["dictionary_gate"] = options.dictionary_gate
     if model is None or model == RULES_ONLY:
-        if int8:
+        if int8:  # asked for; None means "if the pipeline allows", and rules have no encoder
             raise ValueError(Errors.E896.format(model=RULES_ONLY, found="no encoder"))
         if options.outside_weight is not None:
             raise ValueError(Errors.E763.format(model=RULES_ONLY))
@@ -110,7 +111,7 @@ def load_deid_pipeline(
         raise ValueError(Errors.E741.format(model=model, key=PHI_KEY, names=", ".join(names) or "none"))
     exclude = [name for name in names if name not in keep["keep"]]
     nlp = spacy.load(path, exclude=exclude)
-    if int8:
+    if resolve_int8(model, int8):
         quantize_encoders(nlp, str(model))
     if options.outside_weight is not None:
         if not keep["heads"]:
@@ -130,6 +131,26 @@ def load_deid_pipeline(
         if options.profile is not None:
             pipe.detector.from_dict({**pipe.detector.to_dict(), "profile": options.profile})
     return nlp
+
+
+def resolve_int8(model: Optional[str], int8: Optional[bool]) -> bool:
+    """Whether :func:`load_deid_pipeline` runs the encoder in int8: ``int8`` when given; by
+    default (None) when the pipeline's meta.json records that its runtime check found ONNX int8
+    within the bound on every PHI figure (``optimize.choose.record_runtime``: the check the
+    ``optimize`` step runs on the dev sets and the training patients' real notes), so a package
+    that another task kept at fp32 still de-identifies at int8 speed. Never for the rules alone.
+
+    model (Optional[str]): A pipeline folder, an installed package, or None / "rules".
+    int8 (Optional[bool]): True or False to decide; None to follow the pipeline's record.
+    RETURNS (bool): Whether to quantize.
+    """
+    if int8 is not None:
+        return bool(int8)
+    if model is None or model == RULES_ONLY:
+        return False
+    from ..optimize.choose import phi_runtime_allows_int8
+
+    return phi_runtime_allows_int8(spacy.util.load_meta(_pipeline_path(model) / "meta.json"))
 
 
 def quantize_encoders(nlp: Language, model: str) -> List[str]:

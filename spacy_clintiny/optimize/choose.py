@@ -6,8 +6,15 @@ the first candidate that loses at most ``max_loss`` F1 points on every task, ove
 corpus, is written to the output. When none qualifies the fp32 pipeline is written unchanged.
 The decision, with every score and loss, is returned (and ``clintiny optimize --choose`` writes
 it as JSON) so that the report can show what the speed costs.
+
+The same rule is also applied to the PHI figures alone (``phi`` and ``phi@<corpus>``): the
+runtimes within the bound there are recorded in the written pipeline's ``meta.json``
+(``clintiny_runtime``), so that a run that uses only the PHI head (``clintiny deid``) can take
+the fastest runtime that costs de-identification nothing measurable even when another task
+kept the package at fp32.
 """
 
+import json
 import math
 import shutil
 import tempfile
@@ -25,6 +32,9 @@ RUNTIMES: Dict[str, Dict[str, bool]] = {
     "int8": {"onnx": False, "int8": True},
 }
 DEFAULT_CANDIDATES = ("onnx-int8", "onnx")
+# the written pipeline's meta.json key: {"chosen", "max_loss", "within_bound": {"all": [...], "phi": [...]}}
+META_KEY = "clintiny_runtime"
+PHI_TASK = "phi"
 
 
 def parse_candidates(value: str) -> List[str]:
@@ -130,9 +140,49 @@ def choose_runtime(
         if worst <= max_loss:
             replace_folder(staging, output)
             decision["chosen"] = name
-            return decision
-    write_pipeline_atomic(fp32_nlp, output)
+            break
+    else:
+        write_pipeline_atomic(fp32_nlp, output)
+    decision["phi_within_bound"] = phi_within_bound(decision)
+    record_runtime(output, decision)
     return decision
+
+
+def phi_within_bound(decision: Dict[str, Any]) -> List[str]:
+    """The candidates tried that lose at most ``max_loss`` on every PHI figure (``phi``,
+    ``phi@<corpus>``); none when the pipeline has no PHI figure."""
+    within = []
+    for name, entry in decision["candidates"].items():
+        phi = [lost for task, lost in entry["loss"].items() if task.split("@")[0] == PHI_TASK]
+        if phi and max(phi) <= decision["max_loss"]:
+            within.append(name)
+    return within
+
+
+def record_runtime(output: Path, decision: Dict[str, Any]) -> None:
+    """Write the decision's summary into ``output/meta.json`` under ``META_KEY`` (atomically)."""
+    from ..fileio import write_json_atomic
+
+    meta_path = Path(output) / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf8"))
+    meta[META_KEY] = {
+        "chosen": decision["chosen"],
+        "max_loss": decision["max_loss"],
+        "within_bound": {
+            "all": [name for name, entry in decision["candidates"].items() if entry["within_bound"]],
+            PHI_TASK: list(decision["phi_within_bound"]),
+        },
+    }
+    write_json_atomic(meta_path, meta)
+
+
+def phi_runtime_allows_int8(meta: Dict[str, Any]) -> bool:
+    """Whether a pipeline's own runtime check (``record_runtime``) kept it at ONNX fp32 and found
+    ONNX int8 within its bound on every PHI figure: then quantizing its encoder in memory
+    (``InferenceShim.quantize_int8``) gives exactly the runtime that was measured."""
+    record = meta.get(META_KEY) or {}
+    phi = (record.get("within_bound") or {}).get(PHI_TASK) or []
+    return record.get("chosen") == "onnx" and "onnx-int8" in phi
 
 
 def _staged(names: Sequence[str], output: Path) -> Iterator[Tuple[str, Path]]:

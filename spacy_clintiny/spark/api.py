@@ -135,7 +135,7 @@ def deidentify(
     batch_size: int = 32,
     threads: Optional[int] = None,
     propagate: str = "patient",
-    int8: bool = False,
+    int8: Optional[bool] = None,
 ) -> Any:
     """De-identify the notes of a DataFrame, exactly as ``clintiny deid`` does note by note.
 
@@ -170,8 +170,10 @@ def deidentify(
         their own patient.
         "note": within each note only (no shuffle); "none": off. "run" (``clintiny deid``'s
         default) is refused: executors share no memory of places.
-    int8 (bool): Each executor quantizes the pipeline's encoder to int8 in memory at load, as
-        ``clintiny deid --int8`` (``deid.engine.load_deid_pipeline``); not with "rules".
+    int8 (Optional[bool]): Each executor quantizes the pipeline's encoder to int8 in memory at
+        load, as ``clintiny deid --int8`` (``deid.engine.load_deid_pipeline``); not with "rules".
+        None (default): as ``clintiny deid`` decides by default, when the pipeline's own runtime
+        check found int8 within its bound on every PHI figure (``deid.engine.resolve_int8``).
     RETURNS (DataFrame): ``df`` with the de-identified text, ``phi_col`` and ``error_col``. A
         null text gives null outputs and no error.
     """
@@ -238,7 +240,7 @@ def deidentify(
         batch_size=batch_size,
         threads=_threads(df, threads),
         propagate=propagate,
-        int8=bool(int8),
+        int8=int8,
     )
     fields = [
         StructField(output_col, _string()),

@@ -72,7 +72,7 @@ class DeidOptions:
     batch_size: int = 32
     threads: Optional[int] = 1
     propagate: str = "note"
-    int8: bool = False
+    int8: Optional[bool] = None  # None: as the pipeline's runtime check allows (load_deid_pipeline)
 
     def pipeline_key(self) -> Tuple:
         return ("deid", self.model, self.detector, self.int8)
