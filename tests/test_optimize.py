@@ -352,6 +352,8 @@ def test_choose_records_the_phi_bound_and_deid_follows_it(fp32_pipeline, dev_cor
     # a package the check kept at torch fp32 (or never checked) is left alone
     (out / "meta.json").write_text(json.dumps({**json.loads((out / "meta.json").read_text()), META_KEY: None}))
     assert resolve_int8(str(out), None) is False and resolve_int8(str(fp32_pipeline), None) is False
+    (out / "meta.json").unlink()  # a folder without meta.json: nothing recorded, fp32
+    assert resolve_int8(str(out), None) is False
 
 
 def test_choose_bad_arguments_are_clear_errors(fp32_pipeline, dev_corpus, tmp_path):

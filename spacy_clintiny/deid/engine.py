@@ -150,7 +150,8 @@ def resolve_int8(model: Optional[str], int8: Optional[bool]) -> bool:
         return False
     from ..optimize.choose import phi_runtime_allows_int8
 
-    return phi_runtime_allows_int8(spacy.util.load_meta(_pipeline_path(model) / "meta.json"))
+    meta_path = _pipeline_path(model) / "meta.json"
+    return meta_path.is_file() and phi_runtime_allows_int8(spacy.util.load_meta(meta_path))
 
 
 def quantize_encoders(nlp: Language, model: str) -> List[str]:
