@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from ..converters.labels import PHI_KEY
 from ..errors import Errors
 from .pipeline import check_paths, optimize_pipeline, replace_folder, write_pipeline_atomic
 
@@ -34,7 +35,6 @@ RUNTIMES: Dict[str, Dict[str, bool]] = {
 DEFAULT_CANDIDATES = ("onnx-int8", "onnx")
 # the written pipeline's meta.json key: {"chosen", "max_loss", "within_bound": {"all": [...], "phi": [...]}}
 META_KEY = "clintiny_runtime"
-PHI_TASK = "phi"
 
 
 def parse_candidates(value: str) -> List[str]:
@@ -153,7 +153,7 @@ def phi_within_bound(decision: Dict[str, Any]) -> List[str]:
     ``phi@<corpus>``); none when the pipeline has no PHI figure."""
     within = []
     for name, entry in decision["candidates"].items():
-        phi = [lost for task, lost in entry["loss"].items() if task.split("@")[0] == PHI_TASK]
+        phi = [lost for task, lost in entry["loss"].items() if task.split("@")[0] == PHI_KEY]
         if phi and max(phi) <= decision["max_loss"]:
             within.append(name)
     return within
@@ -170,7 +170,7 @@ def record_runtime(output: Path, decision: Dict[str, Any]) -> None:
         "max_loss": decision["max_loss"],
         "within_bound": {
             "all": [name for name, entry in decision["candidates"].items() if entry["within_bound"]],
-            PHI_TASK: list(decision["phi_within_bound"]),
+            PHI_KEY: list(decision["phi_within_bound"]),
         },
     }
     write_json_atomic(meta_path, meta)
@@ -181,7 +181,7 @@ def phi_runtime_allows_int8(meta: Dict[str, Any]) -> bool:
     ONNX int8 within its bound on every PHI figure: then quantizing its encoder in memory
     (``InferenceShim.quantize_int8``) gives exactly the runtime that was measured."""
     record = meta.get(META_KEY) or {}
-    phi = (record.get("within_bound") or {}).get(PHI_TASK) or []
+    phi = (record.get("within_bound") or {}).get(PHI_KEY) or []
     return record.get("chosen") == "onnx" and "onnx-int8" in phi
 
 
