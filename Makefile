@@ -15,7 +15,7 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, CPU build: any requirement that lets pip pick torch pulls a multi-GB CUDA build
 	$(BIN)/pip install -q torch==$(TORCH_VERSION)
-	$(BIN)/pip install -q -e ".[teacher,dev,onnx,spark]"
+	$(BIN)/pip install -q -e ".[teacher,dev,onnx,spark,encrypt]"
 	touch $@
 
 setup: $(BIN)/.installed

@@ -403,9 +403,8 @@ class Errors(metaclass=_Codes):
     # ---- E720-E739 surrogates and operators (deid/surrogate.py, deid/operators.py)
     E720 = "De-identification mode '{mode}' is not supported. Use one of: {modes}."
     E721 = (
-        "Mode 'surrogate' needs a SurrogateGenerator: pass generator=SurrogateGenerator(key) "
-        "(with a key, surrogates and date shifts are reproducible across runs), or choose "
-        "another mode ({modes})."
+        "Mode '{mode}' needs a {needs}: pass generator={needs}(key) (with a key, the output is "
+        "reproducible across runs), or choose another mode ({modes})."
     )
     E722 = (
         "Mention #{i} ({label}, offsets {start}-{end}) ends past the end of the text (length "
@@ -430,11 +429,25 @@ class Errors(metaclass=_Codes):
     )
     E728 = "Unknown surrogate pool(s) {kinds}. Pools can replace these kinds of value: {allowed}."
     E729 = (
-        "The surrogate key is empty. Pass a non-empty secret (str or bytes, e.g. 32 random "
-        "bytes kept apart from the outputs), or None for a random key used by this run only."
+        "The de-identification key is empty. Pass a non-empty secret (str or bytes, e.g. 32 "
+        "random bytes kept apart from the outputs), or None for a random key used by this run only."
     )
-    E730 = "The surrogate key must be str, bytes or None, got {type}."
+    E730 = "The de-identification key must be str, bytes or None, got {type}."
     E731 = "Label '{label}' is not a PHI category. Use one of: {labels}."
+    E732 = (
+        "Mode 'encrypt' needs a secret key (--key-file, ${env} or Pseudonymizer(key)): with a "
+        "random key nobody could ever decrypt the output. Keep the key apart from the outputs."
+    )
+    E733 = (
+        "Mode 'encrypt' needs the 'cryptography' package: pip install 'spacy-clintiny[encrypt]' "
+        "(or pip install cryptography), or choose mode 'hash' for one-way codes."
+    )
+    E735 = "deid-decrypt format '{value}' is not supported. Use one of: {options} (--format)."
+    E736 = (
+        "The CSV header has no column '{col}' (columns: {cols}). Set --text-col to the column "
+        "holding the de-identified notes."
+    )
+    E737 = "Output '{path}' already exists. Pass --force to overwrite it, or choose another output."
 
     # ---- E740-E769 de-identification engine, component, I/O and CLI
     E740 = (
@@ -646,9 +659,9 @@ class Errors(metaclass=_Codes):
         "phi_col=, error_col= for deidentify)."
     )
     E806 = (
-        "Surrogate mode on Spark needs a key (key=..., --key-file or $CLINTINY_DEID_KEY on the "
+        "Mode '{mode}' on Spark needs a key (key=..., --key-file or $CLINTINY_DEID_KEY on the "
         "driver): without one every executor would draw its own random key and the same "
-        "patient would get different surrogates and date shifts on different executors."
+        "patient would get different surrogates, date shifts or codes on different executors."
     )
     E807 = "Setting {name} = {value!r} is invalid: it must be {expected}."
     E808 = "Note {note}: column '{col}' holds a {type}, not a string; the note was skipped. Cast the column to string."

@@ -13,7 +13,12 @@ from ..deid.types import DetectorOptions
 MODEL = typer.Option(
     "en_clintiny_sm", "--model", help="Pipeline folder or package with a PHI head, or 'rules' for rules only"
 )
-MODE = typer.Option("redact", "--mode", help="redact ([DATE]), mask (same length), annotate (spans only) or surrogate")
+MODE = typer.Option(
+    "redact",
+    "--mode",
+    help="redact ([DATE]), mask (same length), annotate (spans only), surrogate (fake values), hash (keyed "
+    "codes), encrypt (keyed, reversible with clintiny deid-decrypt) or remove (deleted)",
+)
 RULES = typer.Option(True, "--rules/--no-rules", help="Run the rule patterns for structured identifiers")
 THRESHOLD = typer.Option(0.0, "--threshold", help="Minimum confidence of a model PHI span (0 = recall first)")
 OUTSIDE_WEIGHT = typer.Option(

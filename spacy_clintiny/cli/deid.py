@@ -35,7 +35,9 @@ def deid_cli(
     allow_list: Optional[Path] = opts.ALLOW_LIST,
     deny_list: Optional[Path] = opts.DENY_LIST,
     key_file: Optional[Path] = typer.Option(
-        None, "--key-file", help="File with the secret for reproducible surrogates (else $CLINTINY_DEID_KEY)"
+        None,
+        "--key-file",
+        help="File with the secret for surrogates, hash codes and encryption (else $CLINTINY_DEID_KEY)",
     ),
     fmt: str = typer.Option("auto", "--format", help="auto (from INPUT), text, dir, jsonl or csv (e.g. for stdin)"),
     glob: str = typer.Option("*.txt", "--glob", help="Files of a folder INPUT, matched recursively"),
@@ -48,7 +50,7 @@ def deid_cli(
         None, "--patient-from", help="dir (first folder level), file (each note its own) or col"
     ),
     mapping: Optional[Path] = typer.Option(
-        None, "--mapping", help="Write original->surrogate per patient here (holds PHI; surrogate mode)"
+        None, "--mapping", help="Write original->replacement per patient here (holds PHI)"
     ),
     audit: Optional[Path] = typer.Option(
         None, "--audit", help="Audit JSONL (default OUTPUT.audit.jsonl; none for stdout)"
@@ -77,8 +79,9 @@ def deid_cli(
     from ..deid.engine import Deidentifier, load_deid_pipeline, resolve_int8
     from ..deid.io import plan_deid, run_deid
     from ..deid.lists import KEY_ENV, read_surrogate_key
+    from ..deid.operators import keyed_operator
     from ..deid.readers import Columns
-    from ..deid.types import MODES
+    from ..deid.types import KEYED_MODES, MODES
     from ..errors import Errors
 
     try:
@@ -93,7 +96,8 @@ def deid_cli(
             allow_list=allow_list,
             deny_list=deny_list,
         )
-        key = read_surrogate_key(key_file) if mode == "surrogate" else None
+        key = read_surrogate_key(key_file) if mode in KEYED_MODES else None
+        generator = keyed_operator(mode, key)
         plan = plan_deid(
             input_path,
             output_path,
@@ -113,11 +117,11 @@ def deid_cli(
     except (ValueError, OSError) as err:
         _echo("fail", str(err))
         raise typer.Exit(1) from None
-    if mode == "surrogate" and key is None:
+    if mode in KEYED_MODES and key is None:
         _echo(
             "warn",
-            f"No surrogate key (--key-file or ${KEY_ENV}): surrogates and date shifts are consistent "
-            "within this run only, and a resumed run will not match the part already written.",
+            f"No key (--key-file or ${KEY_ENV}): {mode} output is consistent within this run only, "
+            "and a resumed run will not match the part already written.",
         )
     for path, what in (
         (plan.mapping, "the surrogate mapping"),
@@ -130,11 +134,6 @@ def deid_cli(
         nlp = load_deid_pipeline(model, detector, threads=threads, int8=int8)
         if int8 is None and resolve_int8(model, None):
             _echo("info", "Encoder in int8: the pipeline's runtime check found it within its bound on PHI (--no-int8)")
-        generator = None
-        if mode == "surrogate":
-            from ..deid.surrogate import SurrogateGenerator
-
-            generator = SurrogateGenerator(key)
         engine = Deidentifier(
             nlp, mode=mode, generator=generator, batch_size=batch_size, n_process=n_process, propagate=propagate
         )
@@ -162,4 +161,67 @@ def deid_cli(
     for path in summary.written:
         _echo("good", f"wrote {path}")
     if summary.failed:
+        raise typer.Exit(1)
+
+
+@app.command("deid-decrypt")
+def deid_decrypt_cli(
+    input_path: str = typer.Argument(
+        ..., metavar="INPUT", help="Output of `clintiny deid --mode encrypt` (text, .jsonl, .csv), or - for stdin"
+    ),
+    output_path: str = typer.Argument(..., metavar="OUTPUT", help="Re-identified file, or - for stdout (holds PHI)"),
+    key_file: Optional[Path] = typer.Option(
+        None, "--key-file", help="File with the secret that encrypted INPUT (else $CLINTINY_DEID_KEY)"
+    ),
+    fmt: str = typer.Option("auto", "--format", help="auto (from INPUT's suffix), text, jsonl or csv"),
+    text_col: str = typer.Option("text", "--text-col", help="JSONL/CSV field holding the note"),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing OUTPUT"),
+) -> None:
+    """Put the originals back in place of the tokens of `clintiny deid --mode encrypt`, for
+    whoever holds its key (an honest broker). Everything else is copied unchanged. Tokens the key
+    cannot open stay in place and are reported by line and offsets; the exit code is then 1."""
+    import sys
+
+    from ..deid.decrypt import FORMATS, decrypt_document
+    from ..deid.lists import KEY_ENV, read_surrogate_key
+    from ..deid.pseudonym import Pseudonymizer
+    from ..errors import Errors
+    from ..fileio import write_text_atomic
+
+    try:
+        kind = fmt if fmt != "auto" else {".jsonl": "jsonl", ".csv": "csv"}.get(Path(input_path).suffix.lower(), "text")
+        if kind not in FORMATS:
+            raise ValueError(Errors.E735.format(value=fmt, options=", ".join(("auto",) + FORMATS)))
+        if input_path != "-" and not Path(input_path).is_file():
+            raise ValueError(Errors.E748.format(path=input_path))
+        if output_path != "-":
+            if input_path != "-" and Path(output_path).resolve() == Path(input_path).resolve():
+                raise ValueError(Errors.E747.format(output=output_path, relation="the same file as", input=input_path))
+            if Path(output_path).exists() and not force:
+                raise ValueError(Errors.E737.format(path=output_path))
+        key = read_surrogate_key(key_file)
+        if key is None:
+            raise ValueError(Errors.E732.format(env=KEY_ENV))
+        pseudonymizer = Pseudonymizer(key)
+        pseudonymizer.check_encryption()
+        if input_path == "-":
+            data = sys.stdin.read()
+        else:
+            data = Path(input_path).read_text(encoding="utf8")
+        text, report = decrypt_document(data, pseudonymizer, fmt=kind, text_col=text_col)
+        if output_path == "-":
+            sys.stdout.write(text)
+        else:
+            write_text_atomic(output_path, text)
+    except (ValueError, OSError) as err:
+        _echo("fail", str(err))
+        raise typer.Exit(1) from None
+    for line, start, end in report.failed:
+        _echo("warn", f"line {line}, offsets {start}-{end}: a token this key cannot decrypt, left in place")
+    for line in report.bad_lines:
+        _echo("warn", f"line {line}: not a JSON object with a '{text_col}' text field, copied unchanged")
+    _echo("info", f"{report.decrypted} span(s) decrypted, {len(report.failed)} left encrypted")
+    if output_path != "-":
+        _echo("warn", f"{output_path} holds PHI: protect it like the original notes.")
+    if report.failed or report.bad_lines:
         raise typer.Exit(1)

@@ -25,7 +25,7 @@ from ..converters.placement import SOURCE_KEY
 from ..converters.report import ConversionReport
 from ..converters.splits import dev_groups, group_of
 from ..deid.evaluate import DeidScorer, GoldNote, Range
-from ..deid.types import MODES, DeidResult, DetectorOptions
+from ..deid.types import KEYED_MODES, MODES, DeidResult, DetectorOptions
 from ..errors import Errors
 from . import _options as opts
 from ._app import app
@@ -145,7 +145,7 @@ def run_engine(
 
     notes (Sequence[GoldNote]): The notes.
     model (Optional[str]): Pipeline path or package; None or "rules" for the rules alone.
-    mode (str): "redact", "mask", "annotate" or "surrogate".
+    mode (str): One of ``deid.types.MODES``.
     detector (Optional[DetectorOptions]): How PHI is found (None: the defaults, and the
         pipeline's own outside weight, profile and dictionary gate).
     generator (Optional[Any]): Keyed surrogate generator (surrogate mode).
@@ -263,7 +263,7 @@ def deid_eval(
     fmt (str): "physionet", "i2b2-2014" or "docbin".
     input_path (Union[str, Path]): The annotated notes (see :func:`read_gold_notes`).
     model (Optional[str]): Pipeline folder or package; "rules" or None for the rules alone.
-    mode (str): "redact", "mask", "annotate" or "surrogate".
+    mode (str): One of ``deid.types.MODES``.
     patients (Optional[str]): PhysioNet: "heldout" (default), "train" or "all".
     limit (int): Score the first ``limit`` notes only (0 = all).
     baseline_deid_pl (Optional[Union[str, Path]]): deid.pl's ``id.phi`` on the same PhysioNet
@@ -296,13 +296,13 @@ def deid_eval(
     notes, info = read_gold_notes(fmt, input_path, patients=patients, limit=limit)
     detections = read_deid_pl_output(baseline_deid_pl) if baseline_deid_pl is not None else None
     generator = None
-    if mode == "surrogate":
+    if mode in KEYED_MODES:
         from ..deid.lists import read_surrogate_key
-        from ..deid.surrogate import SurrogateGenerator
+        from ..deid.operators import keyed_operator
 
         key = read_surrogate_key(key_file)
         info["surrogate_key"] = "given" if key is not None else "fixed evaluation key"
-        generator = SurrogateGenerator(key if key is not None else EVAL_KEY)
+        generator = keyed_operator(mode, key if key is not None else EVAL_KEY)
     tokenizer = spacy.blank("en")
     results, seconds = run_engine(
         notes,

@@ -27,7 +27,7 @@ def spark_deid_cli(
         "en_clintiny_sm", "--model", help="Pipeline folder (shared storage) or installed package, or 'rules'"
     ),
     key_file: Optional[Path] = typer.Option(
-        None, "--key-file", help="File with the surrogate secret (else $CLINTINY_DEID_KEY); surrogate mode"
+        None, "--key-file", help="File with the secret (else $CLINTINY_DEID_KEY); surrogate, hash, encrypt modes"
     ),
     master: Optional[str] = typer.Option(
         None, "--master", help="Spark master, e.g. local[2] (default: spark-submit's)"
@@ -56,13 +56,14 @@ def spark_deid_cli(
     other columns; the text column is replaced by the de-identified text, and columns phi (spans,
     no text) and error (per note) are added. Exit code 1 if any note failed."""
     from ..deid.lists import read_allow_list, read_deny_list, read_surrogate_key
+    from ..deid.types import KEYED_MODES
     from ..spark import get_session, run_spark_deid
     from ..spark.checks import require_pyspark
 
     try:
         require_pyspark()
         settings = dict(_setting(item) for item in conf or [])
-        key = read_surrogate_key(key_file) if mode == "surrogate" else None
+        key = read_surrogate_key(key_file) if mode in KEYED_MODES else None
         allowed = read_allow_list(allow_list) if allow_list is not None else None
         denied = read_deny_list(deny_list) if deny_list is not None else None
     except (ValueError, OSError, ImportError) as err:

@@ -21,9 +21,16 @@ The spans:
 * ``doc.spans[output_key].attrs["scores"]``: one confidence per span.
 
 Spans are aligned outward to token boundaries (``alignment_mode="expand"``): a redaction
-may cover a few more characters than the pattern matched, never fewer. Replacing the text
-(redact, mask, surrogates) is the job of ``deid.operators`` and the ``clintiny deid``
-command; this component only finds.
+may cover a few more characters than the pattern matched, never fewer.
+
+With ``mode`` other than "annotate" (the default: find only) the component also writes the
+de-identified text to ``doc._.deid_text``, with the operators of ``clintiny deid``
+(``deid.operators``: redact, mask, surrogate, hash, encrypt, remove); ``doc._.deid_patient``, if
+set before, keeps surrogates and date shifts consistent per patient (None: one shared patient).
+The keyed modes take their secret from ``$CLINTINY_DEID_KEY`` when the component is made, never
+from the config (which is saved with the pipeline); without it a random key serves this process
+only, and "encrypt" refuses to start. Streams of notes, propagation across a patient's notes,
+chunking of very long notes and the audit are ``clintiny deid``'s (``deid.engine.Deidentifier``).
 """
 
 from pathlib import Path
@@ -37,10 +44,12 @@ from spacy.vocab import Vocab
 
 from ..converters.labels import PHI_KEY, PHI_LABELS
 from ..deid.dictionary import CUELESS_SOURCES
+from ..deid.lists import read_surrogate_key
 from ..deid.merge import merge_mentions
+from ..deid.operators import apply_operator, keyed_operator
 from ..deid.patterns import PhiRuleDetector
 from ..deid.propagate import propagation_words, with_propagated
-from ..deid.types import PhiMention
+from ..deid.types import KEYED_MODES, MODES, PhiMention
 from ..errors import Errors
 
 CFG_FILE = "cfg.json"
@@ -61,6 +70,7 @@ RULES_FILE = "rules.bin"
         "profile": "recall",
         "propagate": True,
         "dictionary_gate": 0.01,
+        "mode": "annotate",
     },
     default_score_weights={f"spans_{PHI_KEY}_f": 1.0, f"spans_{PHI_KEY}_p": 0.0, f"spans_{PHI_KEY}_r": 0.0},
 )
@@ -77,6 +87,7 @@ def make_clintiny_deid(
     profile: str = "recall",
     propagate: bool = True,
     dictionary_gate: float = 0.01,
+    mode: str = "annotate",
 ) -> "PhiDetector":
     """Create a ``clintiny_deid`` component.
 
@@ -100,6 +111,8 @@ def make_clintiny_deid(
         ``rule:dict_city``) only where the PHI head's probability that one of its tokens is PHI
         (``doc.spans[model_key].attrs["token_scores"]``) reaches this. 0 keeps every hit; without
         the head's token scores (rules alone) every hit is kept.
+    mode (str): "annotate" finds only; "redact", "mask", "surrogate", "hash", "encrypt" or
+        "remove" also write ``doc._.deid_text`` (keyed modes: secret from $CLINTINY_DEID_KEY).
     """
     return PhiDetector(
         nlp.vocab,
@@ -114,6 +127,7 @@ def make_clintiny_deid(
         profile=profile,
         propagate=propagate,
         dictionary_gate=dictionary_gate,
+        mode=mode,
     )
 
 
@@ -135,7 +149,10 @@ class PhiDetector:
         profile: str = "recall",
         propagate: bool = True,
         dictionary_gate: float = 0.01,
+        mode: str = "annotate",
     ) -> None:
+        if mode not in MODES:
+            raise ValueError(Errors.E742.format(mode=mode, modes=", ".join(MODES)))
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(Errors.E767.format(name=name, value=threshold))
         for label in categories or ():
@@ -150,7 +167,11 @@ class PhiDetector:
             "threshold": threshold,
             "propagate": bool(propagate),
             "dictionary_gate": checked_gate(dictionary_gate, name),
+            "mode": mode,
         }
+        install_deid_extensions()
+        self._keyed: Optional[tuple] = None
+        self._operator()  # a keyed mode's secret is read now: "encrypt" without one fails here
         self.detector = PhiRuleDetector(
             vocab,
             allow_list=allow_list,
@@ -169,7 +190,23 @@ class PhiDetector:
         if self.cfg["propagate"]:
             merged = with_propagated(doc.text, merged, propagation_words(doc.text, merged))
         write_mentions(doc, self.cfg["output_key"], merged)
+        mode = self.cfg.get("mode", "annotate")
+        if mode != "annotate":
+            doc._.deid_text, _ = apply_operator(
+                doc.text,
+                phi_mentions(doc, self.cfg["output_key"]),
+                mode=mode,
+                patient_id=doc._.deid_patient,
+                generator=self._operator(),
+            )
         return doc
+
+    def _operator(self) -> Any:
+        """The keyed object of the configured mode (made once per mode, secret from the environment)."""
+        mode = self.cfg.get("mode", "annotate")
+        if self._keyed is None or self._keyed[0] != mode:
+            self._keyed = (mode, keyed_operator(mode, read_surrogate_key()) if mode in KEYED_MODES else None)
+        return self._keyed[1]
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterable[Doc]:
         for doc in stream:
@@ -245,6 +282,16 @@ class PhiDetector:
 
     def initialize(self, get_examples: Optional[Callable] = None, *, nlp: Optional[Language] = None) -> None:
         """Nothing to learn: rules and lists come from the config."""
+
+
+def install_deid_extensions() -> None:
+    """Register ``Doc._.deid_text`` (the de-identified text, None until a ``clintiny_deid`` with
+    a replacing mode has run) and ``Doc._.deid_patient`` (the patient id surrogates are
+    consistent for); idempotent. Both live in ``doc.user_data``, so they survive pickling and
+    ``DocBin(store_user_data=True)``."""
+    for name in ("deid_text", "deid_patient"):
+        if not Doc.has_extension(name):
+            Doc.set_extension(name, default=None)
 
 
 def checked_gate(value: Any, name: str = "clintiny_deid") -> float:

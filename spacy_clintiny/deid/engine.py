@@ -34,7 +34,7 @@ from ..errors import Errors
 from ..heap import keep_freed_memory
 from .merge import merge_mentions
 from .propagate import SCOPES, propagation_words, remember, run_words, with_propagated
-from .types import MODES, DeidResult, DetectorOptions, NoteRecord, PhiMention
+from .types import KEYED_MODES, MODES, DeidResult, DetectorOptions, NoteRecord, PhiMention
 
 DEID_FACTORY = "clintiny_deid"
 RULES_ONLY = "rules"
@@ -84,8 +84,13 @@ def load_deid_pipeline(
         import torch
 
         torch.set_num_threads(max(1, int(threads)))
-    # the engine propagates itself, across a patient's notes or within each note (``Deidentifier``)
-    deid_config: Dict[str, Any] = {"rules": options.rules, "threshold": options.threshold, "propagate": False}
+    # the engine propagates and replaces itself (``Deidentifier``): the component only finds
+    deid_config: Dict[str, Any] = {
+        "rules": options.rules,
+        "threshold": options.threshold,
+        "propagate": False,
+        "mode": "annotate",
+    }
     if options.allow_list is not None:
         deid_config["allow_list"] = list(options.allow_list)
     if options.deny_list is not None:
@@ -125,7 +130,7 @@ def load_deid_pipeline(
         nlp.replace_pipe(existing[-1], DEID_FACTORY, config=deid_config)
     else:
         pipe = nlp.get_pipe(existing[-1])
-        pipe.cfg.update({"rules": options.rules, "threshold": options.threshold, "propagate": False})
+        pipe.cfg.update({k: deid_config[k] for k in ("rules", "threshold", "propagate", "mode")})
         if options.dictionary_gate is not None:
             pipe.cfg["dictionary_gate"] = options.dictionary_gate
         if options.profile is not None:
@@ -247,9 +252,12 @@ class Deidentifier:
     nlp (Language): A pipeline writing the merged PHI to ``doc.spans["phi"]`` (see
         ``load_deid_pipeline``). Its error handler is set so that a component failing on a
         batch drops those docs instead of stopping the run; their notes come back failed.
-    mode (str): "redact", "mask", "annotate" or "surrogate" (``deid.operators``).
-    generator (Optional[SurrogateGenerator]): Keyed surrogate generator for "surrogate"
-        mode (None: one with a random key, so surrogates are not reproducible across runs).
+    mode (str): "redact", "mask", "annotate", "surrogate", "hash", "encrypt" or "remove"
+        (``deid.operators``).
+    generator (Optional[KeyedOperator]): The keyed object of "surrogate", "hash" or "encrypt"
+        mode (``deid.operators.keyed_operator(mode, key)``); None: one with a random key, so
+        the output is not reproducible across runs (refused for "encrypt": nothing could
+        decrypt it).
     batch_size (int): Docs per ``nlp.pipe`` batch.
     n_process (int): Processes for ``nlp.pipe``.
     chunk_chars (int): Longest text given to the pipeline at once (at most nlp.max_length).
@@ -284,10 +292,10 @@ class Deidentifier:
             if not isinstance(value, int) or value < 1 or (most is not None and value > most):
                 limit = f" of at most {most}" if most else ""
                 raise ValueError(Errors.E743.format(name=name, value=value, limit=limit))
-        if mode == "surrogate" and generator is None:
-            from .surrogate import SurrogateGenerator
+        if mode in KEYED_MODES and generator is None:
+            from .operators import keyed_operator
 
-            generator = SurrogateGenerator()  # a random key: consistent within this instance only
+            generator = keyed_operator(mode)  # a random key: consistent within this instance only
         self.nlp = nlp
         self.mode = mode
         self.generator = generator

@@ -46,7 +46,7 @@ from spacy.tokens import Doc
 from ..converters.labels import PHI_LABELS
 from ..errors import Errors
 from ..evaluation.scores import char_mask, token_confusion, token_flags
-from .types import DeidResult, NoteRecord, Replacement
+from .types import REPLACING_OPERATORS, DeidResult, NoteRecord, Replacement
 
 Range = Tuple[int, int]
 # (start, end, label): label None when the detector does not name categories (deid.pl)
@@ -54,7 +54,6 @@ LabelledRange = Tuple[int, int, Optional[str]]
 # (start, end, output text): an input span and what the output shows in its place
 Replaced = Tuple[int, int, str]
 
-REPLACING_OPERATORS = ("redact", "mask", "surrogate", "date_shift", "age_group", "redact_fallback")
 MIN_VERBATIM = 2
 
 

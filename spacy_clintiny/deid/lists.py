@@ -1,4 +1,4 @@
-"""The small files ``clintiny deid`` reads besides notes: allow and deny lists, the surrogate key.
+"""The small files ``clintiny deid`` reads besides notes: allow and deny lists, the secret key.
 
 Errors name the file and line, never the term: a deny list holds patient and staff names.
 """
@@ -57,6 +57,24 @@ def read_deny_list(path: PathLike) -> Dict[str, List[str]]:
             )
         out.setdefault(label, []).append(parts[1].strip())
     return out
+
+
+def secret_bytes(key: Optional[Union[str, bytes]]) -> bytes:
+    """The secret behind surrogates, hash codes and encryption as bytes.
+
+    key (Optional[Union[str, bytes]]): str (UTF-8 encoded), bytes, or None for 32 random bytes
+        (consistent within one run only).
+    RETURNS (bytes): The secret, never empty.
+    """
+    if key is None:
+        return os.urandom(32)
+    if isinstance(key, str):
+        key = key.encode("utf8")
+    elif not isinstance(key, bytes):
+        raise ValueError(Errors.E730.format(type=type(key).__name__))
+    if not key:
+        raise ValueError(Errors.E729)
+    return key
 
 
 def read_surrogate_key(key_file: Optional[PathLike] = None) -> Optional[str]:

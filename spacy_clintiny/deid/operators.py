@@ -7,6 +7,13 @@
 - "surrogate": dates are shifted ("date_shift"), ages over 89 grouped ("age_group"), everything
   else replaced by a keyed fake value ("surrogate"), see ``surrogate.py``. When no surrogate can
   be made the span is redacted (operator "redact_fallback"): the original is never kept.
+- "hash": the span becomes a keyed code, the same for the same text in every note and run with
+  one key ("[NAME-3f2a9c1e7b4d]"); "encrypt": a keyed AES-SIV token the key holder can turn back
+  into the original ("[NAME~...]"); see ``pseudonym.py``. Surrounding punctuation and spaces of
+  the span stay outside the code or token, as in surrogate mode.
+- "remove": the span is deleted (Presidio's "redact"); the text around it closes up.
+
+``keyed_operator`` makes the keyed object a mode needs (``KEYED_MODES``) from a secret.
 
 The output is built in one pass with a list join, so time is linear in the text length plus
 the number of mentions. Each :class:`Replacement` gives the span's offsets in the input and in
@@ -15,11 +22,15 @@ unchanged.
 """
 
 import re
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 from ..errors import Errors
+from .pseudonym import Pseudonymizer
 from .surrogate import SurrogateGenerator
-from .types import MODES, PhiMention, Replacement
+from .textshape import split_affixes
+from .types import KEYED_MODES, MODES, PhiMention, Replacement
+
+KeyedOperator = Union[SurrogateGenerator, Pseudonymizer]
 
 SURROGATE_OPERATORS = {"DATE": "date_shift", "AGE": "age_group"}
 _NON_SPACE = re.compile(r"\S")
@@ -31,7 +42,7 @@ def apply_operator(
     *,
     mode: str,
     patient_id: Optional[str] = None,
-    generator: Optional[SurrogateGenerator] = None,
+    generator: Optional[KeyedOperator] = None,
     mask_char: str = "*",
     tag_format: str = "[{label}]",
 ) -> Tuple[str, List[Replacement]]:
@@ -40,10 +51,12 @@ def apply_operator(
     text (str): The note.
     mentions (Sequence[PhiMention]): Non-overlapping mentions (see ``merge.merge_mentions``), in
         any order.
-    mode (str): One of ``MODES``: "redact", "mask", "annotate" or "surrogate".
+    mode (str): One of ``MODES``: "redact", "mask", "annotate", "surrogate", "hash", "encrypt"
+        or "remove".
     patient_id (Optional[str]): Surrogates and date shifts are consistent per patient. None is
         one shared anonymous patient: pass the note id to make a note its own patient.
-    generator (Optional[SurrogateGenerator]): Makes the surrogates; required in surrogate mode.
+    generator (Optional[KeyedOperator]): The mode's keyed object (``KEYED_MODES``): a
+        SurrogateGenerator in surrogate mode, a Pseudonymizer in hash and encrypt modes.
     mask_char (str): The one character that masks PHI in mask mode.
     tag_format (str): The redaction tag, with placeholders ``{label}`` and ``{subtype}``.
     RETURNS (Tuple[str, List[Replacement]]): The output text, and one replacement per mention,
@@ -51,8 +64,9 @@ def apply_operator(
     """
     if mode not in MODES:
         raise ValueError(Errors.E720.format(mode=mode, modes=", ".join(MODES)))
-    if mode == "surrogate" and generator is None:
-        raise ValueError(Errors.E721.format(modes=", ".join(m for m in MODES if m != "surrogate")))
+    needs = KEYED_MODES.get(mode)
+    if needs is not None and type(generator).__name__ != needs:
+        raise ValueError(Errors.E721.format(mode=mode, needs=needs, modes=", ".join(m for m in MODES if m != mode)))
     if not isinstance(mask_char, str) or len(mask_char) != 1 or mask_char.isspace():
         raise ValueError(Errors.E724.format(value=mask_char))
     try:
@@ -72,8 +86,12 @@ def apply_operator(
             new_text, operator = _NON_SPACE.sub(mask_char, original), "mask"
         elif mode == "redact":
             new_text, operator = _tag(mention, tag_format), "redact"
-        else:
+        elif mode == "remove":
+            new_text, operator = "", "remove"
+        elif mode == "surrogate":
             new_text, operator = _surrogate(original, mention, generator, patient, tag_format)
+        else:
+            new_text, operator = _pseudonym(original, mention, generator, mode, tag_format)
         pieces.append(text[pos : mention.start])
         out_pos += mention.start - pos
         pieces.append(new_text)
@@ -104,6 +122,40 @@ def _surrogate(
     if new_text is None:
         return _tag(mention, tag_format), "redact_fallback"
     return new_text, SURROGATE_OPERATORS.get(mention.label, "surrogate")
+
+
+def _pseudonym(
+    original: str, mention: PhiMention, pseudonymizer: Pseudonymizer, mode: str, tag_format: str
+) -> Tuple[str, str]:
+    lead, core, trail = split_affixes(original)
+    if not core:
+        return _tag(mention, tag_format), "redact_fallback"
+    if mode == "hash":
+        return lead + pseudonymizer.hashed(core, label=mention.label) + trail, "hash"
+    return lead + pseudonymizer.encrypted(core, label=mention.label) + trail, "encrypt"
+
+
+def keyed_operator(mode: str, key: Optional[str] = None) -> Optional[KeyedOperator]:
+    """The keyed object a mode needs, made from the secret: a SurrogateGenerator for
+    "surrogate", a Pseudonymizer for "hash" and "encrypt", None for the other modes.
+
+    mode (str): One of ``MODES``.
+    key (Optional[str]): The secret; None is a random one (consistent within this object only),
+        refused for "encrypt" (nothing could decrypt the output).
+    RETURNS (Optional[KeyedOperator]): The object to pass as ``generator``.
+    """
+    if mode == "surrogate":
+        return SurrogateGenerator(key)
+    if mode == "encrypt" and key is None:
+        from .lists import KEY_ENV
+
+        raise ValueError(Errors.E732.format(env=KEY_ENV))
+    if mode in KEYED_MODES:
+        pseudonymizer = Pseudonymizer(key)
+        if mode == "encrypt":
+            pseudonymizer.check_encryption()
+        return pseudonymizer
+    return None
 
 
 def _tag(mention: PhiMention, tag_format: str) -> str:

@@ -24,7 +24,6 @@ ages) are in ``dateshift.py``.
 
 import hashlib
 import hmac
-import os
 import random
 import re
 from functools import lru_cache
@@ -35,6 +34,7 @@ from faker import Faker
 from ..converters.labels import PHI_LABELS
 from ..errors import Errors
 from .dateshift import group_age, shift_date_text
+from .lists import secret_bytes
 from .textshape import case_pattern, normalize, recase, reshape, split_affixes
 
 MAX_ATTEMPTS = 10
@@ -140,14 +140,7 @@ class SurrogateGenerator:
         min_shift_days: int = 1,
         pools: Optional[Dict[str, Sequence[str]]] = None,
     ) -> None:
-        if key is None:
-            key = os.urandom(32)
-        elif isinstance(key, str):
-            key = key.encode("utf8")
-        elif not isinstance(key, bytes):
-            raise ValueError(Errors.E730.format(type=type(key).__name__))
-        if not key:
-            raise ValueError(Errors.E729)
+        key = secret_bytes(key)
         if not 1 <= min_shift_days <= max_shift_days:
             raise ValueError(Errors.E726.format(min_days=min_shift_days, max_days=max_shift_days))
         unknown = sorted(set(pools or {}) - set(POOL_KINDS))

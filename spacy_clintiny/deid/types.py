@@ -9,7 +9,23 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..converters.labels import PHI_LABELS
 
-MODES = ("redact", "mask", "annotate", "surrogate")
+MODES = ("redact", "mask", "annotate", "surrogate", "hash", "encrypt", "remove")
+# modes whose output depends on a secret key, and the keyed object each needs (deid.operators)
+KEYED_MODES = {"surrogate": "SurrogateGenerator", "hash": "Pseudonymizer", "encrypt": "Pseudonymizer"}
+# what a Replacement's operator can be; every one but annotate mode's "keep" replaces the span
+OPERATORS = (
+    "redact",
+    "mask",
+    "keep",
+    "surrogate",
+    "date_shift",
+    "age_group",
+    "hash",
+    "encrypt",
+    "remove",
+    "redact_fallback",
+)
+REPLACING_OPERATORS = tuple(op for op in OPERATORS if op != "keep")
 
 # Detector sources, most precise first: overlaps are resolved toward the longest span, and
 # between spans of the same length toward the source ranked first here (see ``merge.py``).
@@ -59,8 +75,9 @@ class Replacement:
     start, end (int): Offsets in the original text.
     out_start, out_end (int): Offsets of the replacement in the output text.
     label, subtype, source, score: From the :class:`PhiMention`.
-    operator (str): "redact", "mask", "keep" (annotate mode), "surrogate", "date_shift",
-        "age_group" or "redact_fallback" (no surrogate could be made: redacted instead).
+    operator (str): One of ``OPERATORS``: "redact", "mask", "keep" (annotate mode), "surrogate",
+        "date_shift", "age_group", "hash", "encrypt", "remove" or "redact_fallback" (no
+        surrogate, code or token could be made: redacted instead).
     new_text (str): The text put in place of the span (a tag, a mask, a surrogate or the
         original text in annotate mode). Never logged; written only when asked for.
     """

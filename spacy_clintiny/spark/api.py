@@ -148,10 +148,11 @@ def deidentify(
     id_col (Optional[str]): Note id (error messages; the patient when ``patient_col`` is None),
         as ``clintiny deid --id-col``; without it a note is named ``sha1:`` + the start of the
         SHA-1 of its text.
-    mode (str): "redact", "mask", "annotate" or "surrogate".
-    key (Optional[str]): Secret behind surrogates and date shifts (surrogate mode), at least 16
-        characters; None: ``$CLINTINY_DEID_KEY`` on the driver. Required in surrogate mode: a
-        random key per executor would give one patient different surrogates. It travels to the
+    mode (str): "redact", "mask", "annotate", "surrogate", "hash", "encrypt" or "remove".
+    key (Optional[str]): Secret behind surrogates and date shifts, hash codes and encryption
+        (the keyed modes), at least 16 characters; None: ``$CLINTINY_DEID_KEY`` on the driver.
+        Required in those modes: a random key per executor would give one patient different
+        surrogates (or one name different codes). It travels to the
         executors inside the task, never in a log or the Spark configuration.
     output_col (Optional[str]): Column for the de-identified text; None replaces ``text_col``
         (the output then holds no original note text).
@@ -182,7 +183,7 @@ def deidentify(
 
     from ..deid.engine import phi_components
     from ..deid.lists import MIN_KEY_CHARS, read_surrogate_key
-    from ..deid.types import MODES, DetectorOptions
+    from ..deid.types import KEYED_MODES, MODES, DetectorOptions
     from .schema import rows_type, with_columns
 
     if mode not in MODES:
@@ -213,10 +214,11 @@ def deidentify(
         raise ValueError(Errors.E896.format(model=model, found="no encoder"))
     check_positive("batch_size", batch_size)
     check_positive("threads", threads, optional=True)
-    if mode == "surrogate":
+    keyed = mode in KEYED_MODES
+    if keyed:
         key = key if key is not None else read_surrogate_key()
         if key is None:
-            raise ValueError(Errors.E806)
+            raise ValueError(Errors.E806.format(mode=mode))
         if not isinstance(key, str) or len(key.strip()) < MIN_KEY_CHARS:
             raise ValueError(Errors.E807.format(name="key", value="(hidden)", expected=f">= {MIN_KEY_CHARS} chars"))
     output_col = text_col if output_col is None else output_col
@@ -233,7 +235,7 @@ def deidentify(
         phi_col=phi_col,
         error_col=error_col,
         mode=mode,
-        key=key.strip() if mode == "surrogate" and key is not None else None,
+        key=key.strip() if keyed and key is not None else None,
         has_id=id_col is not None,
         has_patient=patient_col is not None,
         detector=detector,

@@ -135,11 +135,9 @@ def load_deidentifier(options: DeidOptions) -> Any:
 
     def load_engine() -> Deidentifier:
         nlp = cached(options.pipeline_key(), load_pipeline)
-        generator = None
-        if options.mode == "surrogate":
-            from ..deid.surrogate import SurrogateGenerator
+        from ..deid.operators import keyed_operator
 
-            generator = SurrogateGenerator(options.key)
+        generator = keyed_operator(options.mode, options.key)
         # "patient" is only asked for on frames that hold all the notes of one patient
         # (``deidentify_patient``): a row's output never depends on how the rows were partitioned
         return Deidentifier(

@@ -1,5 +1,6 @@
 """clintiny_deid: the PHI head's spans united with the rules, one merged group, saved and loaded."""
 
+import os
 import subprocess
 import sys
 
@@ -153,3 +154,45 @@ def test_dictionary_hits_the_head_gives_no_chance_are_dropped(tmp_path):
     assert pipe.cfg["dictionary_gate"] == 0.2
     with pytest.raises(ValueError, match="E894.*-1"):
         load_deid_pipeline("rules", dictionary_gate=-1)
+
+
+def test_a_replacing_mode_writes_the_deidentified_text():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_deid", config={"mode": "redact"})
+    doc = nlp(TEXT)
+    assert doc._.deid_text == "Pt seen by Dr. [NAME] on [DATE] in LA clinic, call [CONTACT]."
+    assert doc.text == TEXT  # the doc itself is untouched; the spans are there as before
+    annotate = spacy.blank("en")
+    annotate.add_pipe("clintiny_deid")
+    assert annotate(TEXT)._.deid_text is None
+    with pytest.raises(ValueError, match="E742.*'scramble'"):
+        nlp.add_pipe("clintiny_deid", name="d2", config={"mode": "scramble"})
+
+
+def test_keyed_modes_take_the_secret_from_the_environment_never_from_the_config(tmp_path, monkeypatch):
+    key = "a component secret, long enough"
+    monkeypatch.delenv("CLINTINY_DEID_KEY", raising=False)
+    with pytest.raises(ValueError, match="E732"):
+        spacy.blank("en").add_pipe("clintiny_deid", config={"mode": "encrypt"})
+    monkeypatch.setenv("CLINTINY_DEID_KEY", key)
+    outputs = []
+    for _ in range(2):
+        nlp = spacy.blank("en")
+        nlp.add_pipe("clintiny_deid", config={"mode": "surrogate"})
+        doc = nlp.make_doc(TEXT)
+        doc._.deid_patient = "p1"
+        outputs.append(nlp(doc)._.deid_text)
+    assert outputs[0] == outputs[1] and "Smith" not in outputs[0] and "3/14/2021" not in outputs[0]
+    nlp.to_disk(tmp_path / "deid")
+    assert not any(
+        key in path.read_bytes().decode("latin1") for path in (tmp_path / "deid").rglob("*") if path.is_file()
+    )
+    code = (
+        "import spacy, sys; nlp = spacy.load(sys.argv[1]); doc = nlp.make_doc(sys.argv[2]); "
+        "doc._.deid_patient = 'p1'; print(nlp(doc)._.deid_text)"
+    )
+    env = {**os.environ, "CLINTINY_DEID_KEY": key}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "deid"), TEXT], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    assert out.rstrip("\n") == outputs[0]

@@ -351,3 +351,16 @@ def test_cli_physionet_heldout_with_deid_pl_baseline():
     assert baseline["notes"] == 5 and baseline["gold_tokens"] == result["gold_tokens"]
     assert baseline["strict_f"] is None and baseline["notes_per_s"] is None
     assert "deid.pl" in output
+
+
+@pytest.mark.parametrize("mode", ["hash", "encrypt", "remove"])
+def test_leak_pseudonym_and_remove_modes_replace(tokenizer, mode):
+    # the operators' own output, scored: every PHI token replaced, nothing leaks
+    from spacy_clintiny.deid.operators import apply_operator, keyed_operator
+
+    mentions = [PhiMention(0, 10, "NAME", "rule"), PhiMention(16, 25, "DATE", "rule")]
+    output, reps = apply_operator(
+        SEEN.text, mentions, mode=mode, generator=keyed_operator(mode, "a key of sixteen characters or more")
+    )
+    s = run(tokenizer, SEEN, result_for(SEEN, output, reps, mentions))
+    assert (s["leaked_tokens"], s["phi_tokens"], s["token_recall"]) == (0, 3, 1.0)

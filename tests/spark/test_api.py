@@ -149,6 +149,21 @@ def test_deidentify_redact_into_another_column_keeps_the_input(spark, notes_df, 
     assert "617-555-" in row["text"] and "617-555-" not in row["clean"] and "[CONTACT]" in row["clean"]
 
 
+def test_encrypt_on_the_executors_is_reversed_by_the_key_on_the_driver(spark, notes_df, notes):
+    from spacy_clintiny.deid.pseudonym import ENCRYPTED_SPAN, Pseudonymizer, decrypt_text
+
+    out = by_id(
+        deidentify(notes_df, "text", model="rules", patient_col="patient", id_col="id", mode="encrypt", key=KEY)
+    )
+    tokens = 0
+    for note_id, _, text in notes:
+        if text:
+            assert out[note_id]["error"] is None
+            tokens += len(ENCRYPTED_SPAN.findall(out[note_id]["text"]))
+            assert decrypt_text(out[note_id]["text"], Pseudonymizer(KEY))[0] == text, note_id
+    assert tokens > 0
+
+
 def test_driver_side_errors_come_before_any_task(spark, notes_df, tiny_pipeline, tmp_path, monkeypatch):
     sc = spark.sparkContext
     sc.setJobGroup("clintiny-checks", "driver-side checks")
@@ -161,6 +176,8 @@ def test_driver_side_errors_come_before_any_task(spark, notes_df, tiny_pipeline,
             (lambda: annotate(notes_df, "visit", model=str(tiny_pipeline)), "E803"),
             (lambda: annotate(notes_df.withColumn("cats", F.lit(1)), "text", model=str(tiny_pipeline)), "E804"),
             (lambda: deidentify(notes_df, "text", model="rules", mode="surrogate"), "E806"),
+            (lambda: deidentify(notes_df, "text", model="rules", mode="hash"), "E806"),
+            (lambda: deidentify(notes_df, "text", model="rules", mode="encrypt"), "E806"),
             (lambda: deidentify(notes_df, "text", model="rules", mode="surrogate", key="short"), "E807"),
             (lambda: deidentify(notes_df, "text", model="rules", batch_size=0), "E807"),
             (lambda: deidentify(notes_df, "text", model="rules", mode="erase"), "E742"),
