@@ -124,7 +124,7 @@ def deid_cli(
             "and a resumed run will not match the part already written.",
         )
     for path, what in (
-        (plan.mapping, "the surrogate mapping"),
+        (plan.mapping, "the mapping of originals to replacements"),
         (plan.review, "the review page"),
         (plan.audit if audit_text else None, "the audit (--audit-text)"),
     ):

@@ -24,8 +24,9 @@ class DecryptReport:
 
     decrypted (int): Tokens replaced by their originals.
     failed (List[Tuple[int, int, int]]): (line, start, end) of each token left in place: the
-        1-based line (text: the line of the token's start; JSONL/CSV: the record's line), and
-        the offsets within the line's text (text) or within the record's text field.
+        1-based line (text: the line the token starts on; JSONL: the record's line; CSV: the
+        line the record ends on), and the offsets within the whole text (text) or within the
+        record's text field (JSONL, CSV).
     bad_lines (List[int]): JSONL lines that are not a JSON object with the text field (copied
         unchanged).
     """

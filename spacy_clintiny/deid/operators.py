@@ -31,6 +31,8 @@ from .textshape import split_affixes
 from .types import KEYED_MODES, MODES, PhiMention, Replacement
 
 KeyedOperator = Union[SurrogateGenerator, Pseudonymizer]
+# the classes behind KEYED_MODES' names (types.py names them: it cannot import them)
+_KEYED_CLASSES = {"SurrogateGenerator": SurrogateGenerator, "Pseudonymizer": Pseudonymizer}
 
 SURROGATE_OPERATORS = {"DATE": "date_shift", "AGE": "age_group"}
 _NON_SPACE = re.compile(r"\S")
@@ -65,7 +67,7 @@ def apply_operator(
     if mode not in MODES:
         raise ValueError(Errors.E720.format(mode=mode, modes=", ".join(MODES)))
     needs = KEYED_MODES.get(mode)
-    if needs is not None and type(generator).__name__ != needs:
+    if needs is not None and not isinstance(generator, _KEYED_CLASSES[needs]):
         raise ValueError(Errors.E721.format(mode=mode, needs=needs, modes=", ".join(m for m in MODES if m != mode)))
     if not isinstance(mask_char, str) or len(mask_char) != 1 or mask_char.isspace():
         raise ValueError(Errors.E724.format(value=mask_char))

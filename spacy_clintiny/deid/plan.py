@@ -68,7 +68,7 @@ def plan_deid(
     audit (Optional[Union[str, Path]]): The audit file (default OUTPUT.audit.jsonl beside the
         output; none when writing to stdout).
     audit_text (bool): Put the original span text in the audit.
-    mapping (Optional[Union[str, Path]]): Where to write the surrogate mapping (None: nowhere).
+    mapping (Optional[Union[str, Path]]): Where to write the mapping of originals to replacements (None: nowhere).
     review (Optional[Union[str, Path]]): Where to write the displaCy review page.
     review_n (int): Notes sampled for the review page.
     resume (bool): Skip what is done and continue partial outputs.
