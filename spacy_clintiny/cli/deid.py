@@ -184,6 +184,7 @@ def deid_decrypt_cli(
 
     from ..deid.decrypt import FORMATS, decrypt_document
     from ..deid.lists import KEY_ENV, read_surrogate_key
+    from ..deid.plan import check_not_input
     from ..deid.pseudonym import Pseudonymizer
     from ..errors import Errors
     from ..fileio import write_text_atomic
@@ -195,8 +196,8 @@ def deid_decrypt_cli(
         if input_path != "-" and not Path(input_path).is_file():
             raise ValueError(Errors.E748.format(path=input_path))
         if output_path != "-":
-            if input_path != "-" and Path(output_path).resolve() == Path(input_path).resolve():
-                raise ValueError(Errors.E747.format(output=output_path, relation="the same file as", input=input_path))
+            if input_path != "-":
+                check_not_input(Path(output_path), Path(input_path))
             if Path(output_path).exists() and not force:
                 raise ValueError(Errors.E737.format(path=output_path))
         key = read_surrogate_key(key_file)

@@ -190,7 +190,7 @@ class PhiDetector:
         if self.cfg["propagate"]:
             merged = with_propagated(doc.text, merged, propagation_words(doc.text, merged))
         write_mentions(doc, self.cfg["output_key"], merged)
-        mode = self.cfg.get("mode", "annotate")
+        mode = self.cfg["mode"]
         if mode != "annotate":
             doc._.deid_text, _ = apply_operator(
                 doc.text,
@@ -203,7 +203,7 @@ class PhiDetector:
 
     def _operator(self) -> Any:
         """The keyed object of the configured mode (made once per mode, secret from the environment)."""
-        mode = self.cfg.get("mode", "annotate")
+        mode = self.cfg["mode"]
         if self._keyed is None or self._keyed[0] != mode:
             self._keyed = (mode, keyed_operator(mode, read_surrogate_key()) if mode in KEYED_MODES else None)
         return self._keyed[1]

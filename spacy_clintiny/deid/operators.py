@@ -31,8 +31,8 @@ from .textshape import split_affixes
 from .types import KEYED_MODES, MODES, PhiMention, Replacement
 
 KeyedOperator = Union[SurrogateGenerator, Pseudonymizer]
-# the classes behind KEYED_MODES' names (types.py names them: it cannot import them)
-_KEYED_CLASSES = {"SurrogateGenerator": SurrogateGenerator, "Pseudonymizer": Pseudonymizer}
+# the keyed object each of KEYED_MODES needs
+_KEYED_CLASSES = {"surrogate": SurrogateGenerator, "hash": Pseudonymizer, "encrypt": Pseudonymizer}
 
 SURROGATE_OPERATORS = {"DATE": "date_shift", "AGE": "age_group"}
 _NON_SPACE = re.compile(r"\S")
@@ -66,9 +66,10 @@ def apply_operator(
     """
     if mode not in MODES:
         raise ValueError(Errors.E720.format(mode=mode, modes=", ".join(MODES)))
-    needs = KEYED_MODES.get(mode)
-    if needs is not None and not isinstance(generator, _KEYED_CLASSES[needs]):
-        raise ValueError(Errors.E721.format(mode=mode, needs=needs, modes=", ".join(m for m in MODES if m != mode)))
+    needs = _KEYED_CLASSES.get(mode)
+    if needs is not None and not isinstance(generator, needs):
+        others = ", ".join(m for m in MODES if m != mode)
+        raise ValueError(Errors.E721.format(mode=mode, needs=needs.__name__, modes=others))
     if not isinstance(mask_char, str) or len(mask_char) != 1 or mask_char.isspace():
         raise ValueError(Errors.E724.format(value=mask_char))
     try:
@@ -148,16 +149,12 @@ def keyed_operator(mode: str, key: Optional[str] = None) -> Optional[KeyedOperat
     """
     if mode == "surrogate":
         return SurrogateGenerator(key)
-    if mode == "encrypt" and key is None:
-        from .lists import KEY_ENV
-
-        raise ValueError(Errors.E732.format(env=KEY_ENV))
-    if mode in KEYED_MODES:
-        pseudonymizer = Pseudonymizer(key)
-        if mode == "encrypt":
-            pseudonymizer.check_encryption()
-        return pseudonymizer
-    return None
+    if mode not in KEYED_MODES:
+        return None
+    pseudonymizer = Pseudonymizer(key)
+    if mode == "encrypt":
+        pseudonymizer.check_encryption()  # E732 without a key: nothing could decrypt the output
+    return pseudonymizer
 
 
 def _tag(mention: PhiMention, tag_format: str) -> str:

@@ -122,7 +122,7 @@ def plan_deid(
     written = _written_paths(plan)
     if source is not None:
         for path in written:
-            _check_not_input(path, source)
+            check_not_input(path, source)
         if target is not None and kind == "dir" and _inside(source, target):
             raise ValueError(Errors.E747.format(output=target, relation="a folder containing", input=source))
     if not resume:
@@ -160,7 +160,9 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def _check_not_input(path: Path, source: Path) -> None:
+def check_not_input(path: Path, source: Path) -> None:
+    """Raise E747 if writing ``path`` would overwrite the input ``source`` (the same file, also
+    through a link) or write inside it (a folder)."""
     if source.is_dir():
         if _inside(path, source):
             raise ValueError(Errors.E747.format(output=path, relation="inside", input=source))

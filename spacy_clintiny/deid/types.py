@@ -10,8 +10,8 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from ..converters.labels import PHI_LABELS
 
 MODES = ("redact", "mask", "annotate", "surrogate", "hash", "encrypt", "remove")
-# modes whose output depends on a secret key, and the keyed object each needs (deid.operators)
-KEYED_MODES = {"surrogate": "SurrogateGenerator", "hash": "Pseudonymizer", "encrypt": "Pseudonymizer"}
+# modes whose output depends on a secret key (their keyed objects: deid.operators.keyed_operator)
+KEYED_MODES = ("surrogate", "hash", "encrypt")
 # what a Replacement's operator can be; every one but annotate mode's "keep" replaces the span
 OPERATORS = (
     "redact",
