@@ -70,7 +70,7 @@ def main() -> None:
     )
     from spacy_clintiny.converters.physionet import read_deid_pl_output
     from spacy_clintiny.deid.engine import resolve_int8
-    from spacy_clintiny.deid.operators import keyed_operator
+    from spacy_clintiny.deid.operators import mode_operator
     from spacy_clintiny.deid.types import DetectorOptions
     from spacy_clintiny.fileio import write_json_atomic
 
@@ -82,7 +82,7 @@ def main() -> None:
     results = {}
     for mode in args.modes.split(","):
         for name, model, rules in systems:
-            generator = keyed_operator(mode, EVAL_KEY)
+            generator = mode_operator(mode, EVAL_KEY)
             outputs, seconds = run_engine(
                 notes,
                 model=model,

@@ -442,12 +442,22 @@ class Errors(metaclass=_Codes):
         "Mode 'encrypt' needs the 'cryptography' package: pip install 'spacy-clintiny[encrypt]' "
         "(or pip install cryptography), or choose mode 'hash' for one-way codes."
     )
+    E734 = (
+        "Custom operator '{spec}' cannot be loaded: {reason}. Pass 'package.module:function' or "
+        "'path/to/file.py:function', a function that returns the replacement of a span's text."
+    )
     E735 = "deid-decrypt format '{value}' is not supported. Use one of: {options} (--format)."
     E736 = (
         "The CSV header has no column '{col}' (columns: {cols}). Set --text-col to the column "
         "holding the de-identified notes."
     )
     E737 = "Output '{path}' already exists. Pass --force to overwrite it, or choose another output."
+    E738 = (
+        "Mode 'custom' needs a replacement function, got {value}. Pass generator=CustomOperator(func) "
+        "(Python), custom=MODULE:FUNCTION in the component's config, or --mode custom --custom "
+        "MODULE:FUNCTION on the command line."
+    )
+    E739 = "The custom operator {name} returned a {type}, not a str. Return the replacement text of the span."
 
     # ---- E740-E769 de-identification engine, component, I/O and CLI
     E740 = (
@@ -522,6 +532,10 @@ class Errors(metaclass=_Codes):
     E763 = (
         "outside_weight was given, but '{model}' has no PHI head (a component writing "
         "doc.spans['phi']) for it to apply to. Name a pipeline with one, or leave it out."
+    )
+    E764 = (
+        "A custom operator ({spec}) was given with mode '{mode}', which does not use one. Pass "
+        "--mode custom (mode='custom') to replace PHI with it, or leave it out."
     )
     E767 = (
         "Component '{name}': threshold {value} is outside [0, 1]. Set `threshold` to the "

@@ -17,7 +17,13 @@ MODE = typer.Option(
     "redact",
     "--mode",
     help="redact ([DATE]), mask (same length), annotate (spans only), surrogate (fake values), hash (keyed "
-    "codes), encrypt (keyed, reversible with clintiny deid-decrypt) or remove (deleted)",
+    "codes), encrypt (keyed, reversible with clintiny deid-decrypt), remove (deleted) or custom (--custom)",
+)
+CUSTOM = typer.Option(
+    None,
+    "--custom",
+    help="With --mode custom: your replacement function, package.module:function or path/to/file.py:function, "
+    "called as f(text, label=..., subtype=..., patient_id=...)",
 )
 RULES = typer.Option(True, "--rules/--no-rules", help="Run the rule patterns for structured identifiers")
 THRESHOLD = typer.Option(0.0, "--threshold", help="Minimum confidence of a model PHI span (0 = recall first)")

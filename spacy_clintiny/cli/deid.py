@@ -26,6 +26,7 @@ def deid_cli(
     ),
     model: str = opts.MODEL,
     mode: str = opts.MODE,
+    custom: Optional[str] = opts.CUSTOM,
     threshold: float = opts.THRESHOLD,
     outside_weight: Optional[float] = opts.OUTSIDE_WEIGHT,
     dictionary_gate: Optional[float] = opts.DICTIONARY_GATE,
@@ -79,7 +80,7 @@ def deid_cli(
     from ..deid.engine import Deidentifier, load_deid_pipeline, resolve_int8
     from ..deid.io import plan_deid, run_deid
     from ..deid.lists import KEY_ENV, read_surrogate_key
-    from ..deid.operators import keyed_operator
+    from ..deid.operators import mode_operator
     from ..deid.readers import Columns
     from ..deid.types import KEYED_MODES, MODES
     from ..errors import Errors
@@ -97,7 +98,7 @@ def deid_cli(
             deny_list=deny_list,
         )
         key = read_surrogate_key(key_file) if mode in KEYED_MODES else None
-        generator = keyed_operator(mode, key)
+        generator = mode_operator(mode, key, custom)
         plan = plan_deid(
             input_path,
             output_path,

@@ -252,6 +252,7 @@ def deid_eval(
     baseline_deid_pl: Optional[Union[str, Path]] = None,
     detector: Optional[DetectorOptions] = None,
     key_file: Optional[Union[str, Path]] = None,
+    custom: Optional[str] = None,
     batch_size: int = 32,
     n_process: int = 1,
     threads: Optional[int] = None,
@@ -272,6 +273,8 @@ def deid_eval(
         pipeline's own settings).
     key_file (Optional[Union[str, Path]]): Surrogate key file (else $CLINTINY_DEID_KEY, else
         a fixed evaluation key, so the figures repeat).
+    custom (Optional[str]): Custom mode's replacement function, "module:function" or
+        "file.py:function" (``deid.custom``).
     batch_size (int): Docs per batch.
     n_process (int): Processes.
     threads (Optional[int]): Torch threads.
@@ -295,14 +298,16 @@ def deid_eval(
     detector = detector if detector is not None else DetectorOptions()
     notes, info = read_gold_notes(fmt, input_path, patients=patients, limit=limit)
     detections = read_deid_pl_output(baseline_deid_pl) if baseline_deid_pl is not None else None
-    generator = None
+    from ..deid.operators import mode_operator
+
+    key = None
     if mode in KEYED_MODES:
         from ..deid.lists import read_surrogate_key
-        from ..deid.operators import keyed_operator
 
         key = read_surrogate_key(key_file)
         info["surrogate_key"] = "given" if key is not None else "fixed evaluation key"
-        generator = keyed_operator(mode, key if key is not None else EVAL_KEY)
+        key = key if key is not None else EVAL_KEY
+    generator = mode_operator(mode, key, custom)
     tokenizer = spacy.blank("en")
     results, seconds = run_engine(
         notes,
@@ -433,6 +438,7 @@ def deid_eval_cli(
     ),
     model: str = opts.MODEL,
     mode: str = opts.MODE,
+    custom: Optional[str] = opts.CUSTOM,
     patients: Optional[str] = typer.Option(
         None,
         "--patients",
@@ -496,6 +502,7 @@ def deid_eval_cli(
                 deny_list=deny_list,
             ),
             key_file=key_file,
+            custom=custom,
             batch_size=batch_size,
             n_process=n_process,
             threads=threads,

@@ -23,6 +23,7 @@ def spark_deid_cli(
     fmt: str = typer.Option("parquet", "--format", help="Input format: parquet, csv (header row) or json (lines)"),
     output_format: Optional[str] = typer.Option(None, "--output-format", help="Output format (default: --format)"),
     mode: str = opts.MODE,
+    custom: Optional[str] = opts.CUSTOM,
     model: str = typer.Option(
         "en_clintiny_sm", "--model", help="Pipeline folder (shared storage) or installed package, or 'rules'"
     ),
@@ -85,6 +86,7 @@ def spark_deid_cli(
             model=model,
             mode=mode,
             key=key,
+            custom=custom,
             patient_col=patient_col,
             id_col=id_col,
             rules=rules,

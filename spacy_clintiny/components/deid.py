@@ -25,9 +25,10 @@ may cover a few more characters than the pattern matched, never fewer.
 
 With ``mode`` other than "annotate" (the default: find only) the component also writes the
 de-identified text to ``doc._.deid_text``, with the operators of ``clintiny deid``
-(``deid.operators``: redact, mask, surrogate, hash, encrypt, remove); ``doc._.deid_patient``, if
-set before, keeps surrogates and date shifts consistent per patient (None: one shared patient).
-The keyed modes take their secret from ``$CLINTINY_DEID_KEY`` when the component is made, never
+(``deid.operators``: redact, mask, surrogate, hash, encrypt, remove, custom);
+``doc._.deid_patient``, if set before, keeps surrogates and date shifts consistent per patient
+(None: one shared patient). A custom function is named in the config (``custom``), imported when
+the component is made. The keyed modes take their secret from ``$CLINTINY_DEID_KEY`` when the component is made, never
 from the config (which is saved with the pipeline); without it a random key serves this process
 only, and "encrypt" refuses to start. Streams of notes, propagation across a patient's notes,
 chunking of very long notes and the audit are ``clintiny deid``'s (``deid.engine.Deidentifier``).
@@ -46,7 +47,7 @@ from ..converters.labels import PHI_KEY, PHI_LABELS
 from ..deid.dictionary import CUELESS_SOURCES
 from ..deid.lists import read_surrogate_key
 from ..deid.merge import merge_mentions
-from ..deid.operators import apply_operator, keyed_operator
+from ..deid.operators import apply_operator, mode_operator
 from ..deid.patterns import PhiRuleDetector
 from ..deid.propagate import propagation_words, with_propagated
 from ..deid.types import KEYED_MODES, MODES, PhiMention
@@ -71,6 +72,7 @@ RULES_FILE = "rules.bin"
         "propagate": True,
         "dictionary_gate": 0.01,
         "mode": "annotate",
+        "custom": None,
     },
     default_score_weights={f"spans_{PHI_KEY}_f": 1.0, f"spans_{PHI_KEY}_p": 0.0, f"spans_{PHI_KEY}_r": 0.0},
 )
@@ -88,6 +90,7 @@ def make_clintiny_deid(
     propagate: bool = True,
     dictionary_gate: float = 0.01,
     mode: str = "annotate",
+    custom: Optional[str] = None,
 ) -> "PhiDetector":
     """Create a ``clintiny_deid`` component.
 
@@ -111,8 +114,11 @@ def make_clintiny_deid(
         ``rule:dict_city``) only where the PHI head's probability that one of its tokens is PHI
         (``doc.spans[model_key].attrs["token_scores"]``) reaches this. 0 keeps every hit; without
         the head's token scores (rules alone) every hit is kept.
-    mode (str): "annotate" finds only; "redact", "mask", "surrogate", "hash", "encrypt" or
-        "remove" also write ``doc._.deid_text`` (keyed modes: secret from $CLINTINY_DEID_KEY).
+    mode (str): "annotate" finds only; "redact", "mask", "surrogate", "hash", "encrypt",
+        "remove" or "custom" also write ``doc._.deid_text`` (keyed modes: secret from
+        $CLINTINY_DEID_KEY).
+    custom (Optional[str]): With mode "custom", the replacement function by name,
+        "package.module:function" or "path/to/file.py:function" (``deid.custom``).
     """
     return PhiDetector(
         nlp.vocab,
@@ -128,6 +134,7 @@ def make_clintiny_deid(
         propagate=propagate,
         dictionary_gate=dictionary_gate,
         mode=mode,
+        custom=custom,
     )
 
 
@@ -150,6 +157,7 @@ class PhiDetector:
         propagate: bool = True,
         dictionary_gate: float = 0.01,
         mode: str = "annotate",
+        custom: Optional[str] = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(Errors.E742.format(mode=mode, modes=", ".join(MODES)))
@@ -168,10 +176,11 @@ class PhiDetector:
             "propagate": bool(propagate),
             "dictionary_gate": checked_gate(dictionary_gate, name),
             "mode": mode,
+            "custom": custom,
         }
         install_deid_extensions()
         self._keyed: Optional[tuple] = None
-        self._operator()  # a keyed mode's secret is read now: "encrypt" without one fails here
+        self._operator()  # read now: "encrypt" without a secret or a custom function that cannot load fails here
         self.detector = PhiRuleDetector(
             vocab,
             allow_list=allow_list,
@@ -202,10 +211,13 @@ class PhiDetector:
         return doc
 
     def _operator(self) -> Any:
-        """The keyed object of the configured mode (made once per mode, secret from the environment)."""
-        mode = self.cfg["mode"]
-        if self._keyed is None or self._keyed[0] != mode:
-            self._keyed = (mode, keyed_operator(mode, read_surrogate_key()) if mode in KEYED_MODES else None)
+        """The object of the configured mode (made once per mode; a keyed mode's secret from the
+        environment, a custom mode's function imported by name)."""
+        made_for = (self.cfg["mode"], self.cfg.get("custom"))
+        if self._keyed is None or self._keyed[0] != made_for:
+            mode, custom = made_for
+            key = read_surrogate_key() if mode in KEYED_MODES else None
+            self._keyed = (made_for, mode_operator(mode, key, custom))
         return self._keyed[1]
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterable[Doc]:

@@ -90,6 +90,7 @@ def load_deid_pipeline(
         "threshold": options.threshold,
         "propagate": False,
         "mode": "annotate",
+        "custom": None,
     }
     if options.allow_list is not None:
         deid_config["allow_list"] = list(options.allow_list)
@@ -130,7 +131,7 @@ def load_deid_pipeline(
         nlp.replace_pipe(existing[-1], DEID_FACTORY, config=deid_config)
     else:
         pipe = nlp.get_pipe(existing[-1])
-        pipe.cfg.update({k: deid_config[k] for k in ("rules", "threshold", "propagate", "mode")})
+        pipe.cfg.update({k: deid_config[k] for k in ("rules", "threshold", "propagate", "mode", "custom")})
         if options.dictionary_gate is not None:
             pipe.cfg["dictionary_gate"] = options.dictionary_gate
         if options.profile is not None:
@@ -252,12 +253,12 @@ class Deidentifier:
     nlp (Language): A pipeline writing the merged PHI to ``doc.spans["phi"]`` (see
         ``load_deid_pipeline``). Its error handler is set so that a component failing on a
         batch drops those docs instead of stopping the run; their notes come back failed.
-    mode (str): "redact", "mask", "annotate", "surrogate", "hash", "encrypt" or "remove"
-        (``deid.operators``).
-    generator (Optional[KeyedOperator]): The keyed object of "surrogate", "hash" or "encrypt"
-        mode (``deid.operators.keyed_operator(mode, key)``); None: one with a random key, so
-        the output is not reproducible across runs (refused for "encrypt": nothing could
-        decrypt it).
+    mode (str): "redact", "mask", "annotate", "surrogate", "hash", "encrypt", "remove" or
+        "custom" (``deid.operators``).
+    generator (Optional[ModeOperator]): The object of "surrogate", "hash", "encrypt" or
+        "custom" mode (``deid.operators.mode_operator(mode, key, custom)``); None in a keyed
+        mode: one with a random key, so the output is not reproducible across runs (refused
+        for "encrypt": nothing could decrypt it, and for "custom": there is no function).
     batch_size (int): Docs per ``nlp.pipe`` batch.
     n_process (int): Processes for ``nlp.pipe``.
     chunk_chars (int): Longest text given to the pipeline at once (at most nlp.max_length).
@@ -292,10 +293,11 @@ class Deidentifier:
             if not isinstance(value, int) or value < 1 or (most is not None and value > most):
                 limit = f" of at most {most}" if most else ""
                 raise ValueError(Errors.E743.format(name=name, value=value, limit=limit))
-        if mode in KEYED_MODES and generator is None:
-            from .operators import keyed_operator
+        from .operators import apply_operator, mode_operator
 
-            generator = keyed_operator(mode)  # a random key: consistent within this instance only
+        if mode in KEYED_MODES and generator is None:
+            generator = mode_operator(mode)  # a random key: consistent within this instance only
+        apply_operator("", [], mode=mode, generator=generator)  # the mode's object is checked now, not per note
         self.nlp = nlp
         self.mode = mode
         self.generator = generator

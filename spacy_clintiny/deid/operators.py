@@ -12,8 +12,12 @@
   into the original ("[NAME~...]"); see ``pseudonym.py``. Surrounding punctuation and spaces of
   the span stay outside the code or token, as in surrogate mode.
 - "remove": the span is deleted (Presidio's "redact"); the text around it closes up.
+- "custom": a function of the user's makes the replacement (Presidio's "custom"); one that
+  still contains the original is not used, the span is redacted ("redact_fallback"); see
+  ``custom.py``.
 
-``keyed_operator`` makes the keyed object a mode needs (``KEYED_MODES``) from a secret.
+``mode_operator`` makes the object a mode needs: the keyed object of ``KEYED_MODES`` from a
+secret, the checked function of "custom".
 
 The output is built in one pass with a list join, so time is linear in the text length plus
 the number of mentions. Each :class:`Replacement` gives the span's offsets in the input and in
@@ -25,14 +29,20 @@ import re
 from typing import List, Optional, Sequence, Tuple, Union
 
 from ..errors import Errors
+from .custom import CustomFunction, CustomOperator, load_custom_operator
 from .pseudonym import Pseudonymizer
 from .surrogate import SurrogateGenerator
 from .textshape import split_affixes
 from .types import KEYED_MODES, MODES, PhiMention, Replacement
 
-KeyedOperator = Union[SurrogateGenerator, Pseudonymizer]
-# the keyed object each of KEYED_MODES needs
-_KEYED_CLASSES = {"surrogate": SurrogateGenerator, "hash": Pseudonymizer, "encrypt": Pseudonymizer}
+ModeOperator = Union[SurrogateGenerator, Pseudonymizer, CustomOperator]
+# the object each mode that has one needs: the keyed ones (KEYED_MODES) and "custom"
+_MODE_CLASSES = {
+    "surrogate": SurrogateGenerator,
+    "hash": Pseudonymizer,
+    "encrypt": Pseudonymizer,
+    "custom": CustomOperator,
+}
 
 SURROGATE_OPERATORS = {"DATE": "date_shift", "AGE": "age_group"}
 _NON_SPACE = re.compile(r"\S")
@@ -44,7 +54,7 @@ def apply_operator(
     *,
     mode: str,
     patient_id: Optional[str] = None,
-    generator: Optional[KeyedOperator] = None,
+    generator: Optional[ModeOperator] = None,
     mask_char: str = "*",
     tag_format: str = "[{label}]",
 ) -> Tuple[str, List[Replacement]]:
@@ -53,12 +63,13 @@ def apply_operator(
     text (str): The note.
     mentions (Sequence[PhiMention]): Non-overlapping mentions (see ``merge.merge_mentions``), in
         any order.
-    mode (str): One of ``MODES``: "redact", "mask", "annotate", "surrogate", "hash", "encrypt"
-        or "remove".
+    mode (str): One of ``MODES``: "redact", "mask", "annotate", "surrogate", "hash", "encrypt",
+        "remove" or "custom".
     patient_id (Optional[str]): Surrogates and date shifts are consistent per patient. None is
         one shared anonymous patient: pass the note id to make a note its own patient.
-    generator (Optional[KeyedOperator]): The mode's keyed object (``KEYED_MODES``): a
-        SurrogateGenerator in surrogate mode, a Pseudonymizer in hash and encrypt modes.
+    generator (Optional[ModeOperator]): The mode's object (``mode_operator``): a
+        SurrogateGenerator in surrogate mode, a Pseudonymizer in hash and encrypt modes, a
+        CustomOperator in custom mode.
     mask_char (str): The one character that masks PHI in mask mode.
     tag_format (str): The redaction tag, with placeholders ``{label}`` and ``{subtype}``.
     RETURNS (Tuple[str, List[Replacement]]): The output text, and one replacement per mention,
@@ -66,7 +77,9 @@ def apply_operator(
     """
     if mode not in MODES:
         raise ValueError(Errors.E720.format(mode=mode, modes=", ".join(MODES)))
-    needs = _KEYED_CLASSES.get(mode)
+    needs = _MODE_CLASSES.get(mode)
+    if mode == "custom" and not isinstance(generator, CustomOperator):
+        raise ValueError(Errors.E738.format(value=type(generator).__name__))
     if needs is not None and not isinstance(generator, needs):
         others = ", ".join(m for m in MODES if m != mode)
         raise ValueError(Errors.E721.format(mode=mode, needs=needs.__name__, modes=others))
@@ -93,6 +106,11 @@ def apply_operator(
             new_text, operator = "", "remove"
         elif mode == "surrogate":
             new_text, operator = _surrogate(original, mention, generator, patient, tag_format)
+        elif mode == "custom":
+            new_text, made = generator.replace(
+                original, label=mention.label, subtype=mention.subtype, patient_id=patient
+            )
+            new_text, operator = (new_text, "custom") if made else (_tag(mention, tag_format), "redact_fallback")
         else:
             new_text, operator = _pseudonym(original, mention, generator, mode, tag_format)
         pieces.append(text[pos : mention.start])
@@ -138,15 +156,31 @@ def _pseudonym(
     return lead + pseudonymizer.encrypted(core, label=mention.label) + trail, "encrypt"
 
 
-def keyed_operator(mode: str, key: Optional[str] = None) -> Optional[KeyedOperator]:
-    """The keyed object a mode needs, made from the secret: a SurrogateGenerator for
-    "surrogate", a Pseudonymizer for "hash" and "encrypt", None for the other modes.
+def mode_operator(
+    mode: str, key: Optional[str] = None, custom: Union[None, str, CustomFunction] = None
+) -> Optional[ModeOperator]:
+    """The object a mode needs: a SurrogateGenerator for "surrogate" and a Pseudonymizer for
+    "hash" and "encrypt", made from the secret; a CustomOperator for "custom"; None for the
+    other modes.
 
     mode (str): One of ``MODES``.
-    key (Optional[str]): The secret; None is a random one (consistent within this object only),
-        refused for "encrypt" (nothing could decrypt the output).
-    RETURNS (Optional[KeyedOperator]): The object to pass as ``generator``.
+    key (Optional[str]): The secret of the keyed modes; None is a random one (consistent within
+        this object only), refused for "encrypt" (nothing could decrypt the output).
+    custom (Union[None, str, CustomFunction]): The replacement function of "custom" mode, or
+        its name ("package.module:function", "path/to/file.py:function"); only with "custom".
+    RETURNS (Optional[ModeOperator]): The object to pass as ``generator``.
     """
+    if mode not in MODES:
+        raise ValueError(Errors.E720.format(mode=mode, modes=", ".join(MODES)))
+    if mode == "custom":
+        if custom is None:
+            raise ValueError(Errors.E738.format(value="none"))
+        if isinstance(custom, CustomOperator):
+            return custom
+        return load_custom_operator(custom) if isinstance(custom, str) else CustomOperator(custom)
+    if custom is not None:
+        name = custom if isinstance(custom, str) else getattr(custom, "__qualname__", type(custom).__name__)
+        raise ValueError(Errors.E764.format(spec=name, mode=mode))
     if mode == "surrogate":
         return SurrogateGenerator(key)
     if mode not in KEYED_MODES:

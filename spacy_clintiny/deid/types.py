@@ -9,8 +9,8 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..converters.labels import PHI_LABELS
 
-MODES = ("redact", "mask", "annotate", "surrogate", "hash", "encrypt", "remove")
-# modes whose output depends on a secret key (their keyed objects: deid.operators.keyed_operator)
+MODES = ("redact", "mask", "annotate", "surrogate", "hash", "encrypt", "remove", "custom")
+# modes whose output depends on a secret key (their keyed objects: deid.operators.mode_operator)
 KEYED_MODES = ("surrogate", "hash", "encrypt")
 # what a Replacement's operator can be; every one but annotate mode's "keep" replaces the span
 OPERATORS = (
@@ -23,6 +23,7 @@ OPERATORS = (
     "hash",
     "encrypt",
     "remove",
+    "custom",
     "redact_fallback",
 )
 REPLACING_OPERATORS = tuple(op for op in OPERATORS if op != "keep")

@@ -122,6 +122,7 @@ def deidentify(
     id_col: Optional[str] = None,
     mode: str = "redact",
     key: Optional[str] = None,
+    custom: Optional[Any] = None,
     output_col: Optional[str] = None,
     phi_col: str = "phi",
     error_col: str = "error",
@@ -148,12 +149,15 @@ def deidentify(
     id_col (Optional[str]): Note id (error messages; the patient when ``patient_col`` is None),
         as ``clintiny deid --id-col``; without it a note is named ``sha1:`` + the start of the
         SHA-1 of its text.
-    mode (str): "redact", "mask", "annotate", "surrogate", "hash", "encrypt" or "remove".
+    mode (str): "redact", "mask", "annotate", "surrogate", "hash", "encrypt", "remove" or "custom".
     key (Optional[str]): Secret behind surrogates and date shifts, hash codes and encryption
         (the keyed modes), at least 16 characters; None: ``$CLINTINY_DEID_KEY`` on the driver.
         Required in those modes: a random key per executor would give one patient different
         surrogates (or one name different codes). It travels to the
         executors inside the task, never in a log or the Spark configuration.
+    custom (Optional[Any]): Custom mode's replacement function (``deid.custom``): a name,
+        "package.module:function" or "path/to/file.py:function", that every executor can import
+        (checked here, on the driver), or a function Spark can pickle.
     output_col (Optional[str]): Column for the de-identified text; None replaces ``text_col``
         (the output then holds no original note text).
     phi_col (str): Column for the PHI spans (``array<struct<start, end, label, subtype, source,
@@ -221,6 +225,10 @@ def deidentify(
             raise ValueError(Errors.E806.format(mode=mode))
         if not isinstance(key, str) or len(key.strip()) < MIN_KEY_CHARS:
             raise ValueError(Errors.E807.format(name="key", value="(hidden)", expected=f">= {MIN_KEY_CHARS} chars"))
+    if mode == "custom" or custom is not None:
+        from ..deid.operators import mode_operator
+
+        mode_operator(mode, None, custom)  # loads here: a wrong name fails before any task runs
     output_col = text_col if output_col is None else output_col
     check_columns(
         df,
@@ -236,6 +244,7 @@ def deidentify(
         error_col=error_col,
         mode=mode,
         key=key.strip() if keyed and key is not None else None,
+        custom=custom,
         has_id=id_col is not None,
         has_patient=patient_col is not None,
         detector=detector,

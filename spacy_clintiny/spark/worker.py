@@ -66,6 +66,7 @@ class DeidOptions:
     error_col: str
     mode: str = "redact"
     key: Optional[str] = dataclasses.field(default=None, repr=False)
+    custom: Optional[Any] = None  # custom mode: "module:function" or a picklable function
     has_id: bool = False
     has_patient: bool = False
     detector: DetectorOptions = DetectorOptions()
@@ -135,9 +136,9 @@ def load_deidentifier(options: DeidOptions) -> Any:
 
     def load_engine() -> Deidentifier:
         nlp = cached(options.pipeline_key(), load_pipeline)
-        from ..deid.operators import keyed_operator
+        from ..deid.operators import mode_operator
 
-        generator = keyed_operator(options.mode, options.key)
+        generator = mode_operator(options.mode, options.key, options.custom)
         # "patient" is only asked for on frames that hold all the notes of one patient
         # (``deidentify_patient``): a row's output never depends on how the rows were partitioned
         return Deidentifier(

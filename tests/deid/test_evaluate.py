@@ -353,14 +353,16 @@ def test_cli_physionet_heldout_with_deid_pl_baseline():
     assert "deid.pl" in output
 
 
-@pytest.mark.parametrize("mode", ["hash", "encrypt", "remove"])
-def test_leak_pseudonym_and_remove_modes_replace(tokenizer, mode):
+@pytest.mark.parametrize("mode", ["hash", "encrypt", "remove", "custom"])
+def test_leak_pseudonym_remove_and_custom_modes_replace(tokenizer, mode):
     # the operators' own output, scored: every PHI token replaced, nothing leaks
-    from spacy_clintiny.deid.operators import apply_operator, keyed_operator
+    from spacy_clintiny.deid.operators import apply_operator, mode_operator
 
     mentions = [PhiMention(0, 10, "NAME", "rule"), PhiMention(16, 25, "DATE", "rule")]
-    output, reps = apply_operator(
-        SEEN.text, mentions, mode=mode, generator=keyed_operator(mode, "a key of sixteen characters or more")
-    )
+    if mode == "custom":
+        generator = mode_operator(mode, custom=lambda text, **_: "something else")
+    else:
+        generator = mode_operator(mode, "a key of sixteen characters or more")
+    output, reps = apply_operator(SEEN.text, mentions, mode=mode, generator=generator)
     s = run(tokenizer, SEEN, result_for(SEEN, output, reps, mentions))
     assert (s["leaked_tokens"], s["phi_tokens"], s["token_recall"]) == (0, 3, 1.0)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from spacy_clintiny.cli import app
 from spacy_clintiny.deid.decrypt import decrypt_document
-from spacy_clintiny.deid.operators import apply_operator, keyed_operator
+from spacy_clintiny.deid.operators import apply_operator, mode_operator
 from spacy_clintiny.deid.pseudonym import ENCRYPTED_SPAN, Pseudonymizer, decrypt_text
 from spacy_clintiny.deid.surrogate import SurrogateGenerator
 from spacy_clintiny.deid.types import PhiMention
@@ -54,7 +54,7 @@ def test_hash_codes_are_keyed_consistent_and_case_blind():
 
 
 def test_hash_mode_replaces_spans_and_keeps_punctuation_outside():
-    generator = keyed_operator("hash", KEY)
+    generator = mode_operator("hash", KEY)
     output, reps = apply_operator(TEXT, mentions_of(TEXT), mode="hash", patient_id="p1", generator=generator)
     smith = generator.hashed("Smith", label="NAME")
     assert output.startswith(f"Seen by Dr. {smith}, [DATE-")
@@ -72,7 +72,7 @@ def test_hash_mode_replaces_spans_and_keeps_punctuation_outside():
 
 
 def test_encryption_is_deterministic_and_only_its_key_reverses_it():
-    generator = keyed_operator("encrypt", KEY)
+    generator = mode_operator("encrypt", KEY)
     output, reps = apply_operator(TEXT, mentions_of(TEXT), mode="encrypt", patient_id="p1", generator=generator)
     assert [r.operator for r in reps] == ["encrypt"] * 5
     assert "Smith" not in output and "SMITH" not in output and "617-555-0199" not in output
@@ -98,14 +98,14 @@ def test_encryption_is_deterministic_and_only_its_key_reverses_it():
 
 def test_encrypt_needs_a_key_and_modes_need_their_object():
     with pytest.raises(ValueError, match="E732"):
-        keyed_operator("encrypt", None)
+        mode_operator("encrypt", None)
     with pytest.raises(ValueError, match="E732"):
         Pseudonymizer().encrypt("Smith", label="NAME")
     with pytest.raises(ValueError, match="E721"):
         apply_operator(TEXT, mentions_of(TEXT), mode="hash", generator=SurrogateGenerator(KEY))
     with pytest.raises(ValueError, match="E721"):
         apply_operator(TEXT, mentions_of(TEXT), mode="encrypt")
-    assert keyed_operator("redact", KEY) is None
+    assert mode_operator("redact", KEY) is None
 
 
 def test_remove_deletes_spans_with_exact_offsets():

@@ -9,7 +9,8 @@ require_spark()
 
 from pyspark.sql import functions as F  # noqa: E402
 
-from spacy_clintiny.deid.engine import Deidentifier  # noqa: E402
+from spacy_clintiny.deid.custom import load_custom_operator  # noqa: E402
+from spacy_clintiny.deid.engine import Deidentifier, load_deid_pipeline  # noqa: E402
 from spacy_clintiny.deid.surrogate import SurrogateGenerator  # noqa: E402
 from spacy_clintiny.deid.types import NoteRecord  # noqa: E402
 from spacy_clintiny.spark import annotate, deidentify  # noqa: E402
@@ -164,6 +165,17 @@ def test_encrypt_on_the_executors_is_reversed_by_the_key_on_the_driver(spark, no
     assert tokens > 0
 
 
+def test_a_custom_function_runs_on_the_executors_by_name(spark, notes_df, notes, tmp_path):
+    ops = tmp_path / "spark_ops.py"
+    ops.write_text("def tag(text, *, label, **_):\n    return f'<{label.lower()}>'\n")
+    out = by_id(deidentify(notes_df, "text", model="rules", id_col="id", mode="custom", custom=f"{ops}:tag"))
+    op = load_custom_operator(f"{ops}:tag")
+    engine = Deidentifier(load_deid_pipeline("rules"), mode="custom", generator=op, propagate="note")
+    local = {r.record.note_id: r.text for r in engine.run(NoteRecord(i, t) for i, _, t in notes if t)}
+    assert any("<contact>" in text for text in local.values())
+    assert {i: out[i]["text"] for i in local} == local
+
+
 def test_driver_side_errors_come_before_any_task(spark, notes_df, tiny_pipeline, tmp_path, monkeypatch):
     sc = spark.sparkContext
     sc.setJobGroup("clintiny-checks", "driver-side checks")
@@ -181,6 +193,9 @@ def test_driver_side_errors_come_before_any_task(spark, notes_df, tiny_pipeline,
             (lambda: deidentify(notes_df, "text", model="rules", mode="surrogate", key="short"), "E807"),
             (lambda: deidentify(notes_df, "text", model="rules", batch_size=0), "E807"),
             (lambda: deidentify(notes_df, "text", model="rules", mode="erase"), "E742"),
+            (lambda: deidentify(notes_df, "text", model="rules", mode="custom"), "E738"),
+            (lambda: deidentify(notes_df, "text", model="rules", custom="os.path:basename"), "E764"),
+            (lambda: deidentify(notes_df, "text", model="rules", mode="custom", custom="no_mod_xyz:f"), "E734"),
             (lambda: deidentify(notes_df, "text", model="rules", outside_weight=0.3), "E763"),
             (lambda: deidentify(notes_df, "text", model="rules", dictionary_gate=-0.5), "E894"),
             (lambda: deidentify(notes_df, "text", model="rules", profile="loose"), "E713"),
