@@ -51,6 +51,12 @@ def main() -> None:
         help="the PHI head's least token probability for a cue-less dictionary hit (default: the pipeline's)",
     )
     parser.add_argument(
+        "--check-dates",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="drop the PHI head's dates that are clinical numbers by the rules' test (default: the pipeline's)",
+    )
+    parser.add_argument(
         "--propagate",
         default="run",
         choices=("run", "patient", "note", "none"),
@@ -92,6 +98,7 @@ def main() -> None:
                     profile=args.profile,
                     outside_weight=args.outside_weight if model != "rules" else None,
                     dictionary_gate=args.dictionary_gate,
+                    check_dates=args.check_dates,
                 ),
                 generator=generator,
                 batch_size=args.batch_size,
@@ -122,6 +129,7 @@ def main() -> None:
                 "profile": args.profile,
                 "propagate": args.propagate,
                 "dictionary_gate": args.dictionary_gate,
+                "check_dates": args.check_dates,
                 "results": results,
             },
         )

@@ -99,7 +99,7 @@ def score(args: argparse.Namespace) -> None:
         records = [n.to_record() for n in fold_notes]
         model = str(args.out / f"fold{k}" / f"model{args.tag}" / "model-last")
         for system, rules in (("head", False), ("hybrid", True)):
-            nlp = load_deid_pipeline(model, rules=rules, threads=args.threads)
+            nlp = load_deid_pipeline(model, rules=rules, threads=args.threads, check_dates=args.check_dates)
             head = next(pipe for _, pipe in nlp.pipeline if getattr(pipe, "spans_key", None) == "phi")
             for weight in weights:
                 head.cfg["outside_weight"] = weight
@@ -121,7 +121,8 @@ def score(args: argparse.Namespace) -> None:
         f2 = 5 * p * r / (4 * p + r) if p + r else 0.0
         rows.append({"system": key, "token_recall": r, "token_precision": p, "token_f1": s["token_f1"], "f2": f2})
         print(f"{key:<28} {r:>8.3f} {p:>8.3f} {s['token_f1']:>8.3f} {f2:>6.3f}")
-    (args.out / f"cv{args.tag}.json").write_text(json.dumps({"folds": folds, "rows": rows}, indent=2))
+    name = f"cv{args.tag}{'_check_dates' if args.check_dates else ''}.json"
+    (args.out / name).write_text(json.dumps({"folds": folds, "rows": rows}, indent=2))
 
 
 def main() -> None:
@@ -148,6 +149,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--tag", default="", help="score fold*/model{TAG}")
     p.add_argument("--only", default="", help="comma-separated folds to score (default: all)")
+    p.add_argument(
+        "--check-dates", action="store_true", help="clintiny_deid check_dates on (the head's implausible dates dropped)"
+    )
     args = parser.parse_args()
     {"split": split, "train": train, "score": score}[args.command](args)
 

@@ -52,6 +52,13 @@ PROPAGATE = typer.Option(
 BATCH_SIZE = typer.Option(32, "--batch-size", help="Docs per nlp.pipe batch")
 N_PROCESS = typer.Option(1, "--n-process", help="Processes for nlp.pipe")
 THREADS = typer.Option(None, "--threads", help="Torch threads per process")
+CHECK_DATES = typer.Option(
+    None,
+    "--check-dates/--no-check-dates",
+    help="Drop the PHI head's dates that are clinical numbers by the rules' test (PSV 12/10, pain 3/10): more "
+    "precision, may cost recall (docs/deid.md); default: the model's (off)",
+    show_default=False,
+)
 INT8 = typer.Option(
     None,
     "--int8/--no-int8",
@@ -68,6 +75,7 @@ def detector_options(
     profile: Optional[str] = None,
     outside_weight: Optional[float] = None,
     dictionary_gate: Optional[float] = None,
+    check_dates: Optional[bool] = None,
     allow_list: Optional[Path] = None,
     deny_list: Optional[Path] = None,
 ) -> DetectorOptions:
@@ -81,6 +89,7 @@ def detector_options(
         profile=profile,
         outside_weight=outside_weight,
         dictionary_gate=dictionary_gate,
+        check_dates=check_dates,
         allow_list=read_allow_list(allow_list) if allow_list is not None else None,
         deny_list=read_deny_list(deny_list) if deny_list is not None else None,
     )

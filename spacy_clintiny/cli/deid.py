@@ -30,6 +30,7 @@ def deid_cli(
     threshold: float = opts.THRESHOLD,
     outside_weight: Optional[float] = opts.OUTSIDE_WEIGHT,
     dictionary_gate: Optional[float] = opts.DICTIONARY_GATE,
+    check_dates: Optional[bool] = opts.CHECK_DATES,
     rules: bool = opts.RULES,
     propagate: str = opts.PROPAGATE,
     profile: Optional[str] = opts.PROFILE,
@@ -94,6 +95,7 @@ def deid_cli(
             profile=profile,
             outside_weight=outside_weight,
             dictionary_gate=dictionary_gate,
+            check_dates=check_dates,
             allow_list=allow_list,
             deny_list=deny_list,
         )

@@ -48,7 +48,7 @@ from ..deid.dictionary import CUELESS_SOURCES
 from ..deid.lists import read_surrogate_key
 from ..deid.merge import merge_mentions
 from ..deid.operators import apply_operator, mode_operator
-from ..deid.patterns import PhiRuleDetector
+from ..deid.patterns import PhiRuleDetector, plausible_date
 from ..deid.propagate import propagation_words, with_propagated
 from ..deid.types import KEYED_MODES, MODES, PhiMention
 from ..errors import Errors
@@ -71,6 +71,7 @@ RULES_FILE = "rules.bin"
         "profile": "recall",
         "propagate": True,
         "dictionary_gate": 0.01,
+        "check_dates": False,
         "mode": "annotate",
         "custom": None,
     },
@@ -89,6 +90,7 @@ def make_clintiny_deid(
     profile: str = "recall",
     propagate: bool = True,
     dictionary_gate: float = 0.01,
+    check_dates: bool = False,
     mode: str = "annotate",
     custom: Optional[str] = None,
 ) -> "PhiDetector":
@@ -114,6 +116,10 @@ def make_clintiny_deid(
         ``rule:dict_city``) only where the PHI head's probability that one of its tokens is PHI
         (``doc.spans[model_key].attrs["token_scores"]``) reaches this. 0 keeps every hit; without
         the head's token scores (rules alone) every hit is kept.
+    check_dates (bool): Drop the PHI head's DATE spans of digits and separators only that the
+        rules' numeric-date test rejects ("PSV 12/10", "pain 3/10", "pads 22-29": see
+        ``deid.patterns.plausible_date``). Off by default: more precision, and on the held-out
+        PhysioNet patients one PHI token less recall (docs/deid.md).
     mode (str): "annotate" finds only; "redact", "mask", "surrogate", "hash", "encrypt",
         "remove" or "custom" also write ``doc._.deid_text`` (keyed modes: secret from
         $CLINTINY_DEID_KEY).
@@ -133,6 +139,7 @@ def make_clintiny_deid(
         profile=profile,
         propagate=propagate,
         dictionary_gate=dictionary_gate,
+        check_dates=check_dates,
         mode=mode,
         custom=custom,
     )
@@ -156,6 +163,7 @@ class PhiDetector:
         profile: str = "recall",
         propagate: bool = True,
         dictionary_gate: float = 0.01,
+        check_dates: bool = False,
         mode: str = "annotate",
         custom: Optional[str] = None,
     ) -> None:
@@ -175,6 +183,7 @@ class PhiDetector:
             "threshold": threshold,
             "propagate": bool(propagate),
             "dictionary_gate": checked_gate(dictionary_gate, name),
+            "check_dates": bool(check_dates),
             "mode": mode,
             "custom": custom,
         }
@@ -252,16 +261,20 @@ class PhiDetector:
         return doc.spans[key] if key and key in doc.spans else None
 
     def model_mentions(self, doc: Doc) -> List[PhiMention]:
-        """The PHI head's spans above the threshold, minus exact allow-list terms."""
+        """The PHI head's spans above the threshold, minus exact allow-list terms and (with
+        ``check_dates``) numbers the rules would not call a date."""
         group = self._model_group(doc)
         if group is None:
             return []
         scores = group.attrs.get("scores") or [1.0] * len(group)
+        check_dates = self.cfg["check_dates"]
         out = []
         for span, score in zip(group, scores):
             if score < self.cfg["threshold"] or span.label_ not in PHI_LABELS:
                 continue
             if self.detector.is_allowed(span.text):
+                continue
+            if span.label_ == "DATE" and check_dates and not plausible_date(doc, span.start_char, span.end_char):
                 continue
             out.append(PhiMention(span.start_char, span.end_char, span.label_, "model", float(score), span.kb_id_))
         return out

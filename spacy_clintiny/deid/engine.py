@@ -100,6 +100,8 @@ def load_deid_pipeline(
         deid_config["profile"] = options.profile
     if options.dictionary_gate is not None:
         deid_config["dictionary_gate"] = options.dictionary_gate
+    if options.check_dates is not None:
+        deid_config["check_dates"] = options.check_dates
     if model is None or model == RULES_ONLY:
         if int8:  # asked for; None means "if the pipeline allows", and rules have no encoder
             raise ValueError(Errors.E896.format(model=RULES_ONLY, found="no encoder"))
@@ -134,6 +136,8 @@ def load_deid_pipeline(
         pipe.cfg.update({k: deid_config[k] for k in ("rules", "threshold", "propagate", "mode", "custom")})
         if options.dictionary_gate is not None:
             pipe.cfg["dictionary_gate"] = options.dictionary_gate
+        if options.check_dates is not None:
+            pipe.cfg["check_dates"] = options.check_dates
         if options.profile is not None:
             pipe.detector.from_dict({**pipe.detector.to_dict(), "profile": options.profile})
     return nlp

@@ -35,6 +35,7 @@ Weekdays, months alone, times (unless ``include_times``) and ages up to 89 are n
 (HIPAA Safe Harbor, as in the PhysioNet gold standard).
 """
 
+import functools
 import re
 from dataclasses import dataclass
 from importlib.resources import files
@@ -307,6 +308,44 @@ def _numeric_date_ok(doc: Doc, match: Match, start: int, end: int) -> bool:
 
 
 CHECKS: Dict[str, Callable[[Doc, Match, int, int], bool]] = {"numeric_date": _numeric_date_ok}
+_NUMERIC_TEXT = re.compile(r"[\d/.:-]+")
+
+
+@functools.lru_cache(maxsize=1)
+def _numeric_date_rule() -> "RegexRule":
+    return next(rule for rule in load_regex_rules() if rule.name == "numeric_date")
+
+
+def plausible_date(doc: Doc, start: int, end: int) -> bool:
+    """Whether a DATE span that a model found at [start, end) of the doc can be a date. Text
+    with letters is the model's call (True). Text of digits and separators only must be:
+    with a slash, a numeric date the ``numeric_date`` rule reports there, with its check (not a
+    fraction, a ventilator setting or a pain score: "PSV 12/10", "pain 3/10", "cx 2/4"); with
+    dashes only, numbers that can be a month and a day ("3-14" yes, "22-29" no: the rules leave
+    dash month-days to the model, since they read like ranges); digits only, six or eight that
+    read as MMDDYY / MMDDYYYY, or a year.
+
+    doc (Doc): The doc.
+    start (int): The span's first character.
+    end (int): The character after the span.
+    RETURNS (bool): False for numbers that cannot be, or by the rules' test are not, a date.
+    """
+    text = doc.text[start:end]
+    if not _NUMERIC_TEXT.fullmatch(text):
+        return True
+    if text.isdigit():
+        if len(text) in (6, 8):
+            return _month_day(text[:2], text[2:4])
+        return len(text) == 4 and text[:2] in ("19", "20")
+    if "/" not in text:
+        parts = text.split("-")
+        return len(parts) in (2, 3) and all(p.isdigit() for p in parts) and _month_day(parts[0], parts[1])
+    match = _numeric_date_rule().pattern.match(doc.text, start)
+    return match is not None and match.end() == end and _numeric_date_ok(doc, match, start, end)
+
+
+def _month_day(month: str, day: str) -> bool:
+    return 1 <= int(month) <= 12 and 1 <= int(day) <= 31
 
 
 def _check_keys(data: Any, allowed: Sequence[str], source: str, where: str) -> None:

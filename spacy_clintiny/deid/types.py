@@ -116,6 +116,9 @@ class DetectorOptions:
     dictionary_gate (Optional[float]): The PHI head's least token probability for keeping a
         cue-less dictionary name or town of the rules (0 keeps them all); None keeps the saved
         component's (or the factory default).
+    check_dates (Optional[bool]): Drop the PHI head's DATE spans of digits and separators that
+        cannot be, or by the rules' test are not, a date ("PSV 12/10", "pain 3/10"); None keeps
+        the saved component's (or the factory default, off).
     """
 
     rules: bool = True
@@ -125,6 +128,7 @@ class DetectorOptions:
     profile: Optional[str] = None
     outside_weight: Optional[float] = None
     dictionary_gate: Optional[float] = None
+    check_dates: Optional[bool] = None
 
     def __post_init__(self) -> None:
         from ..components.deid import checked_gate
@@ -170,6 +174,7 @@ class DetectorOptions:
             "profile": self.profile,
             "outside_weight": self.outside_weight,
             "dictionary_gate": self.dictionary_gate,
+            "check_dates": self.check_dates,
             "allow_list_terms": None if self.allow_list is None else len(self.allow_list),
             "deny_list_terms": None if self.deny_list is None else sum(len(t) for _, t in self.deny_list),
         }

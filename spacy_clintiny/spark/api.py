@@ -133,6 +133,7 @@ def deidentify(
     profile: Optional[str] = None,
     outside_weight: Optional[float] = None,
     dictionary_gate: Optional[float] = None,
+    check_dates: Optional[bool] = None,
     batch_size: int = 32,
     threads: Optional[int] = None,
     propagate: str = "patient",
@@ -163,7 +164,7 @@ def deidentify(
     phi_col (str): Column for the PHI spans (``array<struct<start, end, label, subtype, source,
         score, operator, out_start, out_end>>``; no text).
     error_col (str): Column for per-note errors.
-    rules, threshold, allow_list, deny_list, profile, outside_weight, dictionary_gate: How PHI is
+    rules, threshold, allow_list, deny_list, profile, outside_weight, dictionary_gate, check_dates: How PHI is
         found, as ``deid.types.DetectorOptions`` (checked here, on the driver).
     batch_size (int): Docs per ``nlp.pipe`` batch.
     threads (Optional[int]): Torch threads per executor Python worker; None: ``spark.task.cpus``.
@@ -200,6 +201,7 @@ def deidentify(
         profile=profile,
         outside_weight=outside_weight,
         dictionary_gate=dictionary_gate,
+        check_dates=check_dates,
     )
     if propagate not in SPARK_SCOPES:
         raise ValueError(Errors.E797.format(value=propagate, options=", ".join(SPARK_SCOPES)))

@@ -43,6 +43,26 @@ def test_model_and_rule_spans_are_merged_with_their_sources():
     assert doc.spans["phi"].attrs["scores"][0] == pytest.approx(0.9)
 
 
+def test_check_dates_drops_model_dates_that_are_clinical_numbers(tmp_path):
+    from spacy_clintiny.deid.engine import load_deid_pipeline
+
+    text = "PSV 12/10, pain 3/10, pads 22-29. Seen 3/14 and 031421; cx 2/4 on 3/15, 3-16."
+    found_texts = ("12/10", "3/10", "22-29", "031421", "2/4", "3/15", "3-16")
+    spans = [(text.index(t), text.index(t) + len(t), "DATE", 0.9) for t in found_texts]
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_deid", config={"rules": False, "check_dates": True})
+    # the ventilator setting, the pain score, the range and the culture count are not dates;
+    # six digits that read as MMDDYY, 3/15 by the rules' own test and a dash month-day are kept
+    assert [t for t, *_ in found(nlp(with_model_spans(nlp, text, spans)))] == ["031421", "3/15", "3-16"]
+    default = spacy.blank("en")
+    default.add_pipe("clintiny_deid", config={"rules": False})  # off by default: recall first
+    assert len(found(default(with_model_spans(default, text, spans)))) == 7
+    # the engine's option reaches a saved component
+    default.to_disk(tmp_path / "p")
+    loaded = load_deid_pipeline(str(tmp_path / "p"), check_dates=True)
+    assert loaded.get_pipe("clintiny_deid").cfg["check_dates"] is True
+
+
 def test_threshold_rules_off_and_deny_list():
     nlp = spacy.blank("en")
     deid = nlp.add_pipe("clintiny_deid", config={"rules": False, "threshold": 0.5, "deny_list": {"NAME": ["Rocco"]}})
