@@ -192,3 +192,15 @@ def cats_in_fresh_process(path, texts):
         [sys.executable, "-c", code], input=json.dumps(list(texts)), capture_output=True, text=True, check=True
     )
     return json.loads(out.stdout)
+
+
+def rule_mentions(text, spans):
+    """PhiMentions (source "rule") of ``(phrase, label)`` pairs found in order in ``text``."""
+    from spacy_clintiny.deid.types import PhiMention
+
+    out, pos = [], 0
+    for phrase, label in spans:
+        start = text.index(phrase, pos)
+        out.append(PhiMention(start, start + len(phrase), label, "rule", 1.0, ""))
+        pos = start + len(phrase)
+    return out

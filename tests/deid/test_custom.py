@@ -12,11 +12,12 @@ import pytest
 import spacy
 from typer.testing import CliRunner
 
+from helpers import rule_mentions
 from spacy_clintiny.cli import app
 from spacy_clintiny.deid.custom import CustomOperator, keeps_original, load_custom_operator
 from spacy_clintiny.deid.engine import Deidentifier, load_deid_pipeline
 from spacy_clintiny.deid.operators import apply_operator, mode_operator
-from spacy_clintiny.deid.types import NoteRecord, PhiMention
+from spacy_clintiny.deid.types import NoteRecord
 
 TEXT = "Seen by Dr. Smith, 3/14/2021; wife Mary SMITH called."
 OPS = '''
@@ -52,16 +53,7 @@ def ops_file(tmp_path):
     return path
 
 
-def mentions_of(text, spans):
-    out, pos = [], 0
-    for phrase, label in spans:
-        start = text.index(phrase, pos)
-        out.append(PhiMention(start, start + len(phrase), label, "rule", 1.0, ""))
-        pos = start + len(phrase)
-    return out
-
-
-MENTIONS = mentions_of(TEXT, [("Smith,", "NAME"), ("3/14/2021", "DATE"), ("Mary SMITH", "NAME")])
+MENTIONS = rule_mentions(TEXT, [("Smith,", "NAME"), ("3/14/2021", "DATE"), ("Mary SMITH", "NAME")])
 
 
 def test_the_function_replaces_each_span_with_offsets_and_punctuation_kept(ops_file):

@@ -9,6 +9,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from helpers import rule_mentions
 from spacy_clintiny.cli import app
 from spacy_clintiny.deid.decrypt import decrypt_document
 from spacy_clintiny.deid.operators import apply_operator, mode_operator
@@ -26,15 +27,7 @@ SPANS = [
     ("617-555-0199", "CONTACT"),
     ("SMITH", "NAME"),
 ]
-
-
-def mentions_of(text):
-    out, pos = [], 0
-    for phrase, label in SPANS:
-        start = text.index(phrase, pos)
-        out.append(PhiMention(start, start + len(phrase), label, "rule", 1.0, ""))
-        pos = start + len(phrase)
-    return out
+MENTIONS = rule_mentions(TEXT, SPANS)
 
 
 def test_hash_codes_are_keyed_consistent_and_case_blind():
@@ -55,7 +48,7 @@ def test_hash_codes_are_keyed_consistent_and_case_blind():
 
 def test_hash_mode_replaces_spans_and_keeps_punctuation_outside():
     generator = mode_operator("hash", KEY)
-    output, reps = apply_operator(TEXT, mentions_of(TEXT), mode="hash", patient_id="p1", generator=generator)
+    output, reps = apply_operator(TEXT, MENTIONS, mode="hash", patient_id="p1", generator=generator)
     smith = generator.hashed("Smith", label="NAME")
     assert output.startswith(f"Seen by Dr. {smith}, [DATE-")
     assert output.endswith(f"\n{smith} aware.")
@@ -73,13 +66,13 @@ def test_hash_mode_replaces_spans_and_keeps_punctuation_outside():
 
 def test_encryption_is_deterministic_and_only_its_key_reverses_it():
     generator = mode_operator("encrypt", KEY)
-    output, reps = apply_operator(TEXT, mentions_of(TEXT), mode="encrypt", patient_id="p1", generator=generator)
+    output, reps = apply_operator(TEXT, MENTIONS, mode="encrypt", patient_id="p1", generator=generator)
     assert [r.operator for r in reps] == ["encrypt"] * 5
     assert "Smith" not in output and "SMITH" not in output and "617-555-0199" not in output
     tokens = [m.group(0) for m in ENCRYPTED_SPAN.finditer(output)]
     assert len(tokens) == 5
     # deterministic: the same text gives the same token (here in a second object with the key)
-    again, _ = apply_operator(TEXT, mentions_of(TEXT), mode="encrypt", generator=Pseudonymizer(KEY))
+    again, _ = apply_operator(TEXT, MENTIONS, mode="encrypt", generator=Pseudonymizer(KEY))
     assert again == output
     # the key holder gets the note back exactly
     assert decrypt_text(output, Pseudonymizer(KEY)) == (TEXT, 5, [])
@@ -102,14 +95,14 @@ def test_encrypt_needs_a_key_and_modes_need_their_object():
     with pytest.raises(ValueError, match="E732"):
         Pseudonymizer().encrypt("Smith", label="NAME")
     with pytest.raises(ValueError, match="E721"):
-        apply_operator(TEXT, mentions_of(TEXT), mode="hash", generator=SurrogateGenerator(KEY))
+        apply_operator(TEXT, MENTIONS, mode="hash", generator=SurrogateGenerator(KEY))
     with pytest.raises(ValueError, match="E721"):
-        apply_operator(TEXT, mentions_of(TEXT), mode="encrypt")
+        apply_operator(TEXT, MENTIONS, mode="encrypt")
     assert mode_operator("redact", KEY) is None
 
 
 def test_remove_deletes_spans_with_exact_offsets():
-    output, reps = apply_operator(TEXT, mentions_of(TEXT), mode="remove")
+    output, reps = apply_operator(TEXT, MENTIONS, mode="remove")
     assert output == "Seen by Dr.  ; wife  called .\n aware."
     assert [r.operator for r in reps] == ["remove"] * 5
     assert all(r.out_start == r.out_end for r in reps)
