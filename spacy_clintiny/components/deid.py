@@ -27,11 +27,12 @@ With ``mode`` other than "annotate" (the default: find only) the component also 
 de-identified text to ``doc._.deid_text``, with the operators of ``clintiny deid``
 (``deid.operators``: redact, mask, surrogate, hash, encrypt, remove, custom);
 ``doc._.deid_patient``, if set before, keeps surrogates and date shifts consistent per patient
-(None: one shared patient). A custom function is named in the config (``custom``), imported when
-the component is made. The keyed modes take their secret from ``$CLINTINY_DEID_KEY`` when the component is made, never
-from the config (which is saved with the pipeline); without it a random key serves this process
-only, and "encrypt" refuses to start. Streams of notes, propagation across a patient's notes,
-chunking of very long notes and the audit are ``clintiny deid``'s (``deid.engine.Deidentifier``).
+(None: one shared patient). A custom function is named in the config (``custom``) and imported
+when the component is made. The keyed modes take their secret from ``$CLINTINY_DEID_KEY`` when
+the component is made, never from the config (which is saved with the pipeline); without it a
+random key serves this process only, and "encrypt" refuses to start. Streams of notes,
+propagation across a patient's notes, chunking of very long notes and the audit are ``clintiny
+deid``'s (``deid.engine.Deidentifier``).
 """
 
 from pathlib import Path
@@ -222,7 +223,7 @@ class PhiDetector:
     def _operator(self) -> Any:
         """The object of the configured mode (made once per mode; a keyed mode's secret from the
         environment, a custom mode's function imported by name)."""
-        made_for = (self.cfg["mode"], self.cfg.get("custom"))
+        made_for = (self.cfg["mode"], self.cfg["custom"])
         if self._keyed is None or self._keyed[0] != made_for:
             mode, custom = made_for
             key = read_surrogate_key() if mode in KEYED_MODES else None
