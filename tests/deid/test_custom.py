@@ -160,3 +160,15 @@ def test_the_component_names_its_function_in_the_config_and_reloads(ops_file, tm
         check=True,
     ).stdout
     assert out.rstrip("\n") == "Dr. Q#1 called."
+
+
+def test_the_shipped_example_numbers_each_patients_originals():
+    from helpers import ROOT
+
+    op = load_custom_operator(f"{ROOT / 'bench' / 'deid_custom_ops.py'}:numbered")
+    text = "Dr. Smith saw Mary Jones; SMITH called Jones."
+    mentions = rule_mentions(text, [("Smith", "NAME"), ("Mary Jones", "NAME"), ("SMITH", "NAME"), ("Jones", "NAME")])
+    out, _ = apply_operator(text, mentions, mode="custom", patient_id="p1", generator=op)
+    assert out == "Dr. <NAME-1> saw <NAME-2>; <NAME-1> called <NAME-3>."
+    other, _ = apply_operator(text, mentions[:1], mode="custom", patient_id="p2", generator=op)
+    assert other == "Dr. <NAME-1> saw Mary Jones; SMITH called Jones."
