@@ -84,18 +84,16 @@ def load_custom_operator(spec: str) -> CustomOperator:
     module_name, sep, attr = str(spec).rpartition(":")
     if not sep or not module_name or not attr.isidentifier():
         raise ValueError(Errors.E734.format(spec=spec, reason="it is not MODULE:FUNCTION or FILE.py:FUNCTION"))
+    path = Path(module_name) if module_name.endswith(".py") else None
+    if path is not None and not path.is_file():
+        raise ValueError(Errors.E734.format(spec=spec, reason=f"there is no file {path}"))
     try:
-        if module_name.endswith(".py"):
-            path = Path(module_name)
-            if not path.is_file():
-                raise ValueError(Errors.E734.format(spec=spec, reason=f"there is no file {path}"))
+        if path is not None:
             loader = importlib.util.spec_from_file_location(f"clintiny_custom_{path.stem}", path)
             module = importlib.util.module_from_spec(loader)
             loader.loader.exec_module(module)
         else:
             module = importlib.import_module(module_name)
-    except ValueError:
-        raise
     except Exception as err:  # noqa: BLE001 - any import failure is the user's file: say which
         raise ValueError(Errors.E734.format(spec=spec, reason=f"importing it raised {type(err).__name__}")) from err
     func = getattr(module, attr, None)

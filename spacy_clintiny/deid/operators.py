@@ -78,9 +78,9 @@ def apply_operator(
     if mode not in MODES:
         raise ValueError(Errors.E720.format(mode=mode, modes=", ".join(MODES)))
     needs = _MODE_CLASSES.get(mode)
-    if mode == "custom" and not isinstance(generator, CustomOperator):
-        raise ValueError(Errors.E738.format(value=type(generator).__name__))
     if needs is not None and not isinstance(generator, needs):
+        if mode == "custom":
+            raise ValueError(Errors.E738.format(value=type(generator).__name__))
         others = ", ".join(m for m in MODES if m != mode)
         raise ValueError(Errors.E721.format(mode=mode, needs=needs.__name__, modes=others))
     if not isinstance(mask_char, str) or len(mask_char) != 1 or mask_char.isspace():

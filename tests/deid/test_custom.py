@@ -89,6 +89,8 @@ def test_a_failing_function_fails_its_note_only_and_says_no_text(ops_file):
 
 
 def test_custom_mode_needs_a_function_and_only_custom_mode_takes_one(ops_file, tmp_path):
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise ValueError('a module that fails on import')\n")
     with pytest.raises(ValueError, match="E738"):
         mode_operator("custom")
     with pytest.raises(ValueError, match="E738"):
@@ -105,6 +107,7 @@ def test_custom_mode_needs_a_function_and_only_custom_mode_takes_one(ops_file, t
         ("os.path:no_such_function", "no attribute"),
         ("os.path:sep", "not a function"),
         ("no_such_module_xyz:f", "ModuleNotFoundError"),
+        (f"{broken}:f", "importing it raised ValueError"),
     ):
         with pytest.raises(ValueError, match=f"E734.*{why}"):
             load_custom_operator(spec)
