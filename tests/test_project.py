@@ -45,6 +45,16 @@ def test_smoke_workflow_end_to_end(tmp_path, monkeypatch):
     config = (build / "en_clintiny_smoke" / "config.cfg").read_text()
     assert "spacy-clintiny.TokenClassifier.v3" in config and "lexicons = [" in config  # the PHI head's run
     assert "spacy-clintiny.TokenClassifier.v2" in config and "spacy-clintiny.TextClassifier.v3" in config
+    # the concept head comes from its own run (train-concepts), not from the multi-task run
+    weights = {
+        name: (build / path / "ner_concepts" / "model").read_bytes()
+        for name, path in (
+            ("package", "en_clintiny_smoke-fp32"),
+            ("concepts", "pipeline-concepts/model-last"),
+            ("multi-task", "pipeline-student/model-last"),
+        )
+    }
+    assert weights["package"] == weights["concepts"] != weights["multi-task"]
     # the ADE head's TF-IDF regression was fitted on every ADE training sentence (the workflow gives
     # the head its training file as initialize corpus; tests/components/test_textcat_v3.py checks the reader)
     import spacy

@@ -141,7 +141,7 @@ def test_notes_over_a_million_characters_are_accepted():
         )
 
 
-@pytest.mark.parametrize("name", ["assemble.cfg", "train.cfg"])
+@pytest.mark.parametrize("name", ["assemble.cfg", "heads.cfg", "train.cfg"])
 def test_project_configs_use_the_settings(name):
     nlp_config = Config().from_disk(ROOT / "configs" / name, interpolate=False)["nlp"]
     assert nlp_config["tokenizer"]["@tokenizers"] == "spacy-clintiny.Tokenizer.v1"
