@@ -14,8 +14,6 @@ import json
 from pathlib import Path
 from typing import Dict, List
 
-PHI_CORPUS = "physionet"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -28,7 +26,7 @@ def main() -> None:
     import spacy
     import torch
 
-    from spacy_clintiny.evaluation import read_eval_sets, score_pipeline
+    from spacy_clintiny.evaluation import PHI_CORPUS, read_eval_sets, score_pipeline
 
     torch.set_num_threads(args.threads)
     dev_sets = {name: egs for name, egs in read_eval_sets(args.corpus, limit=args.limit).items() if name != PHI_CORPUS}
