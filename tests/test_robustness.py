@@ -149,6 +149,23 @@ def test_project_configs_use_the_settings(name):
     assert nlp_config["after_pipeline_creation"]["@callbacks"] == "spacy-clintiny.ClearLoadErrors.v1"
 
 
+def test_own_run_configs_train_the_multi_task_heads():
+    """configs/heads.cfg puts the concept head of configs/concepts.cfg in place of the multi-task
+    run's, on the multi-task run's encoder: the two configs must declare the same encoder, the
+    same head, the same labels and the same mix of the concept corpora."""
+    train, concepts = (Config().from_disk(ROOT / "configs" / name) for name in ("train.cfg", "concepts.cfg"))
+    assert concepts["components"]["encoder"] == train["components"]["encoder"]
+    assert concepts["components"]["ner_concepts"] == train["components"]["ner_concepts"]
+    labels = [config["initialize"]["components"]["ner_concepts"] for config in (concepts, train)]
+    assert labels[0] == labels[1]
+    for key in ("window", "stride", "learn_rate"):
+        assert concepts["vars"][key] == train["vars"][key], key
+    own, multi = concepts["corpora"]["train"]["weights"], train["corpora"]["train"]["weights"]
+    assert set(own) <= set(multi)
+    scale = multi["ncbi"] / own["ncbi"]
+    assert {name: own[name] * scale for name in own} == {name: multi[name] for name in own}
+
+
 # ---------------------------------------------------------------------- broken pipeline folders
 
 
