@@ -152,12 +152,18 @@ def test_project_configs_use_the_settings(name):
 def test_own_run_configs_train_the_multi_task_heads():
     """configs/heads.cfg puts the concept head of configs/concepts.cfg in place of the multi-task
     run's, on the multi-task run's encoder: the two configs must declare the same encoder, the
-    same head, the same labels and the same mix of the concept corpora."""
+    same head, the same labels and the same mix of the concept corpora. The PHI and ADE runs'
+    heads go on that encoder too."""
     train, concepts = (Config().from_disk(ROOT / "configs" / name) for name in ("train.cfg", "concepts.cfg"))
     assert concepts["components"]["encoder"] == train["components"]["encoder"]
     assert concepts["components"]["ner_concepts"] == train["components"]["ner_concepts"]
     labels = [config["initialize"]["components"]["ner_concepts"] for config in (concepts, train)]
     assert labels[0] == labels[1]
+    # the PHI and ADE heads' own runs are swapped in the same way: the same encoder (its cache, a
+    # training-time memory setting, may differ)
+    for name in ("phi.cfg", "ade_context_head.cfg"):
+        encoder = Config().from_disk(ROOT / "configs" / name)["components"]["encoder"]
+        assert {**encoder, "cache_size": None} == {**train["components"]["encoder"], "cache_size": None}, name
     for key in ("window", "stride", "learn_rate"):
         assert concepts["vars"][key] == train["vars"][key], key
     own, multi = concepts["corpora"]["train"]["weights"], train["corpora"]["train"]["weights"]
