@@ -48,26 +48,31 @@ def test_smoke_workflow_end_to_end(tmp_path, monkeypatch):
     # the concept head comes from its own run (train-concepts), not from the multi-task run
     # and the ADE sentence head from its own (train-ade: a BiLSTM over the wordpiece vectors)
     assert "spacy-clintiny.TextClassifier.v4" in config and "spacy-clintiny.WordpieceListener.v1" in config
-    for head, own_run in (("ner_concepts", "pipeline-concepts"), ("textcat_ade", "pipeline-ade")):
-        weights = {
-            name: (build / path / head / "model").read_bytes()
-            for name, path in (
-                ("package", "en_clintiny_smoke-fp32"),
-                ("own run", f"{own_run}/model-last"),
-                ("multi-task", "pipeline-student/model-last"),
-            )
-        }
-        assert weights["package"] == weights["own run"] != weights["multi-task"], head
-    # the teacher keeps the multi-task ADE head, whose TF-IDF regression was fitted on every ADE
-    # training sentence (the workflow gives the head its training file as initialize corpus;
+    own_runs = (
+        ("package", "en_clintiny_smoke-fp32", "pipeline-student", "pipeline-concepts", "pipeline-ade"),
+        ("teacher", "pipeline-teacher/heads", "pipeline-teacher", "pipeline-teacher-concepts", "pipeline-teacher-ade"),
+    )
+    for who, assembled, multi_task, concepts_run, ade_run in own_runs:
+        for head, own_run in (("ner_concepts", concepts_run), ("textcat_ade", ade_run)):
+            weights = {
+                name: (build / path / head / "model").read_bytes()
+                for name, path in (
+                    ("assembled", assembled),
+                    ("own run", f"{own_run}/model-last"),
+                    ("multi-task", f"{multi_task}/model-last"),
+                )
+            }
+            assert weights["assembled"] == weights["own run"] != weights["multi-task"], (who, head)
+    # the multi-task ADE head (before train-ade replaces it) fitted its TF-IDF regression on every
+    # ADE training sentence (the workflow gives the head its training file as initialize corpus;
     # tests/components/test_textcat_v3.py checks the reader)
     import spacy
     from spacy.tokens import DocBin
 
     ade = DocBin().from_disk(build / "corpus" / "ade" / "train.spacy").get_docs(spacy.blank("en").vocab)
     n_ade = sum("ADE" in doc.cats for doc in ade)
-    teacher_cfg = json.loads((build / "pipeline-teacher" / "calibrated" / "textcat_ade" / "cfg").read_text())
-    assert teacher_cfg["tfidf"]["docs"] == n_ade > 0
+    multi_task_cfg = json.loads((build / "pipeline-teacher" / "model-last" / "textcat_ade" / "cfg").read_text())
+    assert multi_task_cfg["tfidf"]["docs"] == n_ade > 0
     assert (root / "corpus" / "calib" / "mtsamples.spacy").exists() or (build / "corpus" / "calib").exists()
     assert json.loads((build / "pipeline-student" / "calibration.json").read_text())
     # the optimize step records its runtime decision in the package (clintiny deid reads it)
