@@ -41,7 +41,7 @@ def test_smoke_workflow_end_to_end(tmp_path, monkeypatch):
     assert fidelity
     wheels = list((build / "packages").glob("*/dist/en_clintiny_smoke-*.whl"))
     assert len(wheels) == 1
-    # the PHI head comes from its own run, the doc heads from the calibrated multi-task run
+    # the PHI head comes from its own run, the specialty head from the calibrated multi-task run
     config = (build / "en_clintiny_smoke" / "config.cfg").read_text()
     assert "spacy-clintiny.TokenClassifier.v3" in config and "lexicons = [" in config  # the PHI head's run
     assert "spacy-clintiny.TokenClassifier.v2" in config and "spacy-clintiny.TextClassifier.v3" in config
@@ -63,7 +63,7 @@ def test_smoke_workflow_end_to_end(tmp_path, monkeypatch):
                 )
             }
             assert weights["assembled"] == weights["own run"] != weights["multi-task"], (who, head)
-    # the multi-task ADE head (before train-ade replaces it) fitted its TF-IDF regression on every
+    # the multi-task ADE head (before the ADE run's replaces it) fitted its TF-IDF regression on every
     # ADE training sentence (the workflow gives the head its training file as initialize corpus;
     # tests/components/test_textcat_v3.py checks the reader)
     import spacy
