@@ -650,6 +650,11 @@ class Errors(metaclass=_Codes):
         "Encoder '{name}': cache_size = {value} needs trainable = false (a fine-tuned encoder's "
         "output changes at every step). Set cache_size = 0 or trainable = false."
     )
+    E877 = (
+        "Encoder output cache: model '{model}' has no torch weights to fingerprint, so its output "
+        "cannot be kept on disk (cache_dir). Train on the torch encoder (spacy-clintiny.Encoder.v1) "
+        "or set cache_dir = null."
+    )
 
     # ---- E800-E819 Spark (spacy_clintiny.spark, clintiny spark-deid)
     E800 = (

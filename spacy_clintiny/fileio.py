@@ -18,7 +18,12 @@ TMP_SUFFIX = ".tmp"
 
 @contextlib.contextmanager
 def atomic_open(
-    path: PathLike, mode: str = "w", *, encoding: str = "utf8", newline: Union[str, None] = None
+    path: PathLike,
+    mode: str = "w",
+    *,
+    encoding: str = "utf8",
+    newline: Union[str, None] = None,
+    sync: bool = True,
 ) -> Iterator[IO]:
     """Open a temporary sibling of ``path`` for writing; on a clean exit it is flushed, synced
     and renamed onto ``path``, on an exception it is removed and ``path`` is left untouched.
@@ -27,6 +32,8 @@ def atomic_open(
     mode (str): "w" (text) or "wb" (bytes).
     encoding (str): Text encoding (text mode only).
     newline (Optional[str]): As for ``open`` (text mode only).
+    sync (bool): fsync before the rename, so the file survives a power loss as well as a killed
+        process. A cache whose reader checks every file (and recomputes a bad one) can skip it.
     YIELDS (IO): The open temporary file.
     """
     if mode not in ("w", "wb"):
@@ -42,7 +49,8 @@ def atomic_open(
         with handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
         set_default_permissions(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
@@ -93,9 +101,9 @@ def write_text_atomic(path: PathLike, text: str, *, encoding: str = "utf8") -> N
         handle.write(text)
 
 
-def write_bytes_atomic(path: PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_open(path, "wb") as handle:
+def write_bytes_atomic(path: PathLike, data: bytes, *, sync: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (``sync``: as for ``atomic_open``)."""
+    with atomic_open(path, "wb", sync=sync) as handle:
         handle.write(data)
 
 

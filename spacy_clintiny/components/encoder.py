@@ -2,6 +2,7 @@
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
 from spacy.language import Language
@@ -17,7 +18,7 @@ from thinc.api import Config, Model, Optimizer
 
 from ..architectures.encoder import check_trainable
 from ..errors import Errors
-from ..training.feature_cache import EncoderOutputCache
+from ..training.feature_cache import EncoderOutputCache, encoder_fingerprint
 from ..training.optimizer import param_group
 
 DEFAULT_CONFIG_STR = """
@@ -39,6 +40,7 @@ DEFAULT_CONFIG = Config().from_str(DEFAULT_CONFIG_STR)
         "max_batch_items": 4096,
         "trainable": True,
         "cache_size": 0,
+        "cache_dir": None,
         "overlap": True,
     },
 )
@@ -50,6 +52,7 @@ def make_clintiny_encoder(
     max_batch_items: int = 4096,
     trainable: bool = True,
     cache_size: int = 0,
+    cache_dir: Optional[str] = None,
     overlap: bool = True,
 ) -> "Encoder":
     """Create the shared encoder component.
@@ -66,6 +69,12 @@ def make_clintiny_encoder(
         process, its predictions (the training loop's dev evaluations) use the same cache,
         so each dev doc is encoded once per run; a pipeline loaded from disk never caches
         what it predicts. See ``training/feature_cache.py`` for its memory.
+    cache_dir (Optional[str]): With ``cache_size``, also keep each doc's output in this folder
+        (under a sub-folder named by the encoder's weights, tokenizer and windows) and read it
+        from there on a miss, so that several training runs on the same fixed encoder, one
+        after another or at the same time, encode each doc once between them (None: memory
+        only). The files hold wordpiece ids and vectors, no text; keep the folder with the
+        build outputs.
     overlap (bool): In ``nlp.pipe``, encode the next batch in a background thread while the
         components after the encoder (heads, rules) work on this one. The encoder's runtime
         (ONNX Runtime or torch) releases the GIL while it computes, so on a CPU the Python
@@ -81,6 +90,7 @@ def make_clintiny_encoder(
         name=name,
         trainable=trainable,
         cache_size=cache_size,
+        cache_dir=cache_dir,
         overlap=overlap,
     )
 
@@ -120,7 +130,13 @@ class Encoder(Transformer):
     in training and at inference."""
 
     def __init__(
-        self, *args: Any, trainable: bool = True, cache_size: int = 0, overlap: bool = True, **kwargs: Any
+        self,
+        *args: Any,
+        trainable: bool = True,
+        cache_size: int = 0,
+        cache_dir: Optional[str] = None,
+        overlap: bool = True,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.trainable = trainable
@@ -128,6 +144,8 @@ class Encoder(Transformer):
         if cache_size and trainable:
             raise ValueError(Errors.E876.format(name=self.name, value=cache_size))
         self.output_cache = EncoderOutputCache(cache_size) if cache_size else None
+        # the folder is named by the weights, known only once they are loaded: see _cached_output
+        self.cache_dir = Path(cache_dir) if cache_dir and cache_size else None
         # set by the first fixed-encoder update: from then on predict() reads the cache too
         self._training = False
 
@@ -166,8 +184,18 @@ class Encoder(Transformer):
         if self.output_cache is None or not self._training or not any(len(doc) for doc in docs):
             return super().predict(docs)
         batch = FullTransformerBatch.empty(len(docs))
-        batch.cached_doc_data = self.output_cache.get_or_compute(docs, self._encode)
+        batch.cached_doc_data = self._cached_output(docs)
         return batch
+
+    def _cached_output(self, docs: List[Doc]) -> List[Any]:
+        """The fixed encoder's output for ``docs`` through the cache, whose folder on disk (with
+        ``cache_dir``) is chosen at the first call, when the weights are those being trained on."""
+        assert self.output_cache is not None
+        if self.cache_dir is not None and self.output_cache.directory is None:
+            probe = Doc(self.vocab, words=[f"w{i % 50}" for i in range(300)])
+            fingerprint = encoder_fingerprint(self.model, probe)
+            self.output_cache.directory = self.cache_dir / f"{fingerprint}-{self.output_cache.dtype}"
+        return self.output_cache.get_or_compute(docs, self._encode)
 
     def _encode(self, docs: List[Doc]) -> List[Any]:
         return self.model.predict(docs).doc_data
@@ -195,7 +223,7 @@ class Encoder(Transformer):
             return losses
         if self.output_cache is not None:
             self._training = True
-            doc_data = self.output_cache.get_or_compute(docs, self._encode)
+            doc_data = self._cached_output(docs)
         else:
             doc_data = self._encode(docs)
         batch_id = TransformerListener.get_batch_id(docs)

@@ -6,10 +6,11 @@ import numpy
 import pytest
 import spacy
 from spacy_transformers.align import apply_alignment
+from spacy_transformers.data_classes import TransformerData
 from thinc.api import Adam, NumpyOps, reduce_mean
 
 from helpers import add_tiny_encoder, span_examples
-from spacy_clintiny.training.feature_cache import EncoderOutputCache, doc_key
+from spacy_clintiny.training.feature_cache import EncoderOutputCache, doc_key, encoder_fingerprint
 
 TEXTS = [
     "John Smith was seen at Boston clinic on Monday and again on Friday for chest pain.",
@@ -34,6 +35,17 @@ def token_vectors(trf):
     return reduce_mean()(aligned, False)[0]
 
 
+def counting_encoder(enc):
+    """The encoder's prediction as a cache's ``compute``, and the list of batch sizes it got."""
+    calls = []
+
+    def compute(todo):
+        calls.append(len(todo))
+        return enc.model.predict(todo).doc_data
+
+    return compute, calls
+
+
 @pytest.fixture(scope="module")
 def encoder(tiny_encoder):
     nlp = spacy.blank("en")
@@ -48,12 +60,7 @@ def test_cached_output_equals_the_uncached_path(encoder, dtype, tol):
     nlp, enc = encoder
     docs = [nlp.make_doc(t) for t in TEXTS]
     reference = enc.model.predict(docs).doc_data
-    calls = []
-
-    def compute(todo):
-        calls.append(len(todo))
-        return enc.model.predict(todo).doc_data
-
+    compute, calls = counting_encoder(enc)
     cache = EncoderOutputCache(10, dtype=dtype)
     first = cache.get_or_compute(docs, compute)
     # a new batch: two cached docs, one new doc, an empty doc; only the new doc is computed
@@ -126,18 +133,25 @@ def test_cache_needs_a_fixed_encoder(tiny_encoder):
         nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(tiny_encoder)}, "cache_size": 10})
 
 
-def train_losses(tiny_encoder, cache_size, n_updates=4):
-    spacy.util.fix_random_seed(0)
+def fixed_encoder_pipeline(encoder_path, cache_size, cache_dir=None):
+    """The encoder (fixed, window 8 / stride 6, the given cache) and a PHI head."""
     nlp = spacy.blank("en")
     nlp.add_pipe(
         "clintiny_encoder",
         config={
-            "model": {"name": str(tiny_encoder), "window": 8, "stride": 6},
+            "model": {"name": str(encoder_path), "window": 8, "stride": 6},
             "trainable": False,
             "cache_size": cache_size,
+            "cache_dir": str(cache_dir) if cache_dir else None,
         },
     )
     nlp.add_pipe("clintiny_ner", name="ner_phi", config={"spans_key": "phi"})
+    return nlp
+
+
+def train_losses(tiny_encoder, cache_size, n_updates=4):
+    spacy.util.fix_random_seed(0)
+    nlp = fixed_encoder_pipeline(tiny_encoder, cache_size)
     examples = span_examples(nlp, PHI, "phi")
     optimizer = nlp.initialize(lambda: examples, sgd=Adam(0.01))
     losses = [nlp.update(examples, sgd=optimizer)["ner_phi"] for _ in range(n_updates)]
@@ -184,3 +198,72 @@ def test_evaluations_during_training_encode_each_dev_doc_once(tiny_encoder, tmp_
     loaded = spacy.load(tmp_path / "model")
     list(loaded.pipe([loaded.make_doc(t) for t in TEXTS]))
     assert len(loaded.get_pipe("clintiny_encoder").output_cache) == 0
+
+
+def test_a_cache_folder_is_shared_between_caches_and_holds_no_text(encoder, tmp_path):
+    nlp, enc = encoder
+    docs = [nlp.make_doc(t) for t in TEXTS]
+    compute, calls = counting_encoder(enc)
+    first = EncoderOutputCache(10, directory=tmp_path)
+    reference = first.get_or_compute(docs, compute)
+    files = sorted(tmp_path.glob("*/*.msgpack"))
+    assert len(files) == len(TEXTS) and calls == [5]
+    assert not any(b"Smith" in path.read_bytes() or b"chest" in path.read_bytes() for path in files)
+    # another process (a later run on the same encoder) encodes nothing
+    second = EncoderOutputCache(10, directory=tmp_path)
+    again = second.get_or_compute(docs[::-1], compute)
+    assert calls == [5] and second.disk_hits == len(TEXTS) and second.misses == 0
+    for got, want in zip(again[::-1], reference):
+        numpy.testing.assert_allclose(token_vectors(got), token_vectors(want), rtol=2e-3, atol=2e-3)
+        assert got.model_output.last_hidden_state.dtype == numpy.float32
+    # a damaged entry is recomputed and rewritten, never trusted
+    files[0].write_bytes(b"\x00broken")
+    third = EncoderOutputCache(10, directory=tmp_path)
+    third.get_or_compute(docs, compute)
+    assert calls == [5, 1] and third.disk_hits == len(TEXTS) - 1
+    assert TransformerData.empty().from_bytes(files[0].read_bytes()).model_output.last_hidden_state.size
+
+
+def test_runs_on_one_encoder_share_its_cache_folder_and_no_other(tiny_encoder, tmp_path):
+    from spacy_clintiny.testing import make_tiny_bert
+
+    losses = []
+    folders = []
+    for encoder_path in (tiny_encoder, tiny_encoder, make_tiny_bert(tmp_path / "other", seed=1)):
+        spacy.util.fix_random_seed(0)
+        nlp = fixed_encoder_pipeline(encoder_path, 100, tmp_path / "cache")
+        examples = span_examples(nlp, PHI, "phi")
+        optimizer = nlp.initialize(lambda examples=examples: examples, sgd=Adam(0.01))
+        losses.append([nlp.update(examples, sgd=optimizer)["ner_phi"] for _ in range(3)])
+        cache = nlp.get_pipe("clintiny_encoder").output_cache
+        folders.append(cache.directory)
+        assert cache.hits == 2 * len(PHI)
+        assert (cache.misses, cache.disk_hits) == ((len(PHI), 0) if len(folders) != 2 else (0, len(PHI)))
+    assert folders[0] == folders[1] != folders[2] and folders[0].parent == tmp_path / "cache"
+    assert len(list(folders[0].glob("*/*.msgpack"))) == len(PHI)
+    # the second run read float16 entries where the first had its own float32 output once
+    numpy.testing.assert_allclose(losses[1], losses[0], rtol=5e-3)
+    assert losses[2] != losses[0]
+
+
+def test_the_fingerprint_follows_the_weights_that_make_the_output(encoder):
+    import torch
+
+    nlp, enc = encoder
+    probe = spacy.tokens.Doc(nlp.vocab, words=[f"w{i % 50}" for i in range(60)])
+    (hf_model,) = [shim._model for node in enc.model.walk() for shim in node.shims]
+    before = encoder_fingerprint(enc.model, probe)
+    pooler, layer = hf_model.pooler.dense.weight, hf_model.encoder.layer[0].output.dense.weight
+    saved = (pooler.detach().clone(), layer.detach().clone())
+    with torch.no_grad():
+        pooler.add_(1.0)  # transformers initialises a missing pooler at random: not part of the output
+        assert encoder_fingerprint(enc.model, probe) == before
+        layer.add_(1.0)
+        changed = encoder_fingerprint(enc.model, probe)
+        pooler.copy_(saved[0])
+        layer.copy_(saved[1])
+    assert changed != before and encoder_fingerprint(enc.model, probe) == before
+    assert "pooler_output" in enc.model.predict([probe]).doc_data[0].model_output
+    cache = EncoderOutputCache(5)
+    (entry,) = cache.get_or_compute([probe], lambda todo: enc.model.predict(todo).doc_data)
+    assert "pooler_output" not in cache._entries[doc_key(probe)].model_output
