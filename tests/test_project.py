@@ -49,30 +49,29 @@ def test_smoke_workflow_end_to_end(tmp_path, monkeypatch):
     # and the ADE sentence head from its own (train-ade: a BiLSTM over the wordpiece vectors)
     assert "spacy-clintiny.TextClassifier.v4" in config and "spacy-clintiny.WordpieceListener.v1" in config
     own_runs = (
-        ("package", "en_clintiny_smoke-fp32", "pipeline-student", "pipeline-concepts", "pipeline-ade"),
-        ("teacher", "pipeline-teacher/heads", "pipeline-teacher", "pipeline-teacher-concepts", "pipeline-teacher-ade"),
+        ("package", "en_clintiny_smoke-fp32", "pipeline-student", "pipeline-phi", "pipeline-concepts", "pipeline-ade"),
+        (
+            "teacher",
+            "pipeline-teacher/heads",
+            "pipeline-teacher",
+            "pipeline-teacher",
+            "pipeline-teacher-concepts",
+            "pipeline-teacher-ade",
+        ),
     )
-    for who, assembled, multi_task, concepts_run, ade_run in own_runs:
-        for head, own_run in (("ner_concepts", concepts_run), ("textcat_ade", ade_run)):
-            weights = {
-                name: (build / path / head / "model").read_bytes()
-                for name, path in (
-                    ("assembled", assembled),
-                    ("own run", f"{own_run}/model-last"),
-                    ("multi-task", f"{multi_task}/model-last"),
-                )
-            }
-            assert weights["assembled"] == weights["own run"] != weights["multi-task"], (who, head)
-    # the multi-task ADE head (before the ADE run's replaces it) fitted its TF-IDF regression on every
-    # ADE training sentence (the workflow gives the head its training file as initialize corpus;
-    # tests/components/test_textcat_v3.py checks the reader)
-    import spacy
-    from spacy.tokens import DocBin
-
-    ade = DocBin().from_disk(build / "corpus" / "ade" / "train.spacy").get_docs(spacy.blank("en").vocab)
-    n_ade = sum("ADE" in doc.cats for doc in ade)
-    multi_task_cfg = json.loads((build / "pipeline-teacher" / "model-last" / "textcat_ade" / "cfg").read_text())
-    assert multi_task_cfg["tfidf"]["docs"] == n_ade > 0
+    for who, assembled, multi_task, phi_run, concepts_run, ade_run in own_runs:
+        # the multi-task run trains only the heads no run of their own replaces (--nlp.pipeline)
+        multi_task_config = (build / multi_task / "model-last" / "config.cfg").read_text()
+        trained = multi_task_config.split("pipeline = ", 1)[1].split("\n", 1)[0]
+        assert "ner_concepts" not in trained and "textcat_ade" not in trained, (who, trained)
+        assert ("ner_phi" in trained) == (phi_run == multi_task), (who, trained)
+        for head, own_run in (("ner_phi", phi_run), ("ner_concepts", concepts_run), ("textcat_ade", ade_run)):
+            assembled_weights = (build / assembled / head / "model").read_bytes()
+            assert assembled_weights == (build / own_run / "model-last" / head / "model").read_bytes(), (who, head)
+    # the runs on one fixed encoder shared its output through build/encoder-cache: one folder per
+    # encoder (student, teacher), each doc's file written once and read by the later runs
+    folders = sorted(path for path in (build / "encoder-cache").iterdir() if path.is_dir())
+    assert len(folders) == 2 and all(any(folder.glob("*/*.msgpack")) for folder in folders)
     assert (root / "corpus" / "calib" / "mtsamples.spacy").exists() or (build / "corpus" / "calib").exists()
     assert json.loads((build / "pipeline-student" / "calibration.json").read_text())
     # the optimize step records its runtime decision in the package (clintiny deid reads it)

@@ -389,11 +389,20 @@ def _grid(plt, n_panels: int, *, columns: int = 4, size: float = 2.8):
     return fig, flat[:n_panels]
 
 
+def _curve_panels(curves: Dict[str, List[Dict[str, Any]]]) -> Tuple[List[str], List[str]]:
+    """The heads with a non-zero loss and the dev scores with a non-zero value in some run."""
+    heads = sorted({h for rows in curves.values() for r in rows for h, v in r.get("losses", {}).items() if v})
+    score_keys = sorted({k for rows in curves.values() for r in rows for k, v in (r.get("scores") or {}).items() if v})
+    return heads, score_keys
+
+
 def _plot_curves(plt, curves: Dict[str, List[Dict[str, Any]]], path: Path) -> Path:
     """One panel per head (training loss of each run, log scale) and one per dev score
-    (each run's value over steps). Heads whose loss is always 0 (a fixed encoder) are left out."""
-    heads = sorted({h for rows in curves.values() for r in rows for h, v in r.get("losses", {}).items() if v})
-    score_keys = sorted({k for rows in curves.values() for r in rows for k in (r.get("scores") or {})})
+    (each run's value over steps). Heads whose loss is always 0 (a fixed encoder) are left out,
+    and so is a run's score that is 0 at every evaluation: a head the run does not train (the
+    workflow's multi-task runs leave out the heads that runs of their own replace) or cannot
+    score (their relation head, with no concept head to find the entities, scores 0)."""
+    heads, score_keys = _curve_panels(curves)
     fig, axes = _grid(plt, len(heads) + len(score_keys))
     for ax, head in zip(axes, heads):
         for name, rows in curves.items():
@@ -405,7 +414,7 @@ def _plot_curves(plt, curves: Dict[str, List[Dict[str, Any]]], path: Path) -> Pa
     for ax, key in zip(axes[len(heads) :], score_keys):
         for name, rows in curves.items():
             points = [(r["step"], r["scores"][key]) for r in rows if (r.get("scores") or {}).get(key) is not None]
-            if points:
+            if any(value for _, value in points):
                 ax.plot(*zip(*points), marker=".", label=name)
         ax.set_title(f"dev: {key}", fontsize=8)
     for ax in axes:

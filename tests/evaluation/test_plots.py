@@ -2,7 +2,7 @@
 
 import json
 
-from spacy_clintiny.evaluation.report import _pipelines_only, plot_all
+from spacy_clintiny.evaluation.report import _curve_panels, _pipelines_only, plot_all
 
 SPECIALTY = {"kind": "textcat", "acc": 0.5, "main": 0.1, "per_label": {"A": {"f": 0.5}, "B": {"f": 0.2}}}
 TASKS = {"phi": {"main": 0.7}, "textcat_specialty": SPECIALTY}
@@ -32,3 +32,14 @@ def test_tasks_without_a_baseline_get_a_panel_of_the_pipelines_main_figure():
     by_task = {e["task"]: e["figures"][0]["values"] for e in entries}
     assert by_task["phi"] == {"student": 0.7, "teacher": 0.8}
     assert by_task["textcat_specialty"] == {"student": 0.5, "teacher": None}  # top-1 for a ranking head
+
+
+def test_curve_panels_leave_out_what_no_run_trains_or_scores():
+    # the multi-task run has no concept head: its concept score and relation score stay 0
+    multi_task = [
+        {"step": 0, "losses": {"encoder": 0.0, "rel": 0.0}, "scores": {"spans_concepts_f": 0.0, "rel_rel_f": 0.0}},
+        {"step": 250, "losses": {"encoder": 0.0, "rel": 170.0}, "scores": {"spans_concepts_f": 0.0, "rel_rel_f": 0.0}},
+    ]
+    concepts = [{"step": 1000, "losses": {"ner_concepts": 9.0}, "scores": {"spans_concepts_f": 0.7}}]
+    heads, scores = _curve_panels({"student": multi_task, "student-concepts": concepts})
+    assert heads == ["ner_concepts", "rel"] and scores == ["spans_concepts_f"]
