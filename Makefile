@@ -7,6 +7,15 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 TORCH_VERSION ?= 2.13.0
+# numpy's OpenBLAS runs its generic kernels on CPUs newer than its tables (6-8x slower matrix
+# products in the heads): name the core type from the CPU's flags unless you set it
+# (spacy_clintiny/blas.py explains; `python -m spacy train` loads numpy before the package can)
+ifeq ($(origin OPENBLAS_CORETYPE),undefined)
+OPENBLAS_CORETYPE := $(shell $(PYTHON) spacy_clintiny/blas.py 2>/dev/null)
+endif
+ifneq ($(OPENBLAS_CORETYPE),)
+export OPENBLAS_CORETYPE
+endif
 
 .PHONY: setup all smoke test lint clean
 

@@ -8,10 +8,14 @@ seconds instead of six, and commands that never load a model (convert, labels, s
 import transformers.
 """
 
-from ._srsly import freeze_msgpack_hooks
-from .about import __version__
-from .extensions import install_extensions
-from .multiprocess import install as install_multiprocess
+from .blas import set_openblas_coretype
+
+set_openblas_coretype()  # before numpy loads: OpenBLAS reads OPENBLAS_CORETYPE once (blas.py)
+
+from ._srsly import freeze_msgpack_hooks  # noqa: E402
+from .about import __version__  # noqa: E402
+from .extensions import install_extensions  # noqa: E402
+from .multiprocess import install as install_multiprocess  # noqa: E402
 
 install_extensions()  # idempotent, never force=True: doc._.clintiny_rels after `import spacy_clintiny`
 install_multiprocess()  # nlp.pipe(n_process=...): one torch thread per forked worker, E847 for medspaCy docs

@@ -5,13 +5,16 @@ heads' matrix products (the PHI head's context CNN is ~40% of a de-identificatio
 core idle. ``BlasNumpyOps`` is ``NumpyOps`` with ``gemm`` done by ``numpy.matmul``, which runs on
 numpy's own multi-threaded BLAS (OpenBLAS in the PyPI wheels), as thinc-apple-ops' ``AppleOps``
 does with Accelerate. Everything else is ``NumpyOps``'s. Measured on 2 cores, a
-(7000 x 768) @ (768 x 768) product: blis 0.100 s, numpy 0.048 s.
+(7000 x 768) @ (768 x 768) product: blis 0.100 s, numpy 0.048 s. Where numpy's OpenBLAS failed
+to recognise the CPU and runs generic kernels (``spacy_clintiny.blas``), blis is kept.
 """
 
 from typing import Optional
 
 import numpy
 from thinc.api import Model, NumpyOps, get_current_ops
+
+from ..blas import numpy_gemm_is_generic
 
 
 class BlasNumpyOps(NumpyOps):
@@ -31,12 +34,13 @@ class BlasNumpyOps(NumpyOps):
 
 def with_blas_gemm(model: Model) -> Model:
     """Give every node of ``model`` :class:`BlasNumpyOps`, if the current ops are thinc's
-    ``NumpyOps`` (on a GPU, or with other ops chosen, the model is left as it is).
+    ``NumpyOps`` (on a GPU, with other ops chosen, or where numpy's OpenBLAS runs generic kernels
+    slower than blis, the model is left as it is).
 
     model (Model): A head's model, just built.
     RETURNS (Model): The same model.
     """
-    if type(get_current_ops()) is not NumpyOps:
+    if type(get_current_ops()) is not NumpyOps or numpy_gemm_is_generic():
         return model
     ops = BlasNumpyOps()
     for node in model.walk():

@@ -1,11 +1,19 @@
-"""The heads' matrix products on numpy's BLAS give thinc's results."""
+"""The heads' matrix products on numpy's BLAS give thinc's results (and stay on blis where
+numpy's OpenBLAS runs generic kernels: test_blas.py checks that detection)."""
 
 import numpy
 import pytest
 from thinc.api import NumpyOps, use_ops
 
+from spacy_clintiny.architectures import _ops
 from spacy_clintiny.architectures._ops import BlasNumpyOps, with_blas_gemm
 from spacy_clintiny.registry import registry
+
+
+@pytest.fixture
+def fast_openblas(monkeypatch):
+    """numpy's OpenBLAS taken as running this CPU's kernels (what `make test` arranges)."""
+    monkeypatch.setattr(_ops, "numpy_gemm_is_generic", lambda: False)
 
 
 @pytest.mark.parametrize("trans1,trans2", [(False, False), (True, False), (False, True), (True, True)])
@@ -39,14 +47,14 @@ def test_float64_product():
         "spacy-clintiny.RelationClassifier.v1",
     ],
 )
-def test_heads_are_built_with_blas_ops(name):
+def test_heads_are_built_with_blas_ops(name, fast_openblas):
     from thinc.api import Linear
 
     model = registry.architectures.get(name)(Linear(nO=4, nI=4), nO=3)
     assert {type(node.ops) for node in model.walk()} == {BlasNumpyOps}
 
 
-def test_other_ops_are_left_alone():
+def test_other_ops_are_left_alone(fast_openblas):
     from thinc.api import Linear
 
     class OtherOps(NumpyOps):
@@ -60,3 +68,12 @@ def test_other_ops_are_left_alone():
         layer = Linear(nO=2, nI=2)
         layer.ops = other
         assert with_blas_gemm(layer).ops is other
+
+
+def test_generic_openblas_keeps_blis(monkeypatch):
+    from thinc.api import Linear
+
+    monkeypatch.setattr(_ops, "numpy_gemm_is_generic", lambda: True)
+    with use_ops("numpy"):
+        model = registry.architectures.get("spacy-clintiny.TokenClassifier.v2")(Linear(nO=4, nI=4), nO=3)
+    assert {type(node.ops) for node in model.walk()} == {NumpyOps}
