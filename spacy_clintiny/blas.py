@@ -58,13 +58,18 @@ def coretype_for(flags: FrozenSet[str]) -> Optional[str]:
     return None
 
 
+def cpu_coretype() -> Optional[str]:
+    """The core type to name for this machine's CPU (:func:`coretype_for` its flags)."""
+    return coretype_for(cpu_flags())
+
+
 def set_openblas_coretype(environ=os.environ) -> Optional[str]:
     """Put ``OPENBLAS_CORETYPE`` in ``environ`` from the CPU's flags, if it is not set and numpy
     is not loaded yet (afterwards it would change nothing in this process, and child processes
     should then see what this one runs). RETURNS the value set, or None."""
     if environ.get("OPENBLAS_CORETYPE") or "numpy" in sys.modules:
         return None
-    core = coretype_for(cpu_flags())
+    core = cpu_coretype()
     if core is not None:
         environ["OPENBLAS_CORETYPE"] = core
     return core
@@ -75,7 +80,7 @@ def numpy_gemm_is_generic() -> bool:
     """Whether numpy's loaded OpenBLAS runs kernels older than this CPU's AVX2/AVX-512 (its CPU
     detection failed and nobody set ``OPENBLAS_CORETYPE``). False when it cannot be told: no
     OpenBLAS (another BLAS), no threadpoolctl, or a CPU without AVX2."""
-    if coretype_for(cpu_flags()) is None:
+    if cpu_coretype() is None:
         return False
     try:
         from threadpoolctl import threadpool_info
@@ -92,4 +97,4 @@ def numpy_gemm_is_generic() -> bool:
 
 
 if __name__ == "__main__":  # `python spacy_clintiny/blas.py`: the core type to export, or nothing
-    print(coretype_for(cpu_flags()) or "")
+    print(cpu_coretype() or "")

@@ -10,7 +10,7 @@ import pytest
 
 from spacy_clintiny import blas
 
-EXPECTED = blas.coretype_for(blas.cpu_flags())
+EXPECTED = blas.cpu_coretype()
 
 
 def run_python(code: str, **env: str) -> dict:
