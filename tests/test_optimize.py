@@ -292,6 +292,26 @@ def test_choose_writes_the_first_candidate_within_the_bound_and_reports_it(fp32_
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # no staging folder left
 
 
+def test_choose_scores_at_most_phi_limit_real_notes(fp32_pipeline, dev_corpus, tmp_path):
+    from spacy.tokens import DocBin
+
+    from spacy_clintiny.cli import app
+
+    notes = [eg.reference for eg in examples(spacy.blank("en"))]
+    assert len(notes) > 2
+    phi_docs = tmp_path / "notes.spacy"
+    DocBin(docs=notes, store_user_data=True).to_disk(phi_docs)
+    report = tmp_path / "runtime.json"
+    args = ["optimize", str(fp32_pipeline), str(tmp_path / "out"), "--choose", str(dev_corpus)]
+    args += ["--candidates", "onnx", "--phi-docs", str(phi_docs), "--phi-limit", "2", "--report", str(report)]
+    result = CliRunner().invoke(app, args + ["--threads", "1"])
+    assert result.exit_code == 0, result.output
+    decision = json.loads(report.read_text())
+    assert decision["phi_docs"] == str(phi_docs)
+    assert decision["phi_notes"] == 2
+    assert "phi@physionet" in decision["fp32"]["figures"]
+
+
 def test_choose_keeps_fp32_when_every_candidate_loses_too_much(fp32_pipeline, dev_corpus, tmp_path, monkeypatch):
     import spacy_clintiny.evaluation as evaluation
     from spacy_clintiny.optimize.choose import choose_runtime

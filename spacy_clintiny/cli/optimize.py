@@ -30,10 +30,13 @@ def optimize_cli(
     phi_docs: Optional[Path] = typer.Option(
         None,
         "--phi-docs",
-        help="With --choose: real notes with gold PHI (DocBin), at most --limit of them; the workflow "
+        help="With --choose: real notes with gold PHI (DocBin), at most --phi-limit of them; the workflow "
         "gives the training patients' notes, so no runtime is chosen on the held-out patients",
     ),
     limit: int = typer.Option(0, "--limit", help="With --choose: at most this many docs per dev corpus (0 = all)"),
+    phi_limit: int = typer.Option(
+        0, "--phi-limit", help="With --choose: at most this many --phi-docs notes, evenly spaced (0 = all)"
+    ),
     report: Optional[Path] = typer.Option(None, "--report", help="With --choose: write the decision as JSON"),
     threads: int = typer.Option(2, "--threads", help="torch threads while scoring"),
     force: bool = typer.Option(False, "--force", help="Replace OUTPUT if it exists"),
@@ -55,6 +58,7 @@ def optimize_cli(
                 max_loss=max_loss,
                 phi_docs=phi_docs,
                 limit=limit,
+                phi_limit=phi_limit,
                 report=report,
                 threads=threads,
                 force=force,
@@ -76,6 +80,7 @@ def _choose(
     max_loss: float,
     phi_docs: Optional[Path],
     limit: int,
+    phi_limit: int,
     report: Optional[Path],
     threads: int,
     force: bool,
@@ -93,13 +98,14 @@ def _choose(
     if not Path(corpus).is_dir():
         raise ValueError(Errors.E835.format(corpus=corpus))
     dev_sets = read_eval_sets(corpus, phi_docs=phi_docs, limit=limit)
-    if phi_docs is not None:  # a fidelity check, not the report: --limit applies to these notes too
-        dev_sets[PHI_CORPUS] = spread_subset(dev_sets[PHI_CORPUS], limit)
+    if phi_docs is not None:  # a fidelity check on training notes, not the report's held-out ones
+        dev_sets[PHI_CORPUS] = spread_subset(dev_sets[PHI_CORPUS], phi_limit)
     if not dev_sets:
         raise ValueError(Errors.E835.format(corpus=corpus))
     torch.set_num_threads(threads)
     decision = choose_runtime(pipeline, output, dev_sets, candidates=names, max_loss=max_loss, force=force)
     decision["phi_docs"] = str(phi_docs) if phi_docs is not None else None
+    decision["phi_notes"] = len(dev_sets[PHI_CORPUS]) if phi_docs is not None else 0
     rows = []
     for name, entry in decision["candidates"].items():
         token = entry["phi_token_f1_loss"]
