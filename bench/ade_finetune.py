@@ -124,8 +124,10 @@ def main() -> None:
         }
         results.append(entry)
         print(entry, flush=True)
-    assert not math.isnan(results[-1]["loss"])
-    print(json.dumps({"encoder": str(args.encoder), "args": vars(args) | {"encoder": str(args.encoder), "corpus": str(args.corpus)}, "epochs": results}))
+    if math.isnan(results[-1]["loss"]):
+        raise SystemExit("the training loss is NaN: lower --lr")
+    settings = vars(args) | {"encoder": str(args.encoder), "corpus": str(args.corpus)}
+    print(json.dumps({"args": settings, "epochs": results}))
 
 
 if __name__ == "__main__":
