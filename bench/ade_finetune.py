@@ -8,7 +8,12 @@ layer over its mean-pooled last hidden state, trained with AdamW (linear warm-up
 steps, then linear decay) on ``corpus/ade/train.spacy``, batches of similar length. The threshold
 is chosen on the calibration slice (``corpus/calib/ade.spacy``, never trained on) with the
 report's search; the dev F1 is then taken once, at that threshold, on every sentence of
-``corpus/ade/dev.spacy``. Prints one line per epoch and a last JSON line; writes nothing.
+``corpus/ade/dev.spacy``. Prints one line per epoch and a last JSON line.
+
+With ``--soft-labels DIR`` it also writes the fine-tuned encoder's probabilities as soft labels
+for distillation: ``DIR/ade/train.spacy`` (the training sentences, ``cats["ADE"]`` the
+probability) and a copy of the calibration slice at ``DIR/calib/ade.spacy``, the two files
+``configs/ade_context_head.cfg`` reads with ``--paths.corpus DIR``.
 """
 
 import argparse
@@ -30,6 +35,26 @@ def batches(lengths, batch_size, rng):
     return groups
 
 
+def write_soft_labels(corpus: Path, output: Path, probs: numpy.ndarray) -> None:
+    """The training sentences with ``cats["ADE"]`` set to ``probs`` (in file order), and the
+    calibration slice as it is, under ``output`` as ``configs/ade_context_head.cfg`` reads them."""
+    import shutil
+
+    import spacy
+    from spacy.tokens import DocBin
+
+    nlp = spacy.blank("en")
+    docs = list(DocBin(store_user_data=True).from_disk(corpus / "ade" / "train.spacy").get_docs(nlp.vocab))
+    if len(docs) != len(probs):
+        raise SystemExit(f"{len(probs)} probabilities for {len(docs)} training sentences")
+    for doc, prob in zip(docs, probs):
+        doc.cats["ADE"] = float(prob)
+    (output / "ade").mkdir(parents=True, exist_ok=True)
+    (output / "calib").mkdir(parents=True, exist_ok=True)
+    DocBin(docs=docs, store_user_data=True).to_disk(output / "ade" / "train.spacy")
+    shutil.copyfile(corpus / "calib" / "ade.spacy", output / "calib" / "ade.spacy")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("encoder", type=Path, help="a Hugging Face encoder folder (build/student)")
@@ -42,6 +67,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pos-weight", type=float, default=1.0, help="BCE weight of the positive class")
+    parser.add_argument("--soft-labels", type=Path, default=None, help="write soft labels for distillation here")
     args = parser.parse_args()
 
     import torch
@@ -126,7 +152,9 @@ def main() -> None:
         print(entry, flush=True)
     if math.isnan(results[-1]["loss"]):
         raise SystemExit("the training loss is NaN: lower --lr")
-    settings = vars(args) | {"encoder": str(args.encoder), "corpus": str(args.corpus)}
+    if args.soft_labels is not None:
+        write_soft_labels(args.corpus, args.soft_labels, predict(train_texts))
+    settings = {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}
     print(json.dumps({"args": settings, "epochs": results}))
 
 
