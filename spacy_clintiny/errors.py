@@ -764,9 +764,9 @@ class Errors(metaclass=_Codes):
         "[components.<textcat>.model]."
     )
     E883 = (
-        "Component '{name}' of pipeline '{path}' is not a clintiny_textcat or clintiny_rel (factory "
-        "'{factory}'), so it has no decision thresholds to calibrate. Name one of the pipeline's "
-        "heads with thresholds: {choices}."
+        "Component '{name}' of pipeline '{path}' is not a clintiny_textcat, clintiny_rel or "
+        "clintiny_relation_evidence (factory '{factory}'), so it has nothing to calibrate. Name one "
+        "of the pipeline's calibrated components: {choices}."
     )
     E884 = (
         "Component '{name}' of pipeline '{path}' has exclusive_classes = true: it predicts its "
@@ -832,6 +832,28 @@ class Errors(metaclass=_Codes):
     E898 = (
         "The PHI surrogate augmenter's {name} is {value!r}. Give probability between 0 and 1 and "
         "variants as an integer >= 1 (for example probability = 0.5, variants = 4)."
+    )
+    # ---- E900-E909 doc labels from relation evidence (components/evidence.py, clintiny calibrate)
+    E900 = (
+        "Component '{name}': doc {i} has no predicted relations (doc._.clintiny_rels is None): the "
+        "relation extractor did not run before it. Keep the pipeline's clintiny_rel component "
+        "enabled before '{name}', or disable both it and the doc head whose label it combines "
+        "(that head's threshold was chosen on the combined probability)."
+    )
+    E901 = (
+        "Component '{name}': doc {i} has no probability for label '{label}' in doc.cats (it has "
+        "{cats}). Put '{name}' after the clintiny_textcat head that predicts '{label}', or set its "
+        "`label` to one of the doc head's labels."
+    )
+    E902 = (
+        "Component '{name}': the {n} calibration doc(s) annotated for '{label}' are all of one "
+        "class, so no combination can be fitted. Give a calibration corpus with both positive and "
+        "negative docs for '{label}'."
+    )
+    E903 = (
+        "Component '{name}' combines label '{label}', but no clintiny_textcat before it in the "
+        "pipeline predicts that label (doc heads before it: {heads}). Put it after the head, or "
+        "set its `label`."
     )
     # ---- E840-E859 inference path: tokenizer, text length, broken pipeline folders (tokenizer.py, models.py)
     E840 = (

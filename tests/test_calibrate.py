@@ -4,7 +4,8 @@ The CLI tests run a pipeline whose doc heads read their probabilities from the d
 registered test architecture: the doc "0.9 0.2" gets probabilities 0.9 and 0.2), so the scores
 the command calibrates on are hand-made and the thresholds it must choose are known. The
 relation head's test architecture reads a pair's probability from the number after its tail
-("aspirin rash 0.9": aspirin -> rash 0.9, rash -> aspirin 0.01)."""
+("aspirin rash 0.9": aspirin -> rash 0.9, rash -> aspirin 0.01). For the relation-evidence
+component a doc head reads its probability from the doc's last number instead."""
 
 import json
 
@@ -23,6 +24,7 @@ from spacy_clintiny.relations import set_gold_relations
 
 TEXT_SCORES = "clintiny-test.ScoresFromText.v1"
 PAIR_SCORES = "clintiny-test.PairScoresFromText.v1"
+LAST_SCORE = "clintiny-test.LastScoreFromText.v1"
 
 
 # ---------------------------------------------------------------- the search
@@ -388,3 +390,123 @@ def test_calibrate_cli_relation_bad_input(tmp_path, pair_scores_from_text):
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
     with pytest.raises(ValueError, match="E880"):
         spacy.blank("en").add_pipe("clintiny_rel", config={"thresholds": {"AE": 1.5}})
+
+
+# ---------------------------------------------------------------- relation evidence
+
+
+@pytest.fixture(scope="module")
+def last_score_from_text():
+    """A one-label doc head whose probability is the doc's last token ("... 0.3": 0.3)."""
+
+    def build(nO=None):
+        output = Linear(nO=nO, nI=1)  # sized by the component; unused
+
+        def forward(model, X, is_train):
+            docs, _ = X
+            probs = numpy.clip(numpy.asarray([[float(doc[-1].text)] for doc in docs], dtype="float32"), 1e-6, 1 - 1e-6)
+            return model.ops.asarray2f(numpy.log(probs / (1 - probs))), lambda d: d
+
+        model = Model(
+            "last_score_from_text", forward, layers=[output], init=lambda m, X=None, Y=None: output.initialize()
+        )
+        model.set_ref("output_layer", output)
+        return model
+
+    registry.architectures.register(LAST_SCORE, func=build)
+    yield LAST_SCORE
+    catalogue.REGISTRY.pop((*registry.architectures.namespace, LAST_SCORE), None)
+
+
+def _evidence_pipeline(path, pair_scores, last_score):
+    """Entities, an ADE doc head (last number), a relation head (the number after the tail) and
+    the evidence component combining them."""
+    _rel_pipeline(path, pair_scores)
+    nlp = spacy.load(path)
+    ade = nlp.add_pipe("clintiny_textcat", name="ade", before="rel", config={"model": {"@architectures": last_score}})
+    ade.cfg["labels"] = ["ADE"]
+    ade.model.get_ref("output_layer").set_dim("nO", 1)
+    ade.model.initialize()
+    nlp.add_pipe("clintiny_relation_evidence", name="ade_evidence", config={"label": "ADE", "relations": ["AE"]})
+    nlp.to_disk(path)
+    return path
+
+
+# (text, gold ADE): ADE exactly when the relation head's score (the number after the effect) is
+# high; the doc head's own probability (the last number) does not separate the two classes
+EVIDENCE = [
+    ("aspirin rash 0.9 0.2", 1),
+    ("heparin bleeding 0.8 0.3", 1),
+    ("aspirin bleeding 0.7 0.6", 1),
+    ("heparin rash 0.9 0.4", 1),
+    ("aspirin rash 0.1 0.7", 0),
+    ("heparin bleeding 0.05 0.5", 0),
+    ("aspirin felt 0.2 0.6", 0),
+    ("heparin rash 0.1 0.3", 0),
+]
+
+
+def _evidence_corpus(path):
+    nlp = spacy.blank("en")
+    docs = []
+    for text, gold in EVIDENCE:
+        doc = nlp.make_doc(text)
+        doc.cats = {"ADE": float(gold)}
+        docs.append(doc)
+    DocBin(docs=docs).to_disk(path)
+    return path
+
+
+def test_calibrate_cli_fits_relation_evidence_and_the_owners_threshold(
+    tmp_path, pair_scores_from_text, last_score_from_text
+):
+    pipeline = _evidence_pipeline(tmp_path / "pipeline", pair_scores_from_text, last_score_from_text)
+    corpus = _evidence_corpus(tmp_path / "calib.spacy")
+    out = tmp_path / "calibrated"
+    args = (
+        pipeline,
+        corpus,
+        out,
+        "-c",
+        "ade",
+        "-c",
+        "ade_evidence",
+        "--min-positives",
+        "2",
+        "--report",
+        tmp_path / "r.json",
+    )
+    code, output = _run(*args)
+    assert code == 0, output
+    entry = json.loads((tmp_path / "r.json").read_text())["components"]["ade_evidence"]
+    choice = entry["labels"]["ADE"]
+    # the doc head alone cannot separate the classes; with the relation scores every doc is right
+    assert choice["f1_default"] < 0.9 and choice["f1"] == pytest.approx(1.0)
+    assert entry["owner"] == "ade" and (choice["positives"], choice["docs"]) == (4, 8)
+    assert entry["weights"][1] > 0  # the relation score is evidence for the label
+    nlp = spacy.load(out)
+    evidence, head = nlp.get_pipe("ade_evidence"), nlp.get_pipe("ade")
+    assert evidence.is_fitted and evidence.cfg["owner"] == "ade"
+    assert head.cfg["thresholds"] == pytest.approx({"ADE": choice["threshold"]})
+    # new docs: decided by the relation evidence, against the doc head's own probability
+    assert head.predicted_labels(nlp("heparin bleeding 0.85 0.1")) == ["ADE"]
+    assert head.predicted_labels(nlp("aspirin rash 0.1 0.9")) == []
+    with nlp.select_pipes(disable=["ade_evidence"]):
+        assert nlp("aspirin rash 0.1 0.9").cats["ADE"] == pytest.approx(0.9)
+    # the input pipeline is untouched: unfitted, the component passes the head's probability on
+    before = spacy.load(pipeline)
+    assert not before.get_pipe("ade_evidence").is_fitted
+    assert before("aspirin rash 0.1 0.9").cats["ADE"] == pytest.approx(0.9)
+
+
+def test_calibrate_cli_leaves_relation_evidence_unfitted_below_the_floor(
+    tmp_path, pair_scores_from_text, last_score_from_text
+):
+    pipeline = _evidence_pipeline(tmp_path / "pipeline", pair_scores_from_text, last_score_from_text)
+    corpus = _evidence_corpus(tmp_path / "calib.spacy")
+    code, output = _run(pipeline, corpus, tmp_path / "out", "-c", "ade_evidence", "--min-positives", "5")
+    assert code == 0, output
+    assert "threshold kept" in output
+    nlp = spacy.load(tmp_path / "out")
+    assert not nlp.get_pipe("ade_evidence").is_fitted and nlp.get_pipe("ade").cfg["thresholds"] == {}
+    assert nlp("aspirin rash 0.1 0.9").cats["ADE"] == pytest.approx(0.9)

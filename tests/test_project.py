@@ -73,7 +73,12 @@ def test_smoke_workflow_end_to_end(tmp_path, monkeypatch):
     folders = sorted(path for path in (build / "encoder-cache").iterdir() if path.is_dir())
     assert len(folders) == 2 and all(any(folder.glob("*/*.msgpack")) for folder in folders)
     assert (root / "corpus" / "calib" / "mtsamples.spacy").exists() or (build / "corpus" / "calib").exists()
-    assert json.loads((build / "pipeline-student" / "calibration.json").read_text())
+    calibration = json.loads((build / "pipeline-student" / "calibration.json").read_text())
+    # the ADE decision combined with the relation head's predictions, fitted (or left unfitted
+    # for want of positives) by calibrate after the heads' thresholds, and packaged
+    assert calibration["components"]["ade_evidence"]["owner"] == "textcat_ade"
+    assert set(calibration["components"]) >= {"textcat_specialty", "textcat_ade", "rel", "ade_evidence"}
+    assert 'factory = "clintiny_relation_evidence"' in config
     # the optimize step records its runtime decision in the package (clintiny deid reads it)
     runtime = json.loads((build / "metrics" / "runtime.json").read_text())
     record = json.loads((build / "en_clintiny_smoke" / "meta.json").read_text())["clintiny_runtime"]

@@ -16,27 +16,33 @@ relations, the components before it (without the doc heads) predict the entities
 scores every candidate pair, and the thresholds are those with the best micro-F1 over the
 head's labels (its score; coordinate ascent over exact per-label cuts), with the gold relations
 whose entities were not predicted counted as misses at every cut.
+
+Each ``clintiny_relation_evidence`` component is fitted last, once the heads' thresholds are
+set: the pipeline up to it predicts the calibration docs annotated for its label (so the
+relations are those the calibrated relation head keeps), its regression is fitted on them, and
+the threshold of the doc head that owns the label is chosen on the combined probability (the
+figure "F1 before" is then the doc head's own probability at its threshold). With fewer than
+``min_positives`` positives it is left unfitted and the doc head keeps its threshold.
 """
 
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy
 import typer
 from wasabi import msg
 
 from ..errors import Errors
+from ..evaluation.thresholds import ThresholdChoice
 from ..fileio import write_json_atomic
 from ._app import app
 
-if TYPE_CHECKING:
-    from ..evaluation.thresholds import ThresholdChoice
-
 TEXTCAT_FACTORY = "clintiny_textcat"
 REL_FACTORY = "clintiny_rel"
+EVIDENCE_FACTORY = "clintiny_relation_evidence"
 ENCODER_FACTORIES = ("clintiny_encoder", "transformer")
 
 
@@ -79,14 +85,20 @@ def calibrate_pipeline(
     names = _components(nlp, pipeline, components)
     examples = load_examples(nlp, Path(corpus))
     report: Dict[str, Any] = {"corpus": str(corpus), "min_positives": min_positives, "components": {}}
-    for name in names:
+    # the evidence components last: they combine the calibrated heads' outputs
+    for name in sorted(names, key=lambda n: nlp.get_pipe_meta(n).factory == EVIDENCE_FACTORY):
         pipe = nlp.get_pipe(name)
-        if nlp.get_pipe_meta(name).factory == REL_FACTORY:
+        factory = nlp.get_pipe_meta(name).factory
+        if factory == REL_FACTORY:
             entry, choices = _calibrate_relations(nlp, name, examples, min_positives, batch_size=batch_size)
+        elif factory == EVIDENCE_FACTORY:
+            entry, choices = _calibrate_evidence(nlp, name, examples, min_positives, batch_size=batch_size)
+            pipe = nlp.get_pipe(entry["owner"]) if entry is not None else pipe
         else:
             entry, choices = _calibrate_textcat(nlp, name, examples, min_positives, batch_size=batch_size)
         if entry is None:
-            raise ValueError(Errors.E885.format(corpus=corpus, n=len(examples), name=name, labels=list(pipe.labels)))
+            labels = [pipe.label] if factory == EVIDENCE_FACTORY else list(pipe.labels)
+            raise ValueError(Errors.E885.format(corpus=corpus, n=len(examples), name=name, labels=labels))
         calibrated = {label: round(c.threshold, 6) for label, c in choices.items() if not c.fallback}
         pipe.set_thresholds({**(pipe.cfg.get("thresholds") or {}), **calibrated})
         report["components"][name] = entry
@@ -96,7 +108,7 @@ def calibrate_pipeline(
 
 def _calibrate_textcat(
     nlp: Any, name: str, examples: List[Any], min_positives: int, *, batch_size: int
-) -> Tuple[Optional[Dict[str, Any]], Dict[str, "ThresholdChoice"]]:
+) -> Tuple[Optional[Dict[str, Any]], Dict[str, ThresholdChoice]]:
     """A doc head's thresholds from its probabilities on the docs annotated for it (None when
     there are none)."""
     from ..evaluation.thresholds import calibrate_thresholds
@@ -129,7 +141,7 @@ def _calibrate_textcat(
 
 def _calibrate_relations(
     nlp: Any, name: str, examples: List[Any], min_positives: int, *, batch_size: int
-) -> Tuple[Optional[Dict[str, Any]], Dict[str, "ThresholdChoice"]]:
+) -> Tuple[Optional[Dict[str, Any]], Dict[str, ThresholdChoice]]:
     """A relation head's thresholds, end to end: the components before it (not the doc heads)
     predict the entities of the docs with gold relations, the head scores every candidate
     pair, and the thresholds maximise the micro-F1 over its labels (the figure the head is
@@ -175,10 +187,71 @@ def _calibrate_relations(
     return entry, choices
 
 
+def _calibrate_evidence(
+    nlp: Any, name: str, examples: List[Any], min_positives: int, *, batch_size: int
+) -> Tuple[Optional[Dict[str, Any]], Dict[str, ThresholdChoice]]:
+    """Fit a relation-evidence component on the calibration docs annotated for its label and
+    choose its owner's threshold for that label on the combined probability; the choices are
+    the owner's (None when no doc is annotated for the label)."""
+    from ..evaluation.thresholds import calibrate_thresholds
+
+    pipe = nlp.get_pipe(name)
+    label = pipe.label
+    owner = _evidence_owner(nlp, name)
+    head = nlp.get_pipe(owner)
+    selected = [eg for eg in examples if label in eg.reference.cats]
+    if not selected:
+        return None, {}
+    before = nlp.pipe_names[: nlp.pipe_names.index(name)]
+    with nlp.select_pipes(enable=before):
+        docs = list(nlp.pipe((eg.predicted for eg in selected), batch_size=batch_size))
+    features = pipe.features(docs)
+    gold = numpy.asarray([eg.reference.cats[label] >= 0.5 for eg in selected])
+    own = float(head.label_thresholds[list(head.labels).index(label)])
+    raw = numpy.asarray([doc.cats[label] for doc in docs], dtype="float32")
+    f1_head = _f1(gold, raw >= numpy.float32(own))
+    n_pos = int(gold.sum())
+    if n_pos < min_positives or n_pos == len(gold):
+        pipe.cfg["weights"], pipe.cfg["owner"] = None, None
+        choice = ThresholdChoice(own, n_pos, len(gold), f1_head, f1_head, True)
+    else:
+        pipe.fit(features, gold, owner=owner)
+        probs = pipe.probabilities(features)
+        choice = calibrate_thresholds(
+            probs[:, None], gold[:, None], numpy.ones((len(gold), 1)), [label], default=own, min_positives=min_positives
+        )[label]._replace(f1_default=f1_head)
+    entry = {
+        "docs": len(selected),
+        "owner": owner,
+        "features": ["head logit", f"max score of {pipe.cfg['relations']}", f"count, at most {pipe.cfg['max_count']}"],
+        "weights": pipe.cfg["weights"],
+        "bias": pipe.cfg["bias"],
+        "labels": {label: choice._asdict()},
+    }
+    return entry, {label: choice}
+
+
+def _evidence_owner(nlp: Any, name: str) -> str:
+    """The last ``clintiny_textcat`` before ``name`` that predicts its label (E903: none)."""
+    label = nlp.get_pipe(name).label
+    before = nlp.pipe_names[: nlp.pipe_names.index(name)]
+    heads = [n for n in before if nlp.get_pipe_meta(n).factory == TEXTCAT_FACTORY]
+    owners = [n for n in heads if label in nlp.get_pipe(n).labels]
+    if not owners:
+        raise ValueError(Errors.E903.format(name=name, label=label, heads=heads))
+    return owners[-1]
+
+
+def _f1(gold: numpy.ndarray, predicted: numpy.ndarray) -> float:
+    tp = int((gold & predicted).sum())
+    denominator = int(gold.sum()) + int(predicted.sum())
+    return 2 * tp / denominator if denominator else 0.0
+
+
 def _components(nlp: Any, path: Path, requested: Sequence[str]) -> List[str]:
     """The heads to calibrate (E883: not a clintiny_textcat or clintiny_rel, E884: exclusive
     classes, E887: none)."""
-    factories = (TEXTCAT_FACTORY, REL_FACTORY)
+    factories = (TEXTCAT_FACTORY, REL_FACTORY, EVIDENCE_FACTORY)
     heads = [name for name in nlp.component_names if nlp.get_pipe_meta(name).factory in factories]
     if not requested:
         names = [name for name in heads if not nlp.get_pipe(name).cfg.get("exclusive_classes", False)]
@@ -298,6 +371,8 @@ def calibrate_cli(
         pairs = f", {entry['pairs']} candidate pairs, F1 = micro-F1 over the labels" if "pairs" in entry else ""
         msg.divider(f"{name}: {entry['docs']} calibration docs{pairs}")
         msg.table(rows, header=("label", "positives", "threshold", "F1", "F1 before", ""), divider=True)
+        if "owner" in entry and entry["weights"] is not None:
+            msg.info(f"'{entry['owner']}' threshold chosen on the probability '{name}' combines with relations")
         missed = sum(c.get("missed", 0) for c in entry["labels"].values())
         if missed:
             msg.info(f"{missed} gold relation(s) had no candidate pair (their entities were not predicted)")

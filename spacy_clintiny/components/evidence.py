@@ -1,0 +1,177 @@
+"""``clintiny_relation_evidence``: a doc label decided from the doc head's probability and the
+relation extractor's predictions together.
+
+Some doc labels are defined by a relation: the ADE corpus labels a sentence ADE exactly when it
+states that a drug caused an adverse effect (a DRUG_AE relation). The doc head pools one vector
+over the sentence; the relation extractor scores each drug-effect pair with both mentions in
+view. This component runs after both and replaces ``doc.cats[label]`` by a logistic regression
+over three features of the doc:
+
+- the doc head's logit for ``label`` (what ``doc.cats[label]`` holds when the component runs),
+- the highest score of the doc's predicted relations with a label in ``relations`` (0 if none),
+- how many such relations were predicted, at most ``max_count``.
+
+The regression is fitted by ``clintiny calibrate`` on the calibration corpus (never the split
+figures are reported on), end to end as the pipeline predicts, and the decision threshold of
+the doc head that owns ``label`` is then chosen on the combined probability, since that head's
+``decide`` and ``score`` read the final ``doc.cats``. Until it is fitted the component leaves
+``doc.cats`` as it is. Disabling the relation extractor while this component runs is an error
+(E900): the owner's threshold belongs to the combined probability.
+"""
+
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+
+import numpy
+import srsly
+from spacy.language import Language
+from spacy.pipeline import Pipe
+from spacy.tokens import Doc
+from spacy.util import SimpleFrozenList, ensure_path
+
+from ..errors import Errors
+from ..extensions import install_extensions
+from ..models import reading
+
+N_FEATURES = 3
+_EPS = 1e-6
+
+
+@Language.factory(
+    "clintiny_relation_evidence",
+    assigns=["doc.cats"],
+    requires=["doc._.clintiny_rels"],
+    default_config={"label": "ADE", "relations": ["DRUG_AE"], "max_count": 3},
+)
+def make_clintiny_relation_evidence(
+    nlp: Language, name: str, label: str, relations: List[str], max_count: int
+) -> "RelationEvidence":
+    """Create a ``clintiny_relation_evidence`` component (unfitted: ``clintiny calibrate`` fits it).
+
+    label (str): The doc label (``doc.cats`` key) whose probability is combined.
+    relations (List[str]): Relation labels whose predictions are evidence for ``label``.
+    max_count (int): Count at most this many predicted relations.
+    """
+    return RelationEvidence(name, label=label, relations=relations, max_count=max_count)
+
+
+class RelationEvidence(Pipe):
+    """Combine a doc label's probability with the doc's predicted relations (see the module
+    docstring)."""
+
+    def __init__(
+        self,
+        name: str = "clintiny_relation_evidence",
+        *,
+        label: str = "ADE",
+        relations: Sequence[str] = ("DRUG_AE",),
+        max_count: int = 3,
+    ) -> None:
+        if not isinstance(label, str) or not label:
+            raise ValueError(Errors.E300.format(name=name, setting="label", value=label, expected="a doc label"))
+        if isinstance(relations, str) or not relations or not all(isinstance(r, str) and r for r in relations):
+            raise ValueError(
+                Errors.E300.format(
+                    name=name, setting="relations", value=relations, expected="a non-empty list of relation labels"
+                )
+            )
+        if isinstance(max_count, bool) or not isinstance(max_count, int) or max_count < 1:
+            raise ValueError(
+                Errors.E300.format(name=name, setting="max_count", value=max_count, expected="an integer >= 1")
+            )
+        install_extensions()
+        self.name = name
+        self.cfg: Dict[str, Any] = {
+            "label": label,
+            "relations": list(relations),
+            "max_count": int(max_count),
+            # fitted by clintiny calibrate: None until then (the component changes nothing)
+            "weights": None,
+            "bias": 0.0,
+            # the doc head whose threshold for `label` was chosen on the combined probability
+            "owner": None,
+        }
+
+    @property
+    def label(self) -> str:
+        return self.cfg["label"]
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.cfg["weights"] is not None
+
+    # ------------------------------------------------------------------ prediction
+
+    def features(self, docs: Iterable[Doc]) -> numpy.ndarray:
+        """``(n_docs, 3)``: the doc head's logit for the label, the highest score of the predicted
+        evidence relations (0 if none) and their count (at most ``max_count``).
+
+        docs (Iterable[Doc]): Docs the doc head and the relation extractor have annotated.
+        RETURNS (numpy.ndarray): The features, float64.
+        """
+        label, wanted, cap = self.label, set(self.cfg["relations"]), self.cfg["max_count"]
+        rows = []
+        for i, doc in enumerate(docs):
+            if label not in doc.cats:
+                raise ValueError(Errors.E901.format(name=self.name, i=i, label=label, cats=sorted(doc.cats)))
+            rels = doc._.clintiny_rels
+            if rels is None:
+                raise ValueError(Errors.E900.format(name=self.name, i=i))
+            scores = [r.score for r in rels if r.label in wanted]
+            prob = min(max(float(doc.cats[label]), _EPS), 1.0 - _EPS)
+            rows.append((numpy.log(prob / (1.0 - prob)), max(scores, default=0.0), min(len(scores), cap)))
+        return numpy.asarray(rows, dtype="float64").reshape(-1, N_FEATURES)
+
+    def probabilities(self, features: numpy.ndarray) -> numpy.ndarray:
+        """The fitted regression's probabilities for rows of :meth:`features`."""
+        z = features @ numpy.asarray(self.cfg["weights"], dtype="float64") + float(self.cfg["bias"])
+        return 1.0 / (1.0 + numpy.exp(-z))
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self.is_fitted and self.label in doc.cats:
+            doc.cats[self.label] = float(self.probabilities(self.features([doc]))[0])
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        for doc in stream:
+            yield self(doc)
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, features: numpy.ndarray, gold: numpy.ndarray, *, owner: Optional[str] = None) -> None:
+        """Fit the regression (scikit-learn's ``LogisticRegression``, L2, C = 1).
+
+        features (numpy.ndarray): ``(n_docs, 3)`` rows of :meth:`features`.
+        gold (numpy.ndarray): ``(n_docs,)`` gold decisions for the label, both classes present.
+        owner (Optional[str]): The doc head whose threshold is chosen on the result.
+        """
+        from sklearn.linear_model import LogisticRegression
+
+        gold = numpy.asarray(gold).astype(bool)
+        if gold.all() or not gold.any():
+            raise ValueError(Errors.E902.format(name=self.name, n=len(gold), label=self.label))
+        model = LogisticRegression(C=1.0).fit(numpy.asarray(features, dtype="float64"), gold)
+        self.cfg["weights"] = [float(w) for w in model.coef_[0]]
+        self.cfg["bias"] = float(model.intercept_[0])
+        self.cfg["owner"] = owner
+
+    # ------------------------------------------------------------------ serialization
+
+    def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
+        return srsly.json_dumps(self.cfg).encode("utf8")
+
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> "RelationEvidence":
+        with reading(self.name, "<bytes>"):
+            self.cfg.update(srsly.json_loads(data.decode("utf8")))
+        return self
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
+        path = ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        srsly.write_json(path / "cfg", self.cfg)
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> "RelationEvidence":
+        path = ensure_path(path) / "cfg"
+        with reading(self.name, path):
+            self.cfg.update(srsly.read_json(path))
+        return self

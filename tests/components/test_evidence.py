@@ -1,0 +1,112 @@
+"""``clintiny_relation_evidence``: features, the fitted combination, serialization, bad input."""
+
+import numpy
+import pytest
+import spacy
+
+from spacy_clintiny.relations import Relation, set_predicted_relations
+
+
+def _doc(nlp, text, prob, rels):
+    """A doc as the doc head and the relation extractor leave it: ``rels`` are (head token,
+    tail token, label, score)."""
+    doc = nlp.make_doc(text)
+    doc.cats = {"ADE": prob, "OTHER": 0.5}
+    set_predicted_relations(
+        doc, [Relation(doc[h : h + 1], doc[t : t + 1], label, score) for h, t, label, score in rels]
+    )
+    return doc
+
+
+@pytest.fixture
+def nlp():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_relation_evidence", name="ade_evidence", config={"relations": ["DRUG_AE"], "max_count": 2})
+    return nlp
+
+
+def test_features_read_the_head_and_the_evidence_relations(nlp):
+    pipe = nlp.get_pipe("ade_evidence")
+    docs = [
+        _doc(
+            nlp, "aspirin gave rash and itch", 0.5, [(0, 2, "DRUG_AE", 0.9), (0, 4, "DRUG_AE", 0.6), (0, 3, "X", 0.99)]
+        ),
+        _doc(
+            nlp,
+            "aspirin and heparin and rash",
+            0.8,
+            [(0, 4, "DRUG_AE", 0.7), (2, 4, "DRUG_AE", 0.8), (1, 4, "DRUG_AE", 0.5)],
+        ),
+        _doc(nlp, "no relation here", 0.2, []),
+    ]
+    features = pipe.features(docs)
+    assert features[:, 0] == pytest.approx([0.0, numpy.log(4.0), numpy.log(0.25)], abs=1e-5)
+    assert features[:, 1].tolist() == pytest.approx([0.9, 0.8, 0.0])  # other labels ignored
+    assert features[:, 2].tolist() == [2, 2, 0]  # counted up to max_count
+
+
+def test_unfitted_passes_the_probability_on_and_fitted_combines(nlp, tmp_path):
+    pipe = nlp.get_pipe("ade_evidence")
+    doc = nlp(_doc(nlp, "aspirin gave rash", 0.3, [(0, 2, "DRUG_AE", 0.9)]))
+    assert doc.cats["ADE"] == pytest.approx(0.3) and not pipe.is_fitted
+    # positives: a confident relation, whatever the head says
+    features = numpy.asarray(
+        [[0.0, 0.9, 1], [-1.0, 0.8, 1], [1.0, 0.0, 0], [0.5, 0.1, 1], [-0.5, 0.95, 2], [0.8, 0.05, 0]]
+    )
+    gold = numpy.asarray([1, 1, 0, 0, 1, 0])
+    pipe.fit(features, gold, owner="textcat_ade")
+    assert pipe.is_fitted and pipe.cfg["weights"][1] > 0 and pipe.cfg["owner"] == "textcat_ade"
+    combined = pipe.probabilities(features)
+    assert combined[gold == 1].min() > combined[gold == 0].max()
+    related = nlp(_doc(nlp, "aspirin gave rash", 0.3, [(0, 2, "DRUG_AE", 0.9)])).cats
+    unrelated = nlp(_doc(nlp, "aspirin gave rash", 0.7, [])).cats
+    assert related["ADE"] > 0.5 > unrelated["ADE"] and related["OTHER"] == 0.5  # other labels untouched
+    # round trip through disk: the same combination
+    nlp.to_disk(tmp_path / "p")
+    again = spacy.load(tmp_path / "p")
+    loaded = again.get_pipe("ade_evidence").cfg
+    assert loaded["weights"] == pytest.approx(pipe.cfg["weights"]) and loaded["bias"] == pytest.approx(pipe.cfg["bias"])
+    assert {k: v for k, v in loaded.items() if k not in ("weights", "bias")} == {
+        k: v for k, v in pipe.cfg.items() if k not in ("weights", "bias")
+    }
+    assert again(_doc(again, "aspirin gave rash", 0.3, [(0, 2, "DRUG_AE", 0.9)])).cats["ADE"] == pytest.approx(
+        related["ADE"]
+    )
+    # a doc no doc head annotated is left alone
+    assert nlp("plain text").cats == {}
+
+
+def test_bad_input(nlp):
+    pipe = nlp.get_pipe("ade_evidence")
+    pipe.fit(numpy.asarray([[0.0, 0.9, 1], [0.0, 0.0, 0]]), numpy.asarray([1, 0]))
+    doc = nlp.make_doc("aspirin gave rash")
+    doc.cats = {"ADE": 0.4}  # no relation extractor ran
+    with pytest.raises(ValueError, match="E900"):
+        nlp(doc)
+    with pytest.raises(ValueError, match="E901.*'ADE'"):
+        pipe.features([nlp.make_doc("x")])
+    with pytest.raises(ValueError, match="E902"):
+        pipe.fit(numpy.zeros((3, 3)), numpy.asarray([1, 1, 1]))
+    for config, setting in (
+        ({"label": ""}, "label"),
+        ({"relations": []}, "relations"),
+        ({"max_count": 0}, "max_count"),
+    ):
+        with pytest.raises(ValueError, match=f"E300.*{setting}"):
+            spacy.blank("en").add_pipe("clintiny_relation_evidence", config=config)
+
+
+def test_calibrate_needs_a_doc_head_that_owns_the_label(tmp_path):
+    from spacy.tokens import DocBin
+
+    from spacy_clintiny.cli.calibrate import calibrate_pipeline
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_relation_evidence", name="ade_evidence")
+    nlp.to_disk(tmp_path / "p")
+    doc = nlp.make_doc("aspirin gave rash")
+    doc.cats = {"ADE": 1.0}
+    DocBin(docs=[doc]).to_disk(tmp_path / "c.spacy")
+    with pytest.raises(ValueError, match="E903.*'ADE'"):
+        calibrate_pipeline(tmp_path / "p", tmp_path / "c.spacy", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
