@@ -118,26 +118,32 @@ def test_calibrate_thresholds_masks_unannotated_labels_and_decide():
 # ---------------------------------------------------------------- the command
 
 
-@pytest.fixture(scope="module")
-def scores_from_text():
-    """Register the test architecture for this module only."""
+def _register_doc_scores(name, read):
+    """Register, for the duration of a module fixture, a doc head architecture whose
+    probabilities ``read(doc)`` takes from the doc's text; yields the architecture's name."""
 
     def build(nO=None):
         output = Linear(nO=nO, nI=1)  # sized by the component; unused
 
         def forward(model, X, is_train):
             docs, _ = X
-            probs = numpy.asarray([[float(t.text) for t in doc] for doc in docs], dtype="float32")
+            probs = numpy.asarray([read(doc) for doc in docs], dtype="float32")
             probs = numpy.clip(probs.reshape(len(docs), -1), 1e-6, 1 - 1e-6)
             return model.ops.asarray2f(numpy.log(probs / (1 - probs))), lambda d: d
 
-        model = Model("scores_from_text", forward, layers=[output], init=lambda m, X=None, Y=None: output.initialize())
+        model = Model(name, forward, layers=[output], init=lambda m, X=None, Y=None: output.initialize())
         model.set_ref("output_layer", output)
         return model
 
-    registry.architectures.register(TEXT_SCORES, func=build)
-    yield TEXT_SCORES
-    catalogue.REGISTRY.pop((*registry.architectures.namespace, TEXT_SCORES), None)
+    registry.architectures.register(name, func=build)
+    yield name
+    catalogue.REGISTRY.pop((*registry.architectures.namespace, name), None)
+
+
+@pytest.fixture(scope="module")
+def scores_from_text():
+    """Every token is a probability: "0.9 0.2" gets 0.9 and 0.2."""
+    yield from _register_doc_scores(TEXT_SCORES, lambda doc: [float(t.text) for t in doc])
 
 
 SPECIALTY = [  # (probabilities A B, gold A B)
@@ -398,24 +404,7 @@ def test_calibrate_cli_relation_bad_input(tmp_path, pair_scores_from_text):
 @pytest.fixture(scope="module")
 def last_score_from_text():
     """A one-label doc head whose probability is the doc's last token ("... 0.3": 0.3)."""
-
-    def build(nO=None):
-        output = Linear(nO=nO, nI=1)  # sized by the component; unused
-
-        def forward(model, X, is_train):
-            docs, _ = X
-            probs = numpy.clip(numpy.asarray([[float(doc[-1].text)] for doc in docs], dtype="float32"), 1e-6, 1 - 1e-6)
-            return model.ops.asarray2f(numpy.log(probs / (1 - probs))), lambda d: d
-
-        model = Model(
-            "last_score_from_text", forward, layers=[output], init=lambda m, X=None, Y=None: output.initialize()
-        )
-        model.set_ref("output_layer", output)
-        return model
-
-    registry.architectures.register(LAST_SCORE, func=build)
-    yield LAST_SCORE
-    catalogue.REGISTRY.pop((*registry.architectures.namespace, LAST_SCORE), None)
+    yield from _register_doc_scores(LAST_SCORE, lambda doc: [float(doc[-1].text)])
 
 
 def _evidence_pipeline(path, pair_scores, last_score):

@@ -194,6 +194,12 @@ def is_probability(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and 0.0 <= value <= 1.0
 
 
+def is_name_list(value: Any) -> bool:
+    """RETURNS (bool): Whether ``value`` is a non-empty list or tuple of non-empty strings (a
+    string alone is not: it would iterate as letters)."""
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, str) and v for v in value)
+
+
 class PerLabelThresholds:
     """Mixin for a head with sigmoid outputs deciding each label at its own threshold:
     ``cfg["thresholds"]`` (label -> threshold) where given, else ``cfg["threshold"]``."""

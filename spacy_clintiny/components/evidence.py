@@ -32,6 +32,7 @@ from spacy.util import SimpleFrozenList, ensure_path
 from ..errors import Errors
 from ..extensions import install_extensions
 from ..models import reading
+from ._common import is_name_list
 
 N_FEATURES = 3
 _EPS = 1e-6
@@ -69,7 +70,7 @@ class RelationEvidence(Pipe):
     ) -> None:
         if not isinstance(label, str) or not label:
             raise ValueError(Errors.E300.format(name=name, setting="label", value=label, expected="a doc label"))
-        if isinstance(relations, str) or not relations or not all(isinstance(r, str) and r for r in relations):
+        if not is_name_list(relations):
             raise ValueError(
                 Errors.E300.format(
                     name=name, setting="relations", value=relations, expected="a non-empty list of relation labels"

@@ -61,7 +61,7 @@ from ..relations import (
     predicted_relation_keys,
     set_predicted_pairs,
 )
-from ._common import LISTENER_CONFIG_STR, LabelledHead, PerLabelThresholds, masked_cross_entropy
+from ._common import LISTENER_CONFIG_STR, LabelledHead, PerLabelThresholds, is_name_list, masked_cross_entropy
 from ._upstream import docs_are_encoded, has_upstream
 
 DEFAULT_CONFIG_STR = (
@@ -162,7 +162,7 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
         negative_ratio: float = 0.0,
         prior_correction: bool = False,
     ) -> None:
-        if isinstance(spans_keys, str) or not spans_keys or not all(isinstance(k, str) and k for k in spans_keys):
+        if not is_name_list(spans_keys):
             raise ValueError(
                 Errors.E300.format(
                     name=name, setting="spans_keys", value=spans_keys, expected="a non-empty list of span group names"
