@@ -372,7 +372,8 @@ def calibrate_cli(
         msg.divider(f"{name}: {entry['docs']} calibration docs{pairs}")
         msg.table(rows, header=("label", "positives", "threshold", "F1", "F1 before", ""), divider=True)
         if "owner" in entry and entry["weights"] is not None:
-            msg.info(f"'{entry['owner']}' threshold chosen on the probability '{name}' combines with relations")
+            label = next(iter(entry["labels"]))
+            msg.info(f"'{entry['owner']}' threshold for {label} chosen on the output of '{name}' (head + relations)")
         missed = sum(c.get("missed", 0) for c in entry["labels"].values())
         if missed:
             msg.info(f"{missed} gold relation(s) had no candidate pair (their entities were not predicted)")
