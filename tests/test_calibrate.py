@@ -499,3 +499,29 @@ def test_calibrate_cli_leaves_relation_evidence_unfitted_below_the_floor(
     nlp = spacy.load(tmp_path / "out")
     assert not nlp.get_pipe("ade_evidence").is_fitted and nlp.get_pipe("ade").cfg["thresholds"] == {}
     assert nlp("aspirin rash 0.1 0.9").cats["ADE"] == pytest.approx(0.9)
+
+
+def test_calibrating_a_head_refits_the_evidence_after_it(tmp_path, pair_scores_from_text, last_score_from_text):
+    """Re-calibrating only the doc head of a calibrated pipeline would put its threshold on the
+    head's own probability while doc.cats holds the combined one: the evidence component after
+    it is refitted too, and the threshold stays on the combined probability."""
+    pipeline = _evidence_pipeline(tmp_path / "pipeline", pair_scores_from_text, last_score_from_text)
+    corpus = _evidence_corpus(tmp_path / "calib.spacy")
+    code, output = _run(pipeline, corpus, tmp_path / "first", "-c", "ade", "-c", "ade_evidence", "--min-positives", "2")
+    assert code == 0, output
+    args = ("-c", "ade", "--min-positives", "2", "--report", tmp_path / "r.json")
+    code, output = _run(tmp_path / "first", corpus, tmp_path / "again", *args)
+    assert code == 0, output
+    report = json.loads((tmp_path / "r.json").read_text())["components"]
+    assert list(report) == ["ade", "ade_evidence"]
+    chosen = report["ade_evidence"]["labels"]["ADE"]
+    nlp = spacy.load(tmp_path / "again")
+    assert nlp.get_pipe("ade").cfg["thresholds"] == pytest.approx({"ADE": chosen["threshold"]})
+    assert chosen["f1"] == pytest.approx(1.0)
+    # recalibrating the relation head on a corpus without docs for its label keeps its fit, and says so
+    before = nlp.get_pipe("ade_evidence").cfg["weights"]
+    relations = _rel_corpus(tmp_path / "rels.spacy")
+    code, output = _run(tmp_path / "again", relations, tmp_path / "third", "-c", "rel", "--min-positives", "1")
+    assert code == 0, output
+    assert "'ade_evidence' was not refitted" in output
+    assert spacy.load(tmp_path / "third").get_pipe("ade_evidence").cfg["weights"] == pytest.approx(before)

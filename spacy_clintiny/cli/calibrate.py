@@ -63,8 +63,10 @@ def calibrate_pipeline(
     corpus (Path): Calibration DocBin, or a folder of DocBins (gold ``cats``).
     output (Path): Where the calibrated pipeline goes (written to a temporary sibling folder,
         then renamed).
-    components (Sequence[str]): Heads to calibrate; empty: every multi-label ``clintiny_textcat``
-        and every ``clintiny_rel``.
+    components (Sequence[str]): Heads to calibrate; empty: every multi-label ``clintiny_textcat``,
+        every ``clintiny_rel`` and every ``clintiny_relation_evidence``. An evidence component
+        after a head calibrated here is refitted too (kept as it is when no calibration doc is
+        annotated for its label: "kept" in its entry).
     min_positives (int): Fewest calibration positives to choose a label's threshold from.
     force (bool): Replace an existing ``output``.
     batch_size (int): Batch size of ``nlp.pipe``.
@@ -83,6 +85,8 @@ def calibrate_pipeline(
     _check_output(pipeline, output, force=force)
     nlp = spacy.load(pipeline)
     names = _components(nlp, pipeline, components)
+    followers = _evidence_after(nlp, names)
+    names += followers
     examples = load_examples(nlp, Path(corpus))
     report: Dict[str, Any] = {"corpus": str(corpus), "min_positives": min_positives, "components": {}}
     # the evidence components last: they combine the calibrated heads' outputs
@@ -96,6 +100,9 @@ def calibrate_pipeline(
             pipe = nlp.get_pipe(entry["owner"]) if entry is not None else pipe
         else:
             entry, choices = _calibrate_textcat(nlp, name, examples, min_positives, batch_size=batch_size)
+        if entry is None and name in followers:  # not asked for, and nothing to refit it on: kept
+            report["components"][name] = {"docs": 0, "kept": True, "weights": pipe.cfg["weights"], "labels": {}}
+            continue
         if entry is None:
             labels = [pipe.label] if factory == EVIDENCE_FACTORY else list(pipe.labels)
             raise ValueError(Errors.E885.format(corpus=corpus, n=len(examples), name=name, labels=labels))
@@ -231,6 +238,18 @@ def _calibrate_evidence(
     return entry, {label: choice}
 
 
+def _evidence_after(nlp: Any, names: List[str]) -> List[str]:
+    """The relation-evidence components not among ``names`` that come after one of them: their
+    fit and their owner's threshold rest on the outputs of the heads calibrated now, so they
+    are refitted too (when the corpus has docs for their label)."""
+    out = []
+    for i, name in enumerate(nlp.pipe_names):
+        if nlp.get_pipe_meta(name).factory == EVIDENCE_FACTORY and name not in names:
+            if any(n in names for n in nlp.pipe_names[:i]):
+                out.append(name)
+    return out
+
+
 def _evidence_owner(nlp: Any, name: str) -> str:
     """The last ``clintiny_textcat`` before ``name`` that predicts its label (E903: none)."""
     label = nlp.get_pipe(name).label
@@ -363,6 +382,9 @@ def calibrate_cli(
     except ValueError as err:
         msg.fail(str(err), exits=1)
     for name, entry in result["components"].items():
+        if entry.get("kept"):
+            msg.warn(f"'{name}' was not refitted: no calibration doc is annotated for its label (its fit is kept)")
+            continue
         rows = [
             (label, c["positives"], f"{c['threshold']:.3f}", f"{100 * c['f1']:.1f}", f"{100 * c['f1_default']:.1f}")
             + (("threshold kept",) if c["fallback"] else ("",))
