@@ -499,6 +499,15 @@ def test_calibrate_cli_leaves_relation_evidence_unfitted_below_the_floor(
     nlp = spacy.load(tmp_path / "out")
     assert not nlp.get_pipe("ade_evidence").is_fitted and nlp.get_pipe("ade").cfg["thresholds"] == {}
     assert nlp("aspirin rash 0.1 0.9").cats["ADE"] == pytest.approx(0.9)
+    # a fitted component is kept as it is, with its owner's threshold
+    code, output = _run(pipeline, corpus, tmp_path / "fitted", "-c", "ade_evidence", "--min-positives", "2")
+    assert code == 0, output
+    fitted = spacy.load(tmp_path / "fitted")
+    code, output = _run(tmp_path / "fitted", corpus, tmp_path / "kept", "-c", "ade_evidence", "--min-positives", "5")
+    assert code == 0 and "threshold kept" in output, output
+    kept = spacy.load(tmp_path / "kept")
+    assert kept.get_pipe("ade_evidence").cfg == fitted.get_pipe("ade_evidence").cfg
+    assert kept.get_pipe("ade").cfg["thresholds"] == fitted.get_pipe("ade").cfg["thresholds"] != {}
 
 
 def test_calibrating_a_head_refits_the_evidence_after_it(tmp_path, pair_scores_from_text, last_score_from_text):

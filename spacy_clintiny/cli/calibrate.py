@@ -21,8 +21,9 @@ Each ``clintiny_relation_evidence`` component is fitted last, once the heads' th
 set: the pipeline up to it predicts the calibration docs annotated for its label (so the
 relations are those the calibrated relation head keeps), its regression is fitted on them, and
 the threshold of the doc head that owns the label is chosen on the combined probability (the
-figure "F1 before" is then the doc head's own probability at its threshold). With fewer than
-``min_positives`` positives it is left unfitted and the doc head keeps its threshold.
+figure "F1 before" is the pipeline's decision before: the doc head's own probability at its
+threshold when the component was not fitted yet). With fewer than ``min_positives`` positives
+(or no negative) it is kept as it is, unfitted or with its earlier fit, and so is the threshold.
 """
 
 import os
@@ -215,18 +216,18 @@ def _calibrate_evidence(
     features = pipe.features(docs)
     gold = numpy.asarray([eg.reference.cats[label] >= 0.5 for eg in selected])
     own = float(head.label_thresholds[list(head.labels).index(label)])
-    raw = numpy.asarray([doc.cats[label] for doc in docs], dtype="float32")
-    f1_head = _f1(gold, raw >= numpy.float32(own))
+    # the decision before: the doc head's own probability, or the earlier fit's combination
+    current = pipe.probabilities(features) if pipe.is_fitted else numpy.asarray([doc.cats[label] for doc in docs])
+    f1_before = _f1(gold, current >= own)
     n_pos = int(gold.sum())
-    if n_pos < min_positives or n_pos == len(gold):
-        pipe.cfg["weights"], pipe.cfg["owner"] = None, None
-        choice = ThresholdChoice(own, n_pos, len(gold), f1_head, f1_head, True)
+    if n_pos < min_positives or n_pos == len(gold):  # kept as it is, like a label's threshold
+        choice = ThresholdChoice(own, n_pos, len(gold), f1_before, f1_before, True)
     else:
         pipe.fit(features, gold, owner=owner)
         probs = pipe.probabilities(features)
         choice = calibrate_thresholds(
             probs[:, None], gold[:, None], numpy.ones((len(gold), 1)), [label], default=own, min_positives=min_positives
-        )[label]._replace(f1_default=f1_head)
+        )[label]._replace(f1_default=f1_before)
     entry = {
         "docs": len(selected),
         "owner": owner,
