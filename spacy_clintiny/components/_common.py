@@ -194,6 +194,18 @@ def is_probability(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and 0.0 <= value <= 1.0
 
 
+def check_setting(ok: bool, name: str, setting: str, value: Any, expected: str) -> None:
+    """Raise E300, naming the component, the setting, its value and what is expected, unless ``ok``."""
+    if not ok:
+        raise ValueError(Errors.E300.format(name=name, setting=setting, value=value, expected=expected))
+
+
+def is_number_at_least(value: Any, low: float, *, integer: bool = False) -> bool:
+    """RETURNS (bool): Whether ``value`` is a number (an int with ``integer``; not a bool) >= ``low``."""
+    kinds = (int,) if integer else (int, float)
+    return not isinstance(value, bool) and isinstance(value, kinds) and value >= low
+
+
 def is_name_list(value: Any) -> bool:
     """RETURNS (bool): Whether ``value`` is a non-empty list or tuple of non-empty strings (a
     string alone is not: it would iterate as letters)."""

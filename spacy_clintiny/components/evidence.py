@@ -32,7 +32,7 @@ from spacy.util import SimpleFrozenList, ensure_path
 from ..errors import Errors
 from ..extensions import install_extensions
 from ..models import reading
-from ._common import is_name_list
+from ._common import check_setting, is_name_list, is_number_at_least
 
 N_FEATURES = 3
 _EPS = 1e-6
@@ -68,18 +68,9 @@ class RelationEvidence(Pipe):
         relations: Sequence[str] = ("DRUG_AE",),
         max_count: int = 3,
     ) -> None:
-        if not isinstance(label, str) or not label:
-            raise ValueError(Errors.E300.format(name=name, setting="label", value=label, expected="a doc label"))
-        if not is_name_list(relations):
-            raise ValueError(
-                Errors.E300.format(
-                    name=name, setting="relations", value=relations, expected="a non-empty list of relation labels"
-                )
-            )
-        if isinstance(max_count, bool) or not isinstance(max_count, int) or max_count < 1:
-            raise ValueError(
-                Errors.E300.format(name=name, setting="max_count", value=max_count, expected="an integer >= 1")
-            )
+        check_setting(isinstance(label, str) and bool(label), name, "label", label, "a doc label")
+        check_setting(is_name_list(relations), name, "relations", relations, "a non-empty list of relation labels")
+        check_setting(is_number_at_least(max_count, 1, integer=True), name, "max_count", max_count, "an integer >= 1")
         install_extensions()
         self.name = name
         self.cfg: Dict[str, Any] = {

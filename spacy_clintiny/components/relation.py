@@ -61,7 +61,16 @@ from ..relations import (
     predicted_relation_keys,
     set_predicted_pairs,
 )
-from ._common import LISTENER_CONFIG_STR, LabelledHead, PerLabelThresholds, is_name_list, masked_cross_entropy
+from ._common import (
+    LISTENER_CONFIG_STR,
+    LabelledHead,
+    PerLabelThresholds,
+    check_setting,
+    is_name_list,
+    is_number_at_least,
+    is_probability,
+    masked_cross_entropy,
+)
 from ._upstream import docs_are_encoded, has_upstream
 
 DEFAULT_CONFIG_STR = (
@@ -162,45 +171,31 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
         negative_ratio: float = 0.0,
         prior_correction: bool = False,
     ) -> None:
-        if not is_name_list(spans_keys):
-            raise ValueError(
-                Errors.E300.format(
-                    name=name, setting="spans_keys", value=spans_keys, expected="a non-empty list of span group names"
-                )
-            )
-        if isinstance(max_distance, bool) or not isinstance(max_distance, int) or max_distance < 0:
-            raise ValueError(
-                Errors.E300.format(name=name, setting="max_distance", value=max_distance, expected="an integer >= 0")
-            )
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
-            raise ValueError(
-                Errors.E300.format(name=name, setting="threshold", value=threshold, expected="a number between 0 and 1")
-            )
-        if isinstance(negative_ratio, bool) or not isinstance(negative_ratio, (int, float)) or negative_ratio < 0:
-            raise ValueError(
-                Errors.E300.format(
-                    name=name,
-                    setting="negative_ratio",
-                    value=negative_ratio,
-                    expected="a number >= 0 (0 keeps all pairs)",
-                )
-            )
+        check_setting(is_name_list(spans_keys), name, "spans_keys", spans_keys, "a non-empty list of span group names")
+        check_setting(
+            is_number_at_least(max_distance, 0, integer=True), name, "max_distance", max_distance, "an integer >= 0"
+        )
+        check_setting(is_probability(threshold), name, "threshold", threshold, "a number between 0 and 1")
+        check_setting(
+            is_number_at_least(negative_ratio, 0),
+            name,
+            "negative_ratio",
+            negative_ratio,
+            "a number >= 0 (0 keeps all pairs)",
+        )
         annotated_labels = dict(annotated_labels or {})
-        if not all(
-            isinstance(corpus, str)
-            and not isinstance(labels, str)
-            and isinstance(labels, (list, tuple))
-            and all(isinstance(label, str) and label for label in labels)
-            for corpus, labels in annotated_labels.items()
-        ):
-            raise ValueError(
-                Errors.E300.format(
-                    name=name,
-                    setting="annotated_labels",
-                    value=annotated_labels,
-                    expected="a table of corpus name -> list of relation labels",
-                )
-            )
+        check_setting(
+            all(
+                isinstance(corpus, str)
+                and isinstance(labels, (list, tuple))
+                and all(isinstance(label, str) and label for label in labels)
+                for corpus, labels in annotated_labels.items()
+            ),
+            name,
+            "annotated_labels",
+            annotated_labels,
+            "a table of corpus name -> list of relation labels",
+        )
         install_extensions()
         self.vocab = vocab
         self.model = model
