@@ -835,8 +835,8 @@ class Errors(metaclass=_Codes):
     )
     # ---- E900-E909 doc labels from relation evidence (components/evidence.py, clintiny calibrate)
     E900 = (
-        "Component '{name}': doc {i} has no predicted relations (doc._.clintiny_rels is None): the "
-        "relation extractor did not run before it. Keep the pipeline's clintiny_rel component "
+        "Component '{name}': doc {i} has no relation scores (doc.user_data['clintiny_rels_max'] is "
+        "missing): the relation extractor did not run before it. Keep the pipeline's clintiny_rel component "
         "enabled before '{name}', or disable both it and the doc head whose label it combines "
         "(that head's threshold was chosen on the combined probability)."
     )

@@ -9,7 +9,10 @@ Predicted relations are read through ``doc._.clintiny_rels`` as :class:`Relation
 The extension is a getter/setter pair over plain tuples kept in
 ``doc.user_data["clintiny_rels_predicted"]``: a Doc holding predictions can be pickled,
 sent to another process or stored in a ``DocBin(store_user_data=True)`` and read back
-with its relations intact (the spans are rebuilt from token offsets).
+with its relations intact (the spans are rebuilt from token offsets). The relation extractor
+also keeps, per label, the highest probability over all of a doc's candidate pairs, kept or not
+(``doc.user_data["clintiny_rels_max"]``, read with :func:`get_relation_maxima`): evidence about the
+doc that does not depend on the decision thresholds.
 """
 
 from dataclasses import dataclass
@@ -21,6 +24,7 @@ from .errors import Errors
 
 GOLD_KEY = "clintiny_rels"
 PREDICTED_KEY = "clintiny_rels_predicted"
+MAXIMA_KEY = "clintiny_rels_max"
 
 # (start_char, end_char, start_char, end_char, label): how relations are compared in scoring.
 RelationKey = Tuple[int, int, int, int, str]
@@ -207,3 +211,19 @@ def set_predicted_relations(doc: Doc, rels: Optional[Iterable[Relation]]) -> Non
             raise ValueError(Errors.E307.format(key=rel.key[:4]))
         records.append(_relation_record(_span_record(rel.head), _span_record(rel.tail), rel.label, rel.score))
     doc.user_data[PREDICTED_KEY] = records
+
+
+def set_relation_maxima(doc: Doc, maxima: Mapping[str, float]) -> None:
+    """Store, per relation label, the highest probability over the doc's candidate pairs.
+
+    doc (Doc): The doc.
+    maxima (Mapping[str, float]): Label -> highest probability (0 when the doc has no pair).
+    """
+    doc.user_data[MAXIMA_KEY] = {str(label): float(score) for label, score in maxima.items()}
+
+
+def get_relation_maxima(doc: Doc) -> Optional[Dict[str, float]]:
+    """RETURNS (Optional[Dict[str, float]]): Per label, the highest probability over the doc's
+    candidate pairs; None if no relation extractor has run on the doc."""
+    maxima = doc.user_data.get(MAXIMA_KEY)
+    return None if maxima is None else dict(maxima)

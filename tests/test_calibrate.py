@@ -438,7 +438,7 @@ EVIDENCE = [
 def _evidence_corpus(path):
     nlp = spacy.blank("en")
     docs = []
-    for text, gold in EVIDENCE:
+    for text, gold in EVIDENCE * 3:  # enough docs for the regression to weigh the relation score
         doc = nlp.make_doc(text)
         doc.cats = {"ADE": float(gold)}
         docs.append(doc)
@@ -471,7 +471,7 @@ def test_calibrate_cli_fits_relation_evidence_and_the_owners_threshold(
     choice = entry["labels"]["ADE"]
     # the doc head alone cannot separate the classes; with the relation scores every doc is right
     assert choice["f1_default"] < 0.9 and choice["f1"] == pytest.approx(1.0)
-    assert entry["owner"] == "ade" and (choice["positives"], choice["docs"]) == (4, 8)
+    assert entry["owner"] == "ade" and (choice["positives"], choice["docs"]) == (12, 24)
     assert entry["weights"][1] > 0  # the relation score is evidence for the label
     nlp = spacy.load(out)
     evidence, head = nlp.get_pipe("ade_evidence"), nlp.get_pipe("ade")
@@ -493,7 +493,7 @@ def test_calibrate_cli_leaves_relation_evidence_unfitted_below_the_floor(
 ):
     pipeline = _evidence_pipeline(tmp_path / "pipeline", pair_scores_from_text, last_score_from_text)
     corpus = _evidence_corpus(tmp_path / "calib.spacy")
-    code, output = _run(pipeline, corpus, tmp_path / "out", "-c", "ade_evidence", "--min-positives", "5")
+    code, output = _run(pipeline, corpus, tmp_path / "out", "-c", "ade_evidence", "--min-positives", "13")
     assert code == 0, output
     assert "threshold kept" in output
     nlp = spacy.load(tmp_path / "out")
@@ -503,7 +503,7 @@ def test_calibrate_cli_leaves_relation_evidence_unfitted_below_the_floor(
     code, output = _run(pipeline, corpus, tmp_path / "fitted", "-c", "ade_evidence", "--min-positives", "2")
     assert code == 0, output
     fitted = spacy.load(tmp_path / "fitted")
-    code, output = _run(tmp_path / "fitted", corpus, tmp_path / "kept", "-c", "ade_evidence", "--min-positives", "5")
+    code, output = _run(tmp_path / "fitted", corpus, tmp_path / "kept", "-c", "ade_evidence", "--min-positives", "13")
     assert code == 0 and "threshold kept" in output, output
     kept = spacy.load(tmp_path / "kept")
     assert kept.get_pipe("ade_evidence").cfg == fitted.get_pipe("ade_evidence").cfg

@@ -18,8 +18,8 @@ head's labels (its score; coordinate ascent over exact per-label cuts), with the
 whose entities were not predicted counted as misses at every cut.
 
 Each ``clintiny_relation_evidence`` component is fitted last, once the heads' thresholds are
-set: the pipeline up to it predicts the calibration docs annotated for its label (so the
-relations are those the calibrated relation head keeps), its regression is fitted on them, and
+set: the pipeline up to it predicts the calibration docs annotated for its label, its regression is
+fitted on them, and
 the threshold of the doc head that owns the label is chosen on the combined probability (the
 figure "F1 before" is the pipeline's decision before: the doc head's own probability at its
 threshold when the component was not fitted yet). With fewer than ``min_positives`` positives
@@ -231,7 +231,7 @@ def _calibrate_evidence(
     entry = {
         "docs": len(selected),
         "owner": owner,
-        "features": ["head logit", f"max score of {pipe.cfg['relations']}", f"count, at most {pipe.cfg['max_count']}"],
+        "features": ["head logit", f"highest candidate-pair probability of {pipe.cfg['relations']}"],
         "weights": pipe.cfg["weights"],
         "bias": pipe.cfg["bias"],
         "labels": {label: choice._asdict()},

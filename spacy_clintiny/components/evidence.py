@@ -5,11 +5,12 @@ Some doc labels are defined by a relation: the ADE corpus labels a sentence ADE 
 states that a drug caused an adverse effect (a DRUG_AE relation). The doc head pools one vector
 over the sentence; the relation extractor scores each drug-effect pair with both mentions in
 view. This component runs after both and replaces ``doc.cats[label]`` by a logistic regression
-over three features of the doc:
+over two features of the doc:
 
 - the doc head's logit for ``label`` (what ``doc.cats[label]`` holds when the component runs),
-- the highest score of the doc's predicted relations with a label in ``relations`` (0 if none),
-- how many such relations were predicted, at most ``max_count``.
+- the highest probability the relation head gives any of the doc's candidate pairs for a label
+  in ``relations`` (0 if the doc has no pair), kept or not: it does not depend on the relation
+  head's thresholds, which calibration sets for the relations' own F1.
 
 The regression is fitted by ``clintiny calibrate`` on the calibration corpus (never the split
 figures are reported on), end to end as the pipeline predicts, and the decision threshold of
@@ -32,9 +33,10 @@ from spacy.util import SimpleFrozenList, ensure_path
 from ..errors import Errors
 from ..extensions import install_extensions
 from ..models import reading
-from ._common import check_setting, is_name_list, is_number_at_least
+from ..relations import get_relation_maxima
+from ._common import check_setting, is_name_list
 
-N_FEATURES = 3
+N_FEATURES = 2
 _EPS = 1e-6
 
 
@@ -42,18 +44,15 @@ _EPS = 1e-6
     "clintiny_relation_evidence",
     assigns=["doc.cats"],
     requires=["doc._.clintiny_rels"],
-    default_config={"label": "ADE", "relations": ["DRUG_AE"], "max_count": 3},
+    default_config={"label": "ADE", "relations": ["DRUG_AE"]},
 )
-def make_clintiny_relation_evidence(
-    nlp: Language, name: str, label: str, relations: List[str], max_count: int
-) -> "RelationEvidence":
+def make_clintiny_relation_evidence(nlp: Language, name: str, label: str, relations: List[str]) -> "RelationEvidence":
     """Create a ``clintiny_relation_evidence`` component (unfitted: ``clintiny calibrate`` fits it).
 
     label (str): The doc label (``doc.cats`` key) whose probability is combined.
-    relations (List[str]): Relation labels whose predictions are evidence for ``label``.
-    max_count (int): Count at most this many predicted relations.
+    relations (List[str]): Relation labels whose scores are evidence for ``label``.
     """
-    return RelationEvidence(name, label=label, relations=relations, max_count=max_count)
+    return RelationEvidence(name, label=label, relations=relations)
 
 
 class RelationEvidence(Pipe):
@@ -66,17 +65,14 @@ class RelationEvidence(Pipe):
         *,
         label: str = "ADE",
         relations: Sequence[str] = ("DRUG_AE",),
-        max_count: int = 3,
     ) -> None:
         check_setting(isinstance(label, str) and bool(label), name, "label", label, "a doc label")
         check_setting(is_name_list(relations), name, "relations", relations, "a non-empty list of relation labels")
-        check_setting(is_number_at_least(max_count, 1, integer=True), name, "max_count", max_count, "an integer >= 1")
         install_extensions()
         self.name = name
         self.cfg: Dict[str, Any] = {
             "label": label,
             "relations": list(relations),
-            "max_count": int(max_count),
             # fitted by clintiny calibrate: None until then (the component changes nothing)
             "weights": None,
             "bias": 0.0,
@@ -95,23 +91,22 @@ class RelationEvidence(Pipe):
     # ------------------------------------------------------------------ prediction
 
     def features(self, docs: Iterable[Doc]) -> numpy.ndarray:
-        """``(n_docs, 3)``: the doc head's logit for the label, the highest score of the predicted
-        evidence relations (0 if none) and their count (at most ``max_count``).
+        """``(n_docs, 2)``: the doc head's logit for the label, and the highest probability of
+        the evidence relation labels over the doc's candidate pairs (0 if it has none).
 
         docs (Iterable[Doc]): Docs the doc head and the relation extractor have annotated.
         RETURNS (numpy.ndarray): The features, float64.
         """
-        label, wanted, cap = self.label, set(self.cfg["relations"]), self.cfg["max_count"]
+        label, wanted = self.label, self.cfg["relations"]
         rows = []
         for i, doc in enumerate(docs):
             if label not in doc.cats:
                 raise ValueError(Errors.E901.format(name=self.name, i=i, label=label, cats=sorted(doc.cats)))
-            rels = doc._.clintiny_rels
-            if rels is None:
+            maxima = get_relation_maxima(doc)
+            if maxima is None:
                 raise ValueError(Errors.E900.format(name=self.name, i=i))
-            scores = [r.score for r in rels if r.label in wanted]
             prob = min(max(float(doc.cats[label]), _EPS), 1.0 - _EPS)
-            rows.append((numpy.log(prob / (1.0 - prob)), max(scores, default=0.0), min(len(scores), cap)))
+            rows.append((numpy.log(prob / (1.0 - prob)), max(maxima.get(r, 0.0) for r in wanted)))
         return numpy.asarray(rows, dtype="float64").reshape(-1, N_FEATURES)
 
     def probabilities(self, features: numpy.ndarray) -> numpy.ndarray:
@@ -133,7 +128,7 @@ class RelationEvidence(Pipe):
     def fit(self, features: numpy.ndarray, gold: numpy.ndarray, *, owner: Optional[str] = None) -> None:
         """Fit the regression (scikit-learn's ``LogisticRegression``, L2, C = 1).
 
-        features (numpy.ndarray): ``(n_docs, 3)`` rows of :meth:`features`.
+        features (numpy.ndarray): ``(n_docs, 2)`` rows of :meth:`features`.
         gold (numpy.ndarray): ``(n_docs,)`` gold decisions for the label, both classes present.
         owner (Optional[str]): The doc head whose threshold is chosen on the result.
         """

@@ -60,6 +60,7 @@ from ..relations import (
     gold_relation_keys,
     predicted_relation_keys,
     set_predicted_pairs,
+    set_relation_maxima,
 )
 from ._common import (
     LISTENER_CONFIG_STR,
@@ -287,7 +288,8 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
 
     def set_annotations(self, docs: Iterable[Doc], scores: RelScores) -> None:
         """Write the relations whose probability reaches their label's threshold to
-        ``doc._.clintiny_rels``.
+        ``doc._.clintiny_rels``, and each label's highest probability over the doc's candidate
+        pairs to ``doc.user_data["clintiny_rels_max"]`` (``relations.get_relation_maxima``).
 
         docs (Iterable[Doc]): The documents.
         scores (RelScores): The output of ``predict``.
@@ -302,6 +304,8 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
             rows, cols = numpy.nonzero(block >= thresholds)  # pair by pair, labels in order
             rels = [(*cands.pairs[r], labels[c], block[r, c]) for r, c in zip(rows.tolist(), cols.tolist())]
             set_predicted_pairs(doc, cands.spans, rels)
+            highest = block.max(axis=0) if len(block) else numpy.zeros(len(labels))
+            set_relation_maxima(doc, dict(zip(labels, highest.tolist())))
 
     # ------------------------------------------------------------------ training
 

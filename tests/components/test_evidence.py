@@ -4,62 +4,51 @@ import numpy
 import pytest
 import spacy
 
-from spacy_clintiny.relations import Relation, set_predicted_relations
+from spacy_clintiny.components.evidence import RelationEvidence
+from spacy_clintiny.relations import set_relation_maxima
 
 
-def _doc(nlp, text, prob, rels):
-    """A doc as the doc head and the relation extractor leave it: ``rels`` are (head token,
-    tail token, label, score)."""
+def _doc(nlp, text, prob, maxima):
+    """A doc as the doc head and the relation extractor leave it: ``maxima`` are each relation
+    label's highest probability over the doc's candidate pairs."""
     doc = nlp.make_doc(text)
     doc.cats = {"ADE": prob, "OTHER": 0.5}
-    set_predicted_relations(
-        doc, [Relation(doc[h : h + 1], doc[t : t + 1], label, score) for h, t, label, score in rels]
-    )
+    set_relation_maxima(doc, maxima)
     return doc
 
 
 @pytest.fixture
 def nlp():
     nlp = spacy.blank("en")
-    nlp.add_pipe("clintiny_relation_evidence", name="ade_evidence", config={"relations": ["DRUG_AE"], "max_count": 2})
+    nlp.add_pipe("clintiny_relation_evidence", name="ade_evidence", config={"relations": ["DRUG_AE", "AE2"]})
     return nlp
 
 
-def test_features_read_the_head_and_the_evidence_relations(nlp):
+def test_features_read_the_head_and_the_evidence_relation_scores(nlp):
     pipe = nlp.get_pipe("ade_evidence")
     docs = [
-        _doc(
-            nlp, "aspirin gave rash and itch", 0.5, [(0, 2, "DRUG_AE", 0.9), (0, 4, "DRUG_AE", 0.6), (0, 3, "X", 0.99)]
-        ),
-        _doc(
-            nlp,
-            "aspirin and heparin and rash",
-            0.8,
-            [(0, 4, "DRUG_AE", 0.7), (2, 4, "DRUG_AE", 0.8), (1, 4, "DRUG_AE", 0.5)],
-        ),
-        _doc(nlp, "no relation here", 0.2, []),
+        _doc(nlp, "aspirin gave rash", 0.5, {"DRUG_AE": 0.9, "AE2": 0.2, "X": 0.99}),
+        _doc(nlp, "aspirin and rash", 0.8, {"DRUG_AE": 0.3, "AE2": 0.6}),
+        _doc(nlp, "no pair here", 0.2, {"DRUG_AE": 0.0}),
     ]
     features = pipe.features(docs)
     assert features[:, 0] == pytest.approx([0.0, numpy.log(4.0), numpy.log(0.25)], abs=1e-5)
-    assert features[:, 1].tolist() == pytest.approx([0.9, 0.8, 0.0])  # other labels ignored
-    assert features[:, 2].tolist() == [2, 2, 0]  # counted up to max_count
+    assert features[:, 1].tolist() == pytest.approx([0.9, 0.6, 0.0])  # its labels only, the highest
 
 
 def test_unfitted_passes_the_probability_on_and_fitted_combines(nlp, tmp_path):
     pipe = nlp.get_pipe("ade_evidence")
-    doc = nlp(_doc(nlp, "aspirin gave rash", 0.3, [(0, 2, "DRUG_AE", 0.9)]))
+    doc = nlp(_doc(nlp, "aspirin gave rash", 0.3, {"DRUG_AE": 0.9}))
     assert doc.cats["ADE"] == pytest.approx(0.3) and not pipe.is_fitted
-    # positives: a confident relation, whatever the head says
-    features = numpy.asarray(
-        [[0.0, 0.9, 1], [-1.0, 0.8, 1], [1.0, 0.0, 0], [0.5, 0.1, 1], [-0.5, 0.95, 2], [0.8, 0.05, 0]]
-    )
+    # positives: a confident relation score, whatever the head says
+    features = numpy.asarray([[0.0, 0.9], [-1.0, 0.8], [1.0, 0.0], [0.5, 0.1], [-0.5, 0.95], [0.8, 0.05]])
     gold = numpy.asarray([1, 1, 0, 0, 1, 0])
     pipe.fit(features, gold, owner="textcat_ade")
     assert pipe.is_fitted and pipe.cfg["weights"][1] > 0 and pipe.cfg["owner"] == "textcat_ade"
     combined = pipe.probabilities(features)
     assert combined[gold == 1].min() > combined[gold == 0].max()
-    related = nlp(_doc(nlp, "aspirin gave rash", 0.3, [(0, 2, "DRUG_AE", 0.9)])).cats
-    unrelated = nlp(_doc(nlp, "aspirin gave rash", 0.7, [])).cats
+    related = nlp(_doc(nlp, "aspirin gave rash", 0.3, {"DRUG_AE": 0.9})).cats
+    unrelated = nlp(_doc(nlp, "aspirin gave rash", 0.7, {"DRUG_AE": 0.0})).cats
     assert related["ADE"] > 0.5 > unrelated["ADE"] and related["OTHER"] == 0.5  # other labels untouched
     # round trip through disk: the same combination
     nlp.to_disk(tmp_path / "p")
@@ -69,16 +58,15 @@ def test_unfitted_passes_the_probability_on_and_fitted_combines(nlp, tmp_path):
     assert {k: v for k, v in loaded.items() if k not in ("weights", "bias")} == {
         k: v for k, v in pipe.cfg.items() if k not in ("weights", "bias")
     }
-    assert again(_doc(again, "aspirin gave rash", 0.3, [(0, 2, "DRUG_AE", 0.9)])).cats["ADE"] == pytest.approx(
-        related["ADE"]
-    )
+    doc = again(_doc(again, "aspirin gave rash", 0.3, {"DRUG_AE": 0.9}))
+    assert doc.cats["ADE"] == pytest.approx(related["ADE"])
     # a doc no doc head annotated is left alone
     assert nlp("plain text").cats == {}
 
 
 def test_bad_input(nlp):
     pipe = nlp.get_pipe("ade_evidence")
-    pipe.fit(numpy.asarray([[0.0, 0.9, 1], [0.0, 0.0, 0]]), numpy.asarray([1, 0]))
+    pipe.fit(numpy.asarray([[0.0, 0.9], [0.0, 0.0]]), numpy.asarray([1, 0]))
     doc = nlp.make_doc("aspirin gave rash")
     doc.cats = {"ADE": 0.4}  # no relation extractor ran
     with pytest.raises(ValueError, match="E900"):
@@ -86,14 +74,15 @@ def test_bad_input(nlp):
     with pytest.raises(ValueError, match="E901.*'ADE'"):
         pipe.features([nlp.make_doc("x")])
     with pytest.raises(ValueError, match="E902"):
-        pipe.fit(numpy.zeros((3, 3)), numpy.asarray([1, 1, 1]))
+        pipe.fit(numpy.zeros((3, 2)), numpy.asarray([1, 1, 1]))
     for config, setting in (
         ({"label": ""}, "label"),
         ({"relations": []}, "relations"),
-        ({"max_count": 0}, "max_count"),
     ):
         with pytest.raises(ValueError, match=f"E300.*{setting}"):
             spacy.blank("en").add_pipe("clintiny_relation_evidence", config=config)
+    with pytest.raises(ValueError, match="E300.*relations"):  # a string is no list of labels
+        RelationEvidence("ade_evidence", relations="DRUG_AE")
 
 
 def test_calibrate_needs_a_doc_head_that_owns_the_label(tmp_path):
