@@ -201,7 +201,7 @@ def _calibrate_evidence(
     """Fit a relation-evidence component on the calibration docs annotated for its label and
     choose its owner's threshold for that label on the combined probability; the choices are
     the owner's (None when no doc is annotated for the label)."""
-    from ..evaluation.thresholds import calibrate_thresholds
+    from ..evaluation.thresholds import calibrate_thresholds, f1_of
 
     pipe = nlp.get_pipe(name)
     label = pipe.label
@@ -210,15 +210,17 @@ def _calibrate_evidence(
     selected = [eg for eg in examples if label in eg.reference.cats]
     if not selected:
         return None, {}
+    # the components before it, without the doc heads other than the owner (their cats are not read)
     before = nlp.pipe_names[: nlp.pipe_names.index(name)]
-    with nlp.select_pipes(enable=before):
+    enable = [n for n in before if nlp.get_pipe_meta(n).factory != TEXTCAT_FACTORY or n == owner]
+    with nlp.select_pipes(enable=enable):
         docs = list(nlp.pipe((eg.predicted for eg in selected), batch_size=batch_size))
     features = pipe.features(docs)
     gold = numpy.asarray([eg.reference.cats[label] >= 0.5 for eg in selected])
     own = float(head.label_thresholds[list(head.labels).index(label)])
     # the decision before: the doc head's own probability, or the earlier fit's combination
     current = pipe.probabilities(features) if pipe.is_fitted else numpy.asarray([doc.cats[label] for doc in docs])
-    f1_before = _f1(gold, current >= own)
+    f1_before = f1_of(gold, current >= own)
     n_pos = int(gold.sum())
     if n_pos < min_positives or n_pos == len(gold):  # kept as it is, like a label's threshold
         choice = ThresholdChoice(own, n_pos, len(gold), f1_before, f1_before, True)
@@ -260,12 +262,6 @@ def _evidence_owner(nlp: Any, name: str) -> str:
     if not owners:
         raise ValueError(Errors.E903.format(name=name, label=label, heads=heads))
     return owners[-1]
-
-
-def _f1(gold: numpy.ndarray, predicted: numpy.ndarray) -> float:
-    tp = int((gold & predicted).sum())
-    denominator = int(gold.sum()) + int(predicted.sum())
-    return 2 * tp / denominator if denominator else 0.0
 
 
 def _components(nlp: Any, path: Path, requested: Sequence[str]) -> List[str]:

@@ -1,5 +1,5 @@
 """``clintiny_relation_evidence``: a doc label decided from the doc head's probability and the
-relation extractor's predictions together.
+relation extractor's scores together.
 
 Some doc labels are defined by a relation: the ADE corpus labels a sentence ADE exactly when it
 states that a drug caused an adverse effect (a DRUG_AE relation). The doc head pools one vector
@@ -56,8 +56,8 @@ def make_clintiny_relation_evidence(nlp: Language, name: str, label: str, relati
 
 
 class RelationEvidence(Pipe):
-    """Combine a doc label's probability with the doc's predicted relations (see the module
-    docstring)."""
+    """Combine a doc label's probability with the relation head's scores of the doc's candidate
+    pairs (see the module docstring)."""
 
     def __init__(
         self,

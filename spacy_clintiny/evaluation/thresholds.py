@@ -85,7 +85,7 @@ def f1_threshold(
     if isinstance(missed, bool) or not isinstance(missed, int) or missed < 0:
         raise ValueError(Errors.E891.format(value=missed))
     n_pos = int(gold.sum())
-    f1_default = _f1(gold, (scores >= default) | forced, missed=missed, others=others)
+    f1_default = f1_of(gold, (scores >= default) | forced, missed=missed, others=others)
     if n_pos < min_positives:
         return ThresholdChoice(float(default), n_pos, len(gold), f1_default, f1_default, True)
     free = ~forced
@@ -210,8 +210,11 @@ def micro_thresholds(
     }
 
 
-def _f1(
+def f1_of(
     gold: numpy.ndarray, guess: numpy.ndarray, *, missed: int = 0, others: Tuple[float, float, float] = (0, 0, 0)
 ) -> float:
+    """RETURNS (float): F1 of boolean decisions ``guess`` against boolean ``gold`` (with
+    ``missed`` gold positives no decision stands for, and ``others``' counts added as in
+    :func:`f1_threshold`)."""
     denominator = int(guess.sum()) + int(gold.sum()) + missed + others[1] + others[2]
     return 2 * (int((gold & guess).sum()) + others[0]) / denominator if denominator else 0.0
