@@ -235,16 +235,23 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
 
     def annotated_labels_of(self, doc: Doc) -> Set[str]:
         """The labels a reference doc is annotated for: those ``annotated_labels`` lists for
-        its corpus (``doc.user_data["clintiny_source"]["corpus"]``), else all of them.
+        its corpus (``doc.user_data["clintiny_source"]["corpus"]``), else all of them, and of
+        those only the doc's own ``relation_labels`` when its converter wrote them (an ADE-NEG
+        sentence: DRUG_AE only).
 
         doc (Doc): A reference doc.
         RETURNS (Set[str]): Labels of this component.
         """
         source = doc.user_data.get(SOURCE_KEY) if doc.user_data else None
-        corpus = source.get("corpus") if isinstance(source, dict) else None
+        source = source if isinstance(source, dict) else {}
+        corpus = source.get("corpus")
         declared = (self.cfg.get("annotated_labels") or {}).get(corpus) if corpus is not None else None
         labels = set(self.labels)
-        return labels if declared is None else labels & set(declared)
+        if declared is not None:
+            labels &= set(declared)
+        if source.get("relation_labels") is not None:
+            labels &= set(source["relation_labels"])
+        return labels
 
     def annotated_mask(self, doc: Doc) -> numpy.ndarray:
         """RETURNS (numpy.ndarray): ``(n_labels,)`` 1.0 for the labels ``doc`` is annotated for."""

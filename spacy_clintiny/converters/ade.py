@@ -9,8 +9,11 @@ reported as unplaceable.
 
 Positive sentences: drug -> concepts TREATMENT (kb "DRUG"), adverse effect -> concepts PROBLEM
 (kb "ADVERSE_EFFECT"), dose -> modifiers DOSE; relations DRUG_AE and DRUG_DOSE (head = drug);
-``cats = {"ADE": 1.0}``. ADE-NEG sentences: ``cats = {"ADE": 0.0}`` only (their drugs are not
-annotated, so no span group and no relations). The split unit is the PMID.
+``cats = {"ADE": 1.0}``. ADE-NEG sentences: ``cats = {"ADE": 0.0}``, no span group (their drugs
+are not annotated) and an empty relation list annotated for DRUG_AE only: by the corpus's
+definition they state no drug-adverse-effect relation, so a DRUG_AE predicted there is a false
+positive in scores and calibration, while their doses were never annotated. The split unit is
+the PMID.
 """
 
 from collections import Counter
@@ -89,7 +92,14 @@ def iter_ade(folder: Union[str, Path], *, report: Optional[ConversionReport] = N
             continue
         seen.add((pmid, sentence))
         yield SourceDoc(
-            text=sentence, doc_id=f"{pmid}-neg-{i}", group_id=pmid, corpus=CORPUS, cats={"ADE": 0.0}, where=where
+            text=sentence,
+            doc_id=f"{pmid}-neg-{i}",
+            group_id=pmid,
+            corpus=CORPUS,
+            cats={"ADE": 0.0},
+            relations=[],
+            relation_labels=["DRUG_AE"],
+            where=where,
         )
 
 

@@ -99,6 +99,8 @@ def build_doc(
         set_relations(doc, rels)
     doc.cats = dict(src.cats)
     doc.user_data[SOURCE_KEY] = {"corpus": src.corpus, "doc_id": src.doc_id, "group": src.group_id}
+    if src.relation_labels is not None:
+        doc.user_data[SOURCE_KEY]["relation_labels"] = sorted(src.relation_labels)
     report.count_doc(doc)
     return doc
 

@@ -73,6 +73,10 @@ class SourceDoc:
         Written to ``doc.spans[group].attrs["annotated_labels"]``; a group not listed is
         annotated for every label.
     relations (Optional[List[SourceRelation]]): None when relations are not annotated.
+    relation_labels (Optional[List[str]]): The relation labels this doc is annotated for when
+        fewer than its corpus's (an ADE-NEG sentence states no DRUG_AE relation, and its doses
+        were never annotated: ["DRUG_AE"] with no relation). Written to
+        ``doc.user_data["clintiny_source"]["relation_labels"]``; None: the corpus's labels.
     cats (Dict[str, float]): Document labels.
     where (Optional[Location]): Where the document starts.
     """
@@ -85,5 +89,6 @@ class SourceDoc:
     groups: Set[str] = field(default_factory=set)
     annotated_labels: Dict[str, List[str]] = field(default_factory=dict)
     relations: Optional[List[SourceRelation]] = None
+    relation_labels: Optional[List[str]] = None
     cats: Dict[str, float] = field(default_factory=dict)
     where: Optional[Location] = None

@@ -345,6 +345,34 @@ def test_labels_a_corpus_does_not_annotate_are_neither_negatives_nor_scored(tiny
     assert pipe.score([eg])["clintiny_rel_rel_p"] == 0.5  # there it is a false positive
 
 
+def test_a_docs_own_relation_labels_narrow_its_corpus(tiny_encoder):
+    """An ADE-NEG sentence: an empty relation list annotated for DRUG_AE only. A DRUG_AE
+    predicted there is a false positive; a DRUG_DOSE is not scored (never annotated there)."""
+    nlp = _pipeline(tiny_encoder, no_dropout=True)
+    nlp.initialize(lambda: _examples(nlp, reference_docs(nlp)))
+    pipe = nlp.get_pipe("clintiny_rel")
+    text, ents, rels = DOCS[0]  # aspirin -> rash DRUG_AE, aspirin -> 81 mg DRUG_DOSE
+    negative = _from_corpus(make_doc(nlp, text, ents, []), "ade")
+    negative.user_data["clintiny_source"]["relation_labels"] = ["DRUG_AE"]
+    assert pipe.annotated_labels_of(negative) == {"DRUG_AE"}
+    assert pipe.annotated_mask(negative).tolist() == [1.0, 0.0]
+    positive, negative = (
+        copy_gold_spans(eg, KEYS) for eg in _examples(nlp, [make_doc(nlp, text, ents, rels), negative])
+    )
+    for eg in (positive, negative):
+        spans = {span.text: span for span in pipe.candidates(eg.predicted).spans}
+        ae = Relation(head=spans["aspirin"], tail=spans["rash"], label="DRUG_AE", score=0.9)
+        dose = Relation(head=spans["aspirin"], tail=spans["81 mg"], label="DRUG_DOSE", score=0.9)
+        eg.predicted._.clintiny_rels = [ae, dose] if eg is positive else [dose]
+    # the positive doc's two relations are right; the negative one's dose is not scored
+    assert pipe.score([positive, negative])["clintiny_rel_rel_p"] == 1.0
+    negative.predicted._.clintiny_rels = [ae, dose]  # now a DRUG_AE where none is stated
+    scores = pipe.score([positive, negative])
+    assert scores["clintiny_rel_rel_p"] == pytest.approx(2 / 3)
+    assert scores["clintiny_rel_rel_per_type"]["DRUG_AE"]["p"] == pytest.approx(0.5)
+    assert scores["clintiny_rel_rel_per_type"]["DRUG_DOSE"]["p"] == 1.0
+
+
 def test_threshold_no_relation_and_multi_label(tiny_encoder):
     nlp = _pipeline(tiny_encoder, threshold=0.6)
     examples = _examples(nlp, reference_docs(nlp))

@@ -30,8 +30,9 @@ def test_ade_spans_are_the_mentions_and_relations_point_at_them(ade_docs, data):
     for r in _rows(data, "DRUG-AE.rel") + _rows(data, "DRUG-DOSE.rel"):
         mentions.setdefault((r[0], r[1]), set()).update({r[2].strip(), r[5].strip()})
     for doc in docs:
-        if doc.cats["ADE"] == 0.0:
-            assert "concepts" not in doc.spans and "clintiny_rels" not in doc.user_data
+        if doc.cats["ADE"] == 0.0:  # no entity; no relation, annotated for DRUG_AE only
+            assert "concepts" not in doc.spans and doc.user_data["clintiny_rels"] == []
+            assert doc.user_data["clintiny_source"]["relation_labels"] == ["DRUG_AE"]
             continue
         texts = {s.text for key in ("concepts", "modifiers") for s in doc.spans[key]}
         assert texts == mentions[(doc.user_data["clintiny_source"]["group"], doc.text)]
