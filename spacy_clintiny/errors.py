@@ -855,6 +855,10 @@ class Errors(metaclass=_Codes):
         "pipeline predicts that label (doc heads before it: {heads}). Put it after the head, or "
         "set its `label`."
     )
+    E904 = (
+        "clintiny calibrate: relation_objective = {value!r} is not one of {options}. Give 'label' "
+        "(each relation label's own F1, the default) or 'micro' (the micro-F1 over the head's labels)."
+    )
     # ---- E840-E859 inference path: tokenizer, text length, broken pipeline folders (tokenizer.py, models.py)
     E840 = (
         "spacy-clintiny.MaxLength.v1: max_length = {value!r} must be a positive integer (characters). "

@@ -213,6 +213,22 @@ def set_predicted_relations(doc: Doc, rels: Optional[Iterable[Relation]]) -> Non
     doc.user_data[PREDICTED_KEY] = records
 
 
+def drop_predicted_relations(doc: Doc, labels: Iterable[str]) -> int:
+    """Remove the predicted relations (``doc._.clintiny_rels``) whose label is in ``labels``.
+
+    doc (Doc): The doc.
+    labels (Iterable[str]): Relation labels.
+    RETURNS (int): How many were removed (0 if no relation extractor has run on the doc).
+    """
+    records = doc.user_data.get(PREDICTED_KEY)
+    if not records:
+        return 0
+    drop = set(labels)
+    kept = [rec for rec in records if rec[10] not in drop]
+    doc.user_data[PREDICTED_KEY] = kept
+    return len(records) - len(kept)
+
+
 def set_relation_maxima(doc: Doc, maxima: Mapping[str, float]) -> None:
     """Store, per relation label, the highest probability over the doc's candidate pairs.
 

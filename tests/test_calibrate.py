@@ -19,8 +19,14 @@ from thinc.api import Linear, Model
 from typer.testing import CliRunner
 
 from spacy_clintiny.cli import app
-from spacy_clintiny.evaluation.thresholds import calibrate_thresholds, decide, f1_threshold, micro_thresholds
-from spacy_clintiny.relations import set_gold_relations
+from spacy_clintiny.evaluation.thresholds import (
+    calibrate_thresholds,
+    decide,
+    f1_threshold,
+    label_thresholds,
+    micro_thresholds,
+)
+from spacy_clintiny.relations import get_predicted_relations, set_gold_relations
 
 TEXT_SCORES = "clintiny-test.ScoresFromText.v1"
 PAIR_SCORES = "clintiny-test.PairScoresFromText.v1"
@@ -72,6 +78,18 @@ def test_micro_thresholds_keep_a_hopeless_rare_label_off():
     assert floor["B"].fallback and floor["B"].threshold == 0.4
     # A: 4 of 4; B: 4 predicted (0.4-0.55), none right, 1 + 3 missed gold: 8 / (8 + 8)
     assert floor["A"].f1 == pytest.approx(2 * 4 / (4 + 4 + 4 + 4))
+
+
+def test_label_thresholds_give_each_label_its_own_best_f1():
+    a = (numpy.array([1, 1, 1, 1, 0]), numpy.array([0.9, 0.8, 0.7, 0.6, 0.1]), 0)
+    b = (numpy.array([1, 0, 0, 0, 0, 0]), numpy.array([0.3, 0.35, 0.4, 0.45, 0.5, 0.55]), 0)
+    choices = label_thresholds([a, b], ["A", "B"], default=[0.5, 0.5], min_positives=1)
+    # B predicted for all six (its own best, 2/7), where the micro-F1 aim turns it off
+    assert choices["B"].threshold == pytest.approx(0.15) and choices["B"].f1 == pytest.approx(2 / 7)
+    assert choices["A"].threshold == pytest.approx(0.35) and choices["A"].f1 == 1.0
+    # misses count in a label's own F1; a label below the floor keeps its threshold
+    floor = label_thresholds([(a[0], a[1], 4), b], ["A", "B"], default=[0.5, 0.4], min_positives=2)
+    assert floor["A"].f1 == pytest.approx(2 * 4 / (4 + 8)) and floor["B"].fallback and floor["B"].threshold == 0.4
 
 
 def test_f1_threshold_counts_forced_top_labels():
@@ -388,6 +406,9 @@ def test_calibrate_cli_chooses_relation_thresholds_end_to_end(tmp_path, pair_sco
 
 def test_calibrate_cli_relation_bad_input(tmp_path, pair_scores_from_text):
     pipeline = _rel_pipeline(tmp_path / "pipeline", pair_scores_from_text)
+    corpus = _rel_corpus(tmp_path / "calib.spacy")
+    code, output = _run(pipeline, corpus, tmp_path / "o0", "--relation-objective", "macro")
+    assert code == 1 and "E904" in output and "'macro'" in output and not (tmp_path / "o0").exists()
     no_rels = _rel_corpus(tmp_path / "plain.spacy", with_relations=False)
     code, output = _run(pipeline, no_rels, tmp_path / "o1")
     assert code == 1 and "E885" in output and "'rel'" in output and "gold relations" in output
@@ -435,14 +456,19 @@ EVIDENCE = [
 ]
 
 
-def _evidence_corpus(path):
+def _evidence_corpus(path, *, with_relations=False):
+    """The EVIDENCE docs three times; ``with_relations``: an ADE doc states the AE relation of
+    its first two words, the others none (as the ADE corpus's sentences)."""
     nlp = spacy.blank("en")
     docs = []
     for text, gold in EVIDENCE * 3:  # enough docs for the regression to weigh the relation score
         doc = nlp.make_doc(text)
         doc.cats = {"ADE": float(gold)}
+        if with_relations:
+            head, tail = doc[0:1], doc[1:2]
+            set_gold_relations(doc, [(head.start_char, head.end_char, tail.start_char, tail.end_char, "AE")] * gold)
         docs.append(doc)
-    DocBin(docs=docs).to_disk(path)
+    DocBin(docs=docs, store_user_data=True).to_disk(path)
     return path
 
 
@@ -534,3 +560,36 @@ def test_calibrating_a_head_refits_the_evidence_after_it(tmp_path, pair_scores_f
     assert code == 0, output
     assert "'ade_evidence' was not refitted" in output
     assert spacy.load(tmp_path / "third").get_pipe("ade_evidence").cfg["weights"] == pytest.approx(before)
+
+
+def test_calibrate_cli_gates_the_relations_and_chooses_their_thresholds_on_the_gated_output(
+    tmp_path, pair_scores_from_text, last_score_from_text
+):
+    """With the gate, a doc decided not ADE keeps no AE relation, so the relation head's AE
+    threshold is chosen again on what the gate lets through: without the negatives' pairs
+    (0.1, 0.05, 0.1) the best cut keeps every positive pair (0.9, 0.8, 0.7), midway to the reverse
+    pairs' 0.01."""
+    pipeline = _evidence_pipeline(tmp_path / "pipeline", pair_scores_from_text, last_score_from_text)
+    corpus = _evidence_corpus(tmp_path / "calib.spacy", with_relations=True)
+    out = tmp_path / "calibrated"
+    code, output = _run(pipeline, corpus, out, "--min-positives", "2", "--report", tmp_path / "r.json")
+    assert code == 0, output
+    assert "'rel' thresholds chosen again with the gate: 12 doc(s) decided not ADE keep no AE" in output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["relation_objective"] == "label"
+    components = report["components"]
+    # ungated, the cut falls midway between the lowest positive pair (0.7) and the highest negative (0.1)
+    assert components["rel"]["labels"]["AE"]["threshold"] == pytest.approx(0.4)
+    gated = components["ade_evidence"]["gated_relations"]
+    assert gated["component"] == "rel" and gated["gated"] == {"labels": ["AE"], "docs": 12}
+    assert gated["labels"]["AE"]["threshold"] == pytest.approx(0.355) and gated["labels"]["AE"]["f1"] == 1.0
+    nlp = spacy.load(out)
+    evidence, head = nlp.get_pipe("ade_evidence"), nlp.get_pipe("ade")
+    assert nlp.get_pipe("rel").cfg["thresholds"] == pytest.approx({"AE": 0.355})
+    assert evidence.gates and evidence.cfg["threshold"] == pytest.approx(head.cfg["thresholds"]["ADE"])
+    # a new doc whose pair clears the relation threshold but that is decided not ADE keeps no AE
+    doc = nlp("aspirin rash 0.36 0.9")
+    assert doc.cats["ADE"] < evidence.cfg["threshold"] and get_predicted_relations(doc) == []
+    with nlp.select_pipes(disable=["ade_evidence"]):
+        assert [r.label for r in get_predicted_relations(nlp("aspirin rash 0.36 0.9"))] == ["AE"]
+    assert [r.label for r in get_predicted_relations(nlp("aspirin rash 0.9 0.2"))] == ["AE"]

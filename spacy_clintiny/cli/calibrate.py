@@ -13,9 +13,11 @@ counting the head's ``always_top`` decisions).
 
 Each ``clintiny_rel`` head is calibrated end to end, as it is scored: on the docs with gold
 relations, the components before it (without the doc heads) predict the entities, the head
-scores every candidate pair, and the thresholds are those with the best micro-F1 over the
-head's labels (its score; coordinate ascent over exact per-label cuts), with the gold relations
-whose entities were not predicted counted as misses at every cut.
+scores every candidate pair, and each label's threshold is the one with the best F1 for that
+label (``relation_objective`` "label", the default: the labels come from different corpora and
+are reported one by one) or the thresholds with the best micro-F1 over the head's labels
+("micro"; coordinate ascent over exact per-label cuts), with the gold relations whose entities
+were not predicted counted as misses at every cut.
 
 Each ``clintiny_relation_evidence`` component is fitted last, once the heads' thresholds are
 set: the pipeline up to it predicts the calibration docs annotated for its label, its regression is
@@ -24,13 +26,16 @@ the threshold of the doc head that owns the label is chosen on the combined prob
 figure "F1 before" is the pipeline's decision before: the doc head's own probability at its
 threshold when the component was not fitted yet). With fewer than ``min_positives`` positives
 (or no negative) it is kept as it is, unfitted or with its earlier fit, and so is the threshold.
+A component that gates (``gate``, the default) stores that threshold and removes its relation
+labels from the docs decided negative; the relation head's thresholds are then chosen again on
+that gated output (its entry's "gated_relations"), since that is what the pipeline predicts.
 """
 
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy
 import typer
@@ -44,6 +49,8 @@ from ._app import app
 TEXTCAT_FACTORY = "clintiny_textcat"
 REL_FACTORY = "clintiny_rel"
 EVIDENCE_FACTORY = "clintiny_relation_evidence"
+# what a relation head's thresholds maximise (--relation-objective)
+RELATION_OBJECTIVES = {"label": "each label's own F1", "micro": "micro-F1 over the head's labels"}
 ENCODER_FACTORIES = ("clintiny_encoder", "transformer")
 
 
@@ -56,6 +63,7 @@ def calibrate_pipeline(
     min_positives: int = 5,
     force: bool = False,
     batch_size: int = 16,
+    relation_objective: str = "label",
 ) -> Dict[str, Any]:
     """Calibrate the pipeline's multi-label ``clintiny_textcat`` and its ``clintiny_rel`` heads
     and write it to ``output``.
@@ -71,6 +79,9 @@ def calibrate_pipeline(
     min_positives (int): Fewest calibration positives to choose a label's threshold from.
     force (bool): Replace an existing ``output``.
     batch_size (int): Batch size of ``nlp.pipe``.
+    relation_objective (str): What a relation head's thresholds maximise: "label" (each label's
+        own F1: the labels come from different corpora and are scored one by one) or "micro"
+        (the micro-F1 over its labels).
     RETURNS (Dict[str, Any]): Per component: docs, and per label the threshold, calibration
         positives, F1 at the threshold and at the label's threshold before calibration
         ("f1_default"), and whether that threshold was kept ("fallback"); a relation head also
@@ -82,6 +93,9 @@ def calibrate_pipeline(
 
     if isinstance(min_positives, bool) or not isinstance(min_positives, int) or min_positives < 1:
         raise ValueError(Errors.E888.format(value=min_positives))
+    if relation_objective not in RELATION_OBJECTIVES:
+        raise ValueError(Errors.E904.format(value=relation_objective, options=list(RELATION_OBJECTIVES)))
+    settings = {"min_positives": min_positives, "batch_size": batch_size}
     pipeline, output = Path(pipeline), Path(output)
     _check_output(pipeline, output, force=force)
     nlp = spacy.load(pipeline)
@@ -89,33 +103,43 @@ def calibrate_pipeline(
     followers = _evidence_after(nlp, names)
     names += followers
     examples = load_examples(nlp, Path(corpus))
-    report: Dict[str, Any] = {"corpus": str(corpus), "min_positives": min_positives, "components": {}}
+    report: Dict[str, Any] = {
+        "corpus": str(corpus),
+        "min_positives": min_positives,
+        "relation_objective": relation_objective,
+        "components": {},
+    }
     # the evidence components last: they combine the calibrated heads' outputs
     for name in sorted(names, key=lambda n: nlp.get_pipe_meta(n).factory == EVIDENCE_FACTORY):
         pipe = nlp.get_pipe(name)
         factory = nlp.get_pipe_meta(name).factory
         if factory == REL_FACTORY:
-            entry, choices = _calibrate_relations(nlp, name, examples, min_positives, batch_size=batch_size)
+            entry, choices = _calibrate_relations(nlp, name, examples, **settings, objective=relation_objective)
         elif factory == EVIDENCE_FACTORY:
-            entry, choices = _calibrate_evidence(nlp, name, examples, min_positives, batch_size=batch_size)
+            entry, choices = _calibrate_evidence(nlp, name, examples, **settings, objective=relation_objective)
             pipe = nlp.get_pipe(entry["owner"]) if entry is not None else pipe
         else:
-            entry, choices = _calibrate_textcat(nlp, name, examples, min_positives, batch_size=batch_size)
+            entry, choices = _calibrate_textcat(nlp, name, examples, **settings)
         if entry is None and name in followers:  # not asked for, and nothing to refit it on: kept
             report["components"][name] = {"docs": 0, "kept": True, "weights": pipe.cfg["weights"], "labels": {}}
             continue
         if entry is None:
             labels = [pipe.label] if factory == EVIDENCE_FACTORY else list(pipe.labels)
             raise ValueError(Errors.E885.format(corpus=corpus, n=len(examples), name=name, labels=labels))
-        calibrated = {label: round(c.threshold, 6) for label, c in choices.items() if not c.fallback}
-        pipe.set_thresholds({**(pipe.cfg.get("thresholds") or {}), **calibrated})
+        _set_thresholds(pipe, choices)
         report["components"][name] = entry
     _write_pipeline(nlp, output, force=force)
     return report
 
 
+def _set_thresholds(pipe: Any, choices: Dict[str, ThresholdChoice]) -> None:
+    """Give ``pipe`` the thresholds chosen (not those kept: ``fallback``), rounded."""
+    calibrated = {label: round(c.threshold, 6) for label, c in choices.items() if not c.fallback}
+    pipe.set_thresholds({**(pipe.cfg.get("thresholds") or {}), **calibrated})
+
+
 def _calibrate_textcat(
-    nlp: Any, name: str, examples: List[Any], min_positives: int, *, batch_size: int
+    nlp: Any, name: str, examples: List[Any], *, min_positives: int, batch_size: int
 ) -> Tuple[Optional[Dict[str, Any]], Dict[str, ThresholdChoice]]:
     """A doc head's thresholds from its probabilities on the docs annotated for it (None when
     there are none)."""
@@ -148,16 +172,25 @@ def _calibrate_textcat(
 
 
 def _calibrate_relations(
-    nlp: Any, name: str, examples: List[Any], min_positives: int, *, batch_size: int
+    nlp: Any,
+    name: str,
+    examples: List[Any],
+    *,
+    min_positives: int,
+    batch_size: int,
+    objective: str,
+    gate: Optional[Tuple[Set[int], Sequence[str]]] = None,
 ) -> Tuple[Optional[Dict[str, Any]], Dict[str, ThresholdChoice]]:
     """A relation head's thresholds, end to end: the components before it (not the doc heads)
     predict the entities of the docs with gold relations, the head scores every candidate
-    pair, and the thresholds maximise the micro-F1 over its labels (the figure the head is
-    scored by), each label counted on the docs whose corpus annotates it and the gold
-    relations no pair stands for counted as misses."""
+    pair, and the thresholds maximise each label's F1 (``objective`` "label") or the micro-F1
+    over its labels ("micro"), each label counted on the docs whose corpus annotates it and the
+    gold relations no pair stands for counted as misses. ``gate``: the ids of the examples whose
+    relations of the given labels a relation-evidence component removes, and those labels:
+    there the labels' pairs are never predicted and their gold relations are misses."""
     from spacy.util import minibatch
 
-    from ..evaluation.thresholds import micro_thresholds
+    from ..evaluation.thresholds import label_thresholds, micro_thresholds
     from ..relations import get_gold_relations
 
     pipe = nlp.get_pipe(name)
@@ -171,6 +204,8 @@ def _calibrate_relations(
         docs = list(nlp.pipe((eg.predicted for eg in selected), batch_size=batch_size))
     probs, truths, masks = [], [], []
     missed = numpy.zeros(len(labels), dtype="int64")
+    closed, gated = gate if gate is not None else (set(), ())
+    gated_columns = [labels.index(label) for label in gated if label in labels]
     for batch in minibatch(list(zip(selected, docs)), batch_size):
         candidates, batch_probs = pipe.predict([doc for _, doc in batch])
         probs.append(pipe.model.ops.to_numpy(batch_probs).reshape(-1, len(labels)))
@@ -178,17 +213,25 @@ def _calibrate_relations(
             doc_truths, doc_missed = pipe.pair_truths(eg.reference, cands)
             truths.append(doc_truths)
             # a label counts only on the docs whose corpus annotates it (annotated_labels)
-            masks.append(numpy.repeat(pipe.annotated_mask(eg.reference)[None, :] > 0, len(cands.pairs), axis=0))
+            mask = numpy.repeat(pipe.annotated_mask(eg.reference)[None, :] > 0, len(cands.pairs), axis=0)
+            if id(eg) in closed:  # the gate removes these labels' relations: their gold ones are missed
+                doc_missed = doc_missed.copy()
+                for j in gated_columns:
+                    doc_missed[j] += int(doc_truths[mask[:, j], j].sum())
+                    mask[:, j] = False
+            masks.append(mask)
             missed += doc_missed
     all_probs, all_truths, all_masks = numpy.concatenate(probs), numpy.concatenate(truths), numpy.concatenate(masks)
     items = [
         (all_truths[all_masks[:, j], j], all_probs[all_masks[:, j], j], int(missed[j])) for j in range(len(labels))
     ]
-    choices = micro_thresholds(items, labels, default=pipe.label_thresholds, min_positives=min_positives)
+    choose = label_thresholds if objective == "label" else micro_thresholds
+    choices = choose(items, labels, default=pipe.label_thresholds, min_positives=min_positives)
     entry = {
         "docs": len(selected),
         "pairs": len(all_probs),
-        "objective": "micro-F1 over the head's labels",
+        "objective": RELATION_OBJECTIVES[objective],
+        "gated": {"labels": list(gated), "docs": sum(id(eg) in closed for eg in selected)},
         "default": pipe.cfg["threshold"],
         "labels": {label: {**c._asdict(), "missed": int(missed[j])} for j, (label, c) in enumerate(choices.items())},
     }
@@ -196,7 +239,7 @@ def _calibrate_relations(
 
 
 def _calibrate_evidence(
-    nlp: Any, name: str, examples: List[Any], min_positives: int, *, batch_size: int
+    nlp: Any, name: str, examples: List[Any], *, min_positives: int, batch_size: int, objective: str
 ) -> Tuple[Optional[Dict[str, Any]], Dict[str, ThresholdChoice]]:
     """Fit a relation-evidence component on the calibration docs annotated for its label and
     choose its owner's threshold for that label on the combined probability; the choices are
@@ -230,6 +273,7 @@ def _calibrate_evidence(
         choice = calibrate_thresholds(
             probs[:, None], gold[:, None], numpy.ones((len(gold), 1)), [label], default=own, min_positives=min_positives
         )[label]._replace(f1_default=f1_before)
+        pipe.cfg["threshold"] = round(choice.threshold, 6)  # the gate's: the owner gets the same
     entry = {
         "docs": len(selected),
         "owner": owner,
@@ -238,7 +282,28 @@ def _calibrate_evidence(
         "bias": pipe.cfg["bias"],
         "labels": {label: choice._asdict()},
     }
+    if pipe.gates:  # the relation head's thresholds, again on the gated output
+        final = pipe.probabilities(features)
+        closed = [eg for eg, prob in zip(selected, final) if prob < pipe.cfg["threshold"]]
+        entry["gated_relations"] = _gate_relations(
+            nlp, name, examples, closed, min_positives=min_positives, batch_size=batch_size, objective=objective
+        )
     return entry, {label: choice}
+
+
+def _gate_relations(nlp: Any, name: str, examples: List[Any], closed: List[Any], **settings: Any) -> Dict[str, Any]:
+    """Choose again the thresholds of the relation head whose scores a gating evidence component
+    reads, on the gated output (the ``closed`` examples keep none of its labels' relations), and
+    set them; RETURNS that head's calibration entry (with its name)."""
+    pipe = nlp.get_pipe(name)
+    before = nlp.pipe_names[: nlp.pipe_names.index(name)]
+    rel_name = [n for n in before if nlp.get_pipe_meta(n).factory == REL_FACTORY][-1]
+    gate = ({id(eg) for eg in closed}, pipe.cfg["relations"])
+    entry, choices = _calibrate_relations(nlp, rel_name, examples, gate=gate, **settings)
+    if entry is None:  # no doc with gold relations: the thresholds stay
+        return {"component": rel_name, "docs": 0}
+    _set_thresholds(nlp.get_pipe(rel_name), choices)
+    return {"component": rel_name, **entry}
 
 
 def _evidence_after(nlp: Any, names: List[str]) -> List[str]:
@@ -363,6 +428,11 @@ def calibrate_cli(
     report: Optional[Path] = typer.Option(None, "--report", help="Write the chosen thresholds and figures as JSON"),
     force: bool = typer.Option(False, "--force", help="Replace an existing output folder"),
     batch_size: int = typer.Option(16, "--batch-size", help="Batch size of nlp.pipe"),
+    relation_objective: str = typer.Option(
+        "label",
+        "--relation-objective",
+        help="What a relation head's thresholds maximise: 'label' (each label's own F1) or 'micro' (micro-F1 of all)",
+    ),
 ) -> None:
     """Choose each label's decision threshold of the doc and relation heads for F1 on a
     calibration corpus and write the pipeline with the thresholds."""
@@ -375,6 +445,7 @@ def calibrate_cli(
             min_positives=min_positives,
             force=force,
             batch_size=batch_size,
+            relation_objective=relation_objective,
         )
     except ValueError as err:
         msg.fail(str(err), exits=1)
@@ -382,20 +453,32 @@ def calibrate_cli(
         if entry.get("kept"):
             msg.warn(f"'{name}' was not refitted: no calibration doc is annotated for its label (its fit is kept)")
             continue
-        rows = [
-            (label, c["positives"], f"{c['threshold']:.3f}", f"{100 * c['f1']:.1f}", f"{100 * c['f1_default']:.1f}")
-            + (("threshold kept",) if c["fallback"] else ("",))
-            for label, c in entry["labels"].items()
-        ]
-        pairs = f", {entry['pairs']} candidate pairs, F1 = micro-F1 over the labels" if "pairs" in entry else ""
-        msg.divider(f"{name}: {entry['docs']} calibration docs{pairs}")
-        msg.table(rows, header=("label", "positives", "threshold", "F1", "F1 before", ""), divider=True)
+        _print_entry(name, entry)
         if "owner" in entry and entry["weights"] is not None:
             label = next(iter(entry["labels"]))
             msg.info(f"'{entry['owner']}' threshold for {label} chosen on the output of '{name}' (head + relations)")
-        missed = sum(c.get("missed", 0) for c in entry["labels"].values())
-        if missed:
-            msg.info(f"{missed} gold relation(s) had no candidate pair (their entities were not predicted)")
+        gated = entry.get("gated_relations")
+        if gated and gated.get("labels"):
+            msg.info(
+                f"'{gated['component']}' thresholds chosen again with the gate: {gated['gated']['docs']} doc(s) "
+                f"decided not {next(iter(entry['labels']))} keep no {', '.join(gated['gated']['labels'])}"
+            )
+            _print_entry(f"{gated['component']} (gated)", gated)
     if report is not None:
         write_json_atomic(report, result)
     msg.good(f"Wrote the calibrated pipeline to {output}")
+
+
+def _print_entry(name: str, entry: Dict[str, Any]) -> None:
+    """One component's calibration table (a relation head's with its candidate pairs and misses)."""
+    rows = [
+        (label, c["positives"], f"{c['threshold']:.3f}", f"{100 * c['f1']:.1f}", f"{100 * c['f1_default']:.1f}")
+        + (("threshold kept",) if c["fallback"] else ("",))
+        for label, c in entry["labels"].items()
+    ]
+    pairs = f", {entry['pairs']} candidate pairs, F1 = {entry['objective']}" if "pairs" in entry else ""
+    msg.divider(f"{name}: {entry['docs']} calibration docs{pairs}")
+    msg.table(rows, header=("label", "positives", "threshold", "F1", "F1 before", ""), divider=True)
+    missed = sum(c.get("missed", 0) for c in entry["labels"].values())
+    if missed:
+        msg.info(f"{missed} gold relation(s) had no candidate pair (their entities were not predicted)")

@@ -18,6 +18,12 @@ the doc head that owns ``label`` is then chosen on the combined probability, sin
 ``decide`` and ``score`` read the final ``doc.cats``. Until it is fitted the component leaves
 ``doc.cats`` as it is. Disabling the relation extractor while this component runs is an error
 (E900): the owner's threshold belongs to the combined probability.
+
+With ``gate`` (the default), a doc whose combined probability falls below the owner's threshold
+(stored at calibration as ``cfg["threshold"]``) loses its predicted relations of the labels in
+``relations``: a sentence the pipeline decides states no adverse effect states no
+drug-adverse-effect relation either. The relation head's thresholds for those labels are then
+chosen by calibration on the gated output (``clintiny calibrate``), as it is scored.
 """
 
 from pathlib import Path
@@ -33,10 +39,12 @@ from spacy.util import SimpleFrozenList, ensure_path
 from ..errors import Errors
 from ..extensions import install_extensions
 from ..models import reading
-from ..relations import get_relation_maxima
+from ..relations import drop_predicted_relations, get_relation_maxima
 from ._common import check_setting, is_name_list
 
 N_FEATURES = 2
+# what calibration writes; the settings (label, relations, gate) come from the config
+FITTED = ("weights", "bias", "owner", "threshold")
 _EPS = 1e-6
 
 
@@ -44,15 +52,19 @@ _EPS = 1e-6
     "clintiny_relation_evidence",
     assigns=["doc.cats"],
     requires=["doc._.clintiny_rels"],
-    default_config={"label": "ADE", "relations": ["DRUG_AE"]},
+    default_config={"label": "ADE", "relations": ["DRUG_AE"], "gate": True},
 )
-def make_clintiny_relation_evidence(nlp: Language, name: str, label: str, relations: List[str]) -> "RelationEvidence":
+def make_clintiny_relation_evidence(
+    nlp: Language, name: str, label: str, relations: List[str], gate: bool
+) -> "RelationEvidence":
     """Create a ``clintiny_relation_evidence`` component (unfitted: ``clintiny calibrate`` fits it).
 
     label (str): The doc label (``doc.cats`` key) whose probability is combined.
     relations (List[str]): Relation labels whose scores are evidence for ``label``.
+    gate (bool): Remove the predicted relations of those labels from docs decided negative
+        for ``label`` (once calibrated).
     """
-    return RelationEvidence(name, label=label, relations=relations)
+    return RelationEvidence(name, label=label, relations=relations, gate=gate)
 
 
 class RelationEvidence(Pipe):
@@ -65,19 +77,24 @@ class RelationEvidence(Pipe):
         *,
         label: str = "ADE",
         relations: Sequence[str] = ("DRUG_AE",),
+        gate: bool = True,
     ) -> None:
         check_setting(isinstance(label, str) and bool(label), name, "label", label, "a doc label")
         check_setting(is_name_list(relations), name, "relations", relations, "a non-empty list of relation labels")
+        check_setting(isinstance(gate, bool), name, "gate", gate, "true or false")
         install_extensions()
         self.name = name
         self.cfg: Dict[str, Any] = {
             "label": label,
             "relations": list(relations),
+            "gate": gate,
             # fitted by clintiny calibrate: None until then (the component changes nothing)
             "weights": None,
             "bias": 0.0,
-            # the doc head whose threshold for `label` was chosen on the combined probability
+            # the doc head whose threshold for `label` was chosen on the combined probability,
+            # and that threshold (the gate's)
             "owner": None,
+            "threshold": None,
         }
 
     @property
@@ -114,9 +131,17 @@ class RelationEvidence(Pipe):
         z = features @ numpy.asarray(self.cfg["weights"], dtype="float64") + float(self.cfg["bias"])
         return 1.0 / (1.0 + numpy.exp(-z))
 
+    @property
+    def gates(self) -> bool:
+        """Whether the component removes relations from docs decided negative: ``gate`` on and
+        calibrated (its owner's threshold known)."""
+        return bool(self.cfg["gate"]) and self.is_fitted and self.cfg.get("threshold") is not None
+
     def __call__(self, doc: Doc) -> Doc:
         if self.is_fitted and self.label in doc.cats:
             doc.cats[self.label] = float(self.probabilities(self.features([doc]))[0])
+            if self.gates and doc.cats[self.label] < self.cfg["threshold"]:
+                drop_predicted_relations(doc, self.cfg["relations"])
         return doc
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
@@ -126,7 +151,8 @@ class RelationEvidence(Pipe):
     # ------------------------------------------------------------------ fitting
 
     def fit(self, features: numpy.ndarray, gold: numpy.ndarray, *, owner: Optional[str] = None) -> None:
-        """Fit the regression (scikit-learn's ``LogisticRegression``, L2, C = 1).
+        """Fit the regression (scikit-learn's ``LogisticRegression``, L2, C = 1). The gate's
+        threshold is unset until calibration stores the owner's (``cfg["threshold"]``).
 
         features (numpy.ndarray): ``(n_docs, 2)`` rows of :meth:`features`.
         gold (numpy.ndarray): ``(n_docs,)`` gold decisions for the label, both classes present.
@@ -141,6 +167,7 @@ class RelationEvidence(Pipe):
         self.cfg["weights"] = [float(w) for w in model.coef_[0]]
         self.cfg["bias"] = float(model.intercept_[0])
         self.cfg["owner"] = owner
+        self.cfg["threshold"] = None
 
     # ------------------------------------------------------------------ serialization
 
@@ -149,7 +176,7 @@ class RelationEvidence(Pipe):
 
     def from_bytes(self, data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> "RelationEvidence":
         with reading(self.name, "<bytes>"):
-            self.cfg.update(srsly.json_loads(data.decode("utf8")))
+            self._load_fit(srsly.json_loads(data.decode("utf8")))
         return self
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
@@ -160,5 +187,10 @@ class RelationEvidence(Pipe):
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> "RelationEvidence":
         path = ensure_path(path) / "cfg"
         with reading(self.name, path):
-            self.cfg.update(srsly.read_json(path))
+            self._load_fit(srsly.read_json(path))
         return self
+
+    def _load_fit(self, cfg: Dict[str, Any]) -> None:
+        """Take the fitted values of a saved ``cfg``; the settings stay the config's (a pipeline
+        loaded with ``gate = false`` does not gate)."""
+        self.cfg.update({key: cfg[key] for key in FITTED if key in cfg})

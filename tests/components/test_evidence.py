@@ -1,11 +1,12 @@
-"""``clintiny_relation_evidence``: features, the fitted combination, serialization, bad input."""
+"""``clintiny_relation_evidence``: features, the fitted combination, the relation gate,
+serialization, bad input."""
 
 import numpy
 import pytest
 import spacy
 
 from spacy_clintiny.components.evidence import RelationEvidence
-from spacy_clintiny.relations import set_relation_maxima
+from spacy_clintiny.relations import get_predicted_relations, set_predicted_pairs, set_relation_maxima
 
 
 def _doc(nlp, text, prob, maxima):
@@ -64,6 +65,39 @@ def test_unfitted_passes_the_probability_on_and_fitted_combines(nlp, tmp_path):
     assert nlp("plain text").cats == {}
 
 
+def _related(nlp, prob, pair_score):
+    """A doc with a predicted DRUG_AE, AE2 and OTHER relation between its first two words."""
+    doc = _doc(nlp, "aspirin gave rash", prob, {"DRUG_AE": pair_score, "AE2": 0.1})
+    set_predicted_pairs(doc, [doc[0:1], doc[2:3]], [(0, 1, label, pair_score) for label in ("DRUG_AE", "AE2", "OTHER")])
+    return doc
+
+
+def test_the_gate_removes_its_relations_from_docs_decided_negative(nlp, tmp_path):
+    pipe = nlp.get_pipe("ade_evidence")
+    assert pipe.cfg["gate"] and not pipe.gates  # on by default, inactive until calibrated
+    features = numpy.asarray([[0.0, 0.9], [-1.0, 0.8], [1.0, 0.0], [0.5, 0.1], [-0.5, 0.95], [0.8, 0.05]])
+    pipe.fit(features, numpy.asarray([1, 1, 0, 0, 1, 0]), owner="textcat_ade")
+    assert not pipe.gates  # fitted, but no threshold from calibration yet: relations kept
+    assert len(get_predicted_relations(nlp(_related(nlp, 0.7, 0.0)))) == 3
+    pipe.cfg["threshold"] = 0.5
+    assert pipe.gates
+    negative, positive = nlp(_related(nlp, 0.7, 0.0)), nlp(_related(nlp, 0.3, 0.9))
+    assert negative.cats["ADE"] < 0.5 <= positive.cats["ADE"]
+    assert [r.label for r in get_predicted_relations(negative)] == ["OTHER"]  # its labels only
+    assert [r.label for r in get_predicted_relations(positive)] == ["DRUG_AE", "AE2", "OTHER"]
+    # the gate and its threshold survive the disk; off, every relation stays
+    nlp.to_disk(tmp_path / "p")
+    again = spacy.load(tmp_path / "p")
+    assert again.get_pipe("ade_evidence").cfg["threshold"] == 0.5
+    assert [r.label for r in get_predicted_relations(again(_related(again, 0.7, 0.0)))] == ["OTHER"]
+    ungated = spacy.load(tmp_path / "p", config={"components": {"ade_evidence": {"gate": False}}})
+    assert not ungated.get_pipe("ade_evidence").gates
+    assert len(get_predicted_relations(ungated(_related(ungated, 0.7, 0.0)))) == 3
+    # refitting unsets the threshold: calibration chooses it again for the new combination
+    pipe.fit(features, numpy.asarray([1, 1, 0, 0, 1, 0]))
+    assert pipe.cfg["threshold"] is None and not pipe.gates
+
+
 def test_bad_input(nlp):
     pipe = nlp.get_pipe("ade_evidence")
     pipe.fit(numpy.asarray([[0.0, 0.9], [0.0, 0.0]]), numpy.asarray([1, 0]))
@@ -83,6 +117,8 @@ def test_bad_input(nlp):
             spacy.blank("en").add_pipe("clintiny_relation_evidence", config=config)
     with pytest.raises(ValueError, match="E300.*relations"):  # a string is no list of labels
         RelationEvidence("ade_evidence", relations="DRUG_AE")
+    with pytest.raises(ValueError, match="E300.*gate"):  # the config coerces "yes"; the class takes no string
+        RelationEvidence("ade_evidence", gate="yes")
 
 
 def test_calibrate_needs_a_doc_head_that_owns_the_label(tmp_path):
