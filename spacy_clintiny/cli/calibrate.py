@@ -96,6 +96,8 @@ def calibrate_pipeline(
     if relation_objective not in RELATION_OBJECTIVES:
         raise ValueError(Errors.E904.format(value=relation_objective, options=list(RELATION_OBJECTIVES)))
     settings = {"min_positives": min_positives, "batch_size": batch_size}
+    # a relation head's scored candidate pairs, per head: the gated re-calibration reuses them
+    scored: Dict[str, List[Tuple[Any, ...]]] = {}
     pipeline, output = Path(pipeline), Path(output)
     _check_output(pipeline, output, force=force)
     nlp = spacy.load(pipeline)
@@ -114,9 +116,13 @@ def calibrate_pipeline(
         pipe = nlp.get_pipe(name)
         factory = nlp.get_pipe_meta(name).factory
         if factory == REL_FACTORY:
-            entry, choices = _calibrate_relations(nlp, name, examples, **settings, objective=relation_objective)
+            entry, choices = _calibrate_relations(
+                nlp, name, examples, **settings, objective=relation_objective, scored=scored
+            )
         elif factory == EVIDENCE_FACTORY:
-            entry, choices = _calibrate_evidence(nlp, name, examples, **settings, objective=relation_objective)
+            entry, choices = _calibrate_evidence(
+                nlp, name, examples, **settings, objective=relation_objective, scored=scored
+            )
             pipe = nlp.get_pipe(entry["owner"]) if entry is not None else pipe
         else:
             entry, choices = _calibrate_textcat(nlp, name, examples, **settings)
@@ -179,6 +185,7 @@ def _calibrate_relations(
     min_positives: int,
     batch_size: int,
     objective: str,
+    scored: Dict[str, List[Tuple[Any, ...]]],
     gate: Optional[Tuple[Set[int], Sequence[str]]] = None,
 ) -> Tuple[Optional[Dict[str, Any]], Dict[str, ThresholdChoice]]:
     """A relation head's thresholds, end to end: the components before it (not the doc heads)
@@ -187,40 +194,31 @@ def _calibrate_relations(
     over its labels ("micro"), each label counted on the docs whose corpus annotates it and the
     gold relations no pair stands for counted as misses. ``gate``: the ids of the examples whose
     relations of the given labels a relation-evidence component removes, and those labels:
-    there the labels' pairs are never predicted and their gold relations are misses."""
-    from spacy.util import minibatch
-
+    there the labels' pairs are never predicted and their gold relations are misses. ``scored``
+    holds each head's scored pairs once computed (they do not depend on any threshold)."""
     from ..evaluation.thresholds import label_thresholds, micro_thresholds
-    from ..relations import get_gold_relations
 
     pipe = nlp.get_pipe(name)
     labels = list(pipe.labels)
-    selected = [eg for eg in examples if get_gold_relations(eg.reference) is not None]
-    if not selected:
+    if name not in scored:
+        scored[name] = _score_pairs(nlp, name, examples, batch_size=batch_size)
+    rows = scored[name]
+    if not rows:
         return None, {}
-    before = nlp.pipe_names[: nlp.pipe_names.index(name)]
-    enable = [n for n in before if nlp.get_pipe_meta(n).factory not in (TEXTCAT_FACTORY, REL_FACTORY)]
-    with nlp.select_pipes(enable=enable):
-        docs = list(nlp.pipe((eg.predicted for eg in selected), batch_size=batch_size))
     probs, truths, masks = [], [], []
     missed = numpy.zeros(len(labels), dtype="int64")
     closed, gated = gate if gate is not None else (set(), ())
     gated_columns = [labels.index(label) for label in gated if label in labels]
-    for batch in minibatch(list(zip(selected, docs)), batch_size):
-        candidates, batch_probs = pipe.predict([doc for _, doc in batch])
-        probs.append(pipe.model.ops.to_numpy(batch_probs).reshape(-1, len(labels)))
-        for (eg, _), cands in zip(batch, candidates):
-            doc_truths, doc_missed = pipe.pair_truths(eg.reference, cands)
-            truths.append(doc_truths)
-            # a label counts only on the docs whose corpus annotates it (annotated_labels)
-            mask = numpy.repeat(pipe.annotated_mask(eg.reference)[None, :] > 0, len(cands.pairs), axis=0)
-            if id(eg) in closed:  # the gate removes these labels' relations: their gold ones are missed
-                doc_missed = doc_missed.copy()
-                for j in gated_columns:
-                    doc_missed[j] += int(doc_truths[mask[:, j], j].sum())
-                    mask[:, j] = False
-            masks.append(mask)
-            missed += doc_missed
+    for eg, doc_probs, doc_truths, doc_mask, doc_missed in rows:
+        mask, doc_missed = doc_mask.copy(), doc_missed.copy()
+        if id(eg) in closed:  # the gate removes these labels' relations: their gold ones are missed
+            for j in gated_columns:
+                doc_missed[j] += int(doc_truths[mask[:, j], j].sum())
+                mask[:, j] = False
+        probs.append(doc_probs)
+        truths.append(doc_truths)
+        masks.append(mask)
+        missed += doc_missed
     all_probs, all_truths, all_masks = numpy.concatenate(probs), numpy.concatenate(truths), numpy.concatenate(masks)
     items = [
         (all_truths[all_masks[:, j], j], all_probs[all_masks[:, j], j], int(missed[j])) for j in range(len(labels))
@@ -228,18 +226,55 @@ def _calibrate_relations(
     choose = label_thresholds if objective == "label" else micro_thresholds
     choices = choose(items, labels, default=pipe.label_thresholds, min_positives=min_positives)
     entry = {
-        "docs": len(selected),
+        "docs": len(rows),
         "pairs": len(all_probs),
         "objective": RELATION_OBJECTIVES[objective],
-        "gated": {"labels": list(gated), "docs": sum(id(eg) in closed for eg in selected)},
+        "gated": {"labels": list(gated), "docs": sum(id(row[0]) in closed for row in rows)},
         "default": pipe.cfg["threshold"],
         "labels": {label: {**c._asdict(), "missed": int(missed[j])} for j, (label, c) in enumerate(choices.items())},
     }
     return entry, choices
 
 
+def _score_pairs(nlp: Any, name: str, examples: List[Any], *, batch_size: int) -> List[Tuple[Any, ...]]:
+    """A relation head's candidate pairs on the examples with gold relations, end to end: the
+    components before it (not the doc heads) predict the entities. RETURNS per example: the
+    example, the pairs' probabilities and gold (pairs x labels), the mask of the labels its
+    corpus annotates (pairs x labels) and the gold relations per label no pair stands for."""
+    from spacy.util import minibatch
+
+    from ..relations import get_gold_relations
+
+    pipe = nlp.get_pipe(name)
+    selected = [eg for eg in examples if get_gold_relations(eg.reference) is not None]
+    before = nlp.pipe_names[: nlp.pipe_names.index(name)]
+    enable = [n for n in before if nlp.get_pipe_meta(n).factory not in (TEXTCAT_FACTORY, REL_FACTORY)]
+    with nlp.select_pipes(enable=enable):
+        docs = list(nlp.pipe((eg.predicted for eg in selected), batch_size=batch_size))
+    rows = []
+    for batch in minibatch(list(zip(selected, docs)), batch_size):
+        candidates, batch_probs = pipe.predict([doc for _, doc in batch])
+        probs = pipe.model.ops.to_numpy(batch_probs).reshape(-1, len(pipe.labels))
+        start = 0
+        for (eg, _), cands in zip(batch, candidates):
+            n = len(cands.pairs)
+            doc_truths, doc_missed = pipe.pair_truths(eg.reference, cands)
+            # a label counts only on the docs whose corpus annotates it (annotated_labels)
+            mask = numpy.repeat(pipe.annotated_mask(eg.reference)[None, :] > 0, n, axis=0)
+            rows.append((eg, probs[start : start + n], doc_truths, mask, doc_missed))
+            start += n
+    return rows
+
+
 def _calibrate_evidence(
-    nlp: Any, name: str, examples: List[Any], *, min_positives: int, batch_size: int, objective: str
+    nlp: Any,
+    name: str,
+    examples: List[Any],
+    *,
+    min_positives: int,
+    batch_size: int,
+    objective: str,
+    scored: Dict[str, List[Tuple[Any, ...]]],
 ) -> Tuple[Optional[Dict[str, Any]], Dict[str, ThresholdChoice]]:
     """Fit a relation-evidence component on the calibration docs annotated for its label and
     choose its owner's threshold for that label on the combined probability; the choices are
@@ -286,7 +321,14 @@ def _calibrate_evidence(
         final = pipe.probabilities(features)
         closed = [eg for eg, prob in zip(selected, final) if prob < pipe.cfg["threshold"]]
         entry["gated_relations"] = _gate_relations(
-            nlp, name, examples, closed, min_positives=min_positives, batch_size=batch_size, objective=objective
+            nlp,
+            name,
+            examples,
+            closed,
+            min_positives=min_positives,
+            batch_size=batch_size,
+            objective=objective,
+            scored=scored,
         )
     return entry, {label: choice}
 
