@@ -106,6 +106,7 @@ PairKey = Tuple[Optional[Tuple[int, int]], Optional[Tuple[int, int]]]
         "annotated_labels": {},
         "negative_ratio": 0.0,
         "prior_correction": False,
+        "negatives_from": [],
     },
     default_score_weights={
         "clintiny_rel_rel_f": 1.0,
@@ -124,6 +125,7 @@ def make_clintiny_rel(
     annotated_labels: Dict[str, List[str]],
     negative_ratio: float,
     prior_correction: bool,
+    negatives_from: List[str],
 ) -> "RelationExtractor":
     """Create a ``clintiny_rel`` component.
 
@@ -139,6 +141,11 @@ def make_clintiny_rel(
         a doc (a random sample); 0 keeps every pair.
     prior_correction (bool): Add ``log(q)`` (q: the fraction of unrelated pairs kept in
         training) to the logits at prediction, undoing the sampling's inflated odds.
+    negatives_from (List[str]): Span groups of the *predicted* training docs (set by an
+        annotating component upstream, e.g. the concept head) whose spans that overlap no gold
+        entity join the training candidates, so their pairs are negatives: the head learns to
+        reject the entities it will meet at prediction that the gold never shows it (a disease
+        that is not the drug's adverse effect). Empty: gold entities only.
     """
     install_extensions()
     return RelationExtractor(
@@ -152,6 +159,7 @@ def make_clintiny_rel(
         annotated_labels=annotated_labels,
         negative_ratio=negative_ratio,
         prior_correction=prior_correction,
+        negatives_from=negatives_from,
     )
 
 
@@ -171,6 +179,7 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
         annotated_labels: Optional[Dict[str, List[str]]] = None,
         negative_ratio: float = 0.0,
         prior_correction: bool = False,
+        negatives_from: Sequence[str] = (),
     ) -> None:
         check_setting(is_name_list(spans_keys), name, "spans_keys", spans_keys, "a non-empty list of span group names")
         check_setting(
@@ -183,6 +192,13 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
             "negative_ratio",
             negative_ratio,
             "a number >= 0 (0 keeps all pairs)",
+        )
+        check_setting(
+            isinstance(negatives_from, (list, tuple)) and (not negatives_from or is_name_list(negatives_from)),
+            name,
+            "negatives_from",
+            negatives_from,
+            "a list of span group names (empty: gold entities only)",
         )
         annotated_labels = dict(annotated_labels or {})
         check_setting(
@@ -210,6 +226,7 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
             "annotated_labels": {corpus: list(labels) for corpus, labels in annotated_labels.items()},
             "negative_ratio": float(negative_ratio),
             "prior_correction": bool(prior_correction),
+            "negatives_from": list(negatives_from),
             # unrelated candidate pairs seen / kept by the training-time sampling
             "negatives_seen": 0,
             "negatives_kept": 0,
@@ -344,7 +361,8 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
         return Candidates(spans=cands.spans, pairs=[cands.pairs[k] for k in keep])
 
     def _gold_candidates(self, example: Example) -> Candidates:
-        """Candidates from the reference's entities aligned to the predicted doc; no
+        """Candidates from the reference's entities aligned to the predicted doc, plus the
+        predicted doc's own spans of ``negatives_from`` that overlap none of them; no
         candidates for a doc without gold relations (it teaches this head nothing)."""
         ref, pred = example.reference, example.predicted
         if get_gold_relations(ref) is None:
@@ -355,6 +373,12 @@ class RelationExtractor(PerLabelThresholds, LabelledHead, TrainablePipe):
             if x_span is not None and (x_span.start, x_span.end) not in seen:
                 seen.add((x_span.start, x_span.end))
                 aligned.append(x_span)
+        if self.cfg.get("negatives_from"):
+            taken = {i for span in aligned for i in range(span.start, span.end)}
+            for span in get_entity_spans(pred, self.cfg["negatives_from"]):
+                if taken.isdisjoint(range(span.start, span.end)):
+                    taken.update(range(span.start, span.end))
+                    aligned.append(span)
         return self.candidates(pred, spans=aligned)
 
     def get_loss(self, examples: Iterable[Example], scores: RelScores) -> Tuple[float, Floats2d]:

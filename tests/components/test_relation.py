@@ -596,6 +596,43 @@ def test_negative_sampling_keeps_every_related_pair(tiny_encoder):
         _pipeline(tiny_encoder, negative_ratio=-1)
 
 
+def test_predicted_spans_overlapping_no_gold_entity_train_as_negatives(tiny_encoder):
+    text = "Started aspirin and developed a rash with fever ; bleeding resolved ."
+    ents = [("aspirin", "DRUG", "concepts"), ("rash", "AE", "concepts")]
+    ref = make_doc(spacy.blank("en"), text, ents, [("aspirin", "rash", "DRUG_AE")])
+
+    def example(nlp, rels=True):
+        reference = ref if rels else make_doc(nlp, text, ents, None)
+        pred = nlp.make_doc(text)
+        # the concept head's output: "a rash" overlaps a gold entity, "fever" and "bleeding" none
+        pred.spans["concepts"] = [
+            pred.char_span(text.index(w), text.index(w) + len(w), label="AE") for w in ("a rash", "fever", "bleeding")
+        ]
+        return Example(pred, reference)
+
+    plain = _pipeline(tiny_encoder)
+    with_pred = _pipeline(tiny_encoder, negatives_from=["concepts"])
+    for nlp in (plain, with_pred):
+        nlp.initialize(lambda nlp=nlp: [example(nlp)])
+    eg = example(with_pred)
+    rel = with_pred.get_pipe("clintiny_rel")
+    cands = rel._gold_candidates(eg)
+    assert [s.text for s in cands.spans] == ["aspirin", "rash", "fever", "bleeding"]
+    assert len(cands.pairs) == 12
+    truths, mask = rel._gold([eg], [cands])
+    related = [(cands.spans[h].text, cands.spans[t].text) for k, (h, t) in enumerate(cands.pairs) if truths[k].any()]
+    assert related == [("aspirin", "rash")] and mask.all()
+    # off by default: gold entities only; and a doc not annotated for relations gets no candidates
+    assert [s.text for s in plain.get_pipe("clintiny_rel")._gold_candidates(example(plain)).spans] == [
+        "aspirin",
+        "rash",
+    ]
+    assert rel._gold_candidates(example(with_pred, rels=False)).pairs == []
+    assert truths.shape[0] == 12  # the extra negatives enter the loss: 12 pairs, not 2
+    with pytest.raises(ValueError, match="E300.*negatives_from"):
+        _pipeline(tiny_encoder, negatives_from=[""])
+
+
 def test_reinitialize_with_another_label_set(tiny_encoder):
     nlp = _pipeline(tiny_encoder)
     examples = _examples(nlp, reference_docs(nlp))
