@@ -45,11 +45,20 @@ def test_smoke_workflow_end_to_end(tmp_path, monkeypatch):
     config = (build / "en_clintiny_smoke" / "config.cfg").read_text()
     assert "spacy-clintiny.TokenClassifier.v3" in config and "lexicons = [" in config  # the PHI head's run
     assert "spacy-clintiny.TokenClassifier.v2" in config and "spacy-clintiny.TextClassifier.v3" in config
-    # the concept head comes from its own run (train-concepts), not from the multi-task run
-    # and the ADE sentence head from its own (train-ade: a BiLSTM over the wordpiece vectors)
+    # the concept head comes from its own run (train-concepts), not from the multi-task run, the
+    # relation head from its own (train-rel, trained on that concept head's spans too) and the
+    # ADE sentence head from its own (train-ade: a BiLSTM over the wordpiece vectors)
     assert "spacy-clintiny.TextClassifier.v4" in config and "spacy-clintiny.WordpieceListener.v1" in config
     own_runs = (
-        ("package", "en_clintiny_smoke-fp32", "pipeline-student", "pipeline-phi", "pipeline-concepts", "pipeline-ade"),
+        (
+            "package",
+            "en_clintiny_smoke-fp32",
+            "pipeline-student",
+            "pipeline-phi",
+            "pipeline-concepts",
+            "pipeline-ade",
+            "pipeline-rel",
+        ),
         (
             "teacher",
             "pipeline-teacher/heads",
@@ -57,15 +66,21 @@ def test_smoke_workflow_end_to_end(tmp_path, monkeypatch):
             "pipeline-teacher",
             "pipeline-teacher-concepts",
             "pipeline-teacher-ade",
+            "pipeline-teacher-rel",
         ),
     )
-    for who, assembled, multi_task, phi_run, concepts_run, ade_run in own_runs:
+    for who, assembled, multi_task, phi_run, concepts_run, ade_run, rel_run in own_runs:
         # the multi-task run trains only the heads no run of their own replaces (--nlp.pipeline)
         multi_task_config = (build / multi_task / "model-last" / "config.cfg").read_text()
         trained = multi_task_config.split("pipeline = ", 1)[1].split("\n", 1)[0]
-        assert "ner_concepts" not in trained and "textcat_ade" not in trained, (who, trained)
+        assert "ner_concepts" not in trained and "textcat_ade" not in trained and '"rel"' not in trained, (who, trained)
         assert ("ner_phi" in trained) == (phi_run == multi_task), (who, trained)
-        for head, own_run in (("ner_phi", phi_run), ("ner_concepts", concepts_run), ("textcat_ade", ade_run)):
+        for head, own_run in (
+            ("ner_phi", phi_run),
+            ("ner_concepts", concepts_run),
+            ("textcat_ade", ade_run),
+            ("rel", rel_run),
+        ):
             assembled_weights = (build / assembled / head / "model").read_bytes()
             assert assembled_weights == (build / own_run / "model-last" / head / "model").read_bytes(), (who, head)
     # the runs on one fixed encoder shared its output through build/encoder-cache: one folder per

@@ -141,7 +141,7 @@ def test_notes_over_a_million_characters_are_accepted():
         )
 
 
-@pytest.mark.parametrize("name", ["assemble.cfg", "heads.cfg", "train.cfg"])
+@pytest.mark.parametrize("name", ["assemble.cfg", "heads.cfg", "rel.cfg", "train.cfg"])
 def test_project_configs_use_the_settings(name):
     nlp_config = Config().from_disk(ROOT / "configs" / name, interpolate=False)["nlp"]
     assert nlp_config["tokenizer"]["@tokenizers"] == "spacy-clintiny.Tokenizer.v1"
@@ -170,6 +170,19 @@ def test_own_run_configs_train_the_multi_task_heads():
     assert set(own) <= set(multi)
     scale = multi["ncbi"] / own["ncbi"]
     assert {name: own[name] * scale for name in own} == {name: multi[name] for name in own}
+    # the relation head's own run: train.cfg's head, plus the concept head's spans as negatives,
+    # on the corpora that annotate relations with the multi-task run's weights and labels
+    rel = Config().from_disk(ROOT / "configs" / "rel.cfg", interpolate=False)
+    train_raw = Config().from_disk(ROOT / "configs" / "train.cfg", interpolate=False)
+    assert {**rel["components"]["rel"], "negatives_from": None} == {
+        **train_raw["components"]["rel"],
+        "negatives_from": None,
+    }
+    assert rel["components"]["rel"]["negatives_from"] == ["concepts"]
+    assert rel["initialize"]["components"]["rel"] == train_raw["initialize"]["components"]["rel"]
+    own = rel["corpora"]["train"]["weights"]
+    assert own == {name: multi[name] for name in own} and set(own) == {"synth", "ade", "bc5cdr"}
+    assert rel["vars"]["learn_rate"] == train["vars"]["learn_rate"]
 
 
 # ---------------------------------------------------------------------- broken pipeline folders
