@@ -401,7 +401,7 @@ def _plot_curves(plt, curves: Dict[str, List[Dict[str, Any]]], path: Path) -> Pa
     (each run's value over steps). Heads whose loss is always 0 (a fixed encoder) are left out,
     and so is a run's score that is 0 at every evaluation: a head the run does not train (the
     workflow's multi-task runs leave out the heads that runs of their own replace) or cannot
-    score (their relation head, with no concept head to find the entities, scores 0)."""
+    score (a relation head with no concept head in its run to find the entities scores 0)."""
     heads, score_keys = _curve_panels(curves)
     fig, axes = _grid(plt, len(heads) + len(score_keys))
     for ax, head in zip(axes, heads):
