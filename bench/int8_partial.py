@@ -14,8 +14,9 @@ bench/pipeline_speed.py). The variants name nodes of a 2-layer BERT encoder's ON
 import argparse
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Dict, List
 
 LAST = "/model/encoder/layer.1"
 VARIANTS: Dict[str, List[str]] = {
@@ -23,29 +24,6 @@ VARIANTS: Dict[str, List[str]] = {
     "l1_ffn": [f"{LAST}/intermediate/dense/MatMul", f"{LAST}/output/dense/MatMul"],
     "l1_out": [f"{LAST}/output/dense/MatMul"],
 }
-
-
-def quantizer(exclude: List[str]) -> Callable[[bytes], bytes]:
-    """``backends.quantize_onnx_int8`` with ``exclude`` left in fp32."""
-
-    def quantize(data: bytes) -> bytes:
-        import onnx
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        with tempfile.TemporaryDirectory() as tmp:
-            src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
-            src.write_bytes(data)
-            quantize_dynamic(
-                src,
-                dst,
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                nodes_to_exclude=exclude,
-                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-            )
-            return dst.read_bytes()
-
-    return quantize
 
 
 def main() -> None:
@@ -62,6 +40,7 @@ def main() -> None:
 
     import spacy_clintiny.optimize.backends as backends
     from spacy_clintiny.evaluation import read_eval_sets
+    from spacy_clintiny.optimize.backends import quantize_onnx_int8 as quantize
     from spacy_clintiny.optimize.choose import choose_runtime
 
     torch.set_num_threads(args.threads)
@@ -72,7 +51,7 @@ def main() -> None:
         dev_sets = read_eval_sets(Path(tmp), phi_docs=None, limit=0)
     print(f"{'variant':<8} {'fp32 MatMuls':>12} {'worst loss':>10} {'on':<16} {'within':>6} {'s':>5}")
     for name in args.variants.split(","):
-        backends.quantize_onnx_int8 = quantizer(VARIANTS[name])
+        backends.quantize_onnx_int8 = partial(quantize, nodes_to_exclude=VARIANTS[name])
         start = time.perf_counter()
         decision = choose_runtime(
             args.pipeline, args.out_dir / name, dev_sets, candidates=["onnx-int8"], max_loss=args.max_loss, force=True
