@@ -859,6 +859,10 @@ class Errors(metaclass=_Codes):
         "clintiny calibrate: relation_objective = {value!r} is not one of {options}. Give 'label' "
         "(each relation label's own F1, the default) or 'micro' (the micro-F1 over the head's labels)."
     )
+    E905 = (
+        "clintiny evaluate: --teacher-other-recipe {value!r} is not a task of the report. Give one "
+        "of {tasks} (the tasks whose teacher head was trained with another recipe than the student's)."
+    )
     # ---- E840-E859 inference path: tokenizer, text length, broken pipeline folders (tokenizer.py, models.py)
     E840 = (
         "spacy-clintiny.MaxLength.v1: max_length = {value!r} must be a positive integer (characters). "

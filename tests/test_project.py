@@ -37,6 +37,10 @@ def test_smoke_workflow_end_to_end(tmp_path, monkeypatch):
         assert (build / "metrics" / plot).stat().st_size > 1000
     meta = json.loads((build / "metrics" / "meta.json").read_text())
     assert meta["performance"]["words_per_second_2_cores"] > 0
+    # the teacher's PHI head is its multi-task run's, the student's its own run's: no kept fraction
+    assert metrics["teacher_other_recipe"] == ["phi"]
+    assert metrics["kept"]["phi"] is None and meta["clintiny"]["kept_of_teacher"]["phi"] is None
+    assert "(other recipe)" in (build / "metrics" / "report.md").read_text()
     fidelity = json.loads((build / "student" / "fidelity.json").read_text())
     assert fidelity
     wheels = list((build / "packages").glob("*/dist/en_clintiny_smoke-*.whl"))

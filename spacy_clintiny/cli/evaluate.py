@@ -40,6 +40,12 @@ def evaluate_cli(
         exists=True,
         help="JSON from `clintiny optimize --choose --report`: adds the section 'Encoder runtime'",
     ),
+    teacher_other_recipe: List[str] = typer.Option(
+        [],
+        "--teacher-other-recipe",
+        help="A task (phi, concepts, modifiers, textcat_specialty, textcat_ade, rel) whose teacher head was "
+        "trained with another recipe than the student's: shown marked, with no kept fraction (repeatable)",
+    ),
 ) -> None:
     """Evaluate the student (and teacher baseline) on every dev split and write the report."""
     from ..evaluation import evaluate_pipelines, package_meta
@@ -51,19 +57,23 @@ def evaluate_cli(
             msg.fail(f"--train-log takes NAME=PATH, got '{item}'", exits=1)
         name, path = item.split("=", 1)
         logs[name] = Path(path)
-    metrics = evaluate_pipelines(
-        student,
-        corpus_dir,
-        output_dir,
-        teacher=teacher,
-        phi_docs=phi_docs,
-        train_logs=logs,
-        speed_docs=speed_docs,
-        limit=limit,
-        threads=threads,
-        baselines=baselines,
-        runtime=runtime,
-    )
+    try:
+        metrics = evaluate_pipelines(
+            student,
+            corpus_dir,
+            output_dir,
+            teacher=teacher,
+            phi_docs=phi_docs,
+            train_logs=logs,
+            speed_docs=speed_docs,
+            limit=limit,
+            threads=threads,
+            baselines=baselines,
+            runtime=runtime,
+            teacher_other_recipe=teacher_other_recipe,
+        )
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
     if meta is not None:
         write_json_atomic(output_dir / "meta.json", package_meta(meta, metrics, fidelity=fidelity))
     msg.good(f"Wrote {output_dir / 'metrics.json'} and {output_dir / 'report.md'}")

@@ -11,14 +11,15 @@ Given the file ``clintiny baselines`` writes, the report adds the baselines task
 import json
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import spacy
 from spacy.language import Language
 
+from ..errors import Errors
 from ..fileio import write_json_atomic, write_text_atomic
 from .baselines import read_baselines, spread_subset
-from .report import baseline_comparison, main_figure, markdown_report, plot_all
+from .report import TASK_TITLES, baseline_comparison, main_figure, markdown_report, plot_all
 from .scores import (
     dir_size_mb,
     encoder_size,
@@ -130,6 +131,7 @@ def evaluate_pipelines(
     threads: int = 2,
     baselines: Optional[Path] = None,
     runtime: Optional[Path] = None,
+    teacher_other_recipe: Sequence[str] = (),
 ) -> Dict[str, Any]:
     """Evaluate the student (and teacher) and write metrics.json, report.md and plots.
 
@@ -147,10 +149,15 @@ def evaluate_pipelines(
         the section "Baselines, same dev splits". Read (and checked) before any evaluation.
     runtime (Optional[Path]): The JSON file ``clintiny optimize --choose --report`` wrote: the
         report gains the section "Encoder runtime" (what the packaged runtime costs against fp32).
+    teacher_other_recipe (Sequence[str]): Tasks (keys of ``report.TASK_TITLES``) whose teacher
+        head was trained with another recipe than the student's (for example the teacher's PHI
+        head from its multi-task run, the student's from a run of its own): their teacher figures
+        are reported, marked, with no kept fraction. Checked before any evaluation.
     RETURNS (Dict[str, Any]): The metrics.
     """
     import torch
 
+    other_recipe = check_task_names(teacher_other_recipe)
     baseline_data = read_baselines(baselines) if baselines is not None else None
     torch.set_num_threads(threads)
     dev_sets = read_eval_sets(corpus_dir, phi_docs=phi_docs, limit=limit)
@@ -162,8 +169,11 @@ def evaluate_pipelines(
     metrics["student"] = evaluate_one(student, dev_sets, phi_corpus=PHI_CORPUS, speed_sample=sample)
     if teacher is not None:
         metrics["teacher"] = evaluate_one(teacher, dev_sets, phi_corpus=PHI_CORPUS, speed_sample=sample)
+        metrics["teacher_other_recipe"] = other_recipe
         metrics["kept"] = {
-            task: kept_fraction(main_figure(entry), main_figure(metrics["teacher"]["tasks"].get(task, {})))
+            task: None
+            if task in other_recipe
+            else kept_fraction(main_figure(entry), main_figure(metrics["teacher"]["tasks"].get(task, {})))
             for task, entry in metrics["student"]["tasks"].items()
         }
         metrics["speedup"] = metrics["student"]["words_per_s"] / max(metrics["teacher"]["words_per_s"], 1e-9)
@@ -177,6 +187,14 @@ def evaluate_pipelines(
     write_text_atomic(output_dir / "report.md", markdown_report(metrics))
     plot_all(metrics, output_dir, train_logs or {})
     return metrics
+
+
+def check_task_names(tasks: Sequence[str]) -> List[str]:
+    """``tasks`` as a sorted list without repeats; E905 for a name that is not a task of the report."""
+    for task in tasks:
+        if task not in TASK_TITLES:
+            raise ValueError(Errors.E905.format(value=task, tasks=", ".join(TASK_TITLES)))
+    return sorted(set(tasks))
 
 
 def package_meta(template: Path, metrics: Dict[str, Any], *, fidelity: Optional[Path] = None) -> Dict[str, Any]:

@@ -15,6 +15,9 @@ TASK_TITLES = {
     "textcat_ade": "ADE sentence (ADE corpus)",
     "rel": "Relations",
 }
+PHI_TASK = "phi"
+# the teacher's figure of a task whose teacher head had another recipe than the student's
+OTHER_RECIPE = "(other recipe)"
 
 
 def _fmt(value: Optional[float], pct: bool = True) -> str:
@@ -122,10 +125,11 @@ def baseline_comparison(metrics: Dict[str, Any]) -> List[Dict[str, Any]]:
         if not baselines:
             continue
         pipelines = {name: metrics[name] for name in PIPELINES if metrics.get(name)}
-        systems: Dict[str, Dict[str, Any]] = {
-            name: {"name": name, "label": name, "words_per_s": entry.get("words_per_s"), "dev_docs": None}
-            for name, entry in pipelines.items()
-        }
+        other = _compared_task(task) in (metrics.get("teacher_other_recipe") or ())
+        systems: Dict[str, Dict[str, Any]] = {}
+        for name, entry in pipelines.items():
+            shown = f"{name} {OTHER_RECIPE}" if other and name == "teacher" else name
+            systems[name] = {"name": shown, "label": shown, "words_per_s": entry.get("words_per_s"), "dev_docs": None}
         for system, entry in baselines.items():
             systems[system] = {
                 "name": entry.get("name") or system,
@@ -160,6 +164,14 @@ def baseline_comparison(metrics: Dict[str, Any]) -> List[Dict[str, Any]]:
             }
         )
     return out
+
+
+def _compared_task(key: str) -> str:
+    """The report task a ``COMPARED`` entry scores ("concepts_ncbi" -> "concepts", "phi_tokens" -> "phi")."""
+    for task in TASK_TITLES:
+        if key == task or key.startswith(f"{task}_"):
+            return task
+    return key
 
 
 def baselines_section(comparison: Sequence[Dict[str, Any]]) -> List[str]:
@@ -264,25 +276,32 @@ def markdown_report(metrics: Dict[str, Any]) -> str:
         lines.append(f"| {label} | {_fmt(s, False)} | {_fmt(t, False)} | |")
     if student.get("words_per_s_full") is not None:
         lines.append(f"| words/s (full pipeline with medspacy) | {_fmt(student['words_per_s_full'], False)} | | |")
+    other = set(metrics.get("teacher_other_recipe") or ())
+
+    def row(title: str, task: str, s: Optional[float], t: Optional[float]) -> str:
+        if task in other:  # not the same recipe: the teacher's figure, marked, and no kept fraction
+            return f"| {title} | {_fmt(s)} | {_fmt(t)} {OTHER_RECIPE} | – |"
+        return f"| {title} | {_fmt(s)} | {_fmt(t)} | {_fmt(kept_fraction(s, t))} |"
+
     for task, entry in student["tasks"].items():
-        s = main_figure(entry)
-        t = main_figure(teacher["tasks"].get(task, {})) if teacher else None
-        kept = metrics.get("kept", {}).get(task)
+        t_entry = teacher["tasks"].get(task, {}) if teacher else {}
         title = TASK_TITLES.get(task, task)
-        lines.append(f"| {title} {main_metric_name(entry)} | {_fmt(s)} | {_fmt(t)} | {_fmt(kept)} |")
+        lines.append(row(f"{title} {main_metric_name(entry)}", task, main_figure(entry), main_figure(t_entry)))
         if _ranks_labels(entry):
-            t_f = teacher["tasks"].get(task, {}).get("main") if teacher else None
-            kept_f = kept_fraction(entry.get("main"), t_f)
-            lines.append(f"| {title} macro-F1 | {_fmt(entry.get('main'))} | {_fmt(t_f)} | {_fmt(kept_f)} |")
+            lines.append(row(f"{title} macro-F1", task, entry.get("main"), t_entry.get("main")))
     phi_tok = student.get("phi_tokens")
     if phi_tok:
-        t_tok = teacher.get("phi_tokens") if teacher else None
+        t_tok = (teacher.get("phi_tokens") if teacher else None) or {}
         for fig in ("token_recall", "token_precision"):
-            t_val = t_tok.get(fig) if t_tok else None
-            kept = kept_fraction(phi_tok[fig], t_val)
-            title = f"PhysioNet PHI {fig.replace('_', ' ')}"
-            lines.append(f"| {title} | {_fmt(phi_tok[fig])} | {_fmt(t_val)} | {_fmt(kept)} |")
+            lines.append(row(f"PhysioNet PHI {fig.replace('_', ' ')}", PHI_TASK, phi_tok[fig], t_tok.get(fig)))
     lines.append("")
+    if teacher and other:
+        names = ", ".join(TASK_TITLES.get(task, task) for task in sorted(other))
+        lines += [
+            f"{OTHER_RECIPE}: the teacher's head for {names} was trained with another recipe than the "
+            "student's, so its figures are shown for reference and no kept fraction is given.",
+            "",
+        ]
     lines += baselines_section(metrics.get("comparison") or baseline_comparison(metrics))
     lines += runtime_section(metrics.get("runtime"))
     lines += ["## Per-label scores of the student (dev splits)", ""]

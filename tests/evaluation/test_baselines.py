@@ -345,6 +345,33 @@ def test_report_section_renders_with_and_without_baselines():
     )
 
 
+def test_report_marks_a_teacher_head_of_another_recipe_and_gives_no_kept_fraction():
+    """The teacher's PHI head from its multi-task run against the student's own PHI run: the
+    figures stay, marked, and no kept fraction compares the two recipes."""
+    same = markdown_report(_metrics())
+    assert "| PhysioNet PHI token recall | 58.0 | 63.2 | 91.8 |" in same
+    assert "other recipe" not in same
+    metrics = _metrics()
+    metrics["teacher_other_recipe"] = ["phi"]
+    report = markdown_report(metrics)
+    table = report.split("## Baselines")[0]
+    assert "| PhysioNet PHI token recall | 58.0 | 63.2 (other recipe) | – |" in table
+    assert "| PhysioNet PHI token precision | 28.5 | 39.9 (other recipe) | – |" in table
+    # the other tasks keep their kept fraction: ADE sentences 0.0 / 26.1
+    assert "| ADE sentence (ADE corpus) F1 | 0.0 | 26.1 | 0.0 |" in table
+    assert "the teacher's head for PHI (de-identification) was trained with another recipe" in table
+    phi = report.split("### PhysioNet PHI tokens")[1].split("##")[0]
+    assert "| teacher (other recipe) | 63.2 | 39.9 |" in phi
+    assert "over teacher (other recipe)" in phi
+    specialty = report.split("### Specialty (MTSamples)")[1].split("###")[0]
+    assert "| teacher | 65.9 |" in specialty
+
+
+def test_evaluate_refuses_an_unknown_other_recipe_task_before_evaluating(tmp_path):
+    with pytest.raises(ValueError, match=r"E905.*'ner'.*phi, concepts"):
+        evaluate_pipelines(tmp_path / "no-student", tmp_path, tmp_path / "out", teacher_other_recipe=["ner"])
+
+
 def test_evaluate_checks_the_baselines_file_before_evaluating(tmp_path):
     bad = tmp_path / "baselines.json"
     bad.write_text(json.dumps({"version": 99, "tasks": {}}), encoding="utf8")
