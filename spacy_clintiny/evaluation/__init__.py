@@ -19,11 +19,10 @@ from spacy.language import Language
 from ..errors import Errors
 from ..fileio import write_json_atomic, write_text_atomic
 from .baselines import read_baselines, spread_subset
-from .report import TASK_TITLES, baseline_comparison, main_figure, markdown_report, plot_all
+from .report import TASK_TITLES, baseline_comparison, main_figure, markdown_report, plot_all, teacher_kept
 from .scores import (
     dir_size_mb,
     encoder_size,
-    kept_fraction,
     phi_token_scores,
     predict,
     read_dev_sets,
@@ -171,9 +170,9 @@ def evaluate_pipelines(
         metrics["teacher"] = evaluate_one(teacher, dev_sets, phi_corpus=PHI_CORPUS, speed_sample=sample)
         metrics["teacher_other_recipe"] = other_recipe
         metrics["kept"] = {
-            task: None
-            if task in other_recipe
-            else kept_fraction(main_figure(entry), main_figure(metrics["teacher"]["tasks"].get(task, {})))
+            task: teacher_kept(
+                task, main_figure(entry), main_figure(metrics["teacher"]["tasks"].get(task, {})), other_recipe
+            )
             for task, entry in metrics["student"]["tasks"].items()
         }
         metrics["speedup"] = metrics["student"]["words_per_s"] / max(metrics["teacher"]["words_per_s"], 1e-9)

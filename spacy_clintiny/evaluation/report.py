@@ -20,6 +20,14 @@ PHI_TASK = "phi"
 OTHER_RECIPE = "(other recipe)"
 
 
+def teacher_kept(
+    task: str, student: Optional[float], teacher: Optional[float], other_recipe: Sequence[str]
+) -> Optional[float]:
+    """The fraction of the teacher's figure the student keeps on ``task``; None when the
+    teacher's head for it had another recipe (``other_recipe``): the two do not compare."""
+    return None if task in other_recipe else kept_fraction(student, teacher)
+
+
 def _fmt(value: Optional[float], pct: bool = True) -> str:
     if value is None:
         return "–"
@@ -279,9 +287,8 @@ def markdown_report(metrics: Dict[str, Any]) -> str:
     other = set(metrics.get("teacher_other_recipe") or ())
 
     def row(title: str, task: str, s: Optional[float], t: Optional[float]) -> str:
-        if task in other:  # not the same recipe: the teacher's figure, marked, and no kept fraction
-            return f"| {title} | {_fmt(s)} | {_fmt(t)} {OTHER_RECIPE} | – |"
-        return f"| {title} | {_fmt(s)} | {_fmt(t)} | {_fmt(kept_fraction(s, t))} |"
+        mark = f" {OTHER_RECIPE}" if task in other else ""
+        return f"| {title} | {_fmt(s)} | {_fmt(t)}{mark} | {_fmt(teacher_kept(task, s, t, other))} |"
 
     for task, entry in student["tasks"].items():
         t_entry = teacher["tasks"].get(task, {}) if teacher else {}
