@@ -1,6 +1,7 @@
 """Helpers shared by the pipeline tests (importable as ``helpers``: setup.cfg puts tests/ on
 the path)."""
 
+import importlib.util
 import io
 import os
 from pathlib import Path
@@ -16,6 +17,14 @@ from spacy.util import load_config_from_str
 ROOT = Path(__file__).resolve().parents[1]
 # the public corpora mirror (see ../shared/data/README.md); CLINTINY_MIRROR points elsewhere
 SHARED_DATA = Path(os.environ.get("CLINTINY_MIRROR", ROOT.parent / "shared" / "data"))
+
+
+def bench_script(name: str):
+    """The module of ``bench/<name>.py`` (bench scripts are not a package), for testing its functions."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def require_shared_data(*parts: str) -> Path:

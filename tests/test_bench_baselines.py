@@ -1,20 +1,14 @@
 """The adapters through which bench/deid_baselines.py scores Philter (the figures in
 docs/deid.md rest on them; Philter itself is not needed here)."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "deid_baselines.py"
+from helpers import bench_script
 
 
 @pytest.fixture(scope="module")
 def baselines():
-    spec = importlib.util.spec_from_file_location("deid_baselines", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_script("deid_baselines")
 
 
 def test_starred_runs_become_character_ranges(baselines):

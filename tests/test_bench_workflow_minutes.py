@@ -1,13 +1,12 @@
 """bench/workflow_minutes.py: the minutes of a finished workflow from its outputs' times (the
 timings of the fresh clones in bench/results/all_workflow.md rest on it)."""
 
-import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "workflow_minutes.py"
+from helpers import bench_script
 
 PROJECT = """
 commands:
@@ -34,10 +33,7 @@ workflows:
 
 @pytest.fixture(scope="module")
 def minutes():
-    spec = importlib.util.spec_from_file_location("workflow_minutes", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_script("workflow_minutes")
 
 
 def _touch(path: Path, when: float) -> None:
