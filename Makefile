@@ -7,6 +7,8 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 TORCH_VERSION ?= 2.13.0
+# pytest workers: the smoke workflow (one test, most of the suite's time) on one core, the rest on the other
+TEST_WORKERS ?= 2
 # numpy's OpenBLAS runs its generic kernels on CPUs newer than its tables (6-8x slower matrix
 # products in the heads): name the core type from the CPU's flags unless you set it
 # (spacy_clintiny/blas.py explains; `python -m spacy train` loads numpy before the package can)
@@ -40,7 +42,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 clean:
 	rm -rf $(VENV) *.egg-info

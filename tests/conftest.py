@@ -13,6 +13,9 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
+    # the long tests first: under `pytest -n 2 --dist worksteal` (make test) the first worker
+    # starts them at once and the other worker takes, then steals, everything else
+    items.sort(key=lambda item: "long" not in item.keywords)  # stable: the rest keep their order
     if config.getoption("--slow"):
         return
     skip_slow = pytest.mark.skip(reason="needs --slow")

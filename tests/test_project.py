@@ -8,10 +8,13 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
+
 from helpers import ROOT as REPO
 from helpers import require_shared_data
 
 
+@pytest.mark.long
 def test_smoke_workflow_end_to_end(tmp_path, monkeypatch):
     from weasel.cli.run import project_run
 
