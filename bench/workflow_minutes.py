@@ -5,7 +5,8 @@
 
 ``make all`` prints no timings of its own and a clone is often measured after the fact, so this
 reads the project's ``project.yml`` (its workflow, and each command's ``outputs``) and takes,
-for every command, the newest modification time of anything under its outputs as the time the
+for every command, the newest modification time of anything under its outputs (and
+``outputs_no_cache``) as the time the
 command ended. A step's minutes are its end minus the end of the step before it; the first
 step (creating the virtualenv, ``.venv/bin/.installed``) counts from ``--start``, the epoch second
 the clone was made (``date +%s`` when you start it). The commands that ``clintiny side-by-side``
@@ -36,6 +37,10 @@ def newest_mtime(root: Path, outputs: Sequence[str]) -> Optional[float]:
         elif path.exists():
             times.append(path.stat().st_mtime)
     return max(times) if times else None
+
+
+def _outputs(command: dict) -> List[str]:
+    return list(command.get("outputs", [])) + list(command.get("outputs_no_cache", []))
 
 
 def side_by_side_lanes(script: Sequence[str]) -> Optional[List[List[str]]]:
@@ -74,14 +79,14 @@ def step_minutes(root: Path, start: float, workflow: str = "all") -> List[Tuple[
             for index, lane in enumerate(lanes, start=1):
                 lane_clock = clock
                 for lane_name in lane:
-                    end = newest_mtime(root, commands[lane_name].get("outputs", []))
+                    end = newest_mtime(root, _outputs(commands[lane_name]))
                     rows.append((lane_name, f"lane {index}", None if end is None else (end - lane_clock) / 60))
                     lane_clock = end or lane_clock
                 ends.append(lane_clock)
             rows.append((name, "", (max(ends) - clock) / 60))
             clock = max(ends)
             continue
-        end = newest_mtime(root, command.get("outputs", []))
+        end = newest_mtime(root, _outputs(command))
         rows.append((name, "", None if end is None or end < clock else (end - clock) / 60))
         if end is not None and end >= clock:
             clock = end

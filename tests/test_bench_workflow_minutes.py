@@ -26,8 +26,11 @@ commands:
     outputs: ["out/c.txt"]
   - name: last
     script: ["python -c 'pass'"]
+    outputs_no_cache: ["out/last.whl"]
+  - name: bare
+    script: ["python -c 'pass'"]
 workflows:
-  all: [first, lanes, last]
+  all: [first, lanes, last, bare]
 """
 
 
@@ -51,6 +54,7 @@ def test_steps_are_timed_from_the_step_before_and_lanes_within_their_lane(minute
     _touch(tmp_path / "out" / "a" / "early.txt", start + 400)
     _touch(tmp_path / "out" / "b.txt", start + 1200)
     _touch(tmp_path / "out" / "c.txt", start + 600)
+    _touch(tmp_path / "out" / "last.whl", start + 1260)
     rows = {(step, lane): value for step, lane, value in minutes.step_minutes(tmp_path, start)}
     assert rows[("venv (make setup)", "")] == pytest.approx(2.0)
     assert rows[("first", "")] == pytest.approx(3.0)
@@ -58,8 +62,9 @@ def test_steps_are_timed_from_the_step_before_and_lanes_within_their_lane(minute
     assert rows[("b", "lane 1")] == pytest.approx(5.0)
     assert rows[("c", "lane 2")] == pytest.approx(5.0)
     assert rows[("lanes", "")] == pytest.approx(15.0)  # until the slower lane ends
-    assert rows[("last", "")] is None  # no outputs: no time of its own
-    assert rows[("total to the last output", "")] == pytest.approx(20.0)
+    assert rows[("last", "")] == pytest.approx(1.0)  # outputs_no_cache count too
+    assert rows[("bare", "")] is None  # no outputs: no time of its own
+    assert rows[("total to the last output", "")] == pytest.approx(21.0)
 
 
 def test_an_unknown_workflow_names_the_ones_there_are(minutes, tmp_path):
