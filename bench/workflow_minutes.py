@@ -4,16 +4,16 @@
     python bench/workflow_minutes.py . --start "$(stat -c %Y project.yml)" --json minutes.json
 
 ``make all`` prints no timings of its own and a clone is often measured after the fact, so this
-reads the project's ``project.yml`` (its workflow, and each command's ``outputs``) and takes,
-for every command, the newest modification time of anything under its outputs (and
-``outputs_no_cache``) as the time the
-command ended. A step's minutes are its end minus the end of the step before it; the first
-step (creating the virtualenv, ``.venv/bin/.installed``) counts from ``--start``, the epoch second
-the clone was made (``date +%s`` when you start it). The commands that ``clintiny side-by-side``
-runs as lanes are timed within their lane, each lane from the end of the step before
-``train-side-by-side``. A command without outputs (``install``) or whose outputs are missing
-shows "-" and does not move the clock. Re-running a step later moves its end: time a clone
-before anything else runs in it.
+reads the project's ``project.yml`` (its workflow, and each command's ``outputs`` and
+``outputs_no_cache``) and takes, for every command, the newest modification time of anything
+under its outputs as the time the command ended. A step's minutes are its end minus the end of
+the step before it; the first step (creating the virtualenv, ``.venv/bin/.installed``) counts
+from ``--start``, the epoch second the clone was made (``date +%s`` when you start it). The
+commands that ``clintiny side-by-side`` runs as lanes are timed within their lane, each lane
+from the end of the step before ``train-side-by-side``. A command without outputs (``install``),
+whose outputs are missing or older than the step before (skipped as up to date) shows "-" and
+does not move the clock. Re-running a step later moves its end: time a clone before anything
+else runs in it.
 """
 
 import argparse
@@ -43,6 +43,14 @@ def _outputs(command: dict) -> List[str]:
     return list(command.get("outputs", [])) + list(command.get("outputs_no_cache", []))
 
 
+def _advance(clock: float, end: Optional[float]) -> Tuple[Optional[float], float]:
+    """(minutes, new clock) of a command that ended at ``end`` after ``clock``: no minutes and
+    the same clock when it has no end or ended before (its outputs are older than the run)."""
+    if end is None or end < clock:
+        return None, clock
+    return (end - clock) / 60, end
+
+
 def side_by_side_lanes(script: Sequence[str]) -> Optional[List[List[str]]]:
     """The lanes of a ``clintiny side-by-side A,B C,D ...`` line, or None."""
     for line in script:
@@ -69,8 +77,8 @@ def step_minutes(root: Path, start: float, workflow: str = "all") -> List[Tuple[
     clock = start
     installed = root / ".venv" / "bin" / ".installed"  # the Makefile's mark of a finished setup
     if installed.exists():
-        rows.append(("venv (make setup)", "", (installed.stat().st_mtime - start) / 60))
-        clock = installed.stat().st_mtime
+        minutes, clock = _advance(clock, installed.stat().st_mtime)
+        rows.append(("venv (make setup)", "", minutes))
     for name in config["workflows"][workflow]:
         command = commands[name]
         lanes = side_by_side_lanes(command.get("script", []))
@@ -79,17 +87,13 @@ def step_minutes(root: Path, start: float, workflow: str = "all") -> List[Tuple[
             for index, lane in enumerate(lanes, start=1):
                 lane_clock = clock
                 for lane_name in lane:
-                    end = newest_mtime(root, _outputs(commands[lane_name]))
-                    rows.append((lane_name, f"lane {index}", None if end is None else (end - lane_clock) / 60))
-                    lane_clock = end or lane_clock
+                    minutes, lane_clock = _advance(lane_clock, newest_mtime(root, _outputs(commands[lane_name])))
+                    rows.append((lane_name, f"lane {index}", minutes))
                 ends.append(lane_clock)
-            rows.append((name, "", (max(ends) - clock) / 60))
-            clock = max(ends)
-            continue
-        end = newest_mtime(root, _outputs(command))
-        rows.append((name, "", None if end is None or end < clock else (end - clock) / 60))
-        if end is not None and end >= clock:
-            clock = end
+            minutes, clock = _advance(clock, max(ends))
+        else:
+            minutes, clock = _advance(clock, newest_mtime(root, _outputs(command)))
+        rows.append((name, "", minutes))
     rows.append(("total to the last output", "", (clock - start) / 60))
     return rows
 
