@@ -21,6 +21,7 @@ left as they are.
 import ctypes
 import os
 import sys
+from typing import Dict
 
 M_TRIM_THRESHOLD = -1  # glibc's malloc.h
 M_MMAP_THRESHOLD = -3
@@ -29,6 +30,11 @@ TRIM_THRESHOLD = 512 * 1024 * 1024
 ENV_VAR = "CLINTINY_KEEP_FREED_MEMORY"
 
 _applied = False
+
+
+def _wanted() -> bool:
+    """Linux (glibc or not: other C libraries ignore the settings) and not turned off."""
+    return os.environ.get(ENV_VAR, "1").strip() != "0" and sys.platform.startswith("linux")
 
 
 def keep_freed_memory() -> bool:
@@ -40,7 +46,7 @@ def keep_freed_memory() -> bool:
     global _applied
     if _applied:
         return True
-    if os.environ.get(ENV_VAR, "1").strip() == "0" or not sys.platform.startswith("linux"):
+    if not _wanted():
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
@@ -51,3 +57,15 @@ def keep_freed_memory() -> bool:
     # mallopt returns 1 on success; musl's returns 0 and changes nothing
     _applied = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1 and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
     return _applied
+
+
+def freed_memory_environment() -> Dict[str, str]:
+    """The same thresholds as environment variables, for a child process that will not call
+    :func:`keep_freed_memory` itself (``python -m spacy train``): glibc reads them at start-up.
+
+    RETURNS (Dict[str, str]): ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_``, or
+        nothing when ``CLINTINY_KEEP_FREED_MEMORY`` is "0" or off Linux.
+    """
+    if not _wanted():
+        return {}
+    return {"MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD), "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}

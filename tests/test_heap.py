@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from spacy_clintiny.heap import freed_memory_environment
+
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt thresholds are glibc's")
 
 # one "batch": five arrays of 8-28 MiB alive together, then freed; page faults counted over ten batches
@@ -32,9 +34,9 @@ print(json.dumps({"applied": applied, "faults": faults}))
 """
 
 
-def _run(env_value: str) -> dict:
-    env = {"CLINTINY_KEEP_FREED_MEMORY": env_value, "PATH": ""}
-    result = subprocess.run([sys.executable, "-c", PROGRAM], capture_output=True, text=True, env=env, check=True)
+def _run(env_value: str, program: str = PROGRAM, **extra_env: str) -> dict:
+    env = {"CLINTINY_KEEP_FREED_MEMORY": env_value, "PATH": "", **extra_env}
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -59,3 +61,17 @@ def test_clintiny_command_applies_it():
     )
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_the_environment_variables_do_the_same_for_a_child_that_does_not_call_it(monkeypatch):
+    """What `clintiny side-by-side` gives the `python -m spacy train` processes of its lanes."""
+    monkeypatch.delenv("CLINTINY_KEEP_FREED_MEMORY", raising=False)
+    variables = freed_memory_environment()
+    assert set(variables) == {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"}
+    program = PROGRAM.replace("applied = keep_freed_memory()", "applied = None")
+    default = _run("0", program)
+    kept = _run("0", program, **variables)
+    assert default["faults"] > 500
+    assert kept["faults"] < default["faults"] / 10
+    monkeypatch.setenv("CLINTINY_KEEP_FREED_MEMORY", "0")
+    assert freed_memory_environment() == {}

@@ -109,3 +109,27 @@ def test_thread_counts_are_checked(tmp_path, threads):
     root = make_project(tmp_path)
     with pytest.raises(ValueError, match="E608"):
         run_side_by_side(root, ["left", "right"], threads=threads)
+
+
+def test_lanes_share_the_cores_politely_unless_told_otherwise(tmp_path, monkeypatch):
+    """Idle BLAS/OpenMP threads sleep and malloc keeps freed memory in every lane's processes; a
+    variable the user set is theirs."""
+    names = ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("CLINTINY_KEEP_FREED_MEMORY", raising=False)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    show = (
+        'python -c "import os, sys, json, pathlib; '
+        'pathlib.Path(sys.argv[1]).write_text(json.dumps({k: os.environ.get(k) for k in sys.argv[2:]}))" '
+        "env.json " + " ".join(names)
+    )
+    commands = [{"name": "show", "script": [show], "outputs": ["env.json"]}]
+    srsly.write_yaml(tmp_path / "project.yml", {"title": "t", "commands": commands})
+    runs = run_side_by_side(tmp_path, ["show"], threads=1)
+    assert runs[0].commands[0].status == "done"
+    seen = srsly.read_json(tmp_path / "env.json")
+    assert seen["OPENBLAS_THREAD_TIMEOUT"] == "4"
+    assert seen["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert int(seen["MALLOC_MMAP_THRESHOLD_"]) == 32 * 1024 * 1024
+    assert int(seen["MALLOC_TRIM_THRESHOLD_"]) == 512 * 1024 * 1024
