@@ -66,7 +66,8 @@ def set_gold_relations(doc: Doc, rels: Iterable[Union[Mapping[str, Any], Sequenc
         with character offsets, or tuples ``(head_start, head_end, tail_start, tail_end,
         label)``. An empty iterable records "annotated, no relation".
     """
-    doc.user_data[GOLD_KEY] = [_validate_gold(doc, i, rel) for i, rel in enumerate(rels)]
+    n_chars = len(doc.text)
+    doc.user_data[GOLD_KEY] = [_validate_gold(n_chars, i, rel) for i, rel in enumerate(rels)]
 
 
 def get_gold_relations(doc: Doc) -> Optional[List[Dict[str, Any]]]:
@@ -79,7 +80,8 @@ def get_gold_relations(doc: Doc) -> Optional[List[Dict[str, Any]]]:
     rels = doc.user_data.get(GOLD_KEY)
     if rels is None:
         return None
-    return [_validate_gold(doc, i, rel) for i, rel in enumerate(rels)]
+    n_chars = len(doc.text)  # Doc.text joins every token: once per doc, not per relation
+    return [_validate_gold(n_chars, i, rel) for i, rel in enumerate(rels)]
 
 
 def gold_relation_keys(doc: Doc) -> Optional[List[RelationKey]]:
@@ -94,7 +96,7 @@ def gold_relation_keys(doc: Doc) -> Optional[List[RelationKey]]:
     return [(r["head"][0], r["head"][1], r["tail"][0], r["tail"][1], r["label"]) for r in rels]
 
 
-def _validate_gold(doc: Doc, i: int, rel: Union[Mapping[str, Any], Sequence[Any]]) -> Dict[str, Any]:
+def _validate_gold(n_chars: int, i: int, rel: Union[Mapping[str, Any], Sequence[Any]]) -> Dict[str, Any]:
     if isinstance(rel, Mapping):
         if set(rel.keys()) != {"head", "tail", "label"}:
             raise ValueError(Errors.E304.format(i=i, problem=f"keys are {sorted(map(str, rel.keys()))}"))
@@ -114,8 +116,8 @@ def _validate_gold(doc: Doc, i: int, rel: Union[Mapping[str, Any], Sequence[Any]
         ):
             raise ValueError(Errors.E304.format(i=i, problem=f"{name} {offsets!r} is not [start_char, end_char]"))
         start, end = int(offsets[0]), int(offsets[1])
-        if not 0 <= start < end <= len(doc.text):
-            raise ValueError(Errors.E305.format(i=i, which=name, offsets=[start, end], length=len(doc.text)))
+        if not 0 <= start < end <= n_chars:
+            raise ValueError(Errors.E305.format(i=i, which=name, offsets=[start, end], length=n_chars))
         out[name] = [start, end]
     return {"head": out["head"], "tail": out["tail"], "label": label}
 
