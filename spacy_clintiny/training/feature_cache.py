@@ -12,7 +12,9 @@ evicts the least recently used one first.
 With a ``directory``, each entry is also written there (one file per doc, atomically) and read
 back on a miss, so the runs of a workflow that train different heads on one fixed encoder
 encode each doc once between them, in any order and even at the same time: the multi-task,
-concept and ADE runs of the teacher read the same training docs. The encoder component puts
+concept and ADE runs of the teacher read the same training docs. The run that encodes a doc
+hands its heads the stored copy too (float16, not the encoder's float32), so what a run learns
+does not depend on whether it or another run sharing the folder encoded the doc first. The encoder component puts
 the files under a folder named by ``encoder_fingerprint`` (its weights, tokenizer and windows),
 so a retrained encoder never reads another's output. Entries keep the wordpiece ids and the
 vectors but not the wordpiece strings (no head reads them), so the files hold no text;
@@ -132,18 +134,21 @@ class EncoderOutputCache:
             if len(computed) != len(todo):
                 raise ValueError(Errors.E875.format(n=len(computed), expected=len(todo)))
             for i, trf in zip(todo, computed):
-                out[i] = trf
-                self._store(keys[i], trf)
+                # what a later hit, or another run reading the folder, will get: so a run's result
+                # does not depend on which run encoded a doc first (lanes share the folder)
+                out[i] = self._restore(self._store(keys[i], trf))
         return out  # type: ignore[return-value]
 
-    def _store(self, key: Optional[bytes], trf: TransformerData) -> None:
-        if key is None or key in self._entries:
-            return
+    def _store(self, key: bytes, trf: TransformerData) -> TransformerData:
+        """Keep ``trf`` (compacted, in ``dtype``) and write it to the folder; return the kept entry."""
+        if key in self._entries:
+            return self._entries[key]
         compact = _compact(trf, self.dtype)
         self._remember(key, compact)
         if self.directory is not None:
             # atomic (a reader sees a whole file or none); no fsync: _read checks every file
             write_bytes_atomic(self._path(key), compact.to_bytes(), sync=False)
+        return compact
 
     def _remember(self, key: bytes, compact: TransformerData) -> None:
         self._entries[key] = compact

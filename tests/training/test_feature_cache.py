@@ -69,9 +69,12 @@ def test_cached_output_equals_the_uncached_path(encoder, dtype, tol):
     third = cache.get_or_compute(again, compute)
     assert calls == [5, 1]
     assert cache.hits == 4 and cache.misses == 6 and len(cache) == 6
-    for got, want in zip(first, reference):  # the computing call hands over the encoder's own output
-        numpy.testing.assert_array_equal(token_vectors(got), token_vectors(want))
+    # the computing call hands over what later hits get (the stored copy, in the cache's dtype), so
+    # a run's result does not depend on which run encoded a doc first
+    numpy.testing.assert_array_equal(token_vectors(first[0]), token_vectors(second[0]))
+    numpy.testing.assert_array_equal(token_vectors(first[4]), token_vectors(third[0]))
     for got, want in [
+        *zip(first, reference),
         (second[0], reference[0]),
         (second[1], reference[1]),
         (third[0], reference[4]),
@@ -163,8 +166,7 @@ def test_training_with_the_cache_gives_the_uncached_losses(tiny_encoder):
     cached, cache = train_losses(tiny_encoder, 100)
     assert none is None
     assert cache.misses == len(PHI) and cache.hits == 3 * len(PHI)  # each doc encoded once
-    assert cached[0] == uncached[0]
-    numpy.testing.assert_allclose(cached, uncached, rtol=5e-3)
+    numpy.testing.assert_allclose(cached, uncached, rtol=5e-3)  # float16 features from the first step
     assert cached[-1] < cached[0]
 
 
@@ -214,7 +216,9 @@ def test_a_cache_folder_is_shared_between_caches_and_holds_no_text(encoder, tmp_
     again = second.get_or_compute(docs[::-1], compute)
     assert calls == [5] and second.disk_hits == len(TEXTS) and second.misses == 0
     for got, want in zip(again[::-1], reference):
-        numpy.testing.assert_allclose(token_vectors(got), token_vectors(want), rtol=2e-3, atol=2e-3)
+        # exactly what the encoding run handed its heads: runs sharing the folder (the workflow's
+        # lanes) learn the same whichever of them encoded a doc first
+        numpy.testing.assert_array_equal(token_vectors(got), token_vectors(want))
         assert got.model_output.last_hidden_state.dtype == numpy.float32
     # a damaged entry is recomputed and rewritten, never trusted
     files[0].write_bytes(b"\x00broken")
