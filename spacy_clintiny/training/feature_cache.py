@@ -13,8 +13,10 @@ With a ``directory``, each entry is also written there (one file per doc, atomic
 back on a miss, so the runs of a workflow that train different heads on one fixed encoder
 encode each doc once between them, in any order and even at the same time: the multi-task,
 concept and ADE runs of the teacher read the same training docs. The run that encodes a doc
-hands its heads the stored copy too (float16, not the encoder's float32), so what a run learns
-does not depend on whether it or another run sharing the folder encoded the doc first. The encoder component puts
+hands its heads the stored copy too (float16, not the encoder's float32), so every run sees a
+doc at the stored precision, whichever run sharing the folder encoded it first. (The stored values
+themselves can still differ in their last bits with the batch a doc was encoded in: runs sharing a
+folder are not bit-for-bit reproducible.) The encoder component puts
 the files under a folder named by ``encoder_fingerprint`` (its weights, tokenizer and windows),
 so a retrained encoder never reads another's output. Entries keep the wordpiece ids and the
 vectors but not the wordpiece strings (no head reads them), so the files hold no text;
@@ -134,8 +136,8 @@ class EncoderOutputCache:
             if len(computed) != len(todo):
                 raise ValueError(Errors.E875.format(n=len(computed), expected=len(todo)))
             for i, trf in zip(todo, computed):
-                # what a later hit, or another run reading the folder, will get: so a run's result
-                # does not depend on which run encoded a doc first (lanes share the folder)
+                # what a later hit, or another run reading the folder, will get: the same precision
+                # whichever run encoded a doc first (lanes share the folder)
                 out[i] = self._restore(self._store(keys[i], trf))
         return out  # type: ignore[return-value]
 

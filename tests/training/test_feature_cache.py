@@ -69,8 +69,7 @@ def test_cached_output_equals_the_uncached_path(encoder, dtype, tol):
     third = cache.get_or_compute(again, compute)
     assert calls == [5, 1]
     assert cache.hits == 4 and cache.misses == 6 and len(cache) == 6
-    # the computing call hands over what later hits get (the stored copy, in the cache's dtype), so
-    # a run's result does not depend on which run encoded a doc first
+    # the computing call hands over what later hits get (the stored copy, in the cache's dtype)
     numpy.testing.assert_array_equal(token_vectors(first[0]), token_vectors(second[0]))
     numpy.testing.assert_array_equal(token_vectors(first[4]), token_vectors(third[0]))
     for got, want in [
@@ -217,7 +216,7 @@ def test_a_cache_folder_is_shared_between_caches_and_holds_no_text(encoder, tmp_
     assert calls == [5] and second.disk_hits == len(TEXTS) and second.misses == 0
     for got, want in zip(again[::-1], reference):
         # exactly what the encoding run handed its heads: runs sharing the folder (the workflow's
-        # lanes) learn the same whichever of them encoded a doc first
+        # lanes) see the same values whichever of them encoded a doc first
         numpy.testing.assert_array_equal(token_vectors(got), token_vectors(want))
         assert got.model_output.last_hidden_state.dtype == numpy.float32
     # a damaged entry is recomputed and rewritten, never trusted
