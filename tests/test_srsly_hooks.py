@@ -43,3 +43,46 @@ def test_srsly_registries_are_frozen_on_import_and_docbins_round_trip():
     doc.spans["phi"] = [doc.char_span(11, 16, "NAME"), doc.char_span(20, 24, "DATE")]
     (back,) = list(DocBin().from_bytes(DocBin(docs=[doc]).to_bytes()).get_docs(nlp.vocab))
     assert [(s.start_char, s.end_char, s.label_) for s in back.spans["phi"]] == [(11, 16, "NAME"), (20, 24, "DATE")]
+
+
+class _CountingDict(dict):
+    copies = 0
+
+    def copy(self):
+        type(self).copies += 1
+        return super().copy()
+
+
+def test_frozen_lookup_gives_the_scan_result_without_rescanning(monkeypatch):
+    counting = _CountingDict(catalogue.REGISTRY)
+    monkeypatch.setattr(catalogue, "REGISTRY", counting)
+    registry = catalogue.create("clintiny_test", "msgpack_lookup", entry_points=True)
+    monkeypatch.setattr(registry, "get_entry_points", lambda: {})
+
+    def first(obj, chain=None):
+        return obj
+
+    def second(obj, chain=None):
+        return obj
+
+    def replacement(obj, chain=None):
+        return obj
+
+    registry.register("first", func=first)
+    freeze_msgpack_hooks([registry])
+
+    def scanned():  # catalogue's own get_all: the whole REGISTRY, every call
+        return catalogue.Registry.get_all(registry)
+
+    assert registry.get_all() == scanned() == {"first": first}
+    copies = _CountingDict.copies
+    for _ in range(5):
+        assert registry.get_all() == {"first": first}
+    assert _CountingDict.copies == copies  # no scan while nothing was registered
+    registry.register("second", func=second)
+    assert list(registry.get_all().items()) == list(scanned().items()) == [("first", first), ("second", second)]
+    registry.register("first", func=replacement)  # same name again: same size, new function
+    assert registry.get_all() == scanned() == {"first": replacement, "second": second}
+    catalogue._remove(("clintiny_test", "msgpack_lookup", "second"))
+    catalogue._set(("clintiny_test", "elsewhere", "other"), first)  # same size, a key of ours gone
+    assert registry.get_all() == scanned() == {"first": replacement}
