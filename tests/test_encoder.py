@@ -108,12 +108,17 @@ def test_overlapped_pipe_gives_the_same_docs_in_order(tiny_encoder):
         list(nlp.pipe(texts, batch_size=4))
 
 
-def test_overlapped_pipe_splits_the_threads_and_restores_them(tiny_encoder):
+def test_overlapped_pipe_splits_the_threads_and_restores_them(tiny_encoder, monkeypatch):
     """While ``overlap`` runs the encoder beside the rest of the pipeline, torch (which the
     encoder's runtime follows) and numpy's BLAS (the heads) get half the threads each; the
     counts come back when the stream ends, and after an error in the stream too."""
     import torch
     from threadpoolctl import threadpool_info, threadpool_limits
+
+    from spacy_clintiny.components import encoder as encoder_module
+
+    # a tiny encoder and no consumer: the clock would soon call the stream encoder-bound
+    monkeypatch.setattr(encoder_module.OverlapClock, "encoder_bound", False)
 
     def blas_threads():
         return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
@@ -142,3 +147,69 @@ def test_overlapped_pipe_splits_the_threads_and_restores_them(tiny_encoder):
             assert torch.get_num_threads() == 4 and blas_threads() <= {4}
     finally:
         torch.set_num_threads(before)
+
+
+def test_overlap_clock_calls_a_stream_encoder_bound_only_when_it_mostly_waits():
+    """``OverlapClock``: the first batch's wait is not counted; the stream is encoder-bound
+    once, over at least ``min_batches`` batches, the pipeline's thread waited more than
+    ``ratio`` times as long as it worked."""
+    from concurrent.futures import Future
+
+    from spacy_clintiny.components.encoder import OverlapClock
+
+    def run(wait: float, work: float, n: int) -> OverlapClock:
+        now = [0.0]
+        clock = OverlapClock(ratio=1.5, min_batches=3, clock=lambda: now[0])
+
+        class Slow(Future):
+            def result(self, timeout=None):
+                now[0] += wait
+                return ["doc"]
+
+        for _ in range(n):
+            assert clock.result(Slow()) == ["doc"]
+            now[0] += work  # the rest of the pipeline on this batch
+        return clock
+
+    waiting = run(wait=2.0, work=1.0, n=4)
+    assert (waiting.batches, waiting.waiting, waiting.working) == (3, 6.0, 3.0) and waiting.encoder_bound
+    assert not run(wait=2.0, work=1.0, n=3).encoder_bound  # two batches timed: too few
+    assert not run(wait=1.4, work=1.0, n=8).encoder_bound  # overlap still pays
+    assert not run(wait=0.0, work=1.0, n=8).encoder_bound  # the rest of the pipeline is the bottleneck
+
+
+def test_encoder_bound_stream_finishes_in_the_calling_thread_with_all_threads(tiny_encoder, monkeypatch):
+    """When the clock calls the stream encoder-bound, the batches left are encoded in the
+    calling thread with the full thread count: the docs come out in order with the encoder
+    output of the plain pipe, and ``last_overlap`` says it switched."""
+    import numpy
+    import torch
+
+    from spacy_clintiny.components import encoder as encoder_module
+
+    texts = [f"patient {i} has {'chest pain and ' * (i % 5)}fever" for i in range(19)]
+    plain = spacy.blank("en")
+    plain.add_pipe("clintiny_encoder", config={"model": {"name": str(tiny_encoder)}, "overlap": False})
+    plain.initialize()
+    expected = [doc._.trf_data.model_output.last_hidden_state for doc in plain.pipe(texts, batch_size=4)]
+
+    monkeypatch.setattr(encoder_module.OverlapClock, "encoder_bound", property(lambda self: self.batches >= 1))
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(tiny_encoder)}, "overlap": True})
+    nlp.initialize()
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        threads, docs = [], []
+        for doc in nlp.pipe(texts, batch_size=4):
+            threads.append(torch.get_num_threads())
+            docs.append(doc)
+    finally:
+        torch.set_num_threads(before)
+    assert [doc.text for doc in docs] == texts
+    for doc, want in zip(docs, expected):
+        numpy.testing.assert_allclose(doc._.trf_data.model_output.last_hidden_state, want, rtol=1e-5, atol=1e-6)
+    assert nlp.get_pipe("clintiny_encoder").last_overlap["switched"] is True
+    # the clock decides at the second batch's result (the first is not timed), when the third
+    # is already in the thread: three batches on one thread each, the last two on both
+    assert threads[:12] == [1] * 12 and threads[12:] == [2] * 7

@@ -3,6 +3,7 @@
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from time import perf_counter
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
 from spacy.language import Language
@@ -96,7 +97,7 @@ def make_clintiny_encoder(
 
 
 @contextmanager
-def split_threads() -> Iterator[None]:
+def split_threads() -> Iterator[bool]:
     """Give the encoder's thread and the pipeline's thread half the cores each, while they run
     side by side: torch's intra-op threads (which the ONNX Runtime sessions follow) and numpy's
     BLAS threads (the heads' matrix products, ``architectures/_ops.py``) are set to half of
@@ -105,7 +106,7 @@ def split_threads() -> Iterator[None]:
     pipeline (int8 encoder, PHI head, rules) ran 14% faster with one thread each (1,600 PhysioNet
     notes, seven pairs of runs alternated: 44.1 → 50.2 notes/s on average). On the whole
     pipeline (``bench/pipeline_speed.py``, 100 MTSamples notes) the difference was within the
-    run-to-run noise of ±10%.
+    run-to-run noise of ±10%. Yields whether the threads were split (not with one thread).
     """
     import torch
     from threadpoolctl import threadpool_limits  # scikit-learn's dependency
@@ -113,14 +114,55 @@ def split_threads() -> Iterator[None]:
     total = torch.get_num_threads()
     share = max(1, total // 2)
     if share == total:  # one thread already (an n_process worker): nothing to split
-        yield
+        yield False
         return
     with threadpool_limits(limits=share, user_api="blas"):
         torch.set_num_threads(share)
         try:
-            yield
+            yield True
         finally:
             torch.set_num_threads(total)
+
+
+class OverlapClock:
+    """How long the pipeline's thread waits for the encoder's thread, and how long it works
+    between two batches (the components after the encoder, the consumer, reading the stream).
+
+    The overlap pays when the two are of a size. When the thread mostly waits, the encoder is
+    the bottleneck and runs on half the cores: ``clintiny calibrate`` on the teacher pipeline
+    (torch fp32 encoder, one light head at a time) used 108% CPU of 200% and took 284 s, against
+    178 s encoding in the calling thread on both cores. With the encoder twice as fast on two
+    threads, waiting ``w`` and working ``k`` per batch cost ``w + k`` overlapped against
+    ``(w + k) / 2 + k`` in one thread: one thread is faster once ``w > k``; the encoders here
+    gain less than twice from the second thread (1.6 in that run), so the switch waits for
+    ``w > ratio * k``. The first batch's wait is not counted (nothing was there to overlap it
+    with).
+    """
+
+    def __init__(self, *, ratio: float = 1.5, min_batches: int = 3, clock: Callable[[], float] = perf_counter) -> None:
+        self.ratio = ratio
+        self.min_batches = min_batches
+        self.clock = clock
+        self.waiting = 0.0
+        self.working = 0.0
+        self.batches = 0
+        self._resumed: Optional[float] = None
+
+    def result(self, future: Future) -> List[Doc]:
+        """The batch of a finished encoder call, timed."""
+        start = self.clock()
+        docs = future.result()
+        if self._resumed is not None:  # not the first batch
+            self.working += start - self._resumed
+            self.waiting += self.clock() - start
+            self.batches += 1
+        self._resumed = self.clock()
+        return docs
+
+    @property
+    def encoder_bound(self) -> bool:
+        """Whether the rest of the stream is faster encoded in the calling thread."""
+        return self.batches >= self.min_batches and self.waiting > self.ratio * self.working
 
 
 class Encoder(Transformer):
@@ -146,26 +188,40 @@ class Encoder(Transformer):
         self.output_cache = EncoderOutputCache(cache_size) if cache_size else None
         # the folder is named by the weights, known only once they are loaded: see _cached_output
         self.cache_dir = Path(cache_dir) if cache_dir and cache_size else None
+        # what the last overlapped pipe() did: batches timed, seconds waiting and working, switched
+        self.last_overlap: Dict[str, Any] = {}
         # set by the first fixed-encoder update: from then on predict() reads the cache too
         self._training = False
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
         """Encode a stream of docs in batches of ``batch_size``, in order. With ``overlap``,
         batch k+1 is encoded in a background thread while batch k goes through the rest of
-        the pipeline; an error in the thread is raised here, at the batch it belongs to."""
+        the pipeline; an error in the thread is raised here, at the batch it belongs to. When
+        the pipeline's thread mostly waits for the encoder (``OverlapClock``), the rest of the
+        stream is encoded in the calling thread on all the cores; ``last_overlap`` tells what
+        the last stream did."""
         if not self.overlap:
             yield from super().pipe(stream, batch_size=batch_size)
             return
         install_extensions()
-        with split_threads(), ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name) as worker:
+        batches = minibatch(stream, batch_size)
+        clock = OverlapClock()
+        self.last_overlap = {"batches": 0, "waiting": 0.0, "working": 0.0, "switched": False}
+        with split_threads() as split, ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name) as worker:
             pending: Optional[Future] = None
-            for batch in minibatch(stream, batch_size):
+            for batch in batches:
                 running = worker.submit(self._annotate, list(batch))
                 if pending is not None:
-                    yield from pending.result()
+                    yield from clock.result(pending)
                 pending = running
+                if split and clock.encoder_bound:
+                    self.last_overlap["switched"] = True
+                    break
             if pending is not None:
-                yield from pending.result()
+                yield from clock.result(pending)
+        self.last_overlap.update(batches=clock.batches, waiting=clock.waiting, working=clock.working)
+        for batch in batches:  # left when the encoder was the bottleneck: all cores, this thread
+            yield from self._annotate(list(batch))
 
     def _annotate(self, docs: List[Doc]) -> List[Doc]:
         """spacy-transformers' pipe for one batch: predict and set the annotations, in
