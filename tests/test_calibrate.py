@@ -593,3 +593,56 @@ def test_calibrate_cli_gates_the_relations_and_chooses_their_thresholds_on_the_g
     with nlp.select_pipes(disable=["ade_evidence"]):
         assert [r.label for r in get_predicted_relations(nlp("aspirin rash 0.36 0.9"))] == ["AE"]
     assert [r.label for r in get_predicted_relations(nlp("aspirin rash 0.9 0.2"))] == ["AE"]
+
+
+def test_calibration_passes_encode_each_doc_once(tiny_encoder):
+    """The calibration passes share their docs: a pass runs the encoder only on the docs no
+    earlier pass encoded, the heads on all of them, and gives the docs back in order with the
+    probabilities of a plain pass."""
+    from spacy.training import Example
+
+    from spacy_clintiny.cli.calibrate import _pipe
+
+    def pipeline():
+        nlp = spacy.blank("en")
+        nlp.add_pipe("clintiny_encoder", config={"model": {"name": str(tiny_encoder)}, "overlap": False})
+        listener = {
+            "@architectures": "spacy-transformers.TransformerListener.v1",
+            "grad_factor": 1.0,
+            "upstream": "*",
+            "pooling": {"@layers": "reduce_mean.v1"},
+        }
+        model = {"@architectures": "spacy-clintiny.TextClassifier.v1", "pooling": "mean", "tok2vec": listener}
+        nlp.add_pipe("clintiny_textcat", config={"model": model})
+        examples = []
+        for i, text in enumerate(["fever and cough", "knee pain", "no rash", "chest pain today"]):
+            doc = nlp.make_doc(text)
+            examples.append(Example.from_dict(doc, {"cats": {"A": float(i % 2), "B": float(i < 2)}}))
+        nlp.initialize(lambda: examples)
+        return nlp
+
+    texts = [f"patient {i} has {'chest pain and ' * (i % 4)}fever" for i in range(9)]
+    nlp = pipeline()
+    encoder = nlp.get_pipe("clintiny_encoder")
+    encoded = []
+    predict = encoder.predict
+
+    def counting(docs):
+        docs = list(docs)
+        encoded.extend(doc.text for doc in docs)
+        return predict(docs)
+
+    encoder.predict = counting
+    enable = ["clintiny_encoder", "clintiny_textcat"]
+    docs = [nlp.make_doc(text) for text in texts]
+    _pipe(nlp, docs[:4], enable, batch_size=3)
+    assert sorted(encoded) == sorted(texts[:4])
+    first = [dict(doc.cats) for doc in docs[:4]]
+    out = _pipe(nlp, docs, enable, batch_size=3)
+    assert sorted(encoded) == sorted(texts)  # the first four were not encoded again
+    assert [doc.text for doc in out] == texts and all(a is b for a, b in zip(out, docs))
+    assert [doc.cats for doc in out[:4]] == first
+    plain = list(nlp.pipe(texts, batch_size=3))
+    for doc, want in zip(out, plain):
+        assert doc.cats.keys() == want.cats.keys()
+        numpy.testing.assert_allclose([doc.cats[k] for k in want.cats], list(want.cats.values()), rtol=1e-5)

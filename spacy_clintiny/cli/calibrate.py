@@ -249,8 +249,7 @@ def _score_pairs(nlp: Any, name: str, examples: List[Any], *, batch_size: int) -
     selected = [eg for eg in examples if get_gold_relations(eg.reference) is not None]
     before = nlp.pipe_names[: nlp.pipe_names.index(name)]
     enable = [n for n in before if nlp.get_pipe_meta(n).factory not in (TEXTCAT_FACTORY, REL_FACTORY)]
-    with nlp.select_pipes(enable=enable):
-        docs = list(nlp.pipe((eg.predicted for eg in selected), batch_size=batch_size))
+    docs = _pipe(nlp, [eg.predicted for eg in selected], enable, batch_size=batch_size)
     rows = []
     for batch in minibatch(list(zip(selected, docs)), batch_size):
         candidates, batch_probs = pipe.predict([doc for _, doc in batch])
@@ -291,8 +290,7 @@ def _calibrate_evidence(
     # the components before it, without the doc heads other than the owner (their cats are not read)
     before = nlp.pipe_names[: nlp.pipe_names.index(name)]
     enable = [n for n in before if nlp.get_pipe_meta(n).factory != TEXTCAT_FACTORY or n == owner]
-    with nlp.select_pipes(enable=enable):
-        docs = list(nlp.pipe((eg.predicted for eg in selected), batch_size=batch_size))
+    docs = _pipe(nlp, [eg.predicted for eg in selected], enable, batch_size=batch_size)
     features = pipe.features(docs)
     gold = numpy.asarray([eg.reference.cats[label] >= 0.5 for eg in selected])
     own = float(head.label_thresholds[list(head.labels).index(label)])
@@ -409,9 +407,36 @@ def _probabilities(nlp: Any, name: str, examples: List[Any], labels: List[str], 
     if pipe.cfg["mode"] == "pair":  # the predicted docs need the premise/hypothesis spans
         examples = [copy_gold_spans(eg, [pipe.cfg["pair_spans_key"]]) for eg in examples]
     enable = [n for n in nlp.pipe_names if nlp.get_pipe_meta(n).factory in ENCODER_FACTORIES] + [name]
-    with nlp.select_pipes(enable=enable):
-        docs = list(nlp.pipe((eg.predicted for eg in examples), batch_size=batch_size))
+    docs = _pipe(nlp, [eg.predicted for eg in examples], enable, batch_size=batch_size)
     return numpy.asarray([[doc.cats[label] for label in labels] for doc in docs], dtype="float32")
+
+
+def _pipe(nlp: Any, docs: List[Any], enable: List[str], *, batch_size: int) -> List[Any]:
+    """``docs`` through the components in ``enable`` (``nlp.pipe``), in order. The calibration
+    passes share their docs (each example's predicted doc), and a doc keeps the encoder's
+    output (``doc._.trf_data``) from the first pass that encoded it, so later passes run the
+    encoder only on the docs that have none and the other components on all: each calibration
+    doc is encoded once per run. Only with one encoder in the pipeline, the one whose output
+    the listeners read; a doc encoded in another pass's batch can differ from a re-encoded one
+    in the last bits."""
+    from spacy.tokens import Doc
+
+    encoders = [n for n in nlp.pipe_names if nlp.get_pipe_meta(n).factory in ENCODER_FACTORIES]
+    everything = list(range(len(docs)))
+    groups = [(enable, everything)]
+    if len(encoders) == 1 and encoders[0] in enable and Doc.has_extension("trf_data"):
+        encoded = [i for i in everything if docs[i]._.trf_data is not None]
+        if encoded:
+            rest = [i for i in everything if docs[i]._.trf_data is None]
+            groups = [(enable, rest), ([n for n in enable if n != encoders[0]], encoded)]
+    out: List[Any] = list(docs)
+    for names, indices in groups:
+        if not indices:
+            continue
+        with nlp.select_pipes(enable=names):
+            for i, doc in zip(indices, nlp.pipe((docs[i] for i in indices), batch_size=batch_size)):
+                out[i] = doc
+    return out
 
 
 def _check_output(pipeline: Path, output: Path, *, force: bool) -> None:
