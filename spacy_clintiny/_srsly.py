@@ -45,13 +45,11 @@ class _NamespaceLookup:
         self.size = len(registry)
 
     def __call__(self) -> Dict[str, object]:
-        if len(catalogue.REGISTRY) != self.size:
+        registry = catalogue.REGISTRY
+        # same size but a key gone: a hook was removed and another entry added since the last scan
+        if len(registry) != self.size or any(key not in registry for key in self.keys):
             self._scan()
-        try:
-            return {key[-1]: catalogue.REGISTRY[key] for key in self.keys}
-        except KeyError:  # a hook was removed and another entry added since the last scan
-            self._scan()
-            return {key[-1]: catalogue.REGISTRY[key] for key in self.keys}
+        return {key[-1]: registry[key] for key in self.keys}
 
 
 def freeze_msgpack_hooks(registries: Iterable[catalogue.Registry] = (msgpack_encoders, msgpack_decoders)) -> None:
