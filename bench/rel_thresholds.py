@@ -3,7 +3,7 @@ chooses its per-label thresholds, scored end to end on the dev docs the ``evalua
 
     python bench/rel_thresholds.py build/pipeline-student/model-last corpus /tmp/rel
 
-Makes the calibration notes the workflow's ``calibrate`` step makes (``clintiny synth --n 300
+Makes the calibration notes the workflow's ``corpus`` step makes (``clintiny synth --n 300
 --seed 2``; the step's ``synth_calib`` and ``calib_seed``) unless ``corpus/calib/synth.spacy``
 exists, calibrates the relation head on them and the ADE calibration slice, and prints each
 corpus's relation F1 and each label's P/R/F at 0.5 and calibrated (``--limit`` dev docs per

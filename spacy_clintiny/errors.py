@@ -374,6 +374,15 @@ class Errors(metaclass=_Codes):
         "(`spacy project run all` runs the steps in order)."
     )
     E610 = "Command '{name}' failed with exit code {code}; the rest of its lane was not run. Its output is in {log}."
+    E611 = (
+        "clintiny side-by-side: these commands would wait for each other ({circle}; a command waits "
+        "for the one before it in its lane and for any command whose outputs it depends on). Put the "
+        "command that writes a dependency in an earlier place than the one that needs it."
+    )
+    E612 = (
+        "Command '{name}' was not run: it depends on the outputs of '{other}', which {status}. "
+        "Fix that command first (its log names the cause)."
+    )
 
     # ---- E700-E719 de-identification rules (deid/patterns.py)
     E700 = "PHI rule file '{source}': {where} has unknown key(s) {keys}. Allowed keys: {allowed}. Fix or remove them."

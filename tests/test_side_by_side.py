@@ -95,6 +95,54 @@ def test_missing_dependency_is_named(tmp_path, capsys):
     assert "E609" in capsys.readouterr().out
 
 
+SLOW_WRITE = (
+    'python -c "import sys, time, pathlib; time.sleep(1); path = pathlib.Path(sys.argv[1]); '
+    'path.parent.mkdir(exist_ok=True); path.write_text(sys.argv[2])" {path} {text}'
+)
+COPY = 'python -c "import sys, shutil; shutil.copyfile(sys.argv[1], sys.argv[2])" {} {}'
+MAKE = {"name": "make", "script": [SLOW_WRITE.format(path="made/a.txt", text="m")], "outputs": ["made"]}
+USE = {
+    "name": "use",
+    "script": [COPY.format("made/a.txt", "used.txt")],
+    "deps": ["made/a.txt"],
+    "outputs": ["used.txt"],
+}
+
+
+def test_a_command_waits_for_its_dependency_from_another_lane(tmp_path, capsys):
+    """`use` starts first in its lane, but `make` (the other lane, one second) writes the folder
+    its dependency is in: it waits instead of failing for a missing dependency."""
+    root = make_project(tmp_path, [MAKE, USE])
+    runs = run_side_by_side(root, ["use", "make"])
+    assert [run.status for lane in runs for run in lane.commands] == ["done", "done"]
+    assert (root / "used.txt").read_text() == "m"
+    assert "'use' waits for make" in capsys.readouterr().out
+
+
+def test_a_command_whose_producer_fails_is_not_run(tmp_path):
+    make = {**MAKE, "script": ['python -c "import sys; sys.exit(5)"']}
+    root = make_project(tmp_path, [make, USE])
+    result = CliRunner().invoke(app, ["side-by-side", "use,right", "make", "--project-dir", str(root)])
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())  # wasabi wraps long lines
+    assert "Command 'use' was not run: it depends on the outputs of 'make', which failed" in output
+    assert not (root / "used.txt").exists() and not (root / "right.flag").exists()
+
+
+@pytest.mark.parametrize(
+    "lanes,circle",
+    [(["use,make"], "make -> use"), (["use,stamp", "needs-stamp,make"], "use -> stamp -> needs-stamp -> make -> use")],
+)
+def test_lanes_that_would_wait_for_each_other_are_refused(tmp_path, lanes, circle):
+    stamp = {"name": "stamp", "script": [WRITE.format(path="s.txt", text="s")], "outputs": ["s.txt"]}
+    needs = {"name": "needs-stamp", "script": [WRITE.format(path="n.txt", text="n")], "deps": ["s.txt"]}
+    root = make_project(tmp_path, [MAKE, USE, stamp, needs])
+    with pytest.raises(ValueError, match="E611") as err:
+        run_side_by_side(root, lanes)
+    assert circle in str(err.value)
+    assert not (root / "made").exists()
+
+
 @pytest.mark.parametrize(
     "lanes,code",
     [(["left", "nope"], "E606"), (["left", "left"], "E607"), ([","], "E605"), (["all"], "E606")],

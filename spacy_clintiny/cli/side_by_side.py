@@ -22,6 +22,12 @@ this interpreter, and ``project.lock`` is updated when it succeeds (by this proc
 command at a time, so the lanes never write it at once). A command's output goes to
 ``LOG_DIR/<command>.log``. When a command fails, the rest of its lane is not run, the other lanes
 finish, and the exit code is non-zero with the failing command, its exit code and its log named.
+
+A command may depend on one in another lane: it waits until every command of the run whose
+``outputs`` hold one of its ``deps`` has finished (``producers``), and is not run if one of them
+failed or was not run. So lanes are balanced by minutes rather than by the order of the steps
+(``make all``'s student runs beside the teacher's: ``project.yml``). Lanes whose waits would
+close a circle are refused before anything runs.
 """
 
 import os
@@ -81,6 +87,46 @@ def parse_lanes(lanes: Sequence[str], known: Sequence[str]) -> List[List[str]]:
             seen.add(name)
         parsed.append(names)
     return parsed
+
+
+def _covers(output: str, dep: str) -> bool:
+    """Whether a command that writes ``output`` writes (part of) ``dep``: the same path, or one
+    inside the other (a folder output and a file dep inside it, or the reverse)."""
+    out, need = Path(output).parts, Path(dep).parts
+    return out[: len(need)] == need or need[: len(out)] == out
+
+
+def producers(lanes: Sequence[Sequence[str]], commands: Dict[str, Dict[str, Any]]) -> Dict[str, List[str]]:
+    """For each command of the lanes, the other commands of the lanes whose outputs hold one of
+    its deps (what it waits for). Refuses lanes whose waits close a circle, counting a lane's
+    order as a wait of each command for the one before it (E611)."""
+    names = [name for lane in lanes for name in lane]
+
+    def writes_for(other: str, name: str) -> bool:
+        outputs, deps = commands[other].get("outputs", []), commands[name].get("deps", [])
+        return any(_covers(out, dep) for out in outputs for dep in deps)
+
+    waits = {name: [other for other in names if other != name and writes_for(other, name)] for name in names}
+    after = {name: list(waits[name]) for name in names}
+    for lane in lanes:
+        for before, name in zip(lane, lane[1:]):
+            after[name].append(before)
+    state: Dict[str, int] = {}  # 1 on the path, 2 finished
+
+    def visit(name: str, path: List[str]) -> None:
+        state[name] = 1
+        for other in after[name]:
+            if state.get(other) == 1:
+                circle = path[path.index(other) :] + [other]
+                raise ValueError(Errors.E611.format(circle=" -> ".join(reversed(circle))))
+            if other not in state:
+                visit(other, path + [other])
+        state[name] = 2
+
+    for name in names:
+        if name not in state:
+            visit(name, [name])
+    return waits
 
 
 def lane_threads(threads: Union[int, str, Sequence[int]], n_lanes: int) -> List[int]:
@@ -177,15 +223,45 @@ def run_side_by_side(
     if not log_dir.is_absolute():
         log_dir = project_dir / log_dir
     log_dir.mkdir(parents=True, exist_ok=True)
+    waits = producers(names, commands)
     lock = threading.Lock()  # project.lock and the console: one lane at a time
+    finished = threading.Condition()  # a command's status became final
     runs = [LaneRun([CommandRun(name) for name in lane]) for lane in names]
+    by_name = {run.name: run for lane in runs for run in lane.commands}
+
+    def wait_for_producers(run: CommandRun) -> Optional[CommandRun]:
+        """Wait until the commands ``run`` waits for have finished; the first that did not
+        succeed, if any."""
+        others = [by_name[name] for name in waits[run.name]]
+        with finished:
+            finished.wait_for(lambda: all(other.status != "pending" for other in others))
+        return next((other for other in others if other.status not in ("done", "skipped")), None)
 
     def run_lane(lane: LaneRun, threads: int) -> None:
         env = lane_environment(threads)
+        try:
+            run_commands(lane, threads, env)
+        finally:
+            with finished:
+                for run in lane.commands:
+                    if run.status == "pending":
+                        run.status = "not run"
+                finished.notify_all()
+
+    def run_commands(lane: LaneRun, threads: int, env: Dict[str, str]) -> None:
         for i, run in enumerate(lane.commands):
             cmd = commands[run.name]
+            if waits[run.name] and any(by_name[name].status == "pending" for name in waits[run.name]):
+                with lock:
+                    msg.text(f"'{run.name}' waits for {', '.join(waits[run.name])}")
+            failed = wait_for_producers(run)
             missing = [dep for dep in cmd.get("deps", []) if not (project_dir / dep).exists()]
-            if missing:
+            if failed is not None:
+                run.status = "not run"
+                with lock:
+                    status = "failed" if failed.status == "failed" else "was not run"
+                    msg.fail(Errors.E612.format(name=run.name, other=failed.name, status=status))
+            elif missing:
                 run.status = "failed"
                 with lock:
                     msg.fail(Errors.E609.format(name=run.name, dep=missing[0]))
@@ -193,6 +269,7 @@ def run_side_by_side(
                 run.status = "skipped"
                 with lock:
                     msg.info(f"Skipping '{run.name}': nothing changed")
+                notify()
                 continue
             else:
                 run.log = log_dir / f"{run.name}.log"
@@ -206,6 +283,7 @@ def run_side_by_side(
                     with lock:
                         update_lockfile(project_dir, cmd)
                         msg.good(f"'{run.name}' done in {run.seconds / 60:.1f} min")
+                    notify()
                     continue
                 run.status = "failed"
                 with lock:
@@ -213,6 +291,10 @@ def run_side_by_side(
             for rest in lane.commands[i + 1 :]:
                 rest.status = "not run"
             return
+
+    def notify() -> None:
+        with finished:
+            finished.notify_all()
 
     workers = [threading.Thread(target=run_lane, args=(lane, count), daemon=True) for lane, count in zip(runs, counts)]
     for worker in workers:
