@@ -170,6 +170,47 @@ HOSPITAL_HEADS = (
     "healthcare",
     "house",
 )
+# Title-case words before a hospital head that say what kind of hospital it is, not which one
+# ("transferred to Outside Hospital", "from the Community Hospital"): the rule for title-case
+# common words before a head ("Kindred Hospital", "Greater Baltimore Medical Center") skips them.
+GENERIC_FACILITY_WORDS = (
+    "outside",
+    "local",
+    "community",
+    "general",
+    "university",
+    "state",
+    "county",
+    "city",
+    "regional",
+    "psychiatric",
+    "psych",
+    "childrens",
+    "children's",
+    "women's",
+    "veterans",
+    "teaching",
+    "private",
+    "public",
+    "other",
+    "another",
+    "previous",
+    "prior",
+    "referring",
+    "home",
+    "acute",
+    "chronic",
+    "specialty",
+    "mental",
+    "cardiac",
+    "pulmonary",
+    "inpatient",
+    "outpatient",
+    "day",
+    "short",
+    "long",
+    "term",
+)
 # Two-word facility heads ("Keswick Nursing Home", "Oak Hill Rehab Center"): first word, then second.
 FACILITY_FIRST = (
     "nursing",
@@ -733,6 +774,12 @@ def word_lists(allow_list: Iterable[str]) -> Dict[str, List[str]]:
         "not_after_ward": set(NOT_AFTER_WARD) | set(UNITS),
         "not_residence": set(NOT_RESIDENCE) | set(STOP_WORDS),
         "not_after_hospital": set(NOT_AFTER_HOSPITAL),
+        "generic_facility_words": excluded
+        | set(state_names)
+        | set(_countries())
+        | set(GENERIC_FACILITY_WORDS)
+        | set(FACILITY_FIRST)
+        | set(FACILITY_SECOND),
         "after_name_verbs": set(AFTER_NAME_VERBS),
         "saints": set(SAINTS),
         "residence_verbs": set(RESIDENCE_VERBS),

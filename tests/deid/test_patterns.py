@@ -250,6 +250,34 @@ def test_facility_heads(detector, nlp):
     assert texts(detector, nlp, text) == ["Brookfield", "Larchmont", "Oak"]
 
 
+def test_saints_in_capitals_keep_their_dot(detector, nlp):
+    # spaCy splits "ST." from the next word in a note written with capitals ("ST", ".", "AGNES")
+    text = "PT WAS ACCEPTED BY ST. AGNES BUT CANNOT LEAVE. Accepted by St. Agnes today."
+    assert spans(detector, nlp, text) == [
+        (*at(text, "ST. AGNES"), "LOCATION", "HOSPITAL"),
+        (*at(text, "St. Agnes"), "LOCATION", "HOSPITAL"),
+    ]
+
+
+def test_title_case_common_words_before_a_hospital_head(detector, recall, nlp):
+    text = "D/C to Kindred Hospital when stable. Transfer back to Mercy Medical Center planned."
+    assert texts(recall, nlp, text) == ["Kindred", "Mercy"]
+    assert texts(detector, nlp, text) == ["Mercy"]  # a recall-profile rule: "kindred" is an English word
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Admitted to Outside Hospital for 3 days.",
+        "Will f/u at Wound Clinic next week. Seen at Podiatry Clinic today.",
+        "Transferred from the Community Hospital. Seen in Neuroopthalmology Clinic.",
+        "D/C TO KINDRED HOSPITAL WHEN STABLE.",
+    ],
+)
+def test_title_case_hospital_look_alikes(recall, nlp, text):
+    assert spans(recall, nlp, text) == []
+
+
 @pytest.mark.parametrize(
     "text",
     [
