@@ -872,6 +872,15 @@ class Errors(metaclass=_Codes):
         "clintiny evaluate: --teacher-other-recipe {value!r} is not a task of the report. Give one "
         "of {tasks} (the tasks whose teacher head was trained with another recipe than the student's)."
     )
+    E906 = (
+        "clintiny evaluate: the scores file {path} was made on other dev docs ({found} docs per corpus; "
+        "this evaluation reads {expected}). Make it again with `clintiny evaluate-scores` and the same "
+        "corpus folder, --phi-docs and --limit."
+    )
+    E907 = (
+        "clintiny evaluate: --teacher-scores {path} was given without --teacher. Give the teacher "
+        "pipeline too: its speed is measured, its scores are read from the file."
+    )
     # ---- E840-E859 inference path: tokenizer, text length, broken pipeline folders (tokenizer.py, models.py)
     E840 = (
         "spacy-clintiny.MaxLength.v1: max_length = {value!r} must be a positive integer (characters). "

@@ -42,6 +42,11 @@ def test_smoke_workflow_end_to_end(tmp_path, monkeypatch):
     assert meta["performance"]["words_per_second_2_cores"] > 0
     # the teacher's PHI head is its multi-task run's, the student's its own run's: no kept fraction
     assert metrics["teacher_other_recipe"] == ["phi"]
+    # the teacher was scored in the first lane (score-teacher); the evaluate step only timed it
+    teacher_scores = json.loads((build / "metrics" / "teacher_scores.json").read_text())
+    assert teacher["tasks"] == teacher_scores["tasks"] and teacher["phi_tokens"] == teacher_scores["phi_tokens"]
+    # assemble and optimize ran in the second lane, after calibrate and the baselines
+    assert all((build / "logs" / f"{step}.log").exists() for step in ("score-teacher", "assemble", "optimize"))
     assert metrics["kept"]["phi"] is None and meta["clintiny"]["kept_of_teacher"]["phi"] is None
     assert "(other recipe)" in (build / "metrics" / "report.md").read_text()
     fidelity = json.loads((build / "student" / "fidelity.json").read_text())

@@ -46,6 +46,13 @@ def evaluate_cli(
         help="A task (phi, concepts, modifiers, textcat_specialty, textcat_ade, rel) whose teacher head was "
         "trained with another recipe than the student's: shown marked, with no kept fraction (repeatable)",
     ),
+    teacher_scores: Optional[Path] = typer.Option(
+        None,
+        "--teacher-scores",
+        exists=True,
+        dir_okay=False,
+        help="JSON from `clintiny evaluate-scores` on the teacher and the same dev docs: the teacher is only timed",
+    ),
 ) -> None:
     """Evaluate the student (and teacher baseline) on every dev split and write the report."""
     from ..evaluation import evaluate_pipelines, package_meta
@@ -71,6 +78,7 @@ def evaluate_cli(
             baselines=baselines,
             runtime=runtime,
             teacher_other_recipe=teacher_other_recipe,
+            teacher_scores=teacher_scores,
         )
     except ValueError as err:
         msg.fail(str(err), exits=1)
@@ -80,3 +88,26 @@ def evaluate_cli(
     print((output_dir / "report.md").read_text(encoding="utf8"))
     if not metrics["student"]["tasks"]:
         msg.warn("The student pipeline has no clintiny heads to score.")
+
+
+@app.command("evaluate-scores")
+def evaluate_scores_cli(
+    model: Path = typer.Argument(..., help="Pipeline folder", exists=True),
+    corpus_dir: Path = typer.Argument(..., help="Folder with <corpus>/dev.spacy files", exists=True),
+    output: Path = typer.Argument(..., help="JSON file of the scores (for clintiny evaluate --teacher-scores)"),
+    phi_docs: Optional[Path] = typer.Option(
+        None, "--phi-docs", help="Real notes with gold PHI (DocBin) for token-level figures", exists=True
+    ),
+    limit: int = typer.Option(0, "--limit", help="At most this many docs per dev corpus (0 = all)"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: torch's)"),
+) -> None:
+    """Score one pipeline on the dev splits as `clintiny evaluate` does, without timing it, and
+    write the scores: `clintiny evaluate --teacher-scores` then only times the teacher."""
+    from ..evaluation import score_file
+
+    try:
+        result = score_file(model, corpus_dir, output, phi_docs=phi_docs, limit=limit, threads=threads)
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
+    counts = ", ".join(f"{name} {n}" for name, n in result["dev_docs"].items())
+    msg.good(f"Wrote {output}: {len(result['tasks'])} task(s) scored on {counts} dev docs")

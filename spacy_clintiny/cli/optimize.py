@@ -38,7 +38,9 @@ def optimize_cli(
         0, "--phi-limit", help="With --choose: at most this many --phi-docs notes, evenly spaced (0 = all)"
     ),
     report: Optional[Path] = typer.Option(None, "--report", help="With --choose: write the decision as JSON"),
-    threads: int = typer.Option(2, "--threads", help="torch threads while scoring"),
+    threads: Optional[int] = typer.Option(
+        None, "--threads", help="torch threads while scoring (default: torch's, which follows OMP_NUM_THREADS)"
+    ),
     force: bool = typer.Option(False, "--force", help="Replace OUTPUT if it exists"),
 ) -> None:
     """Write PIPELINE with its encoder on a faster inference runtime. The result loads with
@@ -82,7 +84,7 @@ def _choose(
     limit: int,
     phi_limit: int,
     report: Optional[Path],
-    threads: int,
+    threads: Optional[int],
     force: bool,
 ) -> None:
     """``--choose``: score, pick, write, print the table and (with ``--report``) the JSON."""
@@ -102,7 +104,8 @@ def _choose(
         dev_sets[PHI_CORPUS] = spread_subset(dev_sets[PHI_CORPUS], phi_limit)
     if not dev_sets:
         raise ValueError(Errors.E835.format(corpus=corpus))
-    torch.set_num_threads(threads)
+    if threads is not None:
+        torch.set_num_threads(threads)
     decision = choose_runtime(pipeline, output, dev_sets, candidates=names, max_loss=max_loss, force=force)
     decision["phi_docs"] = str(phi_docs) if phi_docs is not None else None
     decision["phi_notes"] = len(dev_sets[PHI_CORPUS]) if phi_docs is not None else 0

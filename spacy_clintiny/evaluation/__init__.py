@@ -61,11 +61,19 @@ def evaluate_one(
     phi_corpus: str = "physionet",
     speed_sample: List[str],
     batch_size: int = 16,
+    scores: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
-    """Scores, size and speed of one pipeline."""
+    """Scores, size and speed of one pipeline.
+
+    scores (Optional[Dict[str, Any]]): The pipeline's scores on these dev sets, computed before
+        (:func:`score_file`, checked with :func:`read_scores`): only its speed is measured here.
+    """
     nlp = spacy.load(model_path)
     result: Dict[str, Any] = {"model": str(model_path)}
-    result.update(score_pipeline(nlp, dev_sets, phi_corpus=phi_corpus, batch_size=batch_size))
+    if scores is None:
+        result.update(score_pipeline(nlp, dev_sets, phi_corpus=phi_corpus, batch_size=batch_size))
+    else:
+        result.update({key: scores[key] for key in SCORE_KEYS if key in scores})
     result.update(encoder_size(nlp))
     result["pipeline_mb"] = dir_size_mb(model_path)
     extra = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory not in HEAD_FACTORIES]
@@ -74,6 +82,55 @@ def evaluate_one(
         result["words_per_s_full"] = words_per_second(nlp, speed_sample, batch_size=batch_size)
     result["speed_docs"] = len(speed_sample)
     return result
+
+
+# what score_pipeline gives, and so what a scores file (score_file) holds besides its checks
+SCORE_KEYS = ("tasks", "tasks_by_corpus", "phi_tokens")
+
+
+def score_file(
+    model_path: Path,
+    corpus_dir: Path,
+    output: Path,
+    *,
+    phi_docs: Optional[Path] = None,
+    limit: int = 0,
+    threads: Optional[int] = None,
+) -> Dict[str, Any]:
+    """Score one pipeline on the dev sets ``clintiny evaluate`` reads, and write the scores as
+    JSON for its ``--teacher-scores``: so the teacher baseline is scored in ``make all``'s lanes,
+    beside the student's runs, and the evaluate step only times it.
+
+    model_path (Path): The pipeline.
+    corpus_dir, phi_docs, limit: As :func:`evaluate_pipelines` takes them.
+    threads (Optional[int]): torch threads (None: torch's default).
+    output (Path): The JSON file (written atomically).
+    RETURNS (Dict[str, Any]): What was written: the scores (``SCORE_KEYS``), the pipeline's
+        path and the number of dev docs of each corpus.
+    """
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    dev_sets = read_eval_sets(corpus_dir, phi_docs=phi_docs, limit=limit)
+    result: Dict[str, Any] = {
+        "model": str(model_path),
+        "dev_docs": {name: len(egs) for name, egs in dev_sets.items()},
+    }
+    result.update(score_pipeline(spacy.load(model_path), dev_sets))
+    write_json_atomic(output, result)
+    return result
+
+
+def read_scores(path: Path, dev_sets: Dict[str, List]) -> Dict[str, Any]:
+    """A scores file of :func:`score_file`, checked against the dev sets being evaluated: E906
+    when it was made on other dev docs (another corpus, ``--limit`` or ``--phi-docs``)."""
+    scores = json.loads(Path(path).read_text(encoding="utf8"))
+    counts = {name: len(egs) for name, egs in dev_sets.items()}
+    if not isinstance(scores, dict) or scores.get("dev_docs") != counts or "tasks" not in scores:
+        found = scores.get("dev_docs") if isinstance(scores, dict) else None
+        raise ValueError(Errors.E906.format(path=path, found=found, expected=counts))
+    return scores
 
 
 def score_pipeline(
@@ -131,6 +188,7 @@ def evaluate_pipelines(
     baselines: Optional[Path] = None,
     runtime: Optional[Path] = None,
     teacher_other_recipe: Sequence[str] = (),
+    teacher_scores: Optional[Path] = None,
 ) -> Dict[str, Any]:
     """Evaluate the student (and teacher) and write metrics.json, report.md and plots.
 
@@ -152,6 +210,9 @@ def evaluate_pipelines(
         head was trained with another recipe than the student's (for example the teacher's PHI
         head from its multi-task run, the student's from a run of its own): their teacher figures
         are reported, marked, with no kept fraction. Checked before any evaluation.
+    teacher_scores (Optional[Path]): The teacher's scores on the same dev docs, written before
+        by :func:`score_file` (``clintiny evaluate-scores``): the teacher is then only timed.
+        Checked before any evaluation.
     RETURNS (Dict[str, Any]): The metrics.
     """
     import torch
@@ -160,6 +221,9 @@ def evaluate_pipelines(
     baseline_data = read_baselines(baselines) if baselines is not None else None
     torch.set_num_threads(threads)
     dev_sets = read_eval_sets(corpus_dir, phi_docs=phi_docs, limit=limit)
+    if teacher_scores is not None and teacher is None:
+        raise ValueError(Errors.E907.format(path=teacher_scores))
+    known_teacher = read_scores(teacher_scores, dev_sets) if teacher_scores is not None else None
     sample = speed_texts(dev_sets, n_docs=speed_docs)
     metrics: Dict[str, Any] = {
         "dev_docs": {name: len(egs) for name, egs in dev_sets.items()},
@@ -167,7 +231,9 @@ def evaluate_pipelines(
     }
     metrics["student"] = evaluate_one(student, dev_sets, phi_corpus=PHI_CORPUS, speed_sample=sample)
     if teacher is not None:
-        metrics["teacher"] = evaluate_one(teacher, dev_sets, phi_corpus=PHI_CORPUS, speed_sample=sample)
+        metrics["teacher"] = evaluate_one(
+            teacher, dev_sets, phi_corpus=PHI_CORPUS, speed_sample=sample, scores=known_teacher
+        )
         metrics["teacher_other_recipe"] = other_recipe
         metrics["kept"] = {
             task: teacher_kept(
