@@ -197,7 +197,6 @@ GENERIC_FACILITY_WORDS = (
     "previous",
     "prior",
     "referring",
-    "home",
     "acute",
     "chronic",
     "specialty",

@@ -115,18 +115,23 @@ def score_file(
     dev_sets = read_eval_sets(corpus_dir, phi_docs=phi_docs, limit=limit)
     result: Dict[str, Any] = {
         "model": str(model_path),
-        "dev_docs": {name: len(egs) for name, egs in dev_sets.items()},
+        "dev_docs": dev_doc_counts(dev_sets),
     }
     result.update(score_pipeline(spacy.load(model_path), dev_sets))
     write_json_atomic(output, result)
     return result
 
 
+def dev_doc_counts(dev_sets: Dict[str, List]) -> Dict[str, int]:
+    """Dev docs per corpus: what metrics.json records and what a scores file must match."""
+    return {name: len(egs) for name, egs in dev_sets.items()}
+
+
 def read_scores(path: Path, dev_sets: Dict[str, List]) -> Dict[str, Any]:
     """A scores file of :func:`score_file`, checked against the dev sets being evaluated: E906
     when it was made on other dev docs (another corpus, ``--limit`` or ``--phi-docs``)."""
     scores = json.loads(Path(path).read_text(encoding="utf8"))
-    counts = {name: len(egs) for name, egs in dev_sets.items()}
+    counts = dev_doc_counts(dev_sets)
     if not isinstance(scores, dict) or scores.get("dev_docs") != counts or "tasks" not in scores:
         found = scores.get("dev_docs") if isinstance(scores, dict) else None
         raise ValueError(Errors.E906.format(path=path, found=found, expected=counts))
@@ -218,15 +223,15 @@ def evaluate_pipelines(
     import torch
 
     other_recipe = check_task_names(teacher_other_recipe)
+    if teacher_scores is not None and teacher is None:
+        raise ValueError(Errors.E907.format(path=teacher_scores))
     baseline_data = read_baselines(baselines) if baselines is not None else None
     torch.set_num_threads(threads)
     dev_sets = read_eval_sets(corpus_dir, phi_docs=phi_docs, limit=limit)
-    if teacher_scores is not None and teacher is None:
-        raise ValueError(Errors.E907.format(path=teacher_scores))
     known_teacher = read_scores(teacher_scores, dev_sets) if teacher_scores is not None else None
     sample = speed_texts(dev_sets, n_docs=speed_docs)
     metrics: Dict[str, Any] = {
-        "dev_docs": {name: len(egs) for name, egs in dev_sets.items()},
+        "dev_docs": dev_doc_counts(dev_sets),
         "threads": threads,
     }
     metrics["student"] = evaluate_one(student, dev_sets, phi_corpus=PHI_CORPUS, speed_sample=sample)
