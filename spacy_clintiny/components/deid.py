@@ -45,7 +45,7 @@ from spacy.util import SimpleFrozenList, ensure_path
 from spacy.vocab import Vocab
 
 from ..converters.labels import PHI_KEY, PHI_LABELS
-from ..deid.dictionary import CUELESS_SOURCES
+from ..deid.dictionary import CUELESS_SOURCES, is_eponym
 from ..deid.lists import read_surrogate_key
 from ..deid.merge import merge_mentions
 from ..deid.operators import apply_operator, mode_operator
@@ -262,8 +262,9 @@ class PhiDetector:
         return doc.spans[key] if key and key in doc.spans else None
 
     def model_mentions(self, doc: Doc) -> List[PhiMention]:
-        """The PHI head's spans above the threshold, minus exact allow-list terms and (with
-        ``check_dates``) numbers the rules would not call a date."""
+        """The PHI head's spans above the threshold, minus exact allow-list terms, names and places
+        that are eponyms (``dictionary.is_eponym``) and (with ``check_dates``) numbers the rules
+        would not call a date."""
         group = self._model_group(doc)
         if group is None:
             return []
@@ -275,6 +276,8 @@ class PhiDetector:
                 continue
             if self.detector.is_allowed(span.text):
                 continue
+            if span.label_ in ("NAME", "LOCATION") and is_eponym(doc, span.start, span.end):
+                continue  # "Jackson-Pratt drain", "Holter monitor"
             if span.label_ == "DATE" and check_dates and not plausible_date(doc, span.start_char, span.end_char):
                 continue
             out.append(PhiMention(span.start_char, span.end_char, span.label_, "model", float(score), span.kb_id_))

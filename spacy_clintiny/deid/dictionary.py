@@ -95,6 +95,50 @@ EPONYM_HEADS = frozenset(
         "drains",
         "stitch",
         "sutures",
+        "brace",
+        "shunt",
+        "sump",
+        "coma",
+        "murmur",
+        "monitor",
+        "monitoring",
+        "node",
+        "nodes",
+        "lines",
+        "respiration",
+        "respirations",
+        "breathing",
+        "fundoplication",
+        "spotted",
+    )
+)
+# Hyphenated eponyms whose words are also names or towns ("Jackson-Pratt drain", "Guillain-Barre").
+EPONYM_COMPOUNDS = frozenset(
+    (
+        "jackson-pratt",
+        "cheyne-stokes",
+        "guillain-barre",
+        "guillain-barr\u00e9",
+        "mallory-weiss",
+        "passy-muir",
+        "wolff-parkinson-white",
+        "stevens-johnson",
+        "creutzfeldt-jakob",
+        "brown-sequard",
+        "osgood-schlatter",
+        "legg-calve-perthes",
+        "charcot-marie-tooth",
+        "zollinger-ellison",
+        "budd-chiari",
+        "arnold-chiari",
+        "dandy-walker",
+        "wernicke-korsakoff",
+        "sengstaken-blakemore",
+        "swan-ganz",
+        "austin-flint",
+        "mallory-denk",
+        "kimmelstiel-wilson",
+        "roux-en-y",
     )
 )
 # Words that end a hospital's name ("Mercy Memorial"): the name words before them join it.
@@ -209,7 +253,7 @@ class DictionaryPhiFinder:
                 last = doc[end - 1]
                 key = " ".join(text[token.idx : last.idx + len(last)].lower().split())
                 if key in self._places:
-                    if end == token.i + 1 and _before_eponym_head(doc, token.i):  # "Anderson tubes"
+                    if is_eponym(doc, token.i, end):  # "Anderson tubes", "Boston brace", "Guillain-Barre"
                         break
                     out.append(PhiMention(token.idx, last.idx + len(last), "LOCATION", "rule:dict_city", 1.0, "CITY"))
                     break
@@ -243,12 +287,15 @@ class DictionaryPhiFinder:
                     and not _after_initial(doc, token.i)
                 ):
                     continue
-                if token.is_alpha and _before_eponym_head(doc, token.i):
+                if is_eponym(doc, token.i, token.i + 1):
                     continue
                 start = token.idx + offset
                 end = start + len(word)
                 if token.is_alpha:
                     start, end = self._extend(doc, token.i, start, end, cased, lower in first_names)
+                    extended = doc.char_span(start, end, alignment_mode="expand")
+                    if extended is not None and is_eponym(doc, extended.start, extended.end):  # "Rocky Mountain spotted"
+                        continue
                 out.append(PhiMention(start, end, "NAME", "rule:dict_name", 1.0, ""))
         return out
 
@@ -336,6 +383,35 @@ def languages() -> FrozenSet[str]:
     from faker.providers.person.en_US import Provider
 
     return frozenset(w.lower() for name in Provider.language_names for w in name.split())
+
+
+def is_eponym(doc: Doc, start: int, end: int) -> bool:
+    """Whether the tokens ``doc[start:end]`` name an eponym rather than a person or place: they
+    are followed by a word of ``EPONYM_HEADS`` ("Holter monitor", "Rocky Mountain spotted fever",
+    "Boston brace") or stand in a hyphenated eponym of ``EPONYM_COMPOUNDS`` ("Jackson-Pratt").
+
+    doc (Doc): The note.
+    start (int): First token.
+    end (int): Token after the last.
+    RETURNS (bool): Whether to leave the span alone.
+    """
+    if end <= start:
+        return False
+    if _before_eponym_head(doc, end - 1):
+        return True
+    return any(_in_eponym_compound(doc, i) for i in range(start, end))
+
+
+def _in_eponym_compound(doc: Doc, i: int) -> bool:
+    """Whether token ``i`` is a word of a hyphenated eponym (its hyphen-joined run, no spaces)."""
+    first = last = i
+    while first >= 2 and doc[first - 1].text == "-" and not doc[first - 2].whitespace_ and not doc[first - 1].whitespace_:
+        first -= 2
+    while last + 2 < len(doc) and doc[last + 1].text == "-" and not doc[last].whitespace_ and not doc[last + 1].whitespace_:
+        last += 2
+    if first == last:
+        return doc[i].lower_ in EPONYM_COMPOUNDS  # a token spaCy did not split
+    return doc[first : last + 1].text.lower() in EPONYM_COMPOUNDS
 
 
 def _before_eponym_head(doc: Doc, i: int) -> bool:

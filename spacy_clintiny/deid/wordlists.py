@@ -751,6 +751,14 @@ def word_lists(allow_list: Iterable[str]) -> Dict[str, List[str]]:
         # States and countries are not PHI (HIPAA Safe Harbor keeps them): "lives in Utah".
         "non_places": excluded | set(state_names) | set(_countries()),
         "first_names": first - excluded,
+        # Names that are also common English or clinical words ("Green", "Young", "Brown"): only
+        # right after a title ("Dr. Green", "Mrs. Young"); never stop words, months or weekdays.
+        "english_names": ((first | last) & excluded)
+        - set(non_names())
+        - set(STOP_WORDS)
+        - months
+        - set(WEEKDAYS)
+        - {a for a in allow_list if " " not in a},
         "any_names": (first | last) - excluded,
         "months": months,
         "months_unambiguous": months - ambiguous - {"mar.", "dec.", "jan."},

@@ -138,3 +138,30 @@ def test_years_1960_to_1999_alone_but_not_quantities_or_times(recall, nlp):
 def test_full_numeric_date_glued_to_a_word(recall, nlp):
     text = "labs on10/14/82 stable; AC 700x12/10/40 %, wean2/5 later."
     assert found(recall, nlp, text) == [("10/14/82", "DATE", "rule:numeric_date_glued")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Holter monitor in place.",
+        "Jackson-Pratt drain to bulb suction.",
+        "JACKSON-PRATT DRAIN PULLED.",
+        "Salem sump to LIWS.",
+        "Boston brace on when OOB.",
+        "Hx of Guillain-Barre.",
+        "Rule out Rocky Mountain spotted fever.",
+        "Cheyne-Stokes respirations overnight.",
+        "Glasgow coma scale 15.",
+    ],
+)
+def test_eponyms_are_not_names_or_places(text):
+    nlp = spacy.blank("en")
+    assert PhiRuleDetector(nlp.vocab, profile="recall")(nlp(text)) == []
+
+
+def test_places_and_hyphenated_names_still_found():
+    nlp = spacy.blank("en")
+    detector = PhiRuleDetector(nlp.vocab, profile="recall")
+    text = "Pt lives in Boston. Mrs. Smith-Quimby visited."
+    found = [text[m.start : m.end] for m in detector(nlp(text))]
+    assert "Boston" in found and "Smith" in found

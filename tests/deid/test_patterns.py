@@ -79,6 +79,21 @@ def test_email_url_ip(detector, nlp):
     ]
 
 
+def test_more_phone_formats(detector, nlp):
+    text = "Call 617 555 1234 or +1 617 555 2345, cell 6175553456, office 617/555-4567, call x2674."
+    assert spans(detector, nlp, text) == [
+        (*at(text, "617 555 1234"), "CONTACT", "PHONE"),
+        (*at(text, "+1 617 555 2345"), "CONTACT", "PHONE"),
+        (*at(text, "6175553456"), "CONTACT", "PHONE"),
+        (*at(text, "617/555-4567"), "CONTACT", "PHONE"),
+        (*at(text, "x2674"), "CONTACT", "PHONE"),
+    ]
+
+
+def test_spaced_numbers_without_a_phone_cue_are_not_phones(detector, nlp):
+    assert spans(detector, nlp, "UO 200 250 1100, I/O 1500/800, x1000 magnification, TV 500 x 14.") == []
+
+
 def test_number_ranges_are_not_phones(detector, nlp):
     text = "PLT 150-1000, Na 135-145, TV 700 100-1500, version 1.2.3, 555-1234 units."
     assert spans(detector, nlp, text) == []
@@ -96,6 +111,11 @@ def test_ids_after_their_cues(detector, nlp):
         (*at(text, "123-45-6789"), "ID", "SSN"),
         (*at(text, "A12345"), "ID", "IDNUM"),
     ]
+
+
+def test_long_number_after_number_sign_is_an_id(detector, nlp):
+    text = "Pacemaker serial #123456, problem #2, OMIM # 253000."
+    assert spans(detector, nlp, text) == [(*at(text, "123456"), "ID", "IDNUM")]
 
 
 def test_id_section_and_units_are_not_ids(detector, nlp):
@@ -194,11 +214,23 @@ def test_ages_over_89(detector, nlp):
     ]
 
 
+def test_ages_over_89_in_words(detector, nlp):
+    text = "Pt is a ninety-four year old man. NINETY FIVE YO MALE. Aged one hundred and two."
+    assert texts(detector, nlp, text) == ["ninety-four", "NINETY FIVE", "one hundred and two"]
+    assert spans(detector, nlp, "Ninety minutes later; eighty-nine year old; one hundred mg.") == []
+
+
 def test_ages_up_to_89_are_not_phi(detector, nlp):
     assert spans(detector, nlp, "67 YO FEMALE, age 65, aged 89, 88 year old, HR 92 bpm.") == []
 
 
 # ---------------------------------------------------------------------- LOCATION
+
+
+def test_zip_plus_four_apartment_and_po_box(detector, nlp):
+    text = "Lives at 12 Main St Apt 4B, zip 02115-1234; mail to PO Box 123. Brought to Operating Suite #1."
+    assert texts(detector, nlp, text) == ["12 Main St", "Apt 4B", "02115-1234", "PO Box 123"]
+    assert spans(detector, nlp, "Pt apt to fall. Mutations in APT1 were found.") == []
 
 
 def test_zip_street_hospital_ward(detector, nlp):
@@ -328,6 +360,14 @@ def test_names_after_titles(detector, nlp):
         (*at(text, "Nicholson"), "NAME", "PATIENT"),
         (*at(text, "cozzi"), "NAME", "DOCTOR"),
     ]
+
+
+def test_english_word_surnames_after_titles(detector, nlp):
+    text = "Seen by Dr. Green. Mr. Brown doing well. DR. WHITE AWARE. Mrs. Price called."
+    assert texts(detector, nlp, text) == ["Green", "Brown", "WHITE", "Price"]
+    # "MR" and "MS" in capitals are mitral regurgitation and multiple sclerosis; months, stop words
+    # and cue words after a title are no names
+    assert spans(detector, nlp, "MILD MR. WHITE COUNT UP. HX OF MS. WHITE BLOOD. Dr. will see. Dr. May call.") == []
 
 
 def test_names_after_relatives_staff_and_in_signoffs(detector, nlp):
