@@ -12,7 +12,9 @@ length and case, and ordinal suffix ("4TH").
 Coarse dates shift their midpoint: a month alone or with its year becomes the month holding its
 15th + offset, a year alone the year holding July 2 + offset, so it may stay as it is (years are
 not PHI under HIPAA Safe Harbor, and the offset stays secret). Two-digit years read as
-1950-2049. Dates without a year shift within leap year 2000 (so "2/29" is valid). Anything else
+1950-2049. Dates without a year shift within the year they are given (``year``: the caller passes
+the year of the note's first date that has one, so "3/14/2093 and 3/16" stay two days apart across
+February), else within leap year 2000 (so "2/29" is valid). Anything else
 ("11th" without a month, "1980s", "3/14/2021 10:30", "2/30") is unreadable: None, so the caller
 redacts. A day-level date that comes out unchanged (a 365-day shift of a date without its year)
 is None too.
@@ -35,12 +37,16 @@ _DATE_TOKEN = re.compile(r"[0-9]+|[^\W\d_]+|[\W_]+")
 _AGE_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
-def shift_date_text(text: str, days: int, *, two_digit_year: bool = False) -> Optional[str]:
+def shift_date_text(
+    text: str, days: int, *, two_digit_year: bool = False, year: Optional[int] = None
+) -> Optional[str]:
     """Shift a date written in one of many formats, and write it back in that format.
 
     text (str): The date, without surrounding punctuation ("3/14", "March 14th, 2021", "'92").
     days (int): Days to add (negative: into the past).
     two_digit_year (bool): Read a bare two-digit number as a year.
+    year (Optional[int]): The year a date without one is read in (the note's year); None, or a
+        year in which the date does not exist ("2/29"), reads it in leap year 2000.
     RETURNS (Optional[str]): The shifted date, or None if it cannot be read, or if a day-level
         date comes out unchanged.
     """
@@ -50,20 +56,20 @@ def shift_date_text(text: str, days: int, *, two_digit_year: bool = False) -> Op
         return None
     found = {role: i for i, role in roles.items()}
     try:
-        year = _full_year(tokens[found["year"]]) if "year" in found else None
+        written_year = _full_year(tokens[found["year"]]) if "year" in found else None
         if "month_name" in found:
             month: Optional[int] = _word_index(tokens[found["month_name"]], MONTHS) + 1
         else:
             month = int(tokens[found["month"]]) if "month" in found else None
         day = int(tokens[found["day"]]) if "day" in found else None
-        ref_year = 2000 if year is None else year
+        ref_year = _reference_year(written_year, year, month, day)
         delta = datetime.timedelta(days=days)
         if month is not None and day is not None:
             new: Optional[datetime.date] = datetime.date(ref_year, month, day) + delta
         elif day is not None:  # a day without its month ("11th")
             return None
         elif "weekday" in found:  # a weekday alone moves with the offset; with a month or year it is unreadable
-            if month is not None or year is not None:
+            if month is not None or written_year is not None:
                 return None
             new = None
         elif month is not None:
@@ -72,11 +78,14 @@ def shift_date_text(text: str, days: int, *, two_digit_year: bool = False) -> Op
             new = datetime.date(ref_year, 7, 2) + delta
     except (ValueError, OverflowError):  # month 13, February 30, year 0...
         return None
-    pad = any(len(tokens[found[r]]) == 2 and tokens[found[r]][0] == "0" for r in ("month", "day") if r in found)
+    # Zero padding: a field written with two digits keeps two if any field had a leading zero
+    # ("03/14" -> "02/05"); a one-digit field stays unpadded ("3/05" -> "2/18").
+    zero = any(len(tokens[found[r]]) == 2 and tokens[found[r]][0] == "0" for r in ("month", "day") if r in found)
+    pad = {r: zero and len(tokens[found[r]]) == 2 for r in ("month", "day") if r in found}
     out = list(tokens)
     for i, role in roles.items():
         if role == "weekday":
-            if new is None or year is None:
+            if new is None or written_year is None:
                 weekday = (_word_index(tokens[i], WEEKDAYS) + days) % 7
             else:
                 weekday = new.weekday()
@@ -86,7 +95,7 @@ def shift_date_text(text: str, days: int, *, two_digit_year: bool = False) -> Op
         elif role == "year":
             out[i] = f"{new.year:04d}" if len(tokens[i]) == 4 else f"{new.year % 100:02d}"
         elif role in ("month", "day"):
-            out[i] = str(new.month if role == "month" else new.day).zfill(2 if pad else 1)
+            out[i] = str(new.month if role == "month" else new.day).zfill(2 if pad[role] else 1)
         elif role == "month_name":
             out[i] = _name_like(MONTHS[new.month - 1], tokens[i], MONTHS)
         elif role == "ordinal":
@@ -164,6 +173,35 @@ def _numeric_roles(values: Sequence[str], *, two_digit_year: bool) -> Optional[T
     return None
 
 
+def date_year(text: str) -> Optional[int]:
+    """The year written in a date, if it has one and can be read.
+
+    text (str): A date as written ("3/14/2093", "March 2093", "3/14").
+    RETURNS (Optional[int]): The four-digit year, or None.
+    """
+    tokens = _DATE_TOKEN.findall(text)
+    roles = _date_roles(tokens, two_digit_year=False)
+    if not roles:
+        return None
+    years = [_full_year(tokens[i]) for i, role in roles.items() if role == "year"]
+    return years[0] if years and datetime.MINYEAR < years[0] < datetime.MAXYEAR else None
+
+
+def _reference_year(written: Optional[int], hint: Optional[int], month: Optional[int], day: Optional[int]) -> int:
+    """The year a date is read in: its own, else the caller's (if the day exists in it), else 2000."""
+    if written is not None:
+        return written
+    if hint is not None and datetime.MINYEAR < hint < datetime.MAXYEAR:
+        if month is None or day is None:
+            return hint
+        try:
+            datetime.date(hint, month, day)
+            return hint
+        except ValueError:  # 2/29 in a year without it
+            pass
+    return 2000
+
+
 def _full_year(token: str) -> int:
     year = int(token)
     if len(token) == 2:
@@ -186,7 +224,9 @@ def _name_like(name: str, original: str, names: Sequence[str]) -> str:
     """``name`` abbreviated to three letters if ``original`` was abbreviated, re-cased like it."""
     index = _word_index(original, names)
     abbreviated = index is not None and len(original) < len(names[index])
-    return recase(name[:3] if abbreviated else name, case_pattern(original))
+    if abbreviated:  # "Sept" keeps its four letters where the new month is September too
+        name = name[: len(original)] if name[:4] == "sept" and len(original) == 4 else name[:3]
+    return recase(name, case_pattern(original))
 
 
 def _ordinal_suffix(day: int) -> str:

@@ -29,6 +29,7 @@ import re
 from typing import List, Optional, Sequence, Tuple, Union
 
 from ..errors import Errors
+from .dateshift import date_year
 from .custom import CustomFunction, CustomOperator, load_custom_operator
 from .pseudonym import Pseudonymizer
 from .surrogate import SurrogateGenerator
@@ -91,6 +92,7 @@ def apply_operator(
         raise ValueError(Errors.E725.format(value=tag_format, err=f"{type(err).__name__}: {err}")) from None
     ordered = _check_mentions(mentions, len(text))
     patient = "" if patient_id is None else patient_id
+    year = note_year(text, ordered) if mode == "surrogate" else None
     pieces: List[str] = []
     replacements: List[Replacement] = []
     pos = out_pos = 0
@@ -105,7 +107,7 @@ def apply_operator(
         elif mode == "remove":
             new_text, operator = "", "remove"
         elif mode == "surrogate":
-            new_text, operator = _surrogate(original, mention, generator, patient, tag_format)
+            new_text, operator = _surrogate(original, mention, generator, patient, tag_format, year)
         elif mode == "custom":
             new_text, made = generator.replace(
                 original, label=mention.label, subtype=mention.subtype, patient_id=patient
@@ -136,10 +138,33 @@ def apply_operator(
     return "".join(pieces), replacements
 
 
+def note_year(text: str, mentions: Sequence[PhiMention]) -> Optional[int]:
+    """The year of a note's first DATE mention that has one: the year its dates without one are
+    read in when they are shifted, so intervals between them and the dated ones survive.
+
+    text (str): The note.
+    mentions (Sequence[PhiMention]): Its mentions, in order.
+    RETURNS (Optional[int]): The year, or None.
+    """
+    for mention in mentions:
+        if mention.label == "DATE":
+            year = date_year(split_affixes(text[mention.start : mention.end])[1])
+            if year is not None:
+                return year
+    return None
+
+
 def _surrogate(
-    original: str, mention: PhiMention, generator: SurrogateGenerator, patient_id: str, tag_format: str
+    original: str,
+    mention: PhiMention,
+    generator: SurrogateGenerator,
+    patient_id: str,
+    tag_format: str,
+    year: Optional[int] = None,
 ) -> Tuple[str, str]:
-    new_text = generator.surrogate(original, label=mention.label, subtype=mention.subtype, patient_id=patient_id)
+    new_text = generator.surrogate(
+        original, label=mention.label, subtype=mention.subtype, patient_id=patient_id, year=year
+    )
     if new_text is None:
         return _tag(mention, tag_format), "redact_fallback"
     return new_text, SURROGATE_OPERATORS.get(mention.label, "surrogate")

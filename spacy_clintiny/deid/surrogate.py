@@ -7,14 +7,19 @@ random state or on Python's ``hash()``. The normalized original is case-folded w
 whitespace collapsed; the surrogate is then re-cased like the original (ALL CAPS, Title, lower).
 Surrounding punctuation and whitespace of a span ("ROSSETTI. ") is kept as given. Names are
 replaced word by word (first names by first names, last names by last names, initials by
-letters; titles such as "Dr." are kept), so "John Smith" and a later "Smith" agree.
+letters; titles such as "Dr." and lower-case particles such as "de la" are kept), so "John Smith"
+and a later "Smith" agree. A word's role depends on the word alone, never on its neighbours: a word
+of the locale's first-name list is replaced by a first name wherever it stands ("Thomas Jones" and a
+later "Thomas" agree), any other word by a last name.
 
 Values come from Faker (``locale``), or from small pools passed as ``pools`` (tests, site lists):
 a pool replaces Faker for its kind ("first_name", "last_name", "city", "hospital", ...; see
 ``POOL_KINDS``). Phone numbers, IDs, ZIP codes and acronyms keep their layout: digits stay digits,
 letters stay letters in the same case, punctuation stays. A surrogate never equals the original:
 after ``MAX_ATTEMPTS`` draws that all equal it (a pool that runs dry, a locale without the
-provider), ``surrogate`` returns None and the operator redacts the span instead.
+provider), ``surrogate`` returns None and the operator redacts the span instead. Nor does it
+share a distinctive word with the original ("Smith Hospital" never becomes "Smith Clinic"; a
+name's words never reappear in it, in any order): draws that do are retried the same way.
 
 Dates move by one keyed offset per patient, ``date_shift_days``, in [-max_shift_days,
 -min_shift_days], written back in their own format ("3/14" -> "2/27"), so intervals between a
@@ -103,6 +108,8 @@ NAME_TITLES = frozenset(
         "pharmd",
     }
 )
+# Lower-case name particles ("de la Cruz", "van der Berg"), kept as they are before a surname.
+NAME_PARTICLES = frozenset({"de", "la", "del", "della", "der", "den", "van", "von", "da", "di", "du", "le", "dos", "das"})
 LOCATION_KINDS = {
     "CITY": "city",
     "COUNTRY": "country",
@@ -185,20 +192,24 @@ class SurrogateGenerator:
         span = self.max_shift_days - self.min_shift_days + 1
         return -(self.min_shift_days + self._seed(f"date-shift|{patient_id}") % span)
 
-    def surrogate(self, original: str, *, label: str, subtype: str = "", patient_id: str) -> Optional[str]:
+    def surrogate(
+        self, original: str, *, label: str, subtype: str = "", patient_id: str, year: Optional[int] = None
+    ) -> Optional[str]:
         """A replacement for one PHI span.
 
         original (str): The span's text.
         label (str): Its PHI category (``PHI_LABELS``).
         subtype (str): Its fine type where known (PHONE, EMAIL, CITY, HOSPITAL, YEAR, ...).
         patient_id (str): The patient: the same original gets the same surrogate per patient.
+        year (Optional[int]): The note's year, for a date written without one (see
+            ``shift_date_text``).
         RETURNS (Optional[str]): The surrogate (a shifted date, an age group, a fake value), or
             None when none can be made: the caller must then redact, never keep the original.
         """
         if label not in PHI_LABELS:
             raise ValueError(Errors.E731.format(label=label, labels=", ".join(PHI_LABELS)))
         if label == "DATE":
-            return self.shift_date(original, patient_id=patient_id, subtype=subtype)
+            return self.shift_date(original, patient_id=patient_id, subtype=subtype, year=year)
         if label == "AGE":
             return group_age(original)
         prefix, core, suffix = split_affixes(original)
@@ -219,12 +230,15 @@ class SurrogateGenerator:
             return None
         return prefix + new + suffix
 
-    def shift_date(self, original: str, *, patient_id: str, subtype: str = "") -> Optional[str]:
+    def shift_date(
+        self, original: str, *, patient_id: str, subtype: str = "", year: Optional[int] = None
+    ) -> Optional[str]:
         """Shift a date by the patient's offset, in its own format.
 
         original (str): The date as written.
         patient_id (str): The patient.
         subtype (str): "YEAR" lets a bare two-digit number ("99") read as a year.
+        year (Optional[int]): The year a date written without one is read in (the note's).
         RETURNS (Optional[str]): The shifted date, or None if it cannot be read.
         """
         prefix, core, suffix = split_affixes(original)
@@ -233,7 +247,7 @@ class SurrogateGenerator:
         if not core:
             return None
         days = self.date_shift_days(patient_id)
-        shifted = shift_date_text(core, days, two_digit_year=subtype.upper() == "YEAR")
+        shifted = shift_date_text(core, days, two_digit_year=subtype.upper() == "YEAR", year=year)
         return None if shifted is None else prefix + shifted + suffix
 
     def _seed(self, message: str) -> int:
@@ -242,13 +256,14 @@ class SurrogateGenerator:
     def _draw_uncached(self, kind: str, message: str, source: str) -> Optional[str]:
         """Draw a value of ``kind`` that differs from ``source`` (retrying with derived seeds)."""
         avoid = normalize(source)
+        avoid_words = set() if kind in RESHAPE_KINDS else distinctive_words(source)
         for attempt in range(MAX_ATTEMPTS):
             seed = self._seed(message if attempt == 0 else f"{message}|{attempt}")
             if kind in RESHAPE_KINDS:
                 value = reshape(source, random.Random(seed), letters=kind == "reshape")
             else:
                 value = self._pick(kind, seed)
-            if value and normalize(value) != avoid:
+            if value and normalize(value) != avoid and not avoid_words & distinctive_words(value):
                 return value
         return None
 
@@ -285,32 +300,30 @@ class SurrogateGenerator:
                 return None
             pieces.append(new if role == "reshape" else recase(new, case_pattern(word)))
         pieces.append(core[pos:])
-        return "".join(pieces)
+        out = "".join(pieces)
+        # "Jordan Taylor" -> "James Jordan": each word's surrogate differs from that word, but one
+        # can be another word of the same name. Redact rather than show it.
+        named = {m.group().casefold() for m, role in zip(words, roles) if role not in (None, "reshape")}
+        return None if named & {m.group().casefold() for m in _NAME_WORD.finditer(out)} else out
 
     def _name_roles(self, core: str, words: Sequence[re.Match]) -> List[Optional[str]]:
-        """Per word: "first_name", "last_name", "reshape" (initials) or None (a title, kept)."""
+        """Per word: "first_name", "last_name", "reshape" (initials) or None (a title or a particle,
+        kept). The role depends on the word alone, so a word gets the same surrogate wherever it
+        stands: a first name of the locale (or pool) is replaced by a first name, any other word
+        by a last name."""
         first, last = self._known_names()
         roles: List[Optional[str]] = []
-        full: List[int] = []
         for i, match in enumerate(words):
-            word = match.group().casefold()
+            text = match.group()
+            word = text.casefold()
             if word in NAME_TITLES:
                 roles.append(None)
+            elif word in NAME_PARTICLES and text.islower() and i + 1 < len(words):
+                roles.append(None)  # "de la Cruz": a lower-case particle before another word
             elif len(word) <= 2 and word not in first and word not in last:
                 roles.append("reshape")
             else:
-                roles.append("last_name")
-                full.append(i)
-        if len(full) == 1:
-            word = words[full[0]].group().casefold()
-            roles[full[0]] = "first_name" if word in first and word not in last else "last_name"
-        elif len(full) > 1:
-            head, tail = words[full[0]].group().casefold(), words[full[-1]].group().casefold()
-            comma = "," in core[words[full[0]].end() : words[full[1]].start()]
-            reversed_order = comma or (head in last and head not in first and tail in first and tail not in last)
-            for i in full:
-                roles[i] = "first_name"
-            roles[full[0] if reversed_order else full[-1]] = "last_name"
+                roles.append("first_name" if word in first else "last_name")
         return roles
 
     def _known_names(self) -> Tuple[FrozenSet[str], FrozenSet[str]]:
@@ -323,6 +336,16 @@ class SurrogateGenerator:
                 last.update(n.casefold() for n in getattr(provider, "last_names", ()))
             self._name_sets = (frozenset(first), frozenset(last))
         return self._name_sets
+
+
+def distinctive_words(text: str) -> FrozenSet[str]:
+    """Case-folded words of 3 letters or more that are not generic facility words: what a
+    surrogate must not share with its original.
+
+    text (str): A value.
+    RETURNS (FrozenSet[str]): Its distinctive words.
+    """
+    return frozenset(w for w in (m.casefold() for m in _ALPHA_RUN.findall(text)) if len(w) >= 3) - FACILITY_WORDS
 
 
 def surrogate_kind(label: str, subtype: str, core: str) -> str:

@@ -5,7 +5,7 @@ import datetime
 
 import pytest
 
-from spacy_clintiny.deid.dateshift import group_age, shift_date_text
+from spacy_clintiny.deid.dateshift import date_year, group_age, shift_date_text
 
 
 @pytest.mark.parametrize(
@@ -104,3 +104,33 @@ def test_interval_between_dates_is_preserved():
 )
 def test_group_age(text, expected):
     assert group_age(text) == expected
+
+
+def test_dates_without_a_year_are_read_in_the_given_year():
+    # 2093 has no February 29: "3/14/2093" and "3/16" stay two days apart
+    assert shift_date_text("3/14/2093", -45) == "1/28/2093"
+    assert shift_date_text("3/16", -45, year=2093) == "1/30"
+    assert shift_date_text("3/16", -45) == "1/31"  # no year given: leap year 2000
+    assert shift_date_text("3/1", -1, year=2093) == "2/28"
+    assert shift_date_text("2/29", -1, year=2093) == "2/28"  # not a day of 2093: read in 2000
+    assert shift_date_text("3/14/2093", -45, year=1999) == "1/28/2093"  # its own year wins
+
+
+@pytest.mark.parametrize(
+    "text,days,expected",
+    [
+        ("3/05/2093", -10, "2/23/2093"),  # one-digit month stays unpadded, the day keeps its zero
+        ("03/14", -10, "03/04"),
+        ("Sept 14", -10, "Sept 4"),
+        ("Sept 14", -30, "Aug 15"),
+    ],
+)
+def test_padding_and_abbreviations_follow_each_field(text, days, expected):
+    assert shift_date_text(text, days) == expected
+
+
+@pytest.mark.parametrize(
+    "text,year", [("3/14/2093", 2093), ("March 14, 93", 1993), ("14-MAR-2093", 2093), ("3/14", None), ("soon", None)]
+)
+def test_date_year(text, year):
+    assert date_year(text) == year

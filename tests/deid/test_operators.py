@@ -90,6 +90,15 @@ def test_surrogate_mode():
     assert re.search(r"call \d{3}-\d{3}-\d{4}\.$", output)
 
 
+def test_surrogate_dates_without_a_year_take_the_notes_year():
+    # Read in leap year 2000, "3/16" would come out three days after the shifted "3/14/2093"
+    text = "SEEN 3/14/2093 AND 3/16"
+    generator = SurrogateGenerator("k", min_shift_days=45, max_shift_days=45)
+    mentions = find_mentions(text, [("3/14/2093", "DATE", ""), ("3/16", "DATE", "")])
+    output, _ = apply_operator(text, mentions, mode="surrogate", patient_id="p1", generator=generator)
+    assert output == "SEEN 1/28/2093 AND 1/30"
+
+
 def test_surrogate_consistent_across_notes_of_a_patient():
     generator = SurrogateGenerator("k")
     note_b = "SMITH, JOHN called on 3/14/2021."

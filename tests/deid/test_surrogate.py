@@ -106,6 +106,28 @@ def test_names_keep_first_and_last_apart():
     assert title == "Dr." and re.fullmatch(r"[A-Z]\.", initial) and initial != "J." and last in pools["last_name"]
 
 
+def test_a_name_word_gets_one_surrogate_wherever_it_stands(generator):
+    # "Thomas" is a first and a last name: its role no longer depends on its neighbours
+    full = generator.surrogate("Thomas Jones", label="NAME", patient_id="p1").split()
+    assert generator.surrogate("Thomas", label="NAME", patient_id="p1") == full[0]
+    assert generator.surrogate("Jones", label="NAME", patient_id="p1") == full[1]
+    alone = generator.surrogate("Zelphia", label="NAME", patient_id="p1")
+    assert generator.surrogate("Zelphia Quimbleton", label="NAME", patient_id="p1").split()[0] == alone
+
+
+def test_lower_case_name_particles_are_kept(generator):
+    out = generator.surrogate("Maria de la Cruz", label="NAME", patient_id="p1")
+    assert " de la " in out and "Maria" not in out and "Cruz" not in out
+
+
+def test_surrogate_shares_no_distinctive_word_with_the_original(generator):
+    for i in range(400):
+        hospital = generator.surrogate("Smith Hospital", label="LOCATION", subtype="HOSPITAL", patient_id=f"p{i}")
+        assert "smith" not in hospital.casefold()
+        name = generator.surrogate("Jordan Taylor", label="NAME", patient_id=f"p{i}")
+        assert name is None or not {"jordan", "taylor"} & set(name.casefold().split())
+
+
 def test_surrounding_punctuation_is_kept(generator):
     out = generator.surrogate("ROSSETTI. ", label="NAME", patient_id="p1")
     assert out.endswith(". ") and out[:-2].isupper() and out[:-2] != "ROSSETTI"
