@@ -218,6 +218,7 @@ def test_ages_over_89_in_words(detector, nlp):
     text = "Pt is a ninety-four year old man. NINETY FIVE YO MALE. Aged one hundred and two."
     assert texts(detector, nlp, text) == ["ninety-four", "NINETY FIVE", "one hundred and two"]
     assert spans(detector, nlp, "Ninety minutes later; eighty-nine year old; one hundred mg.") == []
+    assert texts(detector, nlp, "Pt is a 92F with CP. Tmax 99F, T 98F.") == ["92F"]
 
 
 def test_ages_up_to_89_are_not_phi(detector, nlp):
