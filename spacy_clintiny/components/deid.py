@@ -263,8 +263,8 @@ class PhiDetector:
 
     def model_mentions(self, doc: Doc) -> List[PhiMention]:
         """The PHI head's spans above the threshold, minus exact allow-list terms, names and places
-        that are eponyms (``dictionary.is_eponym``) and (with ``check_dates``) numbers the rules
-        would not call a date."""
+        inside a hyphenated eponym ("Jackson-Pratt": ``dictionary.is_eponym``) and (with
+        ``check_dates``) numbers the rules would not call a date."""
         group = self._model_group(doc)
         if group is None:
             return []
@@ -276,8 +276,8 @@ class PhiDetector:
                 continue
             if self.detector.is_allowed(span.text):
                 continue
-            if span.label_ in ("NAME", "LOCATION") and is_eponym(doc, span.start, span.end):
-                continue  # "Jackson-Pratt drain", "Holter monitor"
+            if span.label_ in ("NAME", "LOCATION") and is_eponym(doc, span.start, span.end, heads=False):
+                continue  # "Jackson-Pratt drain", "Guillain-Barre"
             if span.label_ == "DATE" and check_dates and not plausible_date(doc, span.start_char, span.end_char):
                 continue
             out.append(PhiMention(span.start_char, span.end_char, span.label_, "model", float(score), span.kb_id_))

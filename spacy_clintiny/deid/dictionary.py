@@ -385,7 +385,7 @@ def languages() -> FrozenSet[str]:
     return frozenset(w.lower() for name in Provider.language_names for w in name.split())
 
 
-def is_eponym(doc: Doc, start: int, end: int) -> bool:
+def is_eponym(doc: Doc, start: int, end: int, *, heads: bool = True) -> bool:
     """Whether the tokens ``doc[start:end]`` name an eponym rather than a person or place: they
     are followed by a word of ``EPONYM_HEADS`` ("Holter monitor", "Rocky Mountain spotted fever",
     "Boston brace") or stand in a hyphenated eponym of ``EPONYM_COMPOUNDS`` ("Jackson-Pratt").
@@ -393,11 +393,14 @@ def is_eponym(doc: Doc, start: int, end: int) -> bool:
     doc (Doc): The note.
     start (int): First token.
     end (int): Token after the last.
+    heads (bool): Also look at the word after the span (the dictionary does; the PHI head's
+        spans are only checked against the compounds: its context already saw that word, and a
+        recall-first tool does not drop what it found on a list this broad).
     RETURNS (bool): Whether to leave the span alone.
     """
     if end <= start:
         return False
-    if _before_eponym_head(doc, end - 1):
+    if heads and _before_eponym_head(doc, end - 1):
         return True
     return any(_in_eponym_compound(doc, i) for i in range(start, end))
 
