@@ -181,6 +181,8 @@ def test_ordinal_day_after_on_the(detector, nlp):
         "chest pain (7/10) resolved.",
         "ivf: 1/2 NS at 75cc/hr, 3/4 strength tube feeds.",
         "motor 5/5 strength bilat.",
+        "HAND GRIPS 4/5 BILAT.",
+        "rate 4/6 then up.",
         "abx for 2 weeks; RR 12-20; q2-3 hrs.",
         "Seen Monday. Family meeting on Friday.",
         "Pt may need lasix. Dec to 2 mg. Pt may 2 assist.",
