@@ -506,7 +506,7 @@ class Errors(metaclass=_Codes):
     E750 = "'{path}': not a text file (NUL byte at byte {offset}), skipped. Convert it to UTF-8 text, or narrow --glob."
     E751 = "'{path}' line {line}: not a JSON object ({problem}), skipped. Fix the line; the other lines were processed."
     E752 = (
-        "'{path}' {where}: no column '{column}' (columns: {columns}), skipped. Set --text-col, "
+        "'{path}' {where}: no column '{column}' ({columns}), skipped. Set --text-col, "
         "--id-col or --patient-col to one of the columns."
     )
     E753 = "'{path}' {where}: column '{column}' holds a {type}, not text, skipped."
@@ -881,6 +881,32 @@ class Errors(metaclass=_Codes):
         "clintiny evaluate: --teacher-scores {path} was given without --teacher. Give the teacher "
         "pipeline too: its speed is measured, its scores are read from the file."
     )
+
+    # ---- E910-E919 de-identification input checks (deid/readers.py, deid/plan.py)
+    E910 = (
+        "'{path}': not valid UTF-16 (from byte {offset}), skipped. Its byte-order mark says UTF-16: "
+        "re-export the file, or convert it to UTF-8."
+    )
+    E911 = (
+        "'{path}': the file name is not valid UTF-8, skipped (its output name could not be written). "
+        "Rename the file."
+    )
+    E912 = (
+        "'{path}': a UTF-16 JSONL file, skipped. JSONL is read as UTF-8 (RFC 8259): convert it, for "
+        "example with iconv -f UTF-16 -t UTF-8."
+    )
+    E913 = (
+        "'{path}' lines {line}-{last}: column '{column}' runs over several lines (a stray double "
+        "quote?), so the row and the rows it took in are skipped, not copied out. Fix the quoting "
+        "from line {line}; the other rows were processed."
+    )
+    E914 = "'{path}' is given as both {first} and {second}: each needs a file of its own."
+    E915 = "{option} '{path}' is a folder: give a file name."
+    E916 = (
+        "Output '{path}' already exists, and the input is stdin, which cannot be resumed or compared "
+        "with it. Pass --no-resume --force to overwrite it, or choose another output."
+    )
+
     # ---- E840-E859 inference path: tokenizer, text length, broken pipeline folders (tokenizer.py, models.py)
     E840 = (
         "spacy-clintiny.MaxLength.v1: max_length = {value!r} must be a positive integer (characters). "

@@ -151,6 +151,13 @@ def deid_cli(
         _echo(
             "info", f"{output_path} already exists from an earlier run: nothing to do (--no-resume --force redoes it)"
         )
+        if summary.previous_failed:
+            _echo(
+                "fail",
+                f"that run left {summary.previous_failed} note(s) not de-identified (listed in its audit's summary, "
+                "by file and line): fix them, then rerun with --no-resume --force",
+            )
+            raise typer.Exit(1)
         return
     for problem in summary.problems:
         _echo("fail" if problem.failed else "warn", f"{problem.where}: {problem.message}")

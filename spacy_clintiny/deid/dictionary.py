@@ -294,7 +294,8 @@ class DictionaryPhiFinder:
                 if token.is_alpha:
                     start, end = self._extend(doc, token.i, start, end, cased, lower in first_names)
                     extended = doc.char_span(start, end, alignment_mode="expand")
-                    if extended is not None and is_eponym(doc, extended.start, extended.end):  # "Rocky Mountain spotted"
+                    # "Rocky Mountain spotted fever"
+                    if extended is not None and is_eponym(doc, extended.start, extended.end):
                         continue
                 out.append(PhiMention(start, end, "NAME", "rule:dict_name", 1.0, ""))
         return out
@@ -407,10 +408,13 @@ def is_eponym(doc: Doc, start: int, end: int, *, heads: bool = True) -> bool:
 
 def _in_eponym_compound(doc: Doc, i: int) -> bool:
     """Whether token ``i`` is a word of a hyphenated eponym (its hyphen-joined run, no spaces)."""
+    def glued(j: int) -> bool:  # doc[j], a hyphen, doc[j + 2] with no space between them
+        return doc[j + 1].text == "-" and not doc[j].whitespace_ and not doc[j + 1].whitespace_
+
     first = last = i
-    while first >= 2 and doc[first - 1].text == "-" and not doc[first - 2].whitespace_ and not doc[first - 1].whitespace_:
+    while first >= 2 and glued(first - 2):
         first -= 2
-    while last + 2 < len(doc) and doc[last + 1].text == "-" and not doc[last].whitespace_ and not doc[last + 1].whitespace_:
+    while last + 2 < len(doc) and glued(last):
         last += 2
     if first == last:
         return doc[i].lower_ in EPONYM_COMPOUNDS  # a token spaCy did not split

@@ -25,8 +25,9 @@ from typing import IO, Any, Dict, Iterator, List, Optional, Set, Tuple, Union
 
 from ..fileio import write_text_atomic
 from .engine import Deidentifier
-from .plan import DeidPlan, plan_deid
-from .readers import CsvSource, Problem, decode_text, iter_directory, iter_jsonl, iter_text_file, list_directory
+from ..errors import Errors
+from .plan import DeidPlan, is_inside, plan_deid
+from .readers import CsvSource, Problem, iter_directory, iter_jsonl, iter_text_file, list_directory, read_note_bytes
 from .types import DeidResult, NoteRecord
 from .writers import (
     RecordFile,
@@ -56,6 +57,8 @@ class DeidSummary:
     problems: List[Problem] = field(default_factory=list)
     written: List[Path] = field(default_factory=list)
     seconds: float = 0.0
+    # With up_to_date: the notes the earlier run could not de-identify (from its audit summary).
+    previous_failed: int = 0
 
     @property
     def failed(self) -> int:
@@ -116,9 +119,9 @@ class _Run:
         self.review: List[Tuple[int, DeidResult]] = []
         self.rng = random.Random(0)
         self.seen_pairs: Set[Tuple[str, str, str]] = set()
+        self.start = time.perf_counter()
 
     def run(self) -> DeidSummary:
-        start = time.perf_counter()
         plan = self.plan
         try:
             if plan.kind == "dir":
@@ -130,17 +133,29 @@ class _Run:
         finally:
             for handle in self.files:
                 handle.close()
-        self.summary.seconds = time.perf_counter() - start
+        self.summary.seconds = time.perf_counter() - self.start
         return self.summary
+
+    def _up_to_date(self) -> None:
+        """The output is finished: nothing to do, but failures of the run that wrote it still count."""
+        self.summary.up_to_date = True
+        self.summary.previous_failed = previous_failures(self.plan.audit)
 
     # ------------------------------------------------------------------ per input kind
 
     def _run_dir(self) -> None:
         plan = self.plan
         assert plan.input is not None and plan.output is not None
-        relpaths = list_directory(plan.input, plan.glob)
+        relpaths = list_directory(plan.input, plan.glob, self.summary.problems)
         output = plan.output
         output.mkdir(parents=True, exist_ok=True)
+        # An output path that resolves into the input (a link inside the output folder pointing
+        # into it) would overwrite a note, or pass the raw note off as done: refused file by file.
+        escaping = {rel for rel in relpaths if is_inside(output / rel, plan.input)}
+        for rel in sorted(escaping):
+            message = Errors.E747.format(output=output / rel, relation="(through a link) inside", input=plan.input)
+            self.summary.problems.append(Problem(rel, message))
+        relpaths = [rel for rel in relpaths if rel not in escaping]
         done = {rel for rel in relpaths if plan.resume and (output / rel).exists()}
         self.summary.skipped = len(done)
         audit, mapping = self._side_files(lambda key: (output / key).exists())
@@ -157,7 +172,7 @@ class _Run:
     def _run_text(self) -> None:
         plan = self.plan
         if plan.output is not None and plan.resume and plan.output.exists():
-            self.summary.up_to_date = True
+            self._up_to_date()
             return
         audit, mapping = self._side_files(lambda key: False)
         if plan.input is None:
@@ -184,17 +199,18 @@ class _Run:
         plan = self.plan
         finished = plan.output is not None and plan.output.exists() and not RecordFile(plan.output).partial.exists()
         if plan.resume and finished:
-            self.summary.up_to_date = True
+            self._up_to_date()
             return
         name = plan.input.name if plan.input is not None else "<stdin>"
         out: Union[RecordFile, StdoutFile] = StdoutFile(self.stdout) if plan.output is None else RecordFile(plan.output)
         if plan.kind == "csv":
-            text, fallback = decode_text(self._read_all())
-            if fallback:
-                note = f"not UTF-8 on {len(fallback)} line(s): decoded as cp1252"
-                self.summary.problems.append(Problem(name, note, failed=False))
+            text = read_note_bytes(self._read_all(), name, self.summary.problems)
             done: Set[str] = set()
-            source = CsvSource(text, name, self.summary.problems, columns=plan.columns, skip=lambda key: key in done)
+            source = CsvSource(
+                text or "", name, self.summary.problems, columns=plan.columns, skip=lambda key: key in done
+            )
+            if text is None or source.failed:
+                return  # nothing is written: without a header row, the first row is a note
             header = csv_line(source.header) if source.header is not None else ""
             done.update(out.start(resume=plan.resume, header=header))
             records: Iterator[NoteRecord] = iter(source)
@@ -317,6 +333,24 @@ class _Run:
             notes = [result for _, result in sorted(self.review, key=lambda item: item[0])]
             write_text_atomic(plan.review, render_review(notes))
             self.summary.written.append(plan.review)
+        self.summary.seconds = time.perf_counter() - self.start
         if audit is not None and plan.audit is not None:
             audit.finish(json.dumps({"summary": {"mode": self.engine.mode, **self.summary.to_dict()}}) + "\n")
             self.summary.written.append(plan.audit)
+
+
+def previous_failures(audit: Optional[Path]) -> int:
+    """Notes the run that wrote ``audit`` did not de-identify, from its last line (the summary).
+
+    audit (Optional[Path]): The audit file of a finished run.
+    RETURNS (int): The count (0 without a readable summary).
+    """
+    if audit is None or not audit.is_file():
+        return 0
+    with audit.open("rb") as handle:
+        handle.seek(max(0, audit.stat().st_size - 65536))
+        tail = handle.read().splitlines()
+    try:
+        return int(json.loads(tail[-1])["summary"]["failed"]) if tail else 0
+    except (ValueError, KeyError, TypeError):
+        return 0

@@ -49,7 +49,8 @@ def read_deny_list(path: PathLike) -> Dict[str, List[str]]:
             )
         label = parts[0].strip().upper()
         if label not in PHI_LABELS:
-            problem = f"label '{parts[0].strip()}' is not a PHI category"
+            # the field is not shown: with the columns swapped it is the term, a name
+            problem = "its first field is not a PHI category (are the columns swapped?)"
             raise ValueError(
                 Errors.E758.format(
                     path=path, line=i, problem=problem, expected="LABEL<TAB>term", labels=", ".join(PHI_LABELS)

@@ -494,6 +494,7 @@ class PhiRuleDetector:
     def _token_mentions(self, doc: Doc, capitals: bool) -> List[PhiMention]:
         """Target spans of the token rules; of rules giving the same span, the first in the file wins."""
         found: Dict[Tuple[int, int], Tuple[int, PhiMention]] = {}
+        text = doc.text  # built once: doc.text joins every token
         for match_id, start, end in self._matcher(doc):
             rank, rule, n_before, n_after = self._keys[self.vocab.strings[match_id]]
             stop = rule.next_not_in is not None and end < len(doc) and doc[end].lower_ in self._next_not_in[rule.name]
@@ -503,7 +504,7 @@ class PhiRuleDetector:
             if rule.label in CASED_LABELS:
                 last = first + _cased_length(doc[first:last])
             s, e = doc[first].idx, doc[last - 1].idx + len(doc[last - 1])
-            while e > s + 1 and doc.text[e - 1] in "-'\u2019":
+            while e > s + 1 and text[e - 1] in "-'\u2019":
                 e -= 1
             if (s, e) not in found or rank < found[(s, e)][0]:
                 found[(s, e)] = (rank, PhiMention(s, e, rule.label, f"rule:{rule.name}", 1.0, rule.subtype))

@@ -123,13 +123,36 @@ def plan_deid(
     if source is not None:
         for path in written:
             check_not_input(path, source)
-        if target is not None and kind == "dir" and _inside(source, target):
+        if target is not None and kind == "dir" and is_inside(source, target):
             raise ValueError(Errors.E747.format(output=target, relation="a folder containing", input=source))
+    _check_side_files(plan, force=force)
+    if source is None and target is not None and resume and target.exists() and not partial_exists(target, kind):
+        raise ValueError(Errors.E916.format(path=target))
     if not resume:
         existing = [p for p in written if p.exists() and not (p.is_dir() and not any(p.iterdir()))]
         if existing and not force:
             raise ValueError(Errors.E749.format(path=existing[0]))
     return plan
+
+
+def _check_side_files(plan: DeidPlan, *, force: bool) -> None:
+    """The output, audit, mapping and review files must be different files, and not folders; an
+    existing side file of a run that has not started is refused unless ``force`` (resume would
+    otherwise overwrite a file that is not this run's)."""
+    files = (("OUTPUT", plan.output), ("--audit", plan.audit), ("--mapping", plan.mapping), ("--review", plan.review))
+    named = [(name, path) for name, path in files if path is not None]
+    for i, (name, path) in enumerate(named):
+        for other, other_path in named[:i]:
+            if path.resolve() == other_path.resolve():
+                raise ValueError(Errors.E914.format(path=path, first=other, second=name))
+        if name != "OUTPUT" and path.is_dir():
+            raise ValueError(Errors.E915.format(path=path, option=name))
+    output = plan.output
+    started = output is None or output.exists() or any(p.exists() for p in partial_paths(output))
+    if not started and not force:
+        for name, path in named[1:]:
+            if path.exists():
+                raise ValueError(Errors.E749.format(path=path))
 
 
 def _kind(source: Optional[Path], fmt: str) -> str:
@@ -155,7 +178,13 @@ def _written_paths(plan: DeidPlan) -> List[Path]:
     return paths
 
 
-def _inside(path: Path, folder: Path) -> bool:
+def partial_exists(output: Path, kind: str) -> bool:
+    """Whether a JSONL or CSV output has the partial files of a run that was stopped."""
+    return kind in ("jsonl", "csv") and any(p.exists() for p in partial_paths(output))
+
+
+def is_inside(path: Path, folder: Path) -> bool:
+    """Whether ``path``, links resolved, is ``folder`` or inside it."""
     path, folder = path.resolve(), folder.resolve()
     return path == folder or folder in path.parents
 
@@ -164,7 +193,7 @@ def check_not_input(path: Path, source: Path) -> None:
     """Raise E747 if writing ``path`` would overwrite the input ``source`` (the same file, also
     through a link) or write inside it (a folder)."""
     if source.is_dir():
-        if _inside(path, source):
+        if is_inside(path, source):
             raise ValueError(Errors.E747.format(output=path, relation="inside", input=source))
     elif path.resolve() == source.resolve() or (path.exists() and path.samefile(source)):
         raise ValueError(Errors.E747.format(output=path, relation="the same file as", input=source))

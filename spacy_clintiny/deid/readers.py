@@ -56,7 +56,7 @@ def decode_text(data: bytes) -> Tuple[str, List[int]]:
         numbers of the lines decoded as cp1252/latin-1.
     """
     if data.startswith(UTF16_BOMS):
-        return data.decode("utf-16"), []
+        return data.decode("utf-16"), []  # UnicodeDecodeError (odd length, lone surrogate): the caller reports it
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM) :]
     try:
@@ -72,6 +72,25 @@ def decode_text(data: bytes) -> Tuple[str, List[int]]:
             parts.append(_decode_legacy(line))
             fallback.append(i)
     return "".join(parts), fallback
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_surrogates(text: str, where: str, problems: List[Problem]) -> str:
+    """Replace lone UTF-16 surrogates (a JSON escape such as "\\ud83d" of a cut-off emoji, or a
+    UTF-16 file's broken pair) by U+FFFD, which keeps every offset, and report the adjustment:
+    such text cannot be written as UTF-8.
+
+    text (str): Decoded text.
+    where (str): File (and line) for the problem.
+    problems (List[Problem]): Receives the adjustment.
+    RETURNS (str): The text, cleaned.
+    """
+    cleaned, n = _LONE_SURROGATE.subn("\ufffd", text)
+    if n:
+        problems.append(Problem(where, f"{n} lone surrogate(s) replaced by U+FFFD and de-identified", failed=False))
+    return cleaned
 
 
 def _decode_legacy(line: bytes) -> str:
@@ -94,9 +113,13 @@ def read_note_bytes(data: bytes, where: str, problems: List[Problem]) -> Optiona
     if nul >= 0:
         problems.append(Problem(where, Errors.E750.format(path=where, offset=nul)))
         return None
-    text, fallback = decode_text(data)
+    try:
+        text, fallback = decode_text(data)
+    except UnicodeDecodeError as err:  # only UTF-16 (with its BOM) can fail: UTF-8 falls back to cp1252
+        problems.append(Problem(where, Errors.E910.format(path=where, offset=err.start)))
+        return None
     problems.extend(_fallback_problems(where, fallback))
-    return text
+    return clean_surrogates(text, where, problems)
 
 
 def iter_text_file(
@@ -122,14 +145,37 @@ def iter_text_file(
         yield NoteRecord(note_id or path.name, text, patient_id, {"key": note_id or path.name})
 
 
-def list_directory(root: Path, glob: str) -> List[str]:
+def list_directory(root: Path, glob: str, problems: Optional[List[Problem]] = None) -> List[str]:
     """Relative paths (POSIX style, sorted) of the files under ``root`` matching ``glob``
-    recursively; hidden files and folders (a part starting with ".") are left out."""
+    recursively; hidden files and folders (a part starting with ".") are left out.
+
+    root (Path): The input folder.
+    glob (str): The pattern, relative (``Path.rglob``).
+    problems (Optional[List[Problem]]): Receives the files whose name is not valid UTF-8 (named
+        with escapes; they are skipped: their output name could not be written), the linked
+        folders that are not followed, and a pattern that matches nothing.
+    RETURNS (List[str]): The relative paths.
+    """
+    problems = problems if problems is not None else []
     found = []
     for path in root.rglob(glob):
         rel = path.relative_to(root)
-        if path.is_file() and not any(part.startswith(".") for part in rel.parts):
-            found.append(rel.as_posix())
+        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        name = rel.as_posix()
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = name.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+            problems.append(Problem(shown, Errors.E911.format(path=shown)))
+            continue
+        found.append(name)
+    for path in root.rglob("*"):
+        if path.is_symlink() and path.is_dir() and not any(p.startswith(".") for p in path.relative_to(root).parts):
+            where = path.relative_to(root).as_posix()
+            problems.append(Problem(where, f"a link to a folder, not followed: its files are not read", failed=False))
+    if not found:
+        problems.append(Problem(str(root), f"no file matches --glob '{glob}'", failed=False))
     return sorted(found)
 
 
@@ -187,6 +233,11 @@ def iter_jsonl(
         if not raw.strip() or skip(key):
             continue
         where = f"{name}:{n}"
+        if n == 1 and raw.startswith(UTF16_BOMS):
+            problems.append(Problem(name, Errors.E912.format(path=name)))
+            return
+        if n == 1 and raw.startswith(UTF8_BOM):
+            raw = raw[len(UTF8_BOM) :]
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -202,9 +253,30 @@ def iter_jsonl(
             problem = f"a JSON {type(row).__name__}"
             problems.append(Problem(where, Errors.E751.format(path=name, line=n, problem=problem)))
             continue
+        if "\\u" in line.lower():  # an escape can decode to a lone surrogate
+            row = _clean_row(row, where, problems)
         record = _row_record(row, list(row), name, n, f"line {n}", problems, columns)
         if record is not None:
             yield record
+
+
+def _clean_row(row: Dict, where: str, problems: List[Problem]) -> Dict:
+    """A JSON object with the lone surrogates of its strings replaced (see ``clean_surrogates``)."""
+    found: List[Problem] = []
+
+    def clean(value: object) -> object:
+        if isinstance(value, str):
+            return clean_surrogates(value, where, found)
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {clean(k): clean(v) for k, v in value.items()}
+        return value
+
+    cleaned = clean(row)
+    if found:
+        problems.append(Problem(where, "lone surrogate(s) replaced by U+FFFD and de-identified", failed=False))
+    return cleaned  # type: ignore[return-value]
 
 
 class CsvSource:
@@ -216,7 +288,8 @@ class CsvSource:
     columns (Columns): The text, id and patient columns (matched against the header).
     skip (SkipFn): Starting line numbers (as str) already done.
 
-    ``header`` is the header row (None for an empty file). Iterating yields notes with
+    ``header`` is the header row (None for an empty file); ``failed`` says that the header could
+    not be used (nothing of the file may be written). Iterating yields notes with
     ``meta["row"]`` (the row as a list of fields) and ``meta["line"]``.
     """
 
@@ -237,13 +310,15 @@ class CsvSource:
         except csv.Error as err:
             self._fail(1, err)
         if self.header is not None and columns.text not in self.header:
+            # The header's fields are not shown: without a header row they are a note's text.
+            found = f"the first row has {len(self.header)} field(s); is it a header row?"
             problems.append(
-                Problem(
-                    name,
-                    Errors.E752.format(path=name, where="header", column=columns.text, columns=", ".join(self.header)),
-                )
+                Problem(name, Errors.E752.format(path=name, where="header", column=columns.text, columns=found))
             )
             self._failed = True
+        # The file cannot be read at all (no text column in the header, or a parse error in it):
+        # then nothing of it may be written, not even the header.
+        self.failed = self._failed
 
     def _fail(self, line: int, err: csv.Error) -> None:
         message = Errors.E760.format(path=self.name, line=line, problem=type(err).__name__)
@@ -264,6 +339,17 @@ class CsvSource:
                 return
             line, start = start, self._reader.line_num + 1
             if not fields or self.skip(str(line)):
+                continue
+            spanning = [
+                column
+                for column, value in zip(self.header, fields)
+                if column != self.columns.text and ("\n" in value or "\r" in value)
+            ]
+            if spanning:
+                # A stray quote makes the reader take the next rows into one field, which would be
+                # copied out as it is: the row is refused, with the lines it took.
+                message = Errors.E913.format(path=self.name, line=line, last=start - 1, column=spanning[0])
+                self.problems.append(Problem(f"{self.name}:{line}", message))
                 continue
             row: Dict[str, str] = {}
             for column, value in zip(self.header, fields):

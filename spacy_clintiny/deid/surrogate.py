@@ -109,7 +109,9 @@ NAME_TITLES = frozenset(
     }
 )
 # Lower-case name particles ("de la Cruz", "van der Berg"), kept as they are before a surname.
-NAME_PARTICLES = frozenset({"de", "la", "del", "della", "der", "den", "van", "von", "da", "di", "du", "le", "dos", "das"})
+NAME_PARTICLES = frozenset(
+    {"de", "la", "del", "della", "der", "den", "van", "von", "da", "di", "du", "le", "dos", "das"}
+)
 LOCATION_KINDS = {
     "CITY": "city",
     "COUNTRY": "country",

@@ -206,3 +206,90 @@ def test_a_crash_mid_run_resumes_to_the_uninterrupted_outputs(tmp_path, engine, 
         a["note_id"]
         for a in (json.loads(line) for line in (tmp_path / f"whole{suffix}.audit.jsonl").read_text().splitlines()[:-1])
     )
+
+
+# ---------------------------------------------------------------------- hostile inputs (adversarial review)
+
+
+def test_csv_without_a_header_row_writes_nothing_and_shows_no_field(tmp_path, engine):
+    notes = tmp_path / "n.csv"
+    notes.write_text("1,Mr. Zqxwv seen 617-555-0199,p1\n2,other,p2\n")
+    out = tmp_path / "o.csv"
+    summary = run_deid(plan_deid(notes, out), engine, progress=False)
+    assert summary.failed == 1 and "[E752]" in summary.problems[0].message
+    assert "Zqxwv" not in summary.problems[0].message and "617" not in summary.problems[0].message
+    assert not out.exists() and not any(p.exists() for p in partial_paths(out))
+
+
+def test_csv_stray_quote_in_another_column_is_refused_not_copied(tmp_path, engine):
+    notes = tmp_path / "n.csv"
+    notes.write_text('id,text,patient\n1,a 617-555-0199,p1\n"2,Dr. Zqxwv,p2\n3,b,p3\n4,"c",p4\n')
+    out = tmp_path / "o.csv"
+    summary = run_deid(plan_deid(notes, out, columns=Columns("text", "id")), engine, progress=False)
+    assert "Zqxwv" not in out.read_text() and "[CONTACT]" in out.read_text()
+    assert [p.where for p in summary.problems if p.failed] == ["n.csv:3"]
+    assert "[E913]" in summary.problems[0].message and "Zqxwv" not in summary.problems[0].message
+
+
+def test_output_link_into_the_input_is_refused_per_file(tmp_path, engine):
+    src, out = tmp_path / "in", tmp_path / "out"
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "b.txt").write_text("call 617-555-0199")
+    (src / "a.txt").write_text("call 617-555-0199")
+    out.mkdir()
+    (out / "sub").symlink_to(src / "sub")
+    summary = run_deid(plan_deid(src, out, resume=False, force=True), engine, progress=False)
+    assert (src / "sub" / "b.txt").read_text() == "call 617-555-0199"  # the input is untouched
+    assert (out / "a.txt").read_text() == "call [CONTACT]"
+    assert [p.where for p in summary.problems if p.failed] == ["sub/b.txt"] and "[E747]" in summary.problems[0].message
+
+
+def test_undecodable_inputs_are_reported_and_the_rest_continues(tmp_path, engine):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.txt").write_text("call 617-555-0199")
+    (src / "odd.txt").write_bytes("call 617-555-0199\n".encode("utf-16") + b"A")  # UTF-16 with an odd byte
+    (src / b"M\xfcller.txt".decode("utf-8", "surrogateescape")).write_text("x")  # a latin-1 file name
+    summary = run_deid(plan_deid(src, tmp_path / "out"), engine, progress=False)
+    assert (tmp_path / "out" / "a.txt").read_text() == "call [CONTACT]"
+    failed = sorted((p.where, p.message.split("]")[0][-4:]) for p in summary.problems if p.failed)
+    assert failed == [("M\\xfcller.txt", "E911"), ("odd.txt", "E910")]
+    lines = [b'\xef\xbb\xbf{"text": "a 617-555-0199"}\n', b'{"text": "cut \\ud83d 617-555-0199"}\n']
+    problems = []
+    records = list(iter_jsonl(iter(lines), "n.jsonl", problems, columns=Columns()))
+    assert [r.text for r in records] == ["a 617-555-0199", "cut \ufffd 617-555-0199"]  # BOM dropped, offsets kept
+    assert [p.failed for p in problems] == [False]
+    problems = []
+    assert list(iter_jsonl(iter(['{"text": "x"}\n'.encode("utf-16")]), "w.jsonl", problems, columns=Columns())) == []
+    assert "[E912]" in problems[0].message
+
+
+def test_side_files_must_be_distinct_files_and_not_someone_elses(tmp_path):
+    notes = tmp_path / "n.jsonl"
+    notes.write_text('{"text": "x"}\n')
+    with pytest.raises(ValueError, match="E914"):
+        plan_deid(notes, tmp_path / "o.jsonl", audit=tmp_path / "o.jsonl")
+    with pytest.raises(ValueError, match="E914"):
+        side = tmp_path / "m.jsonl"
+        plan_deid(notes, tmp_path / "o.jsonl", audit=side, mapping=side, mode="surrogate")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ValueError, match="E915"):
+        plan_deid(notes, tmp_path / "o.jsonl", audit=tmp_path / "folder")
+    (tmp_path / "important.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="E749"):  # a new run would overwrite it, resume or not
+        plan_deid(notes, tmp_path / "o.jsonl", audit=tmp_path / "important.txt")
+    (tmp_path / "stdin.txt").write_text("an earlier run")
+    with pytest.raises(ValueError, match="E916"):
+        plan_deid("-", tmp_path / "stdin.txt")
+
+
+def test_a_finished_run_with_failures_still_reports_them(tmp_path, engine):
+    notes = tmp_path / "n.jsonl"
+    notes.write_text('{"text": "a 617-555-0199"}\n{"text": 5}\n')
+    out = tmp_path / "o.jsonl"
+    first = run_deid(plan_deid(notes, out), engine, progress=False)
+    assert first.failed == 1 and first.seconds > 0
+    again = run_deid(plan_deid(notes, out), engine, progress=False)
+    assert again.up_to_date and again.previous_failed == 1
+    summary = json.loads((tmp_path / "o.jsonl.audit.jsonl").read_text().splitlines()[-1])["summary"]
+    assert summary["seconds"] > 0
