@@ -902,6 +902,10 @@ class Errors(metaclass=_Codes):
     )
     E914 = "'{path}' is given as both {first} and {second}: each needs a file of its own."
     E915 = "{option} '{path}' is a folder: give a file name."
+    E917 = (
+        "--glob '{glob}' is an absolute path: give a pattern relative to the input folder, such as "
+        "'*.txt' or 'notes/**/*.txt'."
+    )
     E916 = (
         "Output '{path}' already exists, and the input is stdin, which cannot be resumed or compared "
         "with it. Pass --no-resume --force to overwrite it, or choose another output."

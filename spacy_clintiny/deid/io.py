@@ -156,6 +156,7 @@ class _Run:
             message = Errors.E747.format(output=output / rel, relation="(through a link) inside", input=plan.input)
             self.summary.problems.append(Problem(rel, message))
         relpaths = [rel for rel in relpaths if rel not in escaping]
+        remove_stale_temporaries(output, relpaths)
         done = {rel for rel in relpaths if plan.resume and (output / rel).exists()}
         self.summary.skipped = len(done)
         audit, mapping = self._side_files(lambda key: (output / key).exists())
@@ -354,3 +355,21 @@ def previous_failures(audit: Optional[Path]) -> int:
         return int(json.loads(tail[-1])["summary"]["failed"]) if tail else 0
     except (ValueError, KeyError, TypeError):
         return 0
+
+
+def remove_stale_temporaries(output: Path, relpaths: List[str]) -> int:
+    """Remove the temporary siblings (``.<name>.<random>.tmp``, see ``fileio``) that a run killed
+    while writing an output file left in the output folder; they hold de-identified text only.
+
+    output (Path): The output folder.
+    relpaths (List[str]): The outputs this run writes (relative paths).
+    RETURNS (int): Files removed.
+    """
+    expected = set(relpaths)
+    removed = 0
+    for tmp in output.rglob(".*.tmp"):
+        stem = tmp.name[1:].rsplit(".", 2)[0]  # ".a.txt.k3j9x2q1.tmp" -> "a.txt"
+        if tmp.is_file() and not tmp.is_symlink() and (tmp.parent / stem).relative_to(output).as_posix() in expected:
+            tmp.unlink()
+            removed += 1
+    return removed

@@ -83,6 +83,11 @@ def plan_deid(
     if source is not None and not source.exists():
         raise ValueError(Errors.E748.format(path=source))
     kind = _kind(source, fmt)
+    if kind == "dir" and source is None:
+        expected = "read as text, jsonl or csv"
+        raise ValueError(Errors.E757.format(path="stdin", kind="stream", expected=expected, output=fmt))
+    if kind == "dir" and Path(glob).is_absolute():
+        raise ValueError(Errors.E917.format(glob=glob))
     if kind == "dir" and target is None:
         raise ValueError(Errors.E757.format(path=source, kind="folder", expected="a folder", output=output_path))
     if kind == "dir" and target is not None and target.is_file():

@@ -293,3 +293,23 @@ def test_a_finished_run_with_failures_still_reports_them(tmp_path, engine):
     assert again.up_to_date and again.previous_failed == 1
     summary = json.loads((tmp_path / "o.jsonl.audit.jsonl").read_text().splitlines()[-1])["summary"]
     assert summary["seconds"] > 0
+
+
+def test_stdin_as_a_folder_and_absolute_globs_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="E757"):
+        plan_deid("-", tmp_path / "out", fmt="dir")
+    (tmp_path / "in").mkdir()
+    with pytest.raises(ValueError, match="E917"):
+        plan_deid(tmp_path / "in", tmp_path / "out", glob="/etc/*.txt")
+
+
+def test_resume_removes_the_temporary_file_of_a_killed_write(tmp_path, engine):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    (src / "a.txt").write_text("call 617-555-0199")
+    out.mkdir()
+    (out / ".a.txt.k3j9x2q1.tmp").write_text("call [CONT")  # a write killed before its rename
+    (out / ".mine.tmp").write_text("not ours")
+    run_deid(plan_deid(src, out), engine, progress=False)
+    assert (out / "a.txt").read_text() == "call [CONTACT]"
+    assert sorted(p.name for p in out.iterdir()) == [".mine.tmp", "a.txt"]

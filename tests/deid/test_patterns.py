@@ -365,6 +365,11 @@ def test_names_after_titles(detector, nlp):
     ]
 
 
+def test_names_with_letters_beyond_ascii_after_titles(detector, nlp):
+    text = "Mr. M\u00fcller called. Dr. N\u00fa\u00f1ez aware. DR. O'BRIEN AWARE."
+    assert texts(detector, nlp, text) == ["M\u00fcller", "N\u00fa\u00f1ez", "O'BRIEN"]
+
+
 def test_english_word_surnames_after_titles(detector, nlp):
     text = "Seen by Dr. Green. Mr. Brown doing well. DR. WHITE AWARE. Mrs. Price called."
     assert texts(detector, nlp, text) == ["Green", "Brown", "WHITE", "Price"]
