@@ -20,6 +20,7 @@ exception type, never its text.
 
 import dataclasses
 import os
+import re
 import sys
 from collections import ChainMap, deque
 from pathlib import Path
@@ -41,6 +42,8 @@ RULES_ONLY = "rules"
 # Components that produce the encoder output a PHI head listens to.
 ENCODER_FACTORIES = ("clintiny_encoder", "transformer", "curated_transformer", "tok2vec")
 DEFAULT_CHUNK_CHARS = 100_000
+SENTENCE_SEARCH = 20_000  # how far back from a chunk's end a sentence end is looked for
+_SENTENCE_END = re.compile(r"(?<=\w{4}[.!?])\s")
 # longest run of one patient's notes held back for propagation before they are written
 MAX_HELD_NOTES = 1000
 
@@ -463,9 +466,10 @@ def safe_detail(err: BaseException) -> str:
 def split_text(text: str, max_chars: int) -> List[Tuple[int, int]]:
     """Cut a text into consecutive pieces of at most ``max_chars`` characters.
 
-    Each cut falls just after the last line break of the window, else after its last
-    whitespace character, else at ``max_chars`` (a text with no whitespace at all). The
-    pieces cover the text exactly, in order.
+    Each cut falls just after the last line break of the window, else after the last sentence
+    end (".", "!" or "?" after a word of four or more characters, then whitespace: so never
+    between "Dr." and a name), else after its last whitespace character, else at ``max_chars``
+    (a text with no whitespace at all). The pieces cover the text exactly, in order.
 
     text (str): The text.
     max_chars (int): Longest piece.
@@ -477,6 +481,10 @@ def split_text(text: str, max_chars: int) -> List[Tuple[int, int]]:
         end = min(start + max_chars, n)
         if end < n:
             cut = text.rfind("\n", start, end) + 1
+            if cut <= start:
+                window = max(start, end - SENTENCE_SEARCH)
+                ends = [m.end() for m in _SENTENCE_END.finditer(text, window, end)]
+                cut = ends[-1] if ends else start
             if cut <= start:
                 cut = next((i + 1 for i in range(end - 1, start, -1) if text[i].isspace()), end)
             end = cut

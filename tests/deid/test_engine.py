@@ -45,6 +45,12 @@ def test_split_text_covers_the_text_and_cuts_at_line_breaks_then_spaces():
     assert split_text("", 10) == []
 
 
+def test_split_text_prefers_sentence_ends_to_a_title_and_its_name():
+    text = "Pt stable overnight. Seen by Dr. Zorbaxit today"
+    # without line breaks: after "overnight. ", not after "Dr. " (the name would lose its cue)
+    assert split_text(text, 40)[0] == (0, 21)
+
+
 def test_redact_keeps_order_and_known_answers(regex_nlp):
     texts = [f"Call {PHONE} on {DATE}.", "No PHI here.", "", f"Seen {DATE}"]
     results = run(regex_nlp, texts, batch_size=2)
