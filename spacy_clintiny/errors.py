@@ -124,7 +124,7 @@ class Errors(metaclass=_Codes):
         "Input '{path}' for format '{fmt}' does not exist or is not what the format "
         "expects ({expected}). Check the path."
     )
-    E408 = "Dev fraction {value} is out of range: use a value in [0, 1) (0 = no split)."
+    E408 = "{option} {value} is out of range: use a fraction in [0, 1) (0 = no split)."
     E409 = (
         "Nothing usable came out of '{path}' (format '{fmt}'): 0 documents. See the "
         "report above for the skipped records and their reasons."
@@ -154,6 +154,7 @@ class Errors(metaclass=_Codes):
         "A calibration split ({value}) is carved out of the train side of a train/dev split: "
         "give --split-dev too (e.g. --split-dev 0.15 --split-calib 0.1)."
     )
+    E421 = "--limit {value} is negative: give the most documents to convert, or 0 for all."
     E501 = (
         "Layer map '{layer_map}' does not fit a {n_teacher}-layer teacher and a "
         "{n_student}-layer student: give one teacher layer index (0..{max}) per student "

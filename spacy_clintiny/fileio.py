@@ -3,6 +3,9 @@
 A reader never sees a half-written output, and a run killed mid-write leaves either the old
 file or none: the temporary sibling (``.<name>.<random>.tmp``) is removed on any error, and a
 stale one from a killed process is never mistaken for an output because of its name.
+
+``check_outputs`` is the one check, before anything is written, that no output of a command
+lands on or inside one of its inputs (inputs are never overwritten).
 """
 
 import contextlib
@@ -10,7 +13,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Iterator, Union
+from typing import IO, Any, Dict, Iterator, Optional, Sequence, Union
 
 PathLike = Union[str, Path]
 TMP_SUFFIX = ".tmp"
@@ -110,3 +113,53 @@ def write_bytes_atomic(path: PathLike, data: bytes, *, sync: bool = True) -> Non
 def write_json_atomic(path: PathLike, data: Any, *, indent: int = 2) -> None:
     """Write ``data`` as JSON (UTF-8, trailing newline) to ``path`` atomically."""
     write_text_atomic(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
+
+
+def is_inside(path: PathLike, folder: PathLike) -> bool:
+    """Whether ``path``, links resolved, is ``folder`` or inside it."""
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return path == folder or folder in path.parents
+
+
+def check_not_input(path: PathLike, source: PathLike) -> None:
+    """Raise E747 if writing ``path`` would overwrite the input ``source`` (the same file, also
+    through a link) or write inside it (a folder)."""
+    from .errors import Errors
+
+    path, source = Path(path), Path(source)
+    if source.is_dir():
+        if is_inside(path, source):
+            raise ValueError(Errors.E747.format(output=path, relation="inside", input=source))
+    elif path.resolve() == source.resolve() or (path.exists() and path.samefile(source)):
+        raise ValueError(Errors.E747.format(output=path, relation="the same file as", input=source))
+
+
+def check_outputs(
+    outputs: Dict[str, Optional[PathLike]],
+    inputs: Dict[str, Optional[PathLike]],
+    *,
+    replaced: Sequence[str] = (),
+) -> None:
+    """Refuse, before anything is written, an output that would overwrite an input or write
+    inside an input folder, two outputs on one path, and a folder output that is replaced whole
+    (``replaced``) while it holds an input.
+
+    outputs (Dict[str, Optional[PathLike]]): What the command writes, by the name the user knows
+        it by ("OUTPUT", "--report"); None entries are skipped.
+    inputs (Dict[str, Optional[PathLike]]): What it reads (paths that do not exist are skipped:
+        hub ids, "default").
+    replaced (Sequence[str]): Names of the folder outputs that are replaced whole (with --force).
+    RAISES ValueError: E747 or E914, naming the paths.
+    """
+    from .errors import Errors
+
+    written = [(name, Path(path)) for name, path in outputs.items() if path is not None]
+    read = [Path(path) for path in inputs.values() if path is not None and Path(path).exists()]
+    for i, (name, path) in enumerate(written):
+        for other, other_path in written[:i]:
+            if path.resolve() == other_path.resolve():
+                raise ValueError(Errors.E914.format(path=path, first=other, second=name))
+        for source in read:
+            check_not_input(path, source)
+            if name in replaced and path.is_dir() and is_inside(source, path):
+                raise ValueError(Errors.E747.format(output=path, relation="a folder containing", input=source))

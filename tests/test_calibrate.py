@@ -282,7 +282,11 @@ def test_calibrate_cli_bad_input(tmp_path, scores_from_text):
     code, output = _run(pipeline, no_ade, tmp_path / "o4", "-c", "ade")
     assert code == 1 and "E885" in output and "['ADE']" in output
     code, output = _run(pipeline, corpus, pipeline / "inside")
-    assert code == 1 and "E886" in output
+    assert code == 1 and "E747" in output  # the commands' shared check (calibrate_pipeline's own: E886)
+    code, output = _run(pipeline, corpus, tmp_path / "o6", "--report", str(corpus))
+    assert code == 1 and "E747" in output and corpus.is_file()
+    code, output = _run(pipeline, tmp_path, tmp_path, "--force")  # would replace the folder holding the corpus
+    assert code == 1 and "E747" in output and corpus.is_file()
     code, output = _run(pipeline, corpus, tmp_path / "o5", "--min-positives", "0")
     assert code == 1 and "E888" in output
     for name in ("o1", "o2", "o3", "o4", "o5"):

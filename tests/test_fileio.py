@@ -98,3 +98,24 @@ def _current_umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_check_outputs_refuses_what_would_overwrite_an_input(tmp_path):
+    from spacy_clintiny.fileio import check_outputs
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "dev.spacy").write_bytes(b"x")
+    model = tmp_path / "model"
+    model.mkdir()
+    inputs = {"MODEL": model, "CORPUS": corpus, "hub id": "org/name-that-is-no-path"}
+    check_outputs({"OUTPUT": tmp_path / "out", "--report": tmp_path / "r.json"}, inputs)  # fine
+    for output in (corpus / "dev.spacy", corpus / "new.json", model, model / "meta.json"):
+        with pytest.raises(ValueError, match="E747"):
+            check_outputs({"OUTPUT": output}, inputs)
+    with pytest.raises(ValueError, match="E747"):  # a folder replaced whole while it holds an input
+        check_outputs({"OUTPUT": tmp_path}, inputs, replaced=["OUTPUT"])
+    check_outputs({"OUTPUT": tmp_path}, {"CORPUS": corpus / "dev.spacy"})  # written into, not replaced: fine
+    with pytest.raises(ValueError, match="E914"):
+        check_outputs({"OUTPUT": tmp_path / "a.spacy", "--dev-output": tmp_path / "a.spacy"}, {})
+    assert (corpus / "dev.spacy").read_bytes() == b"x"

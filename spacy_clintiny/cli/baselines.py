@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional
 import typer
 from wasabi import msg
 
+from ..fileio import check_outputs
 from ._app import app
 
 
@@ -53,7 +54,13 @@ def baselines_cli(
     ),
 ) -> None:
     """Compute every baseline whose corpus is present and write them as JSON."""
-    result = baselines(corpus_dir, output, deid_pl=deid_pl, seed=seed, folds=folds, limit=limit, cnn=cnn, n_jobs=n_jobs)
+    try:
+        check_outputs({"OUTPUT": output}, {"CORPUS_DIR": corpus_dir, "--deid-pl": deid_pl, "--cnn": cnn})
+        result = baselines(
+            corpus_dir, output, deid_pl=deid_pl, seed=seed, folds=folds, limit=limit, cnn=cnn, n_jobs=n_jobs
+        )
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
     rows = [_row(task, system, entry) for task, systems in result["tasks"].items() for system, entry in systems.items()]
     msg.table(rows, header=("task", "system", "figures", "words/s"), divider=True)
     msg.good(f"Wrote {output} ({result['seconds']:.0f} s)")
@@ -115,7 +122,11 @@ def train_cnn_cli(
     the student's heads learn from; `clintiny baselines --cnn OUTPUT/model-last` scores it."""
     from ..evaluation.cnn_baseline import train_cnn_baseline
 
-    info = train_cnn_baseline(corpus_dir, output, max_steps=max_steps, seed=seed)
+    try:
+        check_outputs({"OUTPUT": output}, {"CORPUS_DIR": corpus_dir}, replaced=["OUTPUT"])
+        info = train_cnn_baseline(corpus_dir, output, max_steps=max_steps, seed=seed)
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
     msg.good(
         f"spaCy CNN NER baseline: {info['max_steps']:,} steps on {info['train_docs']:,} docs of "
         f"{', '.join(info['corpora'])} in {info['minutes']:.1f} min -> {output / 'model-last'}"

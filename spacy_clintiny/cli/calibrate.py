@@ -43,7 +43,7 @@ from wasabi import msg
 
 from ..errors import Errors
 from ..evaluation.thresholds import ThresholdChoice
-from ..fileio import write_json_atomic
+from ..fileio import check_outputs, write_json_atomic
 from ._app import app
 
 TEXTCAT_FACTORY = "clintiny_textcat"
@@ -504,6 +504,8 @@ def calibrate_cli(
     """Choose each label's decision threshold of the doc and relation heads for F1 on a
     calibration corpus and write the pipeline with the thresholds."""
     try:
+        outputs = {"OUTPUT": output, "--report": report}
+        check_outputs(outputs, {"PIPELINE": pipeline, "CORPUS": corpus}, replaced=["OUTPUT"])
         result = calibrate_pipeline(
             pipeline,
             corpus,

@@ -194,7 +194,7 @@ def deid_decrypt_cli(
 
     from ..deid.decrypt import FORMATS, decrypt_document
     from ..deid.lists import KEY_ENV, read_surrogate_key
-    from ..deid.plan import check_not_input
+    from ..fileio import check_not_input
     from ..deid.pseudonym import Pseudonymizer
     from ..errors import Errors
     from ..fileio import write_text_atomic

@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import typer
 from wasabi import msg
 
+from ..fileio import check_outputs
 from ._app import app
 
 _EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -71,6 +72,7 @@ def init_student_cli(
     """Build a compact student from a teacher's config; print its parameters and MB."""
     from ..distill.student import init_student
 
+    _fail_on_our_errors(check_outputs, {"OUTPUT": output}, {"TEACHER": teacher})
     info = _fail_on_our_errors(
         init_student,
         teacher,
@@ -134,6 +136,8 @@ def _train_command(
         fixed = {"paths.teacher": models[0], "paths.student": models[1]}
     fixed.update({"paths.output": output, "corpus.paths": corpus})
     all_overrides = {**fixed, **options, **overrides}
+    inputs = {f"MODEL {i + 1}": model for i, model in enumerate(models)}
+    _fail_on_our_errors(check_outputs, {"OUTPUT": output}, {**inputs, **{f"CORPUS {c}": c for c in corpus}})
     config = _fail_on_our_errors(load_config, kind, path=config_path, overrides=all_overrides, recipe=recipe)
     result = _fail_on_our_errors(run_training, kind, config, resume=resume, force=force, progress=progress)
     if not _is_main():
@@ -279,6 +283,8 @@ def fidelity_cli(
 
     positional, overrides = _split_args(list(args) + list(ctx.args), n_fixed=3, what="TEACHER STUDENT CORPUS...")
     options = _options(**{"corpus.text_field": text_field, "corpus.seq_len": seq_len, "training.seed": seed})
+    inputs = {"TEACHER": positional[0], "STUDENT": positional[1], **{f"CORPUS {c}": c for c in positional[2:]}}
+    _fail_on_our_errors(check_outputs, {"--output": output}, inputs)
     report = _fail_on_our_errors(
         run_fidelity,
         positional[0],

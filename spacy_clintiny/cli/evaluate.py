@@ -6,6 +6,7 @@ from typing import List, Optional
 import typer
 from wasabi import msg
 
+from ..fileio import check_outputs
 from ._app import app
 
 
@@ -65,6 +66,8 @@ def evaluate_cli(
         name, path = item.split("=", 1)
         logs[name] = Path(path)
     try:
+        inputs = {"STUDENT": student, "CORPUS": corpus_dir, "--teacher": teacher, "--meta": meta}
+        check_outputs({"OUTPUT": output_dir}, {**inputs, "--baselines": baselines, "--teacher-scores": teacher_scores})
         metrics = evaluate_pipelines(
             student,
             corpus_dir,
@@ -106,6 +109,7 @@ def evaluate_scores_cli(
     from ..evaluation import score_file
 
     try:
+        check_outputs({"OUTPUT": output}, {"MODEL": model, "CORPUS": corpus_dir})
         result = score_file(model, corpus_dir, output, phi_docs=phi_docs, limit=limit, threads=threads)
     except ValueError as err:
         msg.fail(str(err), exits=1)

@@ -15,7 +15,7 @@ from typing import Iterable, List, Union
 import typer
 from wasabi import msg
 
-from ..fileio import write_json_atomic
+from ..fileio import check_outputs, write_json_atomic
 from ._app import app
 
 KINDS = ("cats", "spans", "rels")
@@ -61,6 +61,10 @@ def labels_cli(
     for docbin in docbins:
         if not docbin.is_file():
             msg.fail(f"Input DocBin '{docbin}' does not exist: run the corpus step first", exits=1)
+    try:
+        check_outputs({"OUTPUT": output}, {f"DOCBIN {d}": d for d in docbins})
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
     if output.suffix == ".spacy":
         msg.fail(f"The last path is the output, and '{output}' looks like a DocBin: put the JSON output last", exits=1)
     try:

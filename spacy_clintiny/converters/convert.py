@@ -12,12 +12,13 @@
 
 import itertools
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
 from ..errors import Errors
+from ..fileio import check_outputs
 from .formats import read_format
 from .report import ConversionReport
 from .splits import split_docs
@@ -93,7 +94,11 @@ def convert_corpus(
     if output.suffix != ".spacy":
         raise ValueError(Errors.E411.format(path=output, suffix=output.suffix))
     if not 0.0 <= dev_fraction < 1.0:
-        raise ValueError(Errors.E408.format(value=dev_fraction))
+        raise ValueError(Errors.E408.format(value=dev_fraction, option="--split-dev"))
+    if not 0.0 <= calib_fraction < 1.0:
+        raise ValueError(Errors.E408.format(value=calib_fraction, option="--split-calib"))
+    if limit < 0:
+        raise ValueError(Errors.E421.format(value=limit))
     report = ConversionReport(fmt)
     docs = list(
         itertools.islice(
@@ -110,6 +115,8 @@ def convert_corpus(
             limit or None,
         )
     )
+    # after reading, so that a wrong format or label map is told first; before anything is written
+    check_outputs(output_paths(output, dev_fraction, dev_output, calib_fraction, calib_output), {"INPUT": input_path})
     report.extra["input"] = str(input_path)
     if calib_fraction and not dev_fraction:
         raise ValueError(Errors.E420.format(value=calib_fraction))
@@ -124,6 +131,23 @@ def convert_corpus(
         calib_output=calib_output,
     )
     return report, written
+
+
+def output_paths(
+    output: Path,
+    dev_fraction: float,
+    dev_output: Optional[PathLike],
+    calib_fraction: float,
+    calib_output: Optional[PathLike],
+) -> Dict[str, Optional[PathLike]]:
+    """The files a conversion writes, by option name (the train side, dev and calibration
+    DocBins when split, the JSON report)."""
+    paths: Dict[str, Optional[PathLike]] = {"OUTPUT": output, "report": report_path(output)}
+    if dev_fraction > 0:
+        paths["--dev-output"] = Path(dev_output) if dev_output is not None else default_dev_output(output)
+        if calib_fraction > 0:
+            paths["--calib-output"] = Path(calib_output) if calib_output is not None else default_calib_output(output)
+    return paths
 
 
 def write_outputs(
@@ -142,6 +166,7 @@ def write_outputs(
 
     RETURNS (List[Path]): The files written.
     """
+    check_outputs(output_paths(output, dev_fraction, dev_output, calib_fraction, calib_output), {})
     written: List[Path] = []
     if docs:
         if dev_fraction > 0:

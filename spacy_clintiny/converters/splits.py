@@ -33,7 +33,7 @@ def dev_groups(groups: Iterable[str], *, dev_fraction: float, seed: int = 0) -> 
         are at least two groups).
     """
     if not 0.0 <= dev_fraction < 1.0:
-        raise ValueError(Errors.E408.format(value=dev_fraction))
+        raise ValueError(Errors.E408.format(value=dev_fraction, option="The dev fraction"))
     unique = sorted(set(groups))
     if dev_fraction == 0.0 or len(unique) < 2:
         return set()
@@ -61,7 +61,8 @@ def split_docs(
     calib: Set[str] = set()
     if calib_fraction > 0:
         if not 0.0 <= dev_fraction + calib_fraction < 1.0:
-            raise ValueError(Errors.E408.format(value=dev_fraction + calib_fraction))
+            total = dev_fraction + calib_fraction
+            raise ValueError(Errors.E408.format(value=total, option="--split-dev plus --split-calib"))
         calib = dev_groups(groups, dev_fraction=dev_fraction + calib_fraction, seed=seed) - dev
     train_docs = [d for d, g in zip(docs, groups) if g not in dev and g not in calib]
     dev_docs = [d for d, g in zip(docs, groups) if g in dev]

@@ -26,7 +26,8 @@ from typing import IO, Any, Dict, Iterator, List, Optional, Set, Tuple, Union
 from ..fileio import write_text_atomic
 from .engine import Deidentifier
 from ..errors import Errors
-from .plan import DeidPlan, is_inside, plan_deid
+from ..fileio import is_inside
+from .plan import DeidPlan, plan_deid
 from .readers import CsvSource, Problem, iter_directory, iter_jsonl, iter_text_file, list_directory, read_note_bytes
 from .types import DeidResult, NoteRecord
 from .writers import (

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import List, Optional, Union
 
 from ..errors import Errors
+from ..fileio import check_not_input, is_inside
 from .readers import Columns
 from .writers import partial_paths
 
@@ -186,19 +187,3 @@ def _written_paths(plan: DeidPlan) -> List[Path]:
 def partial_exists(output: Path, kind: str) -> bool:
     """Whether a JSONL or CSV output has the partial files of a run that was stopped."""
     return kind in ("jsonl", "csv") and any(p.exists() for p in partial_paths(output))
-
-
-def is_inside(path: Path, folder: Path) -> bool:
-    """Whether ``path``, links resolved, is ``folder`` or inside it."""
-    path, folder = path.resolve(), folder.resolve()
-    return path == folder or folder in path.parents
-
-
-def check_not_input(path: Path, source: Path) -> None:
-    """Raise E747 if writing ``path`` would overwrite the input ``source`` (the same file, also
-    through a link) or write inside it (a folder)."""
-    if source.is_dir():
-        if is_inside(path, source):
-            raise ValueError(Errors.E747.format(output=path, relation="inside", input=source))
-    elif path.resolve() == source.resolve() or (path.exists() and path.samefile(source)):
-        raise ValueError(Errors.E747.format(output=path, relation="the same file as", input=source))

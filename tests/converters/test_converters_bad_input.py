@@ -143,14 +143,19 @@ def cli_app():
 
 def test_cli_exit_codes(cli_app, bad_physionet, tmp_path):
     runner = CliRunner()
-    out = tmp_path / "out" / "train.spacy"
-    result = runner.invoke(cli_app, ["convert", "physionet", str(bad_physionet), str(out), "--split-dev", "0.5"])
+    inside = tmp_path / "out" / "train.spacy"  # an output inside the input folder is refused
+    result = runner.invoke(cli_app, ["convert", "physionet", str(bad_physionet), str(inside), "--split-dev", "0.5"])
+    assert result.exit_code == 1 and "E747" in result.output and not inside.parent.exists()
+    outdir = tmp_path.with_name(tmp_path.name + "-out")
+    result = runner.invoke(
+        cli_app, ["convert", "physionet", str(bad_physionet), str(outdir / "train.spacy"), "--split-dev", "0.5"]
+    )
     assert result.exit_code == 0, result.output
     assert "malformed_line" in result.output and "id-phi.phrase:4" in result.output
-    report = json.loads((tmp_path / "out" / "train.report.json").read_text())
+    report = json.loads((outdir / "train.report.json").read_text())
     assert report["docs"] == 2 and report["skipped"] == {"malformed_line": 1}
     assert report["split"]["train"]["docs"] + report["split"]["dev"]["docs"] == 2
-    assert (tmp_path / "out" / "dev.spacy").exists()
+    assert (outdir / "dev.spacy").exists()
     (tmp_path / "empty.txt").write_text("")
     result = runner.invoke(cli_app, ["convert", "pubtator", str(tmp_path / "empty.txt"), str(tmp_path / "e.spacy")])
     assert result.exit_code == 1 and "E409" in result.output
