@@ -75,6 +75,10 @@ class Errors(metaclass=_Codes):
         "pipeline, or set its listener's upstream to an existing encoder name."
     )
     E005 = "Component '{name}': labels must be non-empty strings, got {value!r} of type {type}."
+    E007 = (
+        "A model could not be loaded: {error}. Give an existing local Hugging Face folder (with "
+        "config.json), or 'default' for the bundled teacher; a hub id needs a reachable hub."
+    )
     E006 = (
         "Optimizer: the learning rate of parameter group '{group}' is a {type}, which is "
         "neither a number nor a schedule ({err}). Give `encoder_learn_rate` in "

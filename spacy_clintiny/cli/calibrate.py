@@ -44,6 +44,7 @@ from wasabi import msg
 from ..errors import Errors
 from ..evaluation.thresholds import ThresholdChoice
 from ..fileio import check_outputs, write_json_atomic
+from ..models import check_pipeline_folder
 from ._app import app
 
 TEXTCAT_FACTORY = "clintiny_textcat"
@@ -504,6 +505,7 @@ def calibrate_cli(
     """Choose each label's decision threshold of the doc and relation heads for F1 on a
     calibration corpus and write the pipeline with the thresholds."""
     try:
+        check_pipeline_folder(pipeline)
         outputs = {"OUTPUT": output, "--report": report}
         check_outputs(outputs, {"PIPELINE": pipeline, "CORPUS": corpus}, replaced=["OUTPUT"])
         result = calibrate_pipeline(

@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import typer
 from wasabi import msg
 
+from ..errors import Errors
 from ..fileio import check_outputs
 from ._app import app
 
@@ -52,6 +53,11 @@ def _fail_on_our_errors(func, *args, **kwargs):
             raise
         if _is_main():
             msg.fail(str(err))
+        raise typer.Exit(1) from None
+    except OSError as err:  # transformers: a model that is neither a local folder nor on a reachable hub
+        if _is_main():
+            first = str(err).strip().splitlines()[0].rstrip(".") if str(err).strip() else type(err).__name__
+            msg.fail(Errors.E007.format(error=first))
         raise typer.Exit(1) from None
 
 

@@ -7,6 +7,7 @@ import typer
 from wasabi import msg
 
 from ..fileio import check_outputs
+from ..models import check_pipeline_folder
 from ._app import app
 
 
@@ -66,6 +67,9 @@ def evaluate_cli(
         name, path = item.split("=", 1)
         logs[name] = Path(path)
     try:
+        for folder in (student, teacher):
+            if folder is not None:
+                check_pipeline_folder(folder)
         inputs = {"STUDENT": student, "CORPUS": corpus_dir, "--teacher": teacher, "--meta": meta}
         check_outputs({"OUTPUT": output_dir}, {**inputs, "--baselines": baselines, "--teacher-scores": teacher_scores})
         metrics = evaluate_pipelines(
@@ -109,6 +113,7 @@ def evaluate_scores_cli(
     from ..evaluation import score_file
 
     try:
+        check_pipeline_folder(model)
         check_outputs({"OUTPUT": output}, {"MODEL": model, "CORPUS": corpus_dir})
         result = score_file(model, corpus_dir, output, phi_docs=phi_docs, limit=limit, threads=threads)
     except ValueError as err:

@@ -229,6 +229,7 @@ def validate_config(config: Mapping[str, Any], reference: Mapping[str, Any]) -> 
                 hint="use 'auto', 'no', 'fp16' or 'bf16'",
             )
         )
+    _check_numbers(config, reference)
     if int(training["max_steps"]) < 1:
         raise ValueError(
             Errors.E521.format(
@@ -238,6 +239,56 @@ def validate_config(config: Mapping[str, Any], reference: Mapping[str, Any]) -> 
             )
         )
     resolve_losses(config["losses"])
+
+
+# Settings that must be numbers in a range: (section.key, lowest, lowest allowed?, highest, highest allowed?)
+NUMBER_RANGES = {
+    "corpus.seq_len": (8, True, None, True),
+    "corpus.heldout_fraction": (0.0, True, 1.0, False),
+    "masking.mlm_probability": (0.0, False, 1.0, False),
+    "training.batch_size": (1, True, None, True),
+    "training.max_minutes": (0.0, True, None, True),
+    "training.lr": (0.0, False, None, True),
+    "training.warmup_steps": (0, True, None, True),
+    "training.head_warmup_steps": (0, True, None, True),
+    "training.weight_decay": (0.0, True, None, True),
+    "training.adam_eps": (0.0, False, None, True),
+    "training.max_grad_norm": (0.0, True, None, True),
+    "training.checkpoint_every": (1, True, None, True),
+    "training.keep_checkpoints": (1, True, None, True),
+    "training.log_every": (1, True, None, True),
+    "training.eval_every": (0, True, None, True),
+    "training.eval_max_sequences": (1, True, None, True),
+    "training.explode_factor": (0.0, False, None, True),
+    "training.threads": (0, True, None, True),
+}
+
+
+def _check_numbers(config: Mapping[str, Any], reference: Mapping[str, Any]) -> None:
+    """Every number of the reference config must stay a number of its kind (an int where the
+    reference holds an int; ``--training.lr`` without a value gives ``true``), in its range."""
+    for section in ("corpus", "masking", "training"):
+        for key, default in reference[section].items():
+            value = config[section].get(key, default)
+            if isinstance(default, bool) or not isinstance(default, (int, float)) or value is None:
+                continue
+            kind = "an integer" if isinstance(default, int) else "a number"
+            ok = isinstance(value, int) if isinstance(default, int) else isinstance(value, (int, float))
+            if not ok or isinstance(value, bool):
+                raise ValueError(Errors.E521.format(name=f"{section}.{key}", value=value, hint=f"use {kind}"))
+            bounds = NUMBER_RANGES.get(f"{section}.{key}")
+            if bounds is None:
+                continue
+            low, low_in, high, high_in = bounds
+            too_low = value < low if low_in else value <= low
+            too_high = high is not None and (value > high if high_in else value >= high)
+            if too_low or too_high:
+                lo = f"{'>=' if low_in else '>'} {low}"
+                hint = f"use {kind} {lo}" + (f" and {'<=' if high_in else '<'} {high}" if high is not None else "")
+                raise ValueError(Errors.E521.format(name=f"{section}.{key}", value=value, hint=hint))
+    device = config["training"].get("device", "auto")
+    if device not in ("auto", "cpu", "cuda", "mps") and not str(device).startswith("cuda:"):
+        raise ValueError(Errors.E521.format(name="training.device", value=device, hint="use auto, cpu, cuda or mps"))
 
 
 def resolve_losses(losses: Mapping[str, Mapping[str, Any]]) -> List[LossTerm]:

@@ -75,6 +75,10 @@ def resolve_shape(
     intermediate: Optional[int],
 ) -> StudentShape:
     """A preset, with any explicitly given size overriding it."""
+    sizes = (("--layers", layers), ("--hidden", hidden), ("--heads", heads), ("--intermediate", intermediate))
+    for name, value in sizes:
+        if value is not None and value < 1:
+            raise ValueError(Errors.E521.format(name=name, value=value, hint="use a positive integer"))
     if preset is not None:
         if preset not in PRESETS:
             raise ValueError(Errors.E503.format(name=preset, names=", ".join(PRESETS)))
@@ -117,6 +121,8 @@ def student_config(teacher_config: Any, shape: StudentShape, *, attention_dropou
             teacher_value = getattr(teacher_config, key)
             setattr(config, key, shape.intermediate or (teacher_value if same_width else 4 * hidden))
             break
+    if attention_dropout is not None and not 0.0 <= attention_dropout < 1.0:
+        raise ValueError(Errors.E521.format(name="--attention-dropout", value=attention_dropout, hint="use 0 <= p < 1"))
     if attention_dropout is not None and hasattr(config, "attention_probs_dropout_prob"):
         config.attention_probs_dropout_prob = attention_dropout
     return config
