@@ -708,8 +708,8 @@ class Errors(metaclass=_Codes):
         "processed. Run that note alone through spacy.load(model) to see the traceback."
     )
     E811 = (
-        "Output '{output}' is the input '{input}' or lies inside it. Write the output somewhere "
-        "else: the input is never overwritten."
+        "Output '{output}' is the input '{input}', lies inside it or holds it (which --overwrite "
+        "would delete). Write the output somewhere else: the input is never overwritten."
     )
     E812 = "Format '{fmt}' is not supported. Use one of: {formats}."
     E813 = (

@@ -114,6 +114,12 @@ def spark_deid_cli(
         f"{summary.seconds:.1f}s ({rate:.1f} notes/s)"
     )
     msg.good(f"wrote {summary.output}")
+    if summary.unreadable:
+        msg.fail(
+            f"{summary.unreadable} input row(s) could not be parsed (invalid JSON, or a CSV field running over "
+            "several lines: a stray quote?) and were left out of the output: fix them and run again"
+        )
+        raise typer.Exit(1)
     if summary.failed:
         msg.warn(f"{summary.failed} note(s) failed: see the 'error' column of {summary.output}")
         raise typer.Exit(1)

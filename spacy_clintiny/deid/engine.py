@@ -132,17 +132,26 @@ def load_deid_pipeline(
     existing = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == DEID_FACTORY]
     if not existing:
         nlp.add_pipe(DEID_FACTORY, config=deid_config)
-    elif options.allow_list is not None or options.deny_list is not None:
-        nlp.replace_pipe(existing[-1], DEID_FACTORY, config=deid_config)
     else:
+        # The saved component keeps what it was given (its deny list, categories, profile, gate):
+        # options change only what they name, and a deny list given now is added to the saved one.
         pipe = nlp.get_pipe(existing[-1])
         pipe.cfg.update({k: deid_config[k] for k in ("rules", "threshold", "propagate", "mode", "custom")})
         if options.dictionary_gate is not None:
             pipe.cfg["dictionary_gate"] = options.dictionary_gate
         if options.check_dates is not None:
             pipe.cfg["check_dates"] = options.check_dates
+        settings = pipe.detector.to_dict()
         if options.profile is not None:
-            pipe.detector.from_dict({**pipe.detector.to_dict(), "profile": options.profile})
+            settings["profile"] = options.profile
+        if options.allow_list is not None:
+            settings["allow_list"] = list(options.allow_list)
+        if options.deny_list is not None:
+            deny = {label: list(terms) for label, terms in settings["deny_list"].items()}
+            for label, terms in options.deny_dict().items():
+                deny[label] = list(dict.fromkeys(deny.get(label, []) + list(terms)))
+            settings["deny_list"] = deny
+        pipe.detector.from_dict(settings)
     return nlp
 
 

@@ -37,6 +37,7 @@ Weekdays, months alone, times (unless ``include_times``) and ages up to 89 are n
 
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 from importlib.resources import files
 from itertools import product
@@ -487,7 +488,10 @@ class PhiRuleDetector:
 
         tokenizer = spacy.blank("en", vocab=self.vocab).tokenizer
         for label, terms in self.deny_list.items():
-            self._deny_matcher.add(label, [tokenizer(term) for term in terms])
+            # a term in both Unicode forms: "Zoë" typed composed also matches a note written
+            # with a combining diaeresis (NFD), and the other way round
+            forms = dict.fromkeys(unicodedata.normalize(form, term) for term in terms for form in ("NFC", "NFD"))
+            self._deny_matcher.add(label, [tokenizer(term) for term in forms])
 
     # ------------------------------------------------------------------ matching
 

@@ -225,8 +225,17 @@ def deidentify(
         key = key if key is not None else read_surrogate_key()
         if key is None:
             raise ValueError(Errors.E806.format(mode=mode))
+        if isinstance(key, bytes):  # a key read from a binary file: the same secret as its UTF-8 text
+            try:
+                key = key.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValueError(
+                    Errors.E807.format(name="key", value="(hidden)", expected="text (UTF-8), or a str")
+                ) from None
         if not isinstance(key, str) or len(key.strip()) < MIN_KEY_CHARS:
-            raise ValueError(Errors.E807.format(name="key", value="(hidden)", expected=f">= {MIN_KEY_CHARS} chars"))
+            raise ValueError(
+                Errors.E807.format(name="key", value="(hidden)", expected=f"a str of >= {MIN_KEY_CHARS} characters")
+            )
     if mode == "custom" or custom is not None:
         from ..deid.operators import mode_operator
 

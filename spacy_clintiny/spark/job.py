@@ -7,9 +7,10 @@ there the PHI spans are a JSON string.
 """
 
 import dataclasses
+import functools
 import time
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, Tuple, Union
 
 from ..errors import Errors
 from .api import deidentify
@@ -19,7 +20,10 @@ FORMATS = ("parquet", "csv", "json")
 # Notes hold line breaks and quotes: read and write CSV fields quoted, with "" for a quote
 # (what Python's csv module and `clintiny deid` write).
 CSV_READ = {"header": "true", "multiLine": "true", "escape": '"', "mode": "PERMISSIVE"}
-CSV_WRITE = {"header": "true", "escape": '"'}
+# Spark's CSV writer trims every field unless told not to: a note's leading or trailing spaces
+# would be lost and the spans' output offsets would no longer point at their text.
+CSV_WRITE = {"header": "true", "escape": '"', "ignoreLeadingWhiteSpace": "false", "ignoreTrailingWhiteSpace": "false"}
+CORRUPT = "_corrupt_record"
 PathLike = Union[str, Path]
 
 
@@ -32,6 +36,7 @@ class SparkDeidSummary:
     spans (int): PHI spans found.
     seconds (float): Wall time of the job (read, de-identify, write).
     output (str): Where the output is.
+    unreadable (int): Input rows left out because they could not be parsed (see ``drop_unreadable``).
     """
 
     notes: int
@@ -39,6 +44,7 @@ class SparkDeidSummary:
     spans: int
     seconds: float
     output: str
+    unreadable: int = 0
 
 
 def run_spark_deid(
@@ -74,7 +80,7 @@ def run_spark_deid(
     check_positive("partitions", partitions, optional=True)
     check_paths(str(input_path), str(output_path), overwrite=overwrite, fmt=fmt)
     start = time.perf_counter()
-    df = read_table(spark, str(input_path), fmt)
+    df, unreadable = drop_unreadable(read_table(spark, str(input_path), fmt), fmt, text_col)
     if partitions is not None:
         df = df.repartition(partitions)
     out = deidentify(df, text_col, **deid_options)
@@ -83,7 +89,40 @@ def run_spark_deid(
     phi_col = deid_options.get("phi_col", "phi")
     error_col = deid_options.get("error_col", "error")
     notes, failed, spans = count_output(spark, str(output_path), output_format, phi_col=phi_col, error_col=error_col)
-    return SparkDeidSummary(notes, failed, spans, seconds, str(output_path))
+    return SparkDeidSummary(notes, failed, spans, seconds, str(output_path), unreadable)
+
+
+def drop_unreadable(df: Any, fmt: str, text_col: str) -> Tuple[Any, int]:
+    """Leave out the input rows that could not be parsed, which would otherwise be copied out
+    as they are: JSON lines Spark keeps raw in its ``_corrupt_record`` column, and CSV rows where
+    a column other than the text holds a line break or a double quote (a stray quote takes the
+    note, or the next rows, into that field), as ``clintiny deid`` refuses them.
+
+    df (DataFrame): The table as read.
+    fmt (str): Its format.
+    text_col (str): The note column.
+    RETURNS (Tuple[DataFrame, int]): The readable rows, and how many were left out.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType
+
+    if fmt == "json" and CORRUPT in df.columns:
+        df = df.cache()  # Spark refuses a query on the corrupt column alone of an uncached file
+        bad = F.col(CORRUPT).isNotNull()
+    elif fmt == "csv":
+        others = [f.name for f in df.schema.fields if isinstance(f.dataType, StringType) and f.name != text_col]
+        if not others:
+            return df, 0
+        bad = functools.reduce(
+            lambda a, b: a | b,
+            [F.coalesce(F.col(quoted(c)).rlike('[\\r\\n"]'), F.lit(False)) for c in others],
+        )
+    else:
+        return df, 0
+    df = df.withColumn("__clintiny_unreadable", bad).cache()
+    unreadable = df.filter(F.col("__clintiny_unreadable")).count()
+    keep = df.filter(~F.col("__clintiny_unreadable")).drop("__clintiny_unreadable")
+    return (keep.drop(CORRUPT) if CORRUPT in keep.columns else keep), unreadable
 
 
 def check_paths(input_path: str, output_path: str, *, overwrite: bool, fmt: str) -> None:
@@ -92,10 +131,12 @@ def check_paths(input_path: str, output_path: str, *, overwrite: bool, fmt: str)
     src, dst = _local(input_path), _local(output_path)
     if src is not None and dst is not None:
         inside = dst == src or src in dst.parents
+        holds_input = dst in src.parents  # --overwrite would delete the input first
     else:
         a, b = input_path.rstrip("/"), output_path.rstrip("/")
         inside = b == a or b.startswith(a + "/")
-    if inside:
+        holds_input = a.startswith(b + "/")
+    if inside or holds_input:
         raise ValueError(Errors.E811.format(output=output_path, input=input_path))
     if src is not None and not src.exists():
         raise ValueError(Errors.E814.format(path=input_path, fmt=fmt))

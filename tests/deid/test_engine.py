@@ -255,3 +255,16 @@ def test_outside_weight_sets_the_phi_head_and_bad_values_are_refused(tiny_encode
             load_deid_pipeline(path, outside_weight=bad)
     with pytest.raises(ValueError, match="E763"):
         load_deid_pipeline("rules", outside_weight=0.3)
+
+
+def test_options_given_at_load_keep_a_saved_pipelines_deny_list(tmp_path):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_deid", config={"deny_list": {"NAME": ["Quilligan"]}, "mode": "annotate"})
+    nlp.to_disk(tmp_path / "saved")
+    text = "Seen by Quilligan and Tarrowby in the ICU."
+    for options in ({"allow_list": ["ICU"]}, {"deny_list": {"NAME": ["Tarrowby"]}}, {}):
+        loaded = load_deid_pipeline(str(tmp_path / "saved"), **options)
+        doc = loaded(text)
+        found = {s.text for s in doc.spans["phi"]}
+        assert "Quilligan" in found, options  # the saved deny list survives every option
+        assert ("Tarrowby" in found) == ("deny_list" in options)

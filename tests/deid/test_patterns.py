@@ -666,3 +666,13 @@ def test_anchored_matcher_finds_what_one_matcher_finds(recall, nlp):
         assert sorted(anchored(doc)) == expected
         n_matches += len(expected)
     assert n_matches >= 50
+
+
+def test_names_and_deny_terms_in_decomposed_unicode(nlp):
+    import unicodedata
+
+    detector = PhiRuleDetector(nlp.vocab, profile="precision", deny_list={"NAME": ["Zo\u00eb Bront\u00eb"]})
+    text = unicodedata.normalize("NFD", "Dr. M\u00fcller aware. Zo\u00eb Bront\u00eb visited.")
+    found = texts(detector, nlp, text)
+    assert unicodedata.normalize("NFD", "M\u00fcller") in found
+    assert unicodedata.normalize("NFD", "Zo\u00eb Bront\u00eb") in found

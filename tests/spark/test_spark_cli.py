@@ -105,6 +105,33 @@ def test_refusals_protect_the_input_and_an_existing_output(spark, tmp_path):
     assert missing.exit_code == 1 and "[E801]" in said(missing)
     bad_format = spark_deid(tmp_path / "in" / "data", tmp_path / "out2", "--model", "rules", "--format", "xml")
     assert bad_format.exit_code == 1 and "[E812]" in said(bad_format)
+    holds = spark_deid(tmp_path / "in" / "data", tmp_path / "in", "--model", "rules", "--overwrite")
+    assert holds.exit_code == 1 and "[E811]" in said(holds) and (tmp_path / "in" / "data").is_dir()
+
+
+def test_unparsable_rows_are_left_out_and_reported_not_copied(spark, tmp_path):
+    lines = ['{"id": "n1", "text": "Call 617-555-0199."}', '{"id": "n2", "text": "Dr. Zqxwv']
+    (tmp_path / "bad.jsonl").write_text("\n".join(lines) + "\n")
+    result = spark_deid(tmp_path / "bad.jsonl", tmp_path / "out", "--model", "rules", "--format", "json")
+    assert result.exit_code == 1 and "1 input row(s) could not be parsed" in said(result)
+    written = "".join(part.read_text() for part in (tmp_path / "out").glob("part-*.json"))
+    assert "Zqxwv" not in written and "[CONTACT]" in written
+    (tmp_path / "bad.csv").write_text(
+        'id,patient,visit,text\nn1,P1,"v1,"Seen by Dr. Zqxwv on 3/4/2093."\nn2,P1,v2,"Call 617-555-0199"\n'
+    )
+    result = spark_deid(tmp_path / "bad.csv", tmp_path / "out_csv", "--model", "rules", "--format", "csv")
+    assert result.exit_code == 1 and "could not be parsed" in said(result)
+    written = "".join(part.read_text() for part in (tmp_path / "out_csv").glob("part-*.csv"))
+    assert "Zqxwv" not in written and "[CONTACT]" in written
+
+
+def test_csv_output_keeps_leading_and_trailing_spaces(spark, tmp_path):
+    (tmp_path / "n.csv").write_text('id,text\nn1,"  Call 617-555-0199.  "\n')
+    result = spark_deid(tmp_path / "n.csv", tmp_path / "out", "--model", "rules", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    with open(next((tmp_path / "out").glob("part-*.csv")), newline="", encoding="utf8") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0]["text"] == "  Call [CONTACT].  "
 
 
 def test_json_lines_in_and_out_keep_every_column(spark, notes, tmp_path):
