@@ -331,9 +331,16 @@ class Deidentifier:
         YIELDS (DeidResult): One per record, in input order.
         """
         memory: Optional[Dict[str, Tuple[str, float]]] = {} if self.propagate == "run" else None
+        carried: Dict[str, Tuple[str, float]] = {}
+        previous: Optional[str] = None
         for group in self._patient_runs(self._detect(records)):
+            patient = group[0].record.patient_id if self.propagate in ("run", "patient") else None
+            # a patient's record longer than MAX_HELD_NOTES comes in several groups: the words
+            # found in the earlier ones are looked up in the later ones too
+            carry = carried if patient is not None and patient == previous else {}
             if self.propagate != "none":
-                _propagate(group, memory)
+                carried = _propagate(group, memory, carry)
+            previous = patient
             for result in group:
                 yield self._apply(result)
 
@@ -423,24 +430,35 @@ class Deidentifier:
         return DeidResult(record, text, mentions=mentions, replacements=replacements)
 
 
-def _propagate(group: List[DeidResult], memory: Optional[Dict[str, Tuple[str, float]]] = None) -> None:
+def _propagate(
+    group: List[DeidResult],
+    memory: Optional[Dict[str, Tuple[str, float]]] = None,
+    carried: Optional[Dict[str, Tuple[str, float]]] = None,
+) -> Dict[str, Tuple[str, float]]:
     """Add to each detected note of ``group`` the occurrences of the words of every NAME and
-    LOCATION mention found in the group's notes (``deid/propagate.py``) and, given the run's
-    ``memory``, of the places and staff names of earlier groups; then remember the group's."""
+    LOCATION mention found in the group's notes (``deid/propagate.py``), of ``carried`` (the
+    words of the same patient's earlier groups) and, given the run's ``memory``, of the places
+    and staff names of earlier groups; then remember the group's.
+
+    RETURNS (Dict[str, Tuple[str, float]]): The patient's words so far (the group's and ``carried``).
+    """
     detected = [r for r in group if r.error is None and r.record.text]
     words: Dict[str, Tuple[str, float]] = {}
     for result in detected:
         propagation_words(result.record.text, result.mentions, words)
+    for word, found in (carried or {}).items():
+        words.setdefault(word, found)
+    patient_words = dict(words)
     if memory is not None:
         shared: Dict[str, Tuple[str, float]] = {}
         for result in detected:
             run_words(result.record.text, result.mentions, shared)
         remember(shared, memory)
         words = ChainMap(words, memory)  # the group's own category first; the memory is not copied
-    if not words:
-        return
-    for result in detected:
-        result.mentions = with_propagated(result.record.text, result.mentions, words)
+    if words:
+        for result in detected:
+            result.mentions = with_propagated(result.record.text, result.mentions, words)
+    return patient_words
 
 
 @dataclasses.dataclass

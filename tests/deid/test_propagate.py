@@ -125,8 +125,13 @@ def test_a_long_run_of_one_patient_is_released_in_bounded_groups(nlp, monkeypatc
     from spacy_clintiny.deid import engine
 
     monkeypatch.setattr(engine, "MAX_HELD_NOTES", 2)
-    notes = [("p1", "quimbleton"), ("p1", "Dr. Quimbleton"), ("p1", "quimbleton")]
-    assert [r.text for r in run(nlp, notes)] == ["[NAME]", "Dr. [NAME]", "quimbleton"]
+    # groups [0, 1], [2, 3], [4]: a later group of the patient gets the words of the earlier ones
+    # (forward only: "farquell" in note 2 is written before "Dr. Farquell" is found)
+    notes = [("p1", "quimbleton"), ("p1", "Dr. Quimbleton"), ("p1", "quimbleton farquell")]
+    notes += [("p1", "x"), ("p1", "Dr. Farquell"), ("p2", "quimbleton")]
+    assert [r.text for r in run(nlp, notes, propagate="patient")] == [
+        "[NAME]", "Dr. [NAME]", "[NAME] farquell", "x", "Dr. [NAME]", "quimbleton"
+    ]  # fmt: skip
     assert MAX_HELD_NOTES == 1000
 
 
