@@ -162,6 +162,11 @@ def test_years_only_in_date_context(detector, nlp):
     ]
 
 
+def test_ordinal_of_month(detector, nlp):
+    text = "Seen on the 14th of March 2093, again on the 2nd of April."
+    assert texts(detector, nlp, text) == ["14th of March 2093", "2nd of April"]
+
+
 def test_ordinal_day_after_on_the(detector, nlp):
     text = "Cultures drawn on the 11th. Second dose on the 2nd attempt."
     assert spans(detector, nlp, text) == [(*at(text, "11th"), "DATE", "DATE")]
