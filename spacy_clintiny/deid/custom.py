@@ -57,7 +57,10 @@ class CustomOperator:
         lead, core, trail = split_affixes(original)
         if not core:
             return "", False
-        value = self.func(core, label=label, subtype=subtype, patient_id=patient_id)
+        try:
+            value = self.func(core, label=label, subtype=subtype, patient_id=patient_id)
+        except SystemExit:  # sys.exit(message) would end the run, its message (maybe the span) on stderr
+            raise RuntimeError(f"custom operator '{self.name}' called sys.exit") from None
         if not isinstance(value, str):
             raise TypeError(Errors.E739.format(name=self.name, type=type(value).__name__))
         if keeps_original(core, value):

@@ -43,6 +43,10 @@ def number(text, **kwargs):
 
 def explode(text, **kwargs):
     raise KeyError(text)
+
+
+def leave(text, **kwargs):
+    raise SystemExit(text)
 '''
 
 
@@ -80,7 +84,7 @@ def test_a_value_that_shows_the_original_is_redacted_instead(ops_file):
 def test_a_failing_function_fails_its_note_only_and_says_no_text(ops_file):
     nlp = load_deid_pipeline("rules")
     records = [NoteRecord("a", "Dr. Quimbleton called 617-555-0199."), NoteRecord("b", "No PHI here.")]
-    for func, code in (("number", "E739"), ("explode", "KeyError")):
+    for func, code in (("number", "E739"), ("explode", "KeyError"), ("leave", "RuntimeError")):
         engine = Deidentifier(nlp, mode="custom", generator=mode_operator("custom", None, f"{ops_file}:{func}"))
         first, second = engine.run(records)
         assert first.text is None and code in first.error and "Quimbleton" not in first.error
