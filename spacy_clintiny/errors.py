@@ -893,8 +893,7 @@ class Errors(metaclass=_Codes):
         "re-export the file, or convert it to UTF-8."
     )
     E911 = (
-        "'{path}': the file name is not valid UTF-8, skipped (its output name could not be written). "
-        "Rename the file."
+        "'{path}': the file name is not valid UTF-8, skipped (its output name could not be written). Rename the file."
     )
     E912 = (
         "'{path}': a UTF-16 JSONL file, skipped. JSONL is read as UTF-8 (RFC 8259): convert it, for "

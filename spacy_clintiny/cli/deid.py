@@ -194,10 +194,9 @@ def deid_decrypt_cli(
 
     from ..deid.decrypt import FORMATS, decrypt_document
     from ..deid.lists import KEY_ENV, read_surrogate_key
-    from ..fileio import check_not_input
     from ..deid.pseudonym import Pseudonymizer
     from ..errors import Errors
-    from ..fileio import write_text_atomic
+    from ..fileio import check_not_input, write_text_atomic
 
     try:
         kind = fmt if fmt != "auto" else {".jsonl": "jsonl", ".csv": "csv"}.get(Path(input_path).suffix.lower(), "text")

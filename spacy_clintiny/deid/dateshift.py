@@ -37,9 +37,7 @@ _DATE_TOKEN = re.compile(r"[0-9]+|[^\W\d_]+|[\W_]+")
 _AGE_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
-def shift_date_text(
-    text: str, days: int, *, two_digit_year: bool = False, year: Optional[int] = None
-) -> Optional[str]:
+def shift_date_text(text: str, days: int, *, two_digit_year: bool = False, year: Optional[int] = None) -> Optional[str]:
     """Shift a date written in one of many formats, and write it back in that format.
 
     text (str): The date, without surrounding punctuation ("3/14", "March 14th, 2021", "'92").

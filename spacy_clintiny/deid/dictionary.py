@@ -408,6 +408,7 @@ def is_eponym(doc: Doc, start: int, end: int, *, heads: bool = True) -> bool:
 
 def _in_eponym_compound(doc: Doc, i: int) -> bool:
     """Whether token ``i`` is a word of a hyphenated eponym (its hyphen-joined run, no spaces)."""
+
     def glued(j: int) -> bool:  # doc[j], a hyphen, doc[j + 2] with no space between them
         return doc[j + 1].text == "-" and not doc[j].whitespace_ and not doc[j + 1].whitespace_
 

@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Dict, Iterator, List, Optional, Set, Tuple, Union
 
-from ..fileio import write_text_atomic
-from .engine import Deidentifier
 from ..errors import Errors
-from ..fileio import is_inside
+from ..fileio import is_inside, write_text_atomic
+from .engine import Deidentifier
 from .plan import DeidPlan, plan_deid
 from .readers import CsvSource, Problem, iter_directory, iter_jsonl, iter_text_file, list_directory, read_note_bytes
 from .types import DeidResult, NoteRecord

@@ -29,8 +29,8 @@ import re
 from typing import List, Optional, Sequence, Tuple, Union
 
 from ..errors import Errors
-from .dateshift import date_year
 from .custom import CustomFunction, CustomOperator, load_custom_operator
+from .dateshift import date_year
 from .pseudonym import Pseudonymizer
 from .surrogate import SurrogateGenerator
 from .textshape import split_affixes

@@ -156,7 +156,7 @@ def _check_side_files(plan: DeidPlan, *, force: bool) -> None:
     output = plan.output
     started = output is None or output.exists() or any(p.exists() for p in partial_paths(output))
     if not started and not force:
-        for name, path in named[1:]:
+        for _name, path in named[1:]:
             if path.exists():
                 raise ValueError(Errors.E749.format(path=path))
 

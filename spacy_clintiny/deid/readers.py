@@ -173,7 +173,7 @@ def list_directory(root: Path, glob: str, problems: Optional[List[Problem]] = No
     for path in root.rglob("*"):
         if path.is_symlink() and path.is_dir() and not any(p.startswith(".") for p in path.relative_to(root).parts):
             where = path.relative_to(root).as_posix()
-            problems.append(Problem(where, f"a link to a folder, not followed: its files are not read", failed=False))
+            problems.append(Problem(where, "a link to a folder, not followed: its files are not read", failed=False))
     if not found:
         problems.append(Problem(str(root), f"no file matches --glob '{glob}'", failed=False))
     return sorted(found)
