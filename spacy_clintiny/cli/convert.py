@@ -73,6 +73,10 @@ def convert_cli(
         )
     except ValueError as err:
         msg.fail(str(err), exits=1)
+    except OSError as err:  # a folder where the format reads a file, a missing part of a corpus...
+        where = f" '{err.filename}'" if err.filename else ""
+        problem = f"Cannot read or write{where} ({type(err).__name__})"
+        msg.fail(f"{problem}: see docs/corpora.md for what {fmt} reads", exits=1)
     report.print()
     if not report.docs:
         msg.fail(Errors.E409.format(path=input_path, fmt=fmt), exits=1)

@@ -54,10 +54,13 @@ def _fail_on_our_errors(func, *args, **kwargs):
         if _is_main():
             msg.fail(str(err))
         raise typer.Exit(1) from None
-    except OSError as err:  # transformers: a model that is neither a local folder nor on a reachable hub
+    except OSError as err:
         if _is_main():
             first = str(err).strip().splitlines()[0].rstrip(".") if str(err).strip() else type(err).__name__
-            msg.fail(Errors.E007.format(error=first))
+            if err.filename is None:  # transformers: a model neither a local folder nor on a reachable hub
+                msg.fail(Errors.E007.format(error=first))
+            else:  # a path that is not what it should be (an existing file as OUTPUT...)
+                msg.fail(f"{type(err).__name__}: {first}")
         raise typer.Exit(1) from None
 
 

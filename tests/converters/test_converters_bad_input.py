@@ -162,3 +162,10 @@ def test_cli_exit_codes(cli_app, bad_physionet, tmp_path):
     assert not (tmp_path / "e.spacy").exists() and (tmp_path / "e.report.json").exists()
     result = runner.invoke(cli_app, ["convert", "nosuchformat", str(tmp_path), str(tmp_path / "x.spacy")])
     assert result.exit_code == 1 and "E406" in result.output
+
+
+def test_cli_a_folder_where_a_file_is_read_is_an_error_not_a_traceback(cli_app, tmp_path):
+    (tmp_path / "notes").mkdir()
+    result = CliRunner().invoke(cli_app, ["convert", "pubtator", str(tmp_path / "notes"), str(tmp_path / "o.spacy")])
+    assert result.exit_code == 1 and "IsADirectoryError" in result.output and "docs/corpora.md" in result.output
+    assert not isinstance(result.exception, OSError)
