@@ -159,6 +159,7 @@ class Errors(metaclass=_Codes):
         "give --split-dev too (e.g. --split-dev 0.15 --split-calib 0.1)."
     )
     E421 = "--limit {value} is negative: give the most documents to convert, or 0 for all."
+    E422 = "--n-sents {value} must be at least 1: sentences per doc for a CoNLL file without -DOCSTART-."
     E501 = (
         "Layer map '{layer_map}' does not fit a {n_teacher}-layer teacher and a "
         "{n_student}-layer student: give one teacher layer index (0..{max}) per student "

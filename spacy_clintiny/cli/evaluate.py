@@ -22,7 +22,7 @@ def evaluate_cli(
     ),
     train_log: List[str] = typer.Option([], "--train-log", help="NAME=PATH of a spacy train JSONL log (repeatable)"),
     speed_docs: int = typer.Option(200, "--speed-docs", help="Dev docs timed for words/s"),
-    limit: int = typer.Option(0, "--limit", help="At most this many docs per dev corpus (0 = all)"),
+    limit: int = typer.Option(0, "--limit", min=0, help="At most this many docs per dev corpus (0 = all)"),
     threads: int = typer.Option(2, "--threads", help="torch threads while timing"),
     meta: Optional[Path] = typer.Option(
         None, "--meta", help="Package meta template: writes meta.json with the figures beside metrics.json", exists=True
@@ -105,7 +105,7 @@ def evaluate_scores_cli(
     phi_docs: Optional[Path] = typer.Option(
         None, "--phi-docs", help="Real notes with gold PHI (DocBin) for token-level figures", exists=True
     ),
-    limit: int = typer.Option(0, "--limit", help="At most this many docs per dev corpus (0 = all)"),
+    limit: int = typer.Option(0, "--limit", min=0, help="At most this many docs per dev corpus (0 = all)"),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: torch's)"),
 ) -> None:
     """Score one pipeline on the dev splits as `clintiny evaluate` does, without timing it, and

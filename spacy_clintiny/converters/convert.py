@@ -99,6 +99,8 @@ def convert_corpus(
         raise ValueError(Errors.E408.format(value=calib_fraction, option="--split-calib"))
     if limit < 0:
         raise ValueError(Errors.E421.format(value=limit))
+    if n_sents is not None and n_sents < 1:
+        raise ValueError(Errors.E422.format(value=n_sents))
     report = ConversionReport(fmt)
     docs = list(
         itertools.islice(

@@ -11,6 +11,7 @@ on one side (unplaceable ``no_mention_for_concept_id``). A file with no relation
 is treated as not annotating relations. The split unit is the PMID.
 """
 
+import re
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple, Union
 
@@ -40,21 +41,33 @@ def iter_pubtator(
     lines = read_lines(path, report)
     has_relations = any(len(line.split("\t")) == 4 for line in lines)
     seen = set()
+    for block in _blocks(lines):
+        doc = _parse_block(block, str(path), lmap, has_relations, report)
+        if doc is None:
+            continue
+        if doc.doc_id in seen:
+            report.add_event("skipped", "duplicate_document", doc.where, detail=doc.doc_id)
+            continue
+        seen.add(doc.doc_id)
+        yield doc
+
+
+_TITLE_LINE = re.compile(r"^[^|\t]+\|t\|")
+
+
+def _blocks(lines: List[str]) -> Iterator[List[Tuple[int, str]]]:
+    """The documents' lines (with 1-based line numbers): split at blank lines, and also where a
+    title line ("PMID|t|...") follows a document without one (files joined with ``cat``)."""
     block: List[Tuple[int, str]] = []
-    for i, line in enumerate(lines + [""], start=1):
+    for i, line in enumerate(lines, start=1):
+        if not line.strip() or (block and _TITLE_LINE.match(line)):
+            if block:
+                yield block
+            block = []
         if line.strip():
             block.append((i, line))
-            continue
-        if block:
-            doc = _parse_block(block, str(path), lmap, has_relations, report)
-            block = []
-            if doc is None:
-                continue
-            if doc.doc_id in seen:
-                report.add_event("skipped", "duplicate_document", doc.where, detail=doc.doc_id)
-                continue
-            seen.add(doc.doc_id)
-            yield doc
+    if block:
+        yield block
 
 
 def _parse_block(block, path: str, lmap: LabelMap, has_relations: bool, report: ConversionReport):

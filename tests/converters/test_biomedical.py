@@ -283,3 +283,14 @@ def test_shifted_pubtator_offsets_are_realigned_and_counted(tmp_path):
         {"file": str(tmp_path / "shifted.txt"), "line": 4, "offset": tox + 2, "detail": "shift -2"}
     ]
     assert doc.user_data["clintiny_rels"] == [{"head": [0, 7], "tail": [tox, tox + 8], "label": "CID"}]
+
+
+def test_pubtator_documents_joined_without_a_blank_line_are_both_read(tmp_path):
+    # what `cat a.txt b.txt` gives when a.txt does not end with a blank line
+    (tmp_path / "joined.txt").write_text(
+        "1|t|Lithium toxicity.\n1|a|Serum lithium was high.\n1\t0\t7\tLithium\tChemical\tD1\n"
+        "2|t|Aspirin and asthma.\n2|a|None.\n2\t0\t7\tAspirin\tChemical\tD3\n"
+    )
+    docs = list(read_pubtator(tmp_path / "joined.txt"))
+    assert [d.user_data["clintiny_source"]["doc_id"] for d in docs] == ["1", "2"]
+    assert [[s.text for s in d.spans["concepts"]] for d in docs] == [["Lithium"], ["Aspirin"]]

@@ -169,3 +169,19 @@ def test_cli_a_folder_where_a_file_is_read_is_an_error_not_a_traceback(cli_app, 
     result = CliRunner().invoke(cli_app, ["convert", "pubtator", str(tmp_path / "notes"), str(tmp_path / "o.spacy")])
     assert result.exit_code == 1 and "IsADirectoryError" in result.output and "docs/corpora.md" in result.output
     assert not isinstance(result.exception, OSError)
+
+
+@pytest.mark.parametrize(
+    "options,code",
+    [
+        (["--limit", "-1"], "E421"),
+        (["--n-sents", "0"], "E422"),
+        (["--split-dev", "0.5", "--split-calib", "1.5"], "E408"),
+    ],
+)
+def test_cli_out_of_range_options_are_refused_by_name(cli_app, tmp_path, options, code):
+    (tmp_path / "n.conll").write_text("Aspirin\tB-Chemical\n")
+    result = CliRunner().invoke(
+        cli_app, ["convert", "conll", str(tmp_path / "n.conll"), str(tmp_path / "o.spacy"), *options]
+    )
+    assert result.exit_code == 1 and code in result.output and not (tmp_path / "o.spacy").exists()
