@@ -176,8 +176,6 @@ def read_eval_sets(corpus_dir: Path, *, phi_docs: Optional[Path] = None, limit: 
     dev_sets = {name: spread_subset(egs, limit) for name, egs in read_dev_sets(nlp, paths).items()}
     if phi_docs is not None:
         dev_sets[PHI_CORPUS] = read_dev_sets(nlp, {PHI_CORPUS: phi_docs})[PHI_CORPUS]
-    if not dev_sets:  # an empty report would look like a finished evaluation
-        raise ValueError(Errors.E918.format(path=corpus_dir))
     return dev_sets
 
 

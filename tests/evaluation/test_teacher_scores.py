@@ -86,12 +86,3 @@ def test_teacher_scores_without_a_teacher_are_refused(pipeline_and_corpus, tmp_p
     (tmp_path / "scores.json").write_text("{}", encoding="utf8")
     with pytest.raises(ValueError, match=r"E907.*--teacher"):
         evaluate_pipelines(tmp_path / "no-student", corpus, tmp_path / "out", teacher_scores=tmp_path / "scores.json")
-
-
-def test_a_corpus_folder_without_dev_splits_is_refused_not_reported_empty(tmp_path):
-    from spacy_clintiny.evaluation import read_eval_sets
-
-    (tmp_path / "synth").mkdir()
-    (tmp_path / "synth" / "train.spacy").write_bytes(b"")
-    with pytest.raises(ValueError, match="E918"):
-        read_eval_sets(tmp_path)
