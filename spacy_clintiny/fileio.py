@@ -19,6 +19,21 @@ PathLike = Union[str, Path]
 TMP_SUFFIX = ".tmp"
 
 
+def _tmp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def temporary_target(tmp: PathLike) -> Optional[Path]:
+    """The output a temporary sibling left by a killed write was for (``.a.txt.k3j9x2q1.tmp`` ->
+    ``a.txt``), or None if ``tmp`` is not named like one."""
+    tmp = Path(tmp)
+    name = tmp.name
+    if not (name.startswith(".") and name.endswith(TMP_SUFFIX)):
+        return None
+    stem = name[1 : -len(TMP_SUFFIX)].rpartition(".")[0]  # mkstemp adds ".<random>"
+    return tmp.parent / stem if stem else None
+
+
 @contextlib.contextmanager
 def atomic_open(
     path: PathLike,
@@ -43,7 +58,7 @@ def atomic_open(
         raise ValueError(f"atomic_open writes whole files: mode must be 'w' or 'wb', not {mode!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=TMP_SUFFIX, dir=path.parent)
     try:
         if mode == "wb":
             handle = os.fdopen(fd, "wb")
@@ -75,7 +90,7 @@ def atomic_path(path: PathLike, *, suffix: str = TMP_SUFFIX) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)

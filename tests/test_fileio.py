@@ -10,6 +10,7 @@ from spacy_clintiny.fileio import (
     TMP_SUFFIX,
     atomic_open,
     atomic_path,
+    temporary_target,
     write_bytes_atomic,
     write_json_atomic,
     write_text_atomic,
@@ -30,6 +31,7 @@ def test_file_appears_only_complete(tmp_path):
         assert path.read_text(encoding="utf8") == "old"
         (tmp,) = [p for p in tmp_path.iterdir() if p != path]
         assert tmp.name.startswith(".out.txt.") and tmp.name.endswith(TMP_SUFFIX)
+        assert temporary_target(tmp) == path  # how a resumed run finds what a killed write left
         assert tmp.read_text(encoding="utf8") == "first half, "
         handle.write("second half")
     assert path.read_text(encoding="utf8") == "first half, second half"
@@ -119,3 +121,9 @@ def test_check_outputs_refuses_what_would_overwrite_an_input(tmp_path):
     with pytest.raises(ValueError, match="E914"):
         check_outputs({"OUTPUT": tmp_path / "a.spacy", "--dev-output": tmp_path / "a.spacy"}, {})
     assert (corpus / "dev.spacy").read_bytes() == b"x"
+
+
+def test_temporary_target_ignores_files_not_named_like_a_temporary(tmp_path):
+    assert temporary_target(tmp_path / ".a.b.txt.x1y2.tmp") == tmp_path / "a.b.txt"
+    for name in ("a.txt.tmp", ".a.txt", ".tmp", "..tmp"):
+        assert temporary_target(tmp_path / name) is None, name

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any, Dict, Iterator, List, Optional, Set, Tuple, Union
 
 from ..errors import Errors
-from ..fileio import is_inside, write_text_atomic
+from ..fileio import TMP_SUFFIX, is_inside, temporary_target, write_text_atomic
 from .engine import Deidentifier
 from .plan import DeidPlan, plan_deid
 from .readers import CsvSource, Problem, iter_directory, iter_jsonl, iter_text_file, list_directory, read_note_bytes
@@ -133,7 +133,8 @@ class _Run:
         finally:
             for handle in self.files:
                 handle.close()
-        self.summary.seconds = time.perf_counter() - self.start
+        if not self.summary.seconds:  # _finish sets it for the audit file
+            self.summary.seconds = time.perf_counter() - self.start
         return self.summary
 
     def _up_to_date(self) -> None:
@@ -367,9 +368,9 @@ def remove_stale_temporaries(output: Path, relpaths: List[str]) -> int:
     """
     expected = set(relpaths)
     removed = 0
-    for tmp in output.rglob(".*.tmp"):
-        stem = tmp.name[1:].rsplit(".", 2)[0]  # ".a.txt.k3j9x2q1.tmp" -> "a.txt"
-        if tmp.is_file() and not tmp.is_symlink() and (tmp.parent / stem).relative_to(output).as_posix() in expected:
+    for tmp in output.rglob(f".*{TMP_SUFFIX}"):
+        target = temporary_target(tmp)
+        if target is not None and tmp.is_file() and not tmp.is_symlink() and target.relative_to(output).as_posix() in expected:
             tmp.unlink()
             removed += 1
     return removed

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import List, Optional, Union
 
 from ..errors import Errors
-from ..fileio import check_not_input, is_inside
+from ..fileio import check_not_input, check_outputs, is_inside
 from .readers import Columns
 from .writers import partial_paths
 
@@ -147,11 +147,9 @@ def _check_side_files(plan: DeidPlan, *, force: bool) -> None:
     otherwise overwrite a file that is not this run's)."""
     files = (("OUTPUT", plan.output), ("--audit", plan.audit), ("--mapping", plan.mapping), ("--review", plan.review))
     named = [(name, path) for name, path in files if path is not None]
-    for i, (name, path) in enumerate(named):
-        for other, other_path in named[:i]:
-            if path.resolve() == other_path.resolve():
-                raise ValueError(Errors.E914.format(path=path, first=other, second=name))
-        if name != "OUTPUT" and path.is_dir():
+    check_outputs(dict(named), {})
+    for name, path in named[1:] if plan.output is not None else named:
+        if path.is_dir():
             raise ValueError(Errors.E915.format(path=path, option=name))
     output = plan.output
     started = output is None or output.exists() or any(p.exists() for p in partial_paths(output))
