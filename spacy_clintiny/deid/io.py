@@ -370,7 +370,9 @@ def remove_stale_temporaries(output: Path, relpaths: List[str]) -> int:
     removed = 0
     for tmp in output.rglob(f".*{TMP_SUFFIX}"):
         target = temporary_target(tmp)
-        if target is not None and tmp.is_file() and not tmp.is_symlink() and target.relative_to(output).as_posix() in expected:
+        if target is None or not tmp.is_file() or tmp.is_symlink():
+            continue
+        if target.relative_to(output).as_posix() in expected:
             tmp.unlink()
             removed += 1
     return removed
