@@ -907,6 +907,10 @@ class Errors(metaclass=_Codes):
     )
     E914 = "'{path}' is given as both {first} and {second}: each needs a file of its own."
     E915 = "{option} '{path}' is a folder: give a file name."
+    E918 = (
+        "No dev split under '{path}': nothing to evaluate. Give the corpus folder the corpus step "
+        "wrote, with <corpus>/dev.spacy files (spacy project run corpus)."
+    )
     E917 = (
         "--glob '{glob}' is an absolute path: give a pattern relative to the input folder, such as "
         "'*.txt' or 'notes/**/*.txt'."

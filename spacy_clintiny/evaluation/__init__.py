@@ -113,6 +113,7 @@ def score_file(
     if threads is not None:
         torch.set_num_threads(threads)
     dev_sets = read_eval_sets(corpus_dir, phi_docs=phi_docs, limit=limit)
+    _require_dev_sets(dev_sets, corpus_dir)
     result: Dict[str, Any] = {
         "model": str(model_path),
         "dev_docs": dev_doc_counts(dev_sets),
@@ -163,6 +164,13 @@ def score_pipeline(
     if phi_corpus in predicted and "phi" in result["tasks"]:
         result["phi_tokens"] = phi_token_scores(predicted[phi_corpus])
     return result
+
+
+def _require_dev_sets(dev_sets: Dict[str, Any], corpus_dir: Path) -> None:
+    """An empty report would look like a finished evaluation (``optimize --choose`` has its own
+    error for this, E835, so ``read_eval_sets`` itself does not raise)."""
+    if not dev_sets:
+        raise ValueError(Errors.E918.format(path=corpus_dir))
 
 
 def read_eval_sets(corpus_dir: Path, *, phi_docs: Optional[Path] = None, limit: int = 0) -> Dict[str, List]:
@@ -228,6 +236,7 @@ def evaluate_pipelines(
     baseline_data = read_baselines(baselines) if baselines is not None else None
     torch.set_num_threads(threads)
     dev_sets = read_eval_sets(corpus_dir, phi_docs=phi_docs, limit=limit)
+    _require_dev_sets(dev_sets, corpus_dir)
     known_teacher = read_scores(teacher_scores, dev_sets) if teacher_scores is not None else None
     sample = speed_texts(dev_sets, n_docs=speed_docs)
     metrics: Dict[str, Any] = {

@@ -86,3 +86,13 @@ def test_teacher_scores_without_a_teacher_are_refused(pipeline_and_corpus, tmp_p
     (tmp_path / "scores.json").write_text("{}", encoding="utf8")
     with pytest.raises(ValueError, match=r"E907.*--teacher"):
         evaluate_pipelines(tmp_path / "no-student", corpus, tmp_path / "out", teacher_scores=tmp_path / "scores.json")
+
+
+def test_a_corpus_folder_without_dev_splits_is_refused_not_reported_empty(tmp_path):
+    (tmp_path / "synth").mkdir()
+    (tmp_path / "synth" / "train.spacy").write_bytes(b"")
+    with pytest.raises(ValueError, match="E918"):
+        score_file(tmp_path / "no-model", tmp_path, tmp_path / "scores.json", threads=1)
+    with pytest.raises(ValueError, match="E918"):
+        evaluate_pipelines(tmp_path / "no-student", tmp_path, tmp_path / "out", threads=1)
+    assert not (tmp_path / "scores.json").exists() and not (tmp_path / "out").exists()
