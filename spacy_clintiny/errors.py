@@ -254,6 +254,10 @@ class Errors(metaclass=_Codes):
         "Processes disagree on the weights after training (max difference {diff:.3g}): "
         "the distributed run is not synchronised. Please report this with the command used."
     )
+    E528 = (
+        "'{path}'{where} is not UTF-8 (byte {offset}). Convert the file to UTF-8 (for example "
+        "`iconv -f latin1 -t utf-8`) or leave it out of the corpus."
+    )
     # clintiny_textcat
     E110 = (
         "Component '{name}': outside_weight must be a positive number, got {value}. Use 1.0 "

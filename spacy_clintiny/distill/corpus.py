@@ -129,6 +129,14 @@ def _file_format(path: Path, fmt: str) -> str:
     return FORMATS[path.suffix]
 
 
+def _decode(data: bytes, path: Path, *, line: Optional[int] = None) -> str:
+    try:
+        return data.decode("utf8")
+    except UnicodeDecodeError as err:
+        where = f", line {line}," if line is not None else ""
+        raise ValueError(Errors.E528.format(path=path, where=where, offset=err.start)) from None
+
+
 def iter_texts(files: Iterable[Path], settings: CorpusSettings) -> Iterator[str]:
     """Yield document texts from corpus files (see the module docstring)."""
     if settings.text_split not in TEXT_SPLITS:
@@ -140,7 +148,8 @@ def iter_texts(files: Iterable[Path], settings: CorpusSettings) -> Iterator[str]
     for path in files:
         fmt = _file_format(path, settings.format)
         if fmt == "text":
-            content = path.read_text(encoding="utf8")
+            # universal newlines, as text-mode reading would give
+            content = _decode(path.read_bytes(), path).replace("\r\n", "\n").replace("\r", "\n")
             if settings.text_split == "file":
                 yield content
             elif settings.text_split == "line":
@@ -148,8 +157,9 @@ def iter_texts(files: Iterable[Path], settings: CorpusSettings) -> Iterator[str]
             else:
                 yield from re.split(r"\n[ \t]*\n", content)
         elif fmt == "jsonl":
-            with path.open(encoding="utf8") as fileh:
-                for line_no, line in enumerate(fileh, start=1):
+            with path.open("rb") as fileh:
+                for line_no, raw in enumerate(fileh, start=1):
+                    line = _decode(raw, path, line=line_no)
                     if not line.strip():
                         continue
                     try:

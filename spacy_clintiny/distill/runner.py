@@ -169,9 +169,10 @@ def _run(
         teacher_src = resolve_model_source(paths["teacher"])
         model_src = resolve_model_source(paths["student"])
         inputs = {"teacher": teacher_src, "student": model_src}
-    if resume and _nothing_to_resume(output):
-        # a workflow step re-run after an interruption passes --resume every time: with no
-        # checkpoint yet there is nothing to continue, so start the run (only run files are lost)
+    if _nothing_to_resume(output):
+        # only the run files of a run that failed or was stopped before its first checkpoint (or
+        # nothing): start the run. A workflow step re-run after an interruption passes --resume
+        # every time, and a run that failed on its corpus left its training_config.cfg.
         resume, force = False, True
     _check_output(config, output, inputs, resume=resume, force=force, ctx=ctx)
     if ctx.is_main and not resume:

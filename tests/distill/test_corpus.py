@@ -33,6 +33,19 @@ def test_plain_text_splits(tmp_path):
     assert len(whole) == 1
 
 
+def test_crlf_text_splits_like_lf_and_a_file_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"one two\r\nthree\r\n\r\nfour\r\n")
+    assert read_documents([path], CorpusSettings())[0] == ["one two\nthree", "four"]
+    path.write_bytes(b"caf\xe9 au lait\n")  # latin-1
+    with pytest.raises(ValueError, match=r"E528.*a\.txt.*byte 3"):
+        read_documents([path], CorpusSettings())
+    jsonl = tmp_path / "b.jsonl"
+    jsonl.write_bytes(b'{"text": "fine"}\n{"text": "caf\xe9"}\n')
+    with pytest.raises(ValueError, match=r"E528.*b\.jsonl', line 2,"):
+        read_documents([jsonl], CorpusSettings())
+
+
 def test_jsonl_field_dedupe_and_missing_values(tmp_path):
     path = tmp_path / "notes.jsonl"
     rows = [

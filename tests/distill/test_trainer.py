@@ -138,6 +138,19 @@ def test_resume_with_nothing_to_resume_starts_the_run(tiny_encoder, text_corpus,
     assert (out / "model.safetensors").exists()
 
 
+def test_a_run_that_failed_before_its_first_checkpoint_can_be_run_again(tiny_encoder, text_corpus, tmp_path):
+    out = tmp_path / "failed"
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"Patient seen today.\n\xff\xfe not UTF-8\n")
+    with pytest.raises(ValueError):
+        run_training("pretrain", pretrain_config(tiny_encoder, out, bad), progress=False)
+    assert (out / "training_config.cfg").exists() and not (out / "model.safetensors").exists()
+    # the same command on a mended corpus runs, without --force (nothing of value is in the folder)
+    config = pretrain_config(tiny_encoder, out, text_corpus, **{"training.max_steps": 2})
+    run_training("pretrain", config, progress=False)
+    assert (out / "model.safetensors").exists()
+
+
 def test_nan_stops_with_last_good_checkpoint(tiny_mlm_encoder, text_corpus, tmp_path):
     out = tmp_path / "nan"
 
