@@ -65,9 +65,9 @@ def propagation_words(
     text (str): The note.
     mentions (Iterable[PhiMention]): Its detected mentions.
     words (Optional[Dict[str, Tuple[str, float]]]): Words of earlier notes of the same patient,
-        updated in place (a word keeps the category it was first found with).
-    RETURNS (Dict[str, Tuple[str, float]]): Lower-cased word -> (category, highest score of a
-        mention holding it).
+        updated in place.
+    RETURNS (Dict[str, Tuple[str, float]]): Lower-cased word -> (category, score) of the
+        highest-scoring mention holding it (on a tie, NAME before LOCATION).
     """
     words = {} if words is None else words
     excluded = never_propagated()
@@ -78,9 +78,21 @@ def propagation_words(
             word = match.group().lower()
             if len(word) < MIN_CHARS or word in excluded:
                 continue
-            label, score = words.get(word, (mention.label, 0.0))
-            words[word] = (label, max(score, mention.score))
+            _keep_stronger(words, word, (mention.label, mention.score))
     return words
+
+
+def _keep_stronger(words: Dict[str, Tuple[str, float]], word: str, found: Tuple[str, float]) -> None:
+    """Store ``found`` (category, score) for ``word`` unless what is stored is stronger: the higher
+    score wins, on a tie NAME before LOCATION. The choice does not depend on the order the notes
+    come in, so a patient's notes give the same surrogates in any order (CLI and Spark alike)."""
+
+    def strength(entry: Tuple[str, float]) -> Tuple[float, int]:
+        return entry[1], -PROPAGATED_LABELS.index(entry[0])
+
+    known = words.get(word)
+    if known is None or strength(found) > strength(known):
+        words[word] = found
 
 
 def propagated_mentions(text: str, words: Dict[str, Tuple[str, float]]) -> List[PhiMention]:
@@ -120,17 +132,15 @@ def run_words(
 
 def remember(words: Dict[str, Tuple[str, float]], memory: Dict[str, Tuple[str, float]]) -> None:
     """Add ``words`` (what ``run_words`` returned) to a run's ``memory`` in place, a word keeping
-    its first category and highest score, until the memory holds ``MAX_RUN_WORDS`` words.
+    the category and score of its highest-scoring mention, until the memory holds
+    ``MAX_RUN_WORDS`` words.
 
     words (Dict[str, Tuple[str, float]]): Words of a patient's notes.
     memory (Dict[str, Tuple[str, float]]): The words remembered so far in the run.
     """
-    for word, (label, score) in words.items():
-        known = memory.get(word)
-        if known is not None:
-            memory[word] = (known[0], max(known[1], score))
-        elif len(memory) < MAX_RUN_WORDS:
-            memory[word] = (label, score)
+    for word, found in words.items():
+        if word in memory or len(memory) < MAX_RUN_WORDS:
+            _keep_stronger(memory, word, found)
 
 
 def with_propagated(text: str, mentions: List[PhiMention], words: Dict[str, Tuple[str, float]]) -> List[PhiMention]:

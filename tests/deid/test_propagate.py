@@ -148,4 +148,11 @@ def test_word_choice():
     ]
     assert propagated_mentions("", words) == [] and propagated_mentions("text", {}) == []
     later = propagation_words("to Quimbleton", [PhiMention(3, 13, "LOCATION", "model", 0.9)], words)
-    assert later is words and words["quimbleton"] == ("NAME", 0.9)  # first category, highest score
+    assert later is words and words["quimbleton"] == ("LOCATION", 0.9)  # the highest-scoring mention's
+    # the same mentions in the other order (Spark sorts a patient's notes by id): the same words
+    reverse = propagation_words("to Quimbleton", [PhiMention(3, 13, "LOCATION", "model", 0.9)])
+    propagation_words(text, mentions, reverse)
+    assert reverse == words
+    tie = propagation_words("to Quimbleton", [PhiMention(3, 13, "LOCATION", "rule:x", 1.0)])
+    propagation_words("Dr. Quimbleton", [PhiMention(4, 14, "NAME", "rule:y", 1.0)], tie)
+    assert tie["quimbleton"] == ("NAME", 1.0)  # a tie: NAME, whichever came first
