@@ -172,8 +172,8 @@ def deidentify(
         of that patient's notes; the rows are grouped by ``patient_col`` (a shuffle; each
         patient's notes are processed together, in the order of their ids, wherever they sat),
         so the output equals ``clintiny deid --propagate patient``'s on the notes sorted by
-        patient. Rows without a patient, or all rows when ``patient_col`` is None, are each
-        their own patient.
+        patient. Rows without a patient (null, empty or blank), or all rows when ``patient_col``
+        is None, are each their own patient.
         "note": within each note only (no shuffle); "none": off. "run" (``clintiny deid``'s
         default) is refused: executors share no memory of places.
     int8 (Optional[bool]): Each executor quantizes the pipeline's encoder to int8 in memory at
@@ -280,7 +280,8 @@ def deidentify(
         # a plain function: pyspark reads applyInPandas' kind from type hints and warns on a partial
         return deidentify_patient(frame, options)
 
-    known = F.col(PATIENT_HELPER).isNotNull()
+    # an empty patient is no patient, as in ``clintiny deid`` (Spark's CSV reader makes it null anyway)
+    known = F.col(PATIENT_HELPER).isNotNull() & (F.trim(F.col(PATIENT_HELPER)) != "")
     by_patient = source.where(known).groupBy(PATIENT_HELPER).applyInPandas(one_patient, schema)
     alone = source.where(~known).mapInPandas(per_partition, schema)
     return by_patient.unionByName(alone)

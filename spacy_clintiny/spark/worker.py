@@ -247,7 +247,7 @@ def deidentify_frame(frame: Any, engine: Any, options: DeidOptions) -> Any:
         if not isinstance(text, str):
             errors[i] = Errors.E808.format(note=names[i], col=options.text_col, type=type(text).__name__)
             continue
-        patient = None if _is_null(patients[i]) else str(patients[i])
+        patient = None if _is_null(patients[i]) or not str(patients[i]).strip() else str(patients[i])
         records.append((i, NoteRecord(names[i], text, patient)))
     for (i, _record), result in zip(records, _run_isolated(engine, [r for _, r in records])):
         if result.error is not None:

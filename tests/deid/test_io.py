@@ -59,6 +59,15 @@ def test_csv_with_embedded_newlines_quotes_and_bad_rows():
     assert "[E752]" in problems[0].message and "header" in problems[0].message
 
 
+def test_an_empty_patient_is_no_patient_as_in_spark():
+    data = "id,text,patient\n1,a,P1\n2,b,\n3,c,  \n"
+    records = list(CsvSource(data, "n.csv", [], columns=Columns("text", "id", "patient")))
+    assert [r.patient_id for r in records] == ["P1", None, None]
+    lines = [b'{"text": "a", "patient": ""}\n', b'{"text": "b", "patient": 7}\n']
+    records = list(iter_jsonl(iter(lines), "n.jsonl", [], columns=Columns(patient="patient")))
+    assert [r.patient_id for r in records] == [None, "7"]
+
+
 def test_jsonl_bad_lines_are_reported_by_line_without_content():
     lines = [
         b'{"text": "a 617-555-0199"}\n',

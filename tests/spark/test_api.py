@@ -125,6 +125,8 @@ def test_a_name_found_once_is_redacted_in_the_patients_other_notes_on_any_partit
         ("q2", "pa", "QUIMBLETON aware of plan."),
         ("q3", "pb", "QUIMBLETON aware of plan."),
         ("q4", None, "QUIMBLETON aware of plan."),
+        ("q5", "", "Seen by Dr. Quimbleton today."),  # an empty patient is no patient, as in the CLI
+        ("q6", "", "QUIMBLETON aware of plan."),
     ]
     df = spark.createDataFrame(rows, "id string, patient string, text string").repartition(4, "id")
 
@@ -137,6 +139,8 @@ def test_a_name_found_once_is_redacted_in_the_patients_other_notes_on_any_partit
         "q2": "[NAME] aware of plan.",
         "q3": "QUIMBLETON aware of plan.",
         "q4": "QUIMBLETON aware of plan.",
+        "q5": "Seen by Dr. [NAME] today.",
+        "q6": "QUIMBLETON aware of plan.",
     }
     assert texts(propagate="note")["q2"] == "QUIMBLETON aware of plan."
     for scope in ("everywhere", "run"):  # run needs one ordered stream, not executors
