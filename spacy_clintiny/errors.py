@@ -722,6 +722,8 @@ class Errors(metaclass=_Codes):
         "it (Spark's overwrite mode)."
     )
     E814 = "Input '{path}' does not exist. Give a file or folder of {fmt} data."
+    E815 = "Cannot tell the format of '{path}' from its file names ({found}). Give --format parquet, csv or json."
+    E816 = "'{path}' does not look like {fmt} data (it starts like {looks}). Give the --format it is written in."
 
     # ---- E820-E839 optimized encoder paths (spacy_clintiny.optimize, clintiny optimize)
     E820 = "Encoder backend '{value}' is not supported. Use one of: {options}."

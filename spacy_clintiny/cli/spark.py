@@ -20,7 +20,12 @@ def spark_deid_cli(
     text_col: str = typer.Option("text", "--text-col", help="Column holding the note"),
     patient_col: Optional[str] = typer.Option(None, "--patient-col", help="Patient column: consistent surrogates"),
     id_col: Optional[str] = typer.Option(None, "--id-col", help="Note id column (errors; patient when none given)"),
-    fmt: str = typer.Option("parquet", "--format", help="Input format: parquet, csv (header row) or json (lines)"),
+    fmt: str = typer.Option(
+        "auto",
+        "--format",
+        help="Input format: parquet, csv (header row) or json (lines); auto: from the file names "
+        "(.parquet, .csv, .json/.jsonl)",
+    ),
     output_format: Optional[str] = typer.Option(None, "--output-format", help="Output format (default: --format)"),
     mode: str = opts.MODE,
     custom: Optional[str] = opts.CUSTOM,

@@ -9,7 +9,7 @@ columns added; a note that fails has a message in the error column and null outp
 """
 
 import functools
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..deid.propagate import SCOPES
 from ..errors import Errors
@@ -87,9 +87,12 @@ def annotate(
     cats_col, relations_col, error_col = f"{prefix}cats", f"{prefix}relations", f"{prefix}error"
     outputs = (*span_cols, cats_col, relations_col, error_col)
     check_columns(df, inputs={"text": text_col, "id": id_col}, outputs=outputs)
+    df, safe = _dot_safe(df)
+    span_cols = tuple(safe(col) for col in span_cols)
+    cats_col, relations_col, error_col = safe(cats_col), safe(relations_col), safe(error_col)
     options = AnnotateOptions(
         model=model,
-        text_col=text_col,
+        text_col=safe(text_col),
         span_keys=keys,
         span_cols=span_cols,
         cats_col=cats_col,
@@ -109,8 +112,9 @@ def annotate(
         StructField(relations_col, rows_type(RELATION_FIELDS + rel_text)),
         StructField(error_col, _string()),
     ]
-    source = _with_helpers(df, id_col=id_col, patient_col=None)
-    return source.mapInPandas(functools.partial(annotate_partition, options=options), with_columns(df.schema, fields))
+    source = _with_helpers(df, id_col=safe(id_col), patient_col=None)
+    schema = with_columns(df.schema, fields)
+    return safe.restore(source.mapInPandas(functools.partial(annotate_partition, options=options), schema))
 
 
 def deidentify(
@@ -247,12 +251,13 @@ def deidentify(
         outputs=(output_col, phi_col, error_col),
         replaced=text_col,
     )
+    df, safe = _dot_safe(df)
     options = DeidOptions(
         model=model,
-        text_col=text_col,
-        output_col=output_col,
-        phi_col=phi_col,
-        error_col=error_col,
+        text_col=safe(text_col),
+        output_col=safe(output_col),
+        phi_col=safe(phi_col),
+        error_col=safe(error_col),
         mode=mode,
         key=key.strip() if keyed and key is not None else None,
         custom=custom,
@@ -265,15 +270,15 @@ def deidentify(
         int8=int8,
     )
     fields = [
-        StructField(output_col, _string()),
-        StructField(phi_col, rows_type(PHI_FIELDS)),
-        StructField(error_col, _string()),
+        StructField(options.output_col, _string()),
+        StructField(options.phi_col, rows_type(PHI_FIELDS)),
+        StructField(options.error_col, _string()),
     ]
     schema = with_columns(df.schema, fields)
-    source = _with_helpers(df, id_col=id_col, patient_col=patient_col)
+    source = _with_helpers(df, id_col=safe(id_col), patient_col=safe(patient_col))
     per_partition = functools.partial(deidentify_partition, options=options)
     if propagate != "patient" or patient_col is None:
-        return source.mapInPandas(per_partition, schema)
+        return safe.restore(source.mapInPandas(per_partition, schema))
     from pyspark.sql import functions as F
 
     def one_patient(frame: Any) -> Any:
@@ -284,7 +289,41 @@ def deidentify(
     known = F.col(PATIENT_HELPER).isNotNull() & (F.trim(F.col(PATIENT_HELPER)) != "")
     by_patient = source.where(known).groupBy(PATIENT_HELPER).applyInPandas(one_patient, schema)
     alone = source.where(~known).mapInPandas(per_partition, schema)
-    return by_patient.unionByName(alone)
+    return safe.restore(by_patient.unionByName(alone))
+
+
+class _SafeNames:
+    """Plain names for the columns whose name holds a dot, and the way back (see ``_dot_safe``)."""
+
+    def __init__(self, renamed: Dict[str, str]) -> None:
+        self.renamed = renamed
+        self.original = {safe: name for name, safe in renamed.items()}
+
+    def __call__(self, name: Optional[str]) -> Optional[str]:
+        return None if name is None else self.renamed.get(name, name)
+
+    def restore(self, df: Any) -> Any:
+        if not self.renamed:
+            return df
+        return df.toDF(*[self.original.get(name, name) for name in df.columns])
+
+
+def _dot_safe(df: Any) -> Tuple[Any, _SafeNames]:
+    """``df`` with its dotted column names ("note.text") replaced by plain ones: pandas UDFs
+    (``mapInPandas``, ``applyInPandas``) look their input columns up by name, where Spark reads a
+    dot as a struct field and fails. ``restore`` puts the names back on the output."""
+    dotted = [name for name in df.columns if "." in name]
+    taken = set(df.columns)
+    renamed: Dict[str, str] = {}
+    for i, name in enumerate(dotted):
+        safe = f"__clintiny_col{i}"
+        while safe in taken:
+            safe += "_"
+        taken.add(safe)
+        renamed[name] = safe
+    if renamed:
+        df = df.toDF(*[renamed.get(name, name) for name in df.columns])
+    return df, _SafeNames(renamed)
 
 
 def _string() -> Any:

@@ -10,13 +10,15 @@ import dataclasses
 import functools
 import time
 from pathlib import Path
-from typing import Any, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
 from ..errors import Errors
 from .api import deidentify
 from .checks import check_positive, quoted, require_pyspark
 
 FORMATS = ("parquet", "csv", "json")
+AUTO = "auto"
+SUFFIX_FORMATS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json"}
 # Notes hold line breaks and quotes: read and write CSV fields quoted, with "" for a quote
 # (what Python's csv module and `clintiny deid` write).
 CSV_READ = {"header": "true", "multiLine": "true", "escape": '"', "mode": "PERMISSIVE"}
@@ -65,7 +67,8 @@ def run_spark_deid(
     input_path (PathLike): A file or folder of ``fmt`` data (any path Spark reads: hdfs://, s3a://...).
     output_path (PathLike): The output folder; never the input or inside it.
     text_col (str): The note column.
-    fmt (str): Input format: parquet, csv (with a header row) or json (JSON lines).
+    fmt (str): Input format: parquet, csv (with a header row) or json (JSON lines); "auto": from
+        the file names (``infer_format``).
     output_format (Optional[str]): Output format (None: as the input).
     overwrite (bool): Replace an existing output (else the job refuses it).
     partitions (Optional[int]): Repartition the input into this many partitions first (None: as read).
@@ -73,12 +76,14 @@ def run_spark_deid(
     RETURNS (SparkDeidSummary): Counts read back from the written output.
     """
     require_pyspark()
-    output_format = fmt if output_format is None else output_format
     for value in (fmt, output_format):
-        if value not in FORMATS:
-            raise ValueError(Errors.E812.format(fmt=value, formats=", ".join(FORMATS)))
+        if value is not None and value not in (*FORMATS, AUTO):
+            raise ValueError(Errors.E812.format(fmt=value, formats=", ".join((*FORMATS, AUTO))))
     check_positive("partitions", partitions, optional=True)
     check_paths(str(input_path), str(output_path), overwrite=overwrite, fmt=fmt)
+    fmt = infer_format(str(input_path)) if fmt == AUTO else fmt
+    output_format = fmt if output_format in (None, AUTO) else output_format
+    check_format(str(input_path), fmt)
     start = time.perf_counter()
     df, unreadable = drop_unreadable(read_table(spark, str(input_path), fmt), fmt, text_col)
     if partitions is not None:
@@ -139,9 +144,68 @@ def check_paths(input_path: str, output_path: str, *, overwrite: bool, fmt: str)
     if inside or holds_input:
         raise ValueError(Errors.E811.format(output=output_path, input=input_path))
     if src is not None and not src.exists():
-        raise ValueError(Errors.E814.format(path=input_path, fmt=fmt))
+        raise ValueError(Errors.E814.format(path=input_path, fmt=fmt if fmt != AUTO else "parquet, CSV or JSON-lines"))
     if dst is not None and dst.exists() and not overwrite:
         raise ValueError(Errors.E813.format(output=output_path))
+
+
+def _data_files(path: Path) -> List[Path]:
+    """The files Spark reads under a local ``path`` (it skips names starting with "_" or ".")."""
+    if path.is_file():
+        return [path]
+    return sorted(
+        p for p in path.rglob("*") if p.is_file() and not any(part[:1] in "_." for part in p.relative_to(path).parts)
+    )
+
+
+def infer_format(input_path: str) -> str:
+    """The format of ``input_path`` from its suffix, or from its data files' (a local folder).
+
+    RAISES ValueError: E815 when the names do not tell one format.
+    """
+    suffix = Path(input_path.rstrip("/")).suffix.lower()
+    if suffix in SUFFIX_FORMATS:
+        return SUFFIX_FORMATS[suffix]
+    local = _local(input_path)
+    suffixes = {p.suffix.lower() for p in _data_files(local)} if local is not None and local.exists() else set()
+    kinds = {SUFFIX_FORMATS.get(s) for s in suffixes} - {None}
+    if len(kinds) == 1 and len(suffixes) == 1:
+        return kinds.pop()
+    found = ", ".join(sorted(s or "no suffix" for s in suffixes)) or "no local files"
+    raise ValueError(Errors.E815.format(path=input_path, found=found))
+
+
+def _looks_like(head: bytes) -> str:
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith((b"{", b"[")):
+        return "json"
+    return "text"
+
+
+def check_format(input_path: str, fmt: str) -> None:
+    """Refuse a local input whose first data file is plainly not ``fmt`` (parquet without its
+    magic bytes, JSON lines that do not start with an object, parquet read as text), before
+    Spark runs and answers with a page of Java stack trace. Remote inputs are not looked at.
+
+    RAISES ValueError: E816 naming the file and what it looks like.
+    """
+    local = _local(input_path)
+    if local is None or not local.exists():
+        return
+    files = [p for p in _data_files(local) if p.stat().st_size > 0]
+    if not files:
+        return
+    with files[0].open("rb") as fileh:
+        head = fileh.read(64)
+    looks = _looks_like(head)
+    if (
+        (fmt == "parquet" and looks != "parquet")
+        or (fmt == "json" and looks != "json")
+        or (fmt == "csv" and looks == "parquet")
+    ):
+        raise ValueError(Errors.E816.format(path=files[0], fmt=fmt, looks=looks))
 
 
 def _local(path: str) -> Optional[Path]:

@@ -148,6 +148,20 @@ def test_a_name_found_once_is_redacted_in_the_patients_other_notes_on_any_partit
             deidentify(df, "text", model="rules", propagate=scope)
 
 
+def test_dotted_column_names_work_and_come_back_as_they_were(spark, tiny_pipeline):
+    # pandas UDFs look columns up by name, where Spark reads a dot as a struct field
+    df = spark.createDataFrame(
+        [("n1", "Seen by Dr. Quimbleton.", 3)], "`note.id` string, `note.text` string, `a.b` int"
+    )
+    out = deidentify(df, "note.text", model="rules", id_col="note.id", patient_col="note.id", phi_col="note.phi")
+    assert out.columns == ["note.id", "note.text", "a.b", "note.phi", "error"]
+    row = out.collect()[0]
+    assert row["note.text"] == "Seen by Dr. [NAME]." and row["a.b"] == 3 and len(row["note.phi"]) == 1
+    annotated = annotate(df, "note.text", model=tiny_pipeline, id_col="note.id", prefix="x.")
+    assert annotated.columns[:3] == ["note.id", "note.text", "a.b"] and "x.error" in annotated.columns
+    assert annotated.collect()[0]["x.error"] is None
+
+
 def test_deidentify_redact_into_another_column_keeps_the_input(spark, notes_df, tiny_pipeline):
     out = deidentify(notes_df.where("id = 'n000'"), "text", model=str(tiny_pipeline), mode="redact", output_col="clean")
     row = out.first()

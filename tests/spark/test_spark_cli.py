@@ -125,6 +125,21 @@ def test_unparsable_rows_are_left_out_and_reported_not_copied(spark, tmp_path):
     assert "Zqxwv" not in written and "[CONTACT]" in written
 
 
+def test_the_format_comes_from_the_file_names_and_a_wrong_one_is_named(spark, tmp_path):
+    (tmp_path / "n.jsonl").write_text('{"id": "n1", "text": "Call 617-555-0199."}\n')
+    wrong = spark_deid(tmp_path / "n.jsonl", tmp_path / "o1", "--model", "rules", "--format", "parquet")
+    assert wrong.exit_code == 1 and "[E816]" in said(wrong) and "Exception" not in said(wrong)
+    assert "like json" in said(wrong) and not (tmp_path / "o1").exists()
+    auto = spark_deid(tmp_path / "n.jsonl", tmp_path / "o2", "--model", "rules")
+    assert auto.exit_code == 0, auto.output
+    assert "[CONTACT]" in "".join(part.read_text() for part in (tmp_path / "o2").glob("part-*.json"))
+    (tmp_path / "mixed").mkdir()
+    (tmp_path / "mixed" / "a.csv").write_text("id,text\nn1,x\n")
+    (tmp_path / "mixed" / "b.json").write_text('{"id": "n2", "text": "y"}\n')
+    mixed = spark_deid(tmp_path / "mixed", tmp_path / "o3", "--model", "rules")
+    assert mixed.exit_code == 1 and "[E815]" in said(mixed) and ".csv, .json" in said(mixed)
+
+
 def test_csv_output_keeps_leading_and_trailing_spaces(spark, tmp_path):
     (tmp_path / "n.csv").write_text('id,text\nn1,"  Call 617-555-0199.  "\n')
     result = spark_deid(tmp_path / "n.csv", tmp_path / "out", "--model", "rules", "--format", "csv")
