@@ -154,6 +154,20 @@ def test_int8_stays_close_to_fp32_in_a_fresh_process(fresh_outputs, name):
     assert (tags_ref == tags_got).mean() >= 0.9
 
 
+@pytest.mark.parametrize("name", ["int8", "onnx-int8"])
+def test_a_quantized_encoder_gives_a_note_the_same_output_alone_and_in_any_batch(optimized, name):
+    # dynamic int8 scales activations per call, over every window in it: each window goes alone
+    nlp = spacy.load(optimized[name])
+    batched = list(nlp.pipe(TEXTS, batch_size=len(TEXTS)))
+    for text, doc in zip(TEXTS, batched):
+        alone = nlp(text)
+        got = alone._.trf_data.model_output.last_hidden_state
+        want = doc._.trf_data.model_output.last_hidden_state
+        mask = numpy.asarray(alone._.trf_data.wordpieces.attention_mask, dtype=bool)
+        width = mask.shape[1]
+        assert numpy.array_equal(numpy.asarray(got)[mask], numpy.asarray(want)[:, :width][mask]), text[:20]
+
+
 def test_onnx_folder_holds_the_onnx_model_and_no_torch_weights(fp32_pipeline, optimized):
     size = {name: (path / "clintiny_encoder" / "model").stat().st_size for name, path in optimized.items()}
     fp32_size = (fp32_pipeline / "clintiny_encoder" / "model").stat().st_size

@@ -165,7 +165,7 @@ def _forward_by_length(
         check_trainable(model, "clintiny_encoder")
         model_output, backprop_tensors = model.layers[0](wordpieces, is_train)
     else:
-        model_output = predict_by_length(model.layers[0], wordpieces, budget=model.attrs["batch_wordpieces"])
+        model_output = predict_by_length(model.layers[0], wordpieces, budget=_budget(model))
         backprop_tensors = None
     output = FullTransformerBatch(spans=nested_spans, wordpieces=wordpieces, model_output=model_output, align=align)
 
@@ -174,6 +174,15 @@ def _forward_by_length(
         return docs
 
     return output, backprop
+
+
+def _budget(model: TransformerModel) -> int:
+    """Padded wordpieces per encoder call. A dynamically quantized encoder (int8, torch or ONNX)
+    scales its activations per call, over every window in it and their padding, so a note's
+    output would depend on the notes batched with it (a name found alone, missed in a batch):
+    there each window is encoded alone (a budget of 1), which costs no measurable speed on CPU."""
+    shim = model.layers[0].shims[0]
+    return 1 if getattr(shim, "quantize", None) is not None else int(model.attrs["batch_wordpieces"])
 
 
 def length_groups(lengths: numpy.ndarray, budget: int, *, min_fill: float = MIN_FILL) -> List[numpy.ndarray]:
