@@ -8,6 +8,7 @@ prints tables and, as its last stdout line, one JSON object. Note text and PHI a
 printed: notes are named by id.
 """
 
+import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
@@ -103,7 +104,7 @@ def read_gold_notes(
         if fmt == "i2b2-2014":
             docs: Iterable[Doc] = read_i2b2_2014(path, report=report) if path.exists() else []
         else:
-            docs = DocBin().from_disk(path).get_docs(spacy.blank("en").vocab) if path.is_file() else []
+            docs = _read_docbin(path) if path.is_file() else []
         notes = []
         for i, doc in enumerate(docs):
             if PHI_KEY in doc.spans:
@@ -113,10 +114,42 @@ def read_gold_notes(
                 break
         info.update(patients="all", n_patients=len({note.patient_id for note in notes}))
     if not notes:
-        raise ValueError(Errors.E774.format(path=path, fmt=fmt, expected="no annotated note was read"))
+        raise ValueError(Errors.E774.format(path=path, fmt=fmt, expected=_why_empty(fmt, path, info, report)))
     info["notes"] = len(notes)
     info["gold_spans"] = sum(len(note.spans) for note in notes)
+    lost = {kind: dict(sorted(report.events[kind].items())) for kind in ("unplaceable", "skipped")}
+    if any(lost.values()):
+        # gold the readers could not place is not scored: say so, with where (never text)
+        info["gold_not_read"] = {
+            **{kind: counts for kind, counts in lost.items() if counts},
+            "examples": {k: v[:5] for k, v in sorted(report.examples.items()) if k.split(":")[0] in lost},
+        }
     return notes, info
+
+
+def _why_empty(fmt: str, path: Path, info: Dict[str, Any], report: ConversionReport) -> str:
+    """Why no annotated note was read, and what to do (for E774)."""
+    if not path.exists():
+        return "the path does not exist"
+    if fmt == "physionet" and info.get("patients_in_corpus") and not info.get("patients_in_set"):
+        return (
+            f"the '{info['patients']}' patient set of its {info['patients_in_corpus']} patient(s) is empty "
+            "(too few patients to hold a third out); pass --patients all"
+        )
+    problems = [f"{reason} x{n}" for kind in ("skipped", "unplaceable") for reason, n in report.events[kind].items()]
+    files = sorted({ex["file"] for k, v in report.examples.items() for ex in v if "file" in ex})
+    if problems:
+        return f"no annotated note was read ({', '.join(problems)}; see {', '.join(files[:3]) or 'the input'})"
+    return "no annotated note was read"
+
+
+def _read_docbin(path: Path) -> Iterable[Doc]:
+    try:
+        return DocBin().from_disk(path).get_docs(spacy.blank("en").vocab)
+    except Exception as err:  # srsly/msgpack raise many kinds on a file that is not a DocBin
+        raise ValueError(
+            Errors.E774.format(path=path, fmt="docbin", expected=f"not a spaCy DocBin ({type(err).__name__})")
+        ) from None
 
 
 def _gold_note(doc: Doc, note_id: str, patient_id: Optional[str]) -> GoldNote:
@@ -444,7 +477,7 @@ def deid_eval_cli(
         "--patients",
         help="physionet only: heldout (default: the patients the workflow never trains on), train or all",
     ),
-    limit: int = typer.Option(0, "--limit", help="Score the first N notes only (0 = all)"),
+    limit: int = typer.Option(0, "--limit", min=0, help="Score the first N notes only (0 = all)"),
     baseline_deid_pl: Optional[Path] = typer.Option(
         None,
         "--baseline-deid-pl",
@@ -521,9 +554,16 @@ def deid_eval_cli(
         )
     else:
         msg.info(f"{result['notes']} notes ({fmt}, {result['gold_spans']} gold PHI spans)")
+    lost = result.get("gold_not_read")
+    if lost:
+        kinds = ("unplaceable", "skipped")
+        counts = ", ".join(f"{reason} x{n}" for kind in kinds for reason, n in lost.get(kind, {}).items())
+        msg.warn(f"Gold PHI the reader could not place is not scored: {counts} (where: 'gold_not_read' in the JSON)")
     if result["failed_notes"]:
         msg.warn(f"{result['failed_notes']} note(s) failed: scored as nothing detected and every PHI token leaked")
     print_report(result)
     if json_out is not None:
         write_json_atomic(json_out, result)
     print(json.dumps(result, sort_keys=False))
+    if result["failed_notes"]:
+        sys.exit(1)  # figures printed, but a note the tool could not process is a failed run, as in `clintiny deid`

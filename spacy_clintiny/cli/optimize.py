@@ -17,7 +17,7 @@ def optimize_cli(
     output: Path = typer.Argument(..., help="Folder to write the optimized pipeline to (outside PIPELINE)"),
     int8: bool = typer.Option(False, "--int8", help="Dynamic int8 quantization of the encoder's linear layers"),
     onnx: bool = typer.Option(
-        False, "--onnx", help="Run the encoder with ONNX Runtime (pip install spacy_clintiny[onnx])"
+        False, "--onnx", help="Run the encoder with ONNX Runtime (pip install 'spacy_clintiny\\[onnx]')"
     ),
     choose: Optional[Path] = typer.Option(
         None,

@@ -21,9 +21,10 @@ across detectors and with ``evaluation.scores.phi_token_scores`` (one implementa
   characters lies outside every replaced span (operators in ``REPLACING_OPERATORS``;
   annotate mode's "keep" replaces nothing, so there every PHI token leaks), or (2) its PHI
   text, 2 characters or more, appears case-insensitively inside the output text that replaces
-  it (a surrogate that happens to contain the original). The replacements' output offsets
-  give the place: the output must equal the input with each replaced span swapped for its
-  output text, or the note is rejected (E771).
+  it (a surrogate that happens to contain the original; only for operators whose output is made
+  from the original, ``CARRYING_OPERATORS``: a redaction tag, mask or code is never a leak).
+  The replacements' output offsets give the place: the output must equal the input with each
+  replaced span swapped for its output text, or the note is rejected (E771).
 - Token recall counts a token as found when a prediction touches it; the leak rate counts it
   as safe only when all its PHI characters were replaced, so a span cut short ("Jo[NAME]")
   lowers the leak rate's figure, not recall's. Detections without output text (deid.pl's
@@ -46,7 +47,7 @@ from spacy.tokens import Doc
 from ..converters.labels import PHI_LABELS
 from ..errors import Errors
 from ..evaluation.scores import char_mask, token_confusion, token_flags
-from .types import REPLACING_OPERATORS, DeidResult, NoteRecord, Replacement
+from .types import CARRYING_OPERATORS, REPLACING_OPERATORS, DeidResult, NoteRecord, Replacement
 
 Range = Tuple[int, int]
 # (start, end, label): label None when the detector does not name categories (deid.pl)
@@ -89,10 +90,16 @@ def prf(correct_pred: int, n_pred: int, correct_gold: int, n_gold: int) -> Dict[
     n_pred (int): Predictions.
     correct_gold (int): Gold items judged found.
     n_gold (int): Gold items.
-    RETURNS (Dict[str, Optional[float]]): {"p", "r", "f"}; None where undefined.
+    RETURNS (Dict[str, Optional[float]]): {"p", "r", "f"}; None where undefined (F1 is 0.0,
+        not undefined, when there is gold and nothing was predicted).
     """
     p, r = ratio(correct_pred, n_pred), ratio(correct_gold, n_gold)
-    f = None if p is None or r is None else (2 * p * r / (p + r) if p + r else 0.0)
+    if r is None:
+        f = None
+    elif p is None:
+        f = 0.0
+    else:
+        f = 2 * p * r / (p + r) if p + r else 0.0
     return {"p": p, "r": r, "f": f}
 
 
@@ -174,10 +181,11 @@ def replaced_spans(result: DeidResult) -> List[Replaced]:
     result (DeidResult): A successful result (``text`` is not None), checked with
         :func:`check_replacements`.
     RETURNS (List[Replaced]): (start, end, output text), for operators in
-        ``REPLACING_OPERATORS``.
+        ``REPLACING_OPERATORS``; the output text is "" for operators that cannot show the
+        original (not in ``CARRYING_OPERATORS``: "CA" redacted as "[LOCATION]" is no leak).
     """
     return [
-        (r.start, r.end, result.text[r.out_start : r.out_end])
+        (r.start, r.end, result.text[r.out_start : r.out_end] if r.operator in CARRYING_OPERATORS else "")
         for r in result.replacements
         if r.operator in REPLACING_OPERATORS
     ]

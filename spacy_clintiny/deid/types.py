@@ -27,6 +27,9 @@ OPERATORS = (
     "redact_fallback",
 )
 REPLACING_OPERATORS = tuple(op for op in OPERATORS if op != "keep")
+# Operators whose output is made from the original (or is the user's own): only their output can
+# show the original again. Redaction tags, masks, hash and encryption codes cannot.
+CARRYING_OPERATORS = ("surrogate", "date_shift", "age_group", "custom")
 
 # Detector sources, most precise first: overlaps are resolved toward the longest span, and
 # between spans of the same length toward the source ranked first here (see ``merge.py``).

@@ -119,14 +119,16 @@ def char_mask(length: int, ranges: Iterable[Tuple[int, int]]) -> numpy.ndarray:
 
 
 def token_flags(doc: Doc, ranges: Iterable[Tuple[int, int]]) -> List[bool]:
-    """Which tokens of ``doc`` overlap (share a character with) any of the ranges.
+    """Which tokens of ``doc`` overlap (share a character with) any of the ranges. Whitespace
+    tokens (a line break or the second space of a double space inside a span) are never
+    flagged: they are not PHI, and the leak rate and word counts skip them too.
 
     doc (Doc): The tokens.
     ranges (Iterable[Tuple[int, int]]): (start_char, end_char) ranges, in any order.
     RETURNS (List[bool]): One flag per token.
     """
     covered = numpy.concatenate(([0], numpy.cumsum(char_mask(len(doc.text), ranges))))
-    return [bool(covered[t.idx + len(t)] > covered[t.idx]) for t in doc]
+    return [not t.is_space and bool(covered[t.idx + len(t)] > covered[t.idx]) for t in doc]
 
 
 def token_confusion(

@@ -1,6 +1,8 @@
 """De-identification evaluation: every figure checked against values computed by hand on tiny
 notes (tokens of spacy.blank("en"), shown in each test's comments)."""
 
+from pathlib import Path
+
 import pytest
 import spacy
 
@@ -98,8 +100,10 @@ def test_wrong_label_counts_for_recall_not_for_entity_scores(tokenizer):
 def test_empty_predictions_and_zero_gold(tokenizer):
     s = score(tokenizer, VISIT, [])
     assert s["token_recall"] == 0.0
-    assert s["token_precision"] is None and s["token_f1"] is None
+    # nothing predicted: precision undefined, but F1 is 0 (there was gold to find), as spaCy's scorer
+    assert s["token_precision"] is None and s["token_f1"] == 0.0
     assert s["leak_rate"] == 1.0 and s["per_category"]["NAME"]["recall"] == 0.0
+    assert s["per_category"]["NAME"]["strict_f"] == 0.0
     clean = GoldNote("1-4", "Stable overnight.", [])
     s = score(tokenizer, clean, [(0, 6, "NAME")])
     assert s["token_precision"] == 0.0 and s["token_recall"] is None and s["token_f1"] is None
@@ -124,7 +128,8 @@ def test_overlaps_any_and_prf():
     # a long target starting early still counts for a later query
     assert overlaps_any([(50, 51)], [(0, 100), (10, 20)]) == [True]
     assert prf(1, 2, 1, 4) == {"p": 0.5, "r": 0.25, "f": pytest.approx(1 / 3)}
-    assert prf(0, 0, 0, 3) == {"p": None, "r": 0.0, "f": None}
+    assert prf(0, 0, 0, 3) == {"p": None, "r": 0.0, "f": 0.0}  # gold, nothing predicted: F1 0
+    assert prf(0, 2, 0, 0) == {"p": 0.0, "r": None, "f": None}  # no gold: F1 undefined
 
 
 def test_entity_counts_duplicates_and_unlabelled():
@@ -151,6 +156,28 @@ def test_leak_redact(tokenizer):
     s = run(tokenizer, SEEN, result_for(SEEN, "[NAME] Smith seen [DATE].", partial))
     assert s["leak_rate"] == pytest.approx(1 / 3) and s["token_recall"] == pytest.approx(2 / 3)
     assert s["per_category"]["NAME"]["leak_rate"] == 0.5 and s["per_category"]["DATE"]["leak_rate"] == 0.0
+
+
+def test_a_tag_or_code_holding_the_original_by_chance_is_no_leak(tokenizer):
+    # "CA" redacted as [LOCATION], "45" hashed to a code holding "45": replaced, nothing shown
+    note = GoldNote("3-1", "Lives in CA, age 45.", [(9, 11, "LOCATION"), (17, 19, "AGE")])
+    out = (
+        "Lives in [LOCATION], age [AGE-4512ab].",
+        [
+            rep(9, 11, 9, "[LOCATION]", label="LOCATION"),
+            rep(17, 19, 25, "[AGE-4512ab]", label="AGE", operator="hash"),
+        ],
+    )
+    s = run(tokenizer, note, result_for(note, *out))
+    assert (s["leaked_tokens"], s["phi_tokens"]) == (0, 2)
+
+
+def test_whitespace_inside_a_span_is_not_a_phi_token(tokenizer):
+    note = GoldNote("3-2", "Zorbin\nQuaffle seen.", [(0, 14, "NAME")])
+    s = run(
+        tokenizer, note, result_for(note, "[NAME]\n[NAME] seen.", [rep(0, 6, 0, "[NAME]"), rep(7, 14, 7, "[NAME]")])
+    )
+    assert (s["token_recall"], s["gold_tokens"], s["phi_tokens"]) == (1.0, 2, 2)
 
 
 def test_leak_mask(tokenizer):
@@ -236,7 +263,7 @@ def test_print_systems_table_with_category_recall(tokenizer, capsys):
     assert sorted(labels) == ["DATE", "LOCATION", "NAME"]
     assert rows["found"][:6] == ["0.600", "1.000", "0.750", "0.600", "12.3", "0"]  # R, P, F1, leak, notes/s, failed
     assert dict(zip(labels, rows["found"][6:])) == {"NAME": "1.00", "LOCATION": "0.00", "DATE": "1.00"}
-    assert rows["nothing"][:6] == ["0.000", "-", "-", "1.000", "-", "0"]  # no detections: no precision nor F1
+    assert rows["nothing"][:6] == ["0.000", "-", "0.000", "1.000", "-", "0"]  # no detections: no precision, F1 0
 
 
 # ---- the command end to end (rules only: structured identifiers are found, names are not)
@@ -312,6 +339,34 @@ def test_cli_rejects_bad_options(tmp_path):
     ):
         out = CliRunner().invoke(app, ["deid-eval", *map(str, args)])
         assert out.exit_code == 1 and code in out.output, (args, out.output)
+
+
+def test_cli_reports_gold_it_could_not_place_and_fails_when_notes_fail(tmp_path):
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from spacy_clintiny.cli import app
+
+    folder = tmp_path / "i2b2"
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "i2b2-2014", folder)
+    xml = folder / "110-01.xml"
+    xml.write_text(xml.read_text(encoding="utf8").replace('text="Xavier Oakes"', 'text="Xaver Okes"'), encoding="utf8")
+    out = CliRunner().invoke(app, ["deid-eval", "i2b2-2014", str(folder), "--model", "rules"])
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.output.strip().splitlines()[-1])
+    assert result["gold_not_read"]["unplaceable"] == {"text_mismatch": 1}
+    assert "could not place" in out.output and "Xav" not in out.output  # where, never the text
+    negative = CliRunner().invoke(app, ["deid-eval", "i2b2-2014", str(folder), "--model", "rules", "--limit", "-1"])
+    assert negative.exit_code == 2
+    failing = tmp_path / "failing.py"
+    failing.write_text("def boom(text, **_):\n    raise RuntimeError('no')\n", encoding="utf8")
+    out = CliRunner().invoke(
+        app,
+        ["deid-eval", "i2b2-2014", str(folder), "--model", "rules", "--mode", "custom", "--custom", f"{failing}:boom"],
+    )
+    assert out.exit_code == 1 and json.loads(out.output.strip().splitlines()[-1])["failed_notes"] == 3
 
 
 def test_heldout_patients_are_the_workflow_split():
