@@ -173,15 +173,19 @@ def deidentify_partition(batches: Iterator[Any], options: DeidOptions) -> Iterat
 def deidentify_patient(frame: Any, options: DeidOptions) -> Any:
     """``applyInPandas`` body of ``deidentify`` with ``propagate = "patient"``: ``frame`` holds
     every note of one patient, so a name found in one of them is looked up in all of them. The
-    notes are taken in the order of their names (id, else text digest), so that a patient with
-    more notes than the engine holds at once (``MAX_HELD_NOTES``) is cut the same way in every run.
+    notes are taken in the order of their names (id, else text digest; ties by text digest), so
+    that a patient with more notes than the engine holds at once (``MAX_HELD_NOTES``) is cut the
+    same way in every run.
 
     frame (pandas.DataFrame): The rows of one patient (with the helper columns).
     options (DeidOptions): Columns and settings (``propagate = "patient"``).
     RETURNS (pandas.DataFrame): The rows de-identified, as ``deidentify_frame`` returns them.
     """
-    names = _note_names(frame, frame[options.text_col].tolist(), has_id=options.has_id)
-    order = sorted(range(len(names)), key=names.__getitem__)
+    texts = frame[options.text_col].tolist()
+    names = _note_names(frame, texts, has_id=options.has_id)
+    # ties (duplicate ids) broken by the text, so the order never depends on how rows arrived
+    keys = [(name, note_digest(text) if isinstance(text, str) else "") for name, text in zip(names, texts)]
+    order = sorted(range(len(names)), key=keys.__getitem__)
     return deidentify_frame(frame.iloc[order], load_deidentifier(options), options)
 
 

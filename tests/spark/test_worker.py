@@ -142,6 +142,11 @@ def test_deidentify_patient_propagates_through_the_patients_notes_in_id_order():
     assert [row[0]["source"] for row in out["phi"]] == ["rule:dr_name", "propagated"]
     within = worker.deidentify_frame(frame, worker.load_deidentifier(options("note")), options("note"))
     assert within["text"].tolist() == ["QUIMBLETON aware of plan.", "Seen by Dr. [NAME] today."]
+    # duplicate ids: the text breaks the tie, so the rows come out in one order however they came in
+    twins = frame.assign(**{worker.ID_HELPER: ["a1", "a1"]})
+    one = worker.deidentify_patient(twins, options("patient"))["text"].tolist()
+    other = worker.deidentify_patient(twins.iloc[::-1], options("patient"))["text"].tolist()
+    assert one == other
 
 
 def test_the_pipeline_loads_once_per_process(tiny_pipeline):
