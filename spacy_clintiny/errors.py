@@ -160,6 +160,10 @@ class Errors(metaclass=_Codes):
     )
     E421 = "--limit {value} is negative: give the most documents to convert, or 0 for all."
     E422 = "--n-sents {value} must be at least 1: sentences per doc for a CoNLL file without -DOCSTART-."
+    E423 = (
+        "Label map '{path}' is not valid JSON ({err}). Fix the file (docs/corpora.md shows the "
+        "format), or give a built-in map by name."
+    )
     E501 = (
         "Layer map '{layer_map}' does not fit a {n_teacher}-layer teacher and a "
         "{n_student}-layer student: give one teacher layer index (0..{max}) per student "

@@ -81,6 +81,11 @@ def convert_cli(
     if not report.docs:
         msg.fail(Errors.E409.format(path=input_path, fmt=fmt), exits=1)
     split = report.extra.get("split")
+    if split and report.events["info"].get("no_docstart_chunked"):
+        msg.warn(
+            "The CoNLL input has no -DOCSTART- lines: its docs are chunks of sentences, so --split-dev "
+            "can put sentences of one abstract on both sides. Split such corpora by file (train / devel)."
+        )
     if split:
         msg.info(
             f"split by group (seed {seed}): train {split['train']['docs']} docs / {split['train']['groups']} "

@@ -11,6 +11,7 @@ first fragment's start to the last fragment's end ("join", default), one span pe
 Relations are "annotated" for every document when any ``.ann`` in the input has an ``R`` line.
 """
 
+import hashlib
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -56,12 +57,21 @@ def iter_brat(
         files.extend(brat_files(p))
     ann_lines = {f: read_lines(f, report) for f in files}
     has_relations = any(line.startswith("R") for lines in ann_lines.values() for line in lines)
+    seen: Dict[str, Path] = {}
     for ann in files:
         txt = ann.with_suffix(".txt")
         if not txt.exists():
             report.add_event("skipped", "missing_text_file", Location(str(ann)))
             continue
-        text = read_text(txt, report)
+        # brat counts a BOM as character 0 (its server reads the .txt with the plain utf8 codec)
+        text = read_text(txt, report, keep_bom=True)
+        # a document copied under a second name (NCBI's 8528200.ann and 8528200.1.ann) is read
+        # once: twice, it would count double and could sit on both sides of a train/dev split
+        digest = hashlib.sha1("\n".join([text, *ann_lines[ann]]).encode("utf8")).hexdigest()
+        if digest in seen:
+            report.add_event("skipped", "duplicate_document", Location(str(ann)), detail=f"same as {seen[digest].name}")
+            continue
+        seen[digest] = ann
         yield _parse_ann(ann, ann_lines[ann], text, lmap, discontinuous, has_relations, corpus, report)
 
 
@@ -77,6 +87,7 @@ def _parse_ann(
 ) -> SourceDoc:
     path = str(ann)
     spans: Dict[str, List[SourceSpan]] = {}
+    repeated: List[SourceSpan] = []
     relations: List[SourceRelation] = []
     assertions: Dict[str, Tuple[str, Location]] = {}
     for i, line in enumerate(lines, start=1):
@@ -87,7 +98,9 @@ def _parse_ann(
         fields = line.split("\t")
         if kind == "T":
             parsed = _parse_textbound(fields, where, text, lmap, discontinuous, report)
-            if parsed is not None:
+            if parsed is not None and fields[0] in spans:
+                repeated.extend(parsed)  # placement reports the repeated id (``duplicate_id``)
+            elif parsed is not None:
                 spans[fields[0]] = parsed
         elif kind == "R":
             rel = _parse_relation(fields, where, lmap, report)
@@ -130,7 +143,7 @@ def _parse_ann(
     groups = {target[0] for target in lmap.entities.values()}
     if lmap.default_group is not None:
         groups.add(lmap.default_group)
-    all_spans = [s for group in spans.values() for s in group]
+    all_spans = [s for group in spans.values() for s in group] + repeated
     groups.update(s.group for s in all_spans)
     return SourceDoc(
         text=text,
@@ -167,7 +180,7 @@ def _parse_textbound(fields, where, text, lmap: LabelMap, discontinuous, report)
         report.add_event("unplaceable", "unmapped_label", where, detail=native)
         return None
     group, label = target
-    mention = fields[2] if len(fields) >= 3 else None
+    mention = "\t".join(fields[2:]) if len(fields) >= 3 else None  # the text is the rest of the line
     key = fields[0]
     if len(fragments) == 1:
         start, end = fragments[0]

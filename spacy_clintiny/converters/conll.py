@@ -69,6 +69,8 @@ def iter_conll(
     if sentence:
         docs[-1].append(sentence)
     if not has_docstart:
+        # no document ids: a --split-dev of these chunks splits documents across train and dev
+        report.add_event("info", "no_docstart_chunked", Location(str(path)), detail=f"{n_sents} sentences a doc")
         flat = [s for doc in docs for s in doc]
         step = max(1, n_sents)
         docs = [flat[i : i + step] for i in range(0, len(flat), step)]

@@ -54,7 +54,7 @@ def iter_i2b2_2010(path: Union[str, Path], *, report: Optional[ConversionReport]
         con, ast, rel = (find_annotation_file(txt, s) for s in (".con", ".ast", ".rel"))
         if con is None and ast is None and rel is None:
             if path.is_dir():
-                report.add_event("info", "txt_without_annotations", Location(str(txt)))
+                report.add_event("skipped", "txt_without_annotations", Location(str(txt)))
                 continue
         yield _read_document(txt, con, ast, rel, report)
 
@@ -112,6 +112,10 @@ def _read_document(txt: Path, con, ast, rel, report: ConversionReport) -> Source
             where=where,
         )
         if key in concepts:
+            if concepts[key].label != span.label:
+                # one concept per token range: a relation or assertion line names the range only
+                report.add_event("unplaceable", "same_tokens_other_type", where, offset=start, detail=span.label)
+                return None
             report.add_event("adjusted", "duplicate_span_merged", where, offset=start)
         concepts[key] = span
         return span

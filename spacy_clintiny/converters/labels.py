@@ -210,8 +210,12 @@ class LabelMap:
 
     @classmethod
     def from_json(cls, path: Union[str, Path]) -> "LabelMap":
-        with Path(path).open(encoding="utf8") as f:
-            return cls.from_dict(json.load(f), source=str(path))
+        try:
+            with Path(path).open(encoding="utf8") as f:
+                data = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(Errors.E423.format(path=path, err=err)) from None
+        return cls.from_dict(data, source=str(path))
 
 
 def _check_keys(data: Any, allowed: Tuple[str, ...], source: str, where: str) -> None:

@@ -68,7 +68,8 @@ def iter_physionet(
             report.add_event("unplaceable", "unknown_record", where, detail=f"{pid}-{note}")
             continue
         if phi_type not in PHYSIONET_PHI:
-            report.add_event("unplaceable", "unmapped_label", where, detail=phi_type)
+            # a line without its TYPE column has the PHI text in this field: never shown
+            report.add_event("unplaceable", "unmapped_label", where, detail=f"not a PHI type ({len(phi_type)} chars)")
             continue
         label, subtype = PHYSIONET_PHI[phi_type]
         expected = parts[5] if len(parts) == 6 else None

@@ -18,7 +18,7 @@ from spacy.tokens import Doc, Span
 from ..errors import Errors
 from .labels import ANNOTATED_LABELS
 from .report import ConversionReport
-from .source import SourceDoc, SourceSpan
+from .source import Location, SourceDoc, SourceSpan
 
 ALIGNMENT_MODES = ("retokenize", "expand", "contract", "strict")
 RELATIONS_KEY = "clintiny_rels"
@@ -46,8 +46,9 @@ def build_doc(
     if alignment not in ALIGNMENT_MODES:
         raise ValueError(Errors.E400.format(value=alignment, options=", ".join(ALIGNMENT_MODES)))
     text = src.text
+    source_spans, ambiguous = _unique_keys(src.spans, report)
     clean: List[Tuple[SourceSpan, int, int]] = []
-    for span in src.spans:
+    for span in source_spans:
         offsets = _check_offsets(span, text, report, realign_window)
         if offsets is not None:
             clean.append((span, offsets[0], offsets[1]))
@@ -83,6 +84,9 @@ def build_doc(
         rels = []
         seen_rels: Set[Tuple[int, int, int, int, str]] = set()
         for rel in src.relations:
+            if rel.head in ambiguous or rel.tail in ambiguous:
+                report.add_event("unplaceable", "relation_endpoint_ambiguous", rel.where, detail=rel.label)
+                continue
             head = key_to_offsets.get(rel.head)
             tail = key_to_offsets.get(rel.tail)
             if head is None or tail is None:
@@ -113,6 +117,27 @@ def set_relations(doc: Doc, rels: List[Dict]) -> None:
     doc.user_data[RELATIONS_KEY] = rels
 
 
+def _unique_keys(spans: List[SourceSpan], report: ConversionReport) -> Tuple[List[SourceSpan], Set[str]]:
+    """Spans whose id (brat "T2", an XML tag's id) was already given on another line of the file
+    are left out and reported (``duplicate_id``): ids are unique per document in these formats,
+    and a relation naming a repeated id cannot say which span it meant (those relations are
+    reported by the caller as ``relation_endpoint_ambiguous``). Fragments of one discontinuous
+    annotation share their id and their line, and are kept."""
+    first_line: Dict[str, Optional[Location]] = {}
+    kept: List[SourceSpan] = []
+    ambiguous: Set[str] = set()
+    for span in spans:
+        if span.key is not None:
+            if span.key not in first_line:
+                first_line[span.key] = span.where
+            elif span.where != first_line[span.key]:
+                ambiguous.add(span.key)
+                report.add_event("unplaceable", "duplicate_id", span.where, offset=span.start, detail=span.label)
+                continue
+        kept.append(span)
+    return kept, ambiguous
+
+
 def _check_offsets(span: SourceSpan, text: str, report: ConversionReport, window: int) -> Optional[Tuple[int, int]]:
     start, end = span.start, span.end
     if not (0 <= start <= len(text) and 0 <= end <= len(text)) or start > end:
@@ -132,7 +157,10 @@ def _check_offsets(span: SourceSpan, text: str, report: ConversionReport, window
         if found is None:
             report.add_event("unplaceable", "text_mismatch", span.where, offset=start, detail=span.label)
             return None
-        report.add_event("adjusted", "offsets_realigned", span.where, offset=start, detail=f"shift {found - start}")
+        shift = f"shift {found - start}" + (
+            f", length {end - start} -> {len(expected)}" if len(expected) != end - start else ""
+        )
+        report.add_event("adjusted", "offsets_realigned", span.where, offset=start, detail=shift)
         start, end = found, found + len(expected)
     trimmed_start, trimmed_end = start, end
     while trimmed_start < trimmed_end and text[trimmed_start].isspace():

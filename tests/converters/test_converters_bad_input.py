@@ -86,10 +86,54 @@ def test_mixed_encoding_brat_keeps_offsets(tmp_path):
     assert doc.text == text  # the cp1252 line decoded, one character per accented letter
     assert _spans(doc, "entities") == [(0, 18, "Problem", "Problem"), (39, 52, "Problem", "Problem")]
     assert report.events["adjusted"]["offsets_realigned"] == 1
-    assert report.examples["adjusted:offsets_realigned"][0]["detail"] == "shift 0"
+    assert report.examples["adjusted:offsets_realigned"][0]["detail"] == "shift 0, length 19 -> 18"
     assert report.examples["adjusted:encoding_fallback"] == [
-        {"file": str(tmp_path / "a.txt"), "line": 2, "detail": "cp1252"}
+        {"file": str(tmp_path / "a.txt"), "line": 2, "detail": "cp1252 bytes"}
     ]
+
+
+def test_a_line_mixing_utf8_and_a_stray_byte_keeps_its_utf8(tmp_path):
+    # "Zoë" in UTF-8 and a stray cp1252 degree sign on the same line
+    (tmp_path / "a.txt").write_bytes("Zo\u00eb had 38".encode("utf-8") + b"\xb0C fever.\n")
+    (tmp_path / "a.ann").write_text("T1\tProblem 13 18\tfever\nT2\tDrug 0 3\tZo\u00eb\n", encoding="utf8")
+    report = ConversionReport("brat")
+    doc = next(read_brat(tmp_path, report=report))
+    assert doc.text == "Zo\u00eb had 38\u00b0C fever.\n"
+    assert _spans(doc, "entities") == [(0, 3, "Drug", "Drug"), (13, 18, "Problem", "Problem")]
+    assert report.n_unplaceable == 0 and "offsets_realigned" not in report.events["adjusted"]
+
+
+def test_brat_offsets_count_a_bom_and_a_mention_may_hold_a_tab(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"\xef\xbb\xbfTake two (2) tablets of Tylenol\textra strength.")
+    text = "\ufeffTake two (2) tablets of Tylenol\textra strength."
+    drug = text.index("Tylenol")
+    (tmp_path / "a.ann").write_text(
+        f"T1\tDosage 6 9;14 21\ttwo tablets\nT2\tDrug {drug} {drug + 22}\tTylenol\textra strength\n",
+        encoding="utf8",
+    )
+    report = ConversionReport("brat")
+    doc = next(read_brat(tmp_path, report=report, discontinuous="join"))
+    spans = {(s.start_char, s.end_char): s.text for s in doc.spans["entities"]}
+    assert spans[(drug, drug + 22)] == "Tylenol\textra strength"
+    assert spans[(6, 21)] == "two (2) tablets"  # the fragments "two" and "tablets", joined
+    assert report.n_unplaceable == 0 and "offsets_realigned" not in report.events["adjusted"]
+    assert "discontinuous_text_differs" not in report.events["info"]
+
+
+def test_a_repeated_brat_id_and_a_copied_document_are_reported_not_used(tmp_path):
+    (tmp_path / "a.txt").write_text("Heparin 5000 units SC daily.\n", encoding="utf8")
+    (tmp_path / "a.ann").write_text(
+        "T1\tDrug 0 7\tHeparin\nT2\tDosage 8 18\t5000 units\nT2\tRoute 19 21\tSC\nR1\tDosage-Drug Arg1:T2 Arg2:T1\n",
+        encoding="utf8",
+    )
+    (tmp_path / "b.txt").write_bytes((tmp_path / "a.txt").read_bytes())
+    (tmp_path / "b.ann").write_bytes((tmp_path / "a.ann").read_bytes())
+    report = ConversionReport("brat")
+    docs = list(read_brat(tmp_path, report=report))
+    assert len(docs) == 1 and report.events["skipped"]["duplicate_document"] == 1
+    assert [s.text for s in docs[0].spans["entities"]] == ["Heparin", "5000 units"]
+    assert report.events["unplaceable"]["duplicate_id"] == 1
+    assert report.events["unplaceable"]["relation_endpoint_ambiguous"] == 1
 
 
 def test_text_mismatch_and_bad_brat_lines(tmp_path):

@@ -83,6 +83,18 @@ def test_i2b2_2010_release_layout_with_assertions_and_relations(fixtures_dir):
     assert report.n_unplaceable == 0
 
 
+def test_i2b2_2010_same_tokens_with_two_types_keeps_the_first_and_reports_the_other(fixtures_dir, tmp_path):
+    import shutil
+
+    shutil.copytree(fixtures_dir / "i2b2-2010", tmp_path / "i2b2-2010")
+    con = tmp_path / "i2b2-2010" / "concept" / "record-101.con"
+    con.write_text(con.read_text() + 'c="chest pain" 5:2 5:3||t="test"\n')
+    report = ConversionReport("i2b2-2010")
+    doc = next(read_i2b2_2010(tmp_path / "i2b2-2010", report=report))
+    assert [label for text, label, _, _ in _spans(doc, "concepts") if text == "chest pain"] == ["PROBLEM"]
+    assert report.events["unplaceable"]["same_tokens_other_type"] == 1
+
+
 def test_i2b2_2010_public_format_samples(data):
     report = ConversionReport("i2b2-2010")
     docs = {
