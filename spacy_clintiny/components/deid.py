@@ -41,7 +41,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Unio
 import srsly
 from spacy.language import Language
 from spacy.tokens import Doc, SpanGroup
-from spacy.util import SimpleFrozenList, ensure_path
+from spacy.util import SimpleFrozenList, ensure_path, raise_error
 from spacy.vocab import Vocab
 
 from ..converters.labels import PHI_KEY, PHI_LABELS
@@ -51,7 +51,7 @@ from ..deid.merge import merge_mentions
 from ..deid.operators import apply_operator, mode_operator
 from ..deid.patterns import PhiRuleDetector, plausible_date
 from ..deid.propagate import propagation_words, with_propagated
-from ..deid.types import KEYED_MODES, MODES, PhiMention
+from ..deid.types import KEYED_MODES, MERGED_SOURCE, MODES, PhiMention
 from ..errors import Errors
 
 CFG_FILE = "cfg.json"
@@ -231,8 +231,20 @@ class PhiDetector:
         return self._keyed[1]
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterable[Doc]:
+        # spaCy hands errors to a component's own handler when it has a ``pipe``: a doc that fails
+        # here is given to it (``Deidentifier`` then fails that note only), as trainable pipes do
+        error_handler = self.get_error_handler()
         for doc in stream:
-            yield self(doc)
+            try:
+                yield self(doc)
+            except Exception as err:
+                error_handler(self.name, self, [doc], err)
+
+    def get_error_handler(self) -> Callable[[str, Any, List[Doc], Exception], Any]:
+        return getattr(self, "_error_handler", raise_error)
+
+    def set_error_handler(self, error_handler: Callable[[str, Any, List[Doc], Exception], Any]) -> None:
+        self._error_handler = error_handler
 
     def gate_dictionary(self, doc: Doc, mentions: Iterable[PhiMention]) -> List[PhiMention]:
         """Drop the cue-less dictionary mentions the PHI head gives no chance (``dictionary_gate``).
@@ -334,18 +346,28 @@ def write_mentions(doc: Doc, key: str, mentions: Sequence[PhiMention]) -> None:
     """Write merged mentions to ``doc.spans[key]`` (token-aligned outward; source on
     ``span.id_``, subtype on ``span.kb_id_``, confidences in ``attrs["scores"]``)."""
     spans, scores = [], []
+    text = doc.text
     for m in mentions:
         span = doc.char_span(m.start, m.end, label=m.label, kb_id=m.subtype, span_id=m.source, alignment_mode="expand")
         if span is None or not len(span):
             continue
+        # Expanded to whole tokens, a span may take in letters or digits that are not this
+        # mention's ("Quilligan,617-555-1234" is one token; so is "Zell,3/4/2021"), and a
+        # surrogate copies what is not its kind through: such a span is "merged", and operators
+        # redact it instead of making a surrogate.
+        outside = text[span.start_char : m.start] + text[m.end : span.end_char]
+        mixed = any(ch.isalnum() for ch in outside)
         if spans and span.start < spans[-1].end:
-            # expanded to tokens, two mentions now overlap: one span covers both
+            # two mentions now overlap: one span covers both (of two categories it is "merged")
             prev = spans[-1]
-            if span.end > prev.end:
-                spans[-1] = doc[prev.start : span.end]
-                spans[-1].label_, spans[-1].kb_id_, spans[-1].id_ = prev.label_, prev.kb_id_, prev.id_
+            mixed = mixed or m.label != prev.label_ or prev.id_ == MERGED_SOURCE
+            spans[-1] = doc[prev.start : max(span.end, prev.end)]
+            spans[-1].label_, spans[-1].kb_id_ = prev.label_, prev.kb_id_
+            spans[-1].id_ = MERGED_SOURCE if mixed else prev.id_
             scores[-1] = max(scores[-1], m.score)
             continue
+        if mixed:
+            span.id_ = MERGED_SOURCE
         spans.append(span)
         scores.append(m.score)
     doc.spans[key] = SpanGroup(doc, name=key, spans=spans, attrs={"scores": scores})

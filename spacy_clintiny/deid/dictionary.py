@@ -251,6 +251,8 @@ class DictionaryPhiFinder:
                 continue
             for end in range(min(len(doc), token.i + PLACE_TOKENS), token.i, -1):
                 last = doc[end - 1]
+                if last.is_space:  # the key drops whitespace: a place never ends on a line break
+                    continue
                 key = " ".join(text[token.idx : last.idx + len(last)].lower().split())
                 if key in self._places:
                     if is_eponym(doc, token.i, end):  # "Anderson tubes", "Boston brace", "Guillain-Barre"

@@ -18,13 +18,14 @@ A note that fails (a text that is not a string, a component or operator error) g
 exception type, never its text.
 """
 
+import contextlib
 import dataclasses
 import os
 import re
 import sys
 from collections import ChainMap, deque
 from pathlib import Path
-from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 import spacy
 from spacy.language import Language
@@ -322,7 +323,6 @@ class Deidentifier:
         self.chunk_chars = chunk_chars
         self.key = key
         self.propagate = propagate
-        nlp.set_error_handler(_drop_failed_docs)
 
     def run(self, records: Iterable[NoteRecord]) -> Iterator[DeidResult]:
         """De-identify a stream of notes.
@@ -348,16 +348,17 @@ class Deidentifier:
         """Detection only: each note's merged mentions (``text`` still None), or its failure."""
         pending: Deque[_Pending] = deque()
         chunks = self._chunks(records, pending)
-        docs = self.nlp.pipe(chunks, as_tuples=True, batch_size=self.batch_size, n_process=self.n_process)
-        for doc, (index, offset) in docs:
-            # Docs come back in order; a note whose docs never arrive was dropped by the error handler.
-            while pending and pending[0].index < index:
-                yield self._detected(pending.popleft(), dropped=True)
-            head = pending[0]
-            head.mentions.extend(_shifted(self._mentions(doc), offset))
-            head.n_received += 1
-            if head.n_received == head.n_chunks:
-                yield self._detected(pending.popleft())
+        with _error_handler(self.nlp, _drop_failed_docs):  # the caller's nlp gets its handlers back
+            docs = self.nlp.pipe(chunks, as_tuples=True, batch_size=self.batch_size, n_process=self.n_process)
+            for doc, (index, offset) in docs:
+                # Docs come back in order; a note whose docs never arrive was dropped by the error handler.
+                while pending and pending[0].index < index:
+                    yield self._detected(pending.popleft(), dropped=True)
+                head = pending[0]
+                head.mentions.extend(_shifted(self._mentions(doc), offset))
+                head.n_received += 1
+                if head.n_received == head.n_chunks:
+                    yield self._detected(pending.popleft())
         while pending:
             yield self._detected(pending.popleft(), dropped=True)
 
@@ -469,6 +470,20 @@ class _Pending:
     n_received: int = 0
     mentions: List[PhiMention] = dataclasses.field(default_factory=list)
     error: Optional[str] = None
+
+
+@contextlib.contextmanager
+def _error_handler(nlp: Language, handler: Callable) -> Iterator[None]:
+    """``nlp`` with ``handler`` on every component while the block runs, its own handlers after."""
+    previous = [(pipe, pipe.get_error_handler()) for _, pipe in nlp.pipeline if hasattr(pipe, "get_error_handler")]
+    default = nlp.default_error_handler
+    nlp.set_error_handler(handler)
+    try:
+        yield
+    finally:
+        nlp.default_error_handler = default
+        for pipe, own in previous:
+            pipe.set_error_handler(own)
 
 
 def _drop_failed_docs(proc_name: Optional[str], proc: Any, docs: Optional[List[Doc]], err: Exception) -> None:

@@ -34,7 +34,7 @@ from .dateshift import date_year
 from .pseudonym import Pseudonymizer
 from .surrogate import SurrogateGenerator
 from .textshape import split_affixes
-from .types import KEYED_MODES, MODES, PhiMention, Replacement
+from .types import KEYED_MODES, MERGED_SOURCE, MODES, PhiMention, Replacement
 
 ModeOperator = Union[SurrogateGenerator, Pseudonymizer, CustomOperator]
 # the object each mode that has one needs: the keyed ones (KEYED_MODES) and "custom"
@@ -162,6 +162,8 @@ def _surrogate(
     tag_format: str,
     year: Optional[int] = None,
 ) -> Tuple[str, str]:
+    if mention.source == MERGED_SOURCE:  # two kinds of PHI in one token: one surrogate would keep the other
+        return _tag(mention, tag_format), "redact_fallback"
     new_text = generator.surrogate(
         original, label=mention.label, subtype=mention.subtype, patient_id=patient_id, year=year
     )

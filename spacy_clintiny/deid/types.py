@@ -31,6 +31,9 @@ REPLACING_OPERATORS = tuple(op for op in OPERATORS if op != "keep")
 # show the original again. Redaction tags, masks, hash and encryption codes cannot.
 CARRYING_OPERATORS = ("surrogate", "date_shift", "age_group", "custom")
 
+# Source of a span that token alignment made of two mentions of different categories
+# ("Zell,3/4/2021" is one token): no surrogate is made for it, it is redacted.
+MERGED_SOURCE = "merged"
 # Detector sources, most precise first: overlaps are resolved toward the longest span, and
 # between spans of the same length toward the source ranked first here (see ``merge.py``).
 SOURCE_RANK = ("deny_list", "rule", "model")

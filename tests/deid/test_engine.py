@@ -86,6 +86,46 @@ def test_a_failing_component_fails_only_its_notes(regex_nlp):
     assert PHONE not in results[1].error and "BOOM" not in results[1].error
 
 
+def test_the_engine_leaves_the_callers_error_handlers_as_they_were(regex_nlp):
+    regex_nlp.add_pipe("test_deid_boom")
+    run(regex_nlp, ["BOOM", "fine"])
+    with pytest.raises(RuntimeError):  # the caller's own nlp raises again after the engine ran
+        regex_nlp("BOOM")
+
+
+def test_an_error_inside_clintiny_deid_fails_only_its_note(monkeypatch):
+    from spacy_clintiny.components import deid as component
+
+    nlp = load_deid_pipeline("rules")
+    detect = component.PhiDetector.__call__
+
+    def failing(self, doc):
+        if "BOOM" in doc.text:
+            raise RuntimeError("invented")
+        return detect(self, doc)
+
+    monkeypatch.setattr(component.PhiDetector, "__call__", failing)
+    results = run(nlp, [f"a {PHONE}", "BOOM", f"c {DATE}"])
+    assert [r.text for r in results] == ["a [CONTACT]", None, "c [DATE]"] and results[1].error
+
+
+def test_surrogates_never_copy_another_kind_of_phi_glued_to_a_span():
+    from spacy_clintiny.deid.operators import mode_operator
+
+    nlp = load_deid_pipeline("rules")
+    texts = [
+        "Seen by Dr. Zell,3/4/2021 again.",
+        "Son Quentin Quilligan,617-555-1234 called.",
+        "In Springfield\nMarisol",
+    ]
+    engine = Deidentifier(nlp, mode="surrogate", generator=mode_operator("surrogate", "k" * 20))
+    out = [r.text for r in engine.run([NoteRecord(str(i), t, None) for i, t in enumerate(texts)])]
+    assert "3/4/2021" not in out[0] and "Zell" not in out[0]
+    assert "Quilligan" not in out[1] and "617-555-1234" not in out[1]
+    redacted = [r.text for r in Deidentifier(nlp, mode="redact").run([NoteRecord("t", texts[2], None)])]
+    assert redacted == ["In [LOCATION]\n[NAME]"]  # the line break after a town stays
+
+
 def test_a_failing_operator_fails_only_its_note(regex_nlp, monkeypatch):
     from spacy_clintiny.deid import operators
 
