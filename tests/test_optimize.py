@@ -168,6 +168,26 @@ def test_a_quantized_encoder_gives_a_note_the_same_output_alone_and_in_any_batch
         assert numpy.array_equal(numpy.asarray(got)[mask], numpy.asarray(want)[:, :width][mask]), text[:20]
 
 
+PIPE_AFTER_CALL = """
+import sys, spacy
+nlp = spacy.load(sys.argv[1])
+texts = ["John Smith was seen at Boston clinic on 3/14.", "No."] * 10
+nlp(texts[0])  # the parent makes its ONNX session first
+print(len(list(nlp.pipe(texts, batch_size=4, n_process=2))))
+"""
+
+
+def test_n_process_after_the_parent_ran_an_onnx_pipeline_does_not_hang(optimized):
+    # freeing the session a worker inherited joined the parent's threads: the worker waited forever
+    result = subprocess.run(
+        [sys.executable, "-c", PIPE_AFTER_CALL, str(optimized["onnx-int8"])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0 and result.stdout.strip().splitlines()[-1] == "20", result.stderr[-2000:]
+
+
 def test_onnx_folder_holds_the_onnx_model_and_no_torch_weights(fp32_pipeline, optimized):
     size = {name: (path / "clintiny_encoder" / "model").stat().st_size for name, path in optimized.items()}
     fp32_size = (fp32_pipeline / "clintiny_encoder" / "model").stat().st_size

@@ -55,6 +55,11 @@ def quantize_torch_int8(model: torch.nn.Module) -> torch.nn.Module:
     return qmodel.eval()
 
 
+# ONNX Runtime sessions a forked process inherited from its parent: kept alive in the child
+# (copy-on-write memory, no threads), since destroying them there waits on the parent's threads.
+_INHERITED_SESSIONS: List[Any] = []
+
+
 class _LastHiddenState(torch.nn.Module):
     """The encoder's forward with the graph's inputs as positional arguments, returning
     only ``last_hidden_state`` (the pooler output is not used by any head)."""
@@ -183,7 +188,10 @@ class OnnxEncoder(torch.nn.Module):
             # heads and rules (the encoder's ``overlap`` thread runs them side by side)
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             session = onnxruntime.InferenceSession(self.onnx_bytes, options, providers=["CPUExecutionProvider"])
-            # a forked process's sessions belong to its parent: drop them
+            # a forked process's sessions belong to its parent. They are set aside, never freed:
+            # freeing one joins its thread pool's threads, which do not exist in the child, and
+            # the worker hung for good (nlp.pipe(n_process=2) after the parent had run nlp(text))
+            _INHERITED_SESSIONS.extend(v for k, v in self._sessions.items() if k[0] != key[0])
             self._sessions = {k: v for k, v in self._sessions.items() if k[0] == key[0]}
             self._sessions[key] = session
             self._input_names = [node.name for node in session.get_inputs()]
