@@ -51,6 +51,11 @@ class Warnings(metaclass=_Codes):
         "labels {labels}: they are ignored. Check [components.{name}.annotated_labels] (label "
         "names are case-sensitive)."
     )
+    W105 = (
+        "Component '{name}': the settings it was saved with are used, not those of the config given "
+        "at load ({keys} differ). To change a saved clintiny_deid's settings, load it with "
+        "spacy_clintiny.deid.engine.load_deid_pipeline(path, ...) or --deny-list and the other options."
+    )
     W400 = "Credentialed asset '{dest}' is not present (not an error). {how}"
 
 
@@ -408,7 +413,10 @@ class Errors(metaclass=_Codes):
     E703 = "PHI rule '{rule}' ({source}) refers to an unknown word list '{ref}'. Available: {available}."
     E704 = "PHI rule '{rule}' ({source}) uses an unknown macro '{macro}'. Available: {available}."
     E705 = "PHI rule '{rule}' ({source}) has no 'target' tokens: give at least one token pattern for the PHI itself."
-    E706 = "PhiRuleDetector: deny_list label {label!r} is not a PHI category. Use one of: {labels}."
+    E706 = (
+        "PhiRuleDetector: a deny_list key ({label}) is not a PHI category. Use one of: {labels}, each "
+        'with its terms: {{"NAME": ["..."]}} (category and terms swapped?)'
+    )
     E707 = (
         'PhiRuleDetector: {name} must be {expected}, got a {type}. For example allow_list=["ICU", '
         '"LA"], deny_list={{"NAME": ["..."]}}, categories=["DATE", "CONTACT"].'

@@ -35,6 +35,7 @@ propagation across a patient's notes, chunking of very long notes and the audit 
 deid``'s (``deid.engine.Deidentifier``).
 """
 
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
@@ -52,7 +53,7 @@ from ..deid.operators import apply_operator, mode_operator
 from ..deid.patterns import PhiRuleDetector, plausible_date
 from ..deid.propagate import propagation_words, with_propagated
 from ..deid.types import KEYED_MODES, MERGED_SOURCE, MODES, PhiMention
-from ..errors import Errors
+from ..errors import Errors, Warnings
 
 CFG_FILE = "cfg.json"
 RULES_FILE = "rules.bin"
@@ -302,9 +303,21 @@ class PhiDetector:
 
     def from_bytes(self, data: bytes, *, exclude: Sequence[str] = SimpleFrozenList()) -> "PhiDetector":
         msg = srsly.msgpack_loads(data)
-        self.cfg.update(msg["cfg"])
-        self.detector.from_bytes(msg["rules"])
+        self._load_saved(msg["cfg"], msg["rules"])
         return self
+
+    def _load_saved(self, cfg: Dict[str, Any], rules: bytes) -> None:
+        """Take the saved settings (they hold what ``load_deid_pipeline`` changed after loading,
+        which the config does not), and say so when they replace settings the config given at
+        load asked for: a deny list added that way was silently not used (W105; keys only,
+        never values)."""
+        differ = sorted(key for key, value in cfg.items() if key in self.cfg and self.cfg[key] != value)
+        if self.detector.to_bytes() != rules:
+            differ.append("rules and lists")
+        if differ:
+            warnings.warn(Warnings.W105.format(name=self.name, keys=", ".join(differ)), stacklevel=3)
+        self.cfg.update(cfg)
+        self.detector.from_bytes(rules)
 
     def to_disk(self, path: Union[str, Path], *, exclude: Sequence[str] = SimpleFrozenList()) -> None:
         path = ensure_path(path)
@@ -317,8 +330,7 @@ class PhiDetector:
         for name in (CFG_FILE, RULES_FILE):
             if not (path / name).exists():
                 raise ValueError(Errors.E769.format(name=self.name, path=path / name))
-        self.cfg.update(srsly.read_json(path / CFG_FILE))
-        self.detector.from_bytes((path / RULES_FILE).read_bytes())
+        self._load_saved(srsly.read_json(path / CFG_FILE), (path / RULES_FILE).read_bytes())
         return self
 
     def initialize(self, get_examples: Optional[Callable] = None, *, nlp: Optional[Language] = None) -> None:

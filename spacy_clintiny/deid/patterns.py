@@ -434,7 +434,9 @@ class PhiRuleDetector:
             )
         for label, terms in (deny_list or {}).items():
             if label not in PHI_LABELS:
-                raise ValueError(Errors.E706.format(label=label, labels=", ".join(PHI_LABELS)))
+                # the key may be a name (category and terms swapped): never shown
+                shown = f"{len(label)} characters" if isinstance(label, str) else type(label).__name__
+                raise ValueError(Errors.E706.format(label=shown, labels=", ".join(PHI_LABELS)))
             self.deny_list[label] = sorted(
                 {" ".join(t.split()) for t in _strings(terms, f"deny_list['{label}']") if t.strip()}
             )

@@ -102,6 +102,21 @@ def test_round_trip_through_disk_in_a_fresh_process(tmp_path):
     assert out == ["[('CONTACT', 'rule:phone'), ('NAME', 'deny_list')]", "0.25"]
 
 
+def test_a_config_given_at_load_that_the_saved_settings_replace_is_warned_about(tmp_path):
+    import warnings
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_deid", config={"mode": "redact", "deny_list": {"NAME": ["Quilligan"]}})
+    nlp.to_disk(tmp_path / "p")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a plain load is quiet
+        spacy.load(tmp_path / "p")
+    with pytest.warns(UserWarning, match=r"W105.*\(mode differ\)") as caught:
+        loaded = spacy.load(tmp_path / "p", config={"components": {"clintiny_deid": {"mode": "mask"}}})
+    assert loaded.get_pipe("clintiny_deid").cfg["mode"] == "redact"
+    assert "Quilligan" not in str(caught[0].message)
+
+
 def test_missing_rules_file_is_a_clear_error(tmp_path):
     nlp = spacy.blank("en")
     nlp.add_pipe("clintiny_deid")

@@ -527,6 +527,9 @@ def test_bad_options_are_rejected_with_codes(nlp):
         PhiRuleDetector(nlp.vocab, categories=["PHONE"])
     with pytest.raises(ValueError, match="E706"):
         PhiRuleDetector(nlp.vocab, deny_list={"PERSON": ["x"]})
+    with pytest.raises(ValueError, match="E706") as swapped:  # category and term swapped: no name shown
+        PhiRuleDetector(nlp.vocab, deny_list={"Xqvzor Plimm": ["NAME"]})
+    assert "Xqvzor" not in str(swapped.value) and "12 characters" in str(swapped.value)
     with pytest.raises(TypeError, match="E707"):
         PhiRuleDetector(nlp.vocab, allow_list="ICU")
     with pytest.raises(TypeError, match="E707") as err:
