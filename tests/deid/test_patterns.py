@@ -90,6 +90,17 @@ def test_more_phone_formats(detector, nlp):
     ]
 
 
+def test_joined_phones_unicode_emails_and_iso_date_times(detector, nlp):
+    text = "Call 464-946-2667/464-946-2668, mail \u00e9lodie.67@example.org, seen 2021-03-04T10:00."
+    assert texts(detector, nlp, text)[:4] == [
+        "464-946-2667",
+        "464-946-2668",
+        "\u00e9lodie.67@example.org",
+        "2021-03-04",
+    ]
+    assert texts(detector, nlp, "BP 120/80, HR 72/min, 617/555") == []
+
+
 def test_spaced_numbers_without_a_phone_cue_are_not_phones(detector, nlp):
     assert spans(detector, nlp, "UO 200 250 1100, I/O 1500/800, x1000 magnification, TV 500 x 14.") == []
 
