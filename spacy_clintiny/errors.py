@@ -56,6 +56,11 @@ class Warnings(metaclass=_Codes):
         "at load ({keys} differ). To change a saved clintiny_deid's settings, load it with "
         "spacy_clintiny.deid.engine.load_deid_pipeline(path, ...) or --deny-list and the other options."
     )
+    W106 = (
+        "Component '{name}': doc.spans['{key}'] holds spans labelled {labels}, which are not PHI "
+        "categories (NAME, LOCATION, DATE, AGE, CONTACT, ID, PROFESSION): they are not used. Map "
+        "them to those categories before this component (doc.ents are not read either)."
+    )
     W400 = "Credentialed asset '{dest}' is not present (not an error). {how}"
 
 
@@ -925,6 +930,10 @@ class Errors(metaclass=_Codes):
     )
     E914 = "'{path}' is given as both {first} and {second}: each needs a file of its own."
     E915 = "{option} '{path}' is a folder: give a file name."
+    E919 = (
+        "Component '{name}': doc.spans['{key}'] holds {n} spans but {m} scores in attrs['scores']. "
+        "Give one score per span, or none (all count as 1.0)."
+    )
     E918 = (
         "No dev split under '{path}': nothing to evaluate. Give the corpus folder the corpus step "
         "wrote, with <corpus>/dev.spacy files (spacy project run corpus)."

@@ -282,6 +282,13 @@ class PhiDetector:
         if group is None:
             return []
         scores = group.attrs.get("scores") or [1.0] * len(group)
+        if len(scores) != len(group):
+            raise ValueError(Errors.E919.format(name=self.name, key=self.cfg["model_key"], n=len(group), m=len(scores)))
+        unknown = sorted({span.label_ for span in group} - set(PHI_LABELS))
+        if unknown and not getattr(self, "_warned_labels", False):
+            self._warned_labels = True  # once per component: labels are names of categories, never text
+            message = Warnings.W106.format(name=self.name, key=self.cfg["model_key"], labels=unknown[:10])
+            warnings.warn(message, stacklevel=2)
         check_dates = self.cfg["check_dates"]
         out = []
         for span, score in zip(group, scores):

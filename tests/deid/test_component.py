@@ -117,6 +117,18 @@ def test_a_config_given_at_load_that_the_saved_settings_replace_is_warned_about(
     assert "Quilligan" not in str(caught[0].message)
 
 
+def test_spans_of_another_component_with_other_labels_or_scores_are_not_dropped_silently():
+    nlp = spacy.blank("en")
+    deid = nlp.add_pipe("clintiny_deid", config={"rules": False})
+    doc = with_model_spans(nlp, "Pt Xqvzor Plimm seen.", [(3, 15, "PATIENT", 0.9)])
+    with pytest.warns(UserWarning, match=r"W106.*PATIENT"):
+        deid(doc)
+    doc = with_model_spans(nlp, "Pt Xqvzor Plimm seen.", [(3, 15, "NAME", 0.9)])
+    doc.spans["phi"].attrs["scores"] = [0.9, 0.8]
+    with pytest.raises(ValueError, match="E919"):
+        deid(doc)
+
+
 def test_missing_rules_file_is_a_clear_error(tmp_path):
     nlp = spacy.blank("en")
     nlp.add_pipe("clintiny_deid")
