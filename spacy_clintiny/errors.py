@@ -930,6 +930,7 @@ class Errors(metaclass=_Codes):
     )
     E914 = "'{path}' is given as both {first} and {second}: each needs a file of its own."
     E915 = "{option} '{path}' is a folder: give a file name."
+    E920 = "Component '{name}': {setting} must be {expected}, got a {type}."
     E919 = (
         "Component '{name}': doc.spans['{key}'] holds {n} spans but {m} scores in attrs['scores']. "
         "Give one score per span, or none (all count as 1.0)."

@@ -82,19 +82,21 @@ RULES_FILE = "rules.bin"
 def make_clintiny_deid(
     nlp: Language,
     name: str,
-    model_key: Optional[str],
-    output_key: str,
-    rules: bool,
-    threshold: float,
-    allow_list: Optional[List[str]],
-    deny_list: Optional[Dict[str, List[str]]],
-    categories: Optional[List[str]],
-    profile: str = "recall",
-    propagate: bool = True,
-    dictionary_gate: float = 0.01,
-    check_dates: bool = False,
-    mode: str = "annotate",
-    custom: Optional[str] = None,
+    # Typed Any on purpose: spaCy's config validation error prints the whole config, and so the
+    # deny list's names; PhiDetector checks every setting itself, naming the setting, not its value.
+    model_key: Any,
+    output_key: Any,
+    rules: Any,
+    threshold: Any,
+    allow_list: Any,
+    deny_list: Any,
+    categories: Any,
+    profile: Any = "recall",
+    propagate: Any = True,
+    dictionary_gate: Any = 0.01,
+    check_dates: Any = False,
+    mode: Any = "annotate",
+    custom: Any = None,
 ) -> "PhiDetector":
     """Create a ``clintiny_deid`` component.
 
@@ -169,6 +171,22 @@ class PhiDetector:
         mode: str = "annotate",
         custom: Optional[str] = None,
     ) -> None:
+        kinds = {
+            "model_key": (model_key, (str, type(None)), "a span group name or null"),
+            "output_key": (output_key, str, "a span group name"),
+            "rules": (rules, bool, "true or false"),
+            "threshold": (threshold, (int, float), "a number in [0, 1]"),
+            "profile": (profile, str, '"recall" or "precision"'),
+            "propagate": (propagate, bool, "true or false"),
+            "check_dates": (check_dates, bool, "true or false"),
+            "mode": (mode, str, "a mode name"),
+            "custom": (custom, (str, type(None)), "a function name or null"),
+        }
+        for setting, (value, kind, expected) in kinds.items():
+            if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+                raise TypeError(
+                    Errors.E920.format(name=name, setting=setting, expected=expected, type=type(value).__name__)
+                )
         if mode not in MODES:
             raise ValueError(Errors.E742.format(mode=mode, modes=", ".join(MODES)))
         if not 0.0 <= threshold <= 1.0:

@@ -84,6 +84,10 @@ def test_bad_config_names_the_value():
         nlp.add_pipe("clintiny_deid", name="d2", config={"categories": ["PERSON"]})
     with pytest.raises(ValueError, match="E894.*2.0"):
         nlp.add_pipe("clintiny_deid", name="d3", config={"dictionary_gate": 2.0})
+    # a wrongly typed setting is our own error, not spaCy's, which prints the config and its deny list
+    with pytest.raises(TypeError, match="E920.*threshold") as err:
+        nlp.add_pipe("clintiny_deid", name="d4", config={"threshold": "0.5x", "deny_list": {"NAME": ["Xqvzor"]}})
+    assert "Xqvzor" not in str(err.value)
 
 
 def test_round_trip_through_disk_in_a_fresh_process(tmp_path):
