@@ -48,6 +48,7 @@ from typing import (
     Dict,
     FrozenSet,
     Iterable,
+    Iterator,
     List,
     Match,
     Optional,
@@ -74,6 +75,17 @@ from .wordlists import NUMERIC_NOT_AFTER, NUMERIC_NOT_BEFORE, UNITS, default_all
 
 DISK_FILE = "phi_rules.json"
 SETTINGS = ("allow_list", "deny_list", "categories", "include_times", "profile")
+# A word of a deny-list term: a run of letters (with the combining marks of decomposed, NFD,
+# text) or of digits, so "5B." holds the words of "Room 5B" and "Xqvzor617" the name "Xqvzor".
+DENY_WORD = re.compile(r"(?:[^\W\d_]|[\u0300-\u036f])+|\d+")
+# Most characters of space or punctuation between two words of one deny-list term in a note.
+DENY_GAP = 3
+
+
+def _deny_word_key(word: str) -> str:
+    return unicodedata.normalize("NFC", word).lower()
+
+
 RULE_KEYS = ("name", "label", "subtype", "before", "target", "after", "next_not_in", "cased", "profile")
 REGEX_KEYS = (
     "name",
@@ -484,6 +496,15 @@ class PhiRuleDetector:
 
     def _build_deny_matcher(self) -> None:
         self._deny_matcher = PhraseMatcher(self.vocab, attr="LOWER")
+        # terms as word sequences too, found in the text whatever the tokenizer made of it:
+        # "Xqvzor/617-555-1234" is one spaCy token, where the PhraseMatcher sees no "Xqvzor"
+        self._deny_words: Dict[Tuple[str, ...], str] = {}
+        for label, terms in self.deny_list.items():
+            for term in terms:
+                words = tuple(_deny_word_key(w.group()) for w in DENY_WORD.finditer(term))
+                if words:
+                    self._deny_words.setdefault(words, label)
+        self._deny_longest = max((len(words) for words in self._deny_words), default=0)
         if not any(self.deny_list.values()):
             return
         import spacy
@@ -533,10 +554,31 @@ class PhiRuleDetector:
         return out
 
     def _deny_mentions(self, doc: Doc) -> List[PhiMention]:
-        return [
-            PhiMention(doc[start].idx, doc[end - 1].idx + len(doc[end - 1]), self.vocab.strings[match_id], "deny_list")
+        found = {
+            (doc[start].idx, doc[end - 1].idx + len(doc[end - 1])): self.vocab.strings[match_id]
             for match_id, start, end in self._deny_matcher(doc)
-        ]
+        }
+        for start, end, label in self._deny_word_spans(doc.text):
+            found.setdefault((start, end), label)
+        return [PhiMention(start, end, label, "deny_list") for (start, end), label in sorted(found.items())]
+
+    def _deny_word_spans(self, text: str) -> Iterator[Tuple[int, int, str]]:
+        """Deny-list terms as runs of words (letters and combining marks, compared lower-cased in
+        NFC), next to each other or joined by at most ``DENY_GAP`` characters of space or
+        punctuation: one set lookup per word and term length, whatever the list's size."""
+        if not self._deny_words:
+            return
+        words = list(DENY_WORD.finditer(text))
+        keys = [_deny_word_key(w.group()) for w in words]
+        for i in range(len(words)):
+            for n in range(min(self._deny_longest, len(words) - i), 0, -1):
+                label = self._deny_words.get(tuple(keys[i : i + n]))
+                if label is None:
+                    continue
+                gaps = (text[words[j].end() : words[j + 1].start()] for j in range(i, i + n - 1))
+                if all(len(gap) <= DENY_GAP and not any(ch.isalnum() for ch in gap) for gap in gaps):
+                    yield words[i].start(), words[i + n - 1].end(), label
+                    break
 
     # ------------------------------------------------------------------ serialization
 

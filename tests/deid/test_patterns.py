@@ -527,6 +527,13 @@ def test_deny_list_matches_whole_words_case_insensitively(nlp):
     ]
 
 
+def test_deny_list_finds_terms_inside_tokens_the_tokenizer_glued(nlp):
+    detector = PhiRuleDetector(nlp.vocab, deny_list={"NAME": ["Xqvzor", "Room 5B"]}, categories=[])
+    text = "Call Xqvzor/617-555-1234 in Room 5B. Xqvzor617 ok, xqvzorian not."
+    found = [text[m.start : m.end] for m in detector(nlp(text)) if m.source == "deny_list"]
+    assert found == ["Xqvzor", "Room 5B", "Xqvzor"]
+
+
 def test_categories_limit_the_rules_not_the_deny_list(nlp):
     detector = PhiRuleDetector(nlp.vocab, categories=["DATE"], deny_list={"NAME": ["Smith"]})
     text = "Dr. Smith saw pt 3/14/2021, call 617-555-1234."
