@@ -4,7 +4,9 @@
 
 Parsed with a small tolerant scanner instead of an XML parser: the releases contain stray
 ``&`` and ``<`` that strict parsers reject, the note text must be kept byte-exact (an XML
-parser normalises ``\\r\\n``), and every tag keeps its line number for the report.
+parser normalises ``\\r\\n``), and every tag keeps its line number for the report. A file with
+CRLF line ends whose offsets fit the normalised text better (more tags' ``text`` attributes at
+their offsets) is read normalised, as an XML parser would, and the report says so.
 """
 
 import html
@@ -53,7 +55,24 @@ def parse_i2b2_xml(path: Path, raw: str, report: ConversionReport) -> Optional[T
         line = raw.count("\n", 0, body_start + el.start()) + 1
         attrs = {k: html.unescape(v) for k, v in ATTRIBUTE.findall(el.group(2))}
         tags.append((el.group(1), attrs, Location(str(path), line)))
+    if "\r" in text and tags:
+        # A file saved with CRLF whose offsets were counted on the text an XML parser returns
+        # (XML 1.0 2.11 reads CRLF and CR as LF): the tags' own text tells which text they index
+        lf = text.replace("\r\n", "\n").replace("\r", "\n")
+        if _fitting(lf, tags) > _fitting(text, tags):
+            report.add_event("adjusted", "xml_line_ends_normalized", Location(str(path)))
+            text = lf
     return text, tags
+
+
+def _fitting(text: str, tags: List[Tag]) -> int:
+    """How many tags' ``text`` attribute is the text at their offsets."""
+    n = 0
+    for _, attrs, _ in tags:
+        start, end = int_attr(attrs, "start"), int_attr(attrs, "end")
+        if start is not None and end is not None and "text" in attrs and text[start:end] == attrs["text"]:
+            n += 1
+    return n
 
 
 def int_attr(attrs: Dict[str, str], name: str) -> Optional[int]:

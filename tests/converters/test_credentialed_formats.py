@@ -83,6 +83,16 @@ def test_i2b2_2010_release_layout_with_assertions_and_relations(fixtures_dir):
     assert report.n_unplaceable == 0
 
 
+def test_i2b2_2014_saved_with_crlf_is_read_as_an_xml_parser_reads_it(fixtures_dir, tmp_path):
+    source = fixtures_dir / "i2b2-2014" / "110-01.xml"
+    (tmp_path / "110-01.xml").write_bytes(source.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    expected = next(read_i2b2_2014(source, report=ConversionReport("i2b2-2014")))
+    report = ConversionReport("i2b2-2014")
+    doc = next(read_i2b2_2014(tmp_path / "110-01.xml", report=report))
+    assert _spans(doc, "phi") == _spans(expected, "phi") and report.n_unplaceable == 0
+    assert report.events["adjusted"]["xml_line_ends_normalized"] == 1
+
+
 def test_i2b2_2010_same_tokens_with_two_types_keeps_the_first_and_reports_the_other(fixtures_dir, tmp_path):
     import shutil
 
