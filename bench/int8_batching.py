@@ -5,11 +5,12 @@ does encoding each window alone cost?
         --notes 500 --reps 3 --out bench/results/int8_batching.json
 
 Dynamic int8 (torch or ONNX Runtime) scales the activations per encoder call, over every window
-in it and their padding, so in length-sorted groups (the fp32 path) a note's PHI can change with
-its neighbours. The encoder therefore encodes each window alone when it is quantized
-(``architectures.encoder._budget``). On PhysioNet training-patient notes (never the held-out
-ones) this script times ``clintiny deid --mode redact`` both ways, alternating, and counts the
-notes whose output differs between a batch of 32 and the note alone. Prints a table; no text.
+in it and their padding, so in length-sorted groups across notes (the fp32 path) a note's PHI can
+change with its neighbours. The encoder therefore puts the windows of one note only in a call
+when it is quantized (``architectures.encoder._note_groups``). On PhysioNet training-patient
+notes (never the held-out ones) this script times ``clintiny deid --mode redact`` three ways,
+alternating (one note a call, the default; one window a call; groups across notes), and counts
+the notes whose output differs between a batch of 32 and the note alone. Prints a table; no text.
 """
 
 import argparse
@@ -28,6 +29,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
+    import numpy
     import torch
 
     import spacy_clintiny.architectures.encoder as encoder
@@ -43,31 +45,39 @@ def main() -> None:
     shim = nlp.get_pipe("encoder").model.layers[0].shims[0]
     if getattr(shim, "quantize", None) is None:
         raise SystemExit(f"{args.model}: its encoder is not quantized (load it with int8, or give an int8 package)")
-    alone_budget = encoder._budget
-    ways = {"each window alone (default)": alone_budget, "length-sorted groups": lambda model: 4096}
+    default_groups = encoder._note_groups
 
-    def run(budget, recs):
-        encoder._budget = budget
+    def one_window_a_call(nested_spans, wordpieces, budget):
+        return [numpy.array([i]) for i in range(len(wordpieces.input_ids))]
+
+    ways = {
+        "one note a call (default)": (encoder._quantized, default_groups),
+        "one window a call": (encoder._quantized, one_window_a_call),
+        "groups across notes": (lambda model: False, default_groups),
+    }
+
+    def run(way, recs):
+        encoder._quantized, encoder._note_groups = way
         engine = Deidentifier(nlp, mode="redact", propagate="none", batch_size=32)
         start = time.perf_counter()
         texts = [result.text for result in engine.run(recs)]
         return time.perf_counter() - start, texts
 
-    run(alone_budget, records[:32])  # warm-up
+    run(ways["one note a call (default)"], records[:32])  # warm-up
     seconds = {name: [] for name in ways}
     outputs = {}
     for _ in range(args.reps):
-        for name, budget in ways.items():
-            took, texts = run(budget, records)
+        for name, way in ways.items():
+            took, texts = run(way, records)
             seconds[name].append(took)
             outputs.setdefault(name, texts)
     differs = {}
     engine = Deidentifier(nlp, mode="redact", propagate="none", batch_size=32)
-    for name, budget in ways.items():
-        encoder._budget = budget
+    for name, way in ways.items():
+        encoder._quantized, encoder._note_groups = way
         alone = [next(engine.run([record])).text for record in records[: args.check]]
         differs[name] = sum(a != b for a, b in zip(alone, outputs[name]))
-    encoder._budget = alone_budget
+    encoder._quantized, encoder._note_groups = ways["one note a call (default)"]
     words = sum(len(note.text.split()) for note in notes)
     rows = {
         name: {
@@ -85,8 +95,9 @@ def main() -> None:
             f"{name:<30} {row['notes_per_s_best']:>12.1f} {row['words_per_s_best']:>12.0f}  "
             f"{row['notes_differing_alone_vs_batch']}"
         )
-    base = rows["length-sorted groups"]["notes_per_s_best"]
-    print(f"ratio alone / groups: {rows['each window alone (default)']['notes_per_s_best'] / base:.3f}")
+    base = rows["groups across notes"]["notes_per_s_best"]
+    for name in ("one note a call (default)", "one window a call"):
+        print(f"{name} / groups across notes: {rows[name]['notes_per_s_best'] / base:.3f}")
     if args.out is not None:
         write_json_atomic(args.out, {"model": args.model, "notes": len(records), "words": words, "results": rows})
 
