@@ -71,6 +71,23 @@ def test_bad_physionet_lines_are_reported_rest_converted(bad_physionet):
     assert "SMITH" not in json.dumps(events) and "555-1234" not in json.dumps(events)
 
 
+def test_a_phrase_line_without_its_type_never_puts_its_text_in_the_report(bad_physionet):
+    phrase = bad_physionet / "id-phi.phrase"
+    phrase.write_text(phrase.read_text() + "1 1 33 37 HOLLOWAY\n")  # the TYPE column is missing
+    report = ConversionReport("physionet")
+    list(read_physionet(bad_physionet / "id.text", phrase, report=report))
+    assert report.events["unplaceable"]["unmapped_label"] == 1
+    assert "HOLLOWAY" not in json.dumps(report.to_dict())
+
+
+def test_a_label_map_that_is_not_json_is_named(tmp_path):
+    from spacy_clintiny.converters.labels import LabelMap
+
+    (tmp_path / "map.json").write_text('{"entities": {\n}', encoding="utf8")
+    with pytest.raises(ValueError, match=r"E423.*map\.json"):
+        LabelMap.from_json(tmp_path / "map.json")
+
+
 def test_mixed_encoding_brat_keeps_offsets(tmp_path):
     text = "Caf\u00e9 au lait spots.\nNa\u00efve patient with r\u00e9nal failure.\n"
     raw = text.split("\n")[0].encode("utf-8") + b"\n" + text.split("\n", 1)[1].encode("cp1252")
