@@ -7,7 +7,7 @@ does encoding each window alone cost?
 Dynamic int8 (torch or ONNX Runtime) scales the activations per encoder call, over every window
 in it and their padding, so in length-sorted groups across notes (the fp32 path) a note's PHI can
 change with its neighbours. The encoder therefore puts the windows of one note only in a call
-when it is quantized (``architectures.encoder._note_groups``). On PhysioNet training-patient
+when it is quantized (``architectures.encoder._doc_rows``). On PhysioNet training-patient
 notes (never the held-out ones) this script times ``clintiny deid --mode redact`` three ways,
 alternating (one note a call, the default; one window a call; groups across notes), and counts
 the notes whose output differs between a batch of 32 and the note alone. Prints a table; no text.
@@ -45,19 +45,19 @@ def main() -> None:
     shim = nlp.get_pipe("encoder").model.layers[0].shims[0]
     if getattr(shim, "quantize", None) is None:
         raise SystemExit(f"{args.model}: its encoder is not quantized (load it with int8, or give an int8 package)")
-    default_groups = encoder._note_groups
+    default_rows = encoder._doc_rows
 
-    def one_window_a_call(nested_spans, wordpieces, budget):
-        return [numpy.array([i]) for i in range(len(wordpieces.input_ids))]
+    def one_window_a_call(nested_spans):
+        return [numpy.array([i]) for i in range(sum(len(spans) for spans in nested_spans))]
 
     ways = {
-        "one note a call (default)": (encoder._quantized, default_groups),
+        "one note a call (default)": (encoder._quantized, default_rows),
         "one window a call": (encoder._quantized, one_window_a_call),
-        "groups across notes": (lambda model: False, default_groups),
+        "groups across notes": (lambda model: False, default_rows),
     }
 
     def run(way, recs):
-        encoder._quantized, encoder._note_groups = way
+        encoder._quantized, encoder._doc_rows = way
         engine = Deidentifier(nlp, mode="redact", propagate="none", batch_size=32)
         start = time.perf_counter()
         texts = [result.text for result in engine.run(recs)]
@@ -74,10 +74,10 @@ def main() -> None:
     differs = {}
     engine = Deidentifier(nlp, mode="redact", propagate="none", batch_size=32)
     for name, way in ways.items():
-        encoder._quantized, encoder._note_groups = way
+        encoder._quantized, encoder._doc_rows = way
         alone = [next(engine.run([record])).text for record in records[: args.check]]
         differs[name] = sum(a != b for a, b in zip(alone, outputs[name]))
-    encoder._quantized, encoder._note_groups = ways["one note a call (default)"]
+    encoder._quantized, encoder._doc_rows = ways["one note a call (default)"]
     words = sum(len(note.text.split()) for note in notes)
     rows = {
         name: {

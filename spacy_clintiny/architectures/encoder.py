@@ -165,9 +165,10 @@ def _forward_by_length(
         check_trainable(model, "clintiny_encoder")
         model_output, backprop_tensors = model.layers[0](wordpieces, is_train)
     else:
-        budget = int(model.attrs["batch_wordpieces"])
-        groups = _note_groups(nested_spans, wordpieces, budget) if _quantized(model) else None
-        model_output = predict_by_length(model.layers[0], wordpieces, budget=budget, groups=groups)
+        parts = _doc_rows(nested_spans) if _quantized(model) else None
+        model_output = predict_by_length(
+            model.layers[0], wordpieces, budget=int(model.attrs["batch_wordpieces"]), parts=parts
+        )
         backprop_tensors = None
     output = FullTransformerBatch(spans=nested_spans, wordpieces=wordpieces, model_output=model_output, align=align)
 
@@ -182,22 +183,16 @@ def _quantized(model: TransformerModel) -> bool:
     return getattr(model.layers[0].shims[0], "quantize", None) is not None
 
 
-def _note_groups(nested_spans: List[List[Any]], wordpieces: WordpieceBatch, budget: int) -> List[numpy.ndarray]:
-    """Encoder calls for a dynamically quantized encoder (int8, torch or ONNX): it scales its
-    activations per call, over every window in it and their padding, so a note's output would
-    depend on the notes batched with it (a name found alone, missed in a batch of eight). Here
-    a call holds the windows of one doc only (length-sorted groups within ``budget``): a doc's
-    output depends on itself alone. Against groups across notes, on 500 PhysioNet notes
-    (``bench/int8_batching.py``, a shared 2-core machine): 0.94x the speed for a note a call,
-    0.87x-1.15x in three runs for a window a call; the run-to-run noise is of that size."""
-    lengths = numpy.asarray(wordpieces.attention_mask).sum(axis=1).astype("int64")
-    groups: List[numpy.ndarray] = []
-    start = 0
-    for doc_spans in nested_spans:
-        rows = numpy.arange(start, start + len(doc_spans))
-        start += len(doc_spans)
-        groups.extend(rows[group] for group in length_groups(lengths[rows], budget))
-    return groups
+def _doc_rows(nested_spans: List[List[Any]]) -> List[numpy.ndarray]:
+    """The window rows of each doc, for a dynamically quantized encoder (int8, torch or ONNX): it
+    scales its activations per call, over every window in it and their padding, so a note's
+    output would depend on the notes batched with it (a name found alone, missed in a batch of
+    eight). Calls that hold the windows of one doc only make a doc's output depend on itself
+    alone. Against groups across notes, on 500 PhysioNet notes (``bench/int8_batching.py``, a
+    shared 2-core machine): 0.94x the speed for a note a call, 0.87x-1.15x in three runs for a
+    window a call; the run-to-run noise is of that size."""
+    bounds = numpy.cumsum([0] + [len(doc_spans) for doc_spans in nested_spans])
+    return [numpy.arange(start, end) for start, end in zip(bounds[:-1], bounds[1:])]
 
 
 def length_groups(lengths: numpy.ndarray, budget: int, *, min_fill: float = MIN_FILL) -> List[numpy.ndarray]:
@@ -226,7 +221,7 @@ def length_groups(lengths: numpy.ndarray, budget: int, *, min_fill: float = MIN_
 
 
 def predict_by_length(
-    wrapper: Model, wordpieces: WordpieceBatch, *, budget: int, groups: Optional[List[numpy.ndarray]] = None
+    wrapper: Model, wordpieces: WordpieceBatch, *, budget: int, parts: Optional[List[numpy.ndarray]] = None
 ) -> BaseModelOutput:
     """Encode the windows in length-sorted groups, each padded to its own longest window,
     and put the outputs back in the batch's order and padded shape.
@@ -234,14 +229,16 @@ def predict_by_length(
     wrapper (Model): spacy-transformers' HFWrapper layer.
     wordpieces (WordpieceBatch): (n_windows, seq) padded wordpieces of the batch.
     budget (int): Most padded wordpieces per encoder call.
-    groups (Optional[List[numpy.ndarray]]): The windows of each call, when the caller chose them
-        (``_note_groups``); None: ``length_groups`` of the whole batch.
+    parts (Optional[List[numpy.ndarray]]): Rows that may share a call (``_doc_rows``: one doc's
+        windows), each split in ``length_groups`` of its own; None: the whole batch may.
     RETURNS (BaseModelOutput): ``last_hidden_state`` (n_windows, seq, width); padding rows are 0.
     """
     lengths = numpy.asarray(wordpieces.attention_mask).sum(axis=1).astype("int64")
     n_windows, seq_len = wordpieces.input_ids.shape
     hidden = None
-    for idx in length_groups(lengths, budget) if groups is None else groups:
+    parts = [numpy.arange(n_windows)] if parts is None else parts
+    groups = (rows[part] for rows in parts for part in length_groups(lengths[rows], budget))
+    for idx in groups:
         longest = max(int(lengths[idx[-1]]), 1)
         group = WordpieceBatch(
             strings=[wordpieces.strings[i] for i in idx],
