@@ -6,7 +6,7 @@ import numpy
 import pytest
 from thinc.api import NumpyOps
 
-from spacy_clintiny.components._common import masked_cross_entropy
+from spacy_clintiny.components._common import masked_cross_entropy, token_batches
 
 OPS = NumpyOps()
 
@@ -71,3 +71,11 @@ def test_positive_weights_are_refused_with_exclusive_classes():
             exclusive=True,
             pos_weight=numpy.ones(2, "float32"),
         )
+
+
+def test_token_batches_keep_the_order_and_the_budget():
+    docs = [[0] * n for n in (3, 4, 0, 9, 2, 2, 5)]  # anything with a length
+    runs = token_batches(docs, budget=6)
+    assert [doc for run in runs for doc in run] == docs
+    assert [[len(doc) for doc in run] for run in runs] == [[3], [4, 0], [9], [2, 2], [5]]
+    assert token_batches([], budget=6) == []

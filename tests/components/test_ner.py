@@ -8,6 +8,7 @@ import pytest
 import spacy
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
+from thinc.api import Model
 
 from helpers import encoder_config, span_examples
 from spacy_clintiny.components.tag_scheme import MISSING, TagScheme
@@ -484,3 +485,30 @@ def test_every_head_rejects_a_label_that_is_not_a_string_with_one_message(factor
     with pytest.raises(ValueError, match=r"E005.*labels must be non-empty strings, got 3 of type int"):
         head.add_label(3)
     assert head.add_label("OK") == 1 and head.add_label("OK") == 0
+
+
+def test_a_batch_is_predicted_in_runs_of_bounded_tokens_with_the_same_scores(nlp, tiny_encoder, monkeypatch):
+    from spacy_clintiny.components import _common
+
+    make_pipeline(nlp, tiny_encoder)
+    examples = make_examples(nlp)
+    nlp.initialize(lambda: examples)
+    texts = [text for text, _ in PHI_DATA] + ["", "Seen by Dr Smith. " * 40]
+    docs = list(nlp.pipe(texts, disable=["ner"]))
+    head = nlp.get_pipe("ner")
+    whole = head.predict(docs)
+    calls = []
+    predict = Model.predict
+
+    def counted(model, run):
+        if model is head.model:
+            calls.append(sum(map(len, run)))
+        return predict(model, run)
+
+    monkeypatch.setattr(Model, "predict", counted)
+    monkeypatch.setattr(_common, "PREDICT_TOKENS", 16)
+    parts = head.predict(docs)
+    assert max(calls) > 16 and sorted(calls)[-2] <= 16  # the long doc alone, the others in runs
+    assert [p.shape for p in parts] == [w.shape for w in whole]
+    for part, full in zip(parts, whole):
+        numpy.testing.assert_allclose(part, full, rtol=1e-5, atol=1e-6)
