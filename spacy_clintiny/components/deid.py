@@ -21,7 +21,9 @@ The spans:
 * ``doc.spans[output_key].attrs["scores"]``: one confidence per span.
 
 Spans are aligned outward to token boundaries (``alignment_mode="expand"``): a redaction
-may cover a few more characters than the pattern matched, never fewer.
+may cover a few more characters than the pattern matched, never fewer. The letters and digits
+the tokens add are redacted with the span, the punctuation at their edges is not:
+``attrs["chars"]`` holds each span's characters for the operators ("Room 5B." becomes "[NAME].").
 
 With ``mode`` other than "annotate" (the default: find only) the component also writes the
 de-identified text to ``doc._.deid_text``, with the operators of ``clintiny deid``
@@ -37,7 +39,7 @@ deid``'s (``deid.engine.Deidentifier``).
 
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import srsly
 from spacy.language import Language
@@ -381,8 +383,9 @@ def checked_gate(value: Any, name: str = "clintiny_deid") -> float:
 
 def write_mentions(doc: Doc, key: str, mentions: Sequence[PhiMention]) -> None:
     """Write merged mentions to ``doc.spans[key]`` (token-aligned outward; source on
-    ``span.id_``, subtype on ``span.kb_id_``, confidences in ``attrs["scores"]``)."""
-    spans, scores = [], []
+    ``span.id_``, subtype on ``span.kb_id_``, confidences in ``attrs["scores"]``, and in
+    ``attrs["chars"]`` each span's characters for the operators: ``edge_bounds``)."""
+    spans, scores, chars = [], [], []
     text = doc.text
     for m in mentions:
         span = doc.char_span(m.start, m.end, label=m.label, kb_id=m.subtype, span_id=m.source, alignment_mode="expand")
@@ -394,6 +397,7 @@ def write_mentions(doc: Doc, key: str, mentions: Sequence[PhiMention]) -> None:
         # redact it instead of making a surrogate.
         outside = text[span.start_char : m.start] + text[m.end : span.end_char]
         mixed = any(ch.isalnum() for ch in outside)
+        bounds = edge_bounds(text, span.start_char, span.end_char, m.start, m.end)
         if spans and span.start < spans[-1].end:
             # two mentions now overlap: one span covers both (of two categories it is "merged")
             prev = spans[-1]
@@ -402,23 +406,42 @@ def write_mentions(doc: Doc, key: str, mentions: Sequence[PhiMention]) -> None:
             spans[-1].label_, spans[-1].kb_id_ = prev.label_, prev.kb_id_
             spans[-1].id_ = MERGED_SOURCE if mixed else prev.id_
             scores[-1] = max(scores[-1], m.score)
+            chars[-1] = [min(chars[-1][0], bounds[0]), max(chars[-1][1], bounds[1])]
             continue
         if mixed:
             span.id_ = MERGED_SOURCE
         spans.append(span)
         scores.append(m.score)
-    doc.spans[key] = SpanGroup(doc, name=key, spans=spans, attrs={"scores": scores})
+        chars.append(list(bounds))
+    doc.spans[key] = SpanGroup(doc, name=key, spans=spans, attrs={"scores": scores, "chars": chars})
+
+
+def edge_bounds(text: str, start: int, end: int, m_start: int, m_end: int) -> Tuple[int, int]:
+    """The characters an operator replaces for a mention at ``m_start:m_end`` whose token-aligned
+    span is ``start:end``: the mention, widened over the letters and digits the tokens add
+    (they may be PHI of another kind) but not over the punctuation at the tokens' edges, which
+    stays in the output ("Room 5B." becomes "[NAME].", not "[NAME]")."""
+    left = next((i for i in range(start, m_start) if text[i].isalnum()), m_start)
+    right = next((i + 1 for i in range(end - 1, m_end - 1, -1) if text[i].isalnum()), m_end)
+    return min(left, m_start), max(right, m_end)
 
 
 def phi_mentions(doc: Doc, key: str = PHI_KEY) -> List[PhiMention]:
     """Read the PHI spans of ``doc.spans[key]`` back as :class:`PhiMention` records (source
-    ``"model"`` for spans without one, e.g. straight from a ``clintiny_ner`` head)."""
+    ``"model"`` for spans without one, e.g. straight from a ``clintiny_ner`` head), with the
+    characters of ``attrs["chars"]`` where ``write_mentions`` set them, else the span's own."""
     if key not in doc.spans:
         return []
     group = doc.spans[key]
     scores = group.attrs.get("scores") or [1.0] * len(group)
-    return [
-        PhiMention(span.start_char, span.end_char, span.label_, span.id_ or "model", float(score), span.kb_id_)
-        for span, score in zip(group, scores)
-        if span.label_ in PHI_LABELS and span.end_char > span.start_char
-    ]
+    chars = group.attrs.get("chars")
+    if not isinstance(chars, list) or len(chars) != len(group):
+        chars = [None] * len(group)
+    mentions = []
+    for span, score, bounds in zip(group, scores, chars):
+        start, end = span.start_char, span.end_char
+        if bounds is not None and start <= bounds[0] < bounds[1] <= end:
+            start, end = bounds
+        if span.label_ in PHI_LABELS and end > start:
+            mentions.append(PhiMention(start, end, span.label_, span.id_ or "model", float(score), span.kb_id_))
+    return mentions

@@ -220,6 +220,21 @@ def test_a_replacing_mode_writes_the_deidentified_text():
         nlp.add_pipe("clintiny_deid", name="d2", config={"mode": "scramble"})
 
 
+def test_punctuation_that_token_alignment_adds_stays_in_the_output_and_glued_phi_does_not():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_deid", config={"deny_list": {"NAME": ["Room 5B", "Xqvzor"]}, "mode": "redact"})
+    doc = nlp("Seen in Room 5B. Then home. Call Xqvzor,617-555-1234.")
+    # the spans are whole tokens ("5B." is one), the redaction keeps the period and takes in
+    # the phone glued to the name
+    assert [span.text for span in doc.spans["phi"]] == ["Room 5B.", "Xqvzor,617-555-1234"]
+    assert doc._.deid_text == "Seen in [NAME]. Then home. Call [NAME]."
+    assert doc.spans["phi"].attrs["chars"] == [[8, 15], [33, 52]]
+    surrogate = spacy.blank("en")
+    surrogate.add_pipe("clintiny_deid", config={"deny_list": {"NAME": ["Room 5B"]}, "mode": "surrogate"})
+    text = surrogate("Seen in Room 5B. Then home.")._.deid_text
+    assert text.startswith("Seen in ") and text.endswith(". Then home.") and "Room 5B" not in text
+
+
 def test_keyed_modes_take_the_secret_from_the_environment_never_from_the_config(tmp_path, monkeypatch):
     key = "a component secret, long enough"
     monkeypatch.delenv("CLINTINY_DEID_KEY", raising=False)
