@@ -313,11 +313,32 @@ def _numeric_date_ok(doc: Doc, match: Match, start: int, end: int) -> bool:
         return False
     if "/" not in match.group(0):
         return True
-    if match.group("md") and int(match.group("m")) < int(match.group("d")) <= 4:
+    if match.group("md") and _fraction_like(match.group("md")) and not _in_date_range(doc.text, start, end):
         return False
     if before and before[-1].endswith("%"):  # "SIMV/PS 500 X 14, 50% 5/5"
         return False
     return after not in NUMERIC_NOT_AFTER and not any(w in NUMERIC_NOT_BEFORE for w in before)
+
+
+# A month/day on the other side of a dash: "3/4-3/6" is a range of dates, "1/2-3/4" of fractions.
+_RANGE_AFTER = re.compile(r"\s?-\s?(\d{1,2}/\d{1,2})(?![\d/])")
+_RANGE_BEFORE = re.compile(r"(?<![\d/])(\d{1,2}/\d{1,2})\s?-\s?$")
+
+
+def _fraction_like(month_day: str) -> bool:
+    """Whether a month/day reads as a fraction (1/2, 3/4: the month below a day of at most 4)."""
+    month, day = (int(part) for part in month_day.split("/"))
+    return month < day <= 4
+
+
+def _in_date_range(text: str, start: int, end: int) -> bool:
+    """Whether the month/day at ``start:end`` is one end of a dash range whose other end is a
+    month/day that is no fraction ("3/4-3/6": the 3/4 is a date too)."""
+    other = _RANGE_AFTER.match(text, end) or _RANGE_BEFORE.search(text, max(0, start - 8), start)
+    if other is None:
+        return False
+    month, day = (int(part) for part in other.group(1).split("/"))
+    return 1 <= month <= 12 and 1 <= day <= 31 and not _fraction_like(other.group(1))
 
 
 CHECKS: Dict[str, Callable[[Doc, Match, int, int], bool]] = {"numeric_date": _numeric_date_ok}

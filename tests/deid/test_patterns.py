@@ -164,6 +164,16 @@ def test_dates_glued_to_words_and_ranges(detector, nlp):
     assert texts(detector, nlp, text) == ["9/2/92", "8/25", "3/14", "3/16", "3/18", "3/20"]
 
 
+def test_dates_joined_by_a_slash_and_fraction_like_ends_of_date_ranges(detector, nlp):
+    # one token each: before, the slash after a date stopped every numeric date rule, and an
+    # ISO pair gave a partial "04/2093" that left the rest in the output
+    text = "Seen 3/4/2093/3/5/2093, again 3/4/93/3/5/93 and 2093-03-04/2093-03-05 then."
+    assert texts(detector, nlp, text) == ["3/4/2093/3/5/2093", "3/4/93/3/5/93", "2093-03-04/2093-03-05"]
+    # 3/4 reads as a fraction, unless the other end of its range is a date
+    text = "abx 3/4-3/6, from 3/2 - 3/9; take 1/2-3/4 tab, 3/4 strength."
+    assert texts(detector, nlp, text) == ["3/4", "3/6", "3/2", "3/9"]
+
+
 def test_years_only_in_date_context(detector, nlp):
     text = "MI in 1980s, CABG in 1993, lumpectomy in the year of 2001; at 1900 hr, from 2000 to 2400, 1500 cc."
     assert spans(detector, nlp, text) == [
