@@ -130,6 +130,7 @@ def load_deid_pipeline(
             raise ValueError(Errors.E763.format(model=model))
         for name in keep["heads"]:
             nlp.get_pipe(name).cfg["outside_weight"] = float(options.outside_weight)
+            _sync_config(nlp, name, {"outside_weight": float(options.outside_weight)})
     existing = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == DEID_FACTORY]
     if not existing:
         nlp.add_pipe(DEID_FACTORY, config=deid_config)
@@ -153,7 +154,18 @@ def load_deid_pipeline(
                 deny[label] = list(dict.fromkeys(deny.get(label, []) + list(terms)))
             settings["deny_list"] = deny
         pipe.detector.from_dict(settings)
+        _sync_config(nlp, existing[-1], {**pipe.cfg, **pipe.detector.to_dict()})
     return nlp
+
+
+def _sync_config(nlp: Language, name: str, settings: Dict[str, Any]) -> None:
+    """Write the settings a loaded component was changed to into ``nlp.config`` too, so a
+    pipeline saved afterwards loads with them and without warning W105 (its config.cfg kept
+    the old values while the component's own files held the new ones)."""
+    block = nlp.get_pipe_config(name)
+    for key, value in settings.items():
+        if key in block:
+            block[key] = value
 
 
 def resolve_int8(model: Optional[str], int8: Optional[bool]) -> bool:

@@ -121,6 +121,24 @@ def test_a_config_given_at_load_that_the_saved_settings_replace_is_warned_about(
     assert "Quilligan" not in str(caught[0].message)
 
 
+def test_a_pipeline_saved_after_load_deid_pipeline_changed_it_loads_quietly_with_the_changes(tmp_path):
+    import warnings
+
+    from spacy_clintiny.deid.engine import load_deid_pipeline
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("clintiny_deid", config={"deny_list": {"NAME": ["Quilligan"]}})
+    nlp.to_disk(tmp_path / "p")
+    changed = load_deid_pipeline(str(tmp_path / "p"), dictionary_gate=0.2, deny_list={"NAME": ["Xqvzor"]})
+    changed.to_disk(tmp_path / "q")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # before: W105 on every plain load of the saved pipeline
+        loaded = spacy.load(tmp_path / "q")
+    pipe = loaded.get_pipe("clintiny_deid")
+    assert pipe.cfg["dictionary_gate"] == 0.2 and pipe.cfg["mode"] == "annotate"
+    assert pipe.detector.to_dict()["deny_list"]["NAME"] == ["Quilligan", "Xqvzor"]
+
+
 def test_spans_of_another_component_with_other_labels_or_scores_are_not_dropped_silently():
     nlp = spacy.blank("en")
     deid = nlp.add_pipe("clintiny_deid", config={"rules": False})
