@@ -8,6 +8,7 @@ import warnings
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 import numpy
+from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from thinc.api import Model, Ops, Optimizer, set_dropout_rate
 from thinc.types import Floats2d
@@ -18,8 +19,11 @@ from ..errors import Errors, Warnings
 # activations until the model's last layer has run (about 40 kB a token for the PHI head), so
 # a batch of long notes in one call grew without bound: ``clintiny deid`` took 4.7 GB for 4
 # chunks of 100,000 characters and 8.4 GB for 8, so its batch of 32 would need about 30; in
-# runs of this budget, 2.2 GB for 4 and 4.7 GB for 32.
+# runs of this budget, 2.2 GB for 4 and 4.7 GB for 32. A longer doc is predicted in segments.
 PREDICT_TOKENS = 8192
+# Tokens of context on each side of a long doc's segment, whose predictions are dropped: the
+# token heads' CNN sees 2 tokens each side (depth 2, window 1), so their output is unchanged.
+SEGMENT_MARGIN = 64
 
 # The ``[model.tok2vec]`` part of each head's default config: a listener to the shared encoder.
 LISTENER_CONFIG_STR = """
@@ -213,6 +217,48 @@ def token_batches(docs: List[Any], budget: Optional[int] = None) -> List[List[An
         runs[-1].append(doc)
         size += len(doc)
     return runs
+
+
+def predict_in_runs(model: Model, docs: List[Doc], n_out: int) -> List[Floats2d]:
+    """``model.predict`` of a token head over ``docs`` in runs of at most ``PREDICT_TOKENS``
+    tokens (``token_batches``), a longer doc in overlapping segments, so that memory stays
+    bounded whatever the batch and the notes' length.
+
+    model (Model): The head's model (docs in, one ``(n_tokens, n_out)`` array per doc out).
+    docs (List[Doc]): The batch, encoded.
+    n_out (int): Columns of the output, for empty docs.
+    RETURNS (List[Floats2d]): One array per doc, as ``model.predict(docs)`` gives.
+    """
+    budget = PREDICT_TOKENS
+    scores: List[Floats2d] = []
+    for run in token_batches(docs, budget):
+        if len(run) == 1 and len(run[0]) > budget:
+            scores.append(_predict_segments(model, run[0], budget, min(SEGMENT_MARGIN, budget // 4)))
+        elif any(len(doc) for doc in run):
+            scores.extend(model.predict(run))
+        else:
+            scores.extend(model.ops.alloc2f(0, n_out) for _ in run)
+    return scores
+
+
+def _predict_segments(model: Model, doc: Doc, budget: int, margin: int) -> Floats2d:
+    """One long doc's predictions, segment by segment: each segment is a copy of its tokens
+    with ``margin`` tokens of context either side (``Span.as_doc``) and the doc's encoder output
+    for them (``trf_data`` with its alignment sliced; the encoder saw the whole doc)."""
+    step = budget - 2 * margin
+    encoded = Doc.has_extension("trf_data") and doc._.trf_data is not None
+    parts = []
+    for start in range(0, len(doc), step):
+        low, high = max(0, start - margin), min(len(doc), start + step + margin)
+        segment = doc[low:high].as_doc()
+        if encoded:
+            trf = doc._.trf_data
+            segment._.trf_data = type(trf)(
+                wordpieces=trf.wordpieces, model_output=trf.model_output, align=trf.align[low:high]
+            )
+        probs = model.predict([segment])[0]
+        parts.append(probs[start - low : start - low + min(step, len(doc) - start)])
+    return model.ops.xp.concatenate(parts)
 
 
 def is_probability(value: Any) -> bool:

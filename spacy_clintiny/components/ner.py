@@ -25,7 +25,7 @@ from thinc.types import Floats2d
 
 from ..converters.labels import ANNOTATED_LABELS
 from ..errors import Errors, Warnings
-from ._common import LISTENER_CONFIG_STR, LabelledHead, token_batches
+from ._common import LISTENER_CONFIG_STR, LabelledHead, predict_in_runs
 from ._upstream import docs_are_encoded, has_upstream, listens_to_encoder
 from .tag_scheme import MISSING, SCHEMES, TagScheme
 
@@ -156,13 +156,7 @@ class TokenClassifier(LabelledHead, TrainablePipe):
         """
         docs = list(docs)
         self._check_encoder_output(docs)
-        scores: List[Floats2d] = []
-        for run in token_batches(docs):  # bounded memory, whatever the batch's length
-            if any(len(doc) for doc in run):
-                scores.extend(self.model.predict(run))
-            else:
-                scores.extend(self.model.ops.alloc2f(0, len(self.tag_scheme)) for _ in run)
-        return scores
+        return predict_in_runs(self.model, docs, len(self.tag_scheme))
 
     def set_annotations(self, docs: Iterable[Doc], scores: List[Floats2d]) -> None:
         """Decode valid tag sequences and write spans (and optionally ``doc.ents``).

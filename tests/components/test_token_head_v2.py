@@ -55,6 +55,23 @@ def test_v2_overfits_tiny_phi_data(trained):
         assert spans_of(nlp(text)) == gold
 
 
+def test_a_long_doc_in_segments_gets_the_scores_of_the_whole_doc(trained, monkeypatch):
+    # the CNN context sees one token each side: segments with margins change no token's score
+    from spacy_clintiny.components import _common
+
+    nlp, _ = trained
+    doc = nlp.make_doc(" ".join(text for text, _ in PHI) * 12)
+    doc = nlp.get_pipe("clintiny_encoder")(doc)
+    head = nlp.get_pipe("ner_phi")
+    whole = head.predict([doc])[0]
+    monkeypatch.setattr(_common, "PREDICT_TOKENS", 24)
+    segments = head.predict([doc])[0]
+    assert len(doc) > 10 * 24 and segments.shape == whole.shape
+    numpy.testing.assert_allclose(segments, whole, rtol=1e-5, atol=1e-6)
+    head.set_annotations([doc], [segments])
+    assert spans_of(doc)[:2] == PHI[0][1]
+
+
 def test_v2_lstm_context_learns(tiny_encoder):
     spacy.util.fix_random_seed(0)
     nlp = phi_head_pipeline(tiny_encoder, LSTM_V2)
