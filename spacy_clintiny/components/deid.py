@@ -49,6 +49,7 @@ from spacy.vocab import Vocab
 
 from ..converters.labels import PHI_KEY, PHI_LABELS
 from ..deid.dictionary import CUELESS_SOURCES, is_eponym
+from ..deid.engine import safe_detail
 from ..deid.lists import read_surrogate_key
 from ..deid.merge import merge_mentions
 from ..deid.operators import apply_operator, mode_operator
@@ -232,13 +233,18 @@ class PhiDetector:
         write_mentions(doc, self.cfg["output_key"], merged)
         mode = self.cfg["mode"]
         if mode != "annotate":
-            doc._.deid_text, _ = apply_operator(
-                doc.text,
-                phi_mentions(doc, self.cfg["output_key"]),
-                mode=mode,
-                patient_id=doc._.deid_patient,
-                generator=self._operator(),
-            )
+            generator = self._operator()
+            try:
+                doc._.deid_text, _ = apply_operator(
+                    doc.text,
+                    phi_mentions(doc, self.cfg["output_key"]),
+                    mode=mode,
+                    patient_id=doc._.deid_patient,
+                    generator=generator,
+                )
+            except Exception as err:  # a custom function's message may hold the span: its type only
+                detail = safe_detail(err)
+                raise ValueError(Errors.E746.format(note_id="(this doc)", mode=mode, detail=detail)) from None
         return doc
 
     def _operator(self) -> Any:

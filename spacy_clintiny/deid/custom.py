@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Callable, Optional, Tuple
 
 from ..errors import Errors
-from .textshape import split_affixes
+from .surrogate import distinctive_words
+from .textshape import plain, split_affixes
 
 CustomFunction = Callable[..., str]
 
@@ -69,12 +70,14 @@ class CustomOperator:
 
 
 def keeps_original(original: str, replacement: str) -> bool:
-    """Whether a replacement still shows the original (letter case not counted). An original of
-    one character counts only when it is the whole replacement ("J" may be in any text)."""
-    original, replacement = original.casefold(), replacement.casefold()
+    """Whether a replacement still shows the original, with letter case, whitespace, accents and
+    apostrophe forms not counted ("John\nSmith" in "John Smith", "José" in "Jose"), or one of its
+    distinctive words ("Smith" of "John Smith"), as surrogate mode refuses. An original of one
+    character counts only when it is the whole replacement ("J" may be in any text)."""
+    original, replacement = plain(original), plain(replacement)
     if len(original) < 2:
         return original == replacement.strip()
-    return original in replacement
+    return original in replacement or bool(distinctive_words(original) & distinctive_words(replacement))
 
 
 def load_custom_operator(spec: str) -> CustomOperator:

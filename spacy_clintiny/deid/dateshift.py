@@ -26,7 +26,7 @@ import datetime
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .textshape import case_pattern, recase, split_affixes
+from .textshape import case_pattern, recase
 from .wordlists import MONTHS_FULL as MONTHS
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -46,7 +46,7 @@ def shift_date_text(text: str, days: int, *, two_digit_year: bool = False, year:
     year (Optional[int]): The year a date without one is read in (the note's year); None, or a
         year in which the date does not exist ("2/29"), reads it in leap year 2000.
     RETURNS (Optional[str]): The shifted date, or None if it cannot be read, or if a day-level
-        date comes out unchanged.
+        date comes out unchanged or with its month and day (a shift of whole years).
     """
     tokens = _DATE_TOKEN.findall(text)
     roles = _date_roles(tokens, two_digit_year=two_digit_year)
@@ -99,6 +99,8 @@ def shift_date_text(text: str, days: int, *, two_digit_year: bool = False, year:
         elif role == "ordinal":
             out[i] = recase(_ordinal_suffix(new.day), case_pattern(tokens[i]))
     shifted = "".join(out)
+    if new is not None and month is not None and day is not None and (new.month, new.day) == (month, day):
+        return None  # a shift of whole years keeps the month and day, which are PHI
     return None if (day is not None or "weekday" in found) and shifted == text else shifted
 
 
@@ -234,7 +236,8 @@ def _ordinal_suffix(day: int) -> str:
 
 
 def group_age(original: str) -> Optional[str]:
-    """HIPAA age grouping: ages over 89 become "90" (a bare number) or "90+"; others are kept.
+    """HIPAA age grouping: ages over 89 become "90+" ("92 yo" -> "90+ yo": a bare "90" would
+    read as exactly 90); others are kept.
 
     original (str): The age as written ("92", "92 yo", "45").
     RETURNS (Optional[str]): The grouped age, or None when no number is found (redact).
@@ -244,7 +247,4 @@ def group_age(original: str) -> Optional[str]:
         return None
     if all(float(n) < 90 for n in numbers):
         return original
-    prefix, core, suffix = split_affixes(original)
-    if core.isdigit():
-        return prefix + "90" + suffix
     return _AGE_NUMBER.sub(lambda m: "90+" if float(m.group()) >= 90 else m.group(), original)

@@ -123,9 +123,27 @@ LOCATION_KINDS = {
     "ORGANIZATION": "company",
 }
 CONTACT_KINDS = {"PHONE": "digits", "FAX": "digits", "EMAIL": "email", "URL": "url"}
-_NAME_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+# A name word: letters with their combining accents (NFD "José"), joined by apostrophes
+# ("O'Brien"), but not a possessive "'s", which stays as it is ("Smith's" -> "Hanson's").
+_NAME_WORD = re.compile(r"(?<!['’])(?:[^\W\d_]|[\u0300-\u036f])+(?:['’](?![sS]\b)(?:[^\W\d_]|[\u0300-\u036f])+)*")
 _ALPHA_RUN = re.compile(r"[^\W\d_]+")
 _IPV4 = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
+
+
+def _whole_years(days: int) -> bool:
+    """Whether a shift of ``days`` can land a date on its own month and day (365 or 366 days, or
+    as many years of them): such a shift hides the year only, so it is never drawn."""
+    years = round(days / 365.25)
+    return years >= 1 and 365 * years <= days <= 366 * years
+
+
+def _keeps(original: str, value: str, kind: str) -> bool:
+    """Whether a drawn value (normalized) gives the original (normalized) away: equal to it, or,
+    for names and places drawn whole, holding it ("Dan" in "Daniel", "Wood" in "Underwood":
+    the leak rate counts an original inside its own surrogate as a leak)."""
+    if value == original:
+        return True
+    return kind not in RESHAPE_KINDS and len(original) >= 2 and original in value
 
 
 class SurrogateGenerator:
@@ -189,10 +207,17 @@ class SurrogateGenerator:
         """The patient's date offset.
 
         patient_id (str): The patient.
-        RETURNS (int): Days to add to every date of the patient, in [-max_shift_days, -min_shift_days].
+        RETURNS (int): Days to add to every date of the patient, in [-max_shift_days, -min_shift_days],
+            never a whole number of years (365 or 366 days kept every month and day of about
+            one patient in 365: the next offset in the range is taken instead).
         """
         span = self.max_shift_days - self.min_shift_days + 1
-        return -(self.min_shift_days + self._seed(f"date-shift|{patient_id}") % span)
+        start = self._seed(f"date-shift|{patient_id}") % span
+        for step in range(span):  # the first offset from the drawn one that is no whole number of years
+            days = self.min_shift_days + (start + step) % span
+            if not _whole_years(days):
+                return -days
+        return -(self.min_shift_days + start)  # a range of whole years only: shift_date_text redacts
 
     def surrogate(
         self, original: str, *, label: str, subtype: str = "", patient_id: str, year: Optional[int] = None
@@ -265,7 +290,7 @@ class SurrogateGenerator:
                 value = reshape(source, random.Random(seed), letters=kind == "reshape")
             else:
                 value = self._pick(kind, seed)
-            if value and normalize(value) != avoid and not avoid_words & distinctive_words(value):
+            if value and not _keeps(avoid, normalize(value), kind) and not avoid_words & distinctive_words(value):
                 return value
         return None
 

@@ -5,6 +5,7 @@ same layout."""
 import random
 import re
 import string
+import unicodedata
 from typing import Tuple
 
 _ALPHA_RUN = re.compile(r"[^\W\d_]+")
@@ -32,15 +33,30 @@ def reshape(text: str, rng: random.Random, *, letters: bool = True) -> str:
 
 
 def split_affixes(text: str) -> Tuple[str, str, str]:
-    """Split a span into (leading non-alphanumerics, core, trailing non-alphanumerics)."""
+    """Split a span into (leading non-alphanumerics, core, trailing non-alphanumerics); the
+    combining accents of the core's last letter are the core's ("Jose" + U+0301)."""
     start = next((i for i, char in enumerate(text) if char.isalnum()), len(text))
     end = next((i for i in range(len(text), start, -1) if text[i - 1].isalnum()), start)
+    while start < end < len(text) and unicodedata.combining(text[end]):
+        end += 1
     return text[:start], text[start:end], text[end:]
 
 
+# Apostrophes that word processors write for "'": O’Brien is O'Brien.
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
+
+
 def normalize(text: str) -> str:
-    """Case-folded, internal whitespace collapsed: the form surrogates are keyed on."""
-    return " ".join(text.split()).casefold()
+    """Case-folded, internal whitespace collapsed, composed (NFC: "Jose" + combining acute is
+    "José") and with one apostrophe: the form surrogates and codes are keyed on."""
+    return " ".join(unicodedata.normalize("NFC", text).translate(_APOSTROPHES).split()).casefold()
+
+
+def plain(text: str) -> str:
+    """``normalize``'s form without accents ("José García" is "jose garcia"): what a
+    replacement must not contain."""
+    decomposed = unicodedata.normalize("NFKD", normalize(text))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def case_pattern(text: str) -> str:

@@ -193,7 +193,7 @@ class NoteRecord:
     note_id (str): Identifier for outputs and the audit (a relative path, a row id...).
     text (str): The note.
     patient_id (Optional[str]): Surrogates and date shifts are consistent per patient; None
-        makes each note its own patient.
+        (or an empty or blank id) makes each note its own patient.
     meta (Dict[str, Any]): Anything the reader wants carried to the writer (line number,
         other CSV columns...). Never logged.
     """
@@ -202,6 +202,10 @@ class NoteRecord:
     text: str
     patient_id: Optional[str] = None
     meta: Dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.patient_id is not None and not str(self.patient_id).strip():
+            self.patient_id = None  # an empty or blank id is no patient, as the readers read it
 
 
 @dataclass

@@ -253,6 +253,16 @@ def test_punctuation_that_token_alignment_adds_stays_in_the_output_and_glued_phi
     assert text.startswith("Seen in ") and text.endswith(". Then home.") and "Room 5B" not in text
 
 
+def test_a_custom_function_that_raises_is_reported_without_its_message(tmp_path):
+    (tmp_path / "ops.py").write_text("def boom(text, **_):\n    raise ValueError('secret ' + text)\n")
+    nlp = spacy.blank("en")
+    config = {"mode": "custom", "custom": f"{tmp_path / 'ops.py'}:boom", "deny_list": {"NAME": ["Quilligan"]}}
+    nlp.add_pipe("clintiny_deid", config=config)
+    with pytest.raises(ValueError, match=r"E746.*\(ValueError\)") as caught:
+        nlp("Seen by Quilligan.")
+    assert "Quilligan" not in str(caught.value)
+
+
 def test_keyed_modes_take_the_secret_from_the_environment_never_from_the_config(tmp_path, monkeypatch):
     key = "a component secret, long enough"
     monkeypatch.delenv("CLINTINY_DEID_KEY", raising=False)

@@ -79,6 +79,11 @@ def test_a_value_that_shows_the_original_is_redacted_instead(ops_file):
     assert {r.operator for r in reps} == {"redact_fallback"}
     assert keeps_original("Li", "Dr. LI") and not keeps_original("J", "James")
     assert keeps_original("J", " j ") and not keeps_original("Smith", "S.")
+    # whitespace, accents and apostrophe forms do not hide the original, nor does keeping one
+    # of its words (as surrogate mode refuses)
+    assert keeps_original("John\nSmith", "John Smith") and keeps_original("John  Smith", "JOHN SMITH")
+    assert keeps_original("José García", "Jose Garcia") and keeps_original("O\u2019Brien", "O'Brien")
+    assert keeps_original("John Smith", "Mr. Smith") and not keeps_original("John Smith", "[PERSON-1]")
 
 
 def test_a_failing_function_fails_its_note_only_and_says_no_text(ops_file):

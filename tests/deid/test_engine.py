@@ -308,3 +308,15 @@ def test_options_given_at_load_keep_a_saved_pipelines_deny_list(tmp_path):
         found = {s.text for s in doc.spans["phi"]}
         assert "Quilligan" in found, options  # the saved deny list survives every option
         assert ("Tarrowby" in found) == ("deny_list" in options)
+
+
+def test_an_empty_or_blank_patient_id_is_no_patient():
+    assert NoteRecord("a", "x", "").patient_id is None and NoteRecord("b", "x", "  ").patient_id is None
+    from spacy_clintiny.deid.surrogate import SurrogateGenerator
+
+    generator = SurrogateGenerator("a test key of some length")
+    engine = Deidentifier(load_deid_pipeline("rules"), mode="surrogate", generator=generator)
+    text = "Mrs. Harding seen 9/23/2093."
+    out = {r.record.note_id: r.text for r in engine.run([NoteRecord("a", text, ""), NoteRecord("b", text, " ")])}
+    shared = {r.record.note_id: r.text for r in engine.run([NoteRecord("a", text, "p"), NoteRecord("b", text, "p")])}
+    assert shared["a"] == shared["b"] and out["a"] != out["b"]  # two patients, not one shared ""

@@ -81,7 +81,7 @@ def test_surrogate_mode():
     check_offsets(TEXT, output, reps)
     by_label = {r.label: r for r in reps}
     assert by_label["DATE"].new_text == "3/4/2021" and by_label["DATE"].operator == "date_shift"
-    assert by_label["AGE"].new_text == "90" and by_label["AGE"].operator == "age_group"
+    assert by_label["AGE"].new_text == "90+" and by_label["AGE"].operator == "age_group"
     assert {by_label[label].operator for label in ("NAME", "LOCATION", "ID", "CONTACT")} == {"surrogate"}
     for r in reps:
         if r.label != "AGE":
