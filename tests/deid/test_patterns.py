@@ -174,6 +174,12 @@ def test_dates_joined_by_a_slash_and_fraction_like_ends_of_date_ranges(detector,
     assert texts(detector, nlp, text) == ["3/4", "3/6", "3/2", "3/9"]
 
 
+def test_day_first_dates_split_age_and_sex_and_ipv6(detector, nlp):
+    text = "Seen 14/03/2093 and 31/12/2093, ratio 14/3/20. Pt is a 94M, a 92 M. IP fe80::1ff:fe23:4567:890a ok."
+    assert texts(detector, nlp, text) == ["14/03/2093", "31/12/2093", "94", "fe80::1ff:fe23:4567:890a"]
+    assert texts(detector, nlp, "at 10:30:45, I:E 1:2, a::b, with a 101 F fever") == []
+
+
 def test_years_only_in_date_context(detector, nlp):
     text = "MI in 1980s, CABG in 1993, lumpectomy in the year of 2001; at 1900 hr, from 2000 to 2400, 1500 cc."
     assert spans(detector, nlp, text) == [
