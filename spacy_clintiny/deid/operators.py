@@ -46,6 +46,8 @@ _MODE_CLASSES = {
 }
 
 SURROGATE_OPERATORS = {"DATE": "date_shift", "AGE": "age_group"}
+# Years of age past which Safe Harbor groups ages: a date this many years before the note is redacted.
+OVER_89 = 90
 _NON_SPACE = re.compile(r"\S")
 
 
@@ -93,6 +95,7 @@ def apply_operator(
     ordered = _check_mentions(mentions, len(text))
     patient = "" if patient_id is None else patient_id
     year = note_year(text, ordered) if mode == "surrogate" else None
+    latest = latest_year(text, ordered) if mode == "surrogate" else None
     pieces: List[str] = []
     replacements: List[Replacement] = []
     pos = out_pos = 0
@@ -107,7 +110,7 @@ def apply_operator(
         elif mode == "remove":
             new_text, operator = "", "remove"
         elif mode == "surrogate":
-            new_text, operator = _surrogate(original, mention, generator, patient, tag_format, year)
+            new_text, operator = _surrogate(original, mention, generator, patient, tag_format, year, latest)
         elif mode == "custom":
             new_text, made = generator.replace(
                 original, label=mention.label, subtype=mention.subtype, patient_id=patient
@@ -154,6 +157,12 @@ def note_year(text: str, mentions: Sequence[PhiMention]) -> Optional[int]:
     return None
 
 
+def latest_year(text: str, mentions: Sequence[PhiMention]) -> Optional[int]:
+    """The latest year of a note's DATE mentions (the note's own time, near enough), or None."""
+    years = [date_year(split_affixes(text[m.start : m.end])[1]) for m in mentions if m.label == "DATE"]
+    return max((y for y in years if y is not None), default=None)
+
+
 def _surrogate(
     original: str,
     mention: PhiMention,
@@ -161,9 +170,16 @@ def _surrogate(
     patient_id: str,
     tag_format: str,
     year: Optional[int] = None,
+    latest: Optional[int] = None,
 ) -> Tuple[str, str]:
     if mention.source == MERGED_SOURCE:  # two kinds of PHI in one token: one surrogate would keep the other
         return _tag(mention, tag_format), "redact_fallback"
+    if mention.label == "DATE" and latest is not None:
+        written = date_year(split_affixes(original)[1])
+        if written is not None and written <= latest - OVER_89:
+            # a year 90 or more years before the note's dates tells an age over 89 (a birth
+            # date beside "95 yo" grouped to "90+"): Safe Harbor removes it, a shift would not
+            return _tag(mention, tag_format), "redact_fallback"
     new_text = generator.surrogate(
         original, label=mention.label, subtype=mention.subtype, patient_id=patient_id, year=year
     )

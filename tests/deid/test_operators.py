@@ -69,6 +69,17 @@ def test_mask_keeps_length_offsets_and_whitespace():
     check_offsets(TEXT, output, reps)
 
 
+def test_a_date_that_tells_an_age_over_89_is_redacted_in_surrogate_mode():
+    # the age is grouped to 90+, so a birth date shifted by less than a year must not show it
+    text = "DOB 5/2/1925, seen 3/14/2021 (95 yo); sister born 6/1/1935."
+    found = [("5/2/1925", "DATE"), ("3/14/2021", "DATE"), ("95", "AGE"), ("6/1/1935", "DATE")]
+    mentions = [PhiMention(text.index(t), text.index(t) + len(t), label, "rule:x", 1.0, "") for t, label in found]
+    generator = SurrogateGenerator("k", min_shift_days=10, max_shift_days=10)
+    output, reps = apply_operator(text, mentions, mode="surrogate", patient_id="p1", generator=generator)
+    assert output == "DOB [DATE], seen 3/4/2021 (90+ yo); sister born 5/22/1935."
+    assert [r.operator for r in reps] == ["redact_fallback", "date_shift", "age_group", "date_shift"]
+
+
 def test_annotate_keeps_text():
     output, reps = apply_operator(TEXT, MENTIONS, mode="annotate")
     assert output == TEXT
