@@ -127,6 +127,7 @@ CONTACT_KINDS = {"PHONE": "digits", "FAX": "digits", "EMAIL": "email", "URL": "u
 # ("O'Brien"), but not a possessive "'s", which stays as it is ("Smith's" -> "Hanson's").
 _NAME_WORD = re.compile(r"(?<!['’])(?:[^\W\d_]|[\u0300-\u036f])+(?:['’](?![sS]\b)(?:[^\W\d_]|[\u0300-\u036f])+)*")
 _ALPHA_RUN = re.compile(r"[^\W\d_]+")
+_VOWELS = re.compile(r"[AEIOUY]")
 _IPV4 = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 
 
@@ -401,8 +402,8 @@ def surrogate_kind(label: str, subtype: str, core: str) -> str:
             return "street_address"
         if FACILITY_WORDS.intersection(words):
             return "hospital"
-        if len(words) == 1 and core.isupper() and len(core) <= 5:
-            return "reshape"  # an acronym ("GH")
+        if len(words) == 1 and core.isupper() and (len(core) <= 3 or not _VOWELS.search(core)):
+            return "reshape"  # an acronym ("GH", "MGH", "NWH"), not a town in capitals ("SALEM", "LYNN")
         return "city"
     if label == "CONTACT":
         if subtype == "IPADDR" or (not subtype and _IPV4.fullmatch(core)):

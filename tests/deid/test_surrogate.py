@@ -269,3 +269,11 @@ def test_apostrophe_and_accent_forms_of_a_name_get_one_surrogate_and_a_possessiv
     assert composed == decomposed and "\u0301" not in decomposed  # no accent left hanging on it
     smith = generator.surrogate("Smith", label="NAME", patient_id="p1")
     assert generator.surrogate("Smith's", label="NAME", patient_id="p1") == smith + "'s"
+
+
+def test_a_town_in_capitals_gets_the_town_of_its_other_spellings_and_an_acronym_its_letters(generator):
+    for town in ("Salem", "Lynn", "Dover"):
+        title = generator.surrogate(town, label="LOCATION", patient_id="p1")
+        assert generator.surrogate(town.upper(), label="LOCATION", patient_id="p1") == title.upper()
+    acronym = generator.surrogate("MGH", label="LOCATION", patient_id="p1")
+    assert len(acronym) == 3 and acronym.isupper() and acronym != "MGH"
