@@ -127,6 +127,7 @@ CONTACT_KINDS = {"PHONE": "digits", "FAX": "digits", "EMAIL": "email", "URL": "u
 # ("O'Brien"), but not a possessive "'s", which stays as it is ("Smith's" -> "Hanson's").
 _NAME_WORD = re.compile(r"(?<!['’])(?:[^\W\d_]|[\u0300-\u036f])+(?:['’](?![sS]\b)(?:[^\W\d_]|[\u0300-\u036f])+)*")
 _ALPHA_RUN = re.compile(r"[^\W\d_]+")
+_UNIT = re.compile(r"(?:apt|apartment|suite|p\.?\s?o\.?\s?box)\b", re.IGNORECASE)
 _VOWELS = re.compile(r"[AEIOUY]")
 _IPV4 = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 
@@ -393,9 +394,13 @@ def surrogate_kind(label: str, subtype: str, core: str) -> str:
     if label == "LOCATION":
         if subtype == "STATE":
             return "state_abbr" if len(core) == 2 else "state"
+        words = [w.casefold() for w in _ALPHA_RUN.findall(core)]
+        if subtype == "STREET" and _UNIT.match(core):
+            return "digits"  # "Apt 4B" -> "Apt 7B", not a whole street address
+        if subtype in ("HOSPITAL", "DEPARTMENT") and words and not FACILITY_WORDS.intersection(words):
+            return "last_name"  # "Kindred" of "Kindred Hospital": its facility word is outside the span
         if subtype in LOCATION_KINDS:
             return LOCATION_KINDS[subtype]
-        words = [w.casefold() for w in _ALPHA_RUN.findall(core)]
         if not words:
             return "reshape"
         if core[0].isdigit():

@@ -277,3 +277,11 @@ def test_a_town_in_capitals_gets_the_town_of_its_other_spellings_and_an_acronym_
         assert generator.surrogate(town.upper(), label="LOCATION", patient_id="p1") == title.upper()
     acronym = generator.surrogate("MGH", label="LOCATION", patient_id="p1")
     assert len(acronym) == 3 and acronym.isupper() and acronym != "MGH"
+
+
+def test_a_unit_keeps_its_word_and_a_hospital_name_without_its_facility_word_gets_a_name(generator):
+    apt = generator.surrogate("Apt 4B", label="LOCATION", subtype="STREET", patient_id="p1")
+    box = generator.surrogate("PO Box 123", label="LOCATION", subtype="STREET", patient_id="p1")
+    assert re.fullmatch(r"Apt \dB", apt) and apt != "Apt 4B" and re.fullmatch(r"PO Box \d{3}", box)
+    name = generator.surrogate("Kindred", label="LOCATION", subtype="HOSPITAL", patient_id="p1")
+    assert name and " " not in name and name != "Kindred"  # "Kindred Hospital" -> "<name> Hospital"
