@@ -703,7 +703,7 @@ class AnchoredMatcher:
 
     def __call__(self, doc: Doc) -> List[Tuple[int, int, int]]:
         """(match_id, start, end) of every pattern's matches, as ``Matcher.__call__``."""
-        found = list(self._always(doc))
+        found = list(self._always(doc)) if len(self._always) else []  # an empty Matcher warns (W036)
         hits: Dict[Tuple[str, FrozenSet[str]], List[int]] = {}
         lower, orth = self._groups["lower"], self._groups["orth"]
         for i, token in enumerate(doc):

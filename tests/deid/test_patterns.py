@@ -180,6 +180,23 @@ def test_day_first_dates_split_age_and_sex_and_ipv6(detector, nlp):
     assert texts(detector, nlp, "at 10:30:45, I:E 1:2, a::b, with a 101 F fever") == []
 
 
+def test_names_after_relatives_staff_headers_and_before_credentials(detector, nlp):
+    # names of no list after a relative, a colon header or before RN; English-word names after a relative
+    text = "Husband Rajesh updated. Son, Tomasz, is HCP. Pt's son Mark called. NP: Ojo. Report given to Priya RN."
+    assert texts(detector, nlp, text) == ["Rajesh", "Tomasz", "Mark", "Ojo", "Priya"]
+    assert texts(detector, nlp, "RN: Pt resting. Nurse: Please call. son at bedside. Seen by Cardiology, MD.") == []
+
+
+def test_capitalised_ambiguous_months_holidays_and_what_is_no_phone_or_date(detector, nlp):
+    text = "Admitted May 14 w/ PNA, seen Dec 3, fell on Thanksgiving, home by Christmas Eve."
+    assert texts(detector, nlp, text) == ["May 14", "Dec 3", "Thanksgiving", "Christmas Eve"]
+    clinical = (
+        "Pt may 2 assist. Dec 2 mg. RUE 4/5, LUE 3/5, BLE 2/5. CPOT 2/8, GCS 3/15, Braden 12/23. "
+        "1/1 sitter. RR 12/20, PCWP 12/18. Heparin gtt at 900-1100 units/hr, goal at 500-1000 negative."
+    )
+    assert texts(detector, nlp, clinical) == []
+
+
 def test_years_only_in_date_context(detector, nlp):
     text = "MI in 1980s, CABG in 1993, lumpectomy in the year of 2001; at 1900 hr, from 2000 to 2400, 1500 cc."
     assert spans(detector, nlp, text) == [
