@@ -427,7 +427,7 @@ AGE_UNITS = (
     "yobm",
     "yobf",
 )
-AGE_CUES = ("age", "aged", "ages", "age:")
+AGE_CUES = ("age", "aged", "ages", "age:", "turned", "turning", "turns")
 YEAR_CUES = (
     "in",
     "since",

@@ -197,6 +197,12 @@ def test_capitalised_ambiguous_months_holidays_and_what_is_no_phone_or_date(dete
     assert texts(detector, nlp, clinical) == []
 
 
+def test_ages_over_89_in_history_lines_and_after_turned(detector, nlp):
+    text = "HPI: 99M w/ fall. 94M with AS. Pt turned 100 last week."
+    assert texts(detector, nlp, text) == ["99", "94", "100"]
+    assert texts(detector, nlp, "100F with chills, T 101F with rigors, turned 2 q2h.") == []
+
+
 def test_years_only_in_date_context(detector, nlp):
     text = "MI in 1980s, CABG in 1993, lumpectomy in the year of 2001; at 1900 hr, from 2000 to 2400, 1500 cc."
     assert spans(detector, nlp, text) == [
