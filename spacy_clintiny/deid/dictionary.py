@@ -47,6 +47,27 @@ SHORT_CAPS = 3  # in a note written in mixed case, capitals this short are abbre
 # A name before these words is an eponym ("Graves disease", "Hickman's catheter", "Foley bag").
 EPONYM_HEADS = frozenset(
     (
+        # devices and lesions of ICU notes ("Posey vest", "Geri chair", "Cushing's triad",
+        # "Barrett's esophagus"), from a review on invented sentences
+        "triad",
+        "esophagus",
+        "vest",
+        "belt",
+        "chair",
+        "frame",
+        "button",
+        "bolt",
+        "pads",
+        "blade",
+        "lotion",
+        "lesion",
+        "ulcer",
+        "ulcers",
+        "hernia",
+        "cyst",
+        "contracture",
+        "thyroiditis",
+        "encephalopathy",
         "disease",
         "disease's",
         "syndrome",

@@ -152,6 +152,9 @@ def test_full_numeric_date_glued_to_a_word(recall, nlp):
         "Rule out Rocky Mountain spotted fever.",
         "Cheyne-Stokes respirations overnight.",
         "Glasgow coma scale 15.",
+        "Hx Barrett's esophagus, Cushing's triad.",
+        "Braden 12/23, Posey vest, Geri chair, Mickey button.",
+        "Shiley 8 cuffed trach, Zoll pads, Dakins wet to dry.",
     ],
 )
 def test_eponyms_are_not_names_or_places(text):
