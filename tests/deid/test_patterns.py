@@ -203,6 +203,13 @@ def test_ages_over_89_in_history_lines_and_after_turned(detector, nlp):
     assert texts(detector, nlp, "100F with chills, T 101F with rigors, turned 2 q2h.") == []
 
 
+def test_record_insurance_and_licence_numbers(detector, nlp):
+    text = "Pt's MR# is 5566778. Insurance ID: XJH123456789. Health plan number 44556677. License # D1234567."
+    assert texts(detector, nlp, text) == ["5566778", "XJH123456789", "44556677", "D1234567"]
+    assert texts(detector, nlp, "Medicare pt, on 2L NC; policy 10 mg.") == []
+    assert texts(detector, nlp, "Please page 54321. Pgr 4-5678. See page 2 of orders.") == ["54321", "4-5678"]
+
+
 def test_years_only_in_date_context(detector, nlp):
     text = "MI in 1980s, CABG in 1993, lumpectomy in the year of 2001; at 1900 hr, from 2000 to 2400, 1500 cc."
     assert spans(detector, nlp, text) == [
