@@ -212,7 +212,9 @@ class DictionaryPhiFinder:
         self.not_hospitals: Set[str] = set(excluded)  # "GH" is growth hormone in abstracts, a hospital in notes
         self.excluded: Set[str] = self.not_hospitals | set(common_english())
         first, last = _faker_names()
-        first, last = first - self.excluded, last - self.excluded
+        # states, countries and languages are no PHI: not reported without a cue, as for census names
+        not_names = self.excluded | non_places() | languages()
+        first, last = first - not_names, last - not_names
         not_cueless = _not_cueless(self.excluded)
         census_first, census_last = ({n for n in names if _cueless(n, not_cueless)} for names in census_names())
         cats = set(categories)

@@ -155,6 +155,7 @@ def test_full_numeric_date_glued_to_a_word(recall, nlp):
         "Hx Barrett's esophagus, Cushing's triad.",
         "Braden 12/23, Posey vest, Geri chair, Mickey button.",
         "Shiley 8 cuffed trach, Zoll pads, Dakins wet to dry.",
+        "Pt traveled to Florida last month; daughter lives in Texas.",
     ],
 )
 def test_eponyms_are_not_names_or_places(text):

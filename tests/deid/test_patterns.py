@@ -210,6 +210,11 @@ def test_record_insurance_and_licence_numbers(detector, nlp):
     assert texts(detector, nlp, "Please page 54321. Pgr 4-5678. See page 2 of orders.") == ["54321", "4-5678"]
 
 
+def test_last_first_headers_dashed_sign_offs_and_ages_between_commas(detector, nlp):
+    text = "Patient Name: ABERNATHY, QUENTIN\n--J. Smith RN\npt, 93, lives alone; pt, 45, too."
+    assert texts(detector, nlp, text) == ["ABERNATHY, QUENTIN", "--J. Smith", "93"]
+
+
 def test_years_only_in_date_context(detector, nlp):
     text = "MI in 1980s, CABG in 1993, lumpectomy in the year of 2001; at 1900 hr, from 2000 to 2400, 1500 cc."
     assert spans(detector, nlp, text) == [
