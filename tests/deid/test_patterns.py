@@ -215,6 +215,11 @@ def test_last_first_headers_dashed_sign_offs_and_ages_between_commas(detector, n
     assert texts(detector, nlp, text) == ["ABERNATHY, QUENTIN", "--J. Smith", "93"]
 
 
+def test_a_range_of_days_after_a_month_is_one_date_with_its_year(detector, nlp):
+    text = "Seen January 5-7 in ICU, admitted Feb 2-4, 2093; pt may 2-3 times."
+    assert texts(detector, nlp, text) == ["January 5-7", "Feb 2-4, 2093"]
+
+
 def test_years_only_in_date_context(detector, nlp):
     text = "MI in 1980s, CABG in 1993, lumpectomy in the year of 2001; at 1900 hr, from 2000 to 2400, 1500 cc."
     assert spans(detector, nlp, text) == [
