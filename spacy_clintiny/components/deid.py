@@ -422,14 +422,22 @@ def write_mentions(doc: Doc, key: str, mentions: Sequence[PhiMention]) -> None:
     doc.spans[key] = SpanGroup(doc, name=key, spans=spans, attrs={"scores": scores, "chars": chars})
 
 
+# Punctuation that ends a clause, never part of PHI: kept outside a span's replacement.
+SENTENCE_PUNCT = ".,;:!?"
+
+
 def edge_bounds(text: str, start: int, end: int, m_start: int, m_end: int) -> Tuple[int, int]:
     """The characters an operator replaces for a mention at ``m_start:m_end`` whose token-aligned
     span is ``start:end``: the mention, widened over the letters and digits the tokens add
     (they may be PHI of another kind) but not over the punctuation at the tokens' edges, which
-    stays in the output ("Room 5B." becomes "[NAME].", not "[NAME]")."""
+    stays in the output ("Room 5B." becomes "[NAME].", not "[NAME]"), as does the clause
+    punctuation that ends a mention ("a 92F." matched as one token)."""
     left = next((i for i in range(start, m_start) if text[i].isalnum()), m_start)
     right = next((i + 1 for i in range(end - 1, m_end - 1, -1) if text[i].isalnum()), m_end)
-    return min(left, m_start), max(right, m_end)
+    left, right = min(left, m_start), max(right, m_end)
+    while right - left > 1 and text[right - 1] in SENTENCE_PUNCT:  # a rule's whole token "92F."
+        right -= 1
+    return left, right
 
 
 def phi_mentions(doc: Doc, key: str = PHI_KEY) -> List[PhiMention]:

@@ -227,6 +227,7 @@ FACILITY_FIRST = (
     "cancer",
     "heart",
     "skilled",
+    "assisted",
 )
 FACILITY_SECOND = ("home", "center", "centre", "ctr", "ctr.", "facility", "hospital", "group", "living", "community")
 # Cues before a care facility's or hospital's name ("transferred to X", "accepted at X", "bed @ X").
@@ -845,6 +846,8 @@ def word_lists(allow_list: Iterable[str]) -> Dict[str, List[str]]:
         "street_suffixes": set(STREET_SUFFIXES),
         "age_units": set(AGE_UNITS),
         "age_cues": set(AGE_CUES),
+        # "spiked a 101F fever": a temperature, not "a 92F" patient
+        "not_after_age_sex": {"fever", "fevers", "temp", "temperature", "temps", "tmax", "spike", "degrees"},
         "year_cues": set(YEAR_CUES),
         "ordinal_cues": set(ORDINAL_CUES),
         "units": set(UNITS),

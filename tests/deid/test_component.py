@@ -247,6 +247,8 @@ def test_punctuation_that_token_alignment_adds_stays_in_the_output_and_glued_phi
     assert [span.text for span in doc.spans["phi"]] == ["Room 5B.", "Xqvzor,617-555-1234"]
     assert doc._.deid_text == "Seen in [NAME]. Then home. Call [NAME]."
     assert doc.spans["phi"].attrs["chars"] == [[8, 15], [33, 52]]
+    # a rule's whole token ends in a period: the period stays too
+    assert nlp("Pt is a 92F.")._.deid_text == "Pt is a [AGE]."
     surrogate = spacy.blank("en")
     surrogate.add_pipe("clintiny_deid", config={"deny_list": {"NAME": ["Room 5B"]}, "mode": "surrogate"})
     text = surrogate("Seen in Room 5B. Then home.")._.deid_text

@@ -215,6 +215,12 @@ def test_last_first_headers_dashed_sign_offs_and_ages_between_commas(detector, n
     assert texts(detector, nlp, text) == ["ABERNATHY, QUENTIN", "--J. Smith", "93"]
 
 
+def test_care_facilities_and_an_age_glued_to_sex_but_not_a_temperature(detector, nlp):
+    text = "From Sunrise Assisted Living, D/C to Maplewood Skilled Nursing Facility. Pt is a 92F."
+    assert texts(detector, nlp, text) == ["Sunrise", "Maplewood", "92F."]
+    assert texts(detector, nlp, "Spiked a 101F fever overnight.") == []
+
+
 def test_a_range_of_days_after_a_month_is_one_date_with_its_year(detector, nlp):
     text = "Seen January 5-7 in ICU, admitted Feb 2-4, 2093; pt may 2-3 times."
     assert texts(detector, nlp, text) == ["January 5-7", "Feb 2-4, 2093"]
