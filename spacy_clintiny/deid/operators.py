@@ -94,12 +94,15 @@ def apply_operator(
         raise ValueError(Errors.E725.format(value=tag_format, err=f"{type(err).__name__}: {err}")) from None
     ordered = _check_mentions(mentions, len(text))
     patient = "" if patient_id is None else patient_id
-    year = note_year(text, ordered) if mode == "surrogate" else None
-    latest = latest_year(text, ordered) if mode == "surrogate" else None
+    # each DATE's written year, read once: the note's first one places dates without a year,
+    # its latest one tells which dates are too old to show (an age over 89)
+    years = date_years(text, ordered) if mode == "surrogate" else [None] * len(ordered)
+    year = next((y for y in years if y is not None), None)
+    latest = max((y for y in years if y is not None), default=None)
     pieces: List[str] = []
     replacements: List[Replacement] = []
     pos = out_pos = 0
-    for mention in ordered:
+    for mention, written in zip(ordered, years):
         original = text[mention.start : mention.end]
         if mode == "annotate":
             new_text, operator = original, "keep"
@@ -110,7 +113,8 @@ def apply_operator(
         elif mode == "remove":
             new_text, operator = "", "remove"
         elif mode == "surrogate":
-            new_text, operator = _surrogate(original, mention, generator, patient, tag_format, year, latest)
+            too_old = written is not None and latest is not None and written <= latest - OVER_89
+            new_text, operator = _surrogate(original, mention, generator, patient, tag_format, year, too_old)
         elif mode == "custom":
             new_text, made = generator.replace(
                 original, label=mention.label, subtype=mention.subtype, patient_id=patient
@@ -141,26 +145,14 @@ def apply_operator(
     return "".join(pieces), replacements
 
 
-def note_year(text: str, mentions: Sequence[PhiMention]) -> Optional[int]:
-    """The year of a note's first DATE mention that has one: the year its dates without one are
-    read in when they are shifted, so intervals between them and the dated ones survive.
+def date_years(text: str, mentions: Sequence[PhiMention]) -> List[Optional[int]]:
+    """The year written in each DATE mention, None where there is none or the mention is no DATE.
 
     text (str): The note.
     mentions (Sequence[PhiMention]): Its mentions, in order.
-    RETURNS (Optional[int]): The year, or None.
+    RETURNS (List[Optional[int]]): One entry per mention.
     """
-    for mention in mentions:
-        if mention.label == "DATE":
-            year = date_year(split_affixes(text[mention.start : mention.end])[1])
-            if year is not None:
-                return year
-    return None
-
-
-def latest_year(text: str, mentions: Sequence[PhiMention]) -> Optional[int]:
-    """The latest year of a note's DATE mentions (the note's own time, near enough), or None."""
-    years = [date_year(split_affixes(text[m.start : m.end])[1]) for m in mentions if m.label == "DATE"]
-    return max((y for y in years if y is not None), default=None)
+    return [date_year(split_affixes(text[m.start : m.end])[1]) if m.label == "DATE" else None for m in mentions]
 
 
 def _surrogate(
@@ -170,16 +162,14 @@ def _surrogate(
     patient_id: str,
     tag_format: str,
     year: Optional[int] = None,
-    latest: Optional[int] = None,
+    too_old: bool = False,
 ) -> Tuple[str, str]:
     if mention.source == MERGED_SOURCE:  # two kinds of PHI in one token: one surrogate would keep the other
         return _tag(mention, tag_format), "redact_fallback"
-    if mention.label == "DATE" and latest is not None:
-        written = date_year(split_affixes(original)[1])
-        if written is not None and written <= latest - OVER_89:
-            # a year 90 or more years before the note's dates tells an age over 89 (a birth
-            # date beside "95 yo" grouped to "90+"): Safe Harbor removes it, a shift would not
-            return _tag(mention, tag_format), "redact_fallback"
+    if too_old:
+        # a year 90 or more years before the note's dates tells an age over 89 (a birth date
+        # beside "95 yo" grouped to "90+"): Safe Harbor removes it, a shift would not
+        return _tag(mention, tag_format), "redact_fallback"
     new_text = generator.surrogate(
         original, label=mention.label, subtype=mention.subtype, patient_id=patient_id, year=year
     )

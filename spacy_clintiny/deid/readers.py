@@ -386,7 +386,5 @@ def _row_record(
             )
             return None
         values[role] = None if value is None else str(value)
-    if values["patient"] is not None and not values["patient"].strip():
-        values["patient"] = None  # an empty patient is no patient: the note is its own, as in spark-deid
     note_id = values["id"] if values["id"] is not None else f"{name}:{line}"
     return NoteRecord(note_id, values["text"] or "", values["patient"], {"key": str(line), "line": line, "row": row})

@@ -205,7 +205,7 @@ class NoteRecord:
 
     def __post_init__(self) -> None:
         if self.patient_id is not None and not str(self.patient_id).strip():
-            self.patient_id = None  # an empty or blank id is no patient, as the readers read it
+            self.patient_id = None  # an empty or blank id is no patient (every reader, as in spark-deid)
 
 
 @dataclass
