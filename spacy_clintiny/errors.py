@@ -931,6 +931,10 @@ class Errors(metaclass=_Codes):
     E914 = "'{path}' is given as both {first} and {second}: each needs a file of its own."
     E915 = "{option} '{path}' is a folder: give a file name."
     E920 = "Component '{name}': {setting} must be {expected}, got a {type}."
+    E921 = (
+        "{env}={value!r} is not a precision for the heads' matrix products at inference. Use auto "
+        "(bf16 where the CPU multiplies bf16 natively, else fp32), fp32 or bf16."
+    )
     E919 = (
         "Component '{name}': doc.spans['{key}'] holds {n} spans but {m} scores in attrs['scores']. "
         "Give one score per span, or none (all count as 1.0)."

@@ -13,6 +13,7 @@ from spacy.training import Example, validate_examples
 from thinc.api import Model, Ops, Optimizer, set_dropout_rate
 from thinc.types import Floats2d
 
+from ..architectures._ops import inference
 from ..errors import Errors, Warnings
 
 # Most tokens a head's model sees in one call at inference. Prediction keeps every layer's
@@ -222,7 +223,8 @@ def token_batches(docs: List[Any], budget: Optional[int] = None) -> List[List[An
 def predict_in_runs(model: Model, docs: List[Doc], n_out: int) -> List[Floats2d]:
     """``model.predict`` of a token head over ``docs`` in runs of at most ``PREDICT_TOKENS``
     tokens (``token_batches``), a longer doc in overlapping segments, so that memory stays
-    bounded whatever the batch and the notes' length.
+    bounded whatever the batch and the notes' length. The products run at the inference
+    precision (``architectures._ops.inference``: bf16 where the CPU has it natively).
 
     model (Model): The head's model (docs in, one ``(n_tokens, n_out)`` array per doc out).
     docs (List[Doc]): The batch, encoded.
@@ -231,13 +233,14 @@ def predict_in_runs(model: Model, docs: List[Doc], n_out: int) -> List[Floats2d]
     """
     budget = PREDICT_TOKENS
     scores: List[Floats2d] = []
-    for run in token_batches(docs, budget):
-        if len(run) == 1 and len(run[0]) > budget:
-            scores.append(_predict_segments(model, run[0], budget, min(SEGMENT_MARGIN, budget // 4)))
-        elif any(len(doc) for doc in run):
-            scores.extend(model.predict(run))
-        else:
-            scores.extend(model.ops.alloc2f(0, n_out) for _ in run)
+    with inference():
+        for run in token_batches(docs, budget):
+            if len(run) == 1 and len(run[0]) > budget:
+                scores.append(_predict_segments(model, run[0], budget, min(SEGMENT_MARGIN, budget // 4)))
+            elif any(len(doc) for doc in run):
+                scores.extend(model.predict(run))
+            else:
+                scores.extend(model.ops.alloc2f(0, n_out) for _ in run)
     return scores
 
 

@@ -512,3 +512,24 @@ def test_a_batch_and_a_long_doc_are_predicted_in_bounded_runs_with_the_same_scor
     assert [p.shape for p in parts] == [w.shape for w in whole]
     for part, full in zip(parts, whole):
         numpy.testing.assert_allclose(part, full, rtol=1e-5, atol=1e-6)
+
+
+def test_bf16_inference_scores_a_doc_alike_alone_and_in_a_batch_and_near_fp32(nlp, tiny_encoder, monkeypatch):
+    from spacy_clintiny.architectures import _ops
+
+    make_pipeline(nlp, tiny_encoder)
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(3):  # the output layer starts at zero
+        nlp.update(examples, sgd=optimizer)
+    texts = [text for text, _ in PHI_DATA] + ["Seen by Dr Smith. " * 12]
+    docs = list(nlp.pipe(texts, disable=["ner"]))
+    head = nlp.get_pipe("ner")
+    monkeypatch.setenv(_ops.PRECISION_ENV, "fp32")
+    exact = head.predict(docs)
+    monkeypatch.setenv(_ops.PRECISION_ENV, "bf16")
+    batch = head.predict(docs)
+    for doc, scores, reference in zip(docs, batch, exact):
+        numpy.testing.assert_array_equal(head.predict([doc])[0], scores)
+        numpy.testing.assert_allclose(scores, reference, atol=0.02)
+    assert any(not numpy.array_equal(a, b) for a, b in zip(batch, exact))
