@@ -7,6 +7,11 @@
   ``n_process`` wants anyway (the processes share the cores). The hook runs only for
   ``os.fork`` children (multiprocessing's fork start method, Spark's Python workers, which set
   their own count afterwards), not for ``subprocess`` runs.
+- **Workers that die with their parent** (:func:`watch_parent`, which the ``clintiny`` commands
+  that run ``n_process`` workers call). spaCy's workers are ordinary processes waiting on a
+  queue: when the parent is killed (SIGKILL, the OOM killer) they wait forever, each holding a
+  copy of the pipeline. On Linux each forked child asks the kernel for SIGTERM when its parent
+  dies (``prctl(PR_SET_PDEATHSIG)``), and exits at once if the parent is already gone.
 - **A clear error for docs that cannot cross processes.** spaCy sends a worker's docs back with
   ``Doc.to_bytes``, which msgpacks ``doc.user_data``. medspaCy's sectionizer and ConText keep
   ``Span`` objects, sections and graphs there, which msgpack cannot encode; spaCy then reports a
@@ -15,6 +20,8 @@
 """
 
 import os
+import signal
+import sys
 from typing import Any, Callable, Optional
 
 import srsly
@@ -37,6 +44,44 @@ def one_torch_thread() -> None:
     except ImportError:  # scikit-learn's dependency; without it BLAS keeps its count
         return
     threadpool_limits(limits=1, user_api="blas")
+
+
+PR_SET_PDEATHSIG = 1
+_parent_pid: Optional[int] = None
+_watching = False
+
+
+def _remember_parent() -> None:
+    global _parent_pid
+    _parent_pid = os.getpid()
+
+
+def die_with_parent() -> bool:
+    """In a forked child (Linux): SIGTERM this process when the parent that forked it dies, and
+    exit now if it already has. RETURNS (bool): whether the kernel took the request."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        taken = libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+    if taken and _parent_pid is not None and os.getppid() != _parent_pid:
+        os._exit(1)  # the parent died between the fork and the request
+    return taken
+
+
+def watch_parent() -> None:
+    """Make every child this process forks from now on die with it (:func:`die_with_parent`;
+    once per process). For programs that run ``nlp.pipe(n_process=...)`` workers; a library
+    import does not call it, since a program may fork children meant to outlive it."""
+    global _watching
+    if _watching or not hasattr(os, "register_at_fork"):
+        return
+    os.register_at_fork(before=_remember_parent, after_in_child=die_with_parent)
+    _watching = True
 
 
 def encode_unsendable(obj: Any, chain: Optional[Callable[[Any], Any]] = None) -> Any:

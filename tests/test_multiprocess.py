@@ -1,7 +1,9 @@
-"""nlp.pipe(n_process=...) support: one torch thread in forked workers (no OpenMP hang), and a
+"""nlp.pipe(n_process=...) support: one torch thread in forked workers (no OpenMP hang), workers
+that die with their parent when asked, the default process count of `clintiny deid`, and a
 clear error (E847) for docs whose user_data holds spans or medspaCy objects."""
 
 import multiprocessing
+import sys
 
 import pytest
 import spacy
@@ -77,3 +79,62 @@ def test_plain_user_data_still_serializes():
     restored = spacy.tokens.Doc(nlp.vocab).from_bytes(doc.to_bytes())
     assert restored.user_data[("._.", "is_negated", 0, 10)] is True
     assert encode_unsendable(3, chain=lambda obj: obj * 2) == 6
+
+
+ORPHAN_SCRIPT = """
+import multiprocessing, sys, time
+from spacy_clintiny.multiprocess import watch_parent
+if sys.argv[1] == "watch":
+    watch_parent()
+child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
+child.start()
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def _gone(pid: int) -> bool:
+    from pathlib import Path
+
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")  # a zombie no one reaps (pid 1 of a container) is dead too
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.parametrize("watch", [True, False])
+def test_a_killed_parents_workers_exit_when_it_watches_them(watch):
+    """The `clintiny deid` case: its process SIGKILLed while n_process workers wait on their queue."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_SCRIPT, "watch" if watch else "no"], stdout=subprocess.PIPE, text=True
+    )
+    child = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + (10 if watch else 2)  # unwatched, it would sleep its 60 s
+    while time.time() < deadline and not _gone(child):
+        time.sleep(0.05)
+    gone = _gone(child)
+    if not gone:
+        os.kill(child, signal.SIGKILL)
+    assert gone is watch
+
+
+def test_clintiny_deid_runs_one_process_per_core_by_default(monkeypatch):
+    import os
+
+    from spacy_clintiny.deid import engine
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert engine.resolve_n_process(None, "en_clintiny_sm") == 2
+    assert engine.resolve_n_process(None, "rules") == engine.resolve_n_process(None, None) == 1
+    assert engine.resolve_n_process(3, "rules") == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    assert engine.resolve_n_process(None, "build/en_clintiny_sm") == engine.MAX_AUTO_PROCESSES

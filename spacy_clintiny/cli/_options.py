@@ -50,7 +50,13 @@ PROPAGATE = typer.Option(
     "and staff names also in every later note), patient (in the patient's consecutive notes), note or none",
 )
 BATCH_SIZE = typer.Option(32, "--batch-size", help="Docs per nlp.pipe batch")
-N_PROCESS = typer.Option(1, "--n-process", help="Processes for nlp.pipe")
+N_PROCESS = typer.Option(
+    None,
+    "--n-process",
+    help="Processes for nlp.pipe, one thread each (default: one per core, at most 4, each holding the pipeline; "
+    "1 with --model rules)",
+    show_default=False,
+)
 THREADS = typer.Option(None, "--threads", help="Torch threads per process")
 CHECK_DATES = typer.Option(
     None,
@@ -93,3 +99,15 @@ def detector_options(
         allow_list=read_allow_list(allow_list) if allow_list is not None else None,
         deny_list=read_deny_list(deny_list) if deny_list is not None else None,
     )
+
+
+def n_processes(n_process: Optional[int], model: Optional[str]) -> int:
+    """``--n-process`` resolved (``deid.engine.resolve_n_process``); with more than one, the
+    workers die with this process (``multiprocess.watch_parent``)."""
+    from ..deid.engine import resolve_n_process
+    from ..multiprocess import watch_parent
+
+    n = resolve_n_process(n_process, model)
+    if n > 1:
+        watch_parent()
+    return n

@@ -65,7 +65,7 @@ def deid_cli(
     ),
     review_n: int = typer.Option(10, "--review-n", help="Notes on the review page"),
     batch_size: int = opts.BATCH_SIZE,
-    n_process: int = opts.N_PROCESS,
+    n_process: Optional[int] = opts.N_PROCESS,
     threads: Optional[int] = opts.THREADS,
     int8: Optional[bool] = opts.INT8,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar on stderr"),
@@ -138,7 +138,12 @@ def deid_cli(
         if int8 is None and resolve_int8(model, None):
             _echo("info", "Encoder in int8: the pipeline's runtime check found it within its bound on PHI (--no-int8)")
         engine = Deidentifier(
-            nlp, mode=mode, generator=generator, batch_size=batch_size, n_process=n_process, propagate=propagate
+            nlp,
+            mode=mode,
+            generator=generator,
+            batch_size=batch_size,
+            n_process=opts.n_processes(n_process, model),
+            propagate=propagate,
         )
         summary = run_deid(plan, engine, progress=not no_progress)
     except ValueError as err:

@@ -496,7 +496,7 @@ def deid_eval_cli(
         None, "--key-file", help="Surrogate key file (else $CLINTINY_DEID_KEY, else a fixed evaluation key)"
     ),
     batch_size: int = opts.BATCH_SIZE,
-    n_process: int = opts.N_PROCESS,
+    n_process: Optional[int] = opts.N_PROCESS,
     threads: Optional[int] = opts.THREADS,
     int8: Optional[bool] = opts.INT8,
     profile: Optional[str] = opts.PROFILE,
@@ -539,7 +539,7 @@ def deid_eval_cli(
             key_file=key_file,
             custom=custom,
             batch_size=batch_size,
-            n_process=n_process,
+            n_process=opts.n_processes(n_process, "rules" if rules_only else model),
             threads=threads,
             propagate=propagate,
             int8=int8,
