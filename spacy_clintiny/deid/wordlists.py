@@ -446,6 +446,12 @@ YEAR_CUES = (
     "winter",
     "till",
     "christmas",
+    # a year of birth or of a diagnosis ("born 2041", "dx 2088")
+    "born",
+    "dob",
+    "yob",
+    "dx",
+    "diagnosed",
 )
 ORDINAL_CUES = ("on", "since", "until", "till", "by", "from")
 # Tokens after a number that make it a quantity, not a day or a year.

@@ -201,6 +201,8 @@ FOUND = [
         ["Sunrise", "Maplewood", "92F."],
     ),
     ("Seen January 5-7 in ICU, admitted Feb 2-4, 2093; pt may 2-3 times.", ["January 5-7", "Feb 2-4, 2093"]),
+    # a year after a birth or diagnosis cue (a year alone, without a cue, only 1960-1999)
+    ("Born 2041, DOB 2041. DM dx 2088, diagnosed 2090; dx 2000 mg.", ["2041", "2041", "2088", "2090"]),
 ]
 NOT_PHI = [
     "at 10:30:45, I:E 1:2, a::b, with a 101 F fever",
