@@ -81,9 +81,11 @@ def run_spark_deid(
             raise ValueError(Errors.E812.format(fmt=value, formats=", ".join((*FORMATS, AUTO))))
     check_positive("partitions", partitions, optional=True)
     check_paths(str(input_path), str(output_path), overwrite=overwrite, fmt=fmt)
-    fmt = infer_format(str(input_path)) if fmt == AUTO else fmt
+    local = _local(str(input_path))
+    files = _data_files(local) if local is not None and local.exists() else None  # one walk of a local folder
+    fmt = infer_format(str(input_path), files=files) if fmt == AUTO else fmt
     output_format = fmt if output_format in (None, AUTO) else output_format
-    check_format(str(input_path), fmt)
+    check_format(str(input_path), fmt, files=files)
     start = time.perf_counter()
     df, unreadable = drop_unreadable(read_table(spark, str(input_path), fmt), fmt, text_col)
     if partitions is not None:
@@ -158,16 +160,19 @@ def _data_files(path: Path) -> List[Path]:
     )
 
 
-def infer_format(input_path: str) -> str:
+def infer_format(input_path: str, *, files: Optional[List[Path]] = None) -> str:
     """The format of ``input_path`` from its suffix, or from its data files' (a local folder).
 
+    files (Optional[List[Path]]): The local data files (``_data_files``), if already listed.
     RAISES ValueError: E815 when the names do not tell one format.
     """
     suffix = Path(input_path.rstrip("/")).suffix.lower()
     if suffix in SUFFIX_FORMATS:
         return SUFFIX_FORMATS[suffix]
-    local = _local(input_path)
-    suffixes = {p.suffix.lower() for p in _data_files(local)} if local is not None and local.exists() else set()
+    if files is None:
+        local = _local(input_path)
+        files = _data_files(local) if local is not None and local.exists() else []
+    suffixes = {p.suffix.lower() for p in files}
     kinds = {SUFFIX_FORMATS.get(s) for s in suffixes} - {None}
     if len(kinds) == 1 and len(suffixes) == 1:
         return kinds.pop()
@@ -184,17 +189,20 @@ def _looks_like(head: bytes) -> str:
     return "text"
 
 
-def check_format(input_path: str, fmt: str) -> None:
+def check_format(input_path: str, fmt: str, *, files: Optional[List[Path]] = None) -> None:
     """Refuse a local input whose first data file is plainly not ``fmt`` (parquet without its
     magic bytes, JSON lines that do not start with an object, parquet read as text), before
     Spark runs and answers with a page of Java stack trace. Remote inputs are not looked at.
 
+    files (Optional[List[Path]]): The local data files (``_data_files``), if already listed.
     RAISES ValueError: E816 naming the file and what it looks like.
     """
-    local = _local(input_path)
-    if local is None or not local.exists():
-        return
-    files = [p for p in _data_files(local) if p.stat().st_size > 0]
+    if files is None:
+        local = _local(input_path)
+        if local is None or not local.exists():
+            return
+        files = _data_files(local)
+    files = [p for p in files if p.stat().st_size > 0]
     if not files:
         return
     with files[0].open("rb") as fileh:

@@ -140,6 +140,19 @@ def test_the_format_comes_from_the_file_names_and_a_wrong_one_is_named(spark, tm
     assert mixed.exit_code == 1 and "[E815]" in said(mixed) and ".csv, .json" in said(mixed)
 
 
+def test_a_local_folder_is_listed_once_for_its_format(spark, tmp_path, monkeypatch):
+    from spacy_clintiny.spark import job
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "part-0.json").write_text('{"id": "n1", "text": "Call 617-555-0199."}\n')
+    walks = []
+    listed = job._data_files
+    monkeypatch.setattr(job, "_data_files", lambda path: walks.append(path) or listed(path))
+    result = spark_deid(tmp_path / "notes", tmp_path / "out", "--model", "rules")
+    assert result.exit_code == 0, result.output
+    assert walks == [tmp_path / "notes"]  # the format inferred and checked from one listing
+
+
 def test_csv_output_keeps_leading_and_trailing_spaces(spark, tmp_path):
     (tmp_path / "n.csv").write_text('id,text\nn1,"  Call 617-555-0199.  "\n')
     result = spark_deid(tmp_path / "n.csv", tmp_path / "out", "--model", "rules", "--format", "csv")
