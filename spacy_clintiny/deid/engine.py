@@ -31,6 +31,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from ..architectures._ops import head_precision
 from ..converters.labels import PHI_KEY
 from ..errors import Errors
 from ..heap import keep_freed_memory
@@ -81,6 +82,7 @@ def load_deid_pipeline(
         options = DetectorOptions.make(**settings)
     elif settings:
         raise TypeError(f"load_deid_pipeline: give options or settings ({', '.join(settings)}), not both")
+    head_precision()  # E921 for a bad $CLINTINY_HEAD_PRECISION now, not for every note's batch
     go_offline()
     keep_freed_memory()  # large per-batch arrays reuse freed memory (heap.py)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # n_process > 1 forks after the tokenizer ran

@@ -320,3 +320,11 @@ def test_an_empty_or_blank_patient_id_is_no_patient():
     out = {r.record.note_id: r.text for r in engine.run([NoteRecord("a", text, ""), NoteRecord("b", text, " ")])}
     shared = {r.record.note_id: r.text for r in engine.run([NoteRecord("a", text, "p"), NoteRecord("b", text, "p")])}
     assert shared["a"] == shared["b"] and out["a"] != out["b"]  # two patients, not one shared ""
+
+
+def test_a_bad_head_precision_is_refused_at_load_not_per_note(monkeypatch):
+    from spacy_clintiny.deid.engine import load_deid_pipeline
+
+    monkeypatch.setenv("CLINTINY_HEAD_PRECISION", "half")
+    with pytest.raises(ValueError, match=r"E921.*CLINTINY_HEAD_PRECISION='half'"):
+        load_deid_pipeline("rules")
