@@ -133,8 +133,9 @@ def test_clintiny_deid_runs_one_process_per_core_by_default(monkeypatch):
     from spacy_clintiny.deid import engine
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    assert engine.resolve_n_process(None, "en_clintiny_sm") == 2
-    assert engine.resolve_n_process(None, "rules") == engine.resolve_n_process(None, None) == 1
-    assert engine.resolve_n_process(3, "rules") == 3
+    assert engine.resolve_n_process(None) == 2
+    assert engine.resolve_n_process(3) == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {5}, raising=False)
+    assert engine.resolve_n_process(None) == 1
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
-    assert engine.resolve_n_process(None, "build/en_clintiny_sm") == engine.MAX_AUTO_PROCESSES
+    assert engine.resolve_n_process(None) == engine.MAX_AUTO_PROCESSES

@@ -53,8 +53,7 @@ BATCH_SIZE = typer.Option(32, "--batch-size", help="Docs per nlp.pipe batch")
 N_PROCESS = typer.Option(
     None,
     "--n-process",
-    help="Processes for nlp.pipe, one thread each (default: one per core, at most 4, each holding the pipeline; "
-    "1 with --model rules)",
+    help="Processes for nlp.pipe, one thread each (default: one per core, at most 4, each holding the pipeline)",
     show_default=False,
 )
 THREADS = typer.Option(None, "--threads", help="Torch threads per process")
@@ -101,13 +100,13 @@ def detector_options(
     )
 
 
-def n_processes(n_process: Optional[int], model: Optional[str]) -> int:
+def n_processes(n_process: Optional[int]) -> int:
     """``--n-process`` resolved (``deid.engine.resolve_n_process``); with more than one, the
     workers die with this process (``multiprocess.watch_parent``)."""
     from ..deid.engine import resolve_n_process
     from ..multiprocess import watch_parent
 
-    n = resolve_n_process(n_process, model)
+    n = resolve_n_process(n_process)
     if n > 1:
         watch_parent()
     return n

@@ -142,7 +142,7 @@ def deid_cli(
             mode=mode,
             generator=generator,
             batch_size=batch_size,
-            n_process=opts.n_processes(n_process, model),
+            n_process=opts.n_processes(n_process),
             propagate=propagate,
         )
         summary = run_deid(plan, engine, progress=not no_progress)

@@ -539,7 +539,7 @@ def deid_eval_cli(
             key_file=key_file,
             custom=custom,
             batch_size=batch_size,
-            n_process=opts.n_processes(n_process, "rules" if rules_only else model),
+            n_process=opts.n_processes(n_process),
             threads=threads,
             propagate=propagate,
             int8=int8,

@@ -193,21 +193,18 @@ def resolve_int8(model: Optional[str], int8: Optional[bool]) -> bool:
     return meta_path.is_file() and phi_runtime_allows_int8(spacy.util.load_meta(meta_path))
 
 
-def resolve_n_process(n_process: Optional[int], model: Optional[str]) -> int:
+def resolve_n_process(n_process: Optional[int]) -> int:
     """The processes ``clintiny deid`` and ``deid-eval`` run: ``n_process`` when given; by
     default (None) one per core this process may use, at most ``MAX_AUTO_PROCESSES`` (each
-    worker holds the pipeline, about 1.2 GB for ``en_clintiny_sm``), and one for the rules alone
-    (their notes cost less than sending them to another process). On 2 cores two processes ran
-    ``clintiny deid`` at 70-72 notes/s against 48-58 for one (docs/speed.md).
+    worker holds the pipeline, about 1.2 GB for ``en_clintiny_sm``). On 2 cores, 2,430 PhysioNet
+    notes: 69-72 notes/s with two processes against 48-58 with one, and 293-310 against 235 for
+    the rules alone (docs/speed.md).
 
     n_process (Optional[int]): The number asked for, or None.
-    model (Optional[str]): The model, as :func:`load_deid_pipeline` takes it.
     RETURNS (int): At least 1.
     """
     if n_process is not None:
         return n_process
-    if model is None or model == RULES_ONLY:
-        return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(cores, MAX_AUTO_PROCESSES))
 
