@@ -347,8 +347,10 @@ class SurrogateGenerator:
             word = text.casefold()
             if word in NAME_TITLES:
                 roles.append(None)
-            elif word in NAME_PARTICLES and text.islower() and i + 1 < len(words):
-                roles.append(None)  # "de la Cruz": a lower-case particle before another word
+            elif word in NAME_PARTICLES and text.islower() and any(not w.group().islower() for w in words[i + 1 :]):
+                # "de la Cruz": a lower-case particle before a capitalised name. In a name written
+                # all in lower case ("van dyke") nothing tells the particle from the name: replaced.
+                roles.append(None)
             elif len(word) <= 2 and word not in first and word not in last:
                 roles.append("reshape")
             else:

@@ -120,6 +120,13 @@ def test_lower_case_name_particles_are_kept(generator):
     assert " de la " in out and "Maria" not in out and "Cruz" not in out
 
 
+def test_a_name_written_all_in_lower_case_keeps_no_particle(generator):
+    out = generator.surrogate("van dyke", label="NAME", patient_id="p1")
+    words = out.split()
+    assert len(words) == 2 and "van" not in words and "dyke" not in words and out.islower()
+    assert generator.surrogate("Van Dyke", label="NAME", patient_id="p1").lower() == out  # one surrogate per name
+
+
 def test_surrogate_shares_no_distinctive_word_with_the_original(generator):
     for i in range(400):
         hospital = generator.surrogate("Smith Hospital", label="LOCATION", subtype="HOSPITAL", patient_id=f"p{i}")
