@@ -81,11 +81,10 @@ def run_spark_deid(
             raise ValueError(Errors.E812.format(fmt=value, formats=", ".join((*FORMATS, AUTO))))
     check_positive("partitions", partitions, optional=True)
     check_paths(str(input_path), str(output_path), overwrite=overwrite, fmt=fmt)
-    local = _local(str(input_path))
-    files = _data_files(local) if local is not None and local.exists() else None  # one walk of a local folder
-    fmt = infer_format(str(input_path), files=files) if fmt == AUTO else fmt
+    files = _local_data_files(str(input_path))  # one walk of a local folder, for both checks
+    fmt = infer_format(str(input_path), files) if fmt == AUTO else fmt
     output_format = fmt if output_format in (None, AUTO) else output_format
-    check_format(str(input_path), fmt, files=files)
+    check_format(fmt, files)
     start = time.perf_counter()
     df, unreadable = drop_unreadable(read_table(spark, str(input_path), fmt), fmt, text_col)
     if partitions is not None:
@@ -160,19 +159,22 @@ def _data_files(path: Path) -> List[Path]:
     )
 
 
-def infer_format(input_path: str, *, files: Optional[List[Path]] = None) -> str:
+def _local_data_files(input_path: str) -> Optional[List[Path]]:
+    """``_data_files`` of a local input, or None for a remote or missing one."""
+    local = _local(input_path)
+    return _data_files(local) if local is not None and local.exists() else None
+
+
+def infer_format(input_path: str, files: Optional[List[Path]]) -> str:
     """The format of ``input_path`` from its suffix, or from its data files' (a local folder).
 
-    files (Optional[List[Path]]): The local data files (``_data_files``), if already listed.
+    files (Optional[List[Path]]): Its local data files (``_local_data_files``), None if remote.
     RAISES ValueError: E815 when the names do not tell one format.
     """
     suffix = Path(input_path.rstrip("/")).suffix.lower()
     if suffix in SUFFIX_FORMATS:
         return SUFFIX_FORMATS[suffix]
-    if files is None:
-        local = _local(input_path)
-        files = _data_files(local) if local is not None and local.exists() else []
-    suffixes = {p.suffix.lower() for p in files}
+    suffixes = {p.suffix.lower() for p in files or ()}
     kinds = {SUFFIX_FORMATS.get(s) for s in suffixes} - {None}
     if len(kinds) == 1 and len(suffixes) == 1:
         return kinds.pop()
@@ -189,20 +191,15 @@ def _looks_like(head: bytes) -> str:
     return "text"
 
 
-def check_format(input_path: str, fmt: str, *, files: Optional[List[Path]] = None) -> None:
+def check_format(fmt: str, files: Optional[List[Path]]) -> None:
     """Refuse a local input whose first data file is plainly not ``fmt`` (parquet without its
     magic bytes, JSON lines that do not start with an object, parquet read as text), before
     Spark runs and answers with a page of Java stack trace. Remote inputs are not looked at.
 
-    files (Optional[List[Path]]): The local data files (``_data_files``), if already listed.
+    files (Optional[List[Path]]): The input's local data files (``_local_data_files``), None if remote.
     RAISES ValueError: E816 naming the file and what it looks like.
     """
-    if files is None:
-        local = _local(input_path)
-        if local is None or not local.exists():
-            return
-        files = _data_files(local)
-    files = [p for p in files if p.stat().st_size > 0]
+    files = [p for p in files or () if p.stat().st_size > 0]
     if not files:
         return
     with files[0].open("rb") as fileh:
